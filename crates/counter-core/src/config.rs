@@ -1,0 +1,326 @@
+//! The workload: how many workers, how many increments each, what work sits where, and which strategy
+//! protects the counter. The defaults are the seed program: 5 workers x 1000 increments after 10 ms of work,
+//! no lock.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
+
+use crate::{
+    duration::{format_duration, parse_duration},
+    error::ConfigError,
+};
+
+/// The simulated work each increment is preceded (or interrupted) by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// No work at all: the workers hammer the counter, the most contended case.
+    None,
+    /// Give up the CPU once (`sched_yield`, or the async runtime's yield).
+    Yield,
+    /// Sleep: the worker is off the CPU, as it would be waiting for I/O. The seed's `time.sleep(0.01)`.
+    Sleep(Duration),
+    /// Busy-loop on the clock: the worker keeps the CPU, as it would computing.
+    Spin(Duration),
+    /// A blocking sleep inside an async task: the classic mistake, which stalls the runtime's thread.
+    Block(Duration),
+}
+
+impl Work {
+    /// What `--work` accepts, for error messages and help.
+    pub const ALLOWED: &'static str = "none, yield, sleep:<duration>, spin:<duration>, block:<duration>";
+
+    /// How long one piece of work is meant to take; zero for `none` and `yield`.
+    pub fn nominal(self) -> Duration {
+        match self {
+            Work::None | Work::Yield => Duration::ZERO,
+            Work::Sleep(d) | Work::Spin(d) | Work::Block(d) => d,
+        }
+    }
+}
+
+impl FromStr for Work {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: String| ConfigError::Work { value: text.to_owned(), reason };
+        let (kind, argument) = match text.split_once(':') {
+            Some((kind, argument)) => (kind, Some(argument)),
+            None => (text, None),
+        };
+        let duration = |make: fn(Duration) -> Work| match argument {
+            None => Err(bad(format!("'{kind}' needs a duration, as in {kind}:10ms"))),
+            Some(argument) => parse_duration(argument).map(make).map_err(|e| bad(e.to_string())),
+        };
+        match kind {
+            "none" | "yield" if argument.is_some() => Err(bad(format!("'{kind}' takes no duration"))),
+            "none" => Ok(Work::None),
+            "yield" => Ok(Work::Yield),
+            "sleep" => duration(Work::Sleep),
+            "spin" => duration(Work::Spin),
+            "block" => duration(Work::Block),
+            _ => Err(bad(format!("unknown kind '{kind}'"))),
+        }
+    }
+}
+
+impl fmt::Display for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Work::None => f.write_str("none"),
+            Work::Yield => f.write_str("yield"),
+            Work::Sleep(d) => write!(f, "sleep:{}", format_duration(*d)),
+            Work::Spin(d) => write!(f, "spin:{}", format_duration(*d)),
+            Work::Block(d) => write!(f, "block:{}", format_duration(*d)),
+        }
+    }
+}
+
+/// Where the work sits relative to the counter's read-modify-write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Window {
+    /// Work, then read and write back: the seed program. The race window is a few nanoseconds wide.
+    Before,
+    /// Read, work, write back: the race window is as wide as the work, the textbook way to lose updates.
+    Inside,
+}
+
+/// How the workers keep the shared counter consistent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sync {
+    /// No protection: a relaxed load, then a relaxed store of that value plus one. Updates can be lost.
+    Racy,
+    /// A mutex around the read-modify-write.
+    Mutex,
+    /// One atomic `fetch_add` on the shared value.
+    Atomic,
+    /// One cache-line-padded slot per worker, each written by its owner alone, summed at the end.
+    Sharded,
+}
+
+impl Sync {
+    /// Whether this strategy can lose updates.
+    pub fn is_racy(self) -> bool {
+        self == Sync::Racy
+    }
+}
+
+/// How long a frontend holds its workers alive, before they start, so that they can be inspected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Hold for this long.
+    For(Duration),
+    /// Hold until a line (or end of file) arrives on standard input: lets a harness sample at leisure.
+    UntilStdin,
+}
+
+impl FromStr for Hold {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "stdin" {
+            return Ok(Hold::UntilStdin);
+        }
+        // A bare number is seconds, as `--hold 30` reads naturally; anything else is a duration.
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse::<u64>()
+                .map(|secs| Hold::For(Duration::from_secs(secs)))
+                .map_err(|_| ConfigError::Hold { value: text.to_owned(), reason: "the number is too large".into() });
+        }
+        parse_duration(text)
+            .map(Hold::For)
+            .map_err(|e| ConfigError::Hold { value: text.to_owned(), reason: e.to_string() })
+    }
+}
+
+impl fmt::Display for Hold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hold::For(d) => f.write_str(&format_duration(*d)),
+            Hold::UntilStdin => f.write_str("stdin"),
+        }
+    }
+}
+
+/// A complete, validated run configuration. Build it with [`Config::new`] or from the shared flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Number of workers (threads, processes or tasks).
+    pub workers: u64,
+    /// Increments each worker makes.
+    pub increments: u64,
+    /// The simulated work done for each increment.
+    #[serde(serialize_with = "display", deserialize_with = "from_str")]
+    pub work: Work,
+    /// Where the work sits relative to the read-modify-write.
+    pub window: Window,
+    /// How the counter is protected.
+    pub sync: Sync,
+    /// Whether to hold the workers alive before they start. Not part of the workload: timings exclude it.
+    #[serde(serialize_with = "display_option", deserialize_with = "from_str_option")]
+    pub hold: Option<Hold>,
+}
+
+fn display<T: fmt::Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+#[allow(clippy::ref_option)] // serde hands `serialize_with` a reference to the field
+fn display_option<T: fmt::Display, S: Serializer>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn from_str<'de, T: FromStr<Err = ConfigError>, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
+    String::deserialize(deserializer)?.parse().map_err(D::Error::custom)
+}
+
+fn from_str_option<'de, T: FromStr<Err = ConfigError>, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<String>::deserialize(deserializer)?.map(|text| text.parse().map_err(D::Error::custom)).transpose()
+}
+
+impl Default for Config {
+    /// The seed program: 5 workers, 1000 increments each, 10 ms of sleep before each, no lock.
+    fn default() -> Self {
+        Config {
+            workers: 5,
+            increments: 1000,
+            work: Work::Sleep(Duration::from_millis(10)),
+            window: Window::Before,
+            sync: Sync::Racy,
+            hold: None,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every rule that a single flag cannot check alone.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_count("workers", self.workers)?;
+        check_count("increments", self.increments)?;
+        self.expected()?;
+        self.ideal_worker_time()?;
+        Ok(())
+    }
+
+    /// The final value a correct run reaches: `workers * increments`.
+    pub fn expected(&self) -> Result<u64, ConfigError> {
+        self.workers
+            .checked_mul(self.increments)
+            .ok_or(ConfigError::TotalOverflow { workers: self.workers, increments: self.increments })
+    }
+
+    /// How long one worker would take if the work took exactly its nominal time and nothing else cost anything.
+    pub fn ideal_worker_time(&self) -> Result<Duration, ConfigError> {
+        u32::try_from(self.increments)
+            .ok()
+            .and_then(|n| self.work.nominal().checked_mul(n))
+            .or_else(|| {
+                // More than u32::MAX increments: multiply in nanoseconds.
+                let nanos = self.work.nominal().as_nanos().checked_mul(u128::from(self.increments))?;
+                u64::try_from(nanos).ok().map(Duration::from_nanos)
+            })
+            .ok_or_else(|| ConfigError::IdealTimeOverflow { increments: self.increments, work: self.work.to_string() })
+    }
+
+    /// Refuses `block:` work outside the async frontend, where it would only be a confusing name for `sleep:`.
+    pub fn refuse_block_work(&self, model: &'static str) -> Result<(), ConfigError> {
+        match self.work {
+            Work::Block(_) => Err(ConfigError::WorkNotSupported {
+                work: self.work.to_string(),
+                model,
+                reason: "block: is a blocking sleep inside an async task and only means something in counter-async; \
+                         use sleep:<duration> here",
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_count(name: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 { Err(ConfigError::Count { name, value: value.to_string(), max: u64::MAX }) } else { Ok(()) }
+}
+
+/// Parses a count flag (`--workers`, `--increments`) with an error that names the value and the range.
+pub fn parse_count(name: &'static str, text: &str) -> Result<u64, ConfigError> {
+    let bad = || ConfigError::Count { name, value: text.to_owned(), max: u64::MAX };
+    let value: u64 = text.trim().parse().map_err(|_| bad())?;
+    if value == 0 { Err(bad()) } else { Ok(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seed() {
+        let config = Config::default();
+        assert_eq!((config.workers, config.increments), (5, 1000));
+        assert_eq!(config.work, Work::Sleep(Duration::from_millis(10)));
+        assert_eq!((config.window, config.sync), (Window::Before, Sync::Racy));
+        assert_eq!(config.expected(), Ok(5000));
+        assert_eq!(config.ideal_worker_time(), Ok(Duration::from_secs(10)));
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn work_parses_and_prints_back() {
+        for text in ["none", "yield", "sleep:10ms", "spin:250us", "block:1s"] {
+            assert_eq!(text.parse::<Work>().unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn bad_work_names_the_value_and_the_choices() {
+        for bad in ["sleep", "sleep:", "sleep:-1ms", "sleep:10xs", "nap:1ms", "none:1ms", ""] {
+            let message = bad.parse::<Work>().unwrap_err().to_string();
+            assert!(message.contains(&format!("'{bad}'")), "{message}");
+            assert!(message.contains(Work::ALLOWED), "{message}");
+        }
+    }
+
+    #[test]
+    fn counts_must_be_positive_and_fit() {
+        assert_eq!(parse_count("workers", "5"), Ok(5));
+        for bad in ["0", "-1", "abc", "18446744073709551616", ""] {
+            let message = parse_count("workers", bad).unwrap_err().to_string();
+            assert!(message.contains(&format!("'{bad}'")), "{message}");
+            assert!(message.contains("from 1 to"), "{message}");
+        }
+    }
+
+    #[test]
+    fn totals_that_overflow_are_refused() {
+        let config = Config { workers: u64::MAX, increments: 2, ..Config::default() };
+        assert!(matches!(config.validate(), Err(ConfigError::TotalOverflow { .. })));
+        let config = Config {
+            increments: u64::MAX / 8,
+            work: Work::Spin(Duration::from_secs(3600)),
+            workers: 1,
+            ..Config::default()
+        };
+        assert!(matches!(config.validate(), Err(ConfigError::IdealTimeOverflow { .. })));
+    }
+
+    #[test]
+    fn hold_takes_seconds_durations_or_stdin() {
+        assert_eq!("30".parse::<Hold>(), Ok(Hold::For(Duration::from_secs(30))));
+        assert_eq!("500ms".parse::<Hold>(), Ok(Hold::For(Duration::from_millis(500))));
+        assert_eq!("stdin".parse::<Hold>(), Ok(Hold::UntilStdin));
+        assert!("soon".parse::<Hold>().unwrap_err().to_string().contains("'soon'"));
+    }
+
+    #[test]
+    fn block_work_is_refused_outside_async() {
+        let config = Config { work: Work::Block(Duration::from_millis(1)), ..Config::default() };
+        let message = config.refuse_block_work("counter-threads").unwrap_err().to_string();
+        assert!(message.contains("block:1ms") && message.contains("sleep:"), "{message}");
+    }
+}

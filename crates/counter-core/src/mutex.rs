@@ -1,0 +1,105 @@
+//! A robust, process-shared pthread mutex that can live inside the counter's memory, whether that memory is
+//! on the heap of one process or in a shared-memory segment mapped by many.
+//!
+//! Robust means: if a holder dies (a worker process killed with `kill -9` inside its critical section), the
+//! next locker is told so (`EOWNERDEAD`) instead of waiting forever; it marks the mutex consistent and goes on.
+//! The counter value is a single word written with one store, so a dead holder leaves it either updated or not,
+//! never torn.
+
+use std::{cell::UnsafeCell, io, mem::MaybeUninit};
+
+use crate::error::CounterError;
+
+/// A `pthread_mutex_t` set up as `PTHREAD_PROCESS_SHARED` and `PTHREAD_MUTEX_ROBUST`.
+///
+/// It must not move after [`RobustMutex::init_at`]: it lives at a fixed place inside the counter's memory.
+#[repr(C)]
+pub struct RobustMutex {
+    raw: UnsafeCell<libc::pthread_mutex_t>,
+}
+
+impl std::fmt::Debug for RobustMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RobustMutex")
+    }
+}
+
+// SAFETY: a process-shared pthread mutex is made to be used from any thread (and any process); every access to
+// the inner value goes through the pthread functions, which do their own synchronisation.
+unsafe impl Sync for RobustMutex {}
+// SAFETY: the mutex holds no thread-affine data; ownership may move to another thread while it is unlocked.
+unsafe impl Send for RobustMutex {}
+
+/// How a lock was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// The usual case.
+    Normally,
+    /// The previous holder died holding it; the mutex has been made consistent again.
+    FromDeadOwner,
+}
+
+fn check(operation: &'static str, code: libc::c_int) -> Result<(), CounterError> {
+    if code == 0 { Ok(()) } else { Err(CounterError::Mutex { operation, source: io::Error::from_raw_os_error(code) }) }
+}
+
+impl RobustMutex {
+    /// Initialises a mutex in place.
+    ///
+    /// # Safety
+    /// `this` must be valid for writes of `size_of::<RobustMutex>()` bytes, suitably aligned, not in use by
+    /// anyone else, and must not move until [`RobustMutex::destroy`] (or until the memory is unmapped).
+    pub unsafe fn init_at(this: *mut RobustMutex) -> Result<(), CounterError> {
+        let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: `attr` is a local the pthread functions initialise before any read; `this` is valid for
+        // writes per this function's contract, and `raw` is its first and only field.
+        unsafe {
+            check("initialise", libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
+            let result = check(
+                "initialise",
+                libc::pthread_mutexattr_setpshared(attr.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED),
+            )
+            .and_then(|()| {
+                check("initialise", libc::pthread_mutexattr_setrobust(attr.as_mut_ptr(), libc::PTHREAD_MUTEX_ROBUST))
+            })
+            .and_then(|()| {
+                check(
+                    "initialise",
+                    libc::pthread_mutex_init(UnsafeCell::raw_get(&raw const (*this).raw), attr.as_ptr()),
+                )
+            });
+            libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+            result
+        }
+    }
+
+    /// Locks, waiting as long as it takes; recovers from a holder that died.
+    pub fn lock(&self) -> Result<Acquired, CounterError> {
+        // SAFETY: `self` was initialised by `init_at` (the only way a `RobustMutex` comes to exist in a counter)
+        // and has not moved since.
+        let code = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        if code == libc::EOWNERDEAD {
+            // SAFETY: we hold the lock (EOWNERDEAD grants it); marking it consistent is what the holder must do.
+            check("lock", unsafe { libc::pthread_mutex_consistent(self.raw.get()) })?;
+            return Ok(Acquired::FromDeadOwner);
+        }
+        check("lock", code).map(|()| Acquired::Normally)
+    }
+
+    /// Unlocks a mutex this thread holds.
+    pub fn unlock(&self) -> Result<(), CounterError> {
+        // SAFETY: initialised as for `lock`; callers only unlock what they locked (see `PendingIncrement`).
+        check("unlock", unsafe { libc::pthread_mutex_unlock(self.raw.get()) })
+    }
+
+    /// Destroys the mutex.
+    ///
+    /// # Safety
+    /// The mutex must be unlocked and no one may use it afterwards.
+    pub unsafe fn destroy(this: *mut RobustMutex) {
+        // SAFETY: per the contract, nobody holds or will use the mutex.
+        unsafe {
+            libc::pthread_mutex_destroy(UnsafeCell::raw_get(&raw const (*this).raw));
+        }
+    }
+}
