@@ -1,1 +1,7 @@
-//! End-to-end tests.
+//! End-to-end tests of the real binaries. One test binary, modules by subject.
+
+mod bad_input;
+mod threads;
+
+/// Every frontend binary; tests that hold for all of them loop over this.
+const FRONTENDS: &[&str] = &["counter-threads"];

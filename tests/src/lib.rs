@@ -1,1 +1,211 @@
-//! Helpers for the end-to-end tests: build the workspace's binaries once, run them, and wait for them.
+//! Helpers for the end-to-end tests: build the workspace's binaries once, run them, wait for the line a held
+#![allow(clippy::missing_panics_doc)] // test helpers fail the test by panicking, on purpose
+//! run prints, and look for leftovers (segments in `/dev/shm`, processes left behind).
+//!
+//! `cargo test --workspace` does not build the other members' binaries, so the first test that needs one
+//! runs `cargo build --workspace --bins` with the cargo and target directory of the test run itself.
+
+use std::{
+    env,
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio},
+    sync::{OnceLock, mpsc},
+    thread,
+    time::Duration,
+};
+
+use counter_core::{hold::READY_PREFIX, report::RunReport};
+
+/// The profile folder the test executable lives in: `target/debug` (the test is in `target/debug/deps`).
+fn profile_dir() -> PathBuf {
+    let exe = env::current_exe().expect("the test executable has a path");
+    exe.parent().and_then(Path::parent).expect("the test executable lives in target/<profile>/deps").to_path_buf()
+}
+
+/// Builds every binary of the workspace once per test run and returns the folder they are in.
+pub fn bin_dir() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let profile = profile_dir();
+        let target = profile.parent().expect("a profile folder lives in the target folder");
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.args(["build", "--workspace", "--bins", "--quiet", "--target-dir"]).arg(target);
+        if profile.file_name().is_some_and(|name| name == "release") {
+            command.arg("--release");
+        }
+        let output = command.output().expect("cargo runs");
+        assert!(output.status.success(), "building the binaries failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        profile
+    })
+}
+
+/// The path of a workspace binary, built on first use.
+pub fn binary(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A command for a workspace binary.
+pub fn command(name: &str) -> Command {
+    let mut command = Command::new(binary(name));
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Runs a binary to the end and returns what it printed.
+pub fn run(name: &str, args: &[&str]) -> Output {
+    command(name).args(args).output().expect("the binary starts")
+}
+
+/// Runs a binary with `--format json`, checks it succeeded, and parses the report.
+pub fn run_json(name: &str, args: &[&str]) -> RunReport {
+    let output = command(name).args(args).args(["--format", "json"]).output().expect("the binary starts");
+    assert!(output.status.success(), "{name} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{name} {args:?} printed no report ({e}):\n{}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+/// A frontend started with `--hold stdin`, known to have every worker alive.
+#[derive(Debug)]
+pub struct Held {
+    /// The frontend's process.
+    pub child: Child,
+    /// The line it printed once everything was alive.
+    pub ready_line: String,
+    /// The rest of its stderr, line by line, as it arrives.
+    pub stderr: mpsc::Receiver<String>,
+}
+
+/// How long a test waits for a frontend to become ready or to end before it fails.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts `name` with `--hold stdin` and the given arguments, and waits for its ready line.
+pub fn start_held(name: &str, args: &[&str]) -> Held {
+    let mut child = command(name)
+        .args(args)
+        .args(["--hold", "stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = forward_lines(child.stderr.take().expect("stderr is piped"));
+    loop {
+        match stderr.recv_timeout(TIMEOUT) {
+            Ok(line) if line.starts_with(READY_PREFIX) => return Held { child, ready_line: line, stderr },
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{name} {args:?} never printed its '{READY_PREFIX}' line");
+            }
+        }
+    }
+}
+
+fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+impl Held {
+    /// The frontend's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The numbers listed after `label: ` in the ready line (worker tids or pids).
+    pub fn ids(&self, label: &str) -> Vec<i32> {
+        let after = self.ready_line.split(&format!("{label}: ")).nth(1).unwrap_or("");
+        after.split_whitespace().map_while(|word| word.parse().ok()).collect()
+    }
+
+    /// Lets the workers start.
+    pub fn release(&mut self) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        stdin.write_all(b"go\n").expect("the frontend reads stdin");
+        stdin.flush().expect("flush");
+    }
+
+    /// Sends a signal to the frontend.
+    pub fn signal(&self, signal: libc::c_int) {
+        signal_pid(self.pid(), signal);
+    }
+
+    /// Waits for the end, with a timeout, and returns the status, stdout and the rest of stderr.
+    pub fn finish(mut self) -> (ExitStatus, String, String) {
+        let status = wait_timeout(&mut self.child, TIMEOUT);
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
+        }
+        let mut stderr = String::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        (status, stdout, stderr)
+    }
+}
+
+/// Sends `signal` to `pid`.
+pub fn signal_pid(pid: i32, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let result = unsafe { libc::kill(pid, signal) };
+    assert_eq!(result, 0, "kill({pid}, {signal}) failed: {}", std::io::Error::last_os_error());
+}
+
+/// Waits for `child` to end, killing it and failing the test after `timeout`.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not end within {timeout:?}", child.id());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether process `pid` exists (a zombie counts as existing).
+pub fn process_exists(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The state letter of a process from `/proc/<pid>/stat` (`Z` for a zombie), if it exists.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// Entries in `/dev/shm` whose name contains `needle`.
+pub fn shm_entries(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/dev/shm")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.contains(needle))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Text of a finished command's stderr.
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -1,0 +1,53 @@
+//! Every frontend refuses bad input the same way: a non-zero exit, a message naming the bad value and what is
+//! allowed, and no panic.
+
+use tests::{run, stderr_of};
+
+use crate::FRONTENDS;
+
+/// Arguments, and a piece of text the error message must contain.
+const CASES: &[(&[&str], &str)] = &[
+    (&["--workers", "0"], "'0'"),
+    (&["--workers", "-1"], "-1"),
+    (&["--workers", "abc"], "'abc'"),
+    (&["--workers", "18446744073709551616"], "'18446744073709551616'"),
+    (&["--increments", "0"], "from 1 to"),
+    (&["--workers", "4294967296", "--increments", "4294967296"], "overflows the 64-bit counter"),
+    (&["--work", "sleep:"], "'sleep:'"),
+    (&["--work", "sleep:-1ms"], "cannot be negative"),
+    (&["--work", "sleep:10xs"], "unknown unit 'xs'"),
+    (&["--work", "nap:1ms"], "none, yield, sleep:<duration>"),
+    (&["--work", "spin:1h", "--increments", "18446744073709551615", "--workers", "1"], "584 years"),
+    (&["--sync", "lockfree"], "[possible values: racy, mutex, atomic, sharded]"),
+    (&["--window", "around"], "[possible values: before, inside]"),
+    (&["--format", "xml"], "[possible values: text, json]"),
+    (&["--hold", "soon"], "'soon'"),
+    (&["--workers", "2", "--workers", "3"], "cannot be used multiple times"),
+    (&["--frobnicate"], "unexpected argument '--frobnicate'"),
+];
+
+#[test]
+fn bad_input_is_refused_with_a_clear_message() {
+    for frontend in FRONTENDS {
+        for (args, expected) in CASES {
+            let output = run(frontend, args);
+            let stderr = stderr_of(&output);
+            assert_eq!(output.status.code(), Some(2), "{frontend} {args:?} exit status; stderr: {stderr}");
+            assert!(stderr.contains(expected), "{frontend} {args:?}: expected '{expected}' in: {stderr}");
+            assert!(!stderr.contains("panicked"), "{frontend} {args:?} panicked: {stderr}");
+            assert!(output.stdout.is_empty(), "{frontend} {args:?} printed a report");
+        }
+    }
+}
+
+#[test]
+fn help_documents_every_shared_flag() {
+    for frontend in FRONTENDS {
+        let output = run(frontend, &["--help"]);
+        assert!(output.status.success(), "{frontend} --help");
+        let help = String::from_utf8_lossy(&output.stdout);
+        for flag in ["--workers", "--increments", "--work", "--window", "--sync", "--hold", "--format"] {
+            assert!(help.contains(flag), "{frontend} --help lacks {flag}:\n{help}");
+        }
+    }
+}
