@@ -1,7 +1,9 @@
 //! End-to-end tests of the real binaries. One test binary, modules by subject.
 
 mod bad_input;
+mod contract;
+mod processes;
 mod threads;
 
 /// Every frontend binary; tests that hold for all of them loop over this.
-const FRONTENDS: &[&str] = &["counter-threads"];
+const FRONTENDS: &[&str] = &["counter-threads", "counter-processes"];

@@ -127,7 +127,7 @@ impl Held {
     /// The numbers listed after `label: ` in the ready line (worker tids or pids).
     pub fn ids(&self, label: &str) -> Vec<i32> {
         let after = self.ready_line.split(&format!("{label}: ")).nth(1).unwrap_or("");
-        after.split_whitespace().map_while(|word| word.parse().ok()).collect()
+        after.split_whitespace().map_while(|word| word.trim_end_matches(';').parse().ok()).collect()
     }
 
     /// Lets the workers start.

@@ -345,4 +345,17 @@ mod tests {
         counter.increment(Sync::Mutex, 0).unwrap();
         assert_eq!(counter.total(), 1);
     }
+
+    #[test]
+    fn a_lock_whose_holder_died_is_recovered() {
+        // Robust mutexes are released by the kernel when the holding thread ends, as when a process dies.
+        let heap = HeapCounter::new(Sync::Mutex, 1).unwrap();
+        let counter = heap.counter();
+        std::thread::scope(|scope| {
+            scope.spawn(|| std::mem::forget(counter.begin(Sync::Mutex, 0).unwrap()));
+        });
+        counter.increment(Sync::Mutex, 0).unwrap();
+        assert_eq!(counter.dead_owner_recoveries(), 1);
+        assert_eq!(counter.total(), 1);
+    }
 }

@@ -6,7 +6,7 @@ use std::{
     io::{self, BufRead},
     os::fd::AsFd,
     thread,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use nix::{
@@ -20,42 +20,48 @@ use crate::{config::Hold, signals, workload::STOP_CHECK_INTERVAL};
 /// The start of the line a frontend prints on stderr once every worker is alive and held.
 pub const READY_PREFIX: &str = "holding:";
 
-/// Waits as `hold` says, or until a stop signal arrives (returned as the error).
-pub fn wait(hold: Hold) -> Result<(), Signal> {
-    match hold {
-        Hold::For(duration) => wait_for(duration),
-        Hold::UntilStdin => wait_for_stdin(),
-    }
+/// How a hold ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The time ran out, or the line arrived: start the workers.
+    Done,
+    /// A stop signal arrived.
+    Signal(Signal),
+    /// The frontend's own check said the workers are no longer all well (one died).
+    Broken,
 }
 
-fn wait_for(duration: Duration) -> Result<(), Signal> {
-    let deadline = Instant::now() + duration;
-    loop {
-        if let Some(signal) = signals::received() {
-            return Err(signal);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(());
-        }
-        thread::sleep(left.min(STOP_CHECK_INTERVAL));
-    }
-}
-
-fn wait_for_stdin() -> Result<(), Signal> {
+/// Waits as `hold` says, until a stop signal arrives, or until `healthy` (asked every few tens of
+/// milliseconds) returns false.
+pub fn wait(hold: Hold, healthy: &mut dyn FnMut() -> bool) -> Outcome {
+    let deadline = match hold {
+        Hold::For(duration) => Some(Instant::now() + duration),
+        Hold::UntilStdin => None,
+    };
     let stdin = io::stdin();
-    let timeout = PollTimeout::try_from(STOP_CHECK_INTERVAL).unwrap_or(PollTimeout::NONE);
+    let tick = PollTimeout::try_from(STOP_CHECK_INTERVAL).unwrap_or(PollTimeout::NONE);
     loop {
         if let Some(signal) = signals::received() {
-            return Err(signal);
+            return Outcome::Signal(signal);
+        }
+        if !healthy() {
+            return Outcome::Broken;
+        }
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Outcome::Done;
+            }
+            thread::sleep(left.min(STOP_CHECK_INTERVAL));
+            continue;
         }
         let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
+        match poll(&mut fds, tick) {
             Ok(0) | Err(Errno::EINTR) => {}
             // Readable, closed, or an error: any of them ends the hold. A line is consumed if there is one.
             Ok(_) | Err(_) => {
                 let _ = stdin.lock().read_line(&mut String::new());
-                return Ok(());
+                return Outcome::Done;
             }
         }
     }
@@ -73,12 +79,10 @@ pub fn list_ids(ids: &[i64], limit: usize) -> String {
 /// What a frontend says when it holds its workers.
 #[derive(Debug)]
 pub struct Announcement<'a> {
-    /// The binary's name.
-    pub program: &'a str,
+    /// The frontend's model.
+    pub model: crate::report::Model,
     /// How many workers are alive.
     pub workers: u64,
-    /// What a worker is: `thread`, `process`, `task`.
-    pub noun: &'a str,
     /// What the ids are: `worker tids`, `worker pids`.
     pub ids_label: &'a str,
     /// The workers' OS ids.
@@ -96,11 +100,11 @@ pub fn announce(hold: Hold, what: &Announcement<'_>) {
         Hold::UntilStdin => "until a line arrives on stdin".to_owned(),
     };
     let mut text = format!(
-        "{READY_PREFIX} {} pid {}: {} worker {}s alive, waiting to start {until}; {}: {}{}\n",
-        what.program,
+        "{READY_PREFIX} {} pid {}: {} worker {} alive, waiting to start {until}; {}: {}{}\n",
+        what.model.binary(),
         std::process::id(),
         what.workers,
-        what.noun,
+        what.model.worker_noun_plural(),
         what.ids_label,
         list_ids(what.ids, 32),
         what.extra,

@@ -14,11 +14,12 @@ pub fn text(report: &RunReport) -> String {
     let mut out = String::new();
     let config = &report.config;
     let noun = report.model.worker_noun();
+    let nouns = report.model.worker_noun_plural();
     // `write!` into a String cannot fail.
     let _ = writeln!(out, "Final counter value: {}", report.final_value);
     let _ = writeln!(
         out,
-        "expected:      {} ({} {noun}s x {} increments){}",
+        "expected:      {} ({} {nouns} x {} increments){}",
         report.expected,
         config.workers,
         config.increments,
@@ -50,14 +51,15 @@ pub fn text(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "start:         {} {noun}s created and alive in {}",
+        "start:         {} {nouns} created and alive in {}",
         config.workers,
         human_seconds(report.start_time_s)
     );
     let summary = &report.worker_summary;
     let _ = writeln!(
         out,
-        "per {noun}:    elapsed min {} … median {} … max {}",
+        "{:<15}elapsed min {} … median {} … max {}",
+        format!("per {noun}:"),
         human_seconds(summary.elapsed_min_s),
         human_seconds(summary.elapsed_median_s),
         human_seconds(summary.elapsed_max_s)

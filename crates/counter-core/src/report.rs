@@ -48,6 +48,15 @@ impl Model {
         }
     }
 
+    /// What several workers are, in words.
+    pub fn worker_noun_plural(self) -> &'static str {
+        match self {
+            Model::Threads => "threads",
+            Model::Processes => "processes",
+            Model::Async => "tasks",
+        }
+    }
+
     /// What one worker is, in words.
     pub fn worker_noun(self) -> &'static str {
         match self {

@@ -155,7 +155,8 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
         };
         if let Some(hold_for) = config.hold {
             announce_hold(config, hold_for, pid, &tids);
-            if let Err(signal) = hold::wait(hold_for) {
+            // Threads cannot die alone: a panic would end the whole process, so there is nothing to watch.
+            if let hold::Outcome::Signal(signal) = hold::wait(hold_for, &mut || true) {
                 line.abort();
                 join_all(handles);
                 return Err(interrupted(signal, Measurements { memory, start_time, ..Measurements::default() }));
@@ -241,9 +242,8 @@ fn announce_hold(config: &Config, hold_for: counter_core::config::Hold, pid: i32
     hold::announce(
         hold_for,
         &hold::Announcement {
-            program: PROGRAM,
+            model: Model::Threads,
             workers: config.workers,
-            noun: "thread",
             ids_label: "worker tids",
             ids: tids,
             extra: String::new(),

@@ -1,0 +1,358 @@
+//! The shared-counter experiment with one forked process per worker.
+//!
+//! The counter lives in a POSIX shared-memory segment ([`segment`]) that the coordinator creates, maps and
+//! unlinks before it forks the workers, which inherit the mapping. Each worker reports alive over a pipe and
+//! waits for one byte on a start pipe; once all are alive the coordinator measures the whole process tree
+//! (and, with `--hold`, waits to be inspected), then writes one byte per worker so that all start together.
+//! Each worker sends its figures back over the report pipe ([`codec`], bincode) and leaves with `_exit`; the
+//! coordinator reaps every one with `wait4`, which gives each worker's exit status and its own rusage.
+//!
+//! The mutex strategy uses the counter's robust process-shared pthread mutex, so a worker killed while
+//! holding it does not hang the others.
+//!
+//! Nothing leaks: the segment's name is gone before the first fork; the workers die with the coordinator
+//! (`PR_SET_PDEATHSIG`); a worker that dies ends the run, and the others are killed and reaped.
+#![warn(missing_docs)]
+
+pub mod codec;
+mod coordinator;
+pub mod segment;
+mod worker;
+
+use std::{
+    io,
+    os::fd::{AsFd, AsRawFd, OwnedFd},
+    time::{Duration, Instant},
+};
+
+use counter_core::{
+    cli::{FrontendError, Interrupted},
+    config::{Config, Hold},
+    counter::{self, Counter, CounterLayoutError},
+    cpu::CpuUsage,
+    error::{ConfigError, CounterError},
+    hold,
+    proc::{limits, limits::LimitError, memory},
+    report::{Measurements, Model, RunReport},
+};
+use nix::{
+    errno::Errno,
+    fcntl::OFlag,
+    sys::signal::Signal,
+    unistd::{ForkResult, fork, getpid, pipe2},
+};
+
+use crate::{
+    coordinator::{Stop, Workers},
+    segment::{Segment, SegmentError},
+    worker::ChildSetup,
+};
+
+/// The binary's name, used in messages.
+pub const PROGRAM: &str = "counter-processes";
+
+/// How long stopped workers get to report what they did before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Why a run produced no report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration this frontend cannot run.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// More processes than the system allows.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// The limits could not be read.
+    #[error("could not read the system's process limits")]
+    LimitCheck(#[source] io::Error),
+    /// The coordinator has more than one thread, so forking it would not be safe.
+    #[error("the coordinator has {threads} threads; it must fork while it has exactly one")]
+    NotSingleThreaded {
+        /// Threads found.
+        threads: u64,
+    },
+    /// The counter does not fit.
+    #[error(transparent)]
+    Layout(#[from] CounterLayoutError),
+    /// The segment could not be made.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// The counter could not be set up in the segment.
+    #[error("could not set up the counter in the shared segment")]
+    Counter(#[from] CounterError),
+    /// A pipe could not be made or used.
+    #[error("pipe between the coordinator and its workers failed")]
+    Pipe(#[source] Errno),
+    /// `fork` failed part-way.
+    #[error(
+        "could not fork worker {index} of {requested} ({limits}); the {index} already started were stopped and reaped"
+    )]
+    Fork {
+        /// Workers forked before the failure.
+        index: u64,
+        /// Workers asked for.
+        requested: u64,
+        /// The limits in force, to tell which one was hit.
+        limits: String,
+        /// The OS's error.
+        #[source]
+        source: Errno,
+    },
+    /// `wait4` failed.
+    #[error("could not wait for the workers")]
+    Wait(#[source] Errno),
+    /// A worker was killed by a signal.
+    #[error("worker {worker} (pid {pid}) was killed by {signal}; the other workers were stopped and reaped")]
+    WorkerKilled {
+        /// The worker's number.
+        worker: u64,
+        /// Its pid.
+        pid: i32,
+        /// The signal's name.
+        signal: String,
+    },
+    /// A worker exited with an error code.
+    #[error(
+        "worker {worker} (pid {pid}) exited with code {code}: {meaning}; the other workers were stopped and reaped"
+    )]
+    WorkerFailed {
+        /// The worker's number.
+        worker: u64,
+        /// Its pid.
+        pid: i32,
+        /// Its exit code.
+        code: i32,
+        /// What the code means.
+        meaning: &'static str,
+    },
+    /// A worker exited without sending its figures.
+    #[error("worker {worker} (pid {pid}) exited without reporting")]
+    WorkerSilent {
+        /// The worker's number.
+        worker: u64,
+        /// Its pid.
+        pid: i32,
+    },
+    /// A worker stopped before the end although nobody asked the run to stop.
+    #[error("worker {worker} (pid {pid}) stopped after {done} of {asked} increments (was it sent SIGTERM?)")]
+    WorkerStoppedEarly {
+        /// The worker's number.
+        worker: u64,
+        /// Its pid.
+        pid: i64,
+        /// Increments done.
+        done: u64,
+        /// Increments asked for.
+        asked: u64,
+    },
+    /// A report frame could not be read.
+    #[error("a worker's report could not be read")]
+    Report(#[from] codec::CodecError),
+    /// A frame named a worker that does not exist.
+    #[error("garbled report: it names worker {worker}, which does not exist")]
+    UnknownWorker {
+        /// The number in the frame.
+        worker: u32,
+    },
+    /// A worker sent a message out of turn.
+    #[error("worker {worker} sent an unexpected report: {message}")]
+    UnexpectedReport {
+        /// The worker's number.
+        worker: u32,
+        /// The message.
+        message: String,
+    },
+    /// The memory figures could not be read.
+    #[error("could not read the memory figures of the process tree")]
+    Probe(#[source] io::Error),
+    /// SIGINT or SIGTERM.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+impl FrontendError for Error {
+    fn interrupted(&self) -> Option<&Interrupted> {
+        match self {
+            Error::Interrupted(interrupted) => Some(interrupted),
+            _ => None,
+        }
+    }
+
+    fn is_usage(&self) -> bool {
+        matches!(self, Error::Config(_) | Error::Limit(_))
+    }
+}
+
+/// Runs the workload with one forked process per worker and reports what happened.
+///
+/// Must be called while the process has a single thread: it forks.
+pub fn run(config: &Config) -> Result<RunReport, Error> {
+    config.validate()?;
+    config.refuse_block_work(PROGRAM)?;
+    let threads = memory::of_process(getpid().as_raw()).map_err(Error::Probe)?.threads;
+    if threads != 1 {
+        return Err(Error::NotSingleThreaded { threads });
+    }
+    limits::check_processes(config.workers).map_err(Error::LimitCheck)??;
+    let layout = counter::layout(config.sync, config.workers)?;
+    let segment = Segment::create(layout.size())?;
+    // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
+    // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
+    // children have their own copy of the mapping.
+    let counter = unsafe { Counter::init_at(segment.base(), config.sync, config.workers)? };
+    Coordinator { config, counter, segment: &segment }.run()
+}
+
+struct Coordinator<'a> {
+    config: &'a Config,
+    counter: Counter<'a>,
+    segment: &'a Segment,
+}
+
+impl Coordinator<'_> {
+    fn run(&self) -> Result<RunReport, Error> {
+        let config = self.config;
+        let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+        let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+        let cpu_before = CpuUsage::of_this_process();
+        let coordinator = getpid();
+        let report_read_fd = report_read.as_raw_fd();
+        let mut workers = Workers::new(report_read, config.workers);
+        let started = Instant::now();
+        for index in 0..config.workers {
+            if let Some(signal) = counter_core::signals::received() {
+                return Err(self.interrupted(signal, Measurements::default()));
+            }
+            let setup = ChildSetup {
+                counter: self.counter,
+                config,
+                index,
+                coordinator,
+                report: report_write.as_fd(),
+                go: go_read.as_fd(),
+                close: [report_read_fd, go_write.as_raw_fd()],
+            };
+            // SAFETY: this process has one thread (checked in `run`, and nothing since started one), so the
+            // child is a complete copy with no lock held by a thread that vanished; it runs `child_main`, which
+            // does only what is listed in the `worker` module and leaves with `_exit`.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => worker::child_main(&setup),
+                Ok(ForkResult::Parent { child }) => workers.add(child),
+                Err(source) => {
+                    // Dropping `workers` kills and reaps the ones already started.
+                    return Err(Error::Fork { index, requested: config.workers, limits: limits::summary(), source });
+                }
+            }
+        }
+        // Only the workers write reports and only they read the start pipe: with our copies closed, each side
+        // sees end-of-file when the other is gone.
+        drop(report_write);
+        drop(go_read);
+        workers.wait_until_ready().map_err(|stop| self.stopped(stop, Measurements::default()))?;
+        let start_time = started.elapsed();
+        let mut pids = vec![coordinator.as_raw()];
+        pids.extend(workers.pids());
+        let taken = format!("all {} worker processes alive, before they started", config.workers);
+        let memory = memory::snapshot(&pids, taken).map_err(Error::Probe)?;
+        if let Some(hold_for) = config.hold {
+            self.announce_hold(hold_for, &pids);
+            let before_start = || Measurements { memory: memory.clone(), start_time, ..Measurements::default() };
+            match hold::wait(hold_for, &mut || workers.healthy()) {
+                hold::Outcome::Done => {}
+                hold::Outcome::Signal(signal) => return Err(self.interrupted(signal, before_start())),
+                hold::Outcome::Broken => return Err(workers.take_failure()),
+            }
+        }
+        let go = Instant::now();
+        release(go_write, config.workers)?;
+        let finished = workers.wait_until_done();
+        let measured = |workers: &Workers| Measurements {
+            wall_time: go.elapsed(),
+            final_value: self.counter.total(),
+            start_time,
+            cpu: CpuUsage::of_this_process().since(cpu_before).plus(workers.cpu()),
+            memory: memory.clone(),
+            peak_rss_kib: memory::of_process(coordinator.as_raw()).map_or(0, |m| m.peak_rss_kib),
+            lock_recoveries: self.counter.dead_owner_recoveries(),
+            workers: workers.reports(),
+            notes: Vec::new(),
+            runtime: None,
+        };
+        match finished {
+            Ok(()) => {}
+            Err(Stop::Signal(signal)) => {
+                workers.stop_gracefully(STOP_GRACE);
+                return Err(self.interrupted(signal, measured(&workers)));
+            }
+            Err(Stop::Failed(error)) => return Err(error),
+        }
+        let report = RunReport::new(Model::Processes, config, measured(&workers));
+        if let Some(short) = report.workers.iter().find(|w| w.increments_done < config.increments) {
+            return Err(Error::WorkerStoppedEarly {
+                worker: short.id,
+                pid: short.os_id.unwrap_or_default(),
+                done: short.increments_done,
+                asked: config.increments,
+            });
+        }
+        Ok(report)
+    }
+
+    fn interrupted(&self, signal: Signal, measured: Measurements) -> Error {
+        Error::Interrupted(Interrupted {
+            signal,
+            partial: Box::new(RunReport::new(Model::Processes, self.config, measured)),
+        })
+    }
+
+    fn stopped(&self, stop: Stop, measured: Measurements) -> Error {
+        match stop {
+            Stop::Failed(error) => error,
+            Stop::Signal(signal) => self.interrupted(signal, measured),
+        }
+    }
+
+    fn announce_hold(&self, hold_for: Hold, pids: &[i32]) {
+        let coordinator = pids[0];
+        let first_worker = pids.get(1).copied().unwrap_or(coordinator);
+        let worker_pids: Vec<i64> = pids[1..].iter().map(|&pid| i64::from(pid)).collect();
+        hold::announce(
+            hold_for,
+            &hold::Announcement {
+                model: Model::Processes,
+                workers: self.config.workers,
+                ids_label: "worker pids",
+                ids: &worker_pids,
+                extra: format!(
+                    "; segment {} (unlinked already, so `ls /dev/shm` does not list it; pmap shows it as deleted)",
+                    self.segment.name()
+                ),
+                tries: vec![
+                    format!("ps -o pid,ppid,nlwp,rss,vsz,comm --ppid {coordinator} -p {coordinator}"),
+                    format!("pmap -x {first_worker} | grep -E 'counter-processes|total'"),
+                    format!("cat /proc/{first_worker}/smaps_rollup"),
+                    format!("smem -P {PROGRAM} -k -t"),
+                    "ls -l /dev/shm".to_owned(),
+                ],
+            },
+        );
+    }
+}
+
+/// Starts every worker: one byte each on the start pipe, then closes it.
+fn release(go: OwnedFd, workers: u64) -> Result<(), Error> {
+    let chunk = [b'g'; 4096];
+    let mut left = workers;
+    while left > 0 {
+        let n = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+        match nix::unistd::write(&go, &chunk[..n]) {
+            Ok(written) => left -= written as u64,
+            Err(Errno::EINTR) => {}
+            Err(errno) => return Err(Error::Pipe(errno)),
+        }
+    }
+    // Closing our end is part of the protocol: a worker that finds the pipe closed before its byte gives up.
+    drop(go);
+    Ok(())
+}

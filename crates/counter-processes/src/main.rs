@@ -1,0 +1,31 @@
+//! `counter-processes`: the seed program with one forked process per worker.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use counter_core::cli::{self, RunArgs};
+use counter_processes::{PROGRAM, run};
+
+/// Five processes each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
+///
+/// Runs the workload with one forked process per worker, the counter in a POSIX shared-memory segment, and
+/// reports the final value, the updates lost, the time, and the memory of the whole process tree (summed RSS,
+/// PSS and USS) taken while every worker was alive.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(error) = counter_core::signals::install() {
+        return cli::fail(PROGRAM, &error, cli::EXIT_FAILURE);
+    }
+    let config = match args.run.config() {
+        Ok(config) => config,
+        Err(error) => return cli::fail(PROGRAM, &error, cli::EXIT_USAGE),
+    };
+    cli::finish(PROGRAM, run(&config), args.run.format)
+}

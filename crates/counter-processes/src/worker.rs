@@ -1,0 +1,131 @@
+//! The forked child: one worker.
+//!
+//! The coordinator forks while it has a single thread (checked before the first fork), so the child is an
+//! ordinary single-threaded copy of it with no lock held by a vanished thread. Still, the child keeps to the
+//! minimum: it never allocates, never touches the coordinator's buffered stdout, and leaves with `_exit`, so
+//! that none of the coordinator's destructors run in it (they would unmap, close or unlink the coordinator's
+//! resources a second time).
+
+use std::os::fd::{BorrowedFd, RawFd};
+
+use counter_core::{config::Config, counter::Counter, signals, workload::run_worker};
+use nix::{
+    errno::Errno,
+    sys::{
+        prctl,
+        signal::{SigHandler, Signal, signal},
+    },
+    unistd::{Pid, getpid, getppid},
+};
+
+use crate::codec::{self, MAX_FRAME, WorkerMessage};
+
+/// What a child needs, all borrowed from the coordinator's memory, which the child has its own copy of.
+pub(crate) struct ChildSetup<'a> {
+    pub(crate) counter: Counter<'a>,
+    pub(crate) config: &'a Config,
+    pub(crate) index: u64,
+    pub(crate) coordinator: Pid,
+    /// Write end of the report pipe.
+    pub(crate) report: BorrowedFd<'a>,
+    /// Read end of the start pipe.
+    pub(crate) go: BorrowedFd<'a>,
+    /// The coordinator's ends of both pipes, which the child must close.
+    pub(crate) close: [RawFd; 2],
+}
+
+/// Exit codes of a worker that could not do its job; the coordinator explains them.
+pub(crate) mod exit {
+    /// The worker finished and reported.
+    pub(crate) const OK: i32 = 0;
+    /// The parent-death signal could not be set, or the coordinator was already gone.
+    pub(crate) const ORPHANED: i32 = 3;
+    /// The report pipe could not be written.
+    pub(crate) const REPORT_FAILED: i32 = 4;
+    /// The start pipe closed before the start: the coordinator gave up.
+    pub(crate) const NOT_STARTED: i32 = 5;
+    /// A counter operation failed (the mutex).
+    pub(crate) const COUNTER_FAILED: i32 = 6;
+
+    /// What an exit code means.
+    pub(crate) fn meaning(code: i32) -> &'static str {
+        match code {
+            ORPHANED => "the coordinator was gone",
+            REPORT_FAILED => "it could not write its report",
+            NOT_STARTED => "the start pipe closed before the start",
+            COUNTER_FAILED => "a counter operation (the process-shared mutex) failed",
+            _ => "unexpected exit code",
+        }
+    }
+}
+
+/// Runs the worker in the forked child and ends the child. Never returns.
+pub(crate) fn child_main(setup: &ChildSetup<'_>) -> ! {
+    let code = work(setup);
+    // SAFETY: `_exit` ends the process at once without running destructors or atexit handlers, which is what
+    // a forked child must do: those belong to the coordinator.
+    unsafe { libc::_exit(code) }
+}
+
+fn work(setup: &ChildSetup<'_>) -> i32 {
+    // Die with the coordinator, even by `kill -9`. Then close the race: if it died before this line, we have
+    // been re-parented already and the signal will never come, so check the parent now.
+    if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != setup.coordinator {
+        return exit::ORPHANED;
+    }
+    // Ctrl-C reaches the whole process group: the coordinator handles it and stops us, so ignore it here.
+    // SIGTERM keeps the handler inherited from the coordinator: it sets the stop flag, and the loop below ends
+    // early and reports what it did, which is how the coordinator stops workers for a partial report.
+    // SAFETY: setting a disposition to SIG_IGN installs no handler code; nothing else runs in this process.
+    if unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }.is_err() {
+        return exit::ORPHANED;
+    }
+    for fd in setup.close {
+        // SAFETY: these are the coordinator's ends of the pipes, open in this copy of its fd table and never
+        // used here; closing them lets each side see end-of-file when the other side is gone.
+        unsafe { libc::close(fd) };
+    }
+    // The worker's index was checked to be below `workers`, which fits in u32 for any fork-able count.
+    let worker = setup.index as u32;
+    if send(setup.report, worker, &WorkerMessage::Ready { pid: getpid().as_raw() }).is_err() {
+        return exit::REPORT_FAILED;
+    }
+    if !wait_for_start(setup.go) {
+        return exit::NOT_STARTED;
+    }
+    let should_stop = || signals::received().is_some();
+    let Ok(outcome) = run_worker(setup.counter, setup.config, setup.index as usize, &should_stop) else {
+        return exit::COUNTER_FAILED;
+    };
+    let done = WorkerMessage::Done {
+        increments_done: outcome.increments_done,
+        elapsed_ns: u64::try_from(outcome.elapsed.as_nanos()).unwrap_or(u64::MAX),
+    };
+    if send(setup.report, worker, &done).is_err() { exit::REPORT_FAILED } else { exit::OK }
+}
+
+/// Writes one frame with one `write(2)`, atomic on a pipe.
+fn send(report: BorrowedFd<'_>, worker: u32, message: &WorkerMessage) -> Result<(), ()> {
+    let mut buffer = [0; MAX_FRAME];
+    let frame = codec::encode(worker, message, &mut buffer).map_err(|_| ())?;
+    loop {
+        match nix::unistd::write(report, frame) {
+            Ok(written) if written == frame.len() => return Ok(()),
+            Err(Errno::EINTR) => {}
+            _ => return Err(()),
+        }
+    }
+}
+
+/// Blocks until the coordinator writes our start byte; false if the pipe closes first.
+fn wait_for_start(go: BorrowedFd<'_>) -> bool {
+    let mut byte = [0; 1];
+    loop {
+        match nix::unistd::read(go, &mut byte) {
+            Ok(1) => return true,
+            // SIGTERM before the start: the coordinator is stopping the run.
+            Err(Errno::EINTR) if signals::received().is_none() => {}
+            _ => return false,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `counter-processes` end to end: the process tree, the shared segment, and everything that can go wrong
+//! with forked workers. After every run, nothing may be left: no `/dev/shm` entry, no worker process.
+
+use std::{thread, time::Duration};
+
+use counter_core::report::RunReport;
+use tests::{Held, process_exists, process_state, run, run_json, shm_entries, signal_pid, start_held, stderr_of};
+
+const BIN: &str = "counter-processes";
+
+/// The segment of a coordinator: its name carries the pid.
+fn segment_of(pid: i32) -> String {
+    format!("counter-processes-{pid}")
+}
+
+/// Checks that a finished run left nothing behind: no segment, no worker alive or zombie.
+fn assert_nothing_left(coordinator: i32, workers: &[i32]) {
+    assert!(shm_entries(&segment_of(coordinator)).is_empty(), "segment of {coordinator} left in /dev/shm");
+    for &pid in workers {
+        // A worker is reaped by the coordinator, or (when the coordinator died) killed and reaped by init;
+        // give the kernel a moment for the latter.
+        for _ in 0..100 {
+            if !process_exists(pid) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!process_exists(pid), "worker {pid} is still there, state {:?}", process_state(pid));
+    }
+}
+
+fn held_workers(held: &Held) -> Vec<i32> {
+    let workers = held.ids("worker pids");
+    assert!(!workers.is_empty(), "{}", held.ready_line);
+    workers
+}
+
+#[test]
+fn each_worker_is_its_own_process_and_the_tree_is_measured() {
+    let report = run_json(BIN, &["--workers", "4", "--increments", "10", "--work", "none", "--sync", "sharded"]);
+    assert_eq!(report.final_value, 40);
+    assert_eq!((report.memory.processes, report.memory.threads), (5, 5), "coordinator + 4 workers");
+    // Summed RSS counts the shared pages once per process; PSS splits them.
+    assert!(report.memory.pss_kib < report.memory.rss_kib, "{:?}", report.memory);
+    for worker in &report.workers {
+        assert_eq!(worker.exit_status.as_deref(), Some("exited 0"));
+        assert!(worker.cpu.is_some() && worker.max_rss_kib.is_some_and(|kib| kib > 0));
+    }
+}
+
+#[test]
+fn the_segment_is_never_listed_and_nothing_is_left_after_a_run() {
+    let mut held = start_held(BIN, &["--workers", "3", "--increments", "5", "--work", "none", "--format", "json"]);
+    let coordinator = held.pid();
+    let workers = held_workers(&held);
+    assert!(held.ready_line.contains(&format!("segment /{}", segment_of(coordinator))), "{}", held.ready_line);
+    // Unlinked before the first fork: the memory is mapped by every worker, but has no name.
+    assert!(shm_entries(&segment_of(coordinator)).is_empty());
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", workers[0])).unwrap();
+    assert!(maps.contains(&format!("/dev/shm/{} (deleted)", segment_of(coordinator))), "{maps}");
+    held.release();
+    let (status, stdout, stderr) = held.finish();
+    assert!(status.success(), "{stderr}");
+    let report: RunReport = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report.final_value + report.lost_updates, 15);
+    assert_nothing_left(coordinator, &workers);
+}
+
+#[test]
+fn the_memory_figures_agree_with_ps_and_smaps_rollup() {
+    let mut held = start_held(BIN, &["--workers", "3", "--increments", "1", "--work", "none", "--format", "json"]);
+    let coordinator = held.pid();
+    let mut pids = vec![coordinator];
+    pids.extend(held_workers(&held));
+    let list = pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let ps = std::process::Command::new("ps").args(["-o", "rss=", "-p", &list]).output().unwrap();
+    let ps_rss: u64 = String::from_utf8_lossy(&ps.stdout).split_whitespace().map(|v| v.parse::<u64>().unwrap()).sum();
+    let rollup_pss: u64 = pids
+        .iter()
+        .map(|pid| {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+            let line = text.lines().find(|l| l.starts_with("Pss:")).unwrap().to_owned();
+            line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    held.release();
+    let (status, stdout, stderr) = held.finish();
+    assert!(status.success(), "{stderr}");
+    let report: RunReport = serde_json::from_str(&stdout).unwrap();
+    let within_5_percent = |ours: u64, theirs: u64| ours.abs_diff(theirs) * 20 <= theirs;
+    assert!(within_5_percent(report.memory.rss_kib, ps_rss), "summed RSS {} vs ps {ps_rss}", report.memory.rss_kib);
+    assert!(
+        within_5_percent(report.memory.pss_kib, rollup_pss),
+        "PSS {} vs smaps_rollup {rollup_pss}",
+        report.memory.pss_kib
+    );
+}
+
+#[test]
+fn a_worker_killed_during_hold_ends_the_run_naming_it() {
+    let held = start_held(BIN, &["--workers", "3"]);
+    let coordinator = held.pid();
+    let workers = held_workers(&held);
+    signal_pid(workers[1], libc::SIGKILL);
+    let (status, stdout, stderr) = held.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains(&format!("worker 1 (pid {}) was killed by SIGKILL", workers[1])), "{stderr}");
+    assert_nothing_left(coordinator, &workers);
+}
+
+#[test]
+fn a_worker_killed_mid_run_ends_the_run_and_the_lock_never_hangs() {
+    // The mutex strategy with the lock held across a sleep: the victim very likely dies holding it.
+    let mut held = start_held(BIN, &["--workers", "3", "--sync", "mutex", "--window", "inside", "--work", "sleep:5ms"]);
+    let coordinator = held.pid();
+    let workers = held_workers(&held);
+    held.release();
+    thread::sleep(Duration::from_millis(200));
+    signal_pid(workers[0], libc::SIGKILL);
+    let (status, _, stderr) = held.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("worker 0 (pid {}) was killed by SIGKILL", workers[0])), "{stderr}");
+    assert_nothing_left(coordinator, &workers);
+}
+
+#[test]
+fn killing_the_coordinator_takes_the_workers_with_it() {
+    let mut held = start_held(BIN, &["--workers", "3", "--work", "sleep:5ms"]);
+    let coordinator = held.pid();
+    let workers = held_workers(&held);
+    held.release();
+    thread::sleep(Duration::from_millis(100));
+    signal_pid(coordinator, libc::SIGKILL);
+    let (status, _, _) = held.finish();
+    assert_eq!(status.code(), None, "killed by a signal");
+    assert_nothing_left(coordinator, &workers);
+}
+
+#[test]
+fn sigterm_and_sigint_stop_and_reap_every_worker() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let mut held = start_held(BIN, &["--workers", "3", "--work", "sleep:5ms"]);
+        let coordinator = held.pid();
+        let workers = held_workers(&held);
+        held.release();
+        thread::sleep(Duration::from_millis(100));
+        held.signal(signal);
+        let (status, _, stderr) = held.finish();
+        assert_eq!(status.code(), Some(code), "{stderr}");
+        assert_nothing_left(coordinator, &workers);
+    }
+}
+
+#[test]
+fn a_fork_failing_part_way_stops_the_started_workers_and_names_the_limit() {
+    // Root is exempt from RLIMIT_NPROC: run as nobody, with room for only a few processes.
+    let binary = tests::binary(BIN);
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", "--nproc=4"])
+        .arg(&binary)
+        .args(["--workers", "20", "--work", "none"])
+        .output()
+        .expect("setpriv and prlimit (util-linux) are installed");
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not fork worker") && stderr.contains("RLIMIT_NPROC 4"), "{stderr}");
+    assert!(stderr.contains("already started were stopped and reaped"), "{stderr}");
+    let leftovers =
+        std::process::Command::new("pgrep").args(["-u", "65534", "-f", "counter-processes"]).output().unwrap();
+    assert!(leftovers.stdout.is_empty(), "workers left: {}", String::from_utf8_lossy(&leftovers.stdout));
+}
+
+#[test]
+fn two_thousand_workers_run() {
+    let report = run_json(BIN, &["--workers", "2000", "--increments", "1", "--work", "none", "--sync", "atomic"]);
+    assert_eq!(report.final_value, 2000);
+    assert_eq!(report.memory.processes, 2001);
+    assert_eq!(report.worker_summary.count, 2000);
+}
+
+#[test]
+fn bad_input_leaves_nothing_behind() {
+    let output = run(BIN, &["--workers", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(shm_entries("counter-processes-").is_empty(), "{:?}", shm_entries("counter-processes-"));
+}
