@@ -1,9 +1,10 @@
 //! End-to-end tests of the real binaries. One test binary, modules by subject.
 
+mod asynchronous;
 mod bad_input;
 mod contract;
 mod processes;
 mod threads;
 
 /// Every frontend binary; tests that hold for all of them loop over this.
-const FRONTENDS: &[&str] = &["counter-threads", "counter-processes"];
+const FRONTENDS: &[&str] = &["counter-threads", "counter-processes", "counter-async"];

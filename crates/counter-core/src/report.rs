@@ -113,10 +113,15 @@ pub struct WorkerSummary {
 impl WorkerSummary {
     fn of(workers: &[WorkerReport]) -> WorkerSummary {
         let mut elapsed: Vec<f64> = workers.iter().map(|w| w.elapsed_s).collect();
+        WorkerSummary::from_parts(workers.iter().map(|w| w.increments_done).sum(), &mut elapsed)
+    }
+
+    /// A summary from the increments done by all workers and each worker's elapsed seconds (sorted here).
+    pub fn from_parts(increments_done: u64, elapsed: &mut [f64]) -> WorkerSummary {
         elapsed.sort_by(f64::total_cmp);
         WorkerSummary {
-            count: workers.len() as u64,
-            increments_done: workers.iter().map(|w| w.increments_done).sum(),
+            count: elapsed.len() as u64,
+            increments_done,
             elapsed_min_s: elapsed.first().copied().unwrap_or(0.0),
             elapsed_median_s: elapsed.get(elapsed.len() / 2).copied().unwrap_or(0.0),
             elapsed_max_s: elapsed.last().copied().unwrap_or(0.0),
@@ -201,6 +206,8 @@ pub struct Measurements {
     pub lock_recoveries: u64,
     /// Each worker's figures.
     pub workers: Vec<WorkerReport>,
+    /// The summary, for a frontend that kept no record per worker (too many); otherwise made from `workers`.
+    pub summary: Option<WorkerSummary>,
     /// Model-specific remarks.
     pub notes: Vec<String>,
     /// The async runtime, if any.
@@ -212,13 +219,14 @@ impl RunReport {
     /// every frontend.
     pub fn new(model: Model, config: &Config, measured: Measurements) -> RunReport {
         let expected = config.expected().unwrap_or(u64::MAX);
-        let worker_summary = WorkerSummary::of(&measured.workers);
+        let listed = !measured.workers.is_empty() || measured.summary.is_none();
+        let worker_summary = measured.summary.unwrap_or_else(|| WorkerSummary::of(&measured.workers));
         let done = worker_summary.increments_done;
         let lost_updates = done.saturating_sub(measured.final_value);
         let ideal = config.ideal_worker_time().unwrap_or_default();
         let wall_time_s = measured.wall_time.as_secs_f64();
         let complete = done == expected;
-        let (workers, worker_detail) = if measured.workers.len() > DETAIL_LIMIT {
+        let (workers, worker_detail) = if measured.workers.len() > DETAIL_LIMIT || !listed {
             (Vec::new(), WorkerDetail::Summary)
         } else {
             (measured.workers, WorkerDetail::Full)

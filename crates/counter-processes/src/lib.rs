@@ -276,8 +276,7 @@ impl Coordinator<'_> {
             peak_rss_kib: memory::of_process(coordinator.as_raw()).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: self.counter.dead_owner_recoveries(),
             workers: workers.reports(),
-            notes: Vec::new(),
-            runtime: None,
+            ..Measurements::default()
         };
         match finished {
             Ok(()) => {}

@@ -174,8 +174,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             peak_rss_kib: memory::of_process(pid).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: counter.dead_owner_recoveries(),
             workers,
-            notes: Vec::new(),
-            runtime: None,
+            ..Measurements::default()
         };
         match signals::received() {
             Some(signal) => Err(interrupted(signal, measured)),

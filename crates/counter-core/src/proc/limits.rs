@@ -128,6 +128,33 @@ pub fn check_threads(workers: u64) -> io::Result<Result<(), LimitError>> {
     check_tasks(workers, "threads")
 }
 
+/// Memory the kernel thinks can still be given out without swapping (`MemAvailable` in `/proc/meminfo`), KiB.
+pub fn mem_available_kib() -> io::Result<u64> {
+    let text = fs::read_to_string("/proc/meminfo")?;
+    super::field_kib(&text, "MemAvailable")
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no MemAvailable in /proc/meminfo"))
+}
+
+/// Checks that `workers` async tasks of about `bytes_per_task` each fit in half of the available memory, so
+/// that a run too large for the machine ends in an error instead of the OOM killer.
+pub fn check_tasks_memory(workers: u64, bytes_per_task: u64) -> io::Result<Result<(), LimitError>> {
+    let available = mem_available_kib()?;
+    let room = available.saturating_mul(1024) / 2 / bytes_per_task.max(1);
+    if workers > room {
+        return Ok(Err(LimitError {
+            requested: workers,
+            what: "tasks",
+            limit: "MemAvailable",
+            value: available,
+            detail: format!(
+                "at about {bytes_per_task} bytes per task, at most {room} tasks fit in half of the {available} KiB \
+                 available"
+            ),
+        }));
+    }
+    Ok(Ok(()))
+}
+
 /// Checks that `workers` more processes fit under the task limits.
 pub fn check_processes(workers: u64) -> io::Result<Result<(), LimitError>> {
     check_tasks(workers, "processes")
@@ -155,5 +182,8 @@ mod tests {
         let error = check_processes(10_000_000).unwrap().unwrap_err();
         assert!(error.limit.starts_with("kernel."), "{error}");
         assert_eq!(check_threads(5).unwrap(), Ok(()));
+        let error = check_tasks_memory(u64::MAX / 4096, 1024).unwrap().unwrap_err();
+        assert_eq!(error.limit, "MemAvailable");
+        assert_eq!(check_tasks_memory(1000, 1024).unwrap(), Ok(()));
     }
 }

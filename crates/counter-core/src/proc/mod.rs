@@ -34,6 +34,15 @@ fn parent_of(pid: i32) -> Option<i32> {
     after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The thread ids of process `pid`, from `/proc/<pid>/task`, in ascending order.
+pub fn threads_of(pid: i32) -> io::Result<Vec<i64>> {
+    let mut tids: Vec<i64> = fs::read_dir(pid_path(pid, "task"))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    Ok(tids)
+}
+
 /// `pid` and every process descended from it, `pid` first.
 pub fn process_tree(pid: i32) -> io::Result<Vec<i32>> {
     let mut parents = Vec::new();
@@ -77,5 +86,6 @@ mod tests {
         child.wait().unwrap();
         assert_eq!(tree[0], me);
         assert!(tree.contains(&(child.id() as i32)), "{tree:?}");
+        assert!(threads_of(me).unwrap().contains(&i64::from(me)), "the main thread's tid is the pid");
     }
 }

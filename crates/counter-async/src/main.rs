@@ -1,0 +1,44 @@
+//! `counter-async`: the seed program with one tokio task per worker.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use counter_async::{Flavor, PROGRAM, RuntimeOptions, Timer, run};
+use counter_core::cli::{self, RunArgs};
+
+/// Five tasks each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
+///
+/// Runs the workload with one tokio task per worker and reports the final value, the updates lost, the time
+/// and the memory (RSS, PSS, USS) taken while every task was alive.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+
+    /// The tokio runtime: one thread like asyncio (current-thread), or a pool of threads (multi-thread)
+    #[arg(long, value_enum, default_value_t = Flavor::CurrentThread)]
+    flavor: Flavor,
+
+    /// Worker threads of the multi-thread runtime [default: one per CPU]
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// How sleep: work is timed: compensated (each sleep shortened by how late the previous ones woke, so that
+    /// the timer's rounding up to whole milliseconds does not add up), or relative (each rounded up, as is)
+    #[arg(long, value_enum, default_value_t = Timer::Compensated)]
+    timer: Timer,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(error) = counter_core::signals::install() {
+        return cli::fail(PROGRAM, &error, cli::EXIT_FAILURE);
+    }
+    let options = RuntimeOptions { flavor: args.flavor, threads: args.threads, timer: args.timer };
+    let config = match args.run.config().and_then(|config| options.validate().map(|()| config)) {
+        Ok(config) => config,
+        Err(error) => return cli::fail(PROGRAM, &error, cli::EXIT_USAGE),
+    };
+    cli::finish(PROGRAM, run(&config, &options), args.run.format)
+}
