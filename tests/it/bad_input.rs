@@ -22,6 +22,7 @@ const CASES: &[(&[&str], &str)] = &[
     (&["--window", "around"], "[possible values: before, inside]"),
     (&["--format", "xml"], "[possible values: text, json]"),
     (&["--hold", "soon"], "'soon'"),
+    (&["--timer", "exact"], "[possible values: compensated, relative]"),
     (&["--workers", "2", "--workers", "3"], "cannot be used multiple times"),
     (&["--frobnicate"], "unexpected argument '--frobnicate'"),
 ];

@@ -7,9 +7,8 @@
 //!
 //! What the work means here:
 //! - `sleep:` awaits the runtime's timer. tokio's timer wheel ticks in whole milliseconds and rounds a sleep
-//!   up, so 1000 relative sleeps of 10 ms take about 11.2 s. By default each task therefore shortens each sleep
-//!   by how late its previous sleeps woke up (`--timer compensated`), which keeps the total on time without
-//!   making up for anything else (time spent waiting for a lock still counts); `--timer relative` shows the loss.
+//!   up, so 1000 relative sleeps of 10 ms take about 11.2 s; the default `--timer compensated` shortens each
+//!   sleep by how late the previous ones woke, as every frontend does, and `--timer relative` shows the loss.
 //! - `yield` yields to the scheduler; `spin:` busy-loops and `block:` calls `std::thread::sleep`: both hold the
 //!   runtime's thread, which on `current-thread` runs every other task one after the other. `block:` is the
 //!   classic mistake of a blocking call inside a task, kept here to be seen.
@@ -63,15 +62,6 @@ impl Flavor {
     }
 }
 
-/// How `sleep:` work is timed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Timer {
-    /// Shorten each sleep by how late the previous ones woke: the timer's rounding does not add up.
-    Compensated,
-    /// Sleep for the duration each time, as the seed does: each sleep is rounded up to the next millisecond.
-    Relative,
-}
-
 /// The runtime to use, on top of the shared [`Config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeOptions {
@@ -79,13 +69,11 @@ pub struct RuntimeOptions {
     pub flavor: Flavor,
     /// Worker threads of the multi-thread runtime; `None` means one per CPU.
     pub threads: Option<usize>,
-    /// How sleeps are timed.
-    pub timer: Timer,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        RuntimeOptions { flavor: Flavor::CurrentThread, threads: None, timer: Timer::Compensated }
+        RuntimeOptions { flavor: Flavor::CurrentThread, threads: None }
     }
 }
 
@@ -190,7 +178,7 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
         }
     }
     .map_err(|source| Error::Runtime { flavor: options.flavor.name(), source })?;
-    let shared = Arc::new(Shared::new(HeapCounter::new(config.sync, config.workers)?, config.clone(), options.timer));
+    let shared = Arc::new(Shared::new(HeapCounter::new(config.sync, config.workers)?, config.clone()));
     let runtime_report = RuntimeReport { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
     let mut measured =
         Measurements { runtime: Some(runtime_report), notes: notes(config, options), ..Measurements::default() };
@@ -309,16 +297,6 @@ fn notes(config: &Config, options: &RuntimeOptions) -> Vec<String> {
         });
     }
     match config.work {
-        Work::Sleep(_) if options.timer == Timer::Compensated => notes.push(
-            "compensated sleeps: tokio's timer rounds each sleep up to the next millisecond, so each task shortens \
-             its next sleep by how late the previous ones woke, and the rounding does not add up"
-                .to_owned(),
-        ),
-        Work::Sleep(_) => notes.push(
-            "relative sleeps: tokio's timer rounds each one up to the next millisecond, so they add up to more \
-             than the ideal time"
-                .to_owned(),
-        ),
         Work::Spin(_) | Work::Block(_) if options.flavor == Flavor::CurrentThread => notes.push(format!(
             "{} holds the runtime's only thread: the tasks run one after the other, never at the same time",
             config.work

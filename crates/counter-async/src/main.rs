@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use counter_async::{Flavor, PROGRAM, RuntimeOptions, Timer, run};
+use counter_async::{Flavor, PROGRAM, RuntimeOptions, run};
 use counter_core::cli::{self, RunArgs};
 
 /// Five tasks each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
@@ -23,11 +23,6 @@ struct Args {
     /// Worker threads of the multi-thread runtime [default: one per CPU]
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-
-    /// How sleep: work is timed: compensated (each sleep shortened by how late the previous ones woke, so that
-    /// the timer's rounding up to whole milliseconds does not add up), or relative (each rounded up, as is)
-    #[arg(long, value_enum, default_value_t = Timer::Compensated)]
-    timer: Timer,
 }
 
 fn main() -> ExitCode {
@@ -35,7 +30,7 @@ fn main() -> ExitCode {
     if let Err(error) = counter_core::signals::install() {
         return cli::fail(PROGRAM, &error, cli::EXIT_FAILURE);
     }
-    let options = RuntimeOptions { flavor: args.flavor, threads: args.threads, timer: args.timer };
+    let options = RuntimeOptions { flavor: args.flavor, threads: args.threads };
     let config = match args.run.config().and_then(|config| options.validate().map(|()| config)) {
         Ok(config) => config,
         Err(error) => return cli::fail(PROGRAM, &error, cli::EXIT_USAGE),

@@ -14,18 +14,15 @@ use counter_core::{
     counter::HeapCounter,
     error::CounterError,
     signals,
-    workload::{STOP_CHECK_INTERVAL, perform_blocking},
+    workload::{STOP_CHECK_INTERVAL, SleepPacer, perform_blocking},
 };
 use tokio::sync::Notify;
-
-use crate::Timer;
 
 /// What every task shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) counter: HeapCounter,
     pub(crate) config: Config,
-    timer: Timer,
     /// Tasks that have reported alive.
     pub(crate) ready: AtomicU64,
     /// A [`Start`] value.
@@ -45,11 +42,10 @@ pub(crate) enum Start {
 }
 
 impl Shared {
-    pub(crate) fn new(counter: HeapCounter, config: Config, timer: Timer) -> Shared {
+    pub(crate) fn new(counter: HeapCounter, config: Config) -> Shared {
         Shared {
             counter,
             config,
-            timer,
             ready: AtomicU64::new(0),
             start: AtomicU8::new(Start::Waiting as u8),
             started: Notify::new(),
@@ -102,24 +98,24 @@ pub(crate) async fn run(shared: Arc<Shared>, index: u64) -> Result<TaskOutcome, 
     // A task index is below `workers`, which the counter was sized for and which fits in memory, so in usize.
     let worker = index as usize;
     let started = Instant::now();
-    let mut timer = SleepTimer { mode: shared.timer, late_by: Duration::ZERO };
+    let mut pacer = SleepPacer::new(config.timer);
     let mut done = 0;
     while done < config.increments && !should_stop() {
         match (config.window, config.sync) {
             (Window::Before, _) => {
-                perform(config.work, &mut timer).await;
+                perform(config.work, &mut pacer).await;
                 counter.increment(config.sync, worker)?;
             }
             (Window::Inside, Sync::Mutex) => {
                 // The lock must be held across the work's awaits: an async lock, so that waiting tasks yield.
                 let _guard = shared.async_lock.lock().await;
                 let pending = counter.begin(Sync::Racy, worker)?;
-                perform(config.work, &mut timer).await;
+                perform(config.work, &mut pacer).await;
                 pending.finish()?;
             }
             (Window::Inside, sync) => {
                 let pending = counter.begin(sync, worker)?;
-                perform(config.work, &mut timer).await;
+                perform(config.work, &mut pacer).await;
                 pending.finish()?;
             }
         }
@@ -128,35 +124,17 @@ pub(crate) async fn run(shared: Arc<Shared>, index: u64) -> Result<TaskOutcome, 
     Ok(TaskOutcome { index, increments_done: done, elapsed: started.elapsed() })
 }
 
-/// Times `sleep:` work for one task.
-struct SleepTimer {
-    mode: Timer,
-    /// How much longer than asked this task's sleeps have lasted so far, not yet made up for.
-    late_by: Duration,
-}
-
-impl SleepTimer {
-    async fn sleep(&mut self, duration: Duration) {
-        let asked = match self.mode {
-            // Shorten this sleep by the lateness of the previous ones: only the timer's own lateness is made up,
-            // never time spent elsewhere (waiting for a lock), so each worker still works `duration` per step.
-            Timer::Compensated => duration.saturating_sub(self.late_by),
-            Timer::Relative => duration,
-        };
-        let start = tokio::time::Instant::now();
-        sleep_until_unless_stopped(start + asked).await;
-        let slept = start.elapsed();
-        self.late_by = (self.late_by + slept).saturating_sub(duration);
-    }
-}
-
 /// Performs one piece of work, awaiting where it can.
-async fn perform(work: Work, timer: &mut SleepTimer) {
+async fn perform(work: Work, pacer: &mut SleepPacer) {
     match work {
         Work::None => {}
         Work::Yield => tokio::task::yield_now().await,
-        Work::Sleep(duration) => timer.sleep(duration).await,
-        Work::Spin(_) | Work::Block(_) => perform_blocking(work, &should_stop),
+        Work::Sleep(duration) => {
+            let start = tokio::time::Instant::now();
+            sleep_until_unless_stopped(start + pacer.ask(duration)).await;
+            pacer.record(duration, start.elapsed());
+        }
+        Work::Spin(_) | Work::Block(_) => perform_blocking(work, pacer, &should_stop),
     }
 }
 

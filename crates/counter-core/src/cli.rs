@@ -6,7 +6,7 @@ use std::{error::Error, process::ExitCode};
 use nix::sys::signal::Signal;
 
 use crate::{
-    config::{Config, Hold, Sync, Window, Work, parse_count},
+    config::{Config, Hold, Sync, Timer, Window, Work, parse_count},
     error::ConfigError,
     render,
     report::RunReport,
@@ -37,6 +37,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Sync::Racy)]
     pub sync: Sync,
 
+    /// How sleep: work is timed: compensated (each sleep shortened by how late the previous ones woke, so that
+    /// timer lateness does not add up), or relative (each sleep as asked, lateness and all, as the seed does)
+    #[arg(long, value_enum, default_value_t = Timer::Compensated)]
+    pub timer: Timer,
+
     /// Once every worker is alive, print the ids and wait this long before starting them (30, 500ms), or until
     /// a line arrives on standard input (stdin), so that ps, pmap or smem can inspect them
     #[arg(long, value_name = "SECONDS|DURATION|stdin", value_parser = |s: &str| s.parse::<Hold>())]
@@ -65,6 +70,7 @@ impl RunArgs {
             work: self.work,
             window: self.window,
             sync: self.sync,
+            timer: self.timer,
             hold: self.hold,
         };
         config.validate()?;

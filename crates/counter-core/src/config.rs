@@ -107,6 +107,18 @@ impl Sync {
     }
 }
 
+/// How `sleep:` work is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Timer {
+    /// Shorten each sleep by how much longer than asked the worker's previous sleeps lasted, so that the
+    /// timer's lateness (wake-up latency, timer slack, tokio's whole-millisecond ticks) does not add up. Only
+    /// the timer's own lateness is made up: time spent elsewhere (waiting for a lock) still counts.
+    Compensated,
+    /// Sleep for the duration each time, as the seed's `time.sleep` does: every sleep's lateness adds up.
+    Relative,
+}
+
 /// How long a frontend holds its workers alive, before they start, so that they can be inspected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
@@ -159,6 +171,8 @@ pub struct Config {
     pub window: Window,
     /// How the counter is protected.
     pub sync: Sync,
+    /// How sleeps are timed.
+    pub timer: Timer,
     /// Whether to hold the workers alive before they start. Not part of the workload: timings exclude it.
     #[serde(serialize_with = "display_option", deserialize_with = "from_str_option")]
     pub hold: Option<Hold>,
@@ -195,6 +209,7 @@ impl Default for Config {
             work: Work::Sleep(Duration::from_millis(10)),
             window: Window::Before,
             sync: Sync::Racy,
+            timer: Timer::Compensated,
             hold: None,
         }
     }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::{
-    config::{Sync, Window, Work},
+    config::{Sync, Timer, Window, Work},
     duration::human_seconds,
     proc::memory::human_kib,
     report::{Model, RunReport},
@@ -32,6 +32,9 @@ pub fn text(report: &RunReport) -> String {
     );
     let _ = writeln!(out, "strategy:      {}", describe_sync(config.sync));
     let _ = writeln!(out, "work:          {}", describe_work(config.work, config.window));
+    if let Work::Sleep(_) | Work::Block(_) = config.work {
+        let _ = writeln!(out, "timer:         {}", describe_timer(config.timer));
+    }
     if let Some(runtime) = &report.runtime {
         let _ = writeln!(
             out,
@@ -127,6 +130,15 @@ fn describe_sync(sync: Sync) -> &'static str {
         Sync::Mutex => "mutex: the read-modify-write under a lock",
         Sync::Atomic => "atomic: one fetch_add, an indivisible read-modify-write",
         Sync::Sharded => "sharded: each worker counts in its own cache line, summed at the end",
+    }
+}
+
+fn describe_timer(timer: Timer) -> &'static str {
+    match timer {
+        Timer::Compensated => {
+            "compensated: each sleep is shortened by how late the previous ones woke up, so lateness does not add up"
+        }
+        Timer::Relative => "relative: each sleep as asked, as the seed's time.sleep; every wake-up's lateness adds up",
     }
 }
 

@@ -7,7 +7,7 @@ use std::{
 };
 
 use crate::{
-    config::{Config, Window, Work},
+    config::{Config, Timer, Window, Work},
     counter::Counter,
     error::CounterError,
 };
@@ -34,16 +34,17 @@ pub fn run_worker(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<WorkerOutcome, CounterError> {
     let started = Instant::now();
+    let mut pacer = SleepPacer::new(config.timer);
     let mut done = 0;
     while done < config.increments && !should_stop() {
         match config.window {
             Window::Before => {
-                perform_blocking(config.work, should_stop);
+                perform_blocking(config.work, &mut pacer, should_stop);
                 counter.increment(config.sync, worker)?;
             }
             Window::Inside => {
                 let pending = counter.begin(config.sync, worker)?;
-                perform_blocking(config.work, should_stop);
+                perform_blocking(config.work, &mut pacer, should_stop);
                 pending.finish()?;
             }
         }
@@ -52,13 +53,43 @@ pub fn run_worker(
     Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() })
 }
 
+/// Times one worker's sleeps; see [`Timer`].
+#[derive(Debug, Clone, Copy)]
+pub struct SleepPacer {
+    timer: Timer,
+    /// How much longer than asked this worker's sleeps have lasted so far, not yet made up for.
+    late_by: Duration,
+}
+
+impl SleepPacer {
+    /// A pacer for one worker.
+    pub fn new(timer: Timer) -> SleepPacer {
+        SleepPacer { timer, late_by: Duration::ZERO }
+    }
+
+    /// How long to ask the OS or runtime to sleep for a piece of work of `duration`.
+    pub fn ask(&self, duration: Duration) -> Duration {
+        match self.timer {
+            Timer::Compensated => duration.saturating_sub(self.late_by),
+            Timer::Relative => duration,
+        }
+    }
+
+    /// Records that a piece of work of `duration` really slept `slept`.
+    pub fn record(&mut self, duration: Duration, slept: Duration) {
+        self.late_by = (self.late_by + slept).saturating_sub(duration);
+    }
+}
+
 /// Performs one piece of work on the calling thread, blocking it.
-pub fn perform_blocking(work: Work, should_stop: &dyn Fn() -> bool) {
+pub fn perform_blocking(work: Work, pacer: &mut SleepPacer, should_stop: &dyn Fn() -> bool) {
     match work {
         Work::None => {}
         Work::Yield => thread::yield_now(),
         Work::Sleep(duration) | Work::Block(duration) => {
-            sleep_unless_stopped(duration, should_stop);
+            let start = Instant::now();
+            sleep_unless_stopped(pacer.ask(duration), should_stop);
+            pacer.record(duration, start.elapsed());
         }
         Work::Spin(duration) => {
             let start = Instant::now();
@@ -97,6 +128,21 @@ mod tests {
         let outcome = run_worker(heap.counter(), &config, 0, &|| false).unwrap();
         assert_eq!(outcome.increments_done, 25);
         assert_eq!(heap.counter().total(), 25);
+    }
+
+    #[test]
+    fn compensated_sleeps_make_up_only_for_lateness() {
+        let ms = Duration::from_millis;
+        let mut pacer = SleepPacer::new(Timer::Compensated);
+        assert_eq!(pacer.ask(ms(10)), ms(10));
+        pacer.record(ms(10), ms(11));
+        assert_eq!(pacer.ask(ms(10)), ms(9), "one millisecond late: the next sleep is shorter");
+        pacer.record(ms(10), ms(9));
+        assert_eq!(pacer.ask(ms(10)), ms(10), "made up");
+        pacer.record(ms(10), ms(35));
+        assert_eq!(pacer.ask(ms(10)), ms(0), "never negative");
+        let relative = SleepPacer::new(Timer::Relative);
+        assert_eq!(relative.ask(ms(10)), ms(10));
     }
 
     #[test]
