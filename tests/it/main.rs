@@ -2,6 +2,7 @@
 
 mod asynchronous;
 mod bad_input;
+mod compare;
 mod contract;
 mod processes;
 mod threads;

@@ -1,19 +1,40 @@
-//! Project tasks, run as `cargo xtask <task>`.
+//! Project tasks, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
+//!
+//! - `compare`: build the three frontends and run them on the same workload, measuring each run from the
+//!   outside as well, and tabulate results and memory footprint side by side.
+
+mod compare;
+mod workspace;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Tasks of the shared-counter project.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run every frontend (threads, processes, async tasks) on one workload and tabulate the results and the
+    /// memory footprint side by side
+    Compare(compare::Args),
+}
+
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1);
-    match task.as_deref() {
-        None | Some("--help" | "-h" | "help") => {
-            println!(
-                "usage: cargo xtask <task>\n\ntasks:\n  compare   run every frontend on one workload and tabulate the results (not yet)"
-            );
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("xtask: error: unknown task '{other}' (allowed: compare)");
-            ExitCode::from(2)
+    let cli = Cli::parse();
+    let outcome = match cli.task {
+        Task::Compare(args) => compare::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }

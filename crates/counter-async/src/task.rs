@@ -131,7 +131,14 @@ async fn perform(work: Work, pacer: &mut SleepPacer) {
         Work::Yield => tokio::task::yield_now().await,
         Work::Sleep(duration) => {
             let start = tokio::time::Instant::now();
-            sleep_until_unless_stopped(start + pacer.ask(duration)).await;
+            let ask = pacer.ask(duration);
+            if ask.is_zero() {
+                // Fully made up already: a timer would still wait for its next millisecond tick, so only yield,
+                // which keeps the await point where the work is.
+                tokio::task::yield_now().await;
+            } else {
+                sleep_until_unless_stopped(start + ask).await;
+            }
             pacer.record(duration, start.elapsed());
         }
         Work::Spin(_) | Work::Block(_) => perform_blocking(work, pacer, &should_stop),

@@ -15,7 +15,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const DETAIL_LIMIT: usize = 1000;
 
 /// How the workers are made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// One OS thread per worker, in one process.

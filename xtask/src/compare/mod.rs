@@ -1,0 +1,289 @@
+//! `cargo xtask compare`: build the three frontends, run each on the same workloads over the strategies
+//! asked for, measure every run from the outside as well as reading its own report, and tabulate.
+//!
+//! Measuring ([`runner`]), aggregating ([`results`], [`stats`]), presenting ([`table`], [`summary`]) and
+//! exporting ([`export`]) are separate: an exporter never measures and the runner never formats.
+
+mod export;
+mod results;
+mod runner;
+mod scenario;
+mod stats;
+mod summary;
+mod table;
+
+use std::{
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use anyhow::Context;
+use counter_core::{
+    config::{Sync, Timer, Window, Work, parse_count},
+    proc::memory::MemorySnapshot,
+    report::Model,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use self::{
+    results::{Row, RowKey},
+    runner::{Sample, run_once},
+    scenario::{Preset, Scenario},
+    summary::Probe,
+};
+use crate::workspace::{self, Profile};
+
+/// Run every frontend on the same workload and tabulate the results.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  cargo xtask compare                                  # the default scenarios, about a minute
+  cargo xtask compare --preset seed                    # the seed program exactly, about 10 s a run
+  cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
+  cargo xtask compare --models threads,async --repeats 5 --export-markdown target/compare/table.md")]
+pub struct Args {
+    /// The scenarios to run, unless workload flags are given
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    preset: Preset,
+
+    /// The models to compare, comma-separated
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async"])]
+    models: Vec<Model>,
+
+    /// The strategies to compare, comma-separated
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["racy", "mutex", "atomic", "sharded"])]
+    syncs: Vec<Sync>,
+
+    /// Measured runs per row
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| parse_count("repeats", s))]
+    repeats: u64,
+
+    /// Unmeasured runs per row before the measured ones
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+
+    /// Workers (passed to every frontend; any workload flag replaces the preset with one custom scenario)
+    #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("workers", s))]
+    workers: Option<u64>,
+
+    /// Increments per worker (passed through)
+    #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("increments", s))]
+    increments: Option<u64>,
+
+    /// Work per increment: none, yield, sleep:<duration>, spin:<duration> (passed through)
+    #[arg(long, value_name = "WORK", value_parser = |s: &str| s.parse::<Work>())]
+    work: Option<Work>,
+
+    /// Where the work sits (passed through)
+    #[arg(long, value_enum)]
+    window: Option<Window>,
+
+    /// How sleeps are timed (passed through)
+    #[arg(long, value_enum)]
+    timer: Option<Timer>,
+
+    /// Build profile of the frontends
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    profile: Profile,
+
+    /// Write every row with every figure as JSON
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+
+    /// Write the table as CSV
+    #[arg(long, value_name = "FILE")]
+    export_csv: Option<PathBuf>,
+
+    /// Write the table as Markdown
+    #[arg(long, value_name = "FILE")]
+    export_markdown: Option<PathBuf>,
+}
+
+impl Args {
+    fn custom_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        let mut push = |flag: &str, value: Option<String>| {
+            if let Some(value) = value {
+                flags.extend([flag.to_owned(), value]);
+            }
+        };
+        push("--workers", self.workers.map(|v| v.to_string()));
+        push("--increments", self.increments.map(|v| v.to_string()));
+        push("--work", self.work.map(|v| v.to_string()));
+        push("--window", self.window.map(|v| value_name(&v)));
+        push("--timer", self.timer.map(|v| value_name(&v)));
+        flags
+    }
+
+    fn scenarios(&self) -> Vec<Scenario> {
+        let flags = self.custom_flags();
+        if flags.is_empty() { self.preset.scenarios() } else { vec![scenario::custom(flags)] }
+    }
+}
+
+fn value_name(value: &impl clap::ValueEnum) -> String {
+    value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
+/// Workers in the memory probe's larger run: enough that page granularity does not hide a small worker.
+const PROBE_WORKERS: u64 = 101;
+
+/// Runs the comparison; the exit code says whether every row succeeded.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
+    let bin_dir = workspace::build(&packages, args.profile)?;
+    let out_dir = workspace::target_dir().join("compare");
+    let scenarios = args.scenarios();
+    let runs_per_row = args.warmup + args.repeats;
+    let total = scenarios.len() as u64 * args.models.len() as u64 * (1 + args.syncs.len() as u64 * runs_per_row)
+        + 2 * args.models.len() as u64;
+    let progress = progress_bar(total);
+    let mut rows = Vec::new();
+    for scenario in &scenarios {
+        for &model in &args.models {
+            let binary = bin_dir.join(model.binary());
+            progress.set_message(format!("{} {} 1-worker baseline", scenario.name, model.name()));
+            let baseline = run_once(&binary, &scenario::baseline_flags(scenario)).ok().map(|sample| sample.external);
+            progress.inc(1);
+            for &sync in &args.syncs {
+                let key = RowKey {
+                    scenario: scenario.name.to_owned(),
+                    model: model.name().to_owned(),
+                    sync: value_name(&sync),
+                    flags: scenario.flags.join(" "),
+                    workers: scenario.workers,
+                };
+                progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
+                rows.push(measure_row(&binary, key, args, baseline.as_ref(), &out_dir, &progress)?);
+            }
+        }
+    }
+    let probes = probe_memory(args, &bin_dir, &progress);
+    progress.finish_and_clear();
+
+    let table = table::build(&rows);
+    println!("{}", table::render(&table));
+    for scenario in &scenarios {
+        println!("{}: {} ({})", scenario.name, scenario.flags.join(" "), scenario.about);
+    }
+    println!(
+        "Memory: sampled from /proc for the whole process tree while every worker was alive; summed over the tree."
+    );
+    println!();
+    for sentence in summary::sentences(&rows, &probes) {
+        println!("- {sentence}");
+    }
+    for row in rows.iter().filter(|row| row.self_report_mismatch.is_some()) {
+        println!(
+            "- note: {} {} {}: {}",
+            row.scenario,
+            row.model,
+            row.sync,
+            row.self_report_mismatch.as_deref().unwrap_or("")
+        );
+    }
+    export::write(&out_dir.join("results.json"), &export::to_json(&rows))?;
+    write_exports(args, &rows, &table)?;
+    println!(
+        "\nRaw reports and results.json are in {}; this comparison took {:.1} s.",
+        out_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let failed = rows.iter().filter(|row| !row.ok()).count();
+    if failed > 0 {
+        eprintln!("xtask: {failed} row(s) failed; see the table");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Runs one row's warm-ups and repeats; a failed run makes the row a failed row.
+fn measure_row(
+    binary: &Path,
+    key: RowKey,
+    args: &Args,
+    baseline: Option<&MemorySnapshot>,
+    out_dir: &Path,
+    progress: &ProgressBar,
+) -> anyhow::Result<Row> {
+    let scenario_flags: Vec<String> = key.flags.split_whitespace().map(str::to_owned).collect();
+    let mut flags = scenario_flags;
+    flags.extend(["--sync".to_owned(), key.sync.clone()]);
+    let mut samples: Vec<Sample> = Vec::new();
+    for run in 0..args.warmup + args.repeats {
+        match run_once(binary, &flags) {
+            Ok(sample) if run >= args.warmup => {
+                let file = out_dir.join(&key.scenario).join(format!(
+                    "{}-{}-{}.json",
+                    key.model,
+                    key.sync,
+                    run - args.warmup + 1
+                ));
+                export::write(&file, &sample.raw_json)?;
+                samples.push(sample);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                progress.inc(args.warmup + args.repeats - run);
+                return Ok(Row::failed(key, format!("{error:#}")));
+            }
+        }
+        progress.inc(1);
+    }
+    Ok(Row::measured(key, &samples, baseline))
+}
+
+/// Measures each model at 1 and [`PROBE_WORKERS`] workers for the summary's memory-per-worker sentence.
+fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> Vec<Probe> {
+    let flags = |workers: u64| {
+        ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
+            .map(str::to_owned)
+    };
+    let mut probes = Vec::new();
+    for &model in &args.models {
+        progress.set_message(format!("memory probe {}", model.name()));
+        let binary = bin_dir.join(model.binary());
+        let one = run_once(&binary, &flags(1));
+        progress.inc(1);
+        let many = run_once(&binary, &flags(PROBE_WORKERS));
+        progress.inc(1);
+        if let (Ok(one), Ok(many)) = (one, many) {
+            let per = |figure: fn(&MemorySnapshot) -> u64| {
+                (figure(&many.external) as f64 - figure(&one.external) as f64) / (PROBE_WORKERS - 1) as f64
+            };
+            probes.push(Probe {
+                model,
+                workers: PROBE_WORKERS,
+                pss_kib: per(|m| m.pss_kib),
+                uss_kib: per(|m| m.uss_kib),
+                rss_kib: per(|m| m.rss_kib),
+            });
+        }
+    }
+    probes
+}
+
+fn write_exports(args: &Args, rows: &[Row], table: &table::Table) -> anyhow::Result<()> {
+    if let Some(path) = &args.export_json {
+        export::write(path, &export::to_json(rows)).context("--export-json")?;
+    }
+    if let Some(path) = &args.export_csv {
+        export::write(path, &export::to_csv(table)).context("--export-csv")?;
+    }
+    if let Some(path) = &args.export_markdown {
+        export::write(path, &export::to_markdown(table)).context("--export-markdown")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The workloads `compare` runs: presets, or the flags the user gave.
+
+use counter_core::config::Config;
+
+/// One workload, run on every model and strategy.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name: `io-like`, `cpu-contended`, `seed`, `custom`.
+    pub name: &'static str,
+    /// What it stands for, for the summary.
+    pub about: &'static str,
+    /// The workload flags passed to every frontend (never `--sync`, which is per row).
+    pub flags: Vec<String>,
+    /// Workers, for the per-worker figures.
+    pub workers: u64,
+}
+
+/// The scenario sets `compare` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// An I/O-like scenario (short sleeps before each update, as the seed) and a CPU-contended one (no work:
+    /// the workers hammer the counter, and racy really loses updates). About a minute in all.
+    Default,
+    /// The seed exactly: 5 workers x 1000 increments after 10 ms of sleep, about 10 s a run.
+    Seed,
+}
+
+fn scenario(name: &'static str, about: &'static str, flags: &[&str]) -> Scenario {
+    let flags: Vec<String> = flags.iter().map(|&flag| flag.to_owned()).collect();
+    let workers = flags
+        .iter()
+        .position(|flag| flag == "--workers")
+        .and_then(|i| flags.get(i + 1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(Config::default().workers);
+    Scenario { name, about, flags, workers }
+}
+
+impl Preset {
+    /// The preset's scenarios.
+    pub fn scenarios(self) -> Vec<Scenario> {
+        match self {
+            Preset::Default => vec![
+                scenario(
+                    "io-like",
+                    "short sleeps before each update, like the seed",
+                    &["--workers", "5", "--increments", "200", "--work", "sleep:1ms", "--window", "before"],
+                ),
+                scenario(
+                    "cpu-contended",
+                    "no work: the workers update the counter back to back",
+                    &["--workers", "5", "--increments", "100000", "--work", "none", "--window", "before"],
+                ),
+            ],
+            Preset::Seed => vec![scenario(
+                "seed",
+                "the seed program: 5 x 1000 increments after 10 ms of sleep",
+                &["--workers", "5", "--increments", "1000", "--work", "sleep:10ms", "--window", "before"],
+            )],
+        }
+    }
+}
+
+/// A scenario from flags the user gave; what is not given is each frontend's default (the seed).
+pub fn custom(flags: Vec<String>) -> Scenario {
+    let mut custom = scenario("custom", "the workload given on the command line", &[]);
+    custom.workers = flags
+        .iter()
+        .position(|flag| flag == "--workers")
+        .and_then(|i| flags.get(i + 1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(custom.workers);
+    custom.flags = flags;
+    custom
+}
+
+/// The flags for a 1-worker run of `scenario`: memory is sampled before the workers start, so the run does
+/// one increment with no work and ends at once.
+pub fn baseline_flags(scenario: &Scenario) -> Vec<String> {
+    let mut flags = Vec::new();
+    let mut given = scenario.flags.iter();
+    while let Some(flag) = given.next() {
+        match flag.as_str() {
+            "--workers" | "--increments" | "--work" => {
+                given.next();
+            }
+            _ => flags.push(flag.clone()),
+        }
+    }
+    flags.extend(["--workers", "1", "--increments", "1", "--work", "none"].map(str::to_owned));
+    flags
+}

@@ -1,0 +1,100 @@
+//! The one table model every output shares: the terminal table, CSV and Markdown are all made from it.
+
+use counter_core::{duration::human_seconds, proc::memory::human_kib};
+
+use super::results::Row;
+
+/// Headers and cells, all text.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Column headers.
+    pub headers: Vec<&'static str>,
+    /// One line per result row.
+    pub rows: Vec<Vec<String>>,
+}
+
+fn kib(value: f64) -> String {
+    human_kib(value.max(0.0).round() as u64)
+}
+
+fn signed_kib(value: Option<f64>) -> String {
+    match value {
+        None => "-".to_owned(),
+        Some(v) if v.abs() < 1.0 => format!("{:.0} B", v * 1024.0),
+        Some(v) if v < 0.0 => format!("-{}", kib(-v)),
+        Some(v) => format!("{v:.1} KiB"),
+    }
+}
+
+/// Builds the table from the rows.
+pub fn build(rows: &[Row]) -> Table {
+    let headers = vec![
+        "scenario",
+        "model",
+        "sync",
+        "final / expected",
+        "lost (min … max)",
+        "wall median (min … max)",
+        "eff.",
+        "CPU",
+        "ctx sw.",
+        "procs",
+        "threads",
+        "RSS",
+        "PSS",
+        "USS",
+        "per worker PSS / USS",
+    ];
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![row.scenario.clone(), row.model.clone(), row.sync.clone()];
+            match &row.error {
+                Some(error) => {
+                    // The whole message is in the JSON export; the table keeps its start.
+                    let mut shown: String = error.chars().take(100).collect();
+                    if shown.len() < error.len() {
+                        shown.push_str(" …");
+                    }
+                    cells.push(format!("FAILED: {shown}"));
+                    cells.resize(headers.len(), String::new());
+                }
+                None => cells.extend([
+                    format!("{:.0} / {}", row.final_value.median, row.expected),
+                    format!(
+                        "{:.0} ({:.0} … {:.0})",
+                        row.lost_updates.median, row.lost_updates.min, row.lost_updates.max
+                    ),
+                    format!(
+                        "{} ({} … {})",
+                        human_seconds(row.wall_time_s.median),
+                        human_seconds(row.wall_time_s.min),
+                        human_seconds(row.wall_time_s.max)
+                    ),
+                    row.efficiency.map_or_else(|| "-".to_owned(), |e| format!("{:.1}%", e * 100.0)),
+                    format!("{:.3} s", row.cpu_s.median),
+                    format!("{:.0}", row.context_switches.median),
+                    format!("{:.0}", row.processes),
+                    format!("{:.0}", row.threads),
+                    kib(row.rss_kib),
+                    kib(row.pss_kib),
+                    kib(row.uss_kib),
+                    format!("{} / {}", signed_kib(row.per_worker_pss_kib), signed_kib(row.per_worker_uss_kib)),
+                ]),
+            }
+            cells
+        })
+        .collect();
+    Table { headers, rows }
+}
+
+/// The table for a terminal.
+pub fn render(table: &Table) -> String {
+    let mut out = comfy_table::Table::new();
+    out.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    out.set_header(table.headers.clone());
+    for row in &table.rows {
+        out.add_row(row.clone());
+    }
+    out.to_string()
+}
