@@ -329,9 +329,9 @@ impl Coordinator<'_> {
                 ),
                 tries: vec![
                     format!("ps -o pid,ppid,nlwp,rss,vsz,comm --ppid {coordinator} -p {coordinator}"),
-                    format!("pmap -x {first_worker} | grep -E 'counter-processes|total'"),
+                    format!("pmap -x {first_worker} | grep -E 'counter-processes-|total'"),
                     format!("cat /proc/{first_worker}/smaps_rollup"),
-                    format!("smem -P {PROGRAM} -k -t"),
+                    format!("smem -k -t -P '^\\S*{PROGRAM}'"),
                     "ls -l /dev/shm".to_owned(),
                 ],
             },

@@ -250,7 +250,7 @@ fn announce_hold(config: &Config, hold_for: counter_core::config::Hold, pid: i32
                 format!("ps -L -o pid,tid,nlwp,rss,comm -p {pid}"),
                 format!("pmap -x {pid} | tail -n 1"),
                 format!("cat /proc/{pid}/smaps_rollup"),
-                format!("smem -P {PROGRAM} -k"),
+                format!("smem -k -P '^\\S*{PROGRAM}'"),
             ],
         },
     );

@@ -49,7 +49,7 @@ impl Preset {
                 scenario(
                     "cpu-contended",
                     "no work: the workers update the counter back to back",
-                    &["--workers", "5", "--increments", "100000", "--work", "none", "--window", "before"],
+                    &["--workers", "5", "--increments", "1000000", "--work", "none", "--window", "before"],
                 ),
             ],
             Preset::Seed => vec![scenario(

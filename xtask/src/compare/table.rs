@@ -43,7 +43,7 @@ pub fn build(rows: &[Row]) -> Table {
         "RSS",
         "PSS",
         "USS",
-        "per worker PSS / USS",
+        "per extra worker PSS / USS",
     ];
     let rows = rows
         .iter()
