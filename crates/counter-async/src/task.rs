@@ -159,4 +159,3 @@ async fn sleep_until_unless_stopped(until: tokio::time::Instant) {
         tokio::time::sleep_until(until.min(now + STOP_CHECK_INTERVAL)).await;
     }
 }
-
