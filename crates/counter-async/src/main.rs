@@ -27,13 +27,6 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(error) = counter_core::signals::install() {
-        return cli::fail(PROGRAM, &error, cli::EXIT_FAILURE);
-    }
     let options = RuntimeOptions { flavor: args.flavor, threads: args.threads };
-    let config = match args.run.config().and_then(|config| options.validate().map(|()| config)) {
-        Ok(config) => config,
-        Err(error) => return cli::fail(PROGRAM, &error, cli::EXIT_USAGE),
-    };
-    cli::finish(PROGRAM, run(&config, &options), args.run.format)
+    cli::main(PROGRAM, &args.run, |config| run(config, &options))
 }

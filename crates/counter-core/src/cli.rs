@@ -96,6 +96,26 @@ pub trait FrontendError: Error {
     fn is_usage(&self) -> bool;
 }
 
+/// Implements [`FrontendError`] for a frontend's error enum with the usual variants: `Config(ConfigError)` and
+/// `Limit(LimitError)` are the user's (exit 2), `Interrupted(Interrupted)` is a signal, anything else a failure.
+#[macro_export]
+macro_rules! frontend_error {
+    ($error:ty) => {
+        impl $crate::cli::FrontendError for $error {
+            fn interrupted(&self) -> Option<&$crate::cli::Interrupted> {
+                match self {
+                    Self::Interrupted(interrupted) => Some(interrupted),
+                    _ => None,
+                }
+            }
+
+            fn is_usage(&self) -> bool {
+                matches!(self, Self::Config(_) | Self::Limit(_))
+            }
+        }
+    };
+}
+
 /// Exit code for a request that cannot be met: bad flags, or more workers than the system allows.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a run that failed.
@@ -117,6 +137,21 @@ pub fn error_chain(error: &dyn Error) -> String {
 pub fn fail(program: &str, error: &dyn Error, code: u8) -> ExitCode {
     eprintln!("{program}: error: {}", error_chain(error));
     ExitCode::from(code)
+}
+
+/// Every frontend's `main` after parsing: installs the signal handlers, validates the shared flags, runs, prints.
+pub fn main<E: FrontendError>(
+    program: &str,
+    args: &RunArgs,
+    run: impl FnOnce(&Config) -> Result<RunReport, E>,
+) -> ExitCode {
+    if let Err(error) = signals::install() {
+        return fail(program, &error, EXIT_FAILURE);
+    }
+    match args.config() {
+        Ok(config) => finish(program, run(&config), args.format),
+        Err(error) => fail(program, &error, EXIT_USAGE),
+    }
 }
 
 /// The end of every frontend's `main`: prints the report (or the error) and picks the exit code.

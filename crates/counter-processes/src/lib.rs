@@ -26,7 +26,7 @@ use std::{
 };
 
 use counter_core::{
-    cli::{FrontendError, Interrupted},
+    cli::Interrupted,
     config::{Config, Hold},
     counter::{self, Counter, CounterLayoutError},
     cpu::CpuUsage,
@@ -171,18 +171,7 @@ pub enum Error {
     Interrupted(#[from] Interrupted),
 }
 
-impl FrontendError for Error {
-    fn interrupted(&self) -> Option<&Interrupted> {
-        match self {
-            Error::Interrupted(interrupted) => Some(interrupted),
-            _ => None,
-        }
-    }
-
-    fn is_usage(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Limit(_))
-    }
-}
+counter_core::frontend_error!(Error);
 
 /// Runs the workload with one forked process per worker and reports what happened.
 ///

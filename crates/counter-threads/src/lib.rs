@@ -18,7 +18,7 @@ use std::{
 };
 
 use counter_core::{
-    cli::{FrontendError, Interrupted},
+    cli::Interrupted,
     config::Config,
     counter::{Counter, HeapCounter, HeapCounterError},
     cpu::CpuUsage,
@@ -87,18 +87,7 @@ pub enum Error {
     Interrupted(#[from] Interrupted),
 }
 
-impl FrontendError for Error {
-    fn interrupted(&self) -> Option<&Interrupted> {
-        match self {
-            Error::Interrupted(interrupted) => Some(interrupted),
-            _ => None,
-        }
-    }
-
-    fn is_usage(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Limit(_))
-    }
-}
+counter_core::frontend_error!(Error);
 
 /// Runs the workload with one thread per worker and reports what happened.
 pub fn run(config: &Config) -> Result<RunReport, Error> {

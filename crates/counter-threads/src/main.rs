@@ -19,12 +19,5 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(error) = counter_core::signals::install() {
-        return cli::fail(PROGRAM, &error, cli::EXIT_FAILURE);
-    }
-    let config = match args.run.config() {
-        Ok(config) => config,
-        Err(error) => return cli::fail(PROGRAM, &error, cli::EXIT_USAGE),
-    };
-    cli::finish(PROGRAM, run(&config), args.run.format)
+    cli::main(PROGRAM, &args.run, run)
 }
