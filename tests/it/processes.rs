@@ -4,7 +4,10 @@
 use std::{thread, time::Duration};
 
 use counter_core::report::RunReport;
-use tests::{Held, process_exists, process_state, run, run_json, shm_entries, signal_pid, start_held, stderr_of};
+use tests::{
+    Held, nobody_processes, process_exists, process_state, run, run_json, run_with_nproc_limit, shm_entries,
+    signal_pid, start_held, stderr_of,
+};
 
 const BIN: &str = "counter-processes";
 
@@ -154,21 +157,13 @@ fn sigterm_and_sigint_stop_and_reap_every_worker() {
 
 #[test]
 fn a_fork_failing_part_way_stops_the_started_workers_and_names_the_limit() {
-    // Root is exempt from RLIMIT_NPROC: run as nobody, with room for only a few processes.
-    let binary = tests::binary(BIN);
-    let output = std::process::Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", "--nproc=4"])
-        .arg(&binary)
-        .args(["--workers", "20", "--work", "none"])
-        .output()
-        .expect("setpriv and prlimit (util-linux) are installed");
+    let output = run_with_nproc_limit(BIN, 4, &["--workers", "20", "--work", "none"]);
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("could not fork worker") && stderr.contains("RLIMIT_NPROC 4"), "{stderr}");
     assert!(stderr.contains("already started were stopped and reaped"), "{stderr}");
-    let leftovers =
-        std::process::Command::new("pgrep").args(["-u", "65534", "-f", "counter-processes"]).output().unwrap();
-    assert!(leftovers.stdout.is_empty(), "workers left: {}", String::from_utf8_lossy(&leftovers.stdout));
+    let left = nobody_processes(BIN);
+    assert!(left.is_empty(), "workers left: {left}");
 }
 
 #[test]

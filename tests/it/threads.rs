@@ -1,6 +1,6 @@
 //! `counter-threads` end to end: what is particular to threads.
 
-use tests::{run, run_json, start_held, stderr_of};
+use tests::{nobody_processes, run, run_json, run_with_nproc_limit, start_held, stderr_of};
 
 const BIN: &str = "counter-threads";
 
@@ -24,6 +24,16 @@ fn too_many_threads_is_a_clear_error_not_an_abort() {
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("vm.max_map_count") && stderr.contains("100000 threads"), "{stderr}");
+}
+
+#[test]
+fn a_thread_refused_part_way_stops_the_started_ones_and_names_the_limits() {
+    let output = run_with_nproc_limit(BIN, 8, &["--workers", "20", "--work", "none"]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not start thread") && stderr.contains("RLIMIT_NPROC 8"), "{stderr}");
+    assert!(stderr.contains("already started were stopped"), "{stderr}");
+    assert!(nobody_processes(BIN).is_empty());
 }
 
 #[test]

@@ -205,6 +205,34 @@ pub fn shm_entries(needle: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Runs a workspace binary as the unprivileged user `nobody` with `RLIMIT_NPROC` set to `nproc`: root is exempt
+/// from that limit, so this is how a test makes `fork` or `pthread_create` fail part-way. Needs `setpriv` and
+/// `prlimit` (util-linux).
+pub fn run_with_nproc_limit(name: &str, nproc: u32, args: &[&str]) -> Output {
+    // `nobody` may not be able to reach the target folder (a clone under a private home): run a copy from a
+    // folder of its own under /tmp, which anyone can traverse.
+    let dir = env::temp_dir().join(format!("counter-nproc-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a folder under the temporary folder");
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let copy = dir.join(name);
+    std::fs::copy(binary(name), &copy).expect("copy the binary");
+    let output = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", &format!("--nproc={nproc}")])
+        .arg(&copy)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv and prlimit (util-linux) are installed");
+    let _ = std::fs::remove_dir_all(&dir);
+    output
+}
+
+/// Processes of user `nobody` whose command line mentions `needle`.
+pub fn nobody_processes(needle: &str) -> String {
+    let output = Command::new("pgrep").args(["-a", "-u", "65534", "-f", needle]).output().expect("pgrep runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Text of a finished command's stderr.
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
