@@ -149,3 +149,34 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
     assert!(ours.rss_kib.abs_diff(ps_rss) * 20 <= ps_rss, "ours {} KiB, ps {ps_rss} KiB", ours.rss_kib);
     assert!(ours.pss_kib.abs_diff(pss) * 20 <= pss, "ours {} KiB, smaps_rollup {pss} KiB", ours.pss_kib);
 }
+
+#[test]
+fn compare_adds_pooled_rows_when_asked() {
+    let scratch = Scratch::new("pool");
+    let json = scratch.0.join("r.json");
+    let output = compare(&[
+        "--pool",
+        "2",
+        "--models",
+        "threads,processes,async",
+        "--syncs",
+        "atomic",
+        "--workers",
+        "6",
+        "--increments",
+        "10",
+        "--work",
+        "none",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    let models: Vec<&str> = rows.iter().map(|row| row["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["threads", "threads pool 2", "processes", "processes pool 2", "async"]);
+    for row in rows.iter().filter(|row| row["model"].as_str().unwrap().ends_with("pool 2")) {
+        assert_eq!(row["threads"].as_f64(), Some(3.0), "two members and the coordinator: {row}");
+        assert_eq!(row["final_value"]["median"].as_f64(), Some(60.0));
+    }
+}

@@ -28,5 +28,5 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let options = RuntimeOptions { flavor: args.flavor, threads: args.threads };
-    cli::main(PROGRAM, &args.run, |config| run(config, &options))
+    cli::main(PROGRAM, &args.run, None, |config| run(config, &options))
 }

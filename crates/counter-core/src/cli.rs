@@ -6,7 +6,7 @@ use std::{error::Error, process::ExitCode};
 use nix::sys::signal::Signal;
 
 use crate::{
-    config::{Config, Hold, Sync, Timer, Window, Work, parse_count},
+    config::{Config, Hold, Jobs, Pool, Sync, Timer, Window, Work, parse_count},
     error::ConfigError,
     render,
     report::RunReport,
@@ -52,6 +52,39 @@ pub struct RunArgs {
     pub format: Format,
 }
 
+/// The pool flags, for the frontends that can pool (threads and processes).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PoolArgs {
+    /// Run the workers' loops as jobs on a pool of N threads or processes, as concurrent.futures does; memory then
+    /// follows N, not the number of workers
+    #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("pool", s))]
+    pub pool: Option<u64>,
+
+    /// What a pool job is: a whole worker's loop, or every single increment [default: worker; needs --pool]
+    #[arg(long, value_enum)]
+    pub jobs: Option<Jobs>,
+}
+
+impl PoolArgs {
+    fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+        config.pool = match (self.pool, self.jobs) {
+            (None, None) => None,
+            (None, Some(jobs)) => {
+                return Err(ConfigError::Conflict(format!(
+                    "--jobs {} needs --pool N: without a pool every worker is its own thread or process",
+                    value_name(&jobs)
+                )));
+            }
+            (Some(size), jobs) => Some(Pool { size, jobs: jobs.unwrap_or(Jobs::Worker) }),
+        };
+        Ok(())
+    }
+}
+
+fn value_name(value: &impl clap::ValueEnum) -> String {
+    value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
 /// How the report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -62,17 +95,21 @@ pub enum Format {
 }
 
 impl RunArgs {
-    /// The validated configuration.
-    pub fn config(&self) -> Result<Config, ConfigError> {
-        let config = Config {
+    /// The validated configuration, with the pool flags if the frontend has them.
+    pub fn config(&self, pool: Option<&PoolArgs>) -> Result<Config, ConfigError> {
+        let mut config = Config {
             workers: self.workers,
             increments: self.increments,
             work: self.work,
             window: self.window,
             sync: self.sync,
             timer: self.timer,
+            pool: None,
             hold: self.hold,
         };
+        if let Some(pool) = pool {
+            pool.apply(&mut config)?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -143,12 +180,13 @@ pub fn fail(program: &str, error: &dyn Error, code: u8) -> ExitCode {
 pub fn main<E: FrontendError>(
     program: &str,
     args: &RunArgs,
+    pool: Option<&PoolArgs>,
     run: impl FnOnce(&Config) -> Result<RunReport, E>,
 ) -> ExitCode {
     if let Err(error) = signals::install() {
         return fail(program, &error, EXIT_FAILURE);
     }
-    match args.config() {
+    match args.config(pool) {
         Ok(config) => finish(program, run(&config), args.format),
         Err(error) => fail(program, &error, EXIT_USAGE),
     }

@@ -119,6 +119,25 @@ pub enum Timer {
     Relative,
 }
 
+/// What one job of a pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Jobs {
+    /// One job per worker: the worker's whole loop, as `executor.submit(worker)`.
+    Worker,
+    /// One job per increment: every single increment submitted on its own, to show what a job costs.
+    Increment,
+}
+
+/// Pooled execution: `size` threads or processes run the workers' loops as jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Pool members.
+    pub size: u64,
+    /// What a job is.
+    pub jobs: Jobs,
+}
+
 /// How long a frontend holds its workers alive, before they start, so that they can be inspected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
@@ -173,6 +192,9 @@ pub struct Config {
     pub sync: Sync,
     /// How sleeps are timed.
     pub timer: Timer,
+    /// Pooled execution (`--pool`), for threads and processes; `None` is one thread or process per worker.
+    #[serde(default)]
+    pub pool: Option<Pool>,
     /// Whether to hold the workers alive before they start. Not part of the workload: timings exclude it.
     #[serde(serialize_with = "display_option", deserialize_with = "from_str_option")]
     pub hold: Option<Hold>,
@@ -210,6 +232,7 @@ impl Default for Config {
             window: Window::Before,
             sync: Sync::Racy,
             timer: Timer::Compensated,
+            pool: None,
             hold: None,
         }
     }
@@ -222,6 +245,9 @@ impl Config {
         check_count("increments", self.increments)?;
         self.expected()?;
         self.ideal_worker_time()?;
+        if let Some(pool) = self.pool {
+            check_count("pool", pool.size)?;
+        }
         Ok(())
     }
 
@@ -243,6 +269,11 @@ impl Config {
                 u64::try_from(nanos).ok().map(Duration::from_nanos)
             })
             .ok_or_else(|| ConfigError::IdealTimeOverflow { increments: self.increments, work: self.work.to_string() })
+    }
+
+    /// Threads or processes the run makes: the pool's size when pooled, else one per worker.
+    pub fn members(&self) -> u64 {
+        self.pool.map_or(self.workers, |pool| pool.size)
     }
 
     /// Refuses `block:` work outside the async frontend, where it would only be a confusing name for `sleep:`.

@@ -6,7 +6,8 @@
 //! offset   0  value        AtomicU64            written by racy, mutex and atomic
 //! offset  64  lock         RobustMutex          pthread, process-shared and robust
 //! offset 128  meta         shard count, recoveries from a dead lock holder
-//! offset 192  shards[n]    AtomicU64 each       one per worker, sharded strategy only
+//! offset 192  jobs         JobQueue             the job queue of a pooled run (see `pool`)
+//! offset 256  shards[n]    AtomicU64 each       one per worker (pool member), sharded strategy only
 //! ```
 //! Every part sits on its own 64-byte cache line so that workers writing side by side do not slow each other
 //! down through false sharing. The type holds only atomics and plain integers (and the pthread mutex, which
@@ -27,6 +28,7 @@ use crate::{
     config::Sync,
     error::CounterError,
     mutex::{Acquired, RobustMutex},
+    pool::JobQueue,
 };
 
 /// Puts a value on a cache line of its own (64 bytes on x86-64 and most ARM cores).
@@ -51,6 +53,7 @@ struct Header {
     value: CachePadded<AtomicU64>,
     lock: CachePadded<RobustMutex>,
     meta: CachePadded<Meta>,
+    jobs: CachePadded<JobQueue>,
 }
 
 /// One worker's slot for the sharded strategy.
@@ -62,16 +65,19 @@ pub const CACHE_LINE: usize = 64;
 // The layout promised above, checked at compile time.
 const _: () = {
     assert!(size_of::<libc::pthread_mutex_t>() <= CACHE_LINE);
-    assert!(size_of::<Header>() == 3 * CACHE_LINE);
+    assert!(size_of::<JobQueue>() <= CACHE_LINE);
+    assert!(size_of::<Header>() == 4 * CACHE_LINE);
     assert!(align_of::<Header>() == CACHE_LINE);
     assert!(size_of::<Shard>() == CACHE_LINE);
     assert!(align_of::<Shard>() == CACHE_LINE);
     assert!(std::mem::offset_of!(Header, value) == 0);
     assert!(std::mem::offset_of!(Header, lock) == CACHE_LINE);
     assert!(std::mem::offset_of!(Header, meta) == 2 * CACHE_LINE);
+    assert!(std::mem::offset_of!(Header, jobs) == 3 * CACHE_LINE);
 };
 
-/// The memory a counter needs for `workers` workers with strategy `sync`: shards only when sharded.
+/// The memory a counter needs for `workers` writers (workers, or pool members) with strategy `sync`: shards
+/// only when sharded.
 pub fn layout(sync: Sync, workers: u64) -> Result<Layout, CounterLayoutError> {
     let shards = shard_count(sync, workers)?;
     size_of::<Shard>()
@@ -116,6 +122,7 @@ impl<'a> Counter<'a> {
                 &raw mut (*header).meta,
                 CachePadded(Meta { shard_count: shards as u64, dead_owner_recoveries: AtomicU64::new(0) }),
             );
+            ptr::write(&raw mut (*header).jobs, CachePadded(JobQueue::default()));
             RobustMutex::init_at(&raw mut (*header).lock.0)?;
             let first_shard = header.add(1).cast::<Shard>();
             for i in 0..shards {
@@ -156,6 +163,11 @@ impl<'a> Counter<'a> {
     /// The counter's value: the shared word plus every shard (only one of the two is ever non-zero).
     pub fn total(&self) -> u64 {
         self.shards.iter().fold(self.header.value.0.load(Relaxed), |sum, shard| sum.wrapping_add(shard.0.load(Relaxed)))
+    }
+
+    /// The job queue of a pooled run.
+    pub fn jobs(&self) -> &'a JobQueue {
+        &self.header.jobs.0
     }
 
     /// How many times a worker found the lock's previous holder dead and recovered it.
@@ -288,8 +300,8 @@ mod tests {
 
     #[test]
     fn layout_holds_shards_only_when_sharded() {
-        assert_eq!(layout(Sync::Atomic, 1000).unwrap().size(), 192);
-        assert_eq!(layout(Sync::Sharded, 3).unwrap().size(), 192 + 3 * 64);
+        assert_eq!(layout(Sync::Atomic, 1000).unwrap().size(), 256);
+        assert_eq!(layout(Sync::Sharded, 3).unwrap().size(), 256 + 3 * 64);
         assert_eq!(layout(Sync::Sharded, 3).unwrap().align(), 64);
     }
 

@@ -7,7 +7,8 @@
 //!   [`duration`] parses `10ms`-style durations.
 //! - [`counter`]: the counter with its four strategies (racy, mutex, atomic, sharded), laid out to work on the
 //!   heap and in a shared-memory segment alike; [`mutex`] is its robust process-shared lock.
-//! - [`workload`]: one worker's loop, for workers that may block (threads, processes).
+//! - [`workload`]: one worker's loop, for workers that may block (threads, processes); [`pool`] runs the
+//!   workers' loops as jobs on a pool instead.
 //! - [`report`]: the run report every frontend produces; [`render`] prints it for people.
 //! - [`proc`]: the memory probe (RSS, PSS, USS of a process tree) and the system limits, the only code that
 //!   reads `/proc`; [`cpu`] reads `getrusage`.
@@ -26,6 +27,7 @@ pub mod duration;
 pub mod error;
 pub mod hold;
 pub mod mutex;
+pub mod pool;
 pub mod proc;
 pub mod render;
 pub mod report;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::{
-    config::{Sync, Timer, Window, Work},
+    config::{Jobs, Sync, Timer, Window, Work},
     duration::human_seconds,
     proc::memory::human_kib,
     report::{Model, RunReport},
@@ -19,9 +19,10 @@ pub fn text(report: &RunReport) -> String {
     let _ = writeln!(out, "Final counter value: {}", report.final_value);
     let _ = writeln!(
         out,
-        "expected:      {} ({} {nouns} x {} increments){}",
+        "expected:      {} ({} {} x {} increments){}",
         report.expected,
         config.workers,
+        if report.pool.is_some() { "workers" } else { nouns },
         config.increments,
         if report.complete { "" } else { "; the run was stopped before the end" }
     );
@@ -44,6 +45,23 @@ pub fn text(report: &RunReport) -> String {
             if runtime.threads == 1 { "" } else { "s" }
         );
     }
+    if let Some(pool) = &report.pool {
+        let (job, job_ideal_s) = match pool.jobs {
+            Jobs::Worker => ("a whole worker each", report.ideal_time_s),
+            Jobs::Increment => ("one increment each", report.ideal_time_s / config.increments as f64),
+        };
+        let rounds = pool.job_count.div_ceil(pool.size.max(1));
+        let _ = writeln!(
+            out,
+            "pool:          {} {nouns} ran {} jobs of {job}: {rounds} rounds, so about {} with ideal work; queue wait \
+             median {} (the job in the middle of the queue), max {}",
+            pool.size,
+            pool.job_count,
+            human_seconds(rounds as f64 * job_ideal_s),
+            human_seconds(pool.queue_wait_median_s),
+            human_seconds(pool.queue_wait_max_s)
+        );
+    }
     let _ = write!(out, "wall time:     {}", human_seconds(report.wall_time_s));
     match report.efficiency {
         Some(efficiency) => {
@@ -55,7 +73,7 @@ pub fn text(report: &RunReport) -> String {
     let _ = writeln!(
         out,
         "start:         {} {nouns} created and alive in {}",
-        config.workers,
+        config.members(),
         human_seconds(report.start_time_s)
     );
     let summary = &report.worker_summary;

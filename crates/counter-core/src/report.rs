@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{config::Config, cpu::CpuUsage, proc::memory::MemorySnapshot};
+use crate::{config::Config, cpu::CpuUsage, pool::PoolReport, proc::memory::MemorySnapshot};
 
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -140,6 +140,9 @@ pub struct RunReport {
     pub config: Config,
     /// The async runtime, for the async model.
     pub runtime: Option<RuntimeReport>,
+    /// The pool, for a pooled run; then `workers` lists the pool's members, not the logical workers.
+    #[serde(default)]
+    pub pool: Option<PoolReport>,
     /// Whether every worker finished every increment. False for a run stopped by a signal.
     pub complete: bool,
     /// `workers * increments`: the value a correct, complete run reaches.
@@ -212,6 +215,8 @@ pub struct Measurements {
     pub notes: Vec<String>,
     /// The async runtime, if any.
     pub runtime: Option<RuntimeReport>,
+    /// The pool, if any.
+    pub pool: Option<PoolReport>,
 }
 
 impl RunReport {
@@ -236,6 +241,7 @@ impl RunReport {
             model,
             config: config.clone(),
             runtime: measured.runtime,
+            pool: measured.pool,
             complete,
             expected,
             final_value: measured.final_value,

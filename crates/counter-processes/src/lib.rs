@@ -32,6 +32,7 @@ use counter_core::{
     cpu::CpuUsage,
     error::{ConfigError, CounterError},
     hold,
+    pool::{self, PoolReport},
     proc::{limits, limits::LimitError, memory},
     report::{Measurements, Model, RunReport},
 };
@@ -183,13 +184,13 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
     if threads != 1 {
         return Err(Error::NotSingleThreaded { threads });
     }
-    limits::check_processes(config.workers).map_err(Error::LimitCheck)??;
-    let layout = counter::layout(config.sync, config.workers)?;
+    limits::check_processes(config.members()).map_err(Error::LimitCheck)??;
+    let layout = counter::layout(config.sync, config.members())?;
     let segment = Segment::create(layout.size())?;
     // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
     // children have their own copy of the mapping.
-    let counter = unsafe { Counter::init_at(segment.base(), config.sync, config.workers)? };
+    let counter = unsafe { Counter::init_at(segment.base(), config.sync, config.members())? };
     Coordinator { config, counter, segment: &segment }.run()
 }
 
@@ -207,9 +208,10 @@ impl Coordinator<'_> {
         let cpu_before = CpuUsage::of_this_process();
         let coordinator = getpid();
         let report_read_fd = report_read.as_raw_fd();
-        let mut workers = Workers::new(report_read, config.workers);
+        let members = config.members();
+        let mut workers = Workers::new(report_read, members);
         let started = Instant::now();
-        for index in 0..config.workers {
+        for index in 0..members {
             if let Some(signal) = counter_core::signals::received() {
                 return Err(self.interrupted(signal, Measurements::default()));
             }
@@ -230,7 +232,7 @@ impl Coordinator<'_> {
                 Ok(ForkResult::Parent { child }) => workers.add(child),
                 Err(source) => {
                     // Dropping `workers` kills and reaps the ones already started.
-                    return Err(Error::Fork { index, requested: config.workers, limits: limits::summary(), source });
+                    return Err(Error::Fork { index, requested: members, limits: limits::summary(), source });
                 }
             }
         }
@@ -242,7 +244,7 @@ impl Coordinator<'_> {
         let start_time = started.elapsed();
         let mut pids = vec![coordinator.as_raw()];
         pids.extend(workers.pids());
-        let taken = format!("all {} worker processes alive, before they started", config.workers);
+        let taken = format!("all {members} worker processes alive, before they started");
         let memory = memory::snapshot(&pids, taken).map_err(Error::Probe)?;
         if let Some(hold_for) = config.hold {
             self.announce_hold(hold_for, &pids);
@@ -254,7 +256,10 @@ impl Coordinator<'_> {
             }
         }
         let go = Instant::now();
-        release(go_write, config.workers)?;
+        if let Some(pool) = config.pool {
+            self.counter.jobs().submit(pool::job_count(config, pool.jobs));
+        }
+        release(go_write, members)?;
         let finished = workers.wait_until_done();
         let measured = |workers: &Workers| Measurements {
             wall_time: go.elapsed(),
@@ -265,6 +270,8 @@ impl Coordinator<'_> {
             peak_rss_kib: memory::of_process(coordinator.as_raw()).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: self.counter.dead_owner_recoveries(),
             workers: workers.reports(),
+            pool: config.pool.map(|pool| PoolReport::of(self.counter, pool.size, pool.jobs)),
+            notes: pool::notes(config, "process"),
             ..Measurements::default()
         };
         match finished {
@@ -276,7 +283,12 @@ impl Coordinator<'_> {
             Err(Stop::Failed(error)) => return Err(error),
         }
         let report = RunReport::new(Model::Processes, config, measured(&workers));
-        if let Some(short) = report.workers.iter().find(|w| w.increments_done < config.increments) {
+        // A pool's members do varying shares of the work; only their sum is known in advance.
+        let short = match config.pool {
+            None => report.workers.iter().find(|w| w.increments_done < config.increments),
+            Some(_) => report.workers.iter().find(|_| !report.complete),
+        };
+        if let Some(short) = short {
             return Err(Error::WorkerStoppedEarly {
                 worker: short.id,
                 pid: short.os_id.unwrap_or_default(),
@@ -309,7 +321,7 @@ impl Coordinator<'_> {
             hold_for,
             &hold::Announcement {
                 model: Model::Processes,
-                workers: self.config.workers,
+                workers: self.config.members(),
                 ids_label: "worker pids",
                 ids: &worker_pids,
                 extra: format!(

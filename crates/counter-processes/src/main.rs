@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use counter_core::cli::{self, RunArgs};
+use counter_core::cli::{self, PoolArgs, RunArgs};
 use counter_processes::{PROGRAM, run};
 
 /// Five processes each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
@@ -16,9 +16,12 @@ use counter_processes::{PROGRAM, run};
 struct Args {
     #[command(flatten)]
     run: RunArgs,
+
+    #[command(flatten)]
+    pool: PoolArgs,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    cli::main(PROGRAM, &args.run, run)
+    cli::main(PROGRAM, &args.run, Some(&args.pool), run)
 }

@@ -8,7 +8,7 @@
 
 use std::os::fd::{BorrowedFd, RawFd};
 
-use counter_core::{config::Config, counter::Counter, signals, workload::run_worker};
+use counter_core::{config::Config, counter::Counter, pool::run_pool_member, signals, workload::run_worker};
 use nix::{
     errno::Errno,
     sys::{
@@ -94,7 +94,13 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
         return exit::NOT_STARTED;
     }
     let should_stop = || signals::received().is_some();
-    let Ok(outcome) = run_worker(setup.counter, setup.config, setup.index as usize, &should_stop) else {
+    // The index is below the number of members, which the counter was sized for.
+    let member = setup.index as usize;
+    let outcome = match setup.config.pool {
+        None => run_worker(setup.counter, setup.config, member, &should_stop),
+        Some(pool) => run_pool_member(setup.counter, setup.config, pool.jobs, member, &should_stop),
+    };
+    let Ok(outcome) = outcome else {
         return exit::COUNTER_FAILED;
     };
     let done = WorkerMessage::Done {

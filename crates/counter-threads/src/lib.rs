@@ -24,6 +24,7 @@ use counter_core::{
     cpu::CpuUsage,
     error::{ConfigError, CounterError},
     hold,
+    pool::{self, PoolReport, run_pool_member},
     proc::{limits, limits::LimitError, memory},
     report::{Measurements, Model, RunReport, WorkerReport},
     signals,
@@ -93,8 +94,9 @@ counter_core::frontend_error!(Error);
 pub fn run(config: &Config) -> Result<RunReport, Error> {
     config.validate()?;
     config.refuse_block_work(PROGRAM)?;
-    limits::check_threads(config.workers).map_err(Error::LimitCheck)??;
-    let heap = HeapCounter::new(config.sync, config.workers)?;
+    let members = config.members();
+    limits::check_threads(members).map_err(Error::LimitCheck)??;
+    let heap = HeapCounter::new(config.sync, members)?;
     let counter = heap.counter();
     let line = StartLine::default();
     let cpu_before = CpuUsage::of_this_process();
@@ -103,7 +105,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
     thread::scope(|scope| {
         let started = Instant::now();
         let mut handles = Vec::new();
-        for index in 0..config.workers {
+        for index in 0..members {
             let line = &line;
             let spawned = thread::Builder::new()
                 .name(format!("worker-{index}"))
@@ -113,7 +115,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
                 Err(source) => {
                     line.abort();
                     join_all(handles);
-                    return Err(Error::Spawn { index, requested: config.workers, limits: limits::summary(), source });
+                    return Err(Error::Spawn { index, requested: members, limits: limits::summary(), source });
                 }
             }
         }
@@ -123,7 +125,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
                 partial: Box::new(RunReport::new(Model::Threads, config, measured)),
             })
         };
-        let tids = match line.wait_until_alive(config.workers) {
+        let tids = match line.wait_until_alive(members) {
             Ok(tids) => tids,
             Err(signal) => {
                 line.abort();
@@ -132,8 +134,8 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             }
         };
         let start_time = started.elapsed();
-        let memory = memory::snapshot(&[pid], format!("all {} threads alive, before they started", config.workers))
-            .map_err(Error::Probe);
+        let memory =
+            memory::snapshot(&[pid], format!("all {members} threads alive, before they started")).map_err(Error::Probe);
         let memory = match memory {
             Ok(memory) => memory,
             Err(error) => {
@@ -151,6 +153,9 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
                 return Err(interrupted(signal, Measurements { memory, start_time, ..Measurements::default() }));
             }
         }
+        if let Some(pool) = config.pool {
+            counter.jobs().submit(pool::job_count(config, pool.jobs));
+        }
         let go = line.go();
         let workers = collect(handles)?;
         let wall_time = go.elapsed();
@@ -163,6 +168,8 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             peak_rss_kib: memory::of_process(pid).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: counter.dead_owner_recoveries(),
             workers,
+            pool: config.pool.map(|pool| PoolReport::of(counter, pool.size, pool.jobs)),
+            notes: pool::notes(config, "thread"),
             ..Measurements::default()
         };
         match signals::received() {
@@ -184,9 +191,12 @@ fn worker(
         return Ok(None);
     }
     let should_stop = || signals::received().is_some();
-    // A worker index is below `workers`, which the counter was sized for, and fits in usize on every target
-    // that can hold that many threads.
-    let outcome = run_worker(counter, config, index as usize, &should_stop)?;
+    // The index is below `members`, which the counter was sized for, and fits in usize on every target that can
+    // hold that many threads.
+    let outcome = match config.pool {
+        None => run_worker(counter, config, index as usize, &should_stop)?,
+        Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, &should_stop)?,
+    };
     Ok(Some(WorkerReport {
         id: index,
         os_id: Some(tid),
@@ -231,7 +241,7 @@ fn announce_hold(config: &Config, hold_for: counter_core::config::Hold, pid: i32
         hold_for,
         &hold::Announcement {
             model: Model::Threads,
-            workers: config.workers,
+            workers: config.members(),
             ids_label: "worker tids",
             ids: tids,
             extra: String::new(),

@@ -41,7 +41,8 @@ use crate::workspace::{self, Profile};
   cargo xtask compare                                  # the default scenarios, about a minute
   cargo xtask compare --preset seed                    # the seed program exactly, about 10 s a run
   cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
-  cargo xtask compare --models threads,async --repeats 5 --export-markdown target/compare/table.md")]
+  cargo xtask compare --models threads,async --repeats 5 --export-markdown target/compare/table.md
+  cargo xtask compare --pool 2 --models threads,processes   # adds rows on a pool of 2, as concurrent.futures")]
 pub struct Args {
     /// The scenarios to run, unless workload flags are given
     #[arg(long, value_enum, default_value_t = Preset::Default)]
@@ -82,6 +83,10 @@ pub struct Args {
     /// How sleeps are timed (passed through)
     #[arg(long, value_enum)]
     timer: Option<Timer>,
+
+    /// Also run threads and processes on a pool of N members (rows named `threads pool N`, `processes pool N`)
+    #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("pool", s))]
+    pool: Option<u64>,
 
     /// Build profile of the frontends
     #[arg(long, value_enum, default_value_t = Profile::Release)]
@@ -137,7 +142,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let out_dir = workspace::target_dir().join("compare");
     let scenarios = args.scenarios();
     let runs_per_row = args.warmup + args.repeats;
-    let total = scenarios.len() as u64 * args.models.len() as u64 * (1 + args.syncs.len() as u64 * runs_per_row)
+    let pooled_models = args.models.iter().filter(|&&model| args.pool.is_some() && model != Model::Async).count();
+    let row_sets = (args.models.len() + pooled_models) as u64;
+    let total = scenarios.len() as u64 * (args.models.len() as u64 + row_sets * args.syncs.len() as u64 * runs_per_row)
         + 2 * args.models.len() as u64;
     let progress = progress_bar(total);
     let mut rows = Vec::new();
@@ -147,16 +154,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             progress.set_message(format!("{} {} 1-worker baseline", scenario.name, model.name()));
             let baseline = run_once(&binary, &scenario::baseline_flags(scenario)).ok().map(|sample| sample.external);
             progress.inc(1);
-            for &sync in &args.syncs {
-                let key = RowKey {
-                    scenario: scenario.name.to_owned(),
-                    model: model.name().to_owned(),
-                    sync: value_name(&sync),
-                    flags: scenario.flags.join(" "),
-                    workers: scenario.workers,
-                };
-                progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
-                rows.push(measure_row(&binary, key, args, baseline.as_ref(), &out_dir, &progress)?);
+            // A pool's memory follows its size, not the workers: no per-worker figure for pooled rows.
+            let pool = args.pool.filter(|_| model != Model::Async);
+            let variants = std::iter::once((model.name().to_owned(), scenario.flags.join(" "), baseline.as_ref()))
+                .chain(pool.map(|size| {
+                    (
+                        format!("{} pool {size}", model.name()),
+                        format!("{} --pool {size}", scenario.flags.join(" ")),
+                        None,
+                    )
+                }));
+            for (label, flags, baseline) in variants {
+                for &sync in &args.syncs {
+                    let key = RowKey {
+                        scenario: scenario.name.to_owned(),
+                        model: label.clone(),
+                        sync: value_name(&sync),
+                        flags: flags.clone(),
+                        workers: scenario.workers,
+                    };
+                    progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
+                    rows.push(measure_row(&binary, key, args, baseline, &out_dir, &progress)?);
+                }
             }
         }
     }
@@ -227,7 +246,7 @@ fn measure_row(
             Ok(sample) if run >= args.warmup => {
                 let file = out_dir.join(&key.scenario).join(format!(
                     "{}-{}-{}.json",
-                    key.model,
+                    key.model.replace(' ', "-"),
                     key.sync,
                     run - args.warmup + 1
                 ));

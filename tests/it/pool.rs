@@ -1,0 +1,93 @@
+//! `--pool` on `counter-threads` and `counter-processes`: the workers' loops run as jobs on a fixed pool.
+
+use counter_core::{config::Jobs, report::RunReport};
+use tests::{run, run_json, stderr_of};
+
+const POOLED: &[&str] = &["counter-threads", "counter-processes"];
+
+fn pooled(bin: &str, args: &[&str]) -> RunReport {
+    let report = run_json(bin, args);
+    assert!(report.pool.is_some(), "{bin} {args:?}: no pool in the report");
+    report
+}
+
+#[test]
+fn safe_strategies_are_exact_on_a_pool_for_both_job_sizes() {
+    for bin in POOLED {
+        for jobs in ["worker", "increment"] {
+            for sync in ["mutex", "atomic", "sharded"] {
+                let args = ["--pool", "3", "--jobs", jobs, "--sync", sync, "--workers", "7", "--increments", "2000"];
+                let report = pooled(bin, &[&args[..], &["--work", "none"]].concat());
+                assert_eq!((report.final_value, report.lost_updates), (14_000, 0), "{bin} {jobs} {sync}");
+                let inside = ["--window", "inside", "--work", "sleep:1ms", "--increments", "4"];
+                let report = pooled(bin, &[&args[..8], &inside].concat());
+                assert_eq!((report.final_value, report.lost_updates), (28, 0), "{bin} {jobs} {sync} inside");
+            }
+        }
+    }
+}
+
+#[test]
+fn racy_on_a_pool_with_the_window_inside_loses_updates() {
+    for bin in POOLED {
+        let report = pooled(
+            bin,
+            &["--pool", "4", "--workers", "8", "--increments", "10", "--window", "inside", "--work", "sleep:1ms"],
+        );
+        assert!(report.lost_updates > 0, "{bin}: {report:?}");
+        assert_eq!(report.final_value + report.lost_updates, report.expected);
+    }
+}
+
+#[test]
+fn memory_follows_the_pool_not_the_workers() {
+    for bin in POOLED {
+        let report = pooled(
+            bin,
+            &["--pool", "4", "--workers", "300", "--increments", "2", "--work", "none", "--sync", "atomic"],
+        );
+        assert_eq!(report.final_value, 600);
+        assert_eq!(report.memory.threads, 5, "{bin}: 4 members and the coordinator");
+        assert_eq!(report.workers.len(), 4, "{bin}: the per-worker entries are the members");
+        assert_eq!(report.workers.iter().map(|w| w.increments_done).sum::<u64>(), 600);
+        let pool = report.pool.unwrap();
+        assert_eq!((pool.size, pool.jobs, pool.job_count), (4, Jobs::Worker, 300));
+        assert!(pool.queue_wait_max_s >= pool.queue_wait_median_s);
+    }
+}
+
+#[test]
+fn jobs_of_one_increment_are_counted_and_wait_in_order() {
+    for bin in POOLED {
+        let report = pooled(
+            bin,
+            &["--pool", "2", "--jobs", "increment", "--workers", "4", "--increments", "5", "--work", "sleep:1ms"],
+        );
+        let pool = report.pool.unwrap();
+        assert_eq!(pool.job_count, 20);
+        // 20 jobs of 1 ms on 2 members: the last job starts after about 9 rounds, the middle one after about 5.
+        assert!(pool.queue_wait_max_s >= 0.008 && pool.queue_wait_median_s >= 0.004, "{bin}: {pool:?}");
+        assert!(pool.queue_wait_max_s > pool.queue_wait_median_s);
+    }
+}
+
+#[test]
+fn pool_flags_are_checked_and_a_large_pool_is_said() {
+    for bin in POOLED {
+        for (args, expected) in [
+            (&["--pool", "0"][..], "invalid pool '0'"),
+            (&["--jobs", "increment"], "--jobs increment needs --pool N"),
+            (&["--pool", "2", "--jobs", "all"], "[possible values: worker, increment]"),
+        ] {
+            let output = run(bin, args);
+            let stderr = stderr_of(&output);
+            assert_eq!(output.status.code(), Some(2), "{bin} {args:?}: {stderr}");
+            assert!(stderr.contains(expected), "{bin} {args:?}: {stderr}");
+        }
+        let report = pooled(bin, &["--pool", "6", "--workers", "2", "--increments", "3", "--work", "none"]);
+        assert_eq!(report.final_value + report.lost_updates, 6);
+        assert!(report.notes.iter().any(|n| n.contains("larger than the number of workers")), "{:?}", report.notes);
+    }
+    let output = run("counter-async", &["--pool", "2"]);
+    assert_eq!(output.status.code(), Some(2), "async has no pool: its tasks are already jobs on a runtime");
+}
