@@ -6,6 +6,8 @@ mod compare;
 mod contract;
 mod pool;
 mod processes;
+mod python;
+mod sweep;
 mod threads;
 
 /// Every frontend binary; tests that hold for all of them loop over this.

@@ -136,6 +136,10 @@ pub struct RunReport {
     pub schema_version: u32,
     /// Threads, processes or async tasks.
     pub model: Model,
+    /// Which program ran the model, when it is not this project's Rust frontend (the Python reference
+    /// programs say `CPython 3.11.7 threading` and the like).
+    #[serde(default)]
+    pub implementation: Option<String>,
     /// The workload as run.
     pub config: Config,
     /// The async runtime, for the async model.
@@ -239,6 +243,7 @@ impl RunReport {
         RunReport {
             schema_version: SCHEMA_VERSION,
             model,
+            implementation: None,
             config: config.clone(),
             runtime: measured.runtime,
             pool: measured.pool,

@@ -1,25 +1,18 @@
 //! `cargo xtask compare`: build the three frontends, run each on the same workloads over the strategies
 //! asked for, measure every run from the outside as well as reading its own report, and tabulate.
 //!
-//! Measuring ([`runner`]), aggregating ([`results`], [`stats`]), presenting ([`table`], [`summary`]) and
-//! exporting ([`export`]) are separate: an exporter never measures and the runner never formats.
+//! Measuring ([`crate::runner`]), aggregating ([`results`], [`crate::stats`]), presenting ([`table`],
+//! [`summary`]) and exporting ([`json`], [`crate::output`]) are separate: an exporter never measures and the runner
+//! never formats.
 
-mod export;
+mod json;
 mod results;
-mod runner;
 mod scenario;
-mod stats;
 mod summary;
 mod table;
 
-use std::{
-    io::IsTerminal,
-    path::{Path, PathBuf},
-    process::ExitCode,
-    time::Instant,
-};
+use std::{io::IsTerminal, path::Path, process::ExitCode, time::Instant};
 
-use anyhow::Context;
 use counter_core::{
     config::{Sync, Timer, Window, Work, parse_count},
     proc::memory::MemorySnapshot,
@@ -29,11 +22,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use self::{
     results::{Row, RowKey},
-    runner::{Sample, run_once},
     scenario::{Preset, Scenario},
     summary::Probe,
 };
-use crate::workspace::{self, Profile};
+use crate::{
+    output, python,
+    runner::{Program, Sample, run_once},
+    workspace::{self, Profile},
+};
 
 /// Run every frontend on the same workload and tabulate the results.
 #[derive(Debug, clap::Args)]
@@ -88,21 +84,17 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("pool", s))]
     pool: Option<u64>,
 
+    /// Also run the Python reference programs in python/ (threading, concurrent.futures, multiprocessing,
+    /// asyncio) for the strategies they have (racy, mutex); skipped with a message if there is no python3
+    #[arg(long)]
+    with_python: bool,
+
     /// Build profile of the frontends
     #[arg(long, value_enum, default_value_t = Profile::Release)]
     profile: Profile,
 
-    /// Write every row with every figure as JSON
-    #[arg(long, value_name = "FILE")]
-    export_json: Option<PathBuf>,
-
-    /// Write the table as CSV
-    #[arg(long, value_name = "FILE")]
-    export_csv: Option<PathBuf>,
-
-    /// Write the table as Markdown
-    #[arg(long, value_name = "FILE")]
-    export_markdown: Option<PathBuf>,
+    #[command(flatten)]
+    exports: output::Exports,
 }
 
 impl Args {
@@ -141,41 +133,41 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let bin_dir = workspace::build(&packages, args.profile)?;
     let out_dir = workspace::target_dir().join("compare");
     let scenarios = args.scenarios();
+    let targets = targets(args, &bin_dir);
     let runs_per_row = args.warmup + args.repeats;
-    let pooled_models = args.models.iter().filter(|&&model| args.pool.is_some() && model != Model::Async).count();
-    let row_sets = (args.models.len() + pooled_models) as u64;
-    let total = scenarios.len() as u64 * (args.models.len() as u64 + row_sets * args.syncs.len() as u64 * runs_per_row)
-        + 2 * args.models.len() as u64;
-    let progress = progress_bar(total);
+    let per_scenario: u64 =
+        targets.iter().map(|target| u64::from(target.per_worker) + target.syncs.len() as u64 * runs_per_row).sum();
+    let progress = progress_bar(scenarios.len() as u64 * per_scenario + 2 * args.models.len() as u64);
     let mut rows = Vec::new();
     for scenario in &scenarios {
-        for &model in &args.models {
-            let binary = bin_dir.join(model.binary());
-            progress.set_message(format!("{} {} 1-worker baseline", scenario.name, model.name()));
-            let baseline = run_once(&binary, &scenario::baseline_flags(scenario)).ok().map(|sample| sample.external);
-            progress.inc(1);
-            // A pool's memory follows its size, not the workers: no per-worker figure for pooled rows.
-            let pool = args.pool.filter(|_| model != Model::Async);
-            let variants = std::iter::once((model.name().to_owned(), scenario.flags.join(" "), baseline.as_ref()))
-                .chain(pool.map(|size| {
-                    (
-                        format!("{} pool {size}", model.name()),
-                        format!("{} --pool {size}", scenario.flags.join(" ")),
-                        None,
-                    )
-                }));
-            for (label, flags, baseline) in variants {
-                for &sync in &args.syncs {
-                    let key = RowKey {
-                        scenario: scenario.name.to_owned(),
-                        model: label.clone(),
-                        sync: value_name(&sync),
-                        flags: flags.clone(),
-                        workers: scenario.workers,
-                    };
-                    progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
-                    rows.push(measure_row(&binary, key, args, baseline, &out_dir, &progress)?);
+        for target in &targets {
+            let mut flags = scenario.flags.clone();
+            flags.extend(target.extra_flags.iter().cloned());
+            if target.python {
+                flags = python::flags(&flags);
+            }
+            let baseline = if target.per_worker {
+                progress.set_message(format!("{} {} 1-worker baseline", scenario.name, target.label));
+                let mut baseline_flags = scenario::baseline_flags(scenario);
+                if target.python {
+                    baseline_flags = python::flags(&baseline_flags);
                 }
+                let sample = run_once(&target.program, &baseline_flags).ok();
+                progress.inc(1);
+                sample.map(|sample| sample.external)
+            } else {
+                None
+            };
+            for &sync in &target.syncs {
+                let key = RowKey {
+                    scenario: scenario.name.to_owned(),
+                    model: target.label.clone(),
+                    sync: value_name(&sync),
+                    flags: flags.join(" "),
+                    workers: scenario.workers,
+                };
+                progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
+                rows.push(measure_row(&target.program, key, args, baseline.as_ref(), &out_dir, &progress)?);
             }
         }
     }
@@ -183,7 +175,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
 
     let table = table::build(&rows);
-    println!("{}", table::render(&table));
+    println!("{}", output::render(&table));
     for scenario in &scenarios {
         println!("{}: {} ({})", scenario.name, scenario.flags.join(" "), scenario.about);
     }
@@ -203,8 +195,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             row.self_report_mismatch.as_deref().unwrap_or("")
         );
     }
-    export::write(&out_dir.join("results.json"), &export::to_json(&rows))?;
-    write_exports(args, &rows, &table)?;
+    let json = json::to_json(&rows);
+    output::write(&out_dir.join("results.json"), &json)?;
+    output::write_exports(&args.exports, &json, &table)?;
     println!(
         "\nRaw reports and results.json are in {}; this comparison took {:.1} s.",
         out_dir.display(),
@@ -216,6 +209,55 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
+struct Target {
+    label: String,
+    program: Program,
+    syncs: Vec<Sync>,
+    extra_flags: Vec<String>,
+    /// Whether the per-worker memory figure makes sense (not for a pool, whose memory follows its size).
+    per_worker: bool,
+    python: bool,
+}
+
+fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for &model in &args.models {
+        let program = Program::binary(bin_dir, model.binary());
+        let plain = |label: String, extra_flags: Vec<String>, per_worker| Target {
+            label,
+            program: program.clone(),
+            syncs: args.syncs.clone(),
+            extra_flags,
+            per_worker,
+            python: false,
+        };
+        targets.push(plain(model.name().to_owned(), Vec::new(), true));
+        if let Some(size) = args.pool.filter(|_| model != Model::Async) {
+            targets.push(plain(
+                format!("{} pool {size}", model.name()),
+                vec!["--pool".into(), size.to_string()],
+                false,
+            ));
+        }
+    }
+    if args.with_python
+        && let Some(interpreter) = python::interpreter_or_say()
+    {
+        for reference in python::PROGRAMS.iter().filter(|p| args.models.contains(&p.model)) {
+            targets.push(Target {
+                label: reference.label.to_owned(),
+                program: reference.program(&interpreter),
+                syncs: args.syncs.iter().copied().filter(|sync| python::SYNCS.contains(sync)).collect(),
+                extra_flags: Vec::new(),
+                per_worker: true,
+                python: true,
+            });
+        }
+    }
+    targets
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -230,7 +272,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 
 /// Runs one row's warm-ups and repeats; a failed run makes the row a failed row.
 fn measure_row(
-    binary: &Path,
+    binary: &Program,
     key: RowKey,
     args: &Args,
     baseline: Option<&MemorySnapshot>,
@@ -250,7 +292,7 @@ fn measure_row(
                     key.sync,
                     run - args.warmup + 1
                 ));
-                export::write(&file, &sample.raw_json)?;
+                output::write(&file, &sample.raw_json)?;
                 samples.push(sample);
             }
             Ok(_) => {}
@@ -273,7 +315,7 @@ fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> Vec<Prob
     let mut probes = Vec::new();
     for &model in &args.models {
         progress.set_message(format!("memory probe {}", model.name()));
-        let binary = bin_dir.join(model.binary());
+        let binary = Program::binary(bin_dir, model.binary());
         let one = run_once(&binary, &flags(1));
         progress.inc(1);
         let many = run_once(&binary, &flags(PROBE_WORKERS));
@@ -292,17 +334,4 @@ fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> Vec<Prob
         }
     }
     probes
-}
-
-fn write_exports(args: &Args, rows: &[Row], table: &table::Table) -> anyhow::Result<()> {
-    if let Some(path) = &args.export_json {
-        export::write(path, &export::to_json(rows)).context("--export-json")?;
-    }
-    if let Some(path) = &args.export_csv {
-        export::write(path, &export::to_csv(table)).context("--export-csv")?;
-    }
-    if let Some(path) = &args.export_markdown {
-        export::write(path, &export::to_markdown(table)).context("--export-markdown")?;
-    }
-    Ok(())
 }

@@ -4,7 +4,7 @@
 use counter_core::proc::memory::MemorySnapshot;
 use serde::Serialize;
 
-use super::{runner::Sample, stats::Stats};
+use crate::{runner::Sample, stats::Stats};
 
 /// Above this difference between the frontend's own memory figures and ours, the row says so.
 const MISMATCH_TOLERANCE: f64 = 0.05;

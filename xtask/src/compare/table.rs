@@ -1,17 +1,9 @@
-//! The one table model every output shares: the terminal table, CSV and Markdown are all made from it.
+//! The comparison as a table: what each column shows for a row.
 
 use counter_core::{duration::human_seconds, proc::memory::human_kib};
 
 use super::results::Row;
-
-/// Headers and cells, all text.
-#[derive(Debug, Clone)]
-pub struct Table {
-    /// Column headers.
-    pub headers: Vec<&'static str>,
-    /// One line per result row.
-    pub rows: Vec<Vec<String>>,
-}
+use crate::output::Table;
 
 fn kib(value: f64) -> String {
     human_kib(value.max(0.0).round() as u64)
@@ -86,15 +78,4 @@ pub fn build(rows: &[Row]) -> Table {
         })
         .collect();
     Table { headers, rows }
-}
-
-/// The table for a terminal.
-pub fn render(table: &Table) -> String {
-    let mut out = comfy_table::Table::new();
-    out.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    out.set_header(table.headers.clone());
-    for row in &table.rows {
-        out.add_row(row.clone());
-    }
-    out.to_string()
 }

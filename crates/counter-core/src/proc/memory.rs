@@ -102,6 +102,32 @@ pub fn snapshot_tree(pid: i32, taken: impl Into<String>) -> std::io::Result<Memo
     snapshot(&super::process_tree(pid)?, taken)
 }
 
+/// Kernel memory that no process's smaps shows: kernel stacks (one per thread) and page tables (per process).
+/// System-wide (`/proc/meminfo`), so a difference between two moments is only an estimate of what a run added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelMemory {
+    /// `KernelStack`, KiB.
+    pub kernel_stack_kib: u64,
+    /// `PageTables`, KiB.
+    pub page_tables_kib: u64,
+}
+
+impl KernelMemory {
+    /// Both together, KiB.
+    pub fn total_kib(&self) -> u64 {
+        self.kernel_stack_kib + self.page_tables_kib
+    }
+}
+
+/// Reads `KernelStack` and `PageTables` from `/proc/meminfo`.
+pub fn kernel() -> std::io::Result<KernelMemory> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    Ok(KernelMemory {
+        kernel_stack_kib: field_kib(&meminfo, "KernelStack").unwrap_or(0),
+        page_tables_kib: field_kib(&meminfo, "PageTables").unwrap_or(0),
+    })
+}
+
 /// Formats KiB for people: `812 KiB`, `2.1 MiB`, `1.37 GiB`.
 pub fn human_kib(kib: u64) -> String {
     let kib = kib as f64;
@@ -135,6 +161,12 @@ mod tests {
         let (low, high) = (rollup.min(vm_rss), rollup.max(vm_rss));
         // Both are read a moment apart and the test harness allocates meanwhile: within 5%.
         assert!(high - low <= high / 20 + 64, "smaps_rollup {rollup} KiB vs VmRSS {vm_rss} KiB");
+    }
+
+    #[test]
+    fn kernel_memory_reads() {
+        let kernel = kernel().unwrap();
+        assert!(kernel.kernel_stack_kib > 0 && kernel.page_tables_kib > 0, "{kernel:?}");
     }
 
     #[test]

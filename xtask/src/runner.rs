@@ -7,7 +7,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::mpsc,
     thread,
@@ -32,23 +32,46 @@ pub struct Sample {
     pub report: RunReport,
     /// The process tree's memory, sampled from outside while every worker was alive.
     pub external: MemorySnapshot,
+    /// How much the system's kernel stacks and page tables grew between just before the start of the program
+    /// and the sample, KiB: an estimate of the kernel memory the run holds (other processes move it too).
+    pub kernel_added_kib: i64,
     /// CPU use and context switches of the frontend and its reaped children, from `wait4`.
     pub cpu: CpuUsage,
     /// The frontend's raw JSON, to keep.
     pub raw_json: String,
 }
 
-/// Runs `binary` with `flags` and measures it.
-pub fn run_once(binary: &Path, flags: &[String]) -> anyhow::Result<Sample> {
-    let name = binary.file_name().map_or_else(|| binary.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let mut child = Command::new(binary)
+/// A program that runs the workload: one of our binaries, or an interpreter and a script.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// What to execute.
+    pub path: PathBuf,
+    /// Arguments before the workload flags (the script, for an interpreter).
+    pub leading: Vec<String>,
+    /// Its name in messages.
+    pub name: String,
+}
+
+impl Program {
+    /// One of the workspace's binaries, in `bin_dir`.
+    pub fn binary(bin_dir: &Path, name: &str) -> Program {
+        Program { path: bin_dir.join(name), leading: Vec::new(), name: name.to_owned() }
+    }
+}
+
+/// Runs `program` with `flags` and measures it.
+pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
+    let name = &program.name;
+    let kernel_before = memory::kernel().unwrap_or_default();
+    let mut child = Command::new(&program.path)
+        .args(&program.leading)
         .args(flags)
         .args(["--format", "json", "--hold", "stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("could not start {}", binary.display()))?;
+        .with_context(|| format!("could not start {}", program.path.display()))?;
     let pid = child.id() as i32;
     let mut stdout = child.stdout.take().context("stdout is piped")?;
     let stdout_reader = thread::spawn(move || {
@@ -76,6 +99,7 @@ pub fn run_once(binary: &Path, flags: &[String]) -> anyhow::Result<Sample> {
             .context("could not sample the process tree"),
         Err(error) => Err(error),
     };
+    let kernel_added_kib = memory::kernel().unwrap_or_default().total_kib() as i64 - kernel_before.total_kib() as i64;
     // Start the workers (or, after a failure, let the frontend end): a line, then end of file.
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"go\n");
@@ -95,7 +119,7 @@ pub fn run_once(binary: &Path, flags: &[String]) -> anyhow::Result<Sample> {
     }
     let report =
         serde_json::from_str(&raw_json).map_err(|error| failed(format!("printed no valid report ({error})")))?;
-    Ok(Sample { report, external, cpu, raw_json })
+    Ok(Sample { report, external, kernel_added_kib, cpu, raw_json })
 }
 
 fn forward_lines(stderr: impl Read + Send + 'static) -> (mpsc::Receiver<String>, thread::JoinHandle<()>) {

@@ -1,4 +1,4 @@
-//! JSON: every row with every figure, as documented on [`Row`].
+//! The comparison as JSON: every row with every figure, as documented on [`Row`].
 
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! Markdown: the table, for a README or an issue.
 
-use crate::compare::table::Table;
+use super::Table;
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")

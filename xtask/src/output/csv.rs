@@ -1,6 +1,6 @@
 //! CSV: the table, one line per row, quoted where needed (RFC 4180).
 
-use crate::compare::table::Table;
+use super::Table;
 
 fn field(text: &str) -> String {
     if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }

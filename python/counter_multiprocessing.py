@@ -1,0 +1,66 @@
+"""The seed program with multiprocessing.Process, one process per worker, the counter in a shared Value."""
+
+import multiprocessing as mp
+import os
+import time
+
+import counterlib as lib
+
+PROGRAM = "counter_multiprocessing.py"
+
+
+def worker(args, value, lock, alive, go, results, index):
+    alive.release()
+    go.wait()
+    start = time.perf_counter()
+    for _ in range(args.increments):
+        if args.window == "before":
+            lib.do_work(args.work)
+        if args.sync == "mutex":
+            lock.acquire()
+        if args.window == "inside":
+            read = value.value
+            lib.do_work(args.work)
+            value.value = read + 1
+        else:
+            value.value += 1
+        if args.sync == "mutex":
+            lock.release()
+    results[index] = time.perf_counter() - start
+
+
+def main():
+    args = lib.arguments(PROGRAM, "The seed with one multiprocessing.Process per worker.", ["racy", "mutex"])
+    context = mp.get_context("fork")
+    value = context.Value("Q", 0, lock=False)
+    lock = context.Lock()
+    alive = context.Semaphore(0)
+    go = context.Event()
+    results = context.Array("d", args.workers, lock=False)
+    started = time.perf_counter()
+    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, i))
+                 for i in range(args.workers)]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        alive.acquire()
+    start_time = time.perf_counter() - started
+    memory = lib.memory_snapshot(f"all {args.workers} worker processes alive, before they started")
+    lib.hold(PROGRAM, args, "processes", "worker pids", [p.pid for p in processes])
+    cpu_before = lib.cpu_usage()
+    begin = time.perf_counter()
+    go.set()
+    for process in processes:
+        process.join()
+    wall = time.perf_counter() - begin
+    failed = [p for p in processes if p.exitcode != 0]
+    if failed:
+        lib.fail(PROGRAM, f"worker pid {failed[0].pid} ended with exit code {failed[0].exitcode}")
+    worker_results = [(args.increments, results[i]) for i in range(args.workers)]
+    notes = ["the counter is a multiprocessing.Value in shared memory; mutex is a multiprocessing.Lock"]
+    lib.finish(PROGRAM, args, "processes", lib.implementation("multiprocessing"), value.value, worker_results,
+               wall, start_time, memory, cpu_before, notes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The seed program with threading.Thread, one thread per worker, and the same flags and report as counter-threads."""
+
+import os
+import threading
+import time
+
+import counterlib as lib
+
+PROGRAM = "counter_threading.py"
+
+
+def main():
+    args = lib.arguments(PROGRAM, "The seed with one threading.Thread per worker.", ["racy", "mutex"])
+    value = [0]
+    lock = threading.Lock()
+    alive = threading.Barrier(args.workers + 1)
+    go = threading.Event()
+    results = [None] * args.workers
+    tids = [0] * args.workers
+
+    def increment():
+        if args.sync == "mutex":
+            with lock:
+                update()
+        else:
+            update()
+
+    def update():
+        if args.window == "inside":
+            read = value[0]
+            lib.do_work(args.work)
+            value[0] = read + 1
+        else:
+            value[0] += 1
+
+    def worker(index):
+        tids[index] = threading.get_native_id()
+        alive.wait()
+        go.wait()
+        start = time.perf_counter()
+        for _ in range(args.increments):
+            if args.window == "before":
+                lib.do_work(args.work)
+            increment()
+        results[index] = (args.increments, time.perf_counter() - start)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i,), name=f"worker-{i}") for i in range(args.workers)]
+    for thread in threads:
+        thread.start()
+    alive.wait()
+    start_time = time.perf_counter() - started
+    memory = lib.memory_snapshot(f"all {args.workers} threads alive, before they started")
+    lib.hold(PROGRAM, args, "threads", "worker tids", tids)
+    cpu_before = lib.cpu_usage()
+    begin = time.perf_counter()
+    go.set()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - begin
+    notes = ["the GIL lets one thread run Python at a time and switches only at its switch points (every 5 ms, "
+             "or when a thread blocks, as in time.sleep)"]
+    lib.finish(PROGRAM, args, "threads", lib.implementation("threading"), value[0], results, wall, start_time,
+               memory, cpu_before, notes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""What the Python reference programs share: flags, work, /proc memory figures, --hold and the JSON report.
+
+The programs run the seed's workload with CPython's own tools (threading, multiprocessing, asyncio,
+concurrent.futures) and print the same report as the Rust binaries (`--format json`), so that
+`cargo xtask compare --with-python` and `cargo xtask sweep --with-python` measure them the same way.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import select
+import sys
+import time
+
+READY_PREFIX = "holding:"
+UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+WORK_ALLOWED = "none, yield, sleep:<duration>, spin:<duration>"
+
+
+def fail(program, message):
+    """Bad input: one line naming the bad value and what is allowed, exit 2 (as the Rust binaries)."""
+    print(f"{program}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_count(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1 or value > 2**64 - 1 or not text.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"invalid {name} '{text}': it must be a whole number from 1 to {2**64 - 1}")
+        return value
+    return parse
+
+
+def parse_duration(text):
+    match = re.fullmatch(r"(\d+)([a-z]+)", text)
+    if not match or match.group(2) not in UNITS:
+        raise argparse.ArgumentTypeError(f"invalid duration '{text}' (allowed: a whole number and one of ns, us, ms, s, m, h)")
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def parse_work(text):
+    kind, _, argument = text.partition(":")
+    if kind in ("none", "yield") and not argument:
+        return (kind, 0.0, text)
+    if kind in ("sleep", "spin") and argument:
+        return (kind, parse_duration(argument), text)
+    raise argparse.ArgumentTypeError(f"invalid work '{text}' (allowed: {WORK_ALLOWED})")
+
+
+def parse_hold(text):
+    if text == "stdin":
+        return "stdin"
+    if text.isdigit():
+        return float(text)
+    return parse_duration(text)
+
+
+def arguments(program, description, syncs, pool=False):
+    """The shared flags; `syncs` lists the strategies this program can run."""
+    parser = argparse.ArgumentParser(prog=program, description=description)
+    parser.add_argument("--workers", type=parse_count("workers"), default=5)
+    parser.add_argument("--increments", type=parse_count("increments"), default=1000)
+    parser.add_argument("--work", type=parse_work, default=parse_work("sleep:10ms"))
+    parser.add_argument("--window", choices=["before", "inside"], default="before")
+    parser.add_argument("--sync", choices=syncs, default="racy")
+    parser.add_argument("--timer", choices=["relative"], default="relative",
+                        help="sleeps are relative, as the seed's time.sleep")
+    parser.add_argument("--hold", type=parse_hold)
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    if pool:
+        parser.add_argument("--pool", type=parse_count("pool"), default=None,
+                            help="pool size (max_workers); default one per worker")
+    args = parser.parse_args()
+    if args.workers * args.increments > 2**64 - 1:
+        fail(program, f"{args.workers} workers x {args.increments} increments overflows the 64-bit counter")
+    return args
+
+
+def do_work(work):
+    """The blocking work of one increment."""
+    kind, seconds, _ = work
+    if kind == "sleep":
+        time.sleep(seconds)
+    elif kind == "yield":
+        time.sleep(0)
+    elif kind == "spin":
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+
+# --- /proc: the same figures as the Rust probe (smaps_rollup and status) ---
+
+def _kib(text, key):
+    match = re.search(rf"^{key}:\s+(\d+)", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def process_memory(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        rollup = f.read()
+    with open(f"/proc/{pid}/status") as f:
+        status = f.read()
+    return {
+        "pid": pid,
+        "rss_kib": _kib(rollup, "Rss"),
+        "pss_kib": _kib(rollup, "Pss"),
+        "uss_kib": _kib(rollup, "Private_Clean") + _kib(rollup, "Private_Dirty"),
+        "swap_kib": _kib(rollup, "Swap"),
+        "peak_rss_kib": _kib(status, "VmHWM"),
+        "threads": _kib(status, "Threads"),
+    }
+
+
+def process_tree(root):
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+                parents[int(name)] = int(stat[stat.rfind(")") + 2:].split()[1])
+            except OSError:
+                pass
+    tree, i = [root], 0
+    while i < len(tree):
+        tree.extend(child for child, parent in parents.items() if parent == tree[i])
+        i += 1
+    return tree
+
+
+def memory_snapshot(taken):
+    per_process = []
+    for pid in process_tree(os.getpid()):
+        try:
+            per_process.append(process_memory(pid))
+        except OSError:
+            pass
+    total = lambda key: sum(p[key] for p in per_process)
+    return {
+        "taken": taken,
+        "processes": len(per_process),
+        "threads": total("threads"),
+        "rss_kib": total("rss_kib"),
+        "pss_kib": total("pss_kib"),
+        "uss_kib": total("uss_kib"),
+        "swap_kib": total("swap_kib"),
+        "per_process": per_process if len(per_process) <= 1000 else [],
+    }
+
+
+def cpu_usage():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "user_s": own.ru_utime + children.ru_utime,
+        "sys_s": own.ru_stime + children.ru_stime,
+        "voluntary_switches": own.ru_nvcsw + children.ru_nvcsw,
+        "involuntary_switches": own.ru_nivcsw + children.ru_nivcsw,
+    }
+
+
+def hold(program, args, model_noun, ids_label, ids):
+    """--hold: announce, then wait (a duration, or a line on stdin)."""
+    if args.hold is None:
+        return
+    until = "until a line arrives on stdin" if args.hold == "stdin" else f"for {args.hold}s"
+    shown = " ".join(str(i) for i in ids[:32]) + (f" ... and {len(ids) - 32} more" if len(ids) > 32 else "")
+    print(f"{READY_PREFIX} {program} pid {os.getpid()}: {args.workers} worker {model_noun} alive, "
+          f"waiting to start {until}; {ids_label}: {shown}", file=sys.stderr, flush=True)
+    if args.hold == "stdin":
+        select.select([sys.stdin], [], [])
+        sys.stdin.readline()
+    else:
+        time.sleep(args.hold)
+
+
+def finish(program, args, model, implementation, final_value, worker_results, wall_time_s, start_time_s,
+           memory, cpu_before, notes, pool=None):
+    """Prints the report, the same shape as the Rust binaries' RunReport."""
+    expected = args.workers * args.increments
+    done = sum(increments for increments, _ in worker_results)
+    lost = max(done - final_value, 0)
+    ideal = args.increments * args.work[1]
+    elapsed = sorted(seconds for _, seconds in worker_results)
+    cpu_after = cpu_usage()
+    workers = [
+        {"id": i, "os_id": None, "increments_done": increments, "elapsed_s": seconds,
+         "exit_status": None, "cpu": None, "max_rss_kib": None}
+        for i, (increments, seconds) in enumerate(worker_results)
+    ]
+    report = {
+        "schema_version": 1,
+        "model": model,
+        "implementation": implementation,
+        "config": {"workers": args.workers, "increments": args.increments, "work": args.work[2],
+                   "window": args.window, "sync": args.sync, "timer": "relative", "pool": pool,
+                   "hold": None if args.hold is None else str(args.hold)},
+        "runtime": None,
+        "pool": None,
+        "complete": done == expected,
+        "expected": expected,
+        "final_value": final_value,
+        "lost_updates": lost,
+        "lost_percent": lost * 100.0 / done if done else 0.0,
+        "wall_time_s": wall_time_s,
+        "ideal_time_s": ideal,
+        "efficiency": ideal / wall_time_s if ideal > 0 and wall_time_s > 0 and done == expected else None,
+        "start_time_s": start_time_s,
+        "cpu": {key: cpu_after[key] - cpu_before[key] for key in cpu_after},
+        "memory": memory,
+        "peak_rss_kib": process_memory(os.getpid())["peak_rss_kib"],
+        "lock_recoveries": 0,
+        "workers": workers if len(workers) <= 1000 else [],
+        "worker_detail": "full" if len(workers) <= 1000 else "summary",
+        "worker_summary": {
+            "count": len(elapsed), "increments_done": done,
+            "elapsed_min_s": elapsed[0] if elapsed else 0.0,
+            "elapsed_median_s": elapsed[len(elapsed) // 2] if elapsed else 0.0,
+            "elapsed_max_s": elapsed[-1] if elapsed else 0.0,
+        },
+        "notes": notes,
+    }
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"Final counter value: {final_value}")
+        print(f"expected:      {expected} ({args.workers} workers x {args.increments} increments)")
+        print(f"lost updates:  {lost} ({report['lost_percent']:.2f}% of {done} increments done)")
+        print(f"implementation: {implementation}, sync {args.sync}, work {args.work[2]}, window {args.window}")
+        print(f"wall time:     {wall_time_s:.3f} s (ideal {ideal:.3f} s)")
+        print(f"memory:        {memory['taken']}: {memory['processes']} processes, {memory['threads']} threads; "
+              f"RSS {memory['rss_kib']} KiB, PSS {memory['pss_kib']} KiB, USS {memory['uss_kib']} KiB")
+        for note in notes:
+            print(f"note:          {note}")
+
+
+def implementation(module):
+    return f"CPython {platform.python_version()} {module}"

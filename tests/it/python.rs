@@ -1,0 +1,52 @@
+//! The Python reference programs in `python/`: they must print the same report as the Rust binaries, count
+//! exactly with a lock, and lose updates without one where the window is wide.
+
+use std::process::{Command, Output};
+
+use counter_core::report::RunReport;
+
+const PROGRAMS: [&str; 4] =
+    ["counter_threading.py", "counter_futures.py", "counter_multiprocessing.py", "counter_asyncio.py"];
+
+fn python(script: &str, args: &[&str]) -> Output {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python").join(script);
+    Command::new("python3").arg(path).args(args).output().expect("python3 is installed (the machine image ships it)")
+}
+
+fn report(script: &str, args: &[&str]) -> RunReport {
+    let output = python(script, &[args, &["--format", "json"]].concat());
+    assert!(output.status.success(), "{script} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{script}: not a report ({e})"))
+}
+
+#[test]
+fn locked_python_programs_count_exactly_and_report_like_ours() {
+    for script in PROGRAMS {
+        let report = report(script, &["--sync", "mutex", "--work", "none", "--workers", "4", "--increments", "2000"]);
+        assert_eq!((report.final_value, report.lost_updates, report.expected), (8000, 0, 8000), "{script}");
+        assert!(report.implementation.as_deref().is_some_and(|i| i.starts_with("CPython")), "{script}");
+        assert!(report.memory.rss_kib > 0 && report.memory.pss_kib <= report.memory.rss_kib, "{script}");
+    }
+}
+
+#[test]
+fn unlocked_python_programs_lose_updates_with_the_window_inside() {
+    for script in PROGRAMS {
+        let report = report(script, &["--window", "inside", "--work", "sleep:1ms", "--increments", "10"]);
+        assert!(report.lost_updates > 0, "{script}: {report:?}");
+        assert_eq!(report.final_value + report.lost_updates, report.expected, "{script}");
+    }
+}
+
+#[test]
+fn python_programs_refuse_bad_input() {
+    for script in PROGRAMS {
+        for (args, expected) in
+            [(&["--workers", "0"][..], "'0'"), (&["--work", "nap"], "'nap'"), (&["--sync", "atomic"], "atomic")]
+        {
+            let output = python(script, args);
+            assert_eq!(output.status.code(), Some(2), "{script} {args:?}");
+            assert!(String::from_utf8_lossy(&output.stderr).contains(expected), "{script} {args:?}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `cargo xtask sweep` end to end, with the debug binaries.
+
+use std::{path::PathBuf, process::Command};
+
+use serde_json::Value;
+use tests::binary;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("counter-sweep-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn sweep(args: &[&str]) -> std::process::Output {
+    Command::new(binary("xtask")).args(["sweep", "--profile", "dev"]).args(args).output().expect("xtask runs")
+}
+
+#[test]
+fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
+    let dir = scratch("quick");
+    let (plot, json, csv, markdown) = (dir.join("m.svg"), dir.join("m.json"), dir.join("m.csv"), dir.join("m.md"));
+    let output = sweep(&[
+        "--quick",
+        "--plot",
+        plot.to_str().unwrap(),
+        "--export-json",
+        json.to_str().unwrap(),
+        "--export-csv",
+        csv.to_str().unwrap(),
+        "--export-markdown",
+        markdown.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let models: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let labels: Vec<&str> = models.iter().map(|m| m["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["threads", "processes", "async"]);
+    for model in &models {
+        assert_eq!(model["points"].as_array().unwrap().len(), 3, "{model}");
+        let pss = model["fit"]["pss_kib"].as_f64().unwrap();
+        assert!(pss > 0.0, "one more worker costs memory: {model}");
+        assert!(stdout.contains(&format!("- {}: ", model["label"].as_str().unwrap())), "{stdout}");
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
+    assert_eq!(svg.matches("<svg").count(), 1);
+    // One line per model and its legend entry, drawn thicker than the axes and ticks.
+    let lines = svg.lines().filter(|l| l.starts_with("<polyline") && l.contains(r#"stroke-width="2""#)).count();
+    assert_eq!(lines, 2 * models.len(), "{svg}");
+    for label in labels {
+        assert!(svg.contains(&format!(">\n{label}\n</text>")) || svg.contains(&format!(">{label}</text>")), "{label}");
+    }
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv.starts_with("model,workers,"), "{csv}");
+    assert!(std::fs::read_to_string(&markdown).unwrap().lines().all(|l| l.starts_with('|')));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_model_stops_at_its_limit_and_the_sweep_says_which() {
+    let dir = scratch("limit");
+    let json = dir.join("m.json");
+    let output = sweep(&[
+        "--models",
+        "threads",
+        "--workers",
+        "10,100000",
+        "--plot",
+        dir.join("m.svg").to_str().unwrap(),
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let models: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(models[0]["points"].as_array().unwrap().len(), 1);
+    let stopped = models[0]["stopped"].as_str().unwrap();
+    assert!(stopped.contains("100000") && stopped.contains("vm.max_map_count"), "{stopped}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn without_python_the_python_rows_are_skipped_with_one_line() {
+    let dir = scratch("no-interpreter");
+    let output = Command::new(binary("xtask"))
+        .args(["sweep", "--profile", "dev", "--quick", "--with-python", "--models", "async", "--plot"])
+        .arg(dir.join("m.svg"))
+        .env("COUNTER_PYTHON", "/nonexistent/python3")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("the Python rows are skipped").count(), 1, "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("python asyncio"));
+    let _ = std::fs::remove_dir_all(dir);
+}

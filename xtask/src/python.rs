@@ -1,0 +1,75 @@
+//! The Python reference programs in `python/`, which `--with-python` runs next to the Rust binaries.
+//!
+//! They run the same workload with `CPython`'s own tools and print the same JSON report, so the same runner
+//! measures them. Without a `python3` on the `PATH` their rows are skipped with one line, not an error.
+
+use std::{env, path::PathBuf};
+
+use counter_core::{config::Sync, report::Model};
+
+use crate::{runner::Program, workspace};
+
+/// One reference program.
+#[derive(Debug, Clone, Copy)]
+pub struct PythonProgram {
+    /// Its row label: `python threading`.
+    pub label: &'static str,
+    /// Its script in `python/`.
+    pub script: &'static str,
+    /// The model it corresponds to.
+    pub model: Model,
+}
+
+/// Every reference program.
+pub const PROGRAMS: [PythonProgram; 4] = [
+    PythonProgram { label: "python threading", script: "counter_threading.py", model: Model::Threads },
+    PythonProgram { label: "python futures", script: "counter_futures.py", model: Model::Threads },
+    PythonProgram { label: "python multiprocessing", script: "counter_multiprocessing.py", model: Model::Processes },
+    PythonProgram { label: "python asyncio", script: "counter_asyncio.py", model: Model::Async },
+];
+
+/// The strategies the Python programs have: no lock, or a lock (`CPython` has no user-level atomics).
+pub const SYNCS: [Sync; 2] = [Sync::Racy, Sync::Mutex];
+
+/// The interpreter: `$COUNTER_PYTHON` if set, else `python3` from the `PATH`; `None` if it is not there.
+pub fn interpreter() -> Option<PathBuf> {
+    match env::var_os("COUNTER_PYTHON") {
+        Some(path) => Some(PathBuf::from(path)).filter(|path| path.is_file()),
+        None => env::split_paths(&env::var_os("PATH")?).map(|dir| dir.join("python3")).find(|path| path.is_file()),
+    }
+}
+
+/// The interpreter, or the one line that says the Python rows are skipped.
+pub fn interpreter_or_say() -> Option<PathBuf> {
+    let found = interpreter();
+    if found.is_none() {
+        eprintln!("xtask: no python3 (on the PATH, or at $COUNTER_PYTHON): the Python rows are skipped");
+    }
+    found
+}
+
+impl PythonProgram {
+    /// The program to run with `interpreter`.
+    pub fn program(&self, interpreter: &std::path::Path) -> Program {
+        let script = workspace::root().join("python").join(self.script);
+        Program {
+            path: interpreter.to_path_buf(),
+            leading: vec![script.display().to_string()],
+            name: self.script.to_owned(),
+        }
+    }
+}
+
+/// The workload flags as the Python programs take them: their sleeps are always relative, as the seed's.
+pub fn flags(flags: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut given = flags.iter();
+    while let Some(flag) = given.next() {
+        if flag == "--timer" {
+            given.next();
+        } else {
+            out.push(flag.clone());
+        }
+    }
+    out
+}

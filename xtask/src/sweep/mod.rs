@@ -1,0 +1,258 @@
+//! `cargo xtask sweep`: each model at a range of worker counts, held alive while the whole process tree is
+//! measured from outside; a least-squares line per model gives the memory one more worker costs (RSS, PSS,
+//! USS, and an estimate of the kernel's share), a log-log SVG plot shows it, and a model that hits an OS limit
+//! stops there with the limit recorded.
+
+mod fit;
+mod plot;
+
+use std::{path::PathBuf, process::ExitCode, time::Instant};
+
+use counter_core::{config::parse_count, proc::memory::human_kib, report::Model};
+use serde::Serialize;
+
+use crate::{
+    output::{self, Table},
+    python,
+    runner::{Program, run_once},
+    workspace::{self, Profile},
+};
+
+/// Measure memory against workers for each model, fit the cost per worker, and plot it.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  cargo xtask sweep                          # 1 to 10 000 threads and processes, 1 to 1 000 000 tasks (about a minute)
+  cargo xtask sweep --quick                  # 1, 10, 100 workers: a few seconds
+  cargo xtask sweep --models threads --workers 1,100,1000,20000   # stops at the limit, and says which
+  cargo xtask sweep --with-python --plot target/sweep/memory.svg")]
+pub struct Args {
+    /// The models to sweep, comma-separated
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async"])]
+    models: Vec<Model>,
+
+    /// Worker counts for every model, comma-separated [default: 1,10,100,1000,10000; async up to 1000000]
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| parse_count("workers", s))]
+    workers: Vec<u64>,
+
+    /// 1, 10 and 100 workers only
+    #[arg(long, conflicts_with = "workers")]
+    quick: bool,
+
+    /// Also sweep the Python reference programs (threading, multiprocessing, asyncio)
+    #[arg(long)]
+    with_python: bool,
+
+    /// Build profile of the frontends
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    profile: Profile,
+
+    /// Where to write the plot
+    #[arg(long, value_name = "FILE", default_value = "target/sweep/memory.svg")]
+    plot: PathBuf,
+
+    #[command(flatten)]
+    exports: output::Exports,
+}
+
+/// One measurement: a model held with this many workers alive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// Workers alive.
+    pub workers: u64,
+    /// Processes in the tree.
+    pub processes: u64,
+    /// Threads in the tree.
+    pub threads: u64,
+    /// Summed RSS, KiB.
+    pub rss_kib: u64,
+    /// Summed PSS, KiB.
+    pub pss_kib: u64,
+    /// Summed USS, KiB.
+    pub uss_kib: u64,
+    /// How much the system's kernel stacks and page tables grew from just before the run to the sample, KiB:
+    /// an estimate (system-wide figures).
+    pub kernel_added_kib: i64,
+}
+
+/// What one more worker costs, from the least-squares line through a model's points, KiB per worker.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Fit {
+    /// Summed RSS per worker: over-states processes, which share most of their pages.
+    pub rss_kib: f64,
+    /// PSS per worker: what the tree holds in RAM.
+    pub pss_kib: f64,
+    /// USS per worker.
+    pub uss_kib: f64,
+    /// Kernel stacks and page tables per worker: an estimate, from system-wide figures.
+    pub kernel_kib_estimate: f64,
+}
+
+/// One model's sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSweep {
+    /// `threads`, `processes`, `async`, `python threading`, …
+    pub label: String,
+    /// The points measured, by worker count.
+    pub points: Vec<Point>,
+    /// The cost per worker, when there are two points or more.
+    pub fit: Option<Fit>,
+    /// The error that stopped the sweep of this model (an OS limit), if any.
+    pub stopped: Option<String>,
+}
+
+fn default_counts(label: &str, quick: bool) -> Vec<u64> {
+    if quick {
+        return vec![1, 10, 100];
+    }
+    match label {
+        "async" => vec![1, 10, 100, 1_000, 10_000, 100_000, 1_000_000],
+        "python multiprocessing" => vec![1, 10, 100],
+        "python asyncio" => vec![1, 10, 100, 1_000, 10_000, 100_000],
+        "python threading" => vec![1, 10, 100, 1_000],
+        _ => vec![1, 10, 100, 1_000, 10_000],
+    }
+}
+
+/// Runs the sweep.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
+    let bin_dir = workspace::build(&packages, args.profile)?;
+    let mut programs: Vec<(String, Program, &str)> = args
+        .models
+        .iter()
+        .map(|model| (model.name().to_owned(), Program::binary(&bin_dir, model.binary()), "atomic"))
+        .collect();
+    if args.with_python
+        && let Some(interpreter) = python::interpreter_or_say()
+    {
+        for reference in
+            python::PROGRAMS.iter().filter(|p| p.label != "python futures" && args.models.contains(&p.model))
+        {
+            programs.push((reference.label.to_owned(), reference.program(&interpreter), "racy"));
+        }
+    }
+    let mut models = Vec::new();
+    for (label, program, sync) in &programs {
+        let counts = if args.workers.is_empty() { default_counts(label, args.quick) } else { args.workers.clone() };
+        eprintln!("sweeping {label}: {counts:?} workers");
+        models.push(sweep_model(label, program, sync, &counts));
+    }
+    let table = table(&models);
+    println!("{}", output::render(&table));
+    println!("Memory sampled from /proc for the whole process tree while every worker was alive, before any started.");
+    println!("Per worker: slope of the least-squares line through the points. Kernel added: growth of KernelStack +");
+    println!("PageTables in /proc/meminfo from just before the run to the sample; system-wide, so an estimate.\n");
+    for model in &models {
+        match (&model.fit, &model.stopped) {
+            (Some(fit), _) => println!(
+                "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate){}",
+                model.label,
+                per_worker(fit.pss_kib),
+                per_worker(fit.uss_kib),
+                per_worker(fit.rss_kib),
+                per_worker(fit.kernel_kib_estimate),
+                model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
+            ),
+            (None, Some(why)) => println!("- {}: stopped: {why}", model.label),
+            (None, None) => println!("- {}: too few points for a fit", model.label),
+        }
+    }
+    plot::draw(&args.plot, &models)?;
+    let json = serde_json::to_string_pretty(&models)?;
+    let out_dir = workspace::target_dir().join("sweep");
+    output::write(&out_dir.join("results.json"), &json)?;
+    output::write_exports(&args.exports, &json, &table)?;
+    println!("\nPlot: {}; this sweep took {:.1} s.", args.plot.display(), started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn per_worker(kib: f64) -> String {
+    if kib.abs() < 1.0 {
+        format!("{:.0} bytes", kib * 1024.0)
+    } else if kib.abs() >= 1024.0 {
+        format!("{:.2} MiB", kib / 1024.0)
+    } else {
+        format!("{kib:.1} KiB")
+    }
+}
+
+/// Measures one model at each count, smallest first; the first failure (an OS limit) ends the model's sweep.
+fn sweep_model(label: &str, program: &Program, sync: &str, counts: &[u64]) -> ModelSweep {
+    let mut points = Vec::new();
+    let mut stopped = None;
+    let mut counts = counts.to_vec();
+    counts.sort_unstable();
+    counts.dedup();
+    for workers in counts {
+        let flags = ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", sync]
+            .map(str::to_owned);
+        match run_once(program, &flags) {
+            Ok(sample) => points.push(Point {
+                workers,
+                processes: sample.external.processes,
+                threads: sample.external.threads,
+                rss_kib: sample.external.rss_kib,
+                pss_kib: sample.external.pss_kib,
+                uss_kib: sample.external.uss_kib,
+                kernel_added_kib: sample.kernel_added_kib,
+            }),
+            Err(error) => {
+                stopped = Some(format!("at {workers} workers: {error:#}"));
+                break;
+            }
+        }
+    }
+    let slope = |figure: fn(&Point) -> i64| {
+        fit::line(&points.iter().map(|p| (p.workers as f64, figure(p) as f64)).collect::<Vec<_>>()).map(|(s, _)| s)
+    };
+    let fit = match (
+        slope(|p| p.rss_kib as i64),
+        slope(|p| p.pss_kib as i64),
+        slope(|p| p.uss_kib as i64),
+        slope(|p| p.kernel_added_kib),
+    ) {
+        (Some(rss_kib), Some(pss_kib), Some(uss_kib), Some(kernel_kib_estimate)) => {
+            Some(Fit { rss_kib, pss_kib, uss_kib, kernel_kib_estimate })
+        }
+        _ => None,
+    };
+    ModelSweep { label: label.to_owned(), points, fit, stopped }
+}
+
+fn table(models: &[ModelSweep]) -> Table {
+    let headers = vec!["model", "workers", "procs", "threads", "RSS", "PSS", "USS", "kernel added (est.)"];
+    let mut rows = Vec::new();
+    for model in models {
+        for point in &model.points {
+            rows.push(vec![
+                model.label.clone(),
+                point.workers.to_string(),
+                point.processes.to_string(),
+                point.threads.to_string(),
+                human_kib(point.rss_kib),
+                human_kib(point.pss_kib),
+                human_kib(point.uss_kib),
+                per_worker(point.kernel_added_kib as f64),
+            ]);
+        }
+        if let Some(fit) = &model.fit {
+            rows.push(vec![
+                model.label.clone(),
+                "per worker".to_owned(),
+                String::new(),
+                String::new(),
+                per_worker(fit.rss_kib),
+                per_worker(fit.pss_kib),
+                per_worker(fit.uss_kib),
+                format!("{} (est.)", per_worker(fit.kernel_kib_estimate)),
+            ]);
+        }
+        if let Some(why) = &model.stopped {
+            let mut row = vec![model.label.clone(), "stopped".to_owned(), why.chars().take(100).collect()];
+            row.resize(headers.len(), String::new());
+            rows.push(row);
+        }
+    }
+    Table { headers, rows }
+}
