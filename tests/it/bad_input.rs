@@ -1,7 +1,9 @@
 //! Every frontend refuses bad input the same way: a non-zero exit, a message naming the bad value and what is
 //! allowed, and no panic.
 
-use tests::{run, stderr_of};
+use std::process::Stdio;
+
+use tests::{command, run, shm_entries, stderr_of};
 
 use crate::FRONTENDS;
 
@@ -31,7 +33,10 @@ const CASES: &[(&[&str], &str)] = &[
 fn bad_input_is_refused_with_a_clear_message() {
     for frontend in FRONTENDS {
         for (args, expected) in CASES {
-            let output = run(frontend, args);
+            let child = command(frontend).args(*args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            let pid = child.id();
+            let output = child.wait_with_output().unwrap();
+            assert!(shm_entries(&format!("counter-processes-{pid}")).is_empty(), "{frontend} {args:?} left a segment");
             let stderr = stderr_of(&output);
             assert_eq!(output.status.code(), Some(2), "{frontend} {args:?} exit status; stderr: {stderr}");
             assert!(stderr.contains(expected), "{frontend} {args:?}: expected '{expected}' in: {stderr}");

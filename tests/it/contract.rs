@@ -78,31 +78,35 @@ fn text_output_starts_with_the_seed_line_and_names_each_figure() {
 }
 
 #[test]
-fn sigint_during_hold_exits_130_with_a_partial_report() {
+fn sigint_and_sigterm_end_every_binary_cleanly_during_hold_and_run() {
     for bin in FRONTENDS {
-        let held = start_held(bin, &["--workers", "3"]);
-        held.signal(libc::SIGINT);
-        let (status, stdout, stderr) = held.finish();
-        assert_eq!(status.code(), Some(130), "{bin}: {stderr}");
-        assert!(stdout.is_empty(), "{bin}");
-        assert!(
-            stderr.contains("interrupted by SIGINT") && stderr.contains("Final counter value: 0"),
-            "{bin}: {stderr}"
-        );
-    }
-}
-
-#[test]
-fn sigterm_during_the_run_exits_143_and_reports_what_was_done() {
-    for bin in FRONTENDS {
-        let mut held = start_held(bin, &["--workers", "2", "--increments", "1000000", "--work", "sleep:1ms"]);
-        held.release();
-        std::thread::sleep(Duration::from_millis(300));
-        held.signal(libc::SIGTERM);
-        let (status, _, stderr) = held.finish();
-        assert_eq!(status.code(), Some(143), "{bin}: {stderr}");
-        assert!(stderr.contains("interrupted by SIGTERM"), "{bin}: {stderr}");
-        assert!(stderr.contains("the run was stopped before the end"), "{bin}: {stderr}");
-        assert!(!stderr.contains("Final counter value: 0\n"), "{bin}: some increments were done: {stderr}");
+        for (signal, name, code) in [(libc::SIGINT, "SIGINT", 130), (libc::SIGTERM, "SIGTERM", 143)] {
+            for during_run in [false, true] {
+                let mut held = start_held(bin, &["--workers", "3", "--increments", "1000000", "--work", "sleep:1ms"]);
+                let pid = held.pid();
+                let workers = held.ids("worker pids");
+                if during_run {
+                    held.release();
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                held.signal(signal);
+                let (status, stdout, stderr) = held.finish();
+                let case = format!("{bin} {name} during {}", if during_run { "the run" } else { "the hold" });
+                assert_eq!(status.code(), Some(code), "{case}: {stderr}");
+                assert!(stdout.is_empty(), "{case}: the report goes to stderr");
+                assert!(stderr.contains(&format!("interrupted by {name}")), "{case}: {stderr}");
+                assert!(stderr.contains("the run was stopped before the end"), "{case}: {stderr}");
+                assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+                if during_run {
+                    assert!(!stderr.contains("Final counter value: 0\n"), "{case}: some increments were done");
+                } else {
+                    assert!(stderr.contains("Final counter value: 0\n"), "{case}: nothing started");
+                }
+                assert!(tests::shm_entries(&format!("counter-processes-{pid}")).is_empty(), "{case}: segment left");
+                for worker in workers {
+                    assert!(!tests::process_exists(worker), "{case}: worker {worker} left");
+                }
+            }
+        }
     }
 }

@@ -141,6 +141,33 @@ fn killing_the_coordinator_takes_the_workers_with_it() {
 }
 
 #[test]
+fn kill_nine_on_a_loop_of_runs_leaves_nothing() {
+    for round in 0..4 {
+        // A worker killed mid-run, then the coordinator killed mid-run, each round.
+        let mut held =
+            start_held(BIN, &["--workers", "4", "--sync", "mutex", "--window", "inside", "--work", "sleep:2ms"]);
+        let coordinator = held.pid();
+        let workers = held_workers(&held);
+        held.release();
+        thread::sleep(Duration::from_millis(50));
+        signal_pid(workers[round % workers.len()], libc::SIGKILL);
+        let (status, _, stderr) = held.finish();
+        assert_eq!(status.code(), Some(1), "round {round}: {stderr}");
+        assert_nothing_left(coordinator, &workers);
+
+        let mut held = start_held(BIN, &["--workers", "4", "--work", "sleep:2ms"]);
+        let coordinator = held.pid();
+        let workers = held_workers(&held);
+        held.release();
+        thread::sleep(Duration::from_millis(50));
+        signal_pid(coordinator, libc::SIGKILL);
+        let (status, _, _) = held.finish();
+        assert_eq!(status.code(), None, "round {round}");
+        assert_nothing_left(coordinator, &workers);
+    }
+}
+
+#[test]
 fn sigterm_and_sigint_stop_and_reap_every_worker() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
         let mut held = start_held(BIN, &["--workers", "3", "--work", "sleep:5ms"]);

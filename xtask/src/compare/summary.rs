@@ -19,6 +19,22 @@ pub struct Probe {
     pub rss_kib: f64,
 }
 
+/// Why a racy row lost nothing, from what the row is.
+fn why_none_lost(row: &Row) -> &'static str {
+    let no_work = row.flags.contains("--work none");
+    if row.model.contains("async") {
+        "on one thread, a task cannot be interrupted between a read and its write unless an await sits there"
+    } else if row.model.starts_with("python threading") || row.model.starts_with("python futures") {
+        "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward jumps, \
+         blocking), and none sits between the read and the write of `value += 1`"
+    } else if no_work {
+        "the workers never overlapped inside the read-modify-write in these runs"
+    } else {
+        "the unlocked read-modify-write takes nanoseconds between much longer pieces of work, so the workers \
+         rarely meet inside it; the race is still there"
+    }
+}
+
 fn ok_rows<'a>(rows: &'a [Row], scenario: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
     rows.iter().filter(move |row| row.ok() && row.scenario == scenario)
 }
@@ -66,18 +82,16 @@ pub fn sentences(rows: &[Row], probes: &[Probe]) -> Vec<String> {
                 .collect();
             out.push(format!("{scenario}: without a lock, updates were really lost: {} (median).", losses.join(", ")));
         }
-        if !kept.is_empty() {
-            let models: Vec<&str> = kept.iter().map(|row| row.model.as_str()).collect();
-            out.push(format!(
-                "{scenario}: racy lost no update on {} in any run: {}.",
-                models.join(", "),
-                if scenario == "cpu-contended" {
-                    "on one thread (async current-thread) no task can run between a read and its write"
-                } else {
-                    "the unlocked read-modify-write takes nanoseconds between much longer pieces of work, so the \
-                     workers rarely meet inside it; the race is still there"
-                }
-            ));
+        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+        for row in &kept {
+            let reason = why_none_lost(row);
+            match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, models)) => models.push(&row.model),
+                None => reasons.push((reason, vec![&row.model])),
+            }
+        }
+        for (reason, models) in reasons {
+            out.push(format!("{scenario}: racy lost no update on {} in any run: {reason}.", models.join(", ")));
         }
         let mut safe: Vec<&str> =
             ok_rows(rows, scenario).filter(|row| row.sync != "racy").map(|row| row.sync.as_str()).collect();
@@ -95,9 +109,18 @@ pub fn sentences(rows: &[Row], probes: &[Probe]) -> Vec<String> {
     if let (Some(process), Some(thread), Some(task)) =
         (probe(Model::Processes), probe(Model::Threads), probe(Model::Async))
     {
+        // Below a few bytes per worker the figure is page granularity (4 KiB over 100 workers), not a cost.
+        let ratio = |smaller: f64| {
+            if smaller > 0.05 {
+                format!("{:.0}x", process.pss_kib / smaller)
+            } else {
+                "too many times to measure here".to_owned()
+            }
+        };
         out.push(format!(
             "Memory per extra worker ({} workers against 1, PSS / USS): a process {} / {}, a thread {} / {}, a task {} / {}. \
-             By PSS a process worker takes {:.1}x a thread's and {:.0}x a task's memory.",
+             By PSS a process worker takes {:.1}x a thread's memory and {} a task's (cargo xtask sweep measures \
+             tasks by the hundred thousand).",
             process.workers,
             amount(process.pss_kib),
             amount(process.uss_kib),
@@ -106,7 +129,7 @@ pub fn sentences(rows: &[Row], probes: &[Probe]) -> Vec<String> {
             amount(task.pss_kib),
             amount(task.uss_kib),
             process.pss_kib / thread.pss_kib.max(f64::MIN_POSITIVE),
-            process.pss_kib / task.pss_kib.max(f64::MIN_POSITIVE),
+            ratio(task.pss_kib),
         ));
         out.push(format!(
             "Summed RSS grows by {} per process worker: it counts the pages every process shares once per process, \

@@ -1,0 +1,92 @@
+//! A soak test: 200 back-to-back runs of the processes frontend, in one process, with small random
+//! configurations. After each: the counts add up, no child is left (not even a zombie), no segment name is in
+//! `/dev/shm`, and the coordinator's open file descriptors are as many as before the first run.
+//!
+//! Not run by the test harness (`harness = false`): the frontend forks, so it must run in a process with a
+//! single thread, which libtest's runner is not.
+
+use std::{fs, time::Instant};
+
+use counter_core::config::{Config, Jobs, Pool, Sync, Timer, Window, Work};
+
+const RUNS: u64 = 200;
+
+/// A small deterministic generator (xorshift64*): the same configurations every time, so a failure repeats.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
+    }
+
+    fn pick<T: Copy>(&mut self, choices: &[T]) -> T {
+        choices[self.below(choices.len() as u64) as usize]
+    }
+}
+
+fn open_fds() -> usize {
+    fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
+fn our_segment_exists() -> bool {
+    fs::metadata(format!("/dev/shm/counter-processes-{}", std::process::id())).is_ok()
+}
+
+fn no_child_left() -> bool {
+    // SAFETY: waitpid with WNOHANG and a null status pointer only asks the kernel; ECHILD means no child at all.
+    let result = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+    result == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}
+
+fn main() {
+    let started = Instant::now();
+    let mut random = Random(0x9E37_79B9_7F4A_7C15);
+    let fds_before = open_fds();
+    let mut failures = Vec::new();
+    for run in 0..RUNS {
+        let sync = random.pick(&[Sync::Racy, Sync::Mutex, Sync::Atomic, Sync::Sharded]);
+        let config = Config {
+            workers: 1 + random.below(6),
+            increments: 1 + random.below(200),
+            work: random.pick(&[Work::None, Work::Yield]),
+            window: random.pick(&[Window::Before, Window::Inside]),
+            sync,
+            timer: Timer::Compensated,
+            pool: (random.below(4) == 0)
+                .then(|| Pool { size: 1 + random.below(3), jobs: random.pick(&[Jobs::Worker, Jobs::Increment]) }),
+            hold: None,
+        };
+        let problem = match counter_processes::run(&config) {
+            Err(error) => Some(format!("failed: {error}")),
+            Ok(report) if report.final_value + report.lost_updates != report.expected => Some(format!(
+                "final {} + lost {} != expected {}",
+                report.final_value, report.lost_updates, report.expected
+            )),
+            Ok(report) if sync != Sync::Racy && report.final_value != report.expected => {
+                Some(format!("{sync:?} counted {} of {}", report.final_value, report.expected))
+            }
+            Ok(_) if !no_child_left() => Some("a child is left".to_owned()),
+            Ok(_) if our_segment_exists() => Some("the segment is left in /dev/shm".to_owned()),
+            Ok(_) if open_fds() != fds_before => Some(format!("{} fds open, {fds_before} before", open_fds())),
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("run {run} ({config:?}): {problem}"));
+        }
+    }
+    for failure in &failures {
+        eprintln!("{failure}");
+    }
+    println!(
+        "soak: {} passed, {} failed ({RUNS} runs in {:.1} s)",
+        RUNS as usize - failures.len(),
+        failures.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
+}
