@@ -180,3 +180,18 @@ fn compare_adds_pooled_rows_when_asked() {
         assert_eq!(row["final_value"]["median"].as_f64(), Some(60.0));
     }
 }
+
+#[test]
+fn xtask_help_lists_the_tasks_and_compare_help_has_examples() {
+    let output = std::process::Command::new(binary("xtask")).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("compare") && help.contains("sweep"), "{help}");
+    let output = std::process::Command::new(binary("xtask")).args(["compare", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--preset", "--models", "--syncs", "--repeats", "--warmup", "--pool", "--with-python", "--export-csv"]
+    {
+        assert!(help.contains(flag), "{flag} is not documented:\n{help}");
+    }
+    assert!(help.contains("Examples:"), "{help}");
+}
