@@ -26,6 +26,8 @@ def main():
             update()
 
     def update():
+        # The increment is written inline, as in the seed: a function call between the read and the write would
+        # be a GIL check point and change what is measured. That is why the programs do not share this code.
         if args.window == "inside":
             read = value[0]
             lib.do_work(args.work)

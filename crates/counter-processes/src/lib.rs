@@ -147,6 +147,14 @@ pub enum Error {
         /// Increments asked for.
         asked: u64,
     },
+    /// A pool stopped before the end although nobody asked the run to stop.
+    #[error("the pool did {done} of {expected} increments and stopped (was a member sent SIGTERM?)")]
+    PoolStoppedEarly {
+        /// Increments done.
+        done: u64,
+        /// Increments expected.
+        expected: u64,
+    },
     /// A report frame could not be read.
     #[error("a worker's report could not be read")]
     Report(#[from] codec::CodecError),
@@ -283,12 +291,14 @@ impl Coordinator<'_> {
             Err(Stop::Failed(error)) => return Err(error),
         }
         let report = RunReport::new(Model::Processes, config, measured(&workers));
-        // A pool's members do varying shares of the work; only their sum is known in advance.
-        let short = match config.pool {
-            None => report.workers.iter().find(|w| w.increments_done < config.increments),
-            Some(_) => report.workers.iter().find(|_| !report.complete),
-        };
-        if let Some(short) = short {
+        if config.pool.is_some() && !report.complete {
+            // A pool's members do varying shares of the work; only their sum is known in advance.
+            return Err(Error::PoolStoppedEarly {
+                done: report.worker_summary.increments_done,
+                expected: report.expected,
+            });
+        }
+        if let Some(short) = report.workers.iter().find(|w| w.increments_done < config.increments) {
             return Err(Error::WorkerStoppedEarly {
                 worker: short.id,
                 pid: short.os_id.unwrap_or_default(),
