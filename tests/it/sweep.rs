@@ -93,3 +93,18 @@ fn without_python_the_python_rows_are_skipped_with_one_line() {
     assert!(!String::from_utf8_lossy(&output.stdout).contains("python asyncio"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn sweep_refuses_bad_flags() {
+    for (args, expected) in [
+        (&["--workers", "0"][..], "invalid workers '0'"),
+        (&["--workers", "10,x"], "'x'"),
+        (&["--quick", "--workers", "10"], "cannot be used with"),
+        (&["--models", "fibers"], "[possible values: threads, processes, async]"),
+    ] {
+        let output = Command::new(binary("xtask")).arg("sweep").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

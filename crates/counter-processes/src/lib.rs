@@ -184,7 +184,8 @@ counter_core::frontend_error!(Error);
 
 /// Runs the workload with one forked process per worker and reports what happened.
 ///
-/// Must be called while the process has a single thread: it forks.
+/// Must be called while the process has a single thread (it forks, and checks) and no other children (it reaps
+/// its workers with `wait4(-1)`, which would also take another child's exit status).
 pub fn run(config: &Config) -> Result<RunReport, Error> {
     config.validate()?;
     config.refuse_block_work(PROGRAM)?;
