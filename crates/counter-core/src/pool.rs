@@ -17,6 +17,7 @@ use crate::{
     config::{Config, Jobs, Window},
     counter::Counter,
     error::CounterError,
+    report::Model,
     workload::{SleepPacer, WorkerOutcome, perform_blocking},
 };
 
@@ -88,11 +89,12 @@ pub fn job_count(config: &Config, jobs: Jobs) -> u64 {
 }
 
 /// What a pooled run should say about its pool, in words, for the report's notes.
-pub fn notes(config: &Config, member_noun: &str) -> Vec<String> {
+pub fn notes(config: &Config, model: Model) -> Vec<String> {
     let Some(pool) = config.pool else { return Vec::new() };
     let mut notes = vec![format!(
-        "{} pool {member_noun}s ran {} jobs ({}); the per-worker figures are the pool members'",
+        "{} pool {} ran {} jobs ({}); the per-worker figures are the pool members'",
         pool.size,
+        model.worker_noun_plural(),
         job_count(config, pool.jobs),
         match pool.jobs {
             Jobs::Worker => "one per worker, each a whole worker's loop",

@@ -280,7 +280,7 @@ impl Coordinator<'_> {
             lock_recoveries: self.counter.dead_owner_recoveries(),
             workers: workers.reports(),
             pool: config.pool.map(|pool| PoolReport::of(self.counter, pool.size, pool.jobs)),
-            notes: pool::notes(config, "process"),
+            notes: pool::notes(config, Model::Processes),
             ..Measurements::default()
         };
         match finished {

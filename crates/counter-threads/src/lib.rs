@@ -169,7 +169,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             lock_recoveries: counter.dead_owner_recoveries(),
             workers,
             pool: config.pool.map(|pool| PoolReport::of(counter, pool.size, pool.jobs)),
-            notes: pool::notes(config, "thread"),
+            notes: pool::notes(config, Model::Threads),
             ..Measurements::default()
         };
         match signals::received() {
