@@ -1,25 +1,7 @@
 //! `cargo xtask compare` end to end, on tiny workloads with the debug binaries.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
-use tests::{binary, start_held};
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("counter-compare-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use tests::{Scratch, binary, start_held};
 
 fn compare(args: &[&str]) -> std::process::Output {
     std::process::Command::new(binary("xtask"))
@@ -33,7 +15,7 @@ fn compare(args: &[&str]) -> std::process::Output {
 #[test]
 fn compare_tabulates_every_row_and_exports_it() {
     let scratch = Scratch::new("ok");
-    let (json, csv, markdown) = (scratch.0.join("r.json"), scratch.0.join("r.csv"), scratch.0.join("r.md"));
+    let (json, csv, markdown) = (scratch.file("r.json"), scratch.file("r.csv"), scratch.file("r.md"));
     let output = compare(&[
         "--workers",
         "3",
@@ -89,7 +71,7 @@ fn compare_tabulates_every_row_and_exports_it() {
 #[test]
 fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
     let scratch = Scratch::new("failed");
-    let json = scratch.0.join("r.json");
+    let json = scratch.file("r.json");
     let output = compare(&[
         "--models",
         "threads,async",
@@ -153,7 +135,7 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
 #[test]
 fn compare_adds_pooled_rows_when_asked() {
     let scratch = Scratch::new("pool");
-    let json = scratch.0.join("r.json");
+    let json = scratch.file("r.json");
     let output = compare(&[
         "--pool",
         "2",

@@ -1,15 +1,9 @@
 //! `cargo xtask sweep` end to end, with the debug binaries.
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
 
 use serde_json::Value;
-use tests::binary;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("counter-sweep-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use tests::{Scratch, binary};
 
 fn sweep(args: &[&str]) -> std::process::Output {
     Command::new(binary("xtask")).args(["sweep", "--profile", "dev"]).args(args).output().expect("xtask runs")
@@ -17,8 +11,8 @@ fn sweep(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
-    let dir = scratch("quick");
-    let (plot, json, csv, markdown) = (dir.join("m.svg"), dir.join("m.json"), dir.join("m.csv"), dir.join("m.md"));
+    let dir = Scratch::new("sweep-quick");
+    let (plot, json, csv, markdown) = (dir.file("m.svg"), dir.file("m.json"), dir.file("m.csv"), dir.file("m.md"));
     let output = sweep(&[
         "--quick",
         "--plot",
@@ -53,20 +47,19 @@ fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
     let csv = std::fs::read_to_string(&csv).unwrap();
     assert!(csv.starts_with("model,workers,"), "{csv}");
     assert!(std::fs::read_to_string(&markdown).unwrap().lines().all(|l| l.starts_with('|')));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn a_model_stops_at_its_limit_and_the_sweep_says_which() {
-    let dir = scratch("limit");
-    let json = dir.join("m.json");
+    let dir = Scratch::new("sweep-limit");
+    let json = dir.file("m.json");
     let output = sweep(&[
         "--models",
         "threads",
         "--workers",
         "10,100000",
         "--plot",
-        dir.join("m.svg").to_str().unwrap(),
+        dir.file("m.svg").to_str().unwrap(),
         "--export-json",
         json.to_str().unwrap(),
     ]);
@@ -75,15 +68,14 @@ fn a_model_stops_at_its_limit_and_the_sweep_says_which() {
     assert_eq!(models[0]["points"].as_array().unwrap().len(), 1);
     let stopped = models[0]["stopped"].as_str().unwrap();
     assert!(stopped.contains("100000") && stopped.contains("vm.max_map_count"), "{stopped}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn without_python_the_python_rows_are_skipped_with_one_line() {
-    let dir = scratch("no-interpreter");
+    let dir = Scratch::new("sweep-no-interpreter");
     let output = Command::new(binary("xtask"))
         .args(["sweep", "--profile", "dev", "--quick", "--with-python", "--models", "async", "--plot"])
-        .arg(dir.join("m.svg"))
+        .arg(dir.file("m.svg"))
         .env("COUNTER_PYTHON", "/nonexistent/python3")
         .output()
         .unwrap();
@@ -91,7 +83,6 @@ fn without_python_the_python_rows_are_skipped_with_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("the Python rows are skipped").count(), 1, "{stderr}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains("python asyncio"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

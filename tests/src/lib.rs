@@ -233,6 +233,30 @@ pub fn nobody_processes(needle: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A folder of its own under the temporary folder, removed when dropped.
+#[derive(Debug)]
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh folder named after the test.
+    pub fn new(name: &str) -> Scratch {
+        let dir = env::temp_dir().join(format!("counter-test-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a folder under the temporary folder");
+        Scratch(dir)
+    }
+
+    /// A path inside it.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Text of a finished command's stderr.
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

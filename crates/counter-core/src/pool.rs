@@ -14,11 +14,11 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    config::{Config, Jobs, Window},
+    config::{Config, Jobs},
     counter::Counter,
     error::CounterError,
     report::Model,
-    workload::{SleepPacer, WorkerOutcome, perform_blocking},
+    workload::{SleepPacer, WorkerOutcome, work_and_increment},
 };
 
 /// Nanoseconds on `CLOCK_MONOTONIC`, which every process of the machine shares (unlike an `Instant`, which
@@ -137,17 +137,7 @@ pub fn run_pool_member(
             if should_stop() {
                 break;
             }
-            match config.window {
-                Window::Before => {
-                    perform_blocking(config.work, &mut pacer, should_stop);
-                    counter.increment(config.sync, member)?;
-                }
-                Window::Inside => {
-                    let pending = counter.begin(config.sync, member)?;
-                    perform_blocking(config.work, &mut pacer, should_stop);
-                    pending.finish()?;
-                }
-            }
+            work_and_increment(counter, config, member, &mut pacer, should_stop)?;
             done += 1;
         }
     }

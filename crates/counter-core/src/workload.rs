@@ -37,20 +37,32 @@ pub fn run_worker(
     let mut pacer = SleepPacer::new(config.timer);
     let mut done = 0;
     while done < config.increments && !should_stop() {
-        match config.window {
-            Window::Before => {
-                perform_blocking(config.work, &mut pacer, should_stop);
-                counter.increment(config.sync, worker)?;
-            }
-            Window::Inside => {
-                let pending = counter.begin(config.sync, worker)?;
-                perform_blocking(config.work, &mut pacer, should_stop);
-                pending.finish()?;
-            }
-        }
+        work_and_increment(counter, config, worker, &mut pacer, should_stop)?;
         done += 1;
     }
     Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() })
+}
+
+/// One step of a worker's loop: the work, and the increment by writer `writer`, with the work before the
+/// read-modify-write or inside it as the window says.
+pub fn work_and_increment(
+    counter: Counter<'_>,
+    config: &Config,
+    writer: usize,
+    pacer: &mut SleepPacer,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<(), CounterError> {
+    match config.window {
+        Window::Before => {
+            perform_blocking(config.work, pacer, should_stop);
+            counter.increment(config.sync, writer)
+        }
+        Window::Inside => {
+            let pending = counter.begin(config.sync, writer)?;
+            perform_blocking(config.work, pacer, should_stop);
+            pending.finish()
+        }
+    }
 }
 
 /// Times one worker's sleeps; see [`Timer`].

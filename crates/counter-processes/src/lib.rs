@@ -299,7 +299,8 @@ impl Coordinator<'_> {
                 expected: report.expected,
             });
         }
-        if let Some(short) = report.workers.iter().find(|w| w.increments_done < config.increments) {
+        let unpooled = config.pool.is_none();
+        if let Some(short) = report.workers.iter().find(|w| unpooled && w.increments_done < config.increments) {
             return Err(Error::WorkerStoppedEarly {
                 worker: short.id,
                 pid: short.os_id.unwrap_or_default(),
