@@ -112,73 +112,71 @@ fn a_worker_killed_during_hold_ends_the_run_naming_it() {
     assert_nothing_left(coordinator, &workers);
 }
 
-#[test]
-fn a_worker_killed_mid_run_ends_the_run_and_the_lock_never_hangs() {
-    // The mutex strategy with the lock held across a sleep: the victim very likely dies holding it.
-    let mut held = start_held(BIN, &["--workers", "3", "--sync", "mutex", "--window", "inside", "--work", "sleep:5ms"]);
+/// Which process of a run to `kill -9`.
+#[derive(Clone, Copy)]
+enum Victim {
+    Worker(usize),
+    Coordinator,
+}
+
+/// A finished run, killed mid-run: its status, stderr, coordinator and worker pids.
+struct Killed {
+    status: std::process::ExitStatus,
+    stderr: String,
+    coordinator: i32,
+    workers: Vec<i32>,
+}
+
+/// Starts a run held until all workers are alive, releases it, and `kill -9`s the victim after `after`.
+fn kill_mid_run(args: &[&str], after: Duration, victim: Victim) -> Killed {
+    let mut held = start_held(BIN, args);
     let coordinator = held.pid();
     let workers = held_workers(&held);
     held.release();
-    thread::sleep(Duration::from_millis(200));
-    signal_pid(workers[0], libc::SIGKILL);
+    thread::sleep(after);
+    signal_pid(
+        match victim {
+            Victim::Worker(index) => workers[index % workers.len()],
+            Victim::Coordinator => coordinator,
+        },
+        libc::SIGKILL,
+    );
     let (status, _, stderr) = held.finish();
-    assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("worker 0 (pid {}) was killed by SIGKILL", workers[0])), "{stderr}");
-    assert_nothing_left(coordinator, &workers);
+    Killed { status, stderr, coordinator, workers }
+}
+
+/// The mutex strategy with the lock held across a sleep: a killed worker very likely dies holding it.
+const MUTEX_HELD_ACROSS_SLEEP: &[&str] =
+    &["--workers", "3", "--sync", "mutex", "--window", "inside", "--work", "sleep:5ms"];
+
+#[test]
+fn a_worker_killed_mid_run_ends_the_run_and_the_lock_never_hangs() {
+    let killed = kill_mid_run(MUTEX_HELD_ACROSS_SLEEP, Duration::from_millis(200), Victim::Worker(0));
+    assert_eq!(killed.status.code(), Some(1), "{}", killed.stderr);
+    let expected = format!("worker 0 (pid {}) was killed by SIGKILL", killed.workers[0]);
+    assert!(killed.stderr.contains(&expected), "{}", killed.stderr);
+    assert_nothing_left(killed.coordinator, &killed.workers);
 }
 
 #[test]
 fn killing_the_coordinator_takes_the_workers_with_it() {
-    let mut held = start_held(BIN, &["--workers", "3", "--work", "sleep:5ms"]);
-    let coordinator = held.pid();
-    let workers = held_workers(&held);
-    held.release();
-    thread::sleep(Duration::from_millis(100));
-    signal_pid(coordinator, libc::SIGKILL);
-    let (status, _, _) = held.finish();
-    assert_eq!(status.code(), None, "killed by a signal");
-    assert_nothing_left(coordinator, &workers);
+    let killed =
+        kill_mid_run(&["--workers", "3", "--work", "sleep:5ms"], Duration::from_millis(100), Victim::Coordinator);
+    assert_eq!(killed.status.code(), None, "killed by a signal");
+    assert_nothing_left(killed.coordinator, &killed.workers);
 }
 
 #[test]
 fn kill_nine_on_a_loop_of_runs_leaves_nothing() {
     for round in 0..4 {
         // A worker killed mid-run, then the coordinator killed mid-run, each round.
-        let mut held =
-            start_held(BIN, &["--workers", "4", "--sync", "mutex", "--window", "inside", "--work", "sleep:2ms"]);
-        let coordinator = held.pid();
-        let workers = held_workers(&held);
-        held.release();
-        thread::sleep(Duration::from_millis(50));
-        signal_pid(workers[round % workers.len()], libc::SIGKILL);
-        let (status, _, stderr) = held.finish();
-        assert_eq!(status.code(), Some(1), "round {round}: {stderr}");
-        assert_nothing_left(coordinator, &workers);
-
-        let mut held = start_held(BIN, &["--workers", "4", "--work", "sleep:2ms"]);
-        let coordinator = held.pid();
-        let workers = held_workers(&held);
-        held.release();
-        thread::sleep(Duration::from_millis(50));
-        signal_pid(coordinator, libc::SIGKILL);
-        let (status, _, _) = held.finish();
-        assert_eq!(status.code(), None, "round {round}");
-        assert_nothing_left(coordinator, &workers);
-    }
-}
-
-#[test]
-fn sigterm_and_sigint_stop_and_reap_every_worker() {
-    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
-        let mut held = start_held(BIN, &["--workers", "3", "--work", "sleep:5ms"]);
-        let coordinator = held.pid();
-        let workers = held_workers(&held);
-        held.release();
-        thread::sleep(Duration::from_millis(100));
-        held.signal(signal);
-        let (status, _, stderr) = held.finish();
-        assert_eq!(status.code(), Some(code), "{stderr}");
-        assert_nothing_left(coordinator, &workers);
+        let killed = kill_mid_run(MUTEX_HELD_ACROSS_SLEEP, Duration::from_millis(50), Victim::Worker(round));
+        assert_eq!(killed.status.code(), Some(1), "round {round}: {}", killed.stderr);
+        assert_nothing_left(killed.coordinator, &killed.workers);
+        let killed =
+            kill_mid_run(&["--workers", "4", "--work", "sleep:2ms"], Duration::from_millis(50), Victim::Coordinator);
+        assert_eq!(killed.status.code(), None, "round {round}");
+        assert_nothing_left(killed.coordinator, &killed.workers);
     }
 }
 

@@ -81,7 +81,8 @@ impl PoolArgs {
     }
 }
 
-fn value_name(value: &impl clap::ValueEnum) -> String {
+/// The name a value of a `clap::ValueEnum` has on the command line (`sharded`, `multi-thread`).
+pub fn value_name(value: &impl clap::ValueEnum) -> String {
     value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
 }
 

@@ -14,6 +14,7 @@ mod table;
 use std::{io::IsTerminal, path::Path, process::ExitCode, time::Instant};
 
 use counter_core::{
+    cli::value_name,
     config::{Sync, Timer, Window, Work, parse_count},
     proc::memory::MemorySnapshot,
     report::Model,
@@ -117,10 +118,6 @@ impl Args {
         let flags = self.custom_flags();
         if flags.is_empty() { self.preset.scenarios() } else { vec![scenario::custom(flags)] }
     }
-}
-
-fn value_name(value: &impl clap::ValueEnum) -> String {
-    value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 /// Workers in the memory probe's larger run: enough that page granularity does not hide a small worker.
