@@ -257,6 +257,29 @@ impl Drop for Scratch {
     }
 }
 
+/// Summed `key` (such as `Pss`) of `/proc/<pid>/smaps_rollup` over `pids`, KiB, read directly.
+pub fn smaps_rollup_sum(pids: &[i32], key: &str) -> u64 {
+    pids.iter()
+        .map(|pid| {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("the process is alive");
+            let line = text.lines().find(|l| l.split(':').next() == Some(key)).expect("smaps_rollup has the key");
+            line.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).expect("a number of kB")
+        })
+        .sum()
+}
+
+/// Summed `ps -o rss=` over `pids`, KiB.
+pub fn ps_rss_sum(pids: &[i32]) -> u64 {
+    let list = pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let ps = Command::new("ps").args(["-o", "rss=", "-p", &list]).output().expect("ps runs");
+    String::from_utf8_lossy(&ps.stdout).split_whitespace().map(|v| v.parse::<u64>().expect("a number")).sum()
+}
+
+/// Whether `ours` is within 5% of `theirs`.
+pub fn within_5_percent(ours: u64, theirs: u64) -> bool {
+    ours.abs_diff(theirs) * 20 <= theirs
+}
+
 /// Text of a finished command's stderr.
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
