@@ -72,15 +72,16 @@ pub fn sentences(rows: &[Row], probes: &[Probe]) -> Vec<String> {
                 .iter()
                 .map(|row| {
                     format!(
-                        "{} lost {:.0} of {} ({:.1}%)",
+                        "{} lost {:.0} of {} ({:.1}%) in the median run, {:.0} at most",
                         row.model,
                         row.lost_updates.median,
                         row.expected,
-                        row.lost_updates.median * 100.0 / row.expected.max(1) as f64
+                        row.lost_updates.median * 100.0 / row.expected.max(1) as f64,
+                        row.lost_updates.max
                     )
                 })
                 .collect();
-            out.push(format!("{scenario}: without a lock, updates were really lost: {} (median).", losses.join(", ")));
+            out.push(format!("{scenario}: without a lock, updates were really lost: {}.", losses.join("; ")));
         }
         let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
         for row in &kept {
