@@ -196,7 +196,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         for i, (increments, seconds) in enumerate(worker_results)
     ]
     report = {
-        "schema_version": 1,
+        "schema_version": 2,
         "model": model,
         "implementation": implementation,
         "config": {"workers": args.workers, "increments": args.increments, "work": args.work[2],
@@ -209,6 +209,9 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         "final_value": final_value,
         "lost_updates": lost,
         "lost_percent": lost * 100.0 / done if done else 0.0,
+        # Every worker reports before the program ends, so the loss is always known here.
+        "unreported_workers": 0,
+        "lost_updates_bounds": None,
         "wall_time_s": wall_time_s,
         "ideal_time_s": ideal,
         "efficiency": ideal / wall_time_s if ideal > 0 and wall_time_s > 0 and done == expected else None,

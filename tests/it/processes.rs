@@ -65,7 +65,7 @@ fn the_segment_is_never_listed_and_nothing_is_left_after_a_run() {
     let (status, stdout, stderr) = held.finish();
     assert!(status.success(), "{stderr}");
     let report: RunReport = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report.final_value + report.lost_updates, 15);
+    assert_eq!(report.worker_summary.increments_done, 15);
     assert_nothing_left(coordinator, &workers);
 }
 

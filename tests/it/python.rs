@@ -23,7 +23,7 @@ fn report(script: &str, args: &[&str]) -> RunReport {
 fn locked_python_programs_count_exactly_and_report_like_ours() {
     for script in PROGRAMS {
         let report = report(script, &["--sync", "mutex", "--work", "none", "--workers", "4", "--increments", "2000"]);
-        assert_eq!((report.final_value, report.lost_updates, report.expected), (8000, 0, 8000), "{script}");
+        assert_eq!((report.final_value, report.lost_updates, report.expected), (8000, Some(0), 8000), "{script}");
         assert!(report.implementation.as_deref().is_some_and(|i| i.starts_with("CPython")), "{script}");
         assert!(report.memory.rss_kib > 0 && report.memory.pss_kib <= report.memory.rss_kib, "{script}");
     }
@@ -33,8 +33,9 @@ fn locked_python_programs_count_exactly_and_report_like_ours() {
 fn unlocked_python_programs_lose_updates_with_the_window_inside() {
     for script in PROGRAMS {
         let report = report(script, &["--window", "inside", "--work", "sleep:1ms", "--increments", "10"]);
-        assert!(report.lost_updates > 0, "{script}: {report:?}");
-        assert_eq!(report.final_value + report.lost_updates, report.expected, "{script}");
+        assert!(report.lost_updates.is_some_and(|lost| lost > 0), "{script}: {report:?}");
+        assert_eq!(report.worker_summary.increments_done, report.expected, "{script}: every worker did its part");
+        assert!(report.final_value < report.expected, "{script}");
     }
 }
 

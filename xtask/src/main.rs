@@ -15,6 +15,11 @@ mod workspace;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use counter_core::{
+    error::{EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE},
+    output::{PrintError, eprint},
+    signals,
+};
 
 /// Tasks of the shared-counter project.
 #[derive(Debug, Parser)]
@@ -33,17 +38,37 @@ enum Task {
     Sweep(sweep::Args),
 }
 
+/// A request that cannot be met (exit 2): a flag's value, an export path that cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = signals::install() {
+        eprint(&format!("xtask: error: could not install the signal handlers: {error}\n"));
+        return ExitCode::from(EXIT_FAILURE);
+    }
     let outcome = match cli.task {
         Task::Compare(args) => compare::run(&args),
         Task::Sweep(args) => sweep::run(&args),
     };
     match outcome {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("xtask: error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => ExitCode::from(exit_code(&error)),
     }
+}
+
+/// Says what ended the task, and picks the exit code: 2 for a request that cannot be met, 128 + the signal
+/// after SIGINT or SIGTERM, quietly 141 when the reader of standard output has gone, 1 for anything else.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    if let Some(PrintError::BrokenPipe) = error.downcast_ref::<PrintError>() {
+        return EXIT_BROKEN_PIPE;
+    }
+    if let Some(interrupted) = error.downcast_ref::<runner::Interrupted>() {
+        eprint(&format!("xtask: {interrupted}; the program it was running was stopped and reaped\n"));
+        return signals::exit_code(interrupted.signal);
+    }
+    eprint(&format!("xtask: error: {error:#}\n"));
+    if error.downcast_ref::<Usage>().is_some() { EXIT_USAGE } else { EXIT_FAILURE }
 }

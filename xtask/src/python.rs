@@ -5,7 +5,7 @@
 
 use std::{env, path::PathBuf};
 
-use counter_core::{config::Sync, report::Model};
+use counter_core::{config::Strategy, model::Model};
 
 use crate::{runner::Program, workspace};
 
@@ -29,7 +29,7 @@ pub const PROGRAMS: [PythonProgram; 4] = [
 ];
 
 /// The strategies the Python programs have: no lock, or a lock (`CPython` has no user-level atomics).
-pub const SYNCS: [Sync; 2] = [Sync::Racy, Sync::Mutex];
+pub const SYNCS: [Strategy; 2] = [Strategy::Racy, Strategy::Mutex];
 
 /// The interpreter: `$COUNTER_PYTHON` if set, else `python3` from the `PATH`; `None` if it is not there.
 pub fn interpreter() -> Option<PathBuf> {
@@ -43,7 +43,9 @@ pub fn interpreter() -> Option<PathBuf> {
 pub fn interpreter_or_say() -> Option<PathBuf> {
     let found = interpreter();
     if found.is_none() {
-        eprintln!("xtask: no python3 (on the PATH, or at $COUNTER_PYTHON): the Python rows are skipped");
+        counter_core::output::eprint(
+            "xtask: no python3 (on the PATH, or at $COUNTER_PYTHON): the Python rows are skipped\n",
+        );
     }
     found
 }

@@ -4,26 +4,55 @@
 //! worker is alive: the runner samples `/proc` for the whole process tree, then writes a line to the
 //! frontend's stdin so that the workers start. At the end it reaps the frontend with `wait4`, which gives the
 //! exit status and the rusage of the frontend and every child it reaped.
+//!
+//! A frontend dies with the task: it gets a parent-death signal (SIGKILL) before it executes, so even `kill -9`
+//! of `cargo xtask` takes it along; on SIGINT or SIGTERM the runner stops it (SIGTERM, then SIGKILL after a
+//! grace period), reaps it and returns [`Interrupted`].
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
     sync::mpsc,
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use counter_core::{
-    cpu::CpuUsage,
+    cpu::{self, CpuUsage, Reaped},
     hold::READY_PREFIX,
     proc::memory::{self, MemorySnapshot},
     report::RunReport,
+    signals,
+};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::{Pid, getpid, getppid},
 };
 
 /// How long a frontend may take to have every worker alive.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How often the runner looks at signals while it waits.
+const TICK: Duration = Duration::from_millis(10);
+
+/// How long a frontend stopped with SIGTERM gets to end before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// The task was interrupted by SIGINT or SIGTERM; the program it was running was stopped and reaped.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {signal}")]
+pub struct Interrupted {
+    /// The signal.
+    pub signal: Signal,
+}
+
+/// Returns [`Interrupted`] if a stop signal has arrived.
+pub fn check_signals() -> Result<(), Interrupted> {
+    signals::received().map_or(Ok(()), |signal| Err(Interrupted { signal }))
+}
 
 /// One run, as the frontend reported it and as seen from outside.
 #[derive(Debug, Clone)]
@@ -59,39 +88,122 @@ impl Program {
     }
 }
 
+/// A started program that is stopped and reaped if the runner leaves early.
+struct Running {
+    child: Child,
+    reaped: bool,
+}
+
+impl Running {
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits for the end, looking at signals meanwhile; on one, stops the program and says so.
+    fn wait(&mut self) -> anyhow::Result<Reaped> {
+        loop {
+            match cpu::wait4(Some(self.pid()), false) {
+                Ok(Some(reaped)) => {
+                    self.reaped = true;
+                    return Ok(reaped);
+                }
+                Ok(None) => {}
+                Err(errno) => return Err(anyhow!("could not wait for process {}: {errno}", self.pid())),
+            }
+            if let Some(signal) = signals::received() {
+                self.stop();
+                return Err(Interrupted { signal }.into());
+            }
+            thread::sleep(TICK);
+        }
+    }
+
+    /// SIGTERM, a grace period, then SIGKILL; reaps it.
+    fn stop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        let _ = kill(self.pid(), Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = cpu::wait4(Some(self.pid()), false) {
+                self.reaped = true;
+                return;
+            }
+            thread::sleep(TICK);
+        }
+        let _ = kill(self.pid(), Signal::SIGKILL);
+        while let Err(nix::errno::Errno::EINTR) = cpu::wait4(Some(self.pid()), true) {}
+        self.reaped = true;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A command that dies with this process, even by `kill -9`.
+fn dies_with_us(command: &mut Command) -> &mut Command {
+    let parent = getpid();
+    // SAFETY: between fork and exec the closure only makes two system calls (prctl, getppid), both
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // We may have died between the fork and the prctl: then the signal will never come.
+            if getppid() != parent {
+                return Err(std::io::Error::other("the parent is gone"));
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Runs `program` with `flags` and measures it.
 pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
     let name = &program.name;
+    check_signals()?;
     let kernel_before = memory::kernel().unwrap_or_default();
-    let mut child = Command::new(&program.path)
-        .args(&program.leading)
-        .args(flags)
-        .args(["--format", "json", "--hold", "stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start {}", program.path.display()))?;
-    let pid = child.id() as i32;
-    let mut stdout = child.stdout.take().context("stdout is piped")?;
+    let child = dies_with_us(
+        Command::new(&program.path)
+            .args(&program.leading)
+            .args(flags)
+            .args(["--format", "json", "--hold", "stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .spawn()
+    .with_context(|| format!("could not start {}", program.path.display()))?;
+    let mut running = Running { child, reaped: false };
+    let pid = running.pid().as_raw();
+    let mut stdout = running.child.stdout.take().context("stdout is piped")?;
     let stdout_reader = thread::spawn(move || {
         let mut text = String::new();
         stdout.read_to_string(&mut text).map(|_| text)
     });
-    let (lines, stderr_reader) = forward_lines(child.stderr.take().context("stderr is piped")?);
+    let (lines, stderr_reader) = forward_lines(running.child.stderr.take().context("stderr is piped")?);
     let mut stderr_text = String::new();
+    let started = Instant::now();
     let ready = loop {
-        match lines.recv_timeout(READY_TIMEOUT) {
+        if let Some(signal) = signals::received() {
+            running.stop();
+            return Err(Interrupted { signal }.into());
+        }
+        match lines.recv_timeout(TICK) {
             Ok(line) if line.starts_with(READY_PREFIX) => break Ok(()),
             Ok(line) => {
                 stderr_text.push_str(&line);
                 stderr_text.push('\n');
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break Err(anyhow!("ended before its workers were alive")),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = child.kill();
+            Err(mpsc::RecvTimeoutError::Timeout) if started.elapsed() > READY_TIMEOUT => {
+                running.stop();
                 break Err(anyhow!("did not have all its workers alive after {READY_TIMEOUT:?}"));
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
     };
     let external = match ready {
@@ -101,10 +213,10 @@ pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
     };
     let kernel_added_kib = memory::kernel().unwrap_or_default().total_kib() as i64 - kernel_before.total_kib() as i64;
     // Start the workers (or, after a failure, let the frontend end): a line, then end of file.
-    if let Some(mut stdin) = child.stdin.take() {
+    if let Some(mut stdin) = running.child.stdin.take() {
         let _ = stdin.write_all(b"go\n");
     }
-    let (status, cpu) = wait4(pid)?;
+    let reaped = running.wait()?;
     let raw_json = stdout_reader.join().map_err(|_| anyhow!("stdout reader panicked"))?.unwrap_or_default();
     let _ = stderr_reader.join();
     stderr_text.extend(lines.try_iter().map(|line| line + "\n"));
@@ -114,12 +226,12 @@ pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
         if stderr.is_empty() { anyhow!("{name} {what}") } else { anyhow!("{name} {what}; it said: {stderr}") }
     };
     let external = external.map_err(|error| failed(format!("{error:#}")))?;
-    if !status.success {
-        return Err(failed(status.text));
+    if !reaped.status.success() {
+        return Err(failed(reaped.describe()));
     }
     let report =
         serde_json::from_str(&raw_json).map_err(|error| failed(format!("printed no valid report ({error})")))?;
-    Ok(Sample { report, external, kernel_added_kib, cpu, raw_json })
+    Ok(Sample { report, external, kernel_added_kib, cpu: reaped.cpu, raw_json })
 }
 
 fn forward_lines(stderr: impl Read + Send + 'static) -> (mpsc::Receiver<String>, thread::JoinHandle<()>) {
@@ -132,37 +244,4 @@ fn forward_lines(stderr: impl Read + Send + 'static) -> (mpsc::Receiver<String>,
         }
     });
     (receive, reader)
-}
-
-struct ExitStatus {
-    success: bool,
-    text: String,
-}
-
-/// Reaps `pid` and returns how it ended and its rusage (its own and its reaped children's).
-fn wait4(pid: i32) -> anyhow::Result<(ExitStatus, CpuUsage)> {
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data; all-zero is a valid value, which wait4 overwrites.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: wait4 writes only through the two valid pointers; `pid` is our own child, not yet reaped
-        // (its std `Child` handle is never waited on).
-        let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            bail!("could not wait for process {pid}: {error}");
-        }
-    }
-    let text = if libc::WIFEXITED(status) {
-        format!("exited with code {}", libc::WEXITSTATUS(status))
-    } else if libc::WIFSIGNALED(status) {
-        format!("was killed by signal {}", libc::WTERMSIG(status))
-    } else {
-        format!("ended with wait status {status:#x}")
-    };
-    let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((ExitStatus { success, text }, CpuUsage::from_rusage(&usage)))
 }

@@ -22,27 +22,32 @@ mod task;
 
 use std::{
     io,
+    panic::{AssertUnwindSafe, catch_unwind},
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use counter_core::{
-    cli::Interrupted,
-    config::{Config, Window, Work},
-    counter::{HeapCounter, HeapCounterError},
+    config::{Config, Hold, Strategy, Window, Work},
+    counter::HeapCounter,
     cpu::CpuUsage,
-    error::{ConfigError, CounterError},
+    error::{Error as CoreError, Interrupted},
     hold,
-    proc::{self, limits, limits::LimitError, memory},
-    report::{DETAIL_LIMIT, Measurements, Model, RunReport, RuntimeReport, WorkerReport, WorkerSummary},
+    model::Model,
+    proc::{self, limits, memory},
+    report::{Measurements, RunReport, RuntimeReport, WorkerReport, WorkerTally},
     signals,
 };
 use nix::sys::signal::Signal;
 
 use crate::task::{Shared, Start, TaskOutcome};
 
-/// The binary's name, used in messages.
-pub const PROGRAM: &str = "counter-async";
+/// The model this crate runs.
+pub const MODEL: Model = Model::Async;
+
+/// The stack each runtime thread reserves (tokio's default, set explicitly so that the limit check and the run
+/// agree).
+pub const RUNTIME_STACK_BYTES: u64 = 2 << 20;
 
 /// Which tokio runtime runs the tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,7 +84,8 @@ impl Default for RuntimeOptions {
 
 impl RuntimeOptions {
     /// Checks the combination: `threads` only with `multi-thread`, and at least one.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), counter_core::error::ConfigError> {
+        use counter_core::error::ConfigError;
         match (self.flavor, self.threads) {
             (Flavor::CurrentThread, Some(threads)) => Err(ConfigError::Conflict(format!(
                 "--threads {threads} needs --flavor multi-thread: a current-thread runtime has exactly one thread"
@@ -107,67 +113,52 @@ const BYTES_PER_TASK: u64 = 1024;
 /// Why a run produced no report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configuration this frontend cannot run.
+    /// What every frontend can hit.
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// More tasks than memory allows.
-    #[error(transparent)]
-    Limit(#[from] LimitError),
-    /// The limits could not be read.
-    #[error("could not read the available memory")]
-    LimitCheck(#[source] io::Error),
+    Core(#[from] CoreError),
     /// The runtime could not be built.
-    #[error("could not build the tokio {flavor} runtime")]
+    #[error("could not build the tokio {flavor} runtime with {threads} threads ({limits})")]
     Runtime {
         /// The flavor asked for.
         flavor: &'static str,
+        /// Its threads.
+        threads: usize,
+        /// The limits in force, to tell which one was hit.
+        limits: String,
         /// What tokio said.
         #[source]
         source: io::Error,
     },
-    /// The counter could not be set up.
-    #[error("could not set up the counter")]
-    Counter(#[from] HeapCounterError),
-    /// A counter operation failed in a task.
-    #[error("task {worker} failed")]
-    Worker {
-        /// The task's number.
-        worker: u64,
-        /// What failed.
-        #[source]
-        source: CounterError,
-    },
-    /// A task panicked.
-    #[error("task {worker} panicked")]
-    WorkerPanicked {
-        /// The task's number.
-        worker: u64,
-    },
-    /// The memory figures could not be read.
-    #[error("could not read this process's memory figures")]
-    Probe(#[source] io::Error),
-    /// SIGINT or SIGTERM.
-    #[error(transparent)]
-    Interrupted(#[from] Interrupted),
 }
 
-counter_core::frontend_error!(Error);
+impl counter_core::cli::FrontendError for Error {
+    fn core(&self) -> Option<&CoreError> {
+        match self {
+            Error::Core(core) => Some(core),
+            Error::Runtime { .. } => None,
+        }
+    }
+}
+
+fn core(error: impl Into<CoreError>) -> Error {
+    Error::Core(error.into())
+}
 
 /// Runs the workload with one tokio task per worker and reports what happened.
 pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error> {
-    config.validate()?;
-    options.validate()?;
-    let shard_bytes = if config.sync == counter_core::config::Sync::Sharded { 64 } else { 0 };
-    limits::check_tasks_memory(config.workers, BYTES_PER_TASK + shard_bytes).map_err(Error::LimitCheck)??;
+    options.validate().map_err(core)?;
+    let shard_bytes = if config.strategy() == Strategy::Sharded { 64 } else { 0 };
+    limits::check_async_tasks(config.workers(), BYTES_PER_TASK + shard_bytes)
+        .map_err(CoreError::LimitCheck)?
+        .map_err(core)?;
     let threads = options.thread_count();
-    let runtime = match options.flavor {
-        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_time().build(),
-        Flavor::MultiThread => {
-            tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_time().build()
-        }
+    if options.flavor == Flavor::MultiThread {
+        // tokio panics (and then hangs) when it cannot start a worker thread, and std aborts when a thread
+        // cannot get its mappings: the limits are checked first.
+        limits::check_threads(threads as u64, RUNTIME_STACK_BYTES).map_err(CoreError::LimitCheck)?.map_err(core)?;
     }
-    .map_err(|source| Error::Runtime { flavor: options.flavor.name(), source })?;
-    let shared = Arc::new(Shared::new(HeapCounter::new(config.sync, config.workers)?, config.clone()));
+    let runtime = build_runtime(options.flavor, threads)?;
+    let shared = Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers()).map_err(core)?, config.clone()));
     let runtime_report = RuntimeReport { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
     let mut measured =
         Measurements { runtime: Some(runtime_report), notes: notes(config, options), ..Measurements::default() };
@@ -182,23 +173,48 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     let stopped = match outcome {
         Ok(()) => signals::received(),
         Err(Stop::Signal(signal)) => Some(signal),
-        Err(Stop::Failed(error)) => return Err(error),
+        Err(Stop::Failed(error)) => return Err(core(error)),
     };
-    let report = RunReport::new(Model::Async, config, measured);
+    measured.stopped = stopped.is_some();
+    let report = RunReport::new(MODEL, config, measured);
     match stopped {
-        Some(signal) => Err(Error::Interrupted(Interrupted { signal, partial: Box::new(report) })),
+        Some(signal) => Err(core(Interrupted { signal, partial: Box::new(report) })),
         None => Ok(report),
+    }
+}
+
+/// Builds the runtime; a panic of tokio's while starting its threads becomes an error, not an abort.
+fn build_runtime(flavor: Flavor, threads: usize) -> Result<tokio::runtime::Runtime, Error> {
+    let build = || match flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_time().build(),
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_stack_size(RUNTIME_STACK_BYTES as usize)
+            .enable_time()
+            .build(),
+    };
+    let failed = |source| Error::Runtime { flavor: flavor.name(), threads, limits: limits::summary(), source };
+    match catch_unwind(AssertUnwindSafe(build)) {
+        Ok(runtime) => runtime.map_err(failed),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "tokio panicked".to_owned());
+            Err(failed(io::Error::other(message)))
+        }
     }
 }
 
 enum Stop {
     Signal(Signal),
-    Failed(Error),
+    Failed(CoreError),
 }
 
 /// Spawns the tasks, waits until all are alive, measures, holds, starts them, and collects their outcomes.
 async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result<(), Stop> {
-    let workers = shared.config.workers;
+    let workers = shared.config.workers();
     let started = Instant::now();
     let handles: Vec<_> = (0..workers).map(|index| tokio::spawn(task::run(Arc::clone(shared), index))).collect();
     while shared.ready.load(Ordering::Relaxed) < workers {
@@ -216,10 +232,10 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
         Ok(memory) => memory,
         Err(error) => {
             shared.release(Start::Abort);
-            return Err(Stop::Failed(Error::Probe(error)));
+            return Err(Stop::Failed(CoreError::Probe(error)));
         }
     };
-    if let Some(hold_for) = shared.config.hold {
+    if let Some(hold_for) = shared.config.hold() {
         announce_hold(hold_for, workers, pid);
         // The tasks are all parked on the start signal, so blocking this thread for the hold starves nobody.
         if let hold::Outcome::Signal(signal) = hold::wait(hold_for, &mut || true) {
@@ -229,16 +245,16 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
     }
     let go = Instant::now();
     shared.release(Start::Go);
-    let mut outcomes = Vec::with_capacity(handles.len());
+    let mut outcomes = WorkerTally::with_capacity(workers);
     let mut failure = None;
     for (worker, handle) in (0u64..).zip(handles) {
         match handle.await {
-            Ok(Ok(outcome)) => outcomes.push(outcome),
+            Ok(Ok(outcome)) => outcomes.push(report_of(outcome)),
             Ok(Err(source)) => {
-                failure.get_or_insert(Error::Worker { worker, source });
+                failure.get_or_insert(CoreError::Worker { model: MODEL, worker, source });
             }
             Err(_) => {
-                failure.get_or_insert(Error::WorkerPanicked { worker });
+                failure.get_or_insert(CoreError::WorkerPanicked { model: MODEL, worker });
             }
         }
     }
@@ -246,37 +262,27 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
     if let Some(error) = failure {
         return Err(Stop::Failed(error));
     }
-    record_outcomes(measured, &outcomes);
+    measured.workers = outcomes;
     Ok(())
 }
 
-/// Per-task detail up to [`DETAIL_LIMIT`] tasks; above it only the summary, built without a record per task.
-fn record_outcomes(measured: &mut Measurements, outcomes: &[TaskOutcome]) {
-    if outcomes.len() <= DETAIL_LIMIT {
-        measured.workers = outcomes
-            .iter()
-            .map(|outcome| WorkerReport {
-                id: outcome.index,
-                os_id: None,
-                increments_done: outcome.increments_done,
-                elapsed_s: outcome.elapsed.as_secs_f64(),
-                exit_status: None,
-                cpu: None,
-                max_rss_kib: None,
-            })
-            .collect();
-    } else {
-        let mut elapsed: Vec<f64> = outcomes.iter().map(|outcome| outcome.elapsed.as_secs_f64()).collect();
-        let increments_done = outcomes.iter().map(|outcome| outcome.increments_done).sum();
-        measured.summary = Some(WorkerSummary::from_parts(increments_done, &mut elapsed));
+fn report_of(outcome: TaskOutcome) -> WorkerReport {
+    WorkerReport {
+        id: outcome.index,
+        os_id: None,
+        increments_done: outcome.increments_done,
+        elapsed_s: outcome.elapsed.as_secs_f64(),
+        exit_status: None,
+        cpu: None,
+        max_rss_kib: None,
     }
 }
 
 /// What this run's choices mean, for the report.
 fn notes(config: &Config, options: &RuntimeOptions) -> Vec<String> {
     let mut notes = Vec::new();
-    if config.sync == counter_core::config::Sync::Mutex {
-        notes.push(match config.window {
+    if config.strategy() == Strategy::Mutex {
+        notes.push(match config.window() {
             Window::Inside => "the lock is held across the work, which may await: it is tokio's async mutex, \
                                which a waiting task yields on instead of blocking the thread"
                 .to_owned(),
@@ -285,14 +291,14 @@ fn notes(config: &Config, options: &RuntimeOptions) -> Vec<String> {
                 .to_owned(),
         });
     }
-    match config.work {
+    match config.work() {
         Work::Spin(_) | Work::Block(_) if options.flavor == Flavor::CurrentThread => notes.push(format!(
             "{} holds the runtime's only thread: the tasks run one after the other, never at the same time",
-            config.work
+            config.work()
         )),
         Work::Block(_) => notes.push(format!(
             "{} blocks a runtime thread: at most {} tasks run at once",
-            config.work,
+            config.work(),
             options.thread_count()
         )),
         _ => {}
@@ -300,12 +306,12 @@ fn notes(config: &Config, options: &RuntimeOptions) -> Vec<String> {
     notes
 }
 
-fn announce_hold(hold_for: counter_core::config::Hold, workers: u64, pid: i32) {
+fn announce_hold(hold_for: Hold, workers: u64, pid: i32) {
     let tids = proc::threads_of(pid).unwrap_or_default();
     hold::announce(
         hold_for,
         &hold::Announcement {
-            model: Model::Async,
+            model: MODEL,
             workers,
             ids_label: "tasks have no OS id; this process's thread tids",
             ids: &tids,

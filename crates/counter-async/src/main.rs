@@ -3,15 +3,18 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use counter_async::{Flavor, PROGRAM, RuntimeOptions, run};
-use counter_core::cli::{self, RunArgs};
+use counter_async::{Flavor, MODEL, RuntimeOptions, run};
+use counter_core::{
+    cli::{self, RunArgs},
+    config::parse_count,
+};
 
 /// Five tasks each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
 ///
 /// Runs the workload with one tokio task per worker and reports the final value, the updates lost, the time
 /// and the memory (RSS, PSS, USS) taken while every task was alive.
 #[derive(Debug, Parser)]
-#[command(name = PROGRAM, version)]
+#[command(name = MODEL.binary(), version)]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
@@ -21,12 +24,12 @@ struct Args {
     flavor: Flavor,
 
     /// Worker threads of the multi-thread runtime [default: one per CPU]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("threads", s).map(|n| usize::try_from(n).unwrap_or(usize::MAX)))]
     threads: Option<usize>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let options = RuntimeOptions { flavor: args.flavor, threads: args.threads };
-    cli::main(PROGRAM, &args.run, None, |config| run(config, &options))
+    cli::main(MODEL, &args.run, None, |config| run(config, &options))
 }

@@ -10,11 +10,11 @@ use std::{
 };
 
 use counter_core::{
-    config::{Config, Sync, Window, Work},
+    config::{Config, Strategy, Window, Work},
     counter::HeapCounter,
     error::CounterError,
     signals,
-    workload::{STOP_CHECK_INTERVAL, SleepPacer, perform_blocking},
+    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, perform_blocking},
 };
 use tokio::sync::Notify;
 
@@ -98,26 +98,40 @@ pub(crate) async fn run(shared: Arc<Shared>, index: u64) -> Result<TaskOutcome, 
     // A task index is below `workers`, which the counter was sized for and which fits in memory, so in usize.
     let worker = index as usize;
     let started = Instant::now();
-    let mut pacer = SleepPacer::new(config.timer);
+    let mut pacer = SleepPacer::new(config.timer());
     let mut done = 0;
-    while done < config.increments && !should_stop() {
-        match (config.window, config.sync) {
-            (Window::Before, _) => {
-                perform(config.work, &mut pacer).await;
-                counter.increment(config.sync, worker)?;
+    while done < config.increments() && !should_stop() {
+        let performed = match (config.window(), config.strategy()) {
+            (Window::Before, strategy) => {
+                let performed = perform(config.work(), &mut pacer).await;
+                if performed == Performed::Finished {
+                    counter.increment(strategy, worker)?;
+                }
+                performed
             }
-            (Window::Inside, Sync::Mutex) => {
-                // The lock must be held across the work's awaits: an async lock, so that waiting tasks yield.
+            (Window::Inside, Strategy::Mutex) => {
+                // The lock must be held across the work's awaits: an async lock, so that waiting tasks yield. The
+                // counter's own mutex could not be: its guard is `!Send`, so a task holding it across an await
+                // would not compile for the multi-thread runtime.
                 let _guard = shared.async_lock.lock().await;
-                let pending = counter.begin(Sync::Racy, worker)?;
-                perform(config.work, &mut pacer).await;
-                pending.finish()?;
+                let pending = counter.begin_lock_free(Strategy::Racy, worker).expect("racy takes no lock");
+                let performed = perform(config.work(), &mut pacer).await;
+                if performed == Performed::Finished {
+                    pending.finish();
+                }
+                performed
             }
-            (Window::Inside, sync) => {
-                let pending = counter.begin(sync, worker)?;
-                perform(config.work, &mut pacer).await;
-                pending.finish()?;
+            (Window::Inside, strategy) => {
+                let pending = counter.begin_lock_free(strategy, worker).expect("only the mutex strategy locks");
+                let performed = perform(config.work(), &mut pacer).await;
+                if performed == Performed::Finished {
+                    pending.finish();
+                }
+                performed
             }
+        };
+        if performed == Performed::Interrupted {
+            break;
         }
         done += 1;
     }
@@ -125,37 +139,51 @@ pub(crate) async fn run(shared: Arc<Shared>, index: u64) -> Result<TaskOutcome, 
 }
 
 /// Performs one piece of work, awaiting where it can.
-async fn perform(work: Work, pacer: &mut SleepPacer) {
+async fn perform(work: Work, pacer: &mut SleepPacer) -> Performed {
     match work {
-        Work::None => {}
-        Work::Yield => tokio::task::yield_now().await,
+        Work::None => Performed::Finished,
+        Work::Yield => {
+            tokio::task::yield_now().await;
+            Performed::Finished
+        }
         Work::Sleep(duration) => {
             let start = tokio::time::Instant::now();
             let ask = pacer.ask(duration);
-            if ask.is_zero() {
+            let performed = if ask.is_zero() {
                 // Fully made up already: a timer would still wait for its next millisecond tick, so only yield,
                 // which keeps the await point where the work is.
                 tokio::task::yield_now().await;
+                Performed::Finished
             } else {
-                sleep_until_unless_stopped(start + ask).await;
-            }
+                sleep_unless_stopped(start, ask).await
+            };
             pacer.record(duration, start.elapsed());
+            performed
         }
-        Work::Spin(_) | Work::Block(_) => perform_blocking(work, pacer, &should_stop),
+        Work::Spin(_) | Work::Block(_) => perform_blocking(work, pacer, should_stop),
     }
 }
 
-async fn sleep_until_unless_stopped(until: tokio::time::Instant) {
-    // One timer for the usual short sleep; long ones are cut so that Ctrl-C is noticed promptly.
-    if until.saturating_duration_since(tokio::time::Instant::now()) <= STOP_CHECK_INTERVAL {
+async fn sleep_unless_stopped(start: tokio::time::Instant, duration: Duration) -> Performed {
+    // One timer for the usual short sleep; long ones are cut so that Ctrl-C is noticed promptly. A deadline
+    // too far for the clock is a sleep that only a stop request ends.
+    let until = start.checked_add(duration);
+    if duration <= STOP_CHECK_INTERVAL
+        && let Some(until) = until
+    {
         tokio::time::sleep_until(until).await;
-        return;
+        return Performed::Finished;
     }
-    while !should_stop() {
-        let now = tokio::time::Instant::now();
-        if now >= until {
-            return;
+    loop {
+        if should_stop() {
+            return Performed::Interrupted;
         }
-        tokio::time::sleep_until(until.min(now + STOP_CHECK_INTERVAL)).await;
+        let now = tokio::time::Instant::now();
+        let next = now + STOP_CHECK_INTERVAL;
+        match until {
+            Some(until) if now >= until => return Performed::Finished,
+            Some(until) => tokio::time::sleep_until(until.min(next)).await,
+            None => tokio::time::sleep_until(next).await,
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! What every frontend binary shares: the flags (one `clap::Args` struct each binary flattens, so that all
 //! three accept the same flags with the same help) and the end of `main` (print, map errors to exit codes).
 
-use std::{error::Error, process::ExitCode};
-
-use nix::sys::signal::Signal;
+use std::{error::Error as StdError, process::ExitCode};
 
 use crate::{
-    config::{Config, Hold, Jobs, Pool, Sync, Timer, Window, Work, parse_count},
-    error::ConfigError,
+    config::{Config, Hold, Jobs, Pool, Request, Strategy, Timer, Window, Work, parse_count},
+    error::{ConfigError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, Error},
+    model::Model,
+    output::{self, PrintError},
     render,
     report::RunReport,
     signals,
@@ -34,8 +34,8 @@ pub struct RunArgs {
     pub window: Window,
 
     /// How the counter is protected
-    #[arg(long, value_enum, default_value_t = Sync::Racy)]
-    pub sync: Sync,
+    #[arg(long = "sync", value_name = "STRATEGY", value_enum, default_value_t = Strategy::Racy)]
+    pub strategy: Strategy,
 
     /// How sleep: work is timed: compensated (each sleep shortened by how late the previous ones woke, so that
     /// timer lateness does not add up), or relative (each sleep as asked, lateness and all, as the seed does)
@@ -66,18 +66,15 @@ pub struct PoolArgs {
 }
 
 impl PoolArgs {
-    fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
-        config.pool = match (self.pool, self.jobs) {
-            (None, None) => None,
-            (None, Some(jobs)) => {
-                return Err(ConfigError::Conflict(format!(
-                    "--jobs {} needs --pool N: without a pool every worker is its own thread or process",
-                    value_name(&jobs)
-                )));
-            }
-            (Some(size), jobs) => Some(Pool { size, jobs: jobs.unwrap_or(Jobs::Worker) }),
-        };
-        Ok(())
+    fn pool(&self) -> Result<Option<Pool>, ConfigError> {
+        match (self.pool, self.jobs) {
+            (None, None) => Ok(None),
+            (None, Some(jobs)) => Err(ConfigError::Conflict(format!(
+                "--jobs {} needs --pool N: without a pool every worker is its own thread or process",
+                value_name(&jobs)
+            ))),
+            (Some(size), jobs) => Ok(Some(Pool { size, jobs: jobs.unwrap_or(Jobs::Worker) })),
+        }
     }
 }
 
@@ -95,72 +92,46 @@ pub enum Format {
     Json,
 }
 
+impl Format {
+    /// A report in this format.
+    pub fn render(self, report: &RunReport) -> String {
+        match self {
+            Format::Text => render::text(report),
+            Format::Json => report.to_json() + "\n",
+        }
+    }
+}
+
 impl RunArgs {
-    /// The validated configuration, with the pool flags if the frontend has them.
-    pub fn config(&self, pool: Option<&PoolArgs>) -> Result<Config, ConfigError> {
-        let mut config = Config {
+    /// The request these flags make, with the pool flags if the frontend has them.
+    pub fn request(&self, pool: Option<&PoolArgs>) -> Result<Request, ConfigError> {
+        Ok(Request {
             workers: self.workers,
             increments: self.increments,
             work: self.work,
             window: self.window,
-            sync: self.sync,
+            strategy: self.strategy,
             timer: self.timer,
-            pool: None,
+            pool: pool.map(PoolArgs::pool).transpose()?.flatten(),
             hold: self.hold,
-        };
-        if let Some(pool) = pool {
-            pool.apply(&mut config)?;
-        }
-        config.validate()?;
-        Ok(config)
+        })
     }
 }
 
-/// A run ended by SIGINT or SIGTERM, with what it had done so far.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted by {signal}")]
-pub struct Interrupted {
-    /// The signal.
-    pub signal: Signal,
-    /// The report of the run so far.
-    pub partial: Box<RunReport>,
+/// What `main` needs to know about a frontend's error to pick the exit code: the shared part of it, if any.
+pub trait FrontendError: StdError {
+    /// The shared error this one wraps, which decides the exit code; `None` for a frontend's own failure (1).
+    fn core(&self) -> Option<&Error>;
 }
 
-/// What `main` needs to know about a frontend's error to pick the exit code.
-pub trait FrontendError: Error {
-    /// The interruption, if that is what this error is.
-    fn interrupted(&self) -> Option<&Interrupted>;
-    /// Whether the user asked for something impossible (exit 2) rather than the run failing (exit 1).
-    fn is_usage(&self) -> bool;
+impl FrontendError for Error {
+    fn core(&self) -> Option<&Error> {
+        Some(self)
+    }
 }
-
-/// Implements [`FrontendError`] for a frontend's error enum with the usual variants: `Config(ConfigError)` and
-/// `Limit(LimitError)` are the user's (exit 2), `Interrupted(Interrupted)` is a signal, anything else a failure.
-#[macro_export]
-macro_rules! frontend_error {
-    ($error:ty) => {
-        impl $crate::cli::FrontendError for $error {
-            fn interrupted(&self) -> Option<&$crate::cli::Interrupted> {
-                match self {
-                    Self::Interrupted(interrupted) => Some(interrupted),
-                    _ => None,
-                }
-            }
-
-            fn is_usage(&self) -> bool {
-                matches!(self, Self::Config(_) | Self::Limit(_))
-            }
-        }
-    };
-}
-
-/// Exit code for a request that cannot be met: bad flags, or more workers than the system allows.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code for a run that failed.
-pub const EXIT_FAILURE: u8 = 1;
 
 /// An error and all its causes on one line: `could not fork worker 3: Resource temporarily unavailable`.
-pub fn error_chain(error: &dyn Error) -> String {
+pub fn error_chain(error: &dyn StdError) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -172,47 +143,64 @@ pub fn error_chain(error: &dyn Error) -> String {
 }
 
 /// Prints an error the way every binary does, and returns the exit code.
-pub fn fail(program: &str, error: &dyn Error, code: u8) -> ExitCode {
-    eprintln!("{program}: error: {}", error_chain(error));
+pub fn fail(program: &str, error: &dyn StdError, code: u8) -> ExitCode {
+    output::eprint(&format!("{program}: error: {}\n", error_chain(error)));
     ExitCode::from(code)
 }
 
-/// Every frontend's `main` after parsing: installs the signal handlers, validates the shared flags, runs, prints.
+/// Every frontend's `main` after parsing: installs the signal handlers, checks that the report can be
+/// written, validates the flags once, runs, prints.
 pub fn main<E: FrontendError>(
-    program: &str,
+    model: Model,
     args: &RunArgs,
     pool: Option<&PoolArgs>,
     run: impl FnOnce(&Config) -> Result<RunReport, E>,
 ) -> ExitCode {
+    let program = model.binary();
     if let Err(error) = signals::install() {
         return fail(program, &error, EXIT_FAILURE);
     }
-    match args.config(pool) {
+    if output::stdout_was_closed() {
+        output::eprint(&format!(
+            "{program}: error: standard output is closed, so the report would be lost; redirect it to a file, or to \
+             /dev/null to discard it\n"
+        ));
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match args.request(pool).and_then(|request| request.validate_for(model)) {
         Ok(config) => finish(program, run(&config), args.format),
         Err(error) => fail(program, &error, EXIT_USAGE),
     }
 }
 
-/// The end of every frontend's `main`: prints the report (or the error) and picks the exit code.
+/// The end of every frontend's `main`: prints the report (or the error, and what was done before it) and picks
+/// the exit code.
 pub fn finish<E: FrontendError>(program: &str, outcome: Result<RunReport, E>, format: Format) -> ExitCode {
-    match outcome {
+    let error = match outcome {
         Ok(report) => {
-            match format {
-                Format::Text => print!("{}", render::text(&report)),
-                Format::Json => println!("{}", report.to_json()),
-            }
-            ExitCode::SUCCESS
+            return match output::print(&format.render(&report)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(PrintError::BrokenPipe) => ExitCode::from(EXIT_BROKEN_PIPE),
+                Err(error) => fail(program, &error, EXIT_FAILURE),
+            };
         }
-        Err(error) => match error.interrupted() {
-            Some(interrupted) => {
-                eprintln!("{program}: {interrupted}; every worker was stopped. The run so far:");
-                match format {
-                    Format::Text => eprint!("{}", render::text(&interrupted.partial)),
-                    Format::Json => eprintln!("{}", interrupted.partial.to_json()),
-                }
-                ExitCode::from(signals::exit_code(interrupted.signal))
-            }
-            None => fail(program, &error, if error.is_usage() { EXIT_USAGE } else { EXIT_FAILURE }),
-        },
+        Err(error) => error,
+    };
+    let core = error.core();
+    let exit = core.map_or(EXIT_FAILURE, Error::exit_code);
+    match core.and_then(|core| core.partial_report().map(|partial| (core, partial))) {
+        Some((Error::Interrupted(interrupted), partial)) => {
+            output::eprint(&format!(
+                "{program}: {interrupted}; every worker was stopped. The run so far:\n{}",
+                format.render(partial)
+            ));
+        }
+        Some((_, partial)) => {
+            output::eprint(&format!("{program}: error: {}. The run:\n{}", error_chain(&error), format.render(partial)));
+        }
+        None => {
+            output::eprint(&format!("{program}: error: {}\n", error_chain(&error)));
+        }
     }
+    ExitCode::from(exit)
 }

@@ -1,15 +1,29 @@
 //! The workload: how many workers, how many increments each, what work sits where, and which strategy
 //! protects the counter. The defaults are the seed program: 5 workers x 1000 increments after 10 ms of work,
 //! no lock.
+//!
+//! A [`Request`] is what a user asked for, field by field; [`Request::validate`] turns it into a [`Config`],
+//! whose fields are private: a `Config` that exists has been checked, so nobody checks it again.
 
 use std::{fmt, str::FromStr, time::Duration};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use crate::{
-    duration::{format_duration, parse_duration},
+    duration::{duration_or_reason, format_duration, parse_duration},
     error::ConfigError,
+    model::Model,
 };
+
+/// Refuses text with white space in it: every value is written without spaces (`sleep:10ms`, `30s`, `5`), so
+/// `sleep: 10ms` and `sleep:10 ms` are refused alike.
+pub(crate) fn no_spaces(text: &str) -> Result<(), String> {
+    if text.chars().any(char::is_whitespace) {
+        Err("it contains white space; write values without spaces, as in sleep:10ms".to_owned())
+    } else {
+        Ok(())
+    }
+}
 
 /// The simulated work each increment is preceded (or interrupted) by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +41,7 @@ pub enum Work {
 }
 
 impl Work {
-    /// What `--work` accepts, for error messages and help.
+    /// What `--work` accepts, for error messages.
     pub const ALLOWED: &'static str = "none, yield, sleep:<duration>, spin:<duration>, block:<duration>";
 
     /// How long one piece of work is meant to take; zero for `none` and `yield`.
@@ -44,6 +58,7 @@ impl FromStr for Work {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = |reason: String| ConfigError::Work { value: text.to_owned(), reason };
+        no_spaces(text).map_err(bad)?;
         let (kind, argument) = match text.split_once(':') {
             Some((kind, argument)) => (kind, Some(argument)),
             None => (text, None),
@@ -86,10 +101,10 @@ pub enum Window {
     Inside,
 }
 
-/// How the workers keep the shared counter consistent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// How the workers keep the shared counter consistent (the `--sync` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum Sync {
+pub enum Strategy {
     /// No protection: a relaxed load, then a relaxed store of that value plus one. Updates can be lost.
     Racy,
     /// A mutex around the read-modify-write.
@@ -100,10 +115,23 @@ pub enum Sync {
     Sharded,
 }
 
-impl Sync {
+impl Strategy {
+    /// Every strategy, in the order the project presents them.
+    pub const ALL: [Strategy; 4] = [Strategy::Racy, Strategy::Mutex, Strategy::Atomic, Strategy::Sharded];
+
     /// Whether this strategy can lose updates.
     pub fn is_racy(self) -> bool {
-        self == Sync::Racy
+        self == Strategy::Racy
+    }
+
+    /// The name on the command line and in reports: `racy`, `sharded`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Racy => "racy",
+            Strategy::Mutex => "mutex",
+            Strategy::Atomic => "atomic",
+            Strategy::Sharded => "sharded",
+        }
     }
 }
 
@@ -151,19 +179,17 @@ impl FromStr for Hold {
     type Err = ConfigError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: String| ConfigError::Hold { value: text.to_owned(), reason };
         if text == "stdin" {
             return Ok(Hold::UntilStdin);
         }
-        // A bare number is seconds, as `--hold 30` reads naturally; anything else is a duration.
+        no_spaces(text).map_err(bad)?;
+        // A bare number is seconds, as `--hold 30` reads naturally; anything else is a duration. Both have the
+        // same limit: what a 64-bit count of nanoseconds holds.
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            return text
-                .parse::<u64>()
-                .map(|secs| Hold::For(Duration::from_secs(secs)))
-                .map_err(|_| ConfigError::Hold { value: text.to_owned(), reason: "the number is too large".into() });
+            return duration_or_reason(&format!("{text}s")).map(Hold::For).map_err(bad);
         }
-        parse_duration(text)
-            .map(Hold::For)
-            .map_err(|e| ConfigError::Hold { value: text.to_owned(), reason: e.to_string() })
+        duration_or_reason(text).map(Hold::For).map_err(bad)
     }
 }
 
@@ -176,9 +202,9 @@ impl fmt::Display for Hold {
     }
 }
 
-/// A complete, validated run configuration. Build it with [`Config::new`] or from the shared flags.
+/// A run as asked for, before validation: build one (the default is the seed), then [`Request::validate`] it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Config {
+pub struct Request {
     /// Number of workers (threads, processes or tasks).
     pub workers: u64,
     /// Increments each worker makes.
@@ -188,8 +214,9 @@ pub struct Config {
     pub work: Work,
     /// Where the work sits relative to the read-modify-write.
     pub window: Window,
-    /// How the counter is protected.
-    pub sync: Sync,
+    /// How the counter is protected. Named `sync` in JSON, as the `--sync` flag.
+    #[serde(rename = "sync")]
+    pub strategy: Strategy,
     /// How sleeps are timed.
     pub timer: Timer,
     /// Pooled execution (`--pool`), for threads and processes; `None` is one thread or process per worker.
@@ -198,6 +225,158 @@ pub struct Config {
     /// Whether to hold the workers alive before they start. Not part of the workload: timings exclude it.
     #[serde(serialize_with = "display_option", deserialize_with = "from_str_option")]
     pub hold: Option<Hold>,
+}
+
+impl Default for Request {
+    /// The seed program: 5 workers, 1000 increments each, 10 ms of sleep before each, no lock.
+    fn default() -> Self {
+        Request {
+            workers: 5,
+            increments: 1000,
+            work: Work::Sleep(Duration::from_millis(10)),
+            window: Window::Before,
+            strategy: Strategy::Racy,
+            timer: Timer::Compensated,
+            pool: None,
+            hold: None,
+        }
+    }
+}
+
+impl Request {
+    /// Checks every rule that a single flag cannot check alone, whatever the model.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        check_count("workers", self.workers)?;
+        check_count("increments", self.increments)?;
+        if let Some(pool) = self.pool {
+            check_count("pool", pool.size)?;
+        }
+        let expected = self
+            .workers
+            .checked_mul(self.increments)
+            .ok_or(ConfigError::TotalOverflow { workers: self.workers, increments: self.increments })?;
+        let ideal_worker_time = ideal_worker_time(self.work, self.increments)
+            .ok_or_else(|| ConfigError::IdealTimeOverflow { increments: self.increments, work: self.work.to_string() })?;
+        Ok(Config { request: self, expected, ideal_worker_time })
+    }
+
+    /// [`Request::validate`], then what `model` cannot run: `block:` work outside async, where it would only
+    /// be a confusing name for `sleep:`; a pool in async, whose tasks are already scheduled on a few threads.
+    pub fn validate_for(self, model: Model) -> Result<Config, ConfigError> {
+        if model != Model::Async
+            && let Work::Block(_) = self.work
+        {
+            return Err(ConfigError::WorkNotSupported {
+                work: self.work.to_string(),
+                model: model.binary(),
+                reason: "block: is a blocking sleep inside an async task and only means something in counter-async; \
+                         use sleep:<duration> here",
+            });
+        }
+        if model == Model::Async && self.pool.is_some() {
+            return Err(ConfigError::Conflict(
+                "counter-async has no pool: its tasks already run on the runtime's threads".to_owned(),
+            ));
+        }
+        self.validate()
+    }
+}
+
+fn ideal_worker_time(work: Work, increments: u64) -> Option<Duration> {
+    let nanos = work.nominal().as_nanos().checked_mul(u128::from(increments))?;
+    u64::try_from(nanos).ok().map(Duration::from_nanos)
+}
+
+/// A validated run configuration: every rule of [`Request::validate`] holds. Read it through its methods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Request", into = "Request")]
+pub struct Config {
+    request: Request,
+    expected: u64,
+    ideal_worker_time: Duration,
+}
+
+impl TryFrom<Request> for Config {
+    type Error = ConfigError;
+
+    fn try_from(request: Request) -> Result<Self, Self::Error> {
+        request.validate()
+    }
+}
+
+impl From<Config> for Request {
+    fn from(config: Config) -> Request {
+        config.request
+    }
+}
+
+impl Default for Config {
+    /// The seed program (see [`Request::default`]).
+    fn default() -> Self {
+        Config { request: Request::default(), expected: 5000, ideal_worker_time: Duration::from_secs(10) }
+    }
+}
+
+impl Config {
+    /// What was asked for, to change a field and validate again.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// Number of workers (threads, processes or tasks), at least one.
+    pub fn workers(&self) -> u64 {
+        self.request.workers
+    }
+
+    /// Increments each worker makes, at least one.
+    pub fn increments(&self) -> u64 {
+        self.request.increments
+    }
+
+    /// The work done for each increment.
+    pub fn work(&self) -> Work {
+        self.request.work
+    }
+
+    /// Where the work sits.
+    pub fn window(&self) -> Window {
+        self.request.window
+    }
+
+    /// How the counter is protected.
+    pub fn strategy(&self) -> Strategy {
+        self.request.strategy
+    }
+
+    /// How sleeps are timed.
+    pub fn timer(&self) -> Timer {
+        self.request.timer
+    }
+
+    /// The pool, for a pooled run.
+    pub fn pool(&self) -> Option<Pool> {
+        self.request.pool
+    }
+
+    /// The hold, if the workers are to be held before they start.
+    pub fn hold(&self) -> Option<Hold> {
+        self.request.hold
+    }
+
+    /// The final value a correct run reaches: `workers * increments`, which fits in 64 bits.
+    pub fn expected(&self) -> u64 {
+        self.expected
+    }
+
+    /// How long one worker would take if the work took exactly its nominal time and nothing else cost anything.
+    pub fn ideal_worker_time(&self) -> Duration {
+        self.ideal_worker_time
+    }
+
+    /// Threads or processes the run makes: the pool's size when pooled, else one per worker.
+    pub fn members(&self) -> u64 {
+        self.request.pool.map_or(self.request.workers, |pool| pool.size)
+    }
 }
 
 fn display<T: fmt::Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
@@ -222,83 +401,20 @@ fn from_str_option<'de, T: FromStr<Err = ConfigError>, D: Deserializer<'de>>(
     Option::<String>::deserialize(deserializer)?.map(|text| text.parse().map_err(D::Error::custom)).transpose()
 }
 
-impl Default for Config {
-    /// The seed program: 5 workers, 1000 increments each, 10 ms of sleep before each, no lock.
-    fn default() -> Self {
-        Config {
-            workers: 5,
-            increments: 1000,
-            work: Work::Sleep(Duration::from_millis(10)),
-            window: Window::Before,
-            sync: Sync::Racy,
-            timer: Timer::Compensated,
-            pool: None,
-            hold: None,
-        }
-    }
-}
-
-impl Config {
-    /// Checks every rule that a single flag cannot check alone.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check_count("workers", self.workers)?;
-        check_count("increments", self.increments)?;
-        self.expected()?;
-        self.ideal_worker_time()?;
-        if let Some(pool) = self.pool {
-            check_count("pool", pool.size)?;
-        }
-        Ok(())
-    }
-
-    /// The final value a correct run reaches: `workers * increments`.
-    pub fn expected(&self) -> Result<u64, ConfigError> {
-        self.workers
-            .checked_mul(self.increments)
-            .ok_or(ConfigError::TotalOverflow { workers: self.workers, increments: self.increments })
-    }
-
-    /// How long one worker would take if the work took exactly its nominal time and nothing else cost anything.
-    pub fn ideal_worker_time(&self) -> Result<Duration, ConfigError> {
-        u32::try_from(self.increments)
-            .ok()
-            .and_then(|n| self.work.nominal().checked_mul(n))
-            .or_else(|| {
-                // More than u32::MAX increments: multiply in nanoseconds.
-                let nanos = self.work.nominal().as_nanos().checked_mul(u128::from(self.increments))?;
-                u64::try_from(nanos).ok().map(Duration::from_nanos)
-            })
-            .ok_or_else(|| ConfigError::IdealTimeOverflow { increments: self.increments, work: self.work.to_string() })
-    }
-
-    /// Threads or processes the run makes: the pool's size when pooled, else one per worker.
-    pub fn members(&self) -> u64 {
-        self.pool.map_or(self.workers, |pool| pool.size)
-    }
-
-    /// Refuses `block:` work outside the async frontend, where it would only be a confusing name for `sleep:`.
-    pub fn refuse_block_work(&self, model: &'static str) -> Result<(), ConfigError> {
-        match self.work {
-            Work::Block(_) => Err(ConfigError::WorkNotSupported {
-                work: self.work.to_string(),
-                model,
-                reason: "block: is a blocking sleep inside an async task and only means something in counter-async; \
-                         use sleep:<duration> here",
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
 fn check_count(name: &'static str, value: u64) -> Result<(), ConfigError> {
     if value == 0 { Err(ConfigError::Count { name, value: value.to_string(), max: u64::MAX }) } else { Ok(()) }
 }
 
 /// Parses a count flag (`--workers`, `--increments`) with an error that names the value and the range.
 pub fn parse_count(name: &'static str, text: &str) -> Result<u64, ConfigError> {
-    let bad = || ConfigError::Count { name, value: text.to_owned(), max: u64::MAX };
-    let value: u64 = text.trim().parse().map_err(|_| bad())?;
-    if value == 0 { Err(bad()) } else { Ok(value) }
+    parse_count_up_to(name, text, u64::MAX)
+}
+
+/// Parses a count flag that has a smaller limit than `u64::MAX`.
+pub fn parse_count_up_to(name: &'static str, text: &str, max: u64) -> Result<u64, ConfigError> {
+    let bad = || ConfigError::Count { name, value: text.to_owned(), max };
+    let value: u64 = text.parse().map_err(|_| bad())?;
+    if value == 0 || value > max { Err(bad()) } else { Ok(value) }
 }
 
 #[cfg(test)]
@@ -307,13 +423,13 @@ mod tests {
 
     #[test]
     fn defaults_are_the_seed() {
-        let config = Config::default();
-        assert_eq!((config.workers, config.increments), (5, 1000));
-        assert_eq!(config.work, Work::Sleep(Duration::from_millis(10)));
-        assert_eq!((config.window, config.sync), (Window::Before, Sync::Racy));
-        assert_eq!(config.expected(), Ok(5000));
-        assert_eq!(config.ideal_worker_time(), Ok(Duration::from_secs(10)));
-        assert_eq!(config.validate(), Ok(()));
+        let config = Request::default().validate().unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!((config.workers(), config.increments()), (5, 1000));
+        assert_eq!(config.work(), Work::Sleep(Duration::from_millis(10)));
+        assert_eq!((config.window(), config.strategy()), (Window::Before, Strategy::Racy));
+        assert_eq!(config.expected(), 5000);
+        assert_eq!(config.ideal_worker_time(), Duration::from_secs(10));
     }
 
     #[test]
@@ -325,11 +441,21 @@ mod tests {
 
     #[test]
     fn bad_work_names_the_value_and_the_choices() {
-        for bad in ["sleep", "sleep:", "sleep:-1ms", "sleep:10xs", "nap:1ms", "none:1ms", ""] {
+        for bad in ["sleep", "sleep:", "sleep:-1ms", "sleep:10xs", "nap:1ms", "none:1ms", "", "sleep: 10ms", "sleep:10 ms"]
+        {
             let message = bad.parse::<Work>().unwrap_err().to_string();
             assert!(message.contains(&format!("'{bad}'")), "{message}");
             assert!(message.contains(Work::ALLOWED), "{message}");
         }
+    }
+
+    #[test]
+    fn spaces_are_refused_wherever_they_are() {
+        for bad in [" sleep:10ms", "sleep: 10ms", "sleep:10 ms", "sleep:10ms "] {
+            assert!(bad.parse::<Work>().unwrap_err().to_string().contains("white space"), "{bad}");
+        }
+        assert!("1 0".parse::<Hold>().is_err());
+        assert!(parse_count("workers", " 5").is_err());
     }
 
     #[test]
@@ -340,33 +466,52 @@ mod tests {
             assert!(message.contains(&format!("'{bad}'")), "{message}");
             assert!(message.contains("from 1 to"), "{message}");
         }
+        let message = parse_count_up_to("repeats", "1001", 1000).unwrap_err().to_string();
+        assert!(message.contains("from 1 to 1000"), "{message}");
     }
 
     #[test]
     fn totals_that_overflow_are_refused() {
-        let config = Config { workers: u64::MAX, increments: 2, ..Config::default() };
-        assert!(matches!(config.validate(), Err(ConfigError::TotalOverflow { .. })));
-        let config = Config {
+        let request = Request { workers: u64::MAX, increments: 2, ..Request::default() };
+        assert!(matches!(request.validate(), Err(ConfigError::TotalOverflow { .. })));
+        let request = Request {
             increments: u64::MAX / 8,
             work: Work::Spin(Duration::from_secs(3600)),
             workers: 1,
-            ..Config::default()
+            ..Request::default()
         };
-        assert!(matches!(config.validate(), Err(ConfigError::IdealTimeOverflow { .. })));
+        assert!(matches!(request.validate(), Err(ConfigError::IdealTimeOverflow { .. })));
     }
 
     #[test]
-    fn hold_takes_seconds_durations_or_stdin() {
+    fn hold_takes_seconds_durations_or_stdin_within_the_same_limit() {
         assert_eq!("30".parse::<Hold>(), Ok(Hold::For(Duration::from_secs(30))));
         assert_eq!("500ms".parse::<Hold>(), Ok(Hold::For(Duration::from_millis(500))));
         assert_eq!("stdin".parse::<Hold>(), Ok(Hold::UntilStdin));
         assert!("soon".parse::<Hold>().unwrap_err().to_string().contains("'soon'"));
+        for too_long in ["9223372036854775807", "18446744074s"] {
+            let message = too_long.parse::<Hold>().unwrap_err().to_string();
+            assert!(message.contains(too_long) && message.contains("584 years"), "{message}");
+        }
+        assert!("18446744073".parse::<Hold>().is_ok(), "just under the limit");
     }
 
     #[test]
-    fn block_work_is_refused_outside_async() {
-        let config = Config { work: Work::Block(Duration::from_millis(1)), ..Config::default() };
-        let message = config.refuse_block_work("counter-threads").unwrap_err().to_string();
+    fn models_refuse_what_they_cannot_run() {
+        let block = Request { work: Work::Block(Duration::from_millis(1)), ..Request::default() };
+        let message = block.clone().validate_for(Model::Threads).unwrap_err().to_string();
         assert!(message.contains("block:1ms") && message.contains("sleep:"), "{message}");
+        assert!(block.validate_for(Model::Async).is_ok());
+        let pooled = Request { pool: Some(Pool { size: 2, jobs: Jobs::Worker }), ..Request::default() };
+        assert!(pooled.clone().validate_for(Model::Async).is_err());
+        assert!(pooled.validate_for(Model::Processes).is_ok());
+    }
+
+    #[test]
+    fn a_config_read_from_json_is_validated() {
+        let mut json = serde_json::to_value(Config::default()).unwrap();
+        assert_eq!(json["sync"], "racy", "the JSON field keeps the flag's name");
+        json["workers"] = 0.into();
+        assert!(serde_json::from_value::<Config>(json).is_err());
     }
 }

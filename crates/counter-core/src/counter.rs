@@ -15,7 +15,9 @@
 //!
 //! # Updating
 //! An increment is split in two, [`Counter::begin`] and [`PendingIncrement::finish`], so that a frontend can
-//! put its work between the read and the write (the `inside` window), sleeping or awaiting there as it likes.
+//! put its work between the read and the write (the `inside` window). A pending increment of the mutex
+//! strategy holds the lock and is `!Send`; [`Counter::begin_lock_free`] gives the `Send` kind, which an async
+//! task may hold across an await on any runtime.
 
 use std::{
     alloc::{self, Layout},
@@ -25,9 +27,9 @@ use std::{
 };
 
 use crate::{
-    config::Sync,
+    config::Strategy,
     error::CounterError,
-    mutex::{Acquired, RobustMutex},
+    mutex::{Acquired, RobustGuard, RobustMutex},
     pool::JobQueue,
 };
 
@@ -76,26 +78,23 @@ const _: () = {
     assert!(std::mem::offset_of!(Header, jobs) == 3 * CACHE_LINE);
 };
 
-/// The memory a counter needs for `workers` writers (workers, or pool members) with strategy `sync`: shards
-/// only when sharded.
-pub fn layout(sync: Sync, workers: u64) -> Result<Layout, CounterLayoutError> {
-    let shards = shard_count(sync, workers)?;
+/// The memory a counter needs for `writers` writers (workers, or pool members) with `strategy`: shards only
+/// when sharded.
+pub fn layout(strategy: Strategy, writers: u64) -> Result<Layout, CounterError> {
+    let shards = shard_count(strategy, writers)?;
     size_of::<Shard>()
         .checked_mul(shards)
         .and_then(|bytes| bytes.checked_add(size_of::<Header>()))
         .and_then(|size| Layout::from_size_align(size, CACHE_LINE).ok())
-        .ok_or(CounterLayoutError { workers })
+        .ok_or(CounterError::TooLarge { writers })
 }
 
-fn shard_count(sync: Sync, workers: u64) -> Result<usize, CounterLayoutError> {
-    if sync == Sync::Sharded { usize::try_from(workers).map_err(|_| CounterLayoutError { workers }) } else { Ok(0) }
-}
-
-/// The counter for this many workers would not fit in this machine's address space.
-#[derive(Debug, thiserror::Error)]
-#[error("a sharded counter for {workers} workers does not fit in memory")]
-pub struct CounterLayoutError {
-    workers: u64,
+fn shard_count(strategy: Strategy, writers: u64) -> Result<usize, CounterError> {
+    if strategy == Strategy::Sharded {
+        usize::try_from(writers).map_err(|_| CounterError::TooLarge { writers })
+    } else {
+        Ok(0)
+    }
 }
 
 /// A view of an initialised counter, wherever its memory lives. Cheap to copy; share it with every worker.
@@ -109,10 +108,10 @@ impl<'a> Counter<'a> {
     /// Initialises a counter at `base` and returns a view of it.
     ///
     /// # Safety
-    /// `base` must be valid for reads and writes of [`layout(sync, workers)`](layout) bytes, aligned to
+    /// `base` must be valid for reads and writes of [`layout(strategy, writers)`](layout) bytes, aligned to
     /// [`CACHE_LINE`], unused by anyone else during this call, and must stay mapped and unmoved for `'a`.
-    pub unsafe fn init_at(base: NonNull<u8>, sync: Sync, workers: u64) -> Result<Counter<'a>, CounterError> {
-        let shards = shard_count(sync, workers).unwrap_or(0);
+    pub unsafe fn init_at(base: NonNull<u8>, strategy: Strategy, writers: u64) -> Result<Counter<'a>, CounterError> {
+        let shards = shard_count(strategy, writers)?;
         let header = base.cast::<Header>().as_ptr();
         // SAFETY: `header` and the shards that follow it lie inside the memory the caller vouches for, and are
         // aligned because `base` is and every part's size is a multiple of the cache line.
@@ -132,32 +131,40 @@ impl<'a> Counter<'a> {
         }
     }
 
-    /// Starts one increment by worker `worker` (numbered from 0): reads the value, taking the lock first for
+    /// Starts one increment by writer `writer` (numbered from 0): reads the value, taking the lock first for
     /// the mutex strategy. Whatever runs before [`PendingIncrement::finish`] is inside the race window.
-    pub fn begin(&self, sync: Sync, worker: usize) -> Result<PendingIncrement<'a>, CounterError> {
+    pub fn begin(&self, strategy: Strategy, writer: usize) -> Result<PendingIncrement<'a>, CounterError> {
+        if let Some(lock_free) = self.begin_lock_free(strategy, writer) {
+            return Ok(PendingIncrement::LockFree(lock_free));
+        }
+        let (guard, acquired) = self.header.lock.0.lock()?;
+        if acquired == Acquired::FromDeadOwner {
+            self.header.meta.0.dead_owner_recoveries.fetch_add(1, Relaxed);
+        }
+        Ok(PendingIncrement::Locked { value: &self.header.value.0, read: self.header.value.0.load(Relaxed), guard })
+    }
+
+    /// Starts one increment of a strategy that takes no lock; `None` for the mutex strategy.
+    pub fn begin_lock_free(&self, strategy: Strategy, writer: usize) -> Option<LockFreeIncrement<'a>> {
         // Relaxed is enough for every load and store here: racy wants no ordering at all (that is its point),
         // the mutex orders its own critical sections, an atomic RMW is indivisible whatever its ordering, and a
         // shard has a single writer. The coordinator reads the total after join/wait, which orders everything.
-        let step = match sync {
-            Sync::Racy => Step::Racy { read: self.header.value.0.load(Relaxed) },
-            Sync::Mutex => {
-                if self.header.lock.0.lock()? == Acquired::FromDeadOwner {
-                    self.header.meta.0.dead_owner_recoveries.fetch_add(1, Relaxed);
-                }
-                Step::Locked { read: self.header.value.0.load(Relaxed) }
+        let value = &self.header.value.0;
+        match strategy {
+            Strategy::Racy => Some(LockFreeIncrement::Store { target: value, read: value.load(Relaxed) }),
+            Strategy::Mutex => None,
+            Strategy::Atomic => Some(LockFreeIncrement::Add { target: value }),
+            Strategy::Sharded => {
+                let shard = &self.shards[writer].0;
+                Some(LockFreeIncrement::Store { target: shard, read: shard.load(Relaxed) })
             }
-            Sync::Atomic => Step::Atomic,
-            Sync::Sharded => {
-                let shard = &self.shards[worker].0;
-                Step::Sharded { shard, read: shard.load(Relaxed) }
-            }
-        };
-        Ok(PendingIncrement { header: self.header, step })
+        }
     }
 
     /// Adds one, with nothing in the window.
-    pub fn increment(&self, sync: Sync, worker: usize) -> Result<(), CounterError> {
-        self.begin(sync, worker)?.finish()
+    pub fn increment(&self, strategy: Strategy, writer: usize) -> Result<(), CounterError> {
+        self.begin(strategy, writer)?.finish();
+        Ok(())
     }
 
     /// The counter's value: the shared word plus every shard (only one of the two is ever non-zero).
@@ -181,46 +188,60 @@ impl<'a> Counter<'a> {
 /// Dropping it without [`finish`](PendingIncrement::finish) abandons the update (and releases the lock).
 #[derive(Debug)]
 #[must_use = "an increment only counts once finished"]
-pub struct PendingIncrement<'a> {
-    header: &'a Header,
-    step: Step<'a>,
-}
-
-#[derive(Debug)]
-enum Step<'a> {
-    Racy { read: u64 },
-    Locked { read: u64 },
-    Atomic,
-    Sharded { shard: &'a AtomicU64, read: u64 },
-    Done,
+pub enum PendingIncrement<'a> {
+    /// Racy, atomic or sharded.
+    LockFree(LockFreeIncrement<'a>),
+    /// The mutex strategy: the lock is held until the write.
+    Locked {
+        /// The shared value.
+        value: &'a AtomicU64,
+        /// What was read under the lock.
+        read: u64,
+        /// The lock, released when this is dropped.
+        guard: RobustGuard<'a>,
+    },
 }
 
 impl PendingIncrement<'_> {
     /// Writes the incremented value back (releasing the lock for the mutex strategy).
-    pub fn finish(mut self) -> Result<(), CounterError> {
-        match std::mem::replace(&mut self.step, Step::Done) {
-            // The lost update: another worker may have stored since we read; this store overwrites it.
-            Step::Racy { read } => self.header.value.0.store(read.wrapping_add(1), Relaxed),
-            Step::Locked { read } => {
-                self.header.value.0.store(read.wrapping_add(1), Relaxed);
-                self.header.lock.0.unlock()?;
+    pub fn finish(self) {
+        match self {
+            PendingIncrement::LockFree(increment) => increment.finish(),
+            PendingIncrement::Locked { value, read, guard } => {
+                value.store(read.wrapping_add(1), Relaxed);
+                drop(guard);
             }
-            Step::Atomic => {
-                self.header.value.0.fetch_add(1, Relaxed);
-            }
-            Step::Sharded { shard, read } => shard.store(read.wrapping_add(1), Relaxed),
-            Step::Done => {}
         }
-        Ok(())
     }
 }
 
-impl Drop for PendingIncrement<'_> {
-    fn drop(&mut self) {
-        if let Step::Locked { .. } = self.step {
-            // Abandoned inside the critical section (an error or a stop request): release the lock so that
-            // the others go on. An unlock error cannot be reported from here, and only means it was not held.
-            let _ = self.header.lock.0.unlock();
+/// An increment of a strategy that takes no lock: `Send`, so it may be held across an await anywhere.
+#[derive(Debug)]
+#[must_use = "an increment only counts once finished"]
+pub enum LockFreeIncrement<'a> {
+    /// Racy or sharded: store what was read plus one. For racy this is the lost update: another worker may
+    /// have stored since the read, and this store overwrites it. A shard has one writer, so nothing is lost.
+    Store {
+        /// The word to write.
+        target: &'a AtomicU64,
+        /// What was read.
+        read: u64,
+    },
+    /// Atomic: one indivisible `fetch_add`, which reads nothing beforehand.
+    Add {
+        /// The shared value.
+        target: &'a AtomicU64,
+    },
+}
+
+impl LockFreeIncrement<'_> {
+    /// Writes the increment.
+    pub fn finish(self) {
+        match self {
+            LockFreeIncrement::Store { target, read } => target.store(read.wrapping_add(1), Relaxed),
+            LockFreeIncrement::Add { target } => {
+                target.fetch_add(1, Relaxed);
+            }
         }
     }
 }
@@ -236,24 +257,24 @@ pub struct HeapCounter {
 // SAFETY: the allocation is owned by this value and only reached through `Counter`, which is `Sync`.
 unsafe impl Send for HeapCounter {}
 // SAFETY: as above; shared access goes through the counter's atomics and its mutex.
-unsafe impl std::marker::Sync for HeapCounter {}
+unsafe impl Sync for HeapCounter {}
 
 impl HeapCounter {
-    /// Allocates and initialises a counter for `workers` workers with strategy `sync`.
-    pub fn new(sync: Sync, workers: u64) -> Result<HeapCounter, HeapCounterError> {
-        let layout = layout(sync, workers)?;
+    /// Allocates and initialises a counter for `writers` writers with `strategy`.
+    pub fn new(strategy: Strategy, writers: u64) -> Result<HeapCounter, CounterError> {
+        let layout = layout(strategy, writers)?;
         // SAFETY: the layout's size is at least the header's, never zero.
         let base = NonNull::new(unsafe { alloc::alloc_zeroed(layout) })
-            .ok_or(HeapCounterError::OutOfMemory { bytes: layout.size() })?;
+            .ok_or(CounterError::OutOfMemory { bytes: layout.size() })?;
         // SAFETY: `base` is a fresh allocation of `layout`, aligned to the cache line, owned by the value we
         // return, freed only in `drop`, after every `Counter` borrowed from it is gone (they borrow `self`).
-        let counter = unsafe { Counter::init_at(base, sync, workers) };
+        let counter = unsafe { Counter::init_at(base, strategy, writers) };
         match counter {
             Ok(counter) => Ok(HeapCounter { base, layout, counter }),
             Err(error) => {
                 // SAFETY: allocated just above with this layout, never shared.
                 unsafe { alloc::dealloc(base.as_ptr(), layout) };
-                Err(error.into())
+                Err(error)
             }
         }
     }
@@ -266,8 +287,14 @@ impl HeapCounter {
 
 impl Drop for HeapCounter {
     fn drop(&mut self) {
-        // SAFETY: no `Counter` outlives `&self` and a `PendingIncrement` releases the lock when dropped, so the
-        // mutex is unlocked and unused; the allocation was made with `self.layout`.
+        // A guard cannot outlive the `Counter` it was taken from, but it can be leaked (`mem::forget`) with the
+        // lock held; glibc then still links the mutex into the holder's robust list, and freeing the memory
+        // would let the allocator hand it out while glibc writes to it. Leak it instead.
+        if !self.counter.header.lock.0.is_free() {
+            return;
+        }
+        // SAFETY: the mutex is unlocked (checked just above; nobody can take it since, because every `Counter`
+        // borrowed from `self` is gone) and the allocation was made with `self.layout`.
         unsafe {
             RobustMutex::destroy(&raw mut (*self.base.cast::<Header>().as_ptr()).lock.0);
             alloc::dealloc(self.base.as_ptr(), self.layout);
@@ -275,99 +302,108 @@ impl Drop for HeapCounter {
     }
 }
 
-/// Why a heap counter could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum HeapCounterError {
-    /// Too many shards for the address space.
-    #[error(transparent)]
-    Layout(#[from] CounterLayoutError),
-    /// The allocator said no.
-    #[error("could not allocate {bytes} bytes for the counter")]
-    OutOfMemory {
-        /// The size asked for.
-        bytes: usize,
-    },
-    /// The mutex could not be set up.
-    #[error(transparent)]
-    Counter(#[from] CounterError),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL: [Sync; 4] = [Sync::Racy, Sync::Mutex, Sync::Atomic, Sync::Sharded];
-
     #[test]
     fn layout_holds_shards_only_when_sharded() {
-        assert_eq!(layout(Sync::Atomic, 1000).unwrap().size(), 256);
-        assert_eq!(layout(Sync::Sharded, 3).unwrap().size(), 256 + 3 * 64);
-        assert_eq!(layout(Sync::Sharded, 3).unwrap().align(), 64);
+        assert_eq!(layout(Strategy::Atomic, 1000).unwrap().size(), 256);
+        assert_eq!(layout(Strategy::Sharded, 3).unwrap().size(), 256 + 3 * 64);
+        assert_eq!(layout(Strategy::Sharded, 3).unwrap().align(), 64);
     }
 
     #[test]
     fn every_strategy_counts_exactly_on_one_thread() {
-        for sync in ALL {
-            let heap = HeapCounter::new(sync, 3).unwrap();
+        for strategy in Strategy::ALL {
+            let heap = HeapCounter::new(strategy, 3).unwrap();
             let counter = heap.counter();
             for worker in 0..3 {
                 for _ in 0..10 {
-                    counter.increment(sync, worker).unwrap();
+                    counter.increment(strategy, worker).unwrap();
                 }
             }
-            assert_eq!(counter.total(), 30, "{sync:?}");
+            assert_eq!(counter.total(), 30, "{strategy:?}");
         }
     }
 
     #[test]
     fn safe_strategies_count_exactly_across_threads() {
-        for sync in [Sync::Mutex, Sync::Atomic, Sync::Sharded] {
-            let heap = HeapCounter::new(sync, 4).unwrap();
+        for strategy in [Strategy::Mutex, Strategy::Atomic, Strategy::Sharded] {
+            let heap = HeapCounter::new(strategy, 4).unwrap();
             let counter = heap.counter();
             std::thread::scope(|scope| {
                 for worker in 0..4 {
                     scope.spawn(move || {
                         for _ in 0..20_000 {
-                            counter.increment(sync, worker).unwrap();
+                            counter.increment(strategy, worker).unwrap();
                         }
                     });
                 }
             });
-            assert_eq!(counter.total(), 80_000, "{sync:?}");
+            assert_eq!(counter.total(), 80_000, "{strategy:?}");
         }
     }
 
     #[test]
     fn interleaved_racy_increments_lose_one() {
         // Two workers read the same value before either writes: the textbook lost update, made deterministic.
-        let heap = HeapCounter::new(Sync::Racy, 2).unwrap();
+        let heap = HeapCounter::new(Strategy::Racy, 2).unwrap();
         let counter = heap.counter();
-        let first = counter.begin(Sync::Racy, 0).unwrap();
-        let second = counter.begin(Sync::Racy, 1).unwrap();
-        first.finish().unwrap();
-        second.finish().unwrap();
+        let first = counter.begin(Strategy::Racy, 0).unwrap();
+        let second = counter.begin(Strategy::Racy, 1).unwrap();
+        first.finish();
+        second.finish();
         assert_eq!(counter.total(), 1);
     }
 
     #[test]
     fn an_abandoned_locked_increment_releases_the_lock() {
-        let heap = HeapCounter::new(Sync::Mutex, 1).unwrap();
+        let heap = HeapCounter::new(Strategy::Mutex, 1).unwrap();
         let counter = heap.counter();
-        drop(counter.begin(Sync::Mutex, 0).unwrap());
-        counter.increment(Sync::Mutex, 0).unwrap();
+        drop(counter.begin(Strategy::Mutex, 0).unwrap());
+        counter.increment(Strategy::Mutex, 0).unwrap();
         assert_eq!(counter.total(), 1);
     }
 
     #[test]
     fn a_lock_whose_holder_died_is_recovered() {
         // Robust mutexes are released by the kernel when the holding thread ends, as when a process dies.
-        let heap = HeapCounter::new(Sync::Mutex, 1).unwrap();
+        let heap = HeapCounter::new(Strategy::Mutex, 1).unwrap();
         let counter = heap.counter();
         std::thread::scope(|scope| {
-            scope.spawn(|| std::mem::forget(counter.begin(Sync::Mutex, 0).unwrap()));
+            scope.spawn(|| std::mem::forget(counter.begin(Strategy::Mutex, 0).unwrap()));
         });
-        counter.increment(Sync::Mutex, 0).unwrap();
+        assert_eq!(counter.dead_owner_recoveries(), 0);
+        counter.increment(Strategy::Mutex, 0).unwrap();
         assert_eq!(counter.dead_owner_recoveries(), 1);
         assert_eq!(counter.total(), 1);
+    }
+
+    #[test]
+    fn a_lock_still_held_at_the_end_is_seen() {
+        let heap = HeapCounter::new(Strategy::Mutex, 1).unwrap();
+        assert!(heap.counter().header.lock.0.is_free());
+        let pending = heap.counter().begin(Strategy::Mutex, 0).unwrap();
+        assert!(!heap.counter().header.lock.0.is_free(), "held by this thread");
+        // With the guard leaked the lock stays held: dropping the counter leaks its memory instead of freeing
+        // what glibc's robust list still points to.
+        std::mem::forget(pending);
+        drop(heap);
+    }
+
+    #[test]
+    fn only_lock_free_strategies_give_a_sendable_increment() {
+        fn sendable<T: Send>(_: &T) {}
+        let heap = HeapCounter::new(Strategy::Sharded, 2).unwrap();
+        for strategy in Strategy::ALL {
+            let increment = heap.counter().begin_lock_free(strategy, 1);
+            assert_eq!(increment.is_none(), strategy == Strategy::Mutex, "{strategy:?}");
+            if let Some(increment) = increment {
+                sendable(&increment);
+                increment.finish();
+            }
+        }
+        assert_eq!(heap.counter().total(), 3);
     }
 }

@@ -14,6 +14,9 @@ const UNITS: [(&str, u128); 6] = [
     ("h", 3_600_000_000_000),
 ];
 
+/// The longest duration any value may have, in words: what a 64-bit count of nanoseconds holds.
+pub const MAX_DESCRIBED: &str = "about 584 years (2^64 nanoseconds)";
+
 /// The units, as a user reads them in an error message.
 pub const ALLOWED_UNITS: &str = "ns, us, ms, s, m, h";
 
@@ -21,11 +24,16 @@ pub const ALLOWED_UNITS: &str = "ns, us, ms, s, m, h";
 ///
 /// A duration must name its unit: a bare `10` is ambiguous (seconds? milliseconds?), so it is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    let bad = |reason: String| ConfigError::Duration { value: text.to_owned(), reason };
-    let text = text.trim();
+    duration_or_reason(text).map_err(|reason| ConfigError::Duration { value: text.to_owned(), reason })
+}
+
+/// [`parse_duration`], with only the reason when it fails: for callers that name the value themselves.
+pub(crate) fn duration_or_reason(text: &str) -> Result<Duration, String> {
+    let bad = |reason: String| reason;
     if text.is_empty() {
         return Err(bad("it is empty".into()));
     }
+    crate::config::no_spaces(text)?;
     if text.starts_with('-') {
         return Err(bad("durations cannot be negative".into()));
     }
@@ -44,7 +52,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
     let nanos = number
         .checked_mul(unit_nanos)
         .filter(|n| *n <= u128::from(u64::MAX))
-        .ok_or_else(|| bad("it is longer than about 584 years".into()))?;
+        .ok_or_else(|| bad(format!("it is longer than {MAX_DESCRIBED}")))?;
     Ok(Duration::from_nanos(nanos as u64))
 }
 
@@ -60,17 +68,6 @@ pub fn format_duration(duration: Duration) -> String {
         .copied()
         .unwrap_or(("ms", 1_000_000));
     format!("{}{name}", nanos / unit_nanos)
-}
-
-/// Prints seconds for humans with a sensible unit: `10.153 s`, `12.4 ms`, `850 us`.
-pub fn human_seconds(seconds: f64) -> String {
-    if seconds >= 1.0 {
-        format!("{seconds:.3} s")
-    } else if seconds >= 1e-3 {
-        format!("{:.2} ms", seconds * 1e3)
-    } else {
-        format!("{:.1} us", seconds * 1e6)
-    }
 }
 
 #[cfg(test)]
@@ -90,7 +87,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_text_naming_it() {
-        for bad in ["", "-1ms", "10", "ms", "10xs", "1.5s", "99999999999999999999999h"] {
+        for bad in ["", "-1ms", "10", "ms", "10xs", "1.5s", "99999999999999999999999h", " 10ms", "10 ms"] {
             let err = parse_duration(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("'{bad}'")), "{err}");
         }

@@ -1,4 +1,12 @@
-//! Errors of the shared pieces: a bad configuration and a failed counter operation.
+//! Errors of the shared pieces, and the one error type a run ends with: [`Error`]. Each frontend wraps it in
+//! its own enum (`#[error(transparent)]`) next to what only that frontend can hit, and [`Error::exit_code`]
+//! is the one place that decides the exit code.
+
+use std::io;
+
+use nix::sys::signal::Signal;
+
+use crate::{model::Model, proc::limits::LimitError, report::RunReport};
 
 /// A configuration value that is out of range or cannot be parsed.
 ///
@@ -52,7 +60,8 @@ pub enum ConfigError {
     },
     /// `increments * work` is longer than any clock can measure.
     #[error(
-        "{increments} increments of {work} is longer than about 584 years per worker: use fewer increments or a shorter work"
+        "{increments} increments of {work} is longer than {max} per worker: use fewer increments or a shorter work",
+        max = crate::duration::MAX_DESCRIBED
     )]
     IdealTimeOverflow {
         /// The number of increments per worker.
@@ -75,16 +84,125 @@ pub enum ConfigError {
     Conflict(String),
 }
 
-/// A counter operation that the operating system refused.
+/// A counter that could not be set up or updated.
 #[derive(Debug, thiserror::Error)]
 pub enum CounterError {
-    /// The process-shared mutex could not be initialised, locked or unlocked.
+    /// The process-shared mutex could not be initialised or locked.
     #[error("the process-shared mutex failed to {operation}")]
     Mutex {
-        /// What was being done: `initialise`, `lock`, `unlock`.
+        /// What was being done: `initialise`, `lock`.
         operation: &'static str,
         /// The error the C library returned.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
+    /// Too many shards for the address space.
+    #[error("a sharded counter for {writers} writers does not fit in memory")]
+    TooLarge {
+        /// Writers (workers, or pool members) asked for.
+        writers: u64,
+    },
+    /// The allocator said no.
+    #[error("could not allocate {bytes} bytes for the counter")]
+    OutOfMemory {
+        /// The size asked for.
+        bytes: usize,
+    },
+}
+
+/// A run ended by SIGINT or SIGTERM, with what it had done so far.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {signal}")]
+pub struct Interrupted {
+    /// The signal.
+    pub signal: Signal,
+    /// The report of the run so far.
+    pub partial: Box<RunReport>,
+}
+
+/// Why a run produced no (complete) report, for every reason the frontends share.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request that makes no sense.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A request beyond what the system allows.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// The limits could not be read.
+    #[error("could not read the system's limits")]
+    LimitCheck(#[source] io::Error),
+    /// The counter could not be set up.
+    #[error("could not set up the counter")]
+    Counter(#[source] CounterError),
+    /// A counter operation failed in a worker.
+    #[error("{} {worker} failed", model.worker_noun())]
+    Worker {
+        /// The model, to name the worker.
+        model: Model,
+        /// The worker's number.
+        worker: u64,
+        /// What failed.
+        #[source]
+        source: CounterError,
+    },
+    /// A worker panicked.
+    #[error("{} {worker} panicked", model.worker_noun())]
+    WorkerPanicked {
+        /// The model, to name the worker.
+        model: Model,
+        /// The worker's number.
+        worker: u64,
+    },
+    /// The memory figures could not be read.
+    #[error("could not read the memory figures of the run's processes")]
+    Probe(#[source] io::Error),
+    /// SIGINT or SIGTERM.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    /// The run went on to the end but something went wrong on the way (a worker died): the report says what
+    /// the others did.
+    #[error("{cause}")]
+    Failed {
+        /// What went wrong, in words.
+        cause: String,
+        /// The report of what was done.
+        partial: Box<RunReport>,
+    },
+}
+
+/// Exit code of a successful run.
+pub const EXIT_SUCCESS: u8 = 0;
+/// Exit code of a run that failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a request that cannot be met: bad flags, more than a system limit allows, an unusable output.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code when standard output is a pipe whose reader has gone (`| head`): 128 + SIGPIPE, as a program
+/// killed by SIGPIPE would end, but quietly.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+impl Error {
+    /// The exit code this error ends the program with: 2 for a request that cannot be met, 128 + the signal
+    /// after SIGINT or SIGTERM, 1 for anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Limit(_) => EXIT_USAGE,
+            Error::Interrupted(interrupted) => crate::signals::exit_code(interrupted.signal),
+            _ => EXIT_FAILURE,
+        }
+    }
+
+    /// The report of what was done, for a run cut short.
+    pub fn partial_report(&self) -> Option<&RunReport> {
+        match self {
+            Error::Interrupted(Interrupted { partial, .. }) | Error::Failed { partial, .. } => Some(partial),
+            _ => None,
+        }
+    }
+}
+
+impl From<CounterError> for Error {
+    fn from(error: CounterError) -> Error {
+        Error::Counter(error)
+    }
 }

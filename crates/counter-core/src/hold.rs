@@ -9,6 +9,8 @@ use std::{
     time::Instant,
 };
 
+use crate::{model::Model, output, units};
+
 use nix::{
     errno::Errno,
     poll::{PollFd, PollFlags, PollTimeout, poll},
@@ -34,8 +36,9 @@ pub enum Outcome {
 /// Waits as `hold` says, until a stop signal arrives, or until `healthy` (asked every few tens of
 /// milliseconds) returns false.
 pub fn wait(hold: Hold, healthy: &mut dyn FnMut() -> bool) -> Outcome {
+    // A hold too long for the clock (centuries) is a hold that never times out.
     let deadline = match hold {
-        Hold::For(duration) => Some(Instant::now() + duration),
+        Hold::For(duration) => Instant::now().checked_add(duration).map(Some),
         Hold::UntilStdin => None,
     };
     let stdin = io::stdin();
@@ -48,6 +51,10 @@ pub fn wait(hold: Hold, healthy: &mut dyn FnMut() -> bool) -> Outcome {
             return Outcome::Broken;
         }
         if let Some(deadline) = deadline {
+            let Some(deadline) = deadline else {
+                thread::sleep(STOP_CHECK_INTERVAL);
+                continue;
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Outcome::Done;
@@ -67,20 +74,11 @@ pub fn wait(hold: Hold, healthy: &mut dyn FnMut() -> bool) -> Outcome {
     }
 }
 
-/// Formats up to `limit` ids, then how many more there are.
-pub fn list_ids(ids: &[i64], limit: usize) -> String {
-    let mut text = ids.iter().take(limit).map(ToString::to_string).collect::<Vec<_>>().join(" ");
-    if ids.len() > limit {
-        let _ = write!(text, " ... and {} more", ids.len() - limit);
-    }
-    text
-}
-
 /// What a frontend says when it holds its workers.
 #[derive(Debug)]
 pub struct Announcement<'a> {
     /// The frontend's model.
-    pub model: crate::report::Model,
+    pub model: Model,
     /// How many workers are alive.
     pub workers: u64,
     /// What the ids are: `worker tids`, `worker pids`.
@@ -104,14 +102,14 @@ pub fn announce(hold: Hold, what: &Announcement<'_>) {
         what.model.binary(),
         std::process::id(),
         what.workers,
-        what.model.worker_noun_plural(),
+        what.model.worker_nouns(),
         what.ids_label,
-        list_ids(what.ids, 32),
+        units::id_list(what.ids, 32),
         what.extra,
     );
     for command in &what.tries {
         let _ = writeln!(text, "  try: {command}");
     }
     // One write, so that a reader waiting for the line gets it whole.
-    eprint!("{text}");
+    output::eprint(&text);
 }

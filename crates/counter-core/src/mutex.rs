@@ -6,7 +6,7 @@
 //! The counter value is a single word written with one store, so a dead holder leaves it either updated or not,
 //! never torn.
 
-use std::{cell::UnsafeCell, io, mem::MaybeUninit};
+use std::{cell::UnsafeCell, io, marker::PhantomData, mem::MaybeUninit};
 
 use crate::error::CounterError;
 
@@ -73,33 +73,85 @@ impl RobustMutex {
         }
     }
 
-    /// Locks, waiting as long as it takes; recovers from a holder that died.
-    pub fn lock(&self) -> Result<Acquired, CounterError> {
+    /// Locks, waiting as long as it takes; recovers from a holder that died. The lock is held until the guard
+    /// is dropped, on this thread: the guard cannot be sent to another one.
+    pub fn lock(&self) -> Result<(RobustGuard<'_>, Acquired), CounterError> {
         // SAFETY: `self` was initialised by `init_at` (the only way a `RobustMutex` comes to exist in a counter)
         // and has not moved since.
         let code = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
-        if code == libc::EOWNERDEAD {
-            // SAFETY: we hold the lock (EOWNERDEAD grants it); marking it consistent is what the holder must do.
-            check("lock", unsafe { libc::pthread_mutex_consistent(self.raw.get()) })?;
-            return Ok(Acquired::FromDeadOwner);
-        }
-        check("lock", code).map(|()| Acquired::Normally)
+        let acquired = match code {
+            0 => Acquired::Normally,
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the lock (EOWNERDEAD grants it); marking it consistent is the holder's job.
+                check("lock", unsafe { libc::pthread_mutex_consistent(self.raw.get()) })?;
+                Acquired::FromDeadOwner
+            }
+            code => return Err(CounterError::Mutex { operation: "lock", source: io::Error::from_raw_os_error(code) }),
+        };
+        Ok((RobustGuard { mutex: self, not_send: PhantomData }, acquired))
     }
 
-    /// Unlocks a mutex this thread holds.
-    pub fn unlock(&self) -> Result<(), CounterError> {
-        // SAFETY: initialised as for `lock`; callers only unlock what they locked (see `PendingIncrement`).
-        check("unlock", unsafe { libc::pthread_mutex_unlock(self.raw.get()) })
+    /// Whether the mutex is free to be destroyed: takes it if nobody holds it (recovering it from a dead
+    /// holder) and releases it at once. False while a live thread holds it, for example one that leaked its
+    /// guard with `mem::forget`: then the memory must be leaked too, because glibc still links the mutex into
+    /// that thread's list of robust mutexes.
+    pub fn is_free(&self) -> bool {
+        // SAFETY: initialised as for `lock`.
+        let code = unsafe { libc::pthread_mutex_trylock(self.raw.get()) };
+        let taken = match code {
+            0 => true,
+            // SAFETY: EOWNERDEAD grants the lock; marking it consistent is the holder's job.
+            libc::EOWNERDEAD => (unsafe { libc::pthread_mutex_consistent(self.raw.get()) }) == 0,
+            _ => false,
+        };
+        if taken {
+            // SAFETY: this thread took the lock just above.
+            unsafe { libc::pthread_mutex_unlock(self.raw.get()) };
+        }
+        taken
     }
 
     /// Destroys the mutex.
     ///
     /// # Safety
-    /// The mutex must be unlocked and no one may use it afterwards.
+    /// The mutex must be unlocked (see [`RobustMutex::is_free`]) and no one may use it afterwards.
     pub unsafe fn destroy(this: *mut RobustMutex) {
         // SAFETY: per the contract, nobody holds or will use the mutex.
         unsafe {
             libc::pthread_mutex_destroy(UnsafeCell::raw_get(&raw const (*this).raw));
         }
+    }
+}
+
+/// The lock, held: released when dropped, on the thread that took it.
+///
+/// `!Send` (as std's `MutexGuard`): a pthread mutex must be unlocked by the thread that locked it, so a guard
+/// held across an `.await` on a multi-thread runtime, where the task may resume elsewhere, does not compile:
+///
+/// ```compile_fail
+/// fn sendable<T: Send>() {}
+/// sendable::<counter_core::mutex::RobustGuard<'static>>();
+/// ```
+///
+/// Nor does a pending increment that holds it:
+///
+/// ```compile_fail
+/// fn sendable<T: Send>() {}
+/// sendable::<counter_core::counter::PendingIncrement<'static>>();
+/// ```
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct RobustGuard<'a> {
+    mutex: &'a RobustMutex,
+    not_send: PhantomData<*const ()>,
+}
+
+impl Drop for RobustGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard exists only because this thread locked the mutex (`lock`), and it cannot have moved
+        // to another thread (`!Send`). Even a wrong unlock would be sound: a robust mutex refuses a thread that
+        // does not own it with EPERM. The only other error, EINVAL, means an uninitialised mutex, which a
+        // `RobustMutex` never is; either way there is nothing a destructor could do about it.
+        unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
     }
 }

@@ -4,7 +4,7 @@
 //! Every job is submitted at the start, as an executor's `submit` loop does in microseconds. The queue is a
 //! counter of jobs taken, so it needs no allocation and works in a shared-memory segment as well as on the heap:
 //! it lives in the counter's header ([`crate::counter::Counter::jobs`]). Jobs are taken in order, so the waits
-//! grow with the job's place in the queue; the median wait is the wait of the job in the middle of the queue.
+//! grow with the job's place in the queue: the wait of the job in the middle of the queue is their median.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering::Relaxed},
@@ -17,8 +17,9 @@ use crate::{
     config::{Config, Jobs},
     counter::Counter,
     error::CounterError,
-    report::Model,
-    workload::{SleepPacer, WorkerOutcome, work_and_increment},
+    model::Model,
+    units,
+    workload::{Performed, SleepPacer, WorkerOutcome, work_and_increment},
 };
 
 /// Nanoseconds on `CLOCK_MONOTONIC`, which every process of the machine shares (unlike an `Instant`, which
@@ -39,8 +40,8 @@ pub struct JobQueue {
     total: AtomicU64,
     /// When every job was submitted: the start signal, [`monotonic_ns`].
     submitted_ns: AtomicU64,
-    /// The wait of the job in the middle of the queue.
-    median_wait_ns: AtomicU64,
+    /// The wait of the job in the middle of the queue: jobs are taken in order, so this is the median wait.
+    middle_job_wait_ns: AtomicU64,
     /// The longest wait.
     max_wait_ns: AtomicU64,
 }
@@ -64,49 +65,59 @@ impl JobQueue {
         let wait = monotonic_ns().saturating_sub(self.submitted_ns.load(Relaxed));
         self.max_wait_ns.fetch_max(wait, Relaxed);
         if job == total / 2 {
-            self.median_wait_ns.store(wait, Relaxed);
+            self.middle_job_wait_ns.store(wait, Relaxed);
         }
         Some(job)
     }
 
-    /// Jobs in all, median and longest wait so far.
-    pub fn waits(&self) -> (u64, Duration, Duration) {
-        (
-            self.total.load(Relaxed),
-            Duration::from_nanos(self.median_wait_ns.load(Relaxed)),
-            Duration::from_nanos(self.max_wait_ns.load(Relaxed)),
-        )
+    /// Jobs in all, and the waits so far.
+    pub fn waits(&self) -> QueueWaits {
+        QueueWaits {
+            jobs: self.total.load(Relaxed),
+            middle_job: Duration::from_nanos(self.middle_job_wait_ns.load(Relaxed)),
+            longest: Duration::from_nanos(self.max_wait_ns.load(Relaxed)),
+        }
     }
+}
+
+/// What a pool's queue saw: how many jobs, and how long they waited to start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueWaits {
+    /// Jobs submitted.
+    pub jobs: u64,
+    /// The wait of the job in the middle of the queue (the median wait: jobs are taken in order).
+    pub middle_job: Duration,
+    /// The longest wait.
+    pub longest: Duration,
 }
 
 /// How many jobs a pooled run submits: one per worker, or one per increment.
 pub fn job_count(config: &Config, jobs: Jobs) -> u64 {
     match jobs {
-        Jobs::Worker => config.workers,
-        // Validated to fit: it is the expected final value.
-        Jobs::Increment => config.workers.saturating_mul(config.increments),
+        Jobs::Worker => config.workers(),
+        Jobs::Increment => config.expected(),
     }
 }
 
-/// What a pooled run should say about its pool, in words, for the report's notes.
-pub fn notes(config: &Config, model: Model) -> Vec<String> {
-    let Some(pool) = config.pool else { return Vec::new() };
+/// What a pooled run says about its pool, in words, for the report's notes.
+pub(crate) fn notes(config: &Config, model: Model) -> Vec<String> {
+    let Some(pool) = config.pool() else { return Vec::new() };
     let mut notes = vec![format!(
-        "{} pool {} ran {} jobs ({}); the per-worker figures are the pool members'",
+        "{} pool {} ran {} ({}); the per-worker figures are the pool members'",
         pool.size,
-        model.worker_noun_plural(),
-        job_count(config, pool.jobs),
+        model.worker_nouns(),
+        units::count(job_count(config, pool.jobs), "job", "jobs"),
         match pool.jobs {
             Jobs::Worker => "one per worker, each a whole worker's loop",
             Jobs::Increment => "one per increment",
         }
     )];
-    if pool.size > config.workers {
+    if pool.size > config.workers() {
         notes.push(format!(
-            "the pool ({}) is larger than the number of workers ({}): {} members find no job",
+            "the pool ({}) is larger than the number of workers ({}): {} no job",
             pool.size,
-            config.workers,
-            pool.size - config.workers
+            config.workers(),
+            units::count(pool.size - config.workers(), "member finds", "members find")
         ));
     }
     notes
@@ -121,23 +132,24 @@ pub fn run_pool_member(
     config: &Config,
     jobs: Jobs,
     member: usize,
-    should_stop: &dyn Fn() -> bool,
+    should_stop: impl Fn() -> bool + Copy,
 ) -> Result<WorkerOutcome, CounterError> {
     let started = Instant::now();
     let queue = counter.jobs();
-    let mut pacer = SleepPacer::new(config.timer);
+    let mut pacer = SleepPacer::new(config.timer());
     let mut done = 0;
-    while !should_stop() {
+    'jobs: while !should_stop() {
         let Some(_job) = queue.take() else { break };
         let increments = match jobs {
-            Jobs::Worker => config.increments,
+            Jobs::Worker => config.increments(),
             Jobs::Increment => 1,
         };
         for _ in 0..increments {
-            if should_stop() {
-                break;
+            if should_stop()
+                || work_and_increment(counter, config, member, &mut pacer, should_stop)? == Performed::Interrupted
+            {
+                break 'jobs;
             }
-            work_and_increment(counter, config, member, &mut pacer, should_stop)?;
             done += 1;
         }
     }
@@ -160,15 +172,14 @@ pub struct PoolReport {
 }
 
 impl PoolReport {
-    /// The report of the pool that ran on `counter`'s queue.
-    pub fn of(counter: Counter<'_>, size: u64, jobs: Jobs) -> PoolReport {
-        let (job_count, median, max) = counter.jobs().waits();
+    /// The report of a pool of `size` members running `jobs` jobs, whose queue saw `waits`.
+    pub fn new(size: u64, jobs: Jobs, waits: QueueWaits) -> PoolReport {
         PoolReport {
             size,
             jobs,
-            job_count,
-            queue_wait_median_s: median.as_secs_f64(),
-            queue_wait_max_s: max.as_secs_f64(),
+            job_count: waits.jobs,
+            queue_wait_median_s: waits.middle_job.as_secs_f64(),
+            queue_wait_max_s: waits.longest.as_secs_f64(),
         }
     }
 }
@@ -177,7 +188,7 @@ impl PoolReport {
 mod tests {
     use super::*;
     use crate::{
-        config::{Pool, Sync, Work},
+        config::{Pool, Request, Strategy, Work},
         counter::HeapCounter,
     };
 
@@ -186,37 +197,39 @@ mod tests {
         let queue = JobQueue::default();
         queue.submit(3);
         assert_eq!((queue.take(), queue.take(), queue.take(), queue.take()), (Some(0), Some(1), Some(2), None));
-        assert_eq!(queue.waits().0, 3);
+        assert_eq!(queue.waits().jobs, 3);
     }
 
     #[test]
     fn a_pool_does_every_increment_exactly() {
         for jobs in [Jobs::Worker, Jobs::Increment] {
-            for sync in [Sync::Mutex, Sync::Atomic, Sync::Sharded] {
-                let config = Config {
+            for strategy in [Strategy::Mutex, Strategy::Atomic, Strategy::Sharded] {
+                let config = Request {
                     workers: 7,
                     increments: 300,
                     work: Work::None,
-                    sync,
+                    strategy,
                     pool: Some(Pool { size: 3, jobs }),
-                    ..Config::default()
-                };
-                let heap = HeapCounter::new(sync, config.members()).unwrap();
+                    ..Request::default()
+                }
+                .validate()
+                .unwrap();
+                let heap = HeapCounter::new(strategy, config.members()).unwrap();
                 let counter = heap.counter();
                 counter.jobs().submit(job_count(&config, jobs));
                 let done: u64 = std::thread::scope(|scope| {
                     let members: Vec<_> = (0..3)
                         .map(|member| {
                             let config = &config;
-                            scope.spawn(move || run_pool_member(counter, config, jobs, member, &|| false).unwrap())
+                            scope.spawn(move || run_pool_member(counter, config, jobs, member, || false).unwrap())
                         })
                         .collect();
                     members.into_iter().map(|m| m.join().unwrap().increments_done).sum()
                 });
-                assert_eq!((done, counter.total()), (2100, 2100), "{jobs:?} {sync:?}");
-                let report = PoolReport::of(counter, 3, jobs);
-                assert_eq!(report.job_count, job_count(&config, jobs));
-                assert!(report.queue_wait_max_s >= report.queue_wait_median_s);
+                assert_eq!((done, counter.total()), (2100, 2100), "{jobs:?} {strategy:?}");
+                let waits = counter.jobs().waits();
+                assert_eq!(waits.jobs, if jobs == Jobs::Worker { 7 } else { 2100 });
+                assert!(waits.longest >= waits.middle_job);
             }
         }
     }

@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 
 use crate::{
-    config::{Jobs, Sync, Timer, Window, Work},
-    duration::human_seconds,
-    proc::memory::human_kib,
-    report::{Model, RunReport},
+    config::{Jobs, Strategy, Timer, Window, Work},
+    model::Model,
+    report::RunReport,
+    units::{self, seconds as human_seconds, whole_kib as human_kib},
 };
 
 /// Renders a report as the frontends print it.
@@ -14,27 +14,39 @@ pub fn text(report: &RunReport) -> String {
     let mut out = String::new();
     let config = &report.config;
     let noun = report.model.worker_noun();
-    let nouns = report.model.worker_noun_plural();
+    let nouns = report.model.worker_nouns();
     // `write!` into a String cannot fail.
     let _ = writeln!(out, "Final counter value: {}", report.final_value);
     let _ = writeln!(
         out,
         "expected:      {} ({} {} x {} increments){}",
         report.expected,
-        config.workers,
+        config.workers(),
         if report.pool.is_some() { "workers" } else { nouns },
-        config.increments,
-        if report.complete { "" } else { "; the run was stopped before the end" }
+        config.increments(),
+        if report.complete { "" } else { "; the run did not finish every increment" }
     );
-    let _ = writeln!(
-        out,
-        "lost updates:  {} ({:.2}% of {} increments done)",
-        report.lost_updates, report.lost_percent, report.worker_summary.increments_done
-    );
-    let _ = writeln!(out, "strategy:      {}", describe_sync(config.sync));
-    let _ = writeln!(out, "work:          {}", describe_work(config.work, config.window));
-    if let Work::Sleep(_) | Work::Block(_) = config.work {
-        let _ = writeln!(out, "timer:         {}", describe_timer(config.timer));
+    let done = report.worker_summary.increments_done;
+    match (report.lost_updates, report.lost_percent, report.lost_updates_bounds) {
+        (Some(lost), Some(percent), _) => {
+            let _ = writeln!(out, "lost updates:  {lost} ({percent:.2}% of {done} increments done)");
+        }
+        (_, _, bounds) => {
+            let _ = writeln!(
+                out,
+                "lost updates:  unknown: {} ended without reporting its increments{}",
+                units::count(report.unreported_workers, noun, nouns),
+                bounds.map_or_else(String::new, |b| format!(
+                    "; between {} and {} (the others reported {done} increments)",
+                    b.at_least, b.at_most
+                ))
+            );
+        }
+    }
+    let _ = writeln!(out, "strategy:      {}", describe_strategy(config.strategy()));
+    let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));
+    if let Work::Sleep(_) | Work::Block(_) = config.work() {
+        let _ = writeln!(out, "timer:         {}", describe_timer(config.timer()));
     }
     if let Some(runtime) = &report.runtime {
         let _ = writeln!(
@@ -45,23 +57,7 @@ pub fn text(report: &RunReport) -> String {
             if runtime.threads == 1 { "" } else { "s" }
         );
     }
-    if let Some(pool) = &report.pool {
-        let (job, job_ideal_s) = match pool.jobs {
-            Jobs::Worker => ("a whole worker each", report.ideal_time_s),
-            Jobs::Increment => ("one increment each", report.ideal_time_s / config.increments as f64),
-        };
-        let rounds = pool.job_count.div_ceil(pool.size.max(1));
-        let _ = writeln!(
-            out,
-            "pool:          {} {nouns} ran {} jobs of {job}: {rounds} rounds, so about {} with ideal work; queue wait \
-             median {} (the job in the middle of the queue), max {}",
-            pool.size,
-            pool.job_count,
-            human_seconds(rounds as f64 * job_ideal_s),
-            human_seconds(pool.queue_wait_median_s),
-            human_seconds(pool.queue_wait_max_s)
-        );
-    }
+    write_pool(&mut out, report);
     let _ = write!(out, "wall time:     {}", human_seconds(report.wall_time_s));
     match report.efficiency {
         Some(efficiency) => {
@@ -107,6 +103,35 @@ pub fn text(report: &RunReport) -> String {
     out
 }
 
+/// The pool line: its members, jobs, rounds and queue waits.
+fn write_pool(out: &mut String, report: &RunReport) {
+    let Some(pool) = &report.pool else { return };
+    let config = &report.config;
+    let nouns = report.model.worker_nouns();
+    {
+        let (job, job_ideal_s) = match pool.jobs {
+            Jobs::Worker => ("a whole worker each", report.ideal_time_s),
+            Jobs::Increment => ("one increment each", report.ideal_time_s / config.increments() as f64),
+        };
+        let rounds = pool.job_count.div_ceil(pool.size.max(1));
+        let ideal = if job_ideal_s > 0.0 {
+            format!(", so about {} with ideal work", human_seconds(rounds as f64 * job_ideal_s))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "pool:          {} {nouns} ran {} of {job}: {}{ideal}; queue wait median {} (the job in the middle of \
+             the queue), max {}",
+            pool.size,
+            units::count(pool.job_count, "job", "jobs"),
+            units::count(rounds, "round", "rounds"),
+            human_seconds(pool.queue_wait_median_s),
+            human_seconds(pool.queue_wait_max_s)
+        );
+    }
+}
+
 /// The memory snapshot, each figure named, and why summed RSS misleads for a tree of processes.
 fn write_memory(out: &mut String, report: &RunReport) {
     let memory = &report.memory;
@@ -142,12 +167,12 @@ fn write_memory(out: &mut String, report: &RunReport) {
     }
 }
 
-fn describe_sync(sync: Sync) -> &'static str {
-    match sync {
-        Sync::Racy => "racy: a relaxed load, then a relaxed store of that value plus one, no lock",
-        Sync::Mutex => "mutex: the read-modify-write under a lock",
-        Sync::Atomic => "atomic: one fetch_add, an indivisible read-modify-write",
-        Sync::Sharded => "sharded: each worker counts in its own cache line, summed at the end",
+fn describe_strategy(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Racy => "racy: a relaxed load, then a relaxed store of that value plus one, no lock",
+        Strategy::Mutex => "mutex: the read-modify-write under a lock",
+        Strategy::Atomic => "atomic: one fetch_add, an indivisible read-modify-write",
+        Strategy::Sharded => "sharded: each worker counts in its own cache line, summed at the end",
     }
 }
 
@@ -178,49 +203,69 @@ pub fn explain(report: &RunReport) -> Vec<String> {
     let mut lines = Vec::new();
     let single_threaded_async =
         report.model == Model::Async && report.runtime.as_ref().is_some_and(|runtime| runtime.threads == 1);
-    match config.sync {
-        Sync::Racy if report.lost_updates > 0 => {
+    let done = report.worker_summary.increments_done;
+    match (config.strategy(), report.lost_updates) {
+        (_, None) => {
+            let reported = units::count(report.worker_summary.count, report.model.worker_noun(), report.model.worker_nouns());
+            let others = report.final_value.checked_sub(done);
+            lines.push(match (config.strategy().is_racy(), others) {
+                (false, Some(others)) => format!(
+                    "the {reported} that reported did {done} increments and the counter shows {}, so the {} that died \
+                     made {others} before it died; with {}, none was lost",
+                    report.final_value,
+                    units::count(report.unreported_workers, report.model.worker_noun(), report.model.worker_nouns()),
+                    config.strategy().name(),
+                ),
+                _ => format!(
+                    "the {reported} that reported did {done} increments and the counter shows {}; what the {} that \
+                     died did is unknown, so how many updates were lost is unknown too",
+                    report.final_value,
+                    units::count(report.unreported_workers, report.model.worker_noun(), report.model.worker_nouns()),
+                ),
+            });
+        }
+        (Strategy::Racy, Some(lost)) if lost > 0 => {
             lines.push(format!(
-                "{} updates were really lost: two workers read the same value, both wrote back that value plus one, \
-                 and one increment vanished",
-                report.lost_updates
+                "{lost} updates were really lost: two workers read the same value, both wrote back that value plus \
+                 one, and one increment vanished"
             ));
-            if config.window == Window::Inside {
+            if config.window() == Window::Inside {
                 lines.push(format!(
                     "the read and the write are {} apart (--window inside), so workers overlap in them all the time",
-                    config.work
+                    config.work()
                 ));
             }
         }
-        Sync::Racy if single_threaded_async && config.window == Window::Before => lines.push(
+        (Strategy::Racy, _) if single_threaded_async && config.window() == Window::Before => lines.push(
             "no update can be lost here: on one thread, a task runs without interruption between two awaits, and \
              there is no await between the read and the write"
                 .to_owned(),
         ),
-        Sync::Racy if config.window == Window::Before => lines.push(format!(
+        (Strategy::Racy, _) if config.window() == Window::Before => lines.push(format!(
             "no update was lost this time, but nothing prevents it: the unlocked read-modify-write takes nanoseconds \
              next to {} of work, so two workers rarely meet inside it; try --window inside",
-            config.work
+            config.work()
         )),
-        Sync::Racy => lines.push(
+        (Strategy::Racy, _) => lines.push(
             "no update was lost this time: the workers never overlapped between read and write (too few workers, or \
              they never ran at the same moment)"
                 .to_owned(),
         ),
-        Sync::Mutex => lines.push(
+        (Strategy::Mutex, _) => lines.push(
             "the lock makes the read-modify-write exclusive: no update can be lost; the price is waiting for it"
                 .to_owned(),
         ),
-        Sync::Atomic => lines
+        (Strategy::Atomic, _) => lines
             .push("fetch_add is one indivisible instruction (lock xadd on x86-64): no update can be lost".to_owned()),
-        Sync::Sharded => lines.push(
+        (Strategy::Sharded, _) => lines.push(
             "each worker writes only its own slot: no update can be lost and no cache line is fought over".to_owned(),
         ),
     }
     if report.lock_recoveries > 0 {
         lines.push(format!(
-            "the lock was recovered {} time(s) from a holder that died holding it",
-            report.lock_recoveries
+            "the lock's holder died holding it, and the robust mutex handed it to the next worker (EOWNERDEAD), \
+             which made it consistent and went on: recovered {}",
+            units::count(report.lock_recoveries, "time", "times")
         ));
     }
     lines

@@ -5,67 +5,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{config::Config, cpu::CpuUsage, pool::PoolReport, proc::memory::MemorySnapshot};
+use crate::{
+    config::Config,
+    cpu::CpuUsage,
+    model::Model,
+    pool::{self, PoolReport, QueueWaits},
+    proc::memory::MemorySnapshot,
+};
 
-/// Bumped whenever a field changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever a field changes meaning or disappears. Version 2: `lost_updates` and `lost_percent` may be
+/// null (a worker died before it reported), with `unreported_workers` and `lost_updates_bounds`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Above this many workers (or processes), per-worker detail is left out and only the summary is kept, so that
 /// a report of a million tasks stays small.
 pub const DETAIL_LIMIT: usize = 1000;
-
-/// How the workers are made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Model {
-    /// One OS thread per worker, in one process.
-    Threads,
-    /// One forked process per worker, sharing the counter through a shared-memory segment.
-    Processes,
-    /// One tokio task per worker.
-    Async,
-}
-
-impl Model {
-    /// Every model, in the order the project presents them.
-    pub const ALL: [Model; 3] = [Model::Threads, Model::Processes, Model::Async];
-
-    /// The binary that runs this model.
-    pub fn binary(self) -> &'static str {
-        match self {
-            Model::Threads => "counter-threads",
-            Model::Processes => "counter-processes",
-            Model::Async => "counter-async",
-        }
-    }
-
-    /// A short name: `threads`, `processes`, `async`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Threads => "threads",
-            Model::Processes => "processes",
-            Model::Async => "async",
-        }
-    }
-
-    /// What several workers are, in words.
-    pub fn worker_noun_plural(self) -> &'static str {
-        match self {
-            Model::Threads => "threads",
-            Model::Processes => "processes",
-            Model::Async => "tasks",
-        }
-    }
-
-    /// What one worker is, in words.
-    pub fn worker_noun(self) -> &'static str {
-        match self {
-            Model::Threads => "thread",
-            Model::Processes => "process",
-            Model::Async => "task",
-        }
-    }
-}
 
 /// The async runtime a run used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,13 +65,8 @@ pub struct WorkerSummary {
 }
 
 impl WorkerSummary {
-    fn of(workers: &[WorkerReport]) -> WorkerSummary {
-        let mut elapsed: Vec<f64> = workers.iter().map(|w| w.elapsed_s).collect();
-        WorkerSummary::from_parts(workers.iter().map(|w| w.increments_done).sum(), &mut elapsed)
-    }
-
     /// A summary from the increments done by all workers and each worker's elapsed seconds (sorted here).
-    pub fn from_parts(increments_done: u64, elapsed: &mut [f64]) -> WorkerSummary {
+    fn from_parts(increments_done: u64, elapsed: &mut [f64]) -> WorkerSummary {
         elapsed.sort_by(f64::total_cmp);
         WorkerSummary {
             count: elapsed.len() as u64,
@@ -127,6 +76,73 @@ impl WorkerSummary {
             elapsed_max_s: elapsed.last().copied().unwrap_or(0.0),
         }
     }
+}
+
+/// The workers' reports as they come in: every one is counted, but only the first [`DETAIL_LIMIT`] are kept,
+/// and none once there are more, so that a run of a million tasks keeps eight bytes per task, not a record.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerTally {
+    detail: Vec<WorkerReport>,
+    elapsed_s: Vec<f64>,
+    increments_done: u64,
+}
+
+impl WorkerTally {
+    /// An empty tally for about `workers` reports.
+    pub fn with_capacity(workers: u64) -> WorkerTally {
+        let workers = usize::try_from(workers).unwrap_or(usize::MAX);
+        WorkerTally {
+            detail: Vec::with_capacity(workers.min(DETAIL_LIMIT)),
+            elapsed_s: Vec::with_capacity(workers),
+            increments_done: 0,
+        }
+    }
+
+    /// Counts one worker's report.
+    pub fn push(&mut self, report: WorkerReport) {
+        self.increments_done = self.increments_done.saturating_add(report.increments_done);
+        self.elapsed_s.push(report.elapsed_s);
+        if self.elapsed_s.len() <= DETAIL_LIMIT {
+            self.detail.push(report);
+        } else if !self.detail.is_empty() {
+            self.detail = Vec::new();
+        }
+    }
+
+    /// Reports counted.
+    pub fn len(&self) -> usize {
+        self.elapsed_s.len()
+    }
+
+    /// Whether no report was counted.
+    pub fn is_empty(&self) -> bool {
+        self.elapsed_s.is_empty()
+    }
+
+    fn finish(mut self) -> (Vec<WorkerReport>, WorkerDetail, WorkerSummary) {
+        let summary = WorkerSummary::from_parts(self.increments_done, &mut self.elapsed_s);
+        let detail = if self.elapsed_s.len() > DETAIL_LIMIT { WorkerDetail::Summary } else { WorkerDetail::Full };
+        (self.detail, detail, summary)
+    }
+}
+
+impl FromIterator<WorkerReport> for WorkerTally {
+    fn from_iter<I: IntoIterator<Item = WorkerReport>>(reports: I) -> Self {
+        let mut tally = WorkerTally::default();
+        for report in reports {
+            tally.push(report);
+        }
+        tally
+    }
+}
+
+/// What the lost updates can be when some workers' increments are unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostBounds {
+    /// Fewest updates that can have been lost: the increments reported minus the final value.
+    pub at_least: u64,
+    /// Most: as if the unreported workers had done every increment they could have.
+    pub at_most: u64,
 }
 
 /// Everything known about one run.
@@ -147,16 +163,22 @@ pub struct RunReport {
     /// The pool, for a pooled run; then `workers` lists the pool's members, not the logical workers.
     #[serde(default)]
     pub pool: Option<PoolReport>,
-    /// Whether every worker finished every increment. False for a run stopped by a signal.
+    /// Whether every worker finished every increment and said so. False for a run stopped by a signal, or one
+    /// in which a worker died.
     pub complete: bool,
     /// `workers * increments`: the value a correct, complete run reaches.
     pub expected: u64,
     /// The counter's value at the end: the seed's "Final counter value".
     pub final_value: u64,
-    /// Increments the workers made that the counter does not show: increments done minus final value.
-    pub lost_updates: u64,
-    /// `lost_updates` as a percentage of increments done.
-    pub lost_percent: f64,
+    /// Increments the workers made that the counter does not show: increments done minus final value. Null
+    /// when a worker ended without saying how many increments it made (see `lost_updates_bounds`).
+    pub lost_updates: Option<u64>,
+    /// `lost_updates` as a percentage of increments done; null with it.
+    pub lost_percent: Option<f64>,
+    /// Workers (or pool members) that ended without reporting their increments: killed during the run.
+    pub unreported_workers: u64,
+    /// What the lost updates can be when `lost_updates` is null.
+    pub lost_updates_bounds: Option<LostBounds>,
     /// Seconds from the start signal until the last worker finished.
     pub wall_time_s: f64,
     /// Seconds one worker would take if each piece of work took exactly its nominal time and nothing else cost
@@ -211,47 +233,60 @@ pub struct Measurements {
     pub peak_rss_kib: u64,
     /// Recoveries of the mutex from a dead holder.
     pub lock_recoveries: u64,
-    /// Each worker's figures.
-    pub workers: Vec<WorkerReport>,
-    /// The summary, for a frontend that kept no record per worker (too many); otherwise made from `workers`.
-    pub summary: Option<WorkerSummary>,
+    /// Each worker's figures, as reported.
+    pub workers: WorkerTally,
+    /// Workers (or pool members) that ended without reporting: their increments are unknown.
+    pub unreported_workers: u64,
+    /// Whether the run was stopped before its end (a signal): then it is not complete, whatever was done.
+    pub stopped: bool,
+    /// The pool's queue, for a pooled run.
+    pub queue_waits: Option<QueueWaits>,
     /// Model-specific remarks.
     pub notes: Vec<String>,
     /// The async runtime, if any.
     pub runtime: Option<RuntimeReport>,
-    /// The pool, if any.
-    pub pool: Option<PoolReport>,
 }
 
 impl RunReport {
-    /// Assembles a report: the expected value, lost updates and efficiency are derived here, the same way for
-    /// every frontend.
+    /// Assembles a report: the expected value, lost updates, efficiency, the pool's figures and notes, and how
+    /// much per-worker detail to keep are derived here, the same way for every frontend.
     pub fn new(model: Model, config: &Config, measured: Measurements) -> RunReport {
-        let expected = config.expected().unwrap_or(u64::MAX);
-        let listed = !measured.workers.is_empty() || measured.summary.is_none();
-        let worker_summary = measured.summary.unwrap_or_else(|| WorkerSummary::of(&measured.workers));
+        let expected = config.expected();
+        let (workers, worker_detail, worker_summary) = measured.workers.finish();
         let done = worker_summary.increments_done;
-        let lost_updates = done.saturating_sub(measured.final_value);
-        let ideal = config.ideal_worker_time().unwrap_or_default();
-        let wall_time_s = measured.wall_time.as_secs_f64();
-        let complete = done == expected;
-        let (workers, worker_detail) = if measured.workers.len() > DETAIL_LIMIT || !listed {
-            (Vec::new(), WorkerDetail::Summary)
+        let unreported = measured.unreported_workers;
+        let (lost_updates, lost_updates_bounds) = if unreported == 0 {
+            (Some(done.saturating_sub(measured.final_value)), None)
         } else {
-            (measured.workers, WorkerDetail::Full)
+            // Each unreported worker did at most its increments, and all of them together at most what the
+            // others left of the expected total (a pool's members share the jobs).
+            let most_unreported =
+                unreported.saturating_mul(config.increments()).min(expected.saturating_sub(done));
+            let bounds = LostBounds {
+                at_least: done.saturating_sub(measured.final_value),
+                at_most: done.saturating_add(most_unreported).saturating_sub(measured.final_value),
+            };
+            (None, Some(bounds))
         };
+        let ideal = config.ideal_worker_time();
+        let wall_time_s = measured.wall_time.as_secs_f64();
+        let complete = done == expected && unreported == 0 && !measured.stopped;
+        let mut notes = measured.notes;
+        notes.extend(pool::notes(config, model));
         RunReport {
             schema_version: SCHEMA_VERSION,
             model,
             implementation: None,
             config: config.clone(),
             runtime: measured.runtime,
-            pool: measured.pool,
+            pool: config.pool().map(|pool| PoolReport::new(pool.size, pool.jobs, measured.queue_waits.unwrap_or_default())),
             complete,
             expected,
             final_value: measured.final_value,
             lost_updates,
-            lost_percent: if done == 0 { 0.0 } else { lost_updates as f64 * 100.0 / done as f64 },
+            lost_percent: lost_updates.map(|lost| if done == 0 { 0.0 } else { lost as f64 * 100.0 / done as f64 }),
+            unreported_workers: unreported,
+            lost_updates_bounds,
             wall_time_s,
             ideal_time_s: ideal.as_secs_f64(),
             efficiency: (!ideal.is_zero() && wall_time_s > 0.0 && complete).then(|| ideal.as_secs_f64() / wall_time_s),
@@ -263,13 +298,13 @@ impl RunReport {
             workers,
             worker_detail,
             worker_summary,
-            notes: measured.notes,
+            notes,
         }
     }
 
     /// The report as pretty JSON.
     pub fn to_json(&self) -> String {
-        // A report is plain data (numbers, strings, vectors): serialising it cannot fail.
+        // A report is plain data (numbers, strings, vectors) with string keys: serialising it cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 }
@@ -277,6 +312,7 @@ impl RunReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Jobs, Pool, Request};
 
     fn worker(id: u64, increments_done: u64) -> WorkerReport {
         WorkerReport {
@@ -291,30 +327,50 @@ mod tests {
     }
 
     #[test]
-    fn lost_updates_are_done_minus_counted() {
-        let config = Config::default();
+    fn lost_updates_are_what_the_workers_did_that_the_counter_lacks() {
         let workers = (0..5).map(|id| worker(id, 1000)).collect();
-        let report = RunReport::new(
-            Model::Threads,
-            &config,
-            Measurements { final_value: 4990, wall_time: Duration::from_secs(20), workers, ..Measurements::default() },
-        );
+        let measured =
+            Measurements { final_value: 4990, wall_time: Duration::from_secs(20), workers, ..Measurements::default() };
+        let report = RunReport::new(Model::Threads, &Config::default(), measured);
         assert!(report.complete);
-        assert_eq!((report.expected, report.lost_updates), (5000, 10));
-        assert_eq!(report.final_value + report.lost_updates, report.expected);
-        assert!((report.lost_percent - 0.2).abs() < 1e-9);
-        assert_eq!(report.efficiency, Some(0.5));
-        assert!((report.worker_summary.elapsed_median_s - 2.0).abs() < 1e-9);
+        assert_eq!(report.expected, 5000);
+        assert_eq!(report.lost_updates, Some(10));
+        assert_eq!(report.lost_percent, Some(0.2));
+        assert_eq!(report.efficiency, Some(0.5), "10 s ideal in 20 s");
+        assert!((report.worker_summary.elapsed_median_s - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_worker_that_never_reported_makes_the_loss_unknown_not_zero() {
+        // Two of three workers reported 1000 each; the third was killed. The counter shows 2500.
+        let config = Request { workers: 3, ..Request::default() }.validate().unwrap();
+        let measured = Measurements {
+            final_value: 2500,
+            workers: (0..2).map(|id| worker(id, 1000)).collect(),
+            unreported_workers: 1,
+            ..Measurements::default()
+        };
+        let report = RunReport::new(Model::Processes, &config, measured);
+        assert!(!report.complete);
+        assert_eq!((report.lost_updates, report.lost_percent), (None, None));
+        assert_eq!(report.lost_updates_bounds, Some(LostBounds { at_least: 0, at_most: 500 }));
+        assert_eq!(report.efficiency, None);
+    }
+
+    #[test]
+    fn a_stopped_run_is_never_complete() {
+        let config = Request { workers: 1, increments: 1, ..Request::default() }.validate().unwrap();
+        let measured =
+            Measurements { final_value: 1, workers: [worker(0, 1)].into_iter().collect(), stopped: true, ..Measurements::default() };
+        let report = RunReport::new(Model::Threads, &config, measured);
+        assert!(!report.complete);
+        assert_eq!(report.efficiency, None, "no efficiency for a run cut short");
     }
 
     #[test]
     fn json_round_trips() {
-        let config = Config::default();
-        let report = RunReport::new(
-            Model::Processes,
-            &config,
-            Measurements { workers: vec![worker(0, 3)], ..Measurements::default() },
-        );
+        let measured = Measurements { workers: [worker(0, 3)].into_iter().collect(), ..Measurements::default() };
+        let report = RunReport::new(Model::Processes, &Config::default(), measured);
         let back: RunReport = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(back, report);
         assert!(!back.complete);
@@ -322,16 +378,26 @@ mod tests {
 
     #[test]
     fn many_workers_are_summarised() {
-        let config = Config { workers: DETAIL_LIMIT as u64 + 1, increments: 1, ..Config::default() };
+        let config = Request { workers: DETAIL_LIMIT as u64 + 1, increments: 1, ..Request::default() }.validate().unwrap();
         let workers = (0..=DETAIL_LIMIT as u64).map(|id| worker(id, 1)).collect();
-        let report = RunReport::new(
-            Model::Async,
-            &config,
-            Measurements { final_value: 1001, workers, ..Measurements::default() },
-        );
+        let report =
+            RunReport::new(Model::Async, &config, Measurements { final_value: 1001, workers, ..Measurements::default() });
         assert_eq!(report.worker_detail, WorkerDetail::Summary);
         assert!(report.workers.is_empty());
         assert_eq!(report.worker_summary.count, 1001);
-        assert!(report.complete);
+        assert_eq!(report.worker_summary.increments_done, 1001);
+    }
+
+    #[test]
+    fn a_pool_is_described_from_the_config() {
+        let config = Request { workers: 2, pool: Some(Pool { size: 3, jobs: Jobs::Worker }), ..Request::default() }
+            .validate()
+            .unwrap();
+        let waits = QueueWaits { jobs: 2, middle_job: Duration::from_millis(1), longest: Duration::from_millis(2) };
+        let report =
+            RunReport::new(Model::Threads, &config, Measurements { queue_waits: Some(waits), ..Measurements::default() });
+        let pool = report.pool.expect("a pooled run reports its pool");
+        assert_eq!((pool.size, pool.job_count), (3, 2));
+        assert!(report.notes.iter().any(|note| note.contains("1 member finds no job")), "{:?}", report.notes);
     }
 }

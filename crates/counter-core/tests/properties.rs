@@ -37,13 +37,20 @@ proptest! {
     }
 
     #[test]
-    fn counts_are_exactly_the_positive_integers(text in any::<String>()) {
-        let expected = text.trim().parse::<u64>().ok().filter(|n| *n > 0);
-        let parsed = parse_count("workers", &text);
-        prop_assert_eq!(parsed.as_ref().ok().copied(), expected);
-        if let Err(error) = parsed {
-            prop_assert!(error.to_string().contains("from 1 to"));
-        }
+    fn every_positive_number_is_a_count(count in 1u64..) {
+        prop_assert_eq!(parse_count("workers", &count.to_string()), Ok(count));
+    }
+
+    #[test]
+    fn text_with_anything_but_digits_is_not_a_count(text in ".*[^0-9].*") {
+        let message = parse_count("workers", &text).unwrap_err().to_string();
+        let quoted = format!("'{text}'");
+        prop_assert!(message.contains(&quoted) && message.contains("from 1 to"), "{}", message);
+    }
+
+    #[test]
+    fn zero_is_not_a_count_however_written(zeros in 1usize..20) {
+        prop_assert!(parse_count("workers", &"0".repeat(zeros)).is_err());
     }
 
     #[test]

@@ -2,14 +2,23 @@
 //!
 //! [`Workers`] owns the children: when it is dropped, every child still running is killed and every child is
 //! reaped, whatever path the run took. That is the guarantee of no zombie and no orphan.
+//!
+//! Before the start, a worker that dies ends the run at once. After the start it does not: the others go on,
+//! so that the counter's robust mutex can show what it is for (a worker killed holding the lock hands it to
+//! the next one, which recovers it); the run ends with an error that names the dead worker, and a report of
+//! what the others did.
 
 use std::{
     collections::HashMap,
     os::fd::{AsFd, OwnedFd},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use counter_core::{cpu::CpuUsage, report::WorkerReport, signals};
+use counter_core::{
+    cpu::{self, CpuUsage, Reaped},
+    report::{WorkerReport, WorkerTally},
+    signals,
+};
 use nix::{
     errno::Errno,
     poll::{PollFd, PollFlags, PollTimeout, poll},
@@ -23,35 +32,21 @@ use crate::{
     worker::exit,
 };
 
-/// How one worker process ended, from `wait4`.
-#[derive(Debug, Clone, Copy)]
-struct Ended {
-    status: libc::c_int,
-    usage: libc::rusage,
-}
-
-impl Ended {
-    fn describe(&self) -> String {
-        if libc::WIFEXITED(self.status) {
-            format!("exited {}", libc::WEXITSTATUS(self.status))
-        } else if libc::WIFSIGNALED(self.status) {
-            format!("killed by {}", signal_name(libc::WTERMSIG(self.status)))
-        } else {
-            format!("ended with wait status {:#x}", self.status)
-        }
-    }
-}
-
-fn signal_name(number: libc::c_int) -> String {
-    Signal::try_from(number).map_or_else(|_| format!("signal {number}"), |s| s.as_str().to_owned())
-}
-
 #[derive(Debug)]
 struct Slot {
     pid: Pid,
     ready: bool,
     done: Option<(u64, Duration)>,
-    ended: Option<Ended>,
+    ended: Option<Reaped>,
+}
+
+/// Which part of the run the workers are in: it decides what a worker's death means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Forked, not yet released: a death ends the run.
+    Starting,
+    /// Released: a death is recorded, and the others finish.
+    Running,
 }
 
 /// The worker processes of one run.
@@ -62,14 +57,23 @@ pub(crate) struct Workers {
     /// Read end of the report pipe; `None` once every writer has closed it.
     report: Option<OwnedFd>,
     reader: FrameReader,
+    /// Where reports are read into: on the heap, so that the coordinator's stack stays small (a tight
+    /// `RLIMIT_STACK` must not overflow it).
+    buffer: Vec<u8>,
     ready: u64,
     unreaped: u64,
-    /// The first thing that went wrong; once set, the run is over.
+    phase: Phase,
+    /// The first thing that went wrong before the start; once set, the run is over.
     failure: Option<Error>,
+    /// The first worker death during the run: the run goes on, then fails with this.
+    died: Option<Error>,
 }
 
 /// How often the coordinator wakes up to look at signals and children when nothing else happens.
 const TICK: Duration = Duration::from_millis(20);
+
+/// Bytes read from the report pipe at once.
+const READ_BUFFER: usize = 16 * 1024;
 
 impl Workers {
     pub(crate) fn new(report: OwnedFd, capacity: u64) -> Workers {
@@ -79,9 +83,12 @@ impl Workers {
             by_pid: HashMap::with_capacity(capacity),
             report: Some(report),
             reader: FrameReader::default(),
+            buffer: vec![0; READ_BUFFER],
             ready: 0,
             unreaped: 0,
+            phase: Phase::Starting,
             failure: None,
+            died: None,
         }
     }
 
@@ -101,8 +108,13 @@ impl Workers {
         self.slots.len() as u64
     }
 
+    /// Says the workers have been released: from now on a death does not end the run at once.
+    pub(crate) fn started(&mut self) {
+        self.phase = Phase::Running;
+    }
+
     /// Reads what has arrived and reaps what has ended, waiting at most `timeout` for something to happen.
-    /// Problems are recorded in `self.failure`.
+    /// Problems are recorded in `self.failure` (or `self.died`).
     pub(crate) fn pump(&mut self, timeout: Duration) {
         self.read_reports(timeout);
         self.reap(false);
@@ -125,8 +137,7 @@ impl Workers {
                 return;
             }
         }
-        let mut buffer = [0; 16 * 1024];
-        match nix::unistd::read(report, &mut buffer) {
+        match nix::unistd::read(report, &mut self.buffer) {
             Ok(0) => {
                 // Every writer is gone: whatever is left over is a truncated frame.
                 if let Err(error) = self.reader.finish() {
@@ -135,7 +146,7 @@ impl Workers {
                 self.report = None;
             }
             Ok(n) => {
-                self.reader.push(&buffer[..n]);
+                self.reader.push(&self.buffer[..n]);
                 self.handle_messages();
             }
             Err(Errno::EINTR | Errno::EAGAIN) => {}
@@ -172,47 +183,48 @@ impl Workers {
     /// Reaps ended children; with `block`, waits for every one of them.
     fn reap(&mut self, block: bool) {
         while self.unreaped > 0 {
-            let mut status = 0;
-            // SAFETY: `rusage` is plain old data the kernel fills in; zeroed is a valid value.
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            let flags = if block { 0 } else { libc::WNOHANG };
-            // SAFETY: wait4 writes only to the two valid pointers given.
-            let pid = unsafe { libc::wait4(-1, &raw mut status, flags, &raw mut usage) };
-            if pid == 0 {
-                return;
-            }
-            if pid < 0 {
-                match Errno::last() {
-                    Errno::EINTR => continue,
-                    // No child left to wait for: every one has been reaped.
-                    Errno::ECHILD => {
-                        self.unreaped = 0;
-                        return;
-                    }
-                    errno => {
-                        self.fail(Error::Wait(errno));
-                        return;
-                    }
+            let reaped = match cpu::wait4(None, block) {
+                Ok(Some(reaped)) => reaped,
+                Ok(None) => return,
+                Err(Errno::EINTR) => continue,
+                // No child left to wait for: every one has been reaped.
+                Err(Errno::ECHILD) => {
+                    self.unreaped = 0;
+                    return;
                 }
-            }
-            let Some(&index) = self.by_pid.get(&pid) else { continue };
-            let ended = Ended { status, usage };
-            self.slots[index].ended = Some(ended);
+                Err(errno) => {
+                    self.fail(Error::Wait(errno));
+                    return;
+                }
+            };
+            let Some(&index) = self.by_pid.get(&reaped.pid.as_raw()) else { continue };
+            self.slots[index].ended = Some(reaped);
             self.unreaped -= 1;
-            self.check_ending(index, ended);
+            self.check_ending(index, reaped);
         }
     }
 
-    /// A worker that did not end by finishing its loop ends the run, with an error that names it.
-    fn check_ending(&mut self, index: usize, ended: Ended) {
-        let pid = self.slots[index].pid.as_raw();
+    /// A worker that did not end by finishing its loop: before the start it ends the run; during the run it is
+    /// recorded, and the others go on.
+    fn check_ending(&mut self, index: usize, reaped: Reaped) {
+        let pid = reaped.pid.as_raw();
         let worker = index as u64;
-        if libc::WIFSIGNALED(ended.status) {
-            let signal = signal_name(libc::WTERMSIG(ended.status));
-            self.fail(Error::WorkerKilled { worker, pid, signal });
-        } else if libc::WIFEXITED(ended.status) && libc::WEXITSTATUS(ended.status) != exit::OK {
-            let code = libc::WEXITSTATUS(ended.status);
-            self.fail(Error::WorkerFailed { worker, pid, code, meaning: exit::meaning(code) });
+        let during = match self.phase {
+            Phase::Starting => "the other workers were stopped and reaped",
+            Phase::Running => "the other workers went on to the end",
+        };
+        let error = if let Some(signal) = reaped.signal() {
+            Error::WorkerKilled { worker, pid, signal: signal.as_str(), during }
+        } else if let Some(code) = reaped.status.code().filter(|code| *code != exit::OK) {
+            Error::WorkerFailed { worker, pid, code, meaning: exit::meaning(code), during }
+        } else {
+            return;
+        };
+        match self.phase {
+            Phase::Starting => self.fail(error),
+            Phase::Running => {
+                self.died.get_or_insert(error);
+            }
         }
     }
 
@@ -242,7 +254,9 @@ impl Workers {
             self.pump(TICK);
             self.check()?;
         }
-        if let Some(index) = self.slots.iter().position(|slot| slot.done.is_none()) {
+        if self.died.is_none()
+            && let Some(index) = self.slots.iter().position(|slot| slot.done.is_none())
+        {
             let worker = index as u64;
             return Err(Stop::Failed(Error::WorkerSilent { worker, pid: self.slots[index].pid.as_raw() }));
         }
@@ -252,6 +266,11 @@ impl Workers {
     /// The failure that made [`Workers::healthy`] say false.
     pub(crate) fn take_failure(&mut self) -> Error {
         self.failure.take().unwrap_or(Error::Pipe(Errno::EIO))
+    }
+
+    /// The first worker that died during the run, if one did.
+    pub(crate) fn take_death(&mut self) -> Option<Error> {
+        self.died.take()
     }
 
     fn check(&mut self) -> Result<(), Stop> {
@@ -265,11 +284,11 @@ impl Workers {
     }
 
     /// Stops a started run for a partial report: SIGTERM makes each worker end its loop and report; any that
-    /// has not ended after `grace` is killed.
+    /// has not ended after `grace` (a stopped process, say) is killed, and counts as unreported.
     pub(crate) fn stop_gracefully(&mut self, grace: Duration) {
         self.send_all(Signal::SIGTERM);
-        let deadline = std::time::Instant::now() + grace;
-        while (self.unreaped > 0 || self.report.is_some()) && std::time::Instant::now() < deadline {
+        let deadline = Instant::now() + grace;
+        while (self.unreaped > 0 || self.report.is_some()) && Instant::now() < deadline {
             self.pump(TICK);
         }
         self.failure = None;
@@ -283,7 +302,7 @@ impl Workers {
     }
 
     /// Each worker's figures, for those that reported.
-    pub(crate) fn reports(&self) -> Vec<WorkerReport> {
+    pub(crate) fn reports(&self) -> WorkerTally {
         (0u64..)
             .zip(&self.slots)
             .filter_map(|(id, slot)| {
@@ -294,19 +313,24 @@ impl Workers {
                     increments_done,
                     elapsed_s: elapsed.as_secs_f64(),
                     exit_status: slot.ended.map(|ended| ended.describe()),
-                    cpu: slot.ended.map(|ended| CpuUsage::from_rusage(&ended.usage)),
-                    max_rss_kib: slot.ended.map(|ended| ended.usage.ru_maxrss as u64),
+                    cpu: slot.ended.map(|ended| ended.cpu),
+                    max_rss_kib: slot.ended.map(|ended| ended.max_rss_kib),
                 })
             })
             .collect()
     }
 
+    /// Workers that were released but never said how many increments they made.
+    pub(crate) fn unreported(&self) -> u64 {
+        match self.phase {
+            Phase::Starting => 0,
+            Phase::Running => self.slots.iter().filter(|slot| slot.done.is_none()).count() as u64,
+        }
+    }
+
     /// CPU use of every reaped worker, summed.
     pub(crate) fn cpu(&self) -> CpuUsage {
-        self.slots
-            .iter()
-            .filter_map(|slot| slot.ended)
-            .fold(CpuUsage::default(), |sum, ended| sum.plus(CpuUsage::from_rusage(&ended.usage)))
+        self.slots.iter().filter_map(|slot| slot.ended).fold(CpuUsage::default(), |sum, ended| sum.plus(ended.cpu))
     }
 }
 

@@ -20,21 +20,20 @@ pub mod segment;
 mod worker;
 
 use std::{
-    io,
     os::fd::{AsFd, AsRawFd, OwnedFd},
     time::{Duration, Instant},
 };
 
 use counter_core::{
-    cli::Interrupted,
+    cli::error_chain,
     config::{Config, Hold},
-    counter::{self, Counter, CounterLayoutError},
+    counter::{self, Counter},
     cpu::CpuUsage,
-    error::{ConfigError, CounterError},
+    error::{Error as CoreError, Interrupted},
     hold,
-    pool::{self, PoolReport},
+    model::Model,
     proc::{limits, limits::LimitError, memory},
-    report::{Measurements, Model, RunReport},
+    report::{Measurements, RunReport},
 };
 use nix::{
     errno::Errno,
@@ -49,8 +48,8 @@ use crate::{
     worker::ChildSetup,
 };
 
-/// The binary's name, used in messages.
-pub const PROGRAM: &str = "counter-processes";
+/// The model this crate runs.
+pub const MODEL: Model = Model::Processes;
 
 /// How long stopped workers get to report what they did before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -58,34 +57,22 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Why a run produced no report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configuration this frontend cannot run.
+    /// What every frontend can hit.
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// More processes than the system allows.
-    #[error(transparent)]
-    Limit(#[from] LimitError),
-    /// The limits could not be read.
-    #[error("could not read the system's process limits")]
-    LimitCheck(#[source] io::Error),
+    Core(#[from] CoreError),
     /// The coordinator has more than one thread, so forking it would not be safe.
     #[error("the coordinator has {threads} threads; it must fork while it has exactly one")]
     NotSingleThreaded {
         /// Threads found.
         threads: u64,
     },
-    /// The counter does not fit.
-    #[error(transparent)]
-    Layout(#[from] CounterLayoutError),
     /// The segment could not be made.
     #[error(transparent)]
-    Segment(#[from] SegmentError),
-    /// The counter could not be set up in the segment.
-    #[error("could not set up the counter in the shared segment")]
-    Counter(#[from] CounterError),
+    Segment(SegmentError),
     /// A pipe could not be made or used.
     #[error("pipe between the coordinator and its workers failed")]
     Pipe(#[source] Errno),
-    /// `fork` failed part-way.
+    /// `fork` failed part-way for a reason other than a limit.
     #[error(
         "could not fork worker {index} of {requested} ({limits}); the {index} already started were stopped and reaped"
     )]
@@ -104,19 +91,19 @@ pub enum Error {
     #[error("could not wait for the workers")]
     Wait(#[source] Errno),
     /// A worker was killed by a signal.
-    #[error("worker {worker} (pid {pid}) was killed by {signal}; the other workers were stopped and reaped")]
+    #[error("worker {worker} (pid {pid}) was killed by {signal}; {during}")]
     WorkerKilled {
         /// The worker's number.
         worker: u64,
         /// Its pid.
         pid: i32,
         /// The signal's name.
-        signal: String,
+        signal: &'static str,
+        /// What became of the others.
+        during: &'static str,
     },
     /// A worker exited with an error code.
-    #[error(
-        "worker {worker} (pid {pid}) exited with code {code}: {meaning}; the other workers were stopped and reaped"
-    )]
+    #[error("worker {worker} (pid {pid}) exited with code {code}: {meaning}; {during}")]
     WorkerFailed {
         /// The worker's number.
         worker: u64,
@@ -126,6 +113,8 @@ pub enum Error {
         code: i32,
         /// What the code means.
         meaning: &'static str,
+        /// What became of the others.
+        during: &'static str,
     },
     /// A worker exited without sending its figures.
     #[error("worker {worker} (pid {pid}) exited without reporting")]
@@ -172,34 +161,49 @@ pub enum Error {
         /// The message.
         message: String,
     },
-    /// The memory figures could not be read.
-    #[error("could not read the memory figures of the process tree")]
-    Probe(#[source] io::Error),
-    /// SIGINT or SIGTERM.
-    #[error(transparent)]
-    Interrupted(#[from] Interrupted),
 }
 
-counter_core::frontend_error!(Error);
+impl counter_core::cli::FrontendError for Error {
+    fn core(&self) -> Option<&CoreError> {
+        match self {
+            Error::Core(core) => Some(core),
+            _ => None,
+        }
+    }
+}
+
+impl From<SegmentError> for Error {
+    fn from(error: SegmentError) -> Error {
+        match error {
+            // A full /dev/shm or a file-size limit is a request over a limit (exit 2), as with the others.
+            SegmentError::Limit(limit) => Error::Core(CoreError::Limit(limit)),
+            other => Error::Segment(other),
+        }
+    }
+}
+
+fn core(error: impl Into<CoreError>) -> Error {
+    Error::Core(error.into())
+}
 
 /// Runs the workload with one forked process per worker and reports what happened.
 ///
 /// Must be called while the process has a single thread (it forks, and checks) and no other children (it reaps
 /// its workers with `wait4(-1)`, which would also take another child's exit status).
 pub fn run(config: &Config) -> Result<RunReport, Error> {
-    config.validate()?;
-    config.refuse_block_work(PROGRAM)?;
-    let threads = memory::of_process(getpid().as_raw()).map_err(Error::Probe)?.threads;
+    let threads = memory::of_process(getpid().as_raw()).map_err(|error| core(CoreError::Probe(error)))?.threads;
     if threads != 1 {
         return Err(Error::NotSingleThreaded { threads });
     }
-    limits::check_processes(config.members()).map_err(Error::LimitCheck)??;
-    let layout = counter::layout(config.sync, config.members())?;
+    let layout = counter::layout(config.strategy(), config.members()).map_err(core)?;
+    limits::check_processes(config.members(), layout.size() as u64)
+        .map_err(CoreError::LimitCheck)?
+        .map_err(core)?;
     let segment = Segment::create(layout.size())?;
     // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
     // children have their own copy of the mapping.
-    let counter = unsafe { Counter::init_at(segment.base(), config.sync, config.members())? };
+    let counter = unsafe { Counter::init_at(segment.base(), config.strategy(), config.members()) }.map_err(core)?;
     Coordinator { config, counter, segment: &segment }.run()
 }
 
@@ -222,7 +226,7 @@ impl Coordinator<'_> {
         let started = Instant::now();
         for index in 0..members {
             if let Some(signal) = counter_core::signals::received() {
-                return Err(self.interrupted(signal, Measurements::default()));
+                return Err(self.interrupted(signal, stopped()));
             }
             let setup = ChildSetup {
                 counter: self.counter,
@@ -239,25 +243,23 @@ impl Coordinator<'_> {
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => worker::child_main(&setup),
                 Ok(ForkResult::Parent { child }) => workers.add(child),
-                Err(source) => {
-                    // Dropping `workers` kills and reaps the ones already started.
-                    return Err(Error::Fork { index, requested: members, limits: limits::summary(), source });
-                }
+                // Dropping `workers` kills and reaps the ones already started.
+                Err(source) => return Err(fork_failed(index, members, source)),
             }
         }
         // Only the workers write reports and only they read the start pipe: with our copies closed, each side
         // sees end-of-file when the other is gone.
         drop(report_write);
         drop(go_read);
-        workers.wait_until_ready().map_err(|stop| self.stopped(stop, Measurements::default()))?;
+        workers.wait_until_ready().map_err(|stop| self.stopped(stop, stopped()))?;
         let start_time = started.elapsed();
         let mut pids = vec![coordinator.as_raw()];
         pids.extend(workers.pids());
         let taken = format!("all {members} worker processes alive, before they started");
-        let memory = memory::snapshot(&pids, taken).map_err(Error::Probe)?;
-        if let Some(hold_for) = config.hold {
+        let memory = memory::snapshot(&pids, taken).map_err(|error| core(CoreError::Probe(error)))?;
+        if let Some(hold_for) = config.hold() {
             self.announce_hold(hold_for, &pids);
-            let before_start = || Measurements { memory: memory.clone(), start_time, ..Measurements::default() };
+            let before_start = || Measurements { memory: memory.clone(), start_time, ..stopped() };
             match hold::wait(hold_for, &mut || workers.healthy()) {
                 hold::Outcome::Done => {}
                 hold::Outcome::Signal(signal) => return Err(self.interrupted(signal, before_start())),
@@ -265,12 +267,13 @@ impl Coordinator<'_> {
             }
         }
         let go = Instant::now();
-        if let Some(pool) = config.pool {
-            self.counter.jobs().submit(pool::job_count(config, pool.jobs));
+        if let Some(pool) = config.pool() {
+            self.counter.jobs().submit(counter_core::pool::job_count(config, pool.jobs));
         }
+        workers.started();
         release(go_write, members)?;
         let finished = workers.wait_until_done();
-        let measured = |workers: &Workers| Measurements {
+        let measured = |workers: &Workers, stopped: bool| Measurements {
             wall_time: go.elapsed(),
             final_value: self.counter.total(),
             start_time,
@@ -279,43 +282,44 @@ impl Coordinator<'_> {
             peak_rss_kib: memory::of_process(coordinator.as_raw()).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: self.counter.dead_owner_recoveries(),
             workers: workers.reports(),
-            pool: config.pool.map(|pool| PoolReport::of(self.counter, pool.size, pool.jobs)),
-            notes: pool::notes(config, Model::Processes),
+            unreported_workers: workers.unreported(),
+            stopped,
+            queue_waits: config.pool().map(|_| self.counter.jobs().waits()),
             ..Measurements::default()
         };
         match finished {
             Ok(()) => {}
             Err(Stop::Signal(signal)) => {
                 workers.stop_gracefully(STOP_GRACE);
-                return Err(self.interrupted(signal, measured(&workers)));
+                return Err(self.interrupted(signal, measured(&workers, true)));
             }
             Err(Stop::Failed(error)) => return Err(error),
         }
-        let report = RunReport::new(Model::Processes, config, measured(&workers));
-        if config.pool.is_some() && !report.complete {
+        let report = RunReport::new(MODEL, config, measured(&workers, false));
+        if let Some(death) = workers.take_death() {
+            return Err(core(CoreError::Failed { cause: error_chain(&death), partial: Box::new(report) }));
+        }
+        if config.pool().is_some() && !report.complete {
             // A pool's members do varying shares of the work; only their sum is known in advance.
             return Err(Error::PoolStoppedEarly {
                 done: report.worker_summary.increments_done,
                 expected: report.expected,
             });
         }
-        let unpooled = config.pool.is_none();
-        if let Some(short) = report.workers.iter().find(|w| unpooled && w.increments_done < config.increments) {
+        let unpooled = config.pool().is_none();
+        if let Some(short) = report.workers.iter().find(|w| unpooled && w.increments_done < config.increments()) {
             return Err(Error::WorkerStoppedEarly {
                 worker: short.id,
                 pid: short.os_id.unwrap_or_default(),
                 done: short.increments_done,
-                asked: config.increments,
+                asked: config.increments(),
             });
         }
         Ok(report)
     }
 
     fn interrupted(&self, signal: Signal, measured: Measurements) -> Error {
-        Error::Interrupted(Interrupted {
-            signal,
-            partial: Box::new(RunReport::new(Model::Processes, self.config, measured)),
-        })
+        core(Interrupted { signal, partial: Box::new(RunReport::new(MODEL, self.config, measured)) })
     }
 
     fn stopped(&self, stop: Stop, measured: Measurements) -> Error {
@@ -332,7 +336,7 @@ impl Coordinator<'_> {
         hold::announce(
             hold_for,
             &hold::Announcement {
-                model: Model::Processes,
+                model: MODEL,
                 workers: self.config.members(),
                 ids_label: "worker pids",
                 ids: &worker_pids,
@@ -344,7 +348,7 @@ impl Coordinator<'_> {
                     format!("ps -o pid,ppid,nlwp,rss,vsz,comm --ppid {coordinator} -p {coordinator}"),
                     format!("pmap -x {first_worker} | grep -E 'counter-processes-|total'"),
                     format!("cat /proc/{first_worker}/smaps_rollup"),
-                    format!("smem -k -t -P '^\\S*{PROGRAM}'"),
+                    format!("smem -k -t -P '^\\S*{}'", MODEL.binary()),
                     "ls -l /dev/shm".to_owned(),
                 ],
             },
@@ -352,9 +356,32 @@ impl Coordinator<'_> {
     }
 }
 
+/// What a run stopped before its start measured: nothing yet.
+fn stopped() -> Measurements {
+    Measurements { stopped: true, ..Measurements::default() }
+}
+
+/// A fork that failed: a limit (exit 2) when the OS says it is out of resources (`EAGAIN`: `RLIMIT_NPROC` or the
+/// task limits), else a failure.
+fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {
+    let limits = limits::summary();
+    if source == Errno::EAGAIN {
+        return core(LimitError {
+            request: format!("{requested} processes"),
+            limit: "the task limits",
+            value: format!("{index} processes could be forked"),
+            detail: format!("fork of worker {index} was refused ({}); {limits}; the ones already started were \
+                             stopped and reaped", source.desc()),
+        });
+    }
+    Error::Fork { index, requested, limits, source }
+}
+
 /// Starts every worker: one byte each on the start pipe, then closes it.
 fn release(go: OwnedFd, workers: u64) -> Result<(), Error> {
-    let chunk = [b'g'; 4096];
+    // Small, and static: the coordinator's stack must stay small (see `Workers::buffer`).
+    static CHUNK: [u8; 512] = [b'g'; 512];
+    let chunk = &CHUNK;
     let mut left = workers;
     while left > 0 {
         let n = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());

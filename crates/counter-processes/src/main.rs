@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use counter_core::cli::{self, PoolArgs, RunArgs};
-use counter_processes::{PROGRAM, run};
+use counter_processes::{MODEL, run};
 
 /// Five processes each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -12,7 +12,7 @@ use counter_processes::{PROGRAM, run};
 /// reports the final value, the updates lost, the time, and the memory of the whole process tree (summed RSS,
 /// PSS and USS) taken while every worker was alive.
 #[derive(Debug, Parser)]
-#[command(name = PROGRAM, version)]
+#[command(name = MODEL.binary(), version)]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
@@ -23,5 +23,5 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    cli::main(PROGRAM, &args.run, Some(&args.pool), run)
+    cli::main(MODEL, &args.run, Some(&args.pool), run)
 }

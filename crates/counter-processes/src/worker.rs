@@ -4,16 +4,20 @@
 //! ordinary single-threaded copy of it with no lock held by a vanished thread. Still, the child keeps to the
 //! minimum: it never allocates, never touches the coordinator's buffered stdout, and leaves with `_exit`, so
 //! that none of the coordinator's destructors run in it (they would unmap, close or unlink the coordinator's
-//! resources a second time).
+//! resources a second time). A panic is caught before it can unwind into the frames of the coordinator that
+//! the child is a copy of (dropping its `Workers` would kill the sibling workers), and becomes an exit code.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::{
+    os::fd::{BorrowedFd, RawFd},
+    panic::{AssertUnwindSafe, catch_unwind},
+};
 
 use counter_core::{config::Config, counter::Counter, pool::run_pool_member, signals, workload::run_worker};
 use nix::{
     errno::Errno,
     sys::{
         prctl,
-        signal::{SigHandler, Signal, signal},
+        signal::{self, SigHandler, Signal},
     },
     unistd::{Pid, getpid, getppid},
 };
@@ -46,6 +50,8 @@ pub(crate) mod exit {
     pub(crate) const NOT_STARTED: i32 = 5;
     /// A counter operation failed (the mutex).
     pub(crate) const COUNTER_FAILED: i32 = 6;
+    /// The worker panicked (its message is on stderr).
+    pub(crate) const PANICKED: i32 = 7;
 
     /// What an exit code means.
     pub(crate) fn meaning(code: i32) -> &'static str {
@@ -54,6 +60,7 @@ pub(crate) mod exit {
             REPORT_FAILED => "it could not write its report",
             NOT_STARTED => "the start pipe closed before the start",
             COUNTER_FAILED => "a counter operation (the process-shared mutex) failed",
+            PANICKED => "it panicked (see its message above)",
             _ => "unexpected exit code",
         }
     }
@@ -61,7 +68,8 @@ pub(crate) mod exit {
 
 /// Runs the worker in the forked child and ends the child. Never returns.
 pub(crate) fn child_main(setup: &ChildSetup<'_>) -> ! {
-    let code = work(setup);
+    // The unwind stops here, in the child's own frame, never in the coordinator's frames above it.
+    let code = catch_unwind(AssertUnwindSafe(|| work(setup))).unwrap_or(exit::PANICKED);
     // SAFETY: `_exit` ends the process at once without running destructors or atexit handlers, which is what
     // a forked child must do: those belong to the coordinator.
     unsafe { libc::_exit(code) }
@@ -77,7 +85,7 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
     // SIGTERM keeps the handler inherited from the coordinator: it sets the stop flag, and the loop below ends
     // early and reports what it did, which is how the coordinator stops workers for a partial report.
     // SAFETY: setting a disposition to SIG_IGN installs no handler code; nothing else runs in this process.
-    if unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }.is_err() {
+    if unsafe { signal::signal(Signal::SIGINT, SigHandler::SigIgn) }.is_err() {
         return exit::ORPHANED;
     }
     for fd in setup.close {
@@ -91,14 +99,19 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
         return exit::REPORT_FAILED;
     }
     if !wait_for_start(setup.go) {
+        if let Some(signal) = signals::received() {
+            // SIGTERM before the start, from someone else than the coordinator (which kills, before the start):
+            // end as that signal would have ended us, so that the coordinator names it.
+            die_of(signal);
+        }
         return exit::NOT_STARTED;
     }
     let should_stop = || signals::received().is_some();
     // The index is below the number of members, which the counter was sized for.
     let member = setup.index as usize;
-    let outcome = match setup.config.pool {
-        None => run_worker(setup.counter, setup.config, member, &should_stop),
-        Some(pool) => run_pool_member(setup.counter, setup.config, pool.jobs, member, &should_stop),
+    let outcome = match setup.config.pool() {
+        None => run_worker(setup.counter, setup.config, member, should_stop),
+        Some(pool) => run_pool_member(setup.counter, setup.config, pool.jobs, member, should_stop),
     };
     let Ok(outcome) = outcome else {
         return exit::COUNTER_FAILED;
@@ -108,6 +121,14 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
         elapsed_ns: u64::try_from(outcome.elapsed.as_nanos()).unwrap_or(u64::MAX),
     };
     if send(setup.report, worker, &done).is_err() { exit::REPORT_FAILED } else { exit::OK }
+}
+
+/// Ends this process by `signal`, with its default action.
+fn die_of(signal: Signal) {
+    // SAFETY: restoring the default disposition installs no handler code; nothing else runs in this process.
+    if unsafe { signal::signal(signal, SigHandler::SigDfl) }.is_ok() {
+        let _ = nix::sys::signal::raise(signal);
+    }
 }
 
 /// Writes one frame with one `write(2)`, atomic on a pipe.

@@ -7,7 +7,7 @@
 
 use std::{fs, time::Instant};
 
-use counter_core::config::{Config, Jobs, Pool, Sync, Timer, Window, Work};
+use counter_core::config::{Jobs, Pool, Request, Strategy, Timer, Window, Work};
 
 const RUNS: u64 = 200;
 
@@ -32,7 +32,10 @@ fn open_fds() -> usize {
 }
 
 fn our_segment_exists() -> bool {
-    fs::metadata(format!("/dev/shm/counter-processes-{}", std::process::id())).is_ok()
+    let ours = format!("counter-processes-{}-", std::process::id());
+    fs::read_dir("/dev/shm").is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| entry.file_name().to_string_lossy().starts_with(&ours))
+    })
 }
 
 fn no_child_left() -> bool {
@@ -47,26 +50,30 @@ fn main() {
     let fds_before = open_fds();
     let mut failures = Vec::new();
     for run in 0..RUNS {
-        let sync = random.pick(&[Sync::Racy, Sync::Mutex, Sync::Atomic, Sync::Sharded]);
-        let config = Config {
+        let strategy = random.pick(&Strategy::ALL);
+        let config = Request {
             workers: 1 + random.below(6),
             increments: 1 + random.below(200),
             work: random.pick(&[Work::None, Work::Yield]),
             window: random.pick(&[Window::Before, Window::Inside]),
-            sync,
+            strategy,
             timer: Timer::Compensated,
             pool: (random.below(4) == 0)
                 .then(|| Pool { size: 1 + random.below(3), jobs: random.pick(&[Jobs::Worker, Jobs::Increment]) }),
             hold: None,
-        };
+        }
+        .validate()
+        .expect("the soak draws valid workloads");
         let problem = match counter_processes::run(&config) {
             Err(error) => Some(format!("failed: {error}")),
-            Ok(report) if report.final_value + report.lost_updates != report.expected => Some(format!(
-                "final {} + lost {} != expected {}",
-                report.final_value, report.lost_updates, report.expected
-            )),
-            Ok(report) if sync != Sync::Racy && report.final_value != report.expected => {
-                Some(format!("{sync:?} counted {} of {}", report.final_value, report.expected))
+            Ok(report) if !report.complete || report.worker_summary.increments_done != report.expected => {
+                Some(format!("the workers did {} of {} increments", report.worker_summary.increments_done, report.expected))
+            }
+            Ok(report) if report.final_value > report.expected => {
+                Some(format!("the counter shows {}, more than the {} increments made", report.final_value, report.expected))
+            }
+            Ok(report) if strategy != Strategy::Racy && report.final_value != report.expected => {
+                Some(format!("{strategy:?} counted {} of {}", report.final_value, report.expected))
             }
             Ok(_) if !no_child_left() => Some("a child is left".to_owned()),
             Ok(_) if our_segment_exists() => Some("the segment is left in /dev/shm".to_owned()),

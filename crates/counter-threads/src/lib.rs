@@ -3,10 +3,11 @@
 //! All workers live in one process and share the counter on the heap. They are started behind a start line:
 //! each thread is created, reports itself alive and waits; once all are alive the memory snapshot is taken
 //! (and, with `--hold`, the process waits to be inspected), then all are released at once so that their
-//! timings start together.
+//! timings start together. However the coordinator leaves the scope (an error, a signal, a panic), the start
+//! line's guard sends every waiting worker home first, so the scope's join never waits for a parked thread.
 //!
-//! Asking for more threads than the system allows ends in [`Error::Limit`] before any thread starts, because
-//! Rust's standard library aborts the process when a thread cannot get its memory mappings.
+//! Asking for more threads than the system allows ends in a limit error (exit 2) before any thread starts,
+//! because Rust's standard library aborts the process when a thread cannot get its memory mappings.
 #![warn(missing_docs)]
 
 mod start_line;
@@ -14,60 +15,39 @@ mod start_line;
 use std::{
     io,
     thread::{self, ScopedJoinHandle},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use counter_core::{
-    cli::Interrupted,
-    config::Config,
-    counter::{Counter, HeapCounter, HeapCounterError},
+    config::{Config, Hold},
+    counter::{Counter, HeapCounter},
     cpu::CpuUsage,
-    error::{ConfigError, CounterError},
+    error::{CounterError, Error as CoreError, Interrupted},
     hold,
-    pool::{self, PoolReport, run_pool_member},
+    model::Model,
+    pool::run_pool_member,
     proc::{limits, limits::LimitError, memory},
-    report::{Measurements, Model, RunReport, WorkerReport},
+    report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
     workload::run_worker,
 };
-use nix::sys::signal::Signal;
 
 use crate::start_line::StartLine;
 
-/// The binary's name, used in messages.
-pub const PROGRAM: &str = "counter-threads";
+/// The model this crate runs.
+pub const MODEL: Model = Model::Threads;
+
+/// The stack each worker thread reserves (std's default, set explicitly so that the limit check and the run
+/// agree). Only the pages a worker touches count in its memory.
+pub const WORKER_STACK_BYTES: u64 = 2 << 20;
 
 /// Why a run produced no report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configuration this frontend cannot run.
+    /// What every frontend can hit.
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// More threads than the system allows.
-    #[error(transparent)]
-    Limit(#[from] LimitError),
-    /// The limits could not be read.
-    #[error("could not read the system's thread limits")]
-    LimitCheck(#[source] io::Error),
-    /// The counter could not be set up.
-    #[error("could not set up the counter")]
-    Counter(#[from] HeapCounterError),
-    /// A counter operation failed in a worker.
-    #[error("worker thread {worker} failed")]
-    Worker {
-        /// The worker's number.
-        worker: u64,
-        /// What failed.
-        #[source]
-        source: CounterError,
-    },
-    /// A worker thread panicked.
-    #[error("worker thread {worker} panicked")]
-    WorkerPanicked {
-        /// The worker's number.
-        worker: u64,
-    },
-    /// The OS refused a new thread.
+    Core(#[from] CoreError),
+    /// The OS refused a new thread for a reason other than a limit.
     #[error("could not start thread {index} of {requested} ({limits}); the {index} already started were stopped")]
     Spawn {
         /// How many had started.
@@ -80,85 +60,71 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The memory figures could not be read.
-    #[error("could not read this process's memory figures")]
-    Probe(#[source] io::Error),
-    /// SIGINT or SIGTERM.
-    #[error(transparent)]
-    Interrupted(#[from] Interrupted),
 }
 
-counter_core::frontend_error!(Error);
+impl counter_core::cli::FrontendError for Error {
+    fn core(&self) -> Option<&CoreError> {
+        match self {
+            Error::Core(core) => Some(core),
+            Error::Spawn { .. } => None,
+        }
+    }
+}
+
+fn core(error: impl Into<CoreError>) -> Error {
+    Error::Core(error.into())
+}
 
 /// Runs the workload with one thread per worker and reports what happened.
 pub fn run(config: &Config) -> Result<RunReport, Error> {
-    config.validate()?;
-    config.refuse_block_work(PROGRAM)?;
     let members = config.members();
-    limits::check_threads(members).map_err(Error::LimitCheck)??;
-    let heap = HeapCounter::new(config.sync, members)?;
+    limits::check_threads(members, WORKER_STACK_BYTES).map_err(CoreError::LimitCheck)?.map_err(core)?;
+    let heap = HeapCounter::new(config.strategy(), members).map_err(core)?;
     let counter = heap.counter();
     let line = StartLine::default();
     let cpu_before = CpuUsage::of_this_process();
     let pid = std::process::id() as i32;
 
     thread::scope(|scope| {
-        let started = Instant::now();
-        let mut handles = Vec::new();
+        // Dropped on every way out of this closure, a panic included: no worker stays parked on the line.
+        let _aborts_on_the_way_out = line.guard();
+        let mut handles = Vec::with_capacity(usize::try_from(members).unwrap_or(0));
         for index in 0..members {
             let line = &line;
             let spawned = thread::Builder::new()
                 .name(format!("worker-{index}"))
+                .stack_size(WORKER_STACK_BYTES as usize)
                 .spawn_scoped(scope, move || worker(counter, config, index, line));
             match spawned {
                 Ok(handle) => handles.push(handle),
-                Err(source) => {
-                    line.abort();
-                    join_all(handles);
-                    return Err(Error::Spawn { index, requested: members, limits: limits::summary(), source });
-                }
+                Err(source) => return Err(spawn_failed(index, members, source)),
             }
         }
-        let interrupted = |signal: Signal, measured: Measurements| {
-            Error::Interrupted(Interrupted {
-                signal,
-                partial: Box::new(RunReport::new(Model::Threads, config, measured)),
-            })
+        let interrupted = |signal, measured: Measurements| {
+            core(Interrupted { signal, partial: Box::new(RunReport::new(MODEL, config, measured)) })
         };
+        let stopped = Measurements { stopped: true, ..Measurements::default() };
         let tids = match line.wait_until_alive(members) {
             Ok(tids) => tids,
-            Err(signal) => {
-                line.abort();
-                join_all(handles);
-                return Err(interrupted(signal, Measurements::default()));
-            }
+            Err(signal) => return Err(interrupted(signal, stopped)),
         };
-        let start_time = started.elapsed();
-        let memory =
-            memory::snapshot(&[pid], format!("all {members} threads alive, before they started")).map_err(Error::Probe);
-        let memory = match memory {
-            Ok(memory) => memory,
-            Err(error) => {
-                line.abort();
-                join_all(handles);
-                return Err(error);
-            }
-        };
-        if let Some(hold_for) = config.hold {
+        let start_time = line.alive_after();
+        let memory = memory::snapshot(&[pid], format!("all {members} threads alive, before they started"))
+            .map_err(|error| core(CoreError::Probe(error)))?;
+        if let Some(hold_for) = config.hold() {
             announce_hold(config, hold_for, pid, &tids);
             // Threads cannot die alone: a panic would end the whole process, so there is nothing to watch.
             if let hold::Outcome::Signal(signal) = hold::wait(hold_for, &mut || true) {
-                line.abort();
-                join_all(handles);
-                return Err(interrupted(signal, Measurements { memory, start_time, ..Measurements::default() }));
+                return Err(interrupted(signal, Measurements { memory, start_time, ..stopped }));
             }
         }
-        if let Some(pool) = config.pool {
-            counter.jobs().submit(pool::job_count(config, pool.jobs));
+        if let Some(pool) = config.pool() {
+            counter.jobs().submit(counter_core::pool::job_count(config, pool.jobs));
         }
         let go = line.go();
-        let workers = collect(handles)?;
+        let workers = collect(handles, members)?;
         let wall_time = go.elapsed();
+        let signal = signals::received();
         let measured = Measurements {
             final_value: counter.total(),
             wall_time,
@@ -168,15 +134,29 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             peak_rss_kib: memory::of_process(pid).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: counter.dead_owner_recoveries(),
             workers,
-            pool: config.pool.map(|pool| PoolReport::of(counter, pool.size, pool.jobs)),
-            notes: pool::notes(config, Model::Threads),
+            stopped: signal.is_some(),
+            queue_waits: config.pool().map(|_| counter.jobs().waits()),
             ..Measurements::default()
         };
-        match signals::received() {
+        match signal {
             Some(signal) => Err(interrupted(signal, measured)),
-            None => Ok(RunReport::new(Model::Threads, config, measured)),
+            None => Ok(RunReport::new(MODEL, config, measured)),
         }
     })
+}
+
+/// A thread that could not be started: a limit (exit 2) when the OS says it is out of resources, else a failure.
+fn spawn_failed(index: u64, requested: u64, source: io::Error) -> Error {
+    let limits = limits::summary();
+    if source.raw_os_error() == Some(nix::errno::Errno::EAGAIN as i32) {
+        return core(LimitError {
+            request: format!("{requested} threads"),
+            limit: "the task limits",
+            value: format!("{index} threads could be started"),
+            detail: format!("thread {index} was refused ({source}); {limits}; the ones already started were stopped"),
+        });
+    }
+    Error::Spawn { index, requested, limits, source }
 }
 
 /// One worker thread: report alive, wait for the start, run the loop.
@@ -193,9 +173,9 @@ fn worker(
     let should_stop = || signals::received().is_some();
     // The index is below `members`, which the counter was sized for, and fits in usize on every target that can
     // hold that many threads.
-    let outcome = match config.pool {
-        None => run_worker(counter, config, index as usize, &should_stop)?,
-        Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, &should_stop)?,
+    let outcome = match config.pool() {
+        None => run_worker(counter, config, index as usize, should_stop)?,
+        Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, should_stop)?,
     };
     Ok(Some(WorkerReport {
         id: index,
@@ -211,36 +191,29 @@ fn worker(
 type WorkerHandle<'scope> = ScopedJoinHandle<'scope, Result<Option<WorkerReport>, CounterError>>;
 
 /// Joins every worker and gathers their reports, in worker order.
-fn collect(handles: Vec<WorkerHandle<'_>>) -> Result<Vec<WorkerReport>, Error> {
-    let mut reports = Vec::with_capacity(handles.len());
+fn collect(handles: Vec<WorkerHandle<'_>>, members: u64) -> Result<WorkerTally, Error> {
+    let mut reports = WorkerTally::with_capacity(members);
     let mut first_error = None;
     for (worker, handle) in (0u64..).zip(handles) {
         match handle.join() {
             Ok(Ok(Some(report))) => reports.push(report),
             Ok(Ok(None)) => {}
             Ok(Err(source)) => {
-                first_error.get_or_insert(Error::Worker { worker, source });
+                first_error.get_or_insert(CoreError::Worker { model: MODEL, worker, source });
             }
             Err(_) => {
-                first_error.get_or_insert(Error::WorkerPanicked { worker });
+                first_error.get_or_insert(CoreError::WorkerPanicked { model: MODEL, worker });
             }
         }
     }
-    first_error.map_or(Ok(reports), Err)
+    first_error.map_or(Ok(reports), |error| Err(core(error)))
 }
 
-/// Joins workers that were told to abort; their results do not matter any more.
-fn join_all(handles: Vec<WorkerHandle<'_>>) {
-    for handle in handles {
-        let _ = handle.join();
-    }
-}
-
-fn announce_hold(config: &Config, hold_for: counter_core::config::Hold, pid: i32, tids: &[i64]) {
+fn announce_hold(config: &Config, hold_for: Hold, pid: i32, tids: &[i64]) {
     hold::announce(
         hold_for,
         &hold::Announcement {
-            model: Model::Threads,
+            model: MODEL,
             workers: config.members(),
             ids_label: "worker tids",
             ids: tids,
@@ -249,7 +222,7 @@ fn announce_hold(config: &Config, hold_for: counter_core::config::Hold, pid: i32
                 format!("ps -L -o pid,tid,nlwp,rss,comm -p {pid}"),
                 format!("pmap -x {pid} | tail -n 1"),
                 format!("cat /proc/{pid}/smaps_rollup"),
-                format!("smem -k -P '^\\S*{PROGRAM}'"),
+                format!("smem -k -P '^\\S*{}'", MODEL.binary()),
             ],
         },
     );

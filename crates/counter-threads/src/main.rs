@@ -4,14 +4,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use counter_core::cli::{self, PoolArgs, RunArgs};
-use counter_threads::{PROGRAM, run};
+use counter_threads::{MODEL, run};
 
 /// Five threads each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
 ///
 /// Runs the workload with one OS thread per worker and reports the final value, the updates lost, the time
 /// and the memory (RSS, PSS, USS) taken while every thread was alive.
 #[derive(Debug, Parser)]
-#[command(name = PROGRAM, version)]
+#[command(name = MODEL.binary(), version)]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
@@ -22,5 +22,5 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    cli::main(PROGRAM, &args.run, Some(&args.pool), run)
+    cli::main(MODEL, &args.run, Some(&args.pool), run)
 }

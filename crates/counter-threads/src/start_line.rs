@@ -3,7 +3,7 @@
 
 use std::{
     sync::{Condvar, Mutex, MutexGuard, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use counter_core::signals;
@@ -11,10 +11,37 @@ use nix::sys::signal::Signal;
 
 use crate::POLL_INTERVAL;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StartLine {
     state: Mutex<State>,
     changed: Condvar,
+    /// When the line was made: the first worker is spawned right after.
+    made: Instant,
+    /// How long after `made` the last worker arrived.
+    all_alive_after: Mutex<Duration>,
+}
+
+impl Default for StartLine {
+    fn default() -> Self {
+        StartLine {
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            made: Instant::now(),
+            all_alive_after: Mutex::default(),
+        }
+    }
+}
+
+/// The start line for the coordinator: dropped, it sends every worker still waiting home. Nothing else is
+/// needed on the way out, whatever the way (an early return, a panic): the workers wake and return, and the
+/// scope joins them.
+#[derive(Debug)]
+pub(crate) struct LineGuard<'a>(&'a StartLine);
+
+impl Drop for LineGuard<'_> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +61,11 @@ enum Start {
 }
 
 impl StartLine {
+    /// The guard the coordinator holds while the workers may be waiting.
+    pub(crate) fn guard(&self) -> LineGuard<'_> {
+        LineGuard(self)
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A worker that panicked while holding this lock left nothing half-done in it: go on with the data.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -65,7 +97,13 @@ impl StartLine {
             }
             state = self.changed.wait_timeout(state, POLL_INTERVAL).unwrap_or_else(PoisonError::into_inner).0;
         }
+        *self.all_alive_after.lock().unwrap_or_else(PoisonError::into_inner) = self.made.elapsed();
         Ok(state.alive.clone())
+    }
+
+    /// How long it took from the line's making until every worker was alive.
+    pub(crate) fn alive_after(&self) -> Duration {
+        *self.all_alive_after.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Releases every worker; returns the moment of the start.
@@ -76,9 +114,12 @@ impl StartLine {
         now
     }
 
-    /// Sends every worker home without running.
-    pub(crate) fn abort(&self) {
-        self.state().start = Start::Abort;
+    /// Sends every worker still waiting home without running; workers already started are not affected.
+    fn abort(&self) {
+        let mut state = self.state();
+        if let Start::Waiting = state.start {
+            state.start = Start::Abort;
+        }
         self.changed.notify_all();
     }
 }

@@ -11,13 +11,14 @@ mod scenario;
 mod summary;
 mod table;
 
-use std::{io::IsTerminal, path::Path, process::ExitCode, time::Instant};
+use std::{fmt::Write as _, io::IsTerminal, path::Path, process::ExitCode, time::Instant};
 
 use counter_core::{
     cli::value_name,
-    config::{Sync, Timer, Window, Work, parse_count},
+    config::{Strategy, Timer, Window, Work, parse_count, parse_count_up_to},
+    model::Model,
+    output::eprint,
     proc::memory::MemorySnapshot,
-    report::Model,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -27,10 +28,23 @@ use self::{
     summary::Probe,
 };
 use crate::{
-    output, python,
-    runner::{Program, Sample, run_once},
+    output::{self, RunDir, Terminal},
+    python,
+    runner::{Interrupted, Program, Sample, run_once},
     workspace::{self, Profile},
 };
+
+/// The most measured runs a row may ask for: a thousand runs of the quickest row already take minutes.
+const MAX_REPEATS: u64 = 1000;
+/// The most unmeasured runs a row may ask for.
+const MAX_WARMUP: u64 = 100;
+
+fn parse_warmup(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(value) if value <= MAX_WARMUP => Ok(value),
+        _ => Err(format!("invalid warmup '{text}': it must be a whole number from 0 to {MAX_WARMUP}")),
+    }
+}
 
 /// Run every frontend on the same workload and tabulate the results.
 #[derive(Debug, clap::Args)]
@@ -51,14 +65,14 @@ pub struct Args {
 
     /// The strategies to compare, comma-separated
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["racy", "mutex", "atomic", "sharded"])]
-    syncs: Vec<Sync>,
+    syncs: Vec<Strategy>,
 
-    /// Measured runs per row
-    #[arg(long, default_value_t = 3, value_parser = |s: &str| parse_count("repeats", s))]
+    /// Measured runs per row (at most 1000)
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
     repeats: u64,
 
-    /// Unmeasured runs per row before the measured ones
-    #[arg(long, default_value_t = 1)]
+    /// Unmeasured runs per row before the measured ones (at most 100)
+    #[arg(long, default_value_t = 1, value_parser = parse_warmup)]
     warmup: u64,
 
     /// Workers (passed to every frontend; any workload flag replaces the preset with one custom scenario)
@@ -126,9 +140,12 @@ const PROBE_WORKERS: u64 = 101;
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    // Export files are opened before anything runs, so that a path that cannot be written fails at once.
+    let exports = args.exports.open()?;
+    let terminal = Terminal::new(&exports);
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
-    let out_dir = workspace::target_dir().join("compare");
+    let run_dir = RunDir::create(&workspace::target_dir().join("compare"))?;
     let scenarios = args.scenarios();
     let targets = targets(args, &bin_dir);
     let runs_per_row = args.warmup + args.repeats;
@@ -136,8 +153,73 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         targets.iter().map(|target| u64::from(target.per_worker) + target.syncs.len() as u64 * runs_per_row).sum();
     let progress = progress_bar(scenarios.len() as u64 * per_scenario + 2 * args.models.len() as u64);
     let mut rows = Vec::new();
+    let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows)
+        .and_then(|()| probe_memory(args, &bin_dir, &progress));
+    progress.finish_and_clear();
+    let probes = match measured {
+        Ok(probes) => probes,
+        Err(error) => {
+            if error.is::<Interrupted>() {
+                // What was measured is kept: the raw reports are in the run's folder already, and the rows so far
+                // go next to them (not published as the latest comparison, which it is not).
+                output::write(&run_dir.path().join("partial-results.json"), &json::to_json(&rows))?;
+                eprint(&format!("xtask: the rows measured so far are in {}\n", run_dir.path().display()));
+            }
+            return Err(error);
+        }
+    };
+
+    // Results first, then exports, then the text: a failed print must not lose a measurement.
+    let json = json::to_json(&rows);
+    run_dir.publish(&json)?;
+    let table = table::build(&rows);
+    exports.write(&json, &table)?;
+    let mut text = output::render(&table) + "\n";
     for scenario in &scenarios {
-        for target in &targets {
+        let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags.join(" "), scenario.about);
+    }
+    text.push_str(
+        "Memory: sampled from /proc for the whole process tree while every worker was alive; summed over the tree.\n\n",
+    );
+    for sentence in summary::sentences(&rows, &probes) {
+        let _ = writeln!(text, "- {sentence}");
+    }
+    for row in rows.iter().filter(|row| row.self_report_mismatch.is_some()) {
+        let _ = writeln!(
+            text,
+            "- note: {} {} {}: {}",
+            row.scenario,
+            row.model,
+            row.sync,
+            row.self_report_mismatch.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        text,
+        "\nRaw reports and results.json are in {} (target/compare/latest links to it); this comparison took {:.1} s.",
+        run_dir.path().display(),
+        started.elapsed().as_secs_f64()
+    );
+    terminal.print(&text)?;
+    let failed = rows.iter().filter(|row| !row.ok()).count();
+    if failed > 0 {
+        eprint(&format!("xtask: {failed} row(s) failed; see the table\n"));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every scenario, target and strategy: the rows, pushed as they are measured.
+fn measure_all(
+    args: &Args,
+    scenarios: &[Scenario],
+    targets: &[Target],
+    run_dir: &RunDir,
+    progress: &ProgressBar,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    for scenario in scenarios {
+        for target in targets {
             let mut flags = scenario.flags.clone();
             flags.extend(target.extra_flags.iter().cloned());
             if target.python {
@@ -149,70 +231,37 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 if target.python {
                     baseline_flags = python::flags(&baseline_flags);
                 }
-                let sample = run_once(&target.program, &baseline_flags).ok();
+                let sample = match run_once(&target.program, &baseline_flags) {
+                    Ok(sample) => Some(sample.external),
+                    Err(error) if error.is::<Interrupted>() => return Err(error),
+                    Err(_) => None,
+                };
                 progress.inc(1);
-                sample.map(|sample| sample.external)
+                sample
             } else {
                 None
             };
-            for &sync in &target.syncs {
+            for &strategy in &target.syncs {
                 let key = RowKey {
                     scenario: scenario.name.to_owned(),
                     model: target.label.clone(),
-                    sync: value_name(&sync),
+                    sync: strategy.name().to_owned(),
                     flags: flags.join(" "),
                     workers: scenario.workers,
                 };
                 progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
-                rows.push(measure_row(&target.program, key, args, baseline.as_ref(), &out_dir, &progress)?);
+                rows.push(measure_row(&target.program, key, args, baseline.as_ref(), run_dir, progress)?);
             }
         }
     }
-    let probes = probe_memory(args, &bin_dir, &progress);
-    progress.finish_and_clear();
-
-    let table = table::build(&rows);
-    println!("{}", output::render(&table));
-    for scenario in &scenarios {
-        println!("{}: {} ({})", scenario.name, scenario.flags.join(" "), scenario.about);
-    }
-    println!(
-        "Memory: sampled from /proc for the whole process tree while every worker was alive; summed over the tree."
-    );
-    println!();
-    for sentence in summary::sentences(&rows, &probes) {
-        println!("- {sentence}");
-    }
-    for row in rows.iter().filter(|row| row.self_report_mismatch.is_some()) {
-        println!(
-            "- note: {} {} {}: {}",
-            row.scenario,
-            row.model,
-            row.sync,
-            row.self_report_mismatch.as_deref().unwrap_or("")
-        );
-    }
-    let json = json::to_json(&rows);
-    output::write(&out_dir.join("results.json"), &json)?;
-    output::write_exports(&args.exports, &json, &table)?;
-    println!(
-        "\nRaw reports and results.json are in {}; this comparison took {:.1} s.",
-        out_dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    let failed = rows.iter().filter(|row| !row.ok()).count();
-    if failed > 0 {
-        eprintln!("xtask: {failed} row(s) failed; see the table");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
 struct Target {
     label: String,
     program: Program,
-    syncs: Vec<Sync>,
+    syncs: Vec<Strategy>,
     extra_flags: Vec<String>,
     /// Whether the per-worker memory figure makes sense (not for a pool, whose memory follows its size).
     per_worker: bool,
@@ -273,7 +322,7 @@ fn measure_row(
     key: RowKey,
     args: &Args,
     baseline: Option<&MemorySnapshot>,
-    out_dir: &Path,
+    run_dir: &RunDir,
     progress: &ProgressBar,
 ) -> anyhow::Result<Row> {
     let scenario_flags: Vec<String> = key.flags.split_whitespace().map(str::to_owned).collect();
@@ -283,7 +332,7 @@ fn measure_row(
     for run in 0..args.warmup + args.repeats {
         match run_once(binary, &flags) {
             Ok(sample) if run >= args.warmup => {
-                let file = out_dir.join(&key.scenario).join(format!(
+                let file = run_dir.path().join(&key.scenario).join(format!(
                     "{}-{}-{}.json",
                     key.model.replace(' ', "-"),
                     key.sync,
@@ -293,6 +342,7 @@ fn measure_row(
                 samples.push(sample);
             }
             Ok(_) => {}
+            Err(error) if error.is::<Interrupted>() => return Err(error),
             Err(error) => {
                 progress.inc(args.warmup + args.repeats - run);
                 return Ok(Row::failed(key, format!("{error:#}")));
@@ -304,7 +354,7 @@ fn measure_row(
 }
 
 /// Measures each model at 1 and [`PROBE_WORKERS`] workers for the summary's memory-per-worker sentence.
-fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> Vec<Probe> {
+fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> anyhow::Result<Vec<Probe>> {
     let flags = |workers: u64| {
         ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
             .map(str::to_owned)
@@ -317,18 +367,22 @@ fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> Vec<Prob
         progress.inc(1);
         let many = run_once(&binary, &flags(PROBE_WORKERS));
         progress.inc(1);
-        if let (Ok(one), Ok(many)) = (one, many) {
-            let per = |figure: fn(&MemorySnapshot) -> u64| {
-                (figure(&many.external) as f64 - figure(&one.external) as f64) / (PROBE_WORKERS - 1) as f64
-            };
-            probes.push(Probe {
-                model,
-                workers: PROBE_WORKERS,
-                pss_kib: per(|m| m.pss_kib),
-                uss_kib: per(|m| m.uss_kib),
-                rss_kib: per(|m| m.rss_kib),
-            });
+        match (one, many) {
+            (Ok(one), Ok(many)) => {
+                let per = |figure: fn(&MemorySnapshot) -> u64| {
+                    (figure(&many.external) as f64 - figure(&one.external) as f64) / (PROBE_WORKERS - 1) as f64
+                };
+                probes.push(Probe {
+                    model,
+                    workers: PROBE_WORKERS,
+                    pss_kib: per(|m| m.pss_kib),
+                    uss_kib: per(|m| m.uss_kib),
+                    rss_kib: per(|m| m.rss_kib),
+                });
+            }
+            (Err(error), _) | (_, Err(error)) if error.is::<Interrupted>() => return Err(error),
+            _ => {}
         }
     }
-    probes
+    Ok(probes)
 }

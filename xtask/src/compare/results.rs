@@ -107,7 +107,8 @@ impl Row {
             runs: samples.len(),
             expected: samples.first().map_or(0, |s| s.report.expected),
             final_value: collect(samples, |s| s.report.final_value as f64),
-            lost_updates: collect(samples, |s| s.report.lost_updates as f64),
+            // A run that succeeded has every worker's count, so its loss is known.
+            lost_updates: collect(samples, |s| s.report.lost_updates.unwrap_or_default() as f64),
             efficiency: (ideal > 0.0 && wall.median > 0.0).then(|| ideal / wall.median),
             wall_time_s: wall,
             ideal_time_s: ideal,

@@ -32,7 +32,7 @@ fn scenario(name: &'static str, about: &'static str, flags: &[&str]) -> Scenario
         .position(|flag| flag == "--workers")
         .and_then(|i| flags.get(i + 1))
         .and_then(|value| value.parse().ok())
-        .unwrap_or(Config::default().workers);
+        .unwrap_or(Config::default().workers());
     Scenario { name, about, flags, workers }
 }
 

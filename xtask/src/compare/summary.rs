@@ -1,6 +1,9 @@
 //! A few plain sentences drawn from the numbers, printed under the table.
 
-use counter_core::{duration::human_seconds, report::Model};
+use counter_core::{
+    model::Model,
+    units::{self, seconds as human_seconds},
+};
 
 use super::results::Row;
 
@@ -40,7 +43,7 @@ fn ok_rows<'a>(rows: &'a [Row], scenario: &'a str) -> impl Iterator<Item = &'a R
 }
 
 fn amount(kib: f64) -> String {
-    if kib.abs() < 1.0 { format!("{:.0} bytes", kib * 1024.0) } else { format!("{kib:.1} KiB") }
+    units::kib(kib)
 }
 
 /// The sentences.

@@ -1,21 +1,16 @@
 //! The comparison as a table: what each column shows for a row.
 
-use counter_core::{duration::human_seconds, proc::memory::human_kib};
+use counter_core::units::{self, seconds as human_seconds};
 
 use super::results::Row;
 use crate::output::Table;
 
 fn kib(value: f64) -> String {
-    human_kib(value.max(0.0).round() as u64)
+    units::kib(value.max(0.0).round())
 }
 
 fn signed_kib(value: Option<f64>) -> String {
-    match value {
-        None => "-".to_owned(),
-        Some(v) if v.abs() < 1.0 => format!("{:.0} B", v * 1024.0),
-        Some(v) if v < 0.0 => format!("-{}", kib(-v)),
-        Some(v) => format!("{v:.1} KiB"),
-    }
+    value.map_or_else(|| "-".to_owned(), units::kib)
 }
 
 /// Builds the table from the rows.

@@ -1,17 +1,26 @@
 //! What every task's output shares: the table model that the terminal table, CSV and Markdown are all made
-//! from, and writing files. Nothing here measures anything.
+//! from, the export files (opened before the first run, as hyperfine does, so that a bad path fails at once),
+//! and the folder each run writes its results to. Nothing here measures anything.
 
 mod csv;
 mod markdown;
+mod run_dir;
 
 use std::{
-    fs,
+    fs::{self, File},
+    io::Write,
     path::{Path, PathBuf},
 };
 
 use anyhow::Context;
+use counter_core::output::{self as out, PrintError};
 
-pub use self::{csv::to_csv, markdown::to_markdown};
+pub use self::{
+    csv::to_csv,
+    markdown::to_markdown,
+    run_dir::RunDir,
+};
+use crate::Usage;
 
 /// Headers and cells, all text.
 #[derive(Debug, Clone)]
@@ -44,30 +53,120 @@ pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 /// The export flags every task takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Exports {
-    /// Write every figure as JSON
+    /// Write every figure as JSON to FILE (`-`: standard output, and the table goes to standard error)
     #[arg(long = "export-json", value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// Write the table as CSV
+    /// Write the table as CSV to FILE (`-`: standard output)
     #[arg(long = "export-csv", value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
-    /// Write the table as Markdown
+    /// Write the table as Markdown to FILE (`-`: standard output)
     #[arg(long = "export-markdown", value_name = "FILE")]
     pub markdown: Option<PathBuf>,
 }
 
-/// Writes the exports a task was asked for: JSON text (made by the task), CSV and Markdown (from the table).
-pub fn write_exports(exports: &Exports, json: &str, table: &Table) -> anyhow::Result<()> {
-    let Exports { json: json_path, csv, markdown } = exports;
-    if let Some(path) = json_path {
-        write(path, json).context("--export-json")?;
+/// Where one export goes.
+#[derive(Debug)]
+enum Sink {
+    Stdout,
+    File { path: PathBuf, file: File },
+}
+
+impl Sink {
+    fn open(flag: &str, path: &Path) -> Result<Sink, Usage> {
+        if path.as_os_str() == "-" {
+            return Ok(Sink::Stdout);
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)
+                .map_err(|e| Usage(format!("{flag} {}: could not create its folder: {e}", path.display())))?;
+        }
+        File::create(path)
+            .map(|file| Sink::File { path: path.to_path_buf(), file })
+            .map_err(|e| Usage(format!("{flag} {}: cannot be written: {e}", path.display())))
     }
-    if let Some(path) = csv {
-        write(path, &to_csv(table)).context("--export-csv")?;
+
+    fn write(self, flag: &str, text: &str) -> anyhow::Result<()> {
+        match self {
+            Sink::Stdout => out::print(text).map_err(|e| match e {
+                PrintError::BrokenPipe => anyhow::Error::new(e),
+                PrintError::Failed(_) => anyhow::Error::new(e).context(flag.to_owned()),
+            }),
+            Sink::File { path, mut file } => {
+                file.write_all(text.as_bytes()).and_then(|()| file.sync_data())
+                    .with_context(|| format!("{flag}: could not write {}", path.display()))
+            }
+        }
     }
-    if let Some(path) = markdown {
-        write(path, &to_markdown(table)).context("--export-markdown")?;
+}
+
+/// The export files, open and ready before the first run.
+#[derive(Debug, Default)]
+pub struct OpenExports {
+    json: Option<Sink>,
+    csv: Option<Sink>,
+    markdown: Option<Sink>,
+}
+
+impl Exports {
+    /// Opens (creates) every export file now; a path that cannot be written is refused at once.
+    pub fn open(&self) -> Result<OpenExports, Usage> {
+        let to_stdout = [&self.json, &self.csv, &self.markdown].iter().filter(|p| p.as_deref() == Some(Path::new("-"))).count();
+        if to_stdout > 1 {
+            return Err(Usage("only one export can go to standard output ('-')".to_owned()));
+        }
+        let open = |flag, path: &Option<PathBuf>| path.as_deref().map(|path| Sink::open(flag, path)).transpose();
+        Ok(OpenExports {
+            json: open("--export-json", &self.json)?,
+            csv: open("--export-csv", &self.csv)?,
+            markdown: open("--export-markdown", &self.markdown)?,
+        })
     }
-    Ok(())
+}
+
+impl OpenExports {
+    /// Whether an export takes standard output, so that the table must go to standard error.
+    pub fn takes_stdout(&self) -> bool {
+        [&self.json, &self.csv, &self.markdown].iter().any(|sink| matches!(sink, Some(Sink::Stdout)))
+    }
+
+    /// Writes every export: JSON text (made by the task), CSV and Markdown (from the table).
+    pub fn write(self, json: &str, table: &Table) -> anyhow::Result<()> {
+        let OpenExports { json: json_sink, csv, markdown } = self;
+        if let Some(sink) = json_sink {
+            sink.write("--export-json", json)?;
+        }
+        if let Some(sink) = csv {
+            sink.write("--export-csv", &to_csv(table))?;
+        }
+        if let Some(sink) = markdown {
+            sink.write("--export-markdown", &to_markdown(table))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a task's text for people goes: standard output, or standard error when an export took standard output.
+#[derive(Debug, Clone, Copy)]
+pub struct Terminal {
+    to_stderr: bool,
+}
+
+impl Terminal {
+    /// The terminal for a task whose exports are `exports`.
+    pub fn new(exports: &OpenExports) -> Terminal {
+        Terminal { to_stderr: exports.takes_stdout() }
+    }
+
+    /// Prints `text` (a broken pipe or a full disk is an error the task ends with; nothing measured is lost,
+    /// since results are written before anything is printed).
+    pub fn print(self, text: &str) -> Result<(), PrintError> {
+        if self.to_stderr {
+            out::eprint(text);
+            Ok(())
+        } else {
+            out::print(text)
+        }
+    }
 }

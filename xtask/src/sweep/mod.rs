@@ -6,15 +6,17 @@
 mod fit;
 mod plot;
 
-use std::{path::PathBuf, process::ExitCode, time::Instant};
+use std::{fmt::Write as _, fs::File, path::PathBuf, process::ExitCode, time::Instant};
 
-use counter_core::{config::parse_count, proc::memory::human_kib, report::Model};
+use anyhow::bail;
+use counter_core::{config::parse_count, model::Model, output::eprint, units};
 use serde::Serialize;
 
 use crate::{
-    output::{self, Table},
+    Usage,
+    output::{self, RunDir, Table, Terminal},
     python,
-    runner::{Program, run_once},
+    runner::{Interrupted, Program, run_once},
     workspace::{self, Profile},
 };
 
@@ -24,7 +26,7 @@ use crate::{
   cargo xtask sweep                          # 1 to 10 000 threads and processes, 1 to 1 000 000 tasks (about a minute)
   cargo xtask sweep --quick                  # 1, 10, 100 workers (tasks by the thousand): a few seconds
   cargo xtask sweep --models threads --workers 1,100,1000,20000   # stops at the limit, and says which
-  cargo xtask sweep --with-python --plot target/sweep/memory.svg")]
+  cargo xtask sweep --with-python --plot memory.svg")]
 pub struct Args {
     /// The models to sweep, comma-separated
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async"])]
@@ -46,9 +48,9 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Profile::Release)]
     profile: Profile,
 
-    /// Where to write the plot
-    #[arg(long, value_name = "FILE", default_value = "target/sweep/memory.svg")]
-    plot: PathBuf,
+    /// Where to write the plot [default: memory.svg in the run's folder, target/sweep/<time>-<pid>/]
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 
     #[command(flatten)]
     exports: output::Exports,
@@ -100,30 +102,53 @@ pub struct ModelSweep {
     pub stopped: Option<String>,
 }
 
-fn default_counts(label: &str, quick: bool) -> Vec<u64> {
+/// What is swept: one of our binaries, or a Python reference program, of a model.
+#[derive(Debug, Clone)]
+struct Swept {
+    label: String,
+    model: Model,
+    python: bool,
+    program: Program,
+    /// The strategy the runs use: atomic for ours, racy for Python's (which has no atomics).
+    strategy: &'static str,
+}
+
+fn default_counts(swept: &Swept, quick: bool) -> Vec<u64> {
     // A task is under a kilobyte: a few hundred of them are lost in page granularity and in the noise of pages
     // other processes share, so even a quick sweep takes tasks by the thousand.
-    if quick {
-        return if label.contains("async") { vec![1, 1_000, 10_000] } else { vec![1, 10, 100] };
-    }
-    match label {
-        "async" => vec![1, 10, 100, 1_000, 10_000, 100_000, 1_000_000],
-        "python multiprocessing" => vec![1, 10, 100],
-        "python asyncio" => vec![1, 10, 100, 1_000, 10_000, 100_000],
-        "python threading" => vec![1, 10, 100, 1_000],
-        _ => vec![1, 10, 100, 1_000, 10_000],
+    match (swept.model, swept.python, quick) {
+        (Model::Async, _, true) => vec![1, 1_000, 10_000],
+        (_, _, true) | (Model::Processes, true, false) => vec![1, 10, 100],
+        (Model::Async, false, false) => vec![1, 10, 100, 1_000, 10_000, 100_000, 1_000_000],
+        (Model::Async, true, false) => vec![1, 10, 100, 1_000, 10_000, 100_000],
+        (Model::Threads, true, false) => vec![1, 10, 100, 1_000],
+        (_, false, false) => vec![1, 10, 100, 1_000, 10_000],
     }
 }
 
 /// Runs the sweep.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let exports = args.exports.open()?;
+    let terminal = Terminal::new(&exports);
+    if let Some(plot) = &args.plot {
+        // Opened now, as the exports are: a plot path that cannot be written fails before the first run.
+        File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
+    }
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
-    let mut programs: Vec<(String, Program, &str)> = args
+    let run_dir = RunDir::create(&workspace::target_dir().join("sweep"))?;
+    let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
+    let mut swept: Vec<Swept> = args
         .models
         .iter()
-        .map(|model| (model.name().to_owned(), Program::binary(&bin_dir, model.binary()), "atomic"))
+        .map(|&model| Swept {
+            label: model.name().to_owned(),
+            model,
+            python: false,
+            program: Program::binary(&bin_dir, model.binary()),
+            strategy: "atomic",
+        })
         .collect();
     if args.with_python
         && let Some(interpreter) = python::interpreter_or_say()
@@ -131,56 +156,65 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         for reference in
             python::PROGRAMS.iter().filter(|p| p.label != "python futures" && args.models.contains(&p.model))
         {
-            programs.push((reference.label.to_owned(), reference.program(&interpreter), "racy"));
+            swept.push(Swept {
+                label: reference.label.to_owned(),
+                model: reference.model,
+                python: true,
+                program: reference.program(&interpreter),
+                strategy: "racy",
+            });
         }
     }
     let mut models = Vec::new();
-    for (label, program, sync) in &programs {
-        let counts = if args.workers.is_empty() { default_counts(label, args.quick) } else { args.workers.clone() };
-        eprintln!("sweeping {label}: {counts:?} workers");
-        models.push(sweep_model(label, program, sync, &counts));
+    for one in &swept {
+        let counts = if args.workers.is_empty() { default_counts(one, args.quick) } else { args.workers.clone() };
+        eprint(&format!("sweeping {}: {counts:?} workers\n", one.label));
+        models.push(sweep_model(one, &counts)?);
     }
     let table = table(&models);
-    println!("{}", output::render(&table));
-    println!("Memory sampled from /proc for the whole process tree while every worker was alive, before any started.");
-    println!("Per worker: slope of the least-squares line through the points. Kernel added: growth of KernelStack +");
-    println!("PageTables in /proc/meminfo from just before the run to the sample; system-wide, so an estimate.\n");
+    plot::draw(&plot, &models)?;
+    let json = serde_json::to_string_pretty(&models)?;
+    run_dir.publish(&json)?;
+    exports.write(&json, &table)?;
+    let mut text = output::render(&table) + "\n";
+    text.push_str(
+        "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\
+         Per worker: slope of the least-squares line through the points. Kernel added: growth of KernelStack +\n\
+         PageTables in /proc/meminfo from just before the run to the sample; system-wide, so an estimate.\n\n",
+    );
     for model in &models {
-        match (&model.fit, &model.stopped) {
-            (Some(fit), _) => println!(
+        let _ = match (&model.fit, &model.stopped) {
+            (Some(fit), _) => writeln!(
+                text,
                 "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate){}",
                 model.label,
-                per_worker(fit.pss_kib),
-                per_worker(fit.uss_kib),
-                per_worker(fit.rss_kib),
-                per_worker(fit.kernel_kib_estimate),
+                units::kib(fit.pss_kib),
+                units::kib(fit.uss_kib),
+                units::kib(fit.rss_kib),
+                units::kib(fit.kernel_kib_estimate),
                 model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
             ),
-            (None, Some(why)) => println!("- {}: stopped: {why}", model.label),
-            (None, None) => println!("- {}: too few points for a fit", model.label),
-        }
+            (None, Some(why)) => writeln!(text, "- {}: stopped: {why}", model.label),
+            (None, None) => writeln!(text, "- {}: too few points for a fit", model.label),
+        };
     }
-    plot::draw(&args.plot, &models)?;
-    let json = serde_json::to_string_pretty(&models)?;
-    let out_dir = workspace::target_dir().join("sweep");
-    output::write(&out_dir.join("results.json"), &json)?;
-    output::write_exports(&args.exports, &json, &table)?;
-    println!("\nPlot: {}; this sweep took {:.1} s.", args.plot.display(), started.elapsed().as_secs_f64());
+    let _ = writeln!(
+        text,
+        "\nPlot: {}; results in {} (target/sweep/latest links to it); this sweep took {:.1} s.",
+        plot.display(),
+        run_dir.path().display(),
+        started.elapsed().as_secs_f64()
+    );
+    terminal.print(&text)?;
+    if models.iter().all(|model| model.points.is_empty()) {
+        bail!("no model produced a single point; see the table for why");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn per_worker(kib: f64) -> String {
-    if kib.abs() < 1.0 {
-        format!("{:.0} bytes", kib * 1024.0)
-    } else if kib.abs() >= 1024.0 {
-        format!("{:.2} MiB", kib / 1024.0)
-    } else {
-        format!("{kib:.1} KiB")
-    }
-}
-
 /// Measures one model at each count, smallest first; the first failure (an OS limit) ends the model's sweep.
-fn sweep_model(label: &str, program: &Program, sync: &str, counts: &[u64]) -> ModelSweep {
+fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
+    let (label, program, sync) = (&swept.label, &swept.program, swept.strategy);
     let mut points = Vec::new();
     let mut stopped = None;
     let mut counts = counts.to_vec();
@@ -199,6 +233,7 @@ fn sweep_model(label: &str, program: &Program, sync: &str, counts: &[u64]) -> Mo
                 uss_kib: sample.external.uss_kib,
                 kernel_added_kib: sample.kernel_added_kib,
             }),
+            Err(error) if error.is::<Interrupted>() => return Err(error),
             Err(error) => {
                 stopped = Some(format!("at {workers} workers: {error:#}"));
                 break;
@@ -219,7 +254,7 @@ fn sweep_model(label: &str, program: &Program, sync: &str, counts: &[u64]) -> Mo
         }
         _ => None,
     };
-    ModelSweep { label: label.to_owned(), points, fit, stopped }
+    Ok(ModelSweep { label: label.clone(), points, fit, stopped })
 }
 
 fn table(models: &[ModelSweep]) -> Table {
@@ -232,10 +267,10 @@ fn table(models: &[ModelSweep]) -> Table {
                 point.workers.to_string(),
                 point.processes.to_string(),
                 point.threads.to_string(),
-                human_kib(point.rss_kib),
-                human_kib(point.pss_kib),
-                human_kib(point.uss_kib),
-                per_worker(point.kernel_added_kib as f64),
+                units::whole_kib(point.rss_kib),
+                units::whole_kib(point.pss_kib),
+                units::whole_kib(point.uss_kib),
+                units::kib(point.kernel_added_kib as f64),
             ]);
         }
         if let Some(fit) = &model.fit {
@@ -244,10 +279,10 @@ fn table(models: &[ModelSweep]) -> Table {
                 "per worker".to_owned(),
                 String::new(),
                 String::new(),
-                per_worker(fit.rss_kib),
-                per_worker(fit.pss_kib),
-                per_worker(fit.uss_kib),
-                format!("{} (est.)", per_worker(fit.kernel_kib_estimate)),
+                units::kib(fit.rss_kib),
+                units::kib(fit.pss_kib),
+                units::kib(fit.uss_kib),
+                format!("{} (est.)", units::kib(fit.kernel_kib_estimate)),
             ]);
         }
         if let Some(why) = &model.stopped {

@@ -128,18 +128,6 @@ pub fn kernel() -> std::io::Result<KernelMemory> {
     })
 }
 
-/// Formats KiB for people: `812 KiB`, `2.1 MiB`, `1.37 GiB`.
-pub fn human_kib(kib: u64) -> String {
-    let kib = kib as f64;
-    if kib >= 1024.0 * 1024.0 {
-        format!("{:.2} GiB", kib / (1024.0 * 1024.0))
-    } else if kib >= 1024.0 {
-        format!("{:.1} MiB", kib / 1024.0)
-    } else {
-        format!("{kib:.0} KiB")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,12 +155,5 @@ mod tests {
     fn kernel_memory_reads() {
         let kernel = kernel().unwrap();
         assert!(kernel.kernel_stack_kib > 0 && kernel.page_tables_kib > 0, "{kernel:?}");
-    }
-
-    #[test]
-    fn human_units() {
-        assert_eq!(human_kib(812), "812 KiB");
-        assert_eq!(human_kib(2150), "2.1 MiB");
-        assert_eq!(human_kib(3 * 1024 * 1024), "3.00 GiB");
     }
 }
