@@ -34,7 +34,7 @@ fn racy_inside_on_one_thread_loses_at_the_await() {
     let report = run_json(BIN, &["--sync", "racy", "--window", "inside", "--work", "yield", "--increments", "200"]);
     assert!(report.lost_updates.is_some_and(|lost| lost > 0));
     assert_eq!(report.worker_summary.increments_done, report.expected, "every worker did every increment");
-        assert!(report.final_value < report.expected, "and the counter shows fewer");
+    assert!(report.final_value < report.expected, "and the counter shows fewer");
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn a_hundred_thousand_tasks_are_summarised() {
 fn runtime_flags_are_checked() {
     for (args, expected) in [
         (&["--flavor", "green"][..], "[possible values: current-thread, multi-thread]"),
-        (&["--flavor", "multi-thread", "--threads", "0"], "invalid --threads '0'"),
+        (&["--flavor", "multi-thread", "--threads", "0"], "invalid threads '0'"),
         (&["--threads", "2"], "needs --flavor multi-thread"),
         (&["--threads", "x", "--flavor", "multi-thread"], "'x'"),
         (&["--timer", "atomic"], "[possible values: compensated, relative]"),

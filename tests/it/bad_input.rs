@@ -36,7 +36,7 @@ fn bad_input_is_refused_with_a_clear_message() {
             let child = command(frontend).args(*args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
             let pid = child.id();
             let output = child.wait_with_output().unwrap();
-            assert!(shm_entries(&format!("counter-processes-{pid}")).is_empty(), "{frontend} {args:?} left a segment");
+            assert!(shm_entries(&format!("counter-processes-{pid}-")).is_empty(), "{frontend} {args:?} left a segment");
             let stderr = stderr_of(&output);
             assert_eq!(output.status.code(), Some(2), "{frontend} {args:?} exit status; stderr: {stderr}");
             assert!(stderr.contains(expected), "{frontend} {args:?}: expected '{expected}' in: {stderr}");

@@ -7,6 +7,7 @@
 
 use std::{
     env,
+    fmt::Write as _,
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio},
@@ -205,10 +206,48 @@ pub fn shm_entries(needle: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Says, on one line that the test harness does not capture, that a test is skipped and what it misses.
+pub fn skip(test: &str, missing: &str) {
+    // Straight to the stream: libtest captures `eprintln!`, not writes to the handle.
+    let _ = std::io::stderr().write_all(format!("skipped: {test}: {missing}\n").as_bytes());
+}
+
+/// Whether `tool` is an executable on the `PATH`.
+pub fn have_tool(tool: &str) -> bool {
+    env::var_os("PATH").is_some_and(|path| env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether `test` can run: root and every tool in `tools` are there; if not, says so on one line.
+pub fn can_run(test: &str, needs_root: bool, tools: &[&str]) -> bool {
+    if needs_root && !is_root() {
+        skip(test, "needs root");
+        return false;
+    }
+    if let Some(tool) = tools.iter().find(|tool| !have_tool(tool)) {
+        skip(test, &format!("needs `{tool}` on the PATH"));
+        return false;
+    }
+    true
+}
+
 /// Runs a workspace binary as the unprivileged user `nobody` with `RLIMIT_NPROC` set to `nproc`: root is exempt
-/// from that limit, so this is how a test makes `fork` or `pthread_create` fail part-way. Needs `setpriv` and
-/// `prlimit` (util-linux).
-pub fn run_with_nproc_limit(name: &str, nproc: u32, args: &[&str]) -> Output {
+/// from that limit, so this is how a test makes `fork` or `pthread_create` hit it. Needs root, `setpriv` and
+/// `prlimit` (util-linux); without them the test is skipped (`None`).
+pub fn run_with_nproc_limit(name: &str, nproc: u32, args: &[&str]) -> Option<Output> {
+    run_as_nobody(name, &format!("--nproc={nproc}"), args)
+}
+
+/// Runs a workspace binary as the unprivileged user `nobody` under `prlimit LIMIT` (`--nproc=8`, `--as=N`).
+pub fn run_as_nobody(name: &str, limit: &str, args: &[&str]) -> Option<Output> {
+    if !can_run(&format!("{name} {args:?} as nobody"), true, &["setpriv", "prlimit"]) {
+        return None;
+    }
     // `nobody` may not be able to reach the target folder (a clone under a private home): run a copy from a
     // folder of its own under /tmp, which anyone can traverse.
     let dir = env::temp_dir().join(format!("counter-nproc-{}-{name}", std::process::id()));
@@ -217,20 +256,31 @@ pub fn run_with_nproc_limit(name: &str, nproc: u32, args: &[&str]) -> Output {
     let copy = dir.join(name);
     std::fs::copy(binary(name), &copy).expect("copy the binary");
     let output = Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", &format!("--nproc={nproc}")])
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", limit])
         .arg(&copy)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .expect("setpriv and prlimit (util-linux) are installed");
+        .expect("setpriv and prlimit were found on the PATH");
     let _ = std::fs::remove_dir_all(&dir);
-    output
+    Some(output)
 }
 
-/// Processes of user `nobody` whose command line mentions `needle`.
+/// Processes of user `nobody` whose command line mentions `needle`, one `pid command` per line.
 pub fn nobody_processes(needle: &str) -> String {
-    let output = Command::new("pgrep").args(["-a", "-u", "65534", "-f", needle]).output().expect("pgrep runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let mut found = String::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok) {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else { continue };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let uid =
+            status.lines().find_map(|line| line.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().next());
+        let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let command = String::from_utf8_lossy(&command).replace('\0', " ");
+        if uid == Some("65534") && command.contains(needle) {
+            let _ = writeln!(found, "{pid} {command}");
+        }
+    }
+    found
 }
 
 /// A folder of its own under the temporary folder, removed when dropped.
@@ -268,11 +318,14 @@ pub fn smaps_rollup_sum(pids: &[i32], key: &str) -> u64 {
         .sum()
 }
 
-/// Summed `ps -o rss=` over `pids`, KiB.
-pub fn ps_rss_sum(pids: &[i32]) -> u64 {
+/// Summed `ps -o rss=` over `pids`, KiB; `None` (and a line saying so) without `ps`.
+pub fn ps_rss_sum(pids: &[i32]) -> Option<u64> {
+    if !can_run("comparing with ps", false, &["ps"]) {
+        return None;
+    }
     let list = pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
     let ps = Command::new("ps").args(["-o", "rss=", "-p", &list]).output().expect("ps runs");
-    String::from_utf8_lossy(&ps.stdout).split_whitespace().map(|v| v.parse::<u64>().expect("a number")).sum()
+    Some(String::from_utf8_lossy(&ps.stdout).split_whitespace().map(|v| v.parse::<u64>().expect("a number")).sum())
 }
 
 /// Whether `ours` is within 5% of `theirs`.

@@ -158,7 +158,8 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
         limits::check_threads(threads as u64, RUNTIME_STACK_BYTES).map_err(CoreError::LimitCheck)?.map_err(core)?;
     }
     let runtime = build_runtime(options.flavor, threads)?;
-    let shared = Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers()).map_err(core)?, config.clone()));
+    let shared =
+        Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers()).map_err(core)?, config.clone()));
     let runtime_report = RuntimeReport { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
     let mut measured =
         Measurements { runtime: Some(runtime_report), notes: notes(config, options), ..Measurements::default() };

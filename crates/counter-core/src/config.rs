@@ -255,8 +255,9 @@ impl Request {
             .workers
             .checked_mul(self.increments)
             .ok_or(ConfigError::TotalOverflow { workers: self.workers, increments: self.increments })?;
-        let ideal_worker_time = ideal_worker_time(self.work, self.increments)
-            .ok_or_else(|| ConfigError::IdealTimeOverflow { increments: self.increments, work: self.work.to_string() })?;
+        let ideal_worker_time = ideal_worker_time(self.work, self.increments).ok_or_else(|| {
+            ConfigError::IdealTimeOverflow { increments: self.increments, work: self.work.to_string() }
+        })?;
         Ok(Config { request: self, expected, ideal_worker_time })
     }
 
@@ -441,7 +442,8 @@ mod tests {
 
     #[test]
     fn bad_work_names_the_value_and_the_choices() {
-        for bad in ["sleep", "sleep:", "sleep:-1ms", "sleep:10xs", "nap:1ms", "none:1ms", "", "sleep: 10ms", "sleep:10 ms"]
+        for bad in
+            ["sleep", "sleep:", "sleep:-1ms", "sleep:10xs", "nap:1ms", "none:1ms", "", "sleep: 10ms", "sleep:10 ms"]
         {
             let message = bad.parse::<Work>().unwrap_err().to_string();
             assert!(message.contains(&format!("'{bad}'")), "{message}");

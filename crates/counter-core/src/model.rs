@@ -40,12 +40,9 @@ impl Model {
             Model::Threads => {
                 ModelNames { name: "threads", binary: "counter-threads", worker: "thread", workers: "threads" }
             }
-            Model::Processes => ModelNames {
-                name: "processes",
-                binary: "counter-processes",
-                worker: "process",
-                workers: "processes",
-            },
+            Model::Processes => {
+                ModelNames { name: "processes", binary: "counter-processes", worker: "process", workers: "processes" }
+            }
             Model::Async => ModelNames { name: "async", binary: "counter-async", worker: "task", workers: "tasks" },
         }
     }

@@ -206,7 +206,8 @@ pub fn explain(report: &RunReport) -> Vec<String> {
     let done = report.worker_summary.increments_done;
     match (config.strategy(), report.lost_updates) {
         (_, None) => {
-            let reported = units::count(report.worker_summary.count, report.model.worker_noun(), report.model.worker_nouns());
+            let reported =
+                units::count(report.worker_summary.count, report.model.worker_noun(), report.model.worker_nouns());
             let others = report.final_value.checked_sub(done);
             lines.push(match (config.strategy().is_racy(), others) {
                 (false, Some(others)) => format!(

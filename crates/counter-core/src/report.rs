@@ -260,8 +260,7 @@ impl RunReport {
         } else {
             // Each unreported worker did at most its increments, and all of them together at most what the
             // others left of the expected total (a pool's members share the jobs).
-            let most_unreported =
-                unreported.saturating_mul(config.increments()).min(expected.saturating_sub(done));
+            let most_unreported = unreported.saturating_mul(config.increments()).min(expected.saturating_sub(done));
             let bounds = LostBounds {
                 at_least: done.saturating_sub(measured.final_value),
                 at_most: done.saturating_add(most_unreported).saturating_sub(measured.final_value),
@@ -279,7 +278,9 @@ impl RunReport {
             implementation: None,
             config: config.clone(),
             runtime: measured.runtime,
-            pool: config.pool().map(|pool| PoolReport::new(pool.size, pool.jobs, measured.queue_waits.unwrap_or_default())),
+            pool: config
+                .pool()
+                .map(|pool| PoolReport::new(pool.size, pool.jobs, measured.queue_waits.unwrap_or_default())),
             complete,
             expected,
             final_value: measured.final_value,
@@ -360,8 +361,12 @@ mod tests {
     #[test]
     fn a_stopped_run_is_never_complete() {
         let config = Request { workers: 1, increments: 1, ..Request::default() }.validate().unwrap();
-        let measured =
-            Measurements { final_value: 1, workers: [worker(0, 1)].into_iter().collect(), stopped: true, ..Measurements::default() };
+        let measured = Measurements {
+            final_value: 1,
+            workers: [worker(0, 1)].into_iter().collect(),
+            stopped: true,
+            ..Measurements::default()
+        };
         let report = RunReport::new(Model::Threads, &config, measured);
         assert!(!report.complete);
         assert_eq!(report.efficiency, None, "no efficiency for a run cut short");
@@ -378,10 +383,14 @@ mod tests {
 
     #[test]
     fn many_workers_are_summarised() {
-        let config = Request { workers: DETAIL_LIMIT as u64 + 1, increments: 1, ..Request::default() }.validate().unwrap();
+        let config =
+            Request { workers: DETAIL_LIMIT as u64 + 1, increments: 1, ..Request::default() }.validate().unwrap();
         let workers = (0..=DETAIL_LIMIT as u64).map(|id| worker(id, 1)).collect();
-        let report =
-            RunReport::new(Model::Async, &config, Measurements { final_value: 1001, workers, ..Measurements::default() });
+        let report = RunReport::new(
+            Model::Async,
+            &config,
+            Measurements { final_value: 1001, workers, ..Measurements::default() },
+        );
         assert_eq!(report.worker_detail, WorkerDetail::Summary);
         assert!(report.workers.is_empty());
         assert_eq!(report.worker_summary.count, 1001);
@@ -394,8 +403,11 @@ mod tests {
             .validate()
             .unwrap();
         let waits = QueueWaits { jobs: 2, middle_job: Duration::from_millis(1), longest: Duration::from_millis(2) };
-        let report =
-            RunReport::new(Model::Threads, &config, Measurements { queue_waits: Some(waits), ..Measurements::default() });
+        let report = RunReport::new(
+            Model::Threads,
+            &config,
+            Measurements { queue_waits: Some(waits), ..Measurements::default() },
+        );
         let pool = report.pool.expect("a pooled run reports its pool");
         assert_eq!((pool.size, pool.job_count), (3, 2));
         assert!(report.notes.iter().any(|note| note.contains("1 member finds no job")), "{:?}", report.notes);

@@ -173,7 +173,8 @@ mod tests {
 
     #[test]
     fn a_worker_does_every_increment() {
-        let config = Request { workers: 1, increments: 25, work: Work::Yield, ..Request::default() }.validate().unwrap();
+        let config =
+            Request { workers: 1, increments: 25, work: Work::Yield, ..Request::default() }.validate().unwrap();
         let heap = HeapCounter::new(config.strategy(), 1).unwrap();
         let outcome = run_worker(heap.counter(), &config, 0, || false).unwrap();
         assert_eq!(outcome.increments_done, 25);
@@ -203,8 +204,9 @@ mod tests {
             (Work::Sleep(Duration::from_secs(3600)), Window::Inside),
         ] {
             for strategy in Strategy::ALL {
-                let config =
-                    Request { workers: 1, increments: 1, work, window, strategy, ..Request::default() }.validate().unwrap();
+                let config = Request { workers: 1, increments: 1, work, window, strategy, ..Request::default() }
+                    .validate()
+                    .unwrap();
                 let heap = HeapCounter::new(strategy, 1).unwrap();
                 // The stop arrives during the work, after the loop's own check let the increment begin.
                 let asked = std::cell::Cell::new(0);

@@ -196,9 +196,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
         return Err(Error::NotSingleThreaded { threads });
     }
     let layout = counter::layout(config.strategy(), config.members()).map_err(core)?;
-    limits::check_processes(config.members(), layout.size() as u64)
-        .map_err(CoreError::LimitCheck)?
-        .map_err(core)?;
+    limits::check_processes(config.members(), layout.size() as u64).map_err(CoreError::LimitCheck)?.map_err(core)?;
     let segment = Segment::create(layout.size())?;
     // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
@@ -370,8 +368,11 @@ fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {
             request: format!("{requested} processes"),
             limit: "the task limits",
             value: format!("{index} processes could be forked"),
-            detail: format!("fork of worker {index} was refused ({}); {limits}; the ones already started were \
-                             stopped and reaped", source.desc()),
+            detail: format!(
+                "fork of worker {index} was refused ({}); {limits}; the ones already started were \
+                             stopped and reaped",
+                source.desc()
+            ),
         });
     }
     Error::Fork { index, requested, limits, source }

@@ -66,12 +66,13 @@ fn main() {
         .expect("the soak draws valid workloads");
         let problem = match counter_processes::run(&config) {
             Err(error) => Some(format!("failed: {error}")),
-            Ok(report) if !report.complete || report.worker_summary.increments_done != report.expected => {
-                Some(format!("the workers did {} of {} increments", report.worker_summary.increments_done, report.expected))
-            }
-            Ok(report) if report.final_value > report.expected => {
-                Some(format!("the counter shows {}, more than the {} increments made", report.final_value, report.expected))
-            }
+            Ok(report) if !report.complete || report.worker_summary.increments_done != report.expected => Some(
+                format!("the workers did {} of {} increments", report.worker_summary.increments_done, report.expected),
+            ),
+            Ok(report) if report.final_value > report.expected => Some(format!(
+                "the counter shows {}, more than the {} increments made",
+                report.final_value, report.expected
+            )),
             Ok(report) if strategy != Strategy::Racy && report.final_value != report.expected => {
                 Some(format!("{strategy:?} counted {} of {}", report.final_value, report.expected))
             }

@@ -15,11 +15,7 @@ use std::{
 use anyhow::Context;
 use counter_core::output::{self as out, PrintError};
 
-pub use self::{
-    csv::to_csv,
-    markdown::to_markdown,
-    run_dir::RunDir,
-};
+pub use self::{csv::to_csv, markdown::to_markdown, run_dir::RunDir};
 use crate::Usage;
 
 /// Headers and cells, all text.
@@ -93,10 +89,10 @@ impl Sink {
                 PrintError::BrokenPipe => anyhow::Error::new(e),
                 PrintError::Failed(_) => anyhow::Error::new(e).context(flag.to_owned()),
             }),
-            Sink::File { path, mut file } => {
-                file.write_all(text.as_bytes()).and_then(|()| file.sync_data())
-                    .with_context(|| format!("{flag}: could not write {}", path.display()))
-            }
+            Sink::File { path, mut file } => file
+                .write_all(text.as_bytes())
+                .and_then(|()| file.sync_data())
+                .with_context(|| format!("{flag}: could not write {}", path.display())),
         }
     }
 }
@@ -112,7 +108,8 @@ pub struct OpenExports {
 impl Exports {
     /// Opens (creates) every export file now; a path that cannot be written is refused at once.
     pub fn open(&self) -> Result<OpenExports, Usage> {
-        let to_stdout = [&self.json, &self.csv, &self.markdown].iter().filter(|p| p.as_deref() == Some(Path::new("-"))).count();
+        let to_stdout =
+            [&self.json, &self.csv, &self.markdown].iter().filter(|p| p.as_deref() == Some(Path::new("-"))).count();
         if to_stdout > 1 {
             return Err(Usage("only one export can go to standard output ('-')".to_owned()));
         }

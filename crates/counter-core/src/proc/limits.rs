@@ -222,9 +222,9 @@ pub fn check_threads(threads: u64, stack_bytes: u64) -> io::Result<Result<(), Li
         }));
     }
     let reserve = threads.saturating_mul(stack_bytes.saturating_add(THREAD_OVERHEAD_BYTES));
-    if let Err(error) = check_address_space(reserve, || {
-        format!("{threads} threads with {} stacks", units::bytes(stack_bytes))
-    })? {
+    if let Err(error) =
+        check_address_space(reserve, || format!("{threads} threads with {} stacks", units::bytes(stack_bytes)))?
+    {
         return Ok(Err(error));
     }
     check_kernel_tasks(threads, "threads")
