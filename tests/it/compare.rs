@@ -179,3 +179,134 @@ fn xtask_help_lists_the_tasks_and_compare_help_has_examples() {
     }
     assert!(help.contains("Examples:"), "{help}");
 }
+
+/// A quick compare of one row, with extra flags.
+fn one_row(extra: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(binary("xtask"));
+    command
+        .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "threads"])
+        .args(["--syncs", "atomic", "--workers", "2", "--increments", "10", "--work", "none"])
+        .args(extra);
+    command
+}
+
+/// The run folder a compare says it wrote to.
+fn run_folder(stdout: &str) -> std::path::PathBuf {
+    let after = stdout.split("results.json are in ").nth(1).unwrap_or_else(|| panic!("no run folder in: {stdout}"));
+    std::path::PathBuf::from(after.split(" (").next().unwrap())
+}
+
+#[test]
+fn counts_beyond_their_cap_are_refused_not_an_overflow() {
+    for (flag, value, expected) in
+        [("--warmup", "18446744073709551615", "from 0 to 100"), ("--repeats", "18446744073709551615", "from 1 to 1000")]
+    {
+        let output = std::process::Command::new(binary("xtask")).args(["compare", flag, value]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn an_export_that_cannot_be_written_is_refused_before_any_run() {
+    let scratch = Scratch::new("bad-export");
+    let started = std::time::Instant::now();
+    let output = one_row(&["--export-csv", scratch.0.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--export-csv") && stderr.contains("cannot be written"), "{stderr}");
+    assert!(!stderr.contains("Compiling"), "refused before the build, let alone a run: {stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn an_export_to_dash_goes_to_standard_output() {
+    let output = one_row(&["--export-json", "-"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).expect("standard output is the JSON alone");
+    assert_eq!(document["rows"].as_array().map(Vec::len), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("atomic"), "the table went to standard error");
+}
+
+#[test]
+fn a_full_standard_output_loses_no_measurement() {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "exec \"$0\" \"$@\" >/dev/full"])
+        .arg(binary("xtask"))
+        .args(one_row(&[]).get_args())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not write to standard output: No space left on device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The results were written before anything was printed.
+    let latest = tests::workspace_target().join("compare/latest/results.json");
+    assert!(latest.is_file(), "{} is missing", latest.display());
+}
+
+#[test]
+fn two_comparisons_at_once_keep_their_own_folders() {
+    let first = one_row(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let second = one_row(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    assert!(first.status.success() && second.status.success());
+    let (first, second) =
+        (run_folder(&String::from_utf8_lossy(&first.stdout)), run_folder(&String::from_utf8_lossy(&second.stdout)));
+    assert_ne!(first, second);
+    for folder in [first, second] {
+        let raw: Vec<_> = std::fs::read_dir(folder.join("custom")).unwrap().filter_map(Result::ok).collect();
+        assert_eq!(raw.len(), 1, "one raw report per run, none of the other's: {raw:?}");
+        assert!(folder.join("results.json").is_file());
+    }
+}
+
+#[test]
+fn a_stopped_compare_takes_its_frontend_along() {
+    for (signal, code) in [(libc::SIGTERM, Some(143)), (libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
+        // A frontend that would run for ever, held by compare while it measures.
+        let mut xtask = std::process::Command::new(binary("xtask"))
+            .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "processes"])
+            .args(["--syncs", "atomic", "--workers", "2", "--increments", "100000", "--work", "sleep:1s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let xtask_pid = xtask.id() as i32;
+        let frontend = (0..600)
+            .find_map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                // The kernel keeps 15 characters of a command's name.
+                children_named(xtask_pid, "counter-process").into_iter().next()
+            })
+            .expect("compare starts the frontend");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tests::signal_pid(xtask_pid, signal);
+        let status = tests::wait_timeout(&mut xtask, tests::TIMEOUT);
+        assert_eq!(status.code(), code, "signal {signal}");
+        for _ in 0..100 {
+            if !tests::process_exists(frontend) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!tests::process_exists(frontend), "signal {signal}: frontend {frontend} outlived compare");
+    }
+}
+
+/// Children of `parent` whose command is `name`.
+fn children_named(parent: i32, name: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let Some(close) = stat.rfind(')') else { return false };
+            let command = stat.get(stat.find('(').map_or(0, |open| open + 1)..close).unwrap_or_default();
+            let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok());
+            command == name && ppid == Some(parent)
+        })
+        .collect()
+}

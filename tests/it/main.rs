@@ -4,6 +4,7 @@ mod asynchronous;
 mod bad_input;
 mod compare;
 mod contract;
+mod edges;
 mod pool;
 mod processes;
 mod python;

@@ -99,3 +99,26 @@ fn sweep_refuses_bad_flags() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_plot_lands_in_the_run_folder_under_the_workspace_target() {
+    let output = Command::new(binary("xtask"))
+        .current_dir(std::env::temp_dir())
+        .args(["sweep", "--profile", "dev", "--models", "threads", "--workers", "1,2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let plot = stdout.split("Plot: ").nth(1).and_then(|rest| rest.split(';').next()).unwrap();
+    let sweep_folder = tests::workspace_target().join("sweep");
+    assert!(std::path::Path::new(plot).starts_with(&sweep_folder), "{plot} is not under {}", sweep_folder.display());
+    assert!(std::path::Path::new(plot).is_file());
+}
+
+#[test]
+fn a_sweep_without_a_single_point_fails() {
+    let output = sweep(&["--models", "threads", "--workers", "100000"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no model produced a single point"), "{stderr}");
+}

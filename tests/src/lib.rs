@@ -42,6 +42,11 @@ pub fn bin_dir() -> &'static Path {
     })
 }
 
+/// The workspace's target folder, where `cargo xtask` writes its results.
+pub fn workspace_target() -> PathBuf {
+    profile_dir().parent().expect("a profile folder lives in the target folder").to_path_buf()
+}
+
 /// The path of a workspace binary, built on first use.
 pub fn binary(name: &str) -> PathBuf {
     bin_dir().join(name)

@@ -24,9 +24,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value = "1000", value_parser = |s: &str| parse_count("increments", s))]
     pub increments: u64,
 
-    /// Simulated work per increment: none, yield, sleep:<duration>, spin:<duration> (busy loop), or
-    /// block:<duration> (counter-async only: a blocking sleep inside a task). Durations: 10ms, 250us, 1s
-    #[arg(long, value_name = "WORK", default_value = "sleep:10ms", value_parser = |s: &str| s.parse::<Work>())]
+    /// Simulated work per increment (the flag's help lists the kinds).
+    #[arg(
+        long,
+        value_name = "WORK",
+        default_value = "sleep:10ms",
+        value_parser = |s: &str| s.parse::<Work>(),
+        help = "Simulated work per increment: none, yield, sleep:<duration>, spin:<duration> (busy loop), or \
+                block:<duration> (counter-async only: a blocking sleep inside a task). Durations: 10ms, 250us, 1s"
+    )]
     pub work: Work,
 
     /// Where the work sits: before the read-modify-write (the seed), or inside it, between read and write

@@ -271,3 +271,78 @@ pub fn explain(report: &RunReport) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{
+        config::{Config, Request},
+        cpu::CpuUsage,
+        proc::memory::MemorySnapshot,
+        report::{Measurements, WorkerReport},
+    };
+
+    fn worker(id: u64, increments_done: u64) -> WorkerReport {
+        WorkerReport {
+            id,
+            os_id: Some(1000 + id as i64),
+            increments_done,
+            elapsed_s: 10.0 + id as f64 / 1000.0,
+            exit_status: None,
+            cpu: None,
+            max_rss_kib: None,
+        }
+    }
+
+    fn measured(final_value: u64, workers: &[(u64, u64)]) -> Measurements {
+        Measurements {
+            final_value,
+            wall_time: Duration::from_millis(10_004),
+            start_time: Duration::from_micros(310),
+            cpu: CpuUsage { user_s: 0.012, sys_s: 0.034, voluntary_switches: 5010, involuntary_switches: 3 },
+            memory: MemorySnapshot {
+                taken: "all 5 workers alive, before they started".to_owned(),
+                processes: 1,
+                threads: 6,
+                rss_kib: 2970,
+                pss_kib: 1843,
+                uss_kib: 1331,
+                swap_kib: 0,
+                per_process: Vec::new(),
+            },
+            peak_rss_kib: 3012,
+            workers: workers.iter().map(|&(id, done)| worker(id, done)).collect(),
+            ..Measurements::default()
+        }
+    }
+
+    #[test]
+    fn the_seed_run_reads_as_the_seed_then_explains() {
+        let workers: Vec<_> = (0..5).map(|id| (id, 1000)).collect();
+        let report = RunReport::new(Model::Threads, &Config::default(), measured(5000, &workers));
+        insta::assert_snapshot!(text(&report));
+    }
+
+    #[test]
+    fn a_racy_run_that_lost_updates_says_how_many() {
+        let config =
+            Request { window: Window::Inside, work: Work::Sleep(Duration::from_millis(1)), ..Request::default() }
+                .validate()
+                .unwrap();
+        let workers: Vec<_> = (0..5).map(|id| (id, 1000)).collect();
+        let report = RunReport::new(Model::Processes, &config, measured(1012, &workers));
+        insta::assert_snapshot!(text(&report));
+    }
+
+    #[test]
+    fn a_run_a_worker_died_in_gives_the_loss_as_unknown() {
+        let config = Request { strategy: Strategy::Mutex, ..Request::default() }.validate().unwrap();
+        let mut measured = measured(4321, &[(0, 1000), (1, 1000), (2, 1000), (4, 1000)]);
+        measured.unreported_workers = 1;
+        measured.lock_recoveries = 1;
+        let report = RunReport::new(Model::Processes, &config, measured);
+        insta::assert_snapshot!(text(&report));
+    }
+}

@@ -397,6 +397,42 @@ mod tests {
         assert_eq!(report.worker_summary.increments_done, 1001);
     }
 
+    /// Every field path of a JSON value, one per line: `config.sync`, `workers[].id`.
+    fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    out.push(path.clone());
+                    field_paths(value, &path, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                if let Some(first) = items.first() {
+                    field_paths(first, &format!("{prefix}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_json_report_keeps_its_field_names() {
+        // xtask and the Python programs read these names: renaming one is a new schema version.
+        let workers = [WorkerReport {
+            exit_status: Some("exited 0".into()),
+            cpu: Some(CpuUsage::default()),
+            max_rss_kib: Some(1),
+            ..worker(0, 1)
+        }];
+        let measured = Measurements { workers: workers.into_iter().collect(), ..Measurements::default() };
+        let report = RunReport::new(Model::Processes, &Config::default(), measured);
+        let mut paths = Vec::new();
+        field_paths(&serde_json::to_value(&report).unwrap(), "", &mut paths);
+        assert_eq!(report.schema_version, 2);
+        insta::assert_snapshot!(paths.join("\n"));
+    }
+
     #[test]
     fn a_pool_is_described_from_the_config() {
         let config = Request { workers: 2, pool: Some(Pool { size: 3, jobs: Jobs::Worker }), ..Request::default() }

@@ -13,7 +13,11 @@ extern "C" fn remember(signal: libc::c_int) {
     RECEIVED.store(signal, Ordering::Relaxed);
 }
 
-/// Installs the handlers for SIGINT and SIGTERM. Call it once, first thing in `main`.
+/// Installs the handlers for SIGINT and SIGTERM, and ignores SIGXFSZ. Call it once, first thing in `main`.
+///
+/// SIGXFSZ would kill the program without a word when a write passes `RLIMIT_FSIZE` (a report written to a
+/// file, the shared segment); ignored, the write fails with `EFBIG` instead, which is reported like any other
+/// write error.
 pub fn install() -> nix::Result<()> {
     // No SA_RESTART: a blocking call returns EINTR so that its caller looks at the flag at once.
     let action = SigAction::new(SigHandler::Handler(remember), SaFlags::empty(), SigSet::empty());
@@ -21,6 +25,9 @@ pub fn install() -> nix::Result<()> {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { sigaction(signal, &action)? };
     }
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: ignoring a signal installs no handler code.
+    unsafe { sigaction(Signal::SIGXFSZ, &ignore)? };
     Ok(())
 }
 

@@ -123,3 +123,38 @@ impl StartLine {
         self.changed.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{panic, thread};
+
+    use super::*;
+
+    #[test]
+    fn a_panic_in_the_coordinator_releases_the_waiting_workers() {
+        let line = StartLine::default();
+        // Without the guard, the scope would wait for ever for a worker parked on the line.
+        let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+            thread::scope(|scope| {
+                let _guard = line.guard();
+                let worker = scope.spawn(|| line.arrive_and_wait(1));
+                line.wait_until_alive(1).unwrap();
+                drop(worker);
+                panic!("the coordinator fails while a worker waits");
+            })
+        }));
+        assert!(outcome.is_err());
+    }
+
+    #[test]
+    fn workers_released_by_go_are_not_called_back_by_the_guard() {
+        let line = StartLine::default();
+        thread::scope(|scope| {
+            let _guard = line.guard();
+            let worker = scope.spawn(|| line.arrive_and_wait(1));
+            line.wait_until_alive(1).unwrap();
+            line.go();
+            assert!(worker.join().unwrap(), "told to go, and it went");
+        });
+    }
+}

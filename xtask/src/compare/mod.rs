@@ -83,8 +83,13 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("increments", s))]
     increments: Option<u64>,
 
-    /// Work per increment: none, yield, sleep:<duration>, spin:<duration> (passed through)
-    #[arg(long, value_name = "WORK", value_parser = |s: &str| s.parse::<Work>())]
+    /// Work per increment (passed through; the flag's help lists the kinds).
+    #[arg(
+        long,
+        value_name = "WORK",
+        value_parser = |s: &str| s.parse::<Work>(),
+        help = "Work per increment: none, yield, sleep:<duration>, spin:<duration> (passed through)"
+    )]
     work: Option<Work>,
 
     /// Where the work sits (passed through)

@@ -48,8 +48,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Profile::Release)]
     profile: Profile,
 
-    /// Where to write the plot [default: memory.svg in the run's folder, target/sweep/<time>-<pid>/]
-    #[arg(long, value_name = "FILE")]
+    /// Where to write the plot (by default in the run's own folder).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "Where to write the plot [default: memory.svg in the run's folder, target/sweep/<time>-<pid>/]"
+    )]
     plot: Option<PathBuf>,
 
     #[command(flatten)]
