@@ -10,6 +10,8 @@ mod results;
 mod scenario;
 mod summary;
 mod table;
+#[cfg(test)]
+mod tests;
 
 use std::{fmt::Write as _, io::IsTerminal, path::Path, process::ExitCode, time::Instant};
 
@@ -250,6 +252,8 @@ fn measure_all(
                 let key = RowKey {
                     scenario: scenario.name.to_owned(),
                     model: target.label.clone(),
+                    kind: target.kind,
+                    python: target.python,
                     sync: strategy.name().to_owned(),
                     flags: flags.join(" "),
                     workers: scenario.workers,
@@ -265,6 +269,7 @@ fn measure_all(
 /// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
 struct Target {
     label: String,
+    kind: Model,
     program: Program,
     syncs: Vec<Strategy>,
     extra_flags: Vec<String>,
@@ -279,6 +284,7 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
         let program = Program::binary(bin_dir, model.binary());
         let plain = |label: String, extra_flags: Vec<String>, per_worker| Target {
             label,
+            kind: model,
             program: program.clone(),
             syncs: args.syncs.clone(),
             extra_flags,
@@ -300,6 +306,7 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
         for reference in python::PROGRAMS.iter().filter(|p| args.models.contains(&p.model)) {
             targets.push(Target {
                 label: reference.label.to_owned(),
+                kind: reference.model,
                 program: reference.program(&interpreter),
                 syncs: args.syncs.iter().copied().filter(|sync| python::SYNCS.contains(sync)).collect(),
                 extra_flags: Vec::new(),

@@ -1,7 +1,7 @@
 //! The results of `compare`: one flat, documented row per scenario x model x strategy, aggregated over the
 //! repeats, with the memory measured from outside. Exporters and the table only read these rows.
 
-use counter_core::proc::memory::MemorySnapshot;
+use counter_core::{model::Model, proc::memory::MemorySnapshot};
 use serde::Serialize;
 
 use crate::{runner::Sample, stats::Stats};
@@ -14,8 +14,12 @@ const MISMATCH_TOLERANCE: f64 = 0.05;
 pub struct Row {
     /// Scenario name: `io-like`, `cpu-contended`, `seed`, `custom`.
     pub scenario: String,
-    /// `threads`, `processes` or `async`.
+    /// The row's label: `threads`, `processes pool 2`, `python threading`.
     pub model: String,
+    /// The model the row runs, whatever its label says.
+    pub kind: Model,
+    /// Whether the row runs a Python reference program rather than our binary.
+    pub python: bool,
     /// `racy`, `mutex`, `atomic` or `sharded`.
     pub sync: String,
     /// The workload flags given to the frontend.
@@ -67,8 +71,12 @@ pub struct Row {
 pub struct RowKey {
     /// Scenario name.
     pub scenario: String,
-    /// Model name.
+    /// The row's label.
     pub model: String,
+    /// The model it runs.
+    pub kind: Model,
+    /// Whether it runs a Python reference program.
+    pub python: bool,
     /// Strategy name.
     pub sync: String,
     /// Workload flags.
@@ -126,6 +134,8 @@ impl Row {
             error,
             scenario: key.scenario,
             model: key.model,
+            kind: key.kind,
+            python: key.python,
             sync: key.sync,
             flags: key.flags,
             workers: key.workers,

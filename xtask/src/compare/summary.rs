@@ -25,9 +25,9 @@ pub struct Probe {
 /// Why a racy row lost nothing, from what the row is.
 fn why_none_lost(row: &Row) -> &'static str {
     let no_work = row.flags.contains("--work none");
-    if row.model.contains("async") {
+    if row.kind == Model::Async {
         "on one thread, a task cannot be interrupted between a read and its write unless an await sits there"
-    } else if row.model.starts_with("python threading") || row.model.starts_with("python futures") {
+    } else if row.python && row.kind == Model::Threads {
         "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward jumps, \
          blocking), and none sits between the read and the write of `value += 1`"
     } else if no_work {
