@@ -73,6 +73,17 @@ fn jobs_of_one_increment_are_counted_and_wait_in_order() {
 }
 
 #[test]
+fn the_pool_line_counts_in_the_singular_and_gives_no_ideal_time_without_work() {
+    for bin in POOLED {
+        let output = run(bin, &["--pool", "2", "--workers", "2", "--increments", "1", "--work", "none"]);
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text.lines().find(|line| line.starts_with("pool:")).unwrap_or_else(|| panic!("{bin}: {text}"));
+        assert!(line.contains("ran 2 jobs of a whole worker each: 1 round;"), "{bin}: {line}");
+        assert!(!line.contains("so about"), "{bin}: no ideal time for no work: {line}");
+    }
+}
+
+#[test]
 fn pool_flags_are_checked_and_a_large_pool_is_said() {
     for bin in POOLED {
         for (args, expected) in [

@@ -31,7 +31,7 @@ use counter_core::{
     config::{Config, Hold, Strategy, Window, Work},
     counter::HeapCounter,
     cpu::CpuUsage,
-    error::{Error as CoreError, Interrupted},
+    error::{Error as CoreError, Interrupted, RunError},
     hold,
     model::Model,
     proc::{self, limits, memory},
@@ -110,12 +110,12 @@ impl RuntimeOptions {
 /// Memory budgeted per task when checking that a run fits: about twice what a task takes here.
 const BYTES_PER_TASK: u64 = 1024;
 
-/// Why a run produced no report.
+/// Why a run produced no report: a reason every frontend shares, or [`AsyncError`].
+pub type Error = RunError<AsyncError>;
+
+/// What only this frontend can hit.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// What every frontend can hit.
-    #[error(transparent)]
-    Core(#[from] CoreError),
+pub enum AsyncError {
     /// The runtime could not be built.
     #[error("could not build the tokio {flavor} runtime with {threads} threads ({limits})")]
     Runtime {
@@ -131,35 +131,19 @@ pub enum Error {
     },
 }
 
-impl counter_core::cli::FrontendError for Error {
-    fn core(&self) -> Option<&CoreError> {
-        match self {
-            Error::Core(core) => Some(core),
-            Error::Runtime { .. } => None,
-        }
-    }
-}
-
-fn core(error: impl Into<CoreError>) -> Error {
-    Error::Core(error.into())
-}
-
 /// Runs the workload with one tokio task per worker and reports what happened.
 pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error> {
-    options.validate().map_err(core)?;
+    options.validate()?;
     let shard_bytes = if config.strategy() == Strategy::Sharded { 64 } else { 0 };
-    limits::check_async_tasks(config.workers(), BYTES_PER_TASK + shard_bytes)
-        .map_err(CoreError::LimitCheck)?
-        .map_err(core)?;
+    limits::check_async_tasks(config.workers(), BYTES_PER_TASK + shard_bytes).map_err(CoreError::LimitCheck)??;
     let threads = options.thread_count();
     if options.flavor == Flavor::MultiThread {
         // tokio panics (and then hangs) when it cannot start a worker thread, and std aborts when a thread
         // cannot get its mappings: the limits are checked first.
-        limits::check_threads(threads as u64, RUNTIME_STACK_BYTES).map_err(CoreError::LimitCheck)?.map_err(core)?;
+        limits::check_threads(threads as u64, RUNTIME_STACK_BYTES).map_err(CoreError::LimitCheck)??;
     }
     let runtime = build_runtime(options.flavor, threads)?;
-    let shared =
-        Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers()).map_err(core)?, config.clone()));
+    let shared = Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers())?, config.clone()));
     let runtime_report = RuntimeReport { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
     let mut measured =
         Measurements { runtime: Some(runtime_report), notes: notes(config, options), ..Measurements::default() };
@@ -174,12 +158,12 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     let stopped = match outcome {
         Ok(()) => signals::received(),
         Err(Stop::Signal(signal)) => Some(signal),
-        Err(Stop::Failed(error)) => return Err(core(error)),
+        Err(Stop::Failed(error)) => return Err(error.into()),
     };
     measured.stopped = stopped.is_some();
     let report = RunReport::new(MODEL, config, measured);
     match stopped {
-        Some(signal) => Err(core(Interrupted { signal, partial: Box::new(report) })),
+        Some(signal) => Err(Interrupted { signal, partial: Box::new(report) }.into()),
         None => Ok(report),
     }
 }
@@ -194,7 +178,9 @@ fn build_runtime(flavor: Flavor, threads: usize) -> Result<tokio::runtime::Runti
             .enable_time()
             .build(),
     };
-    let failed = |source| Error::Runtime { flavor: flavor.name(), threads, limits: limits::summary(), source };
+    let failed = |source| {
+        RunError::Frontend(AsyncError::Runtime { flavor: flavor.name(), threads, limits: limits::summary(), source })
+    };
     match catch_unwind(AssertUnwindSafe(build)) {
         Ok(runtime) => runtime.map_err(failed),
         Err(panic) => {

@@ -5,7 +5,7 @@ use std::{error::Error as StdError, process::ExitCode};
 
 use crate::{
     config::{Config, Hold, Jobs, Pool, Request, Strategy, Timer, Window, Work, parse_count},
-    error::{ConfigError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, Error},
+    error::{ConfigError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, Error, RunError},
     model::Model,
     output::{self, PrintError},
     render,
@@ -124,18 +124,6 @@ impl RunArgs {
     }
 }
 
-/// What `main` needs to know about a frontend's error to pick the exit code: the shared part of it, if any.
-pub trait FrontendError: StdError {
-    /// The shared error this one wraps, which decides the exit code; `None` for a frontend's own failure (1).
-    fn core(&self) -> Option<&Error>;
-}
-
-impl FrontendError for Error {
-    fn core(&self) -> Option<&Error> {
-        Some(self)
-    }
-}
-
 /// An error and all its causes on one line: `could not fork worker 3: Resource temporarily unavailable`.
 pub fn error_chain(error: &dyn StdError) -> String {
     let mut text = error.to_string();
@@ -156,11 +144,11 @@ pub fn fail(program: &str, error: &dyn StdError, code: u8) -> ExitCode {
 
 /// Every frontend's `main` after parsing: installs the signal handlers, checks that the report can be
 /// written, validates the flags once, runs, prints.
-pub fn main<E: FrontendError>(
+pub fn main<E: StdError + 'static>(
     model: Model,
     args: &RunArgs,
     pool: Option<&PoolArgs>,
-    run: impl FnOnce(&Config) -> Result<RunReport, E>,
+    run: impl FnOnce(&Config) -> Result<RunReport, RunError<E>>,
 ) -> ExitCode {
     let program = model.binary();
     if let Err(error) = signals::install() {
@@ -181,7 +169,11 @@ pub fn main<E: FrontendError>(
 
 /// The end of every frontend's `main`: prints the report (or the error, and what was done before it) and picks
 /// the exit code.
-pub fn finish<E: FrontendError>(program: &str, outcome: Result<RunReport, E>, format: Format) -> ExitCode {
+pub fn finish<E: StdError + 'static>(
+    program: &str,
+    outcome: Result<RunReport, RunError<E>>,
+    format: Format,
+) -> ExitCode {
     let error = match outcome {
         Ok(report) => {
             return match output::print(&format.render(&report)) {
@@ -192,19 +184,18 @@ pub fn finish<E: FrontendError>(program: &str, outcome: Result<RunReport, E>, fo
         }
         Err(error) => error,
     };
-    let core = error.core();
-    let exit = core.map_or(EXIT_FAILURE, Error::exit_code);
-    match core.and_then(|core| core.partial_report().map(|partial| (core, partial))) {
-        Some((Error::Interrupted(interrupted), partial)) => {
+    let exit = error.exit_code();
+    match (&error, error.partial_report()) {
+        (RunError::Core(Error::Interrupted(interrupted)), Some(partial)) => {
             output::eprint(&format!(
                 "{program}: {interrupted}; every worker was stopped. The run so far:\n{}",
                 format.render(partial)
             ));
         }
-        Some((_, partial)) => {
+        (_, Some(partial)) => {
             output::eprint(&format!("{program}: error: {}. The run:\n{}", error_chain(&error), format.render(partial)));
         }
-        None => {
+        (_, None) => {
             output::eprint(&format!("{program}: error: {}\n", error_chain(&error)));
         }
     }

@@ -206,3 +206,47 @@ impl From<CounterError> for Error {
         Error::Counter(error)
     }
 }
+
+/// How a frontend's run fails: for a reason every frontend shares ([`Error`]), or for one of the frontend's own
+/// (`E`: a thread that could not start, a fork that failed, a worker process that died), which is a failed run
+/// (exit 1). Each frontend names its own as `pub type Error = RunError<ItsOwnError>`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError<E: std::error::Error + 'static> {
+    /// A reason every frontend shares.
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// The frontend's own.
+    #[error(transparent)]
+    Frontend(E),
+}
+
+impl<E: std::error::Error + 'static> RunError<E> {
+    /// The exit code: the shared error's, or 1 for the frontend's own failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Core(core) => core.exit_code(),
+            RunError::Frontend(_) => EXIT_FAILURE,
+        }
+    }
+
+    /// The report of what was done, for a run cut short.
+    pub fn partial_report(&self) -> Option<&RunReport> {
+        match self {
+            RunError::Core(core) => core.partial_report(),
+            RunError::Frontend(_) => None,
+        }
+    }
+}
+
+/// The shared errors convert straight into a frontend's, so that `?` works on them in a frontend.
+macro_rules! into_run_error {
+    ($($source:ty),*) => {$(
+        impl<E: std::error::Error + 'static> From<$source> for RunError<E> {
+            fn from(error: $source) -> Self {
+                RunError::Core(error.into())
+            }
+        }
+    )*};
+}
+
+into_run_error!(ConfigError, LimitError, CounterError, Interrupted);

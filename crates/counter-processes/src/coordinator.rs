@@ -27,7 +27,7 @@ use nix::{
 };
 
 use crate::{
-    Error,
+    ProcessesError as Error,
     codec::{FrameReader, WorkerMessage},
     worker::exit,
 };

@@ -29,7 +29,7 @@ use counter_core::{
     config::{Config, Hold},
     counter::{self, Counter},
     cpu::CpuUsage,
-    error::{Error as CoreError, Interrupted},
+    error::{Error as CoreError, Interrupted, RunError},
     hold,
     model::Model,
     proc::{limits, limits::LimitError, memory},
@@ -54,12 +54,12 @@ pub const MODEL: Model = Model::Processes;
 /// How long stopped workers get to report what they did before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// Why a run produced no report.
+/// Why a run produced no report: a reason every frontend shares, or [`ProcessesError`].
+pub type Error = RunError<ProcessesError>;
+
+/// What only this frontend can hit.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// What every frontend can hit.
-    #[error(transparent)]
-    Core(#[from] CoreError),
+pub enum ProcessesError {
     /// The coordinator has more than one thread, so forking it would not be safe.
     #[error("the coordinator has {threads} threads; it must fork while it has exactly one")]
     NotSingleThreaded {
@@ -146,7 +146,7 @@ pub enum Error {
     },
     /// A report frame could not be read.
     #[error("a worker's report could not be read")]
-    Report(#[from] codec::CodecError),
+    Report(#[source] codec::CodecError),
     /// A frame named a worker that does not exist.
     #[error("garbled report: it names worker {worker}, which does not exist")]
     UnknownWorker {
@@ -163,12 +163,9 @@ pub enum Error {
     },
 }
 
-impl counter_core::cli::FrontendError for Error {
-    fn core(&self) -> Option<&CoreError> {
-        match self {
-            Error::Core(core) => Some(core),
-            _ => None,
-        }
+impl From<ProcessesError> for Error {
+    fn from(error: ProcessesError) -> Error {
+        RunError::Frontend(error)
     }
 }
 
@@ -176,14 +173,10 @@ impl From<SegmentError> for Error {
     fn from(error: SegmentError) -> Error {
         match error {
             // A full /dev/shm or a file-size limit is a request over a limit (exit 2), as with the others.
-            SegmentError::Limit(limit) => Error::Core(CoreError::Limit(limit)),
-            other => Error::Segment(other),
+            SegmentError::Limit(limit) => limit.into(),
+            other => ProcessesError::Segment(other).into(),
         }
     }
-}
-
-fn core(error: impl Into<CoreError>) -> Error {
-    Error::Core(error.into())
 }
 
 /// Runs the workload with one forked process per worker and reports what happened.
@@ -191,17 +184,17 @@ fn core(error: impl Into<CoreError>) -> Error {
 /// Must be called while the process has a single thread (it forks, and checks) and no other children (it reaps
 /// its workers with `wait4(-1)`, which would also take another child's exit status).
 pub fn run(config: &Config) -> Result<RunReport, Error> {
-    let threads = memory::of_process(getpid().as_raw()).map_err(|error| core(CoreError::Probe(error)))?.threads;
+    let threads = memory::of_process(getpid().as_raw()).map_err(CoreError::Probe)?.threads;
     if threads != 1 {
-        return Err(Error::NotSingleThreaded { threads });
+        return Err(ProcessesError::NotSingleThreaded { threads }.into());
     }
-    let layout = counter::layout(config.strategy(), config.members()).map_err(core)?;
-    limits::check_processes(config.members(), layout.size() as u64).map_err(CoreError::LimitCheck)?.map_err(core)?;
+    let layout = counter::layout(config.strategy(), config.members())?;
+    limits::check_processes(config.members(), layout.size() as u64).map_err(CoreError::LimitCheck)??;
     let segment = Segment::create(layout.size())?;
     // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
     // children have their own copy of the mapping.
-    let counter = unsafe { Counter::init_at(segment.base(), config.strategy(), config.members()) }.map_err(core)?;
+    let counter = unsafe { Counter::init_at(segment.base(), config.strategy(), config.members()) }?;
     Coordinator { config, counter, segment: &segment }.run()
 }
 
@@ -214,8 +207,8 @@ struct Coordinator<'a> {
 impl Coordinator<'_> {
     fn run(&self) -> Result<RunReport, Error> {
         let config = self.config;
-        let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
-        let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+        let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC).map_err(ProcessesError::Pipe)?;
+        let (go_read, go_write) = pipe2(OFlag::O_CLOEXEC).map_err(ProcessesError::Pipe)?;
         let cpu_before = CpuUsage::of_this_process();
         let coordinator = getpid();
         let report_read_fd = report_read.as_raw_fd();
@@ -254,14 +247,14 @@ impl Coordinator<'_> {
         let mut pids = vec![coordinator.as_raw()];
         pids.extend(workers.pids());
         let taken = format!("all {members} worker processes alive, before they started");
-        let memory = memory::snapshot(&pids, taken).map_err(|error| core(CoreError::Probe(error)))?;
+        let memory = memory::snapshot(&pids, taken).map_err(CoreError::Probe)?;
         if let Some(hold_for) = config.hold() {
             self.announce_hold(hold_for, &pids);
             let before_start = || Measurements { memory: memory.clone(), start_time, ..stopped() };
             match hold::wait(hold_for, &mut || workers.healthy()) {
                 hold::Outcome::Done => {}
                 hold::Outcome::Signal(signal) => return Err(self.interrupted(signal, before_start())),
-                hold::Outcome::Broken => return Err(workers.take_failure()),
+                hold::Outcome::Broken => return Err(workers.take_failure().into()),
             }
         }
         let go = Instant::now();
@@ -291,38 +284,40 @@ impl Coordinator<'_> {
                 workers.stop_gracefully(STOP_GRACE);
                 return Err(self.interrupted(signal, measured(&workers, true)));
             }
-            Err(Stop::Failed(error)) => return Err(error),
+            Err(Stop::Failed(error)) => return Err(error.into()),
         }
         let report = RunReport::new(MODEL, config, measured(&workers, false));
         if let Some(death) = workers.take_death() {
-            return Err(core(CoreError::Failed { cause: error_chain(&death), partial: Box::new(report) }));
+            return Err(CoreError::Failed { cause: error_chain(&death), partial: Box::new(report) }.into());
         }
         if config.pool().is_some() && !report.complete {
             // A pool's members do varying shares of the work; only their sum is known in advance.
-            return Err(Error::PoolStoppedEarly {
+            return Err(ProcessesError::PoolStoppedEarly {
                 done: report.worker_summary.increments_done,
                 expected: report.expected,
-            });
+            }
+            .into());
         }
         let unpooled = config.pool().is_none();
         if let Some(short) = report.workers.iter().find(|w| unpooled && w.increments_done < config.increments()) {
-            return Err(Error::WorkerStoppedEarly {
+            return Err(ProcessesError::WorkerStoppedEarly {
                 worker: short.id,
                 pid: short.os_id.unwrap_or_default(),
                 done: short.increments_done,
                 asked: config.increments(),
-            });
+            }
+            .into());
         }
         Ok(report)
     }
 
     fn interrupted(&self, signal: Signal, measured: Measurements) -> Error {
-        core(Interrupted { signal, partial: Box::new(RunReport::new(MODEL, self.config, measured)) })
+        Interrupted { signal, partial: Box::new(RunReport::new(MODEL, self.config, measured)) }.into()
     }
 
     fn stopped(&self, stop: Stop, measured: Measurements) -> Error {
         match stop {
-            Stop::Failed(error) => error,
+            Stop::Failed(error) => error.into(),
             Stop::Signal(signal) => self.interrupted(signal, measured),
         }
     }
@@ -364,7 +359,7 @@ fn stopped() -> Measurements {
 fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {
     let limits = limits::summary();
     if source == Errno::EAGAIN {
-        return core(LimitError {
+        return Error::from(LimitError {
             request: format!("{requested} processes"),
             limit: "the task limits",
             value: format!("{index} processes could be forked"),
@@ -375,7 +370,7 @@ fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {
             ),
         });
     }
-    Error::Fork { index, requested, limits, source }
+    ProcessesError::Fork { index, requested, limits, source }.into()
 }
 
 /// Starts every worker: one byte each on the start pipe, then closes it.
@@ -389,7 +384,7 @@ fn release(go: OwnedFd, workers: u64) -> Result<(), Error> {
         match nix::unistd::write(&go, &chunk[..n]) {
             Ok(written) => left -= written as u64,
             Err(Errno::EINTR) => {}
-            Err(errno) => return Err(Error::Pipe(errno)),
+            Err(errno) => return Err(ProcessesError::Pipe(errno).into()),
         }
     }
     // Closing our end is part of the protocol: a worker that finds the pipe closed before its byte gives up.

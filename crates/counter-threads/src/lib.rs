@@ -22,7 +22,7 @@ use counter_core::{
     config::{Config, Hold},
     counter::{Counter, HeapCounter},
     cpu::CpuUsage,
-    error::{CounterError, Error as CoreError, Interrupted},
+    error::{CounterError, Error as CoreError, Interrupted, RunError},
     hold,
     model::Model,
     pool::run_pool_member,
@@ -41,12 +41,12 @@ pub const MODEL: Model = Model::Threads;
 /// agree). Only the pages a worker touches count in its memory.
 pub const WORKER_STACK_BYTES: u64 = 2 << 20;
 
-/// Why a run produced no report.
+/// Why a run produced no report: a reason every frontend shares, or [`ThreadsError`].
+pub type Error = RunError<ThreadsError>;
+
+/// What only this frontend can hit.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// What every frontend can hit.
-    #[error(transparent)]
-    Core(#[from] CoreError),
+pub enum ThreadsError {
     /// The OS refused a new thread for a reason other than a limit.
     #[error("could not start thread {index} of {requested} ({limits}); the {index} already started were stopped")]
     Spawn {
@@ -62,24 +62,11 @@ pub enum Error {
     },
 }
 
-impl counter_core::cli::FrontendError for Error {
-    fn core(&self) -> Option<&CoreError> {
-        match self {
-            Error::Core(core) => Some(core),
-            Error::Spawn { .. } => None,
-        }
-    }
-}
-
-fn core(error: impl Into<CoreError>) -> Error {
-    Error::Core(error.into())
-}
-
 /// Runs the workload with one thread per worker and reports what happened.
 pub fn run(config: &Config) -> Result<RunReport, Error> {
     let members = config.members();
-    limits::check_threads(members, WORKER_STACK_BYTES).map_err(CoreError::LimitCheck)?.map_err(core)?;
-    let heap = HeapCounter::new(config.strategy(), members).map_err(core)?;
+    limits::check_threads(members, WORKER_STACK_BYTES).map_err(CoreError::LimitCheck)??;
+    let heap = HeapCounter::new(config.strategy(), members)?;
     let counter = heap.counter();
     let line = StartLine::default();
     let cpu_before = CpuUsage::of_this_process();
@@ -101,7 +88,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             }
         }
         let interrupted = |signal, measured: Measurements| {
-            core(Interrupted { signal, partial: Box::new(RunReport::new(MODEL, config, measured)) })
+            Error::from(Interrupted { signal, partial: Box::new(RunReport::new(MODEL, config, measured)) })
         };
         let stopped = Measurements { stopped: true, ..Measurements::default() };
         let tids = match line.wait_until_alive(members) {
@@ -110,7 +97,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
         };
         let start_time = line.alive_after();
         let memory = memory::snapshot(&[pid], format!("all {members} threads alive, before they started"))
-            .map_err(|error| core(CoreError::Probe(error)))?;
+            .map_err(CoreError::Probe)?;
         if let Some(hold_for) = config.hold() {
             announce_hold(config, hold_for, pid, &tids);
             // Threads cannot die alone: a panic would end the whole process, so there is nothing to watch.
@@ -149,14 +136,14 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
 fn spawn_failed(index: u64, requested: u64, source: io::Error) -> Error {
     let limits = limits::summary();
     if source.raw_os_error() == Some(nix::errno::Errno::EAGAIN as i32) {
-        return core(LimitError {
+        return Error::from(LimitError {
             request: format!("{requested} threads"),
             limit: "the task limits",
             value: format!("{index} threads could be started"),
             detail: format!("thread {index} was refused ({source}); {limits}; the ones already started were stopped"),
         });
     }
-    Error::Spawn { index, requested, limits, source }
+    RunError::Frontend(ThreadsError::Spawn { index, requested, limits, source })
 }
 
 /// One worker thread: report alive, wait for the start, run the loop.
@@ -206,7 +193,7 @@ fn collect(handles: Vec<WorkerHandle<'_>>, members: u64) -> Result<WorkerTally, 
             }
         }
     }
-    first_error.map_or(Ok(reports), |error| Err(core(error)))
+    first_error.map_or(Ok(reports), |error| Err(error.into()))
 }
 
 fn announce_hold(config: &Config, hold_for: Hold, pid: i32, tids: &[i64]) {
