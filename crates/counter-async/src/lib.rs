@@ -34,7 +34,7 @@ use counter_core::{
     error::{Error as CoreError, Interrupted, RunError},
     hold,
     model::Model,
-    proc::{self, limits, memory},
+    proc::{self, limits, limits::LimitError, memory},
     report::{Measurements, RunReport, RuntimeReport, WorkerReport, WorkerTally},
     signals,
 };
@@ -168,7 +168,8 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     }
 }
 
-/// Builds the runtime; a panic of tokio's while starting its threads becomes an error, not an abort.
+/// Builds the runtime. tokio panics when it cannot start a worker thread, and a thread it cannot start is a
+/// limit (exit 2, naming the limits), as it is for `counter-threads`; any other failure is the runtime's.
 fn build_runtime(flavor: Flavor, threads: usize) -> Result<tokio::runtime::Runtime, Error> {
     let build = || match flavor {
         Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_time().build(),
@@ -178,18 +179,32 @@ fn build_runtime(flavor: Flavor, threads: usize) -> Result<tokio::runtime::Runti
             .enable_time()
             .build(),
     };
-    let failed = |source| {
-        RunError::Frontend(AsyncError::Runtime { flavor: flavor.name(), threads, limits: limits::summary(), source })
+    let out_of_threads = |why: String| {
+        Error::from(LimitError {
+            request: format!("a tokio {} runtime with {threads} threads", flavor.name()),
+            limit: "the task limits",
+            value: "a thread could not be started".to_owned(),
+            detail: format!("{why}; {}", limits::summary()),
+        })
     };
     match catch_unwind(AssertUnwindSafe(build)) {
-        Ok(runtime) => runtime.map_err(failed),
+        Ok(Ok(runtime)) => Ok(runtime),
+        Ok(Err(source)) if matches!(source.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::OutOfMemory) => {
+            Err(out_of_threads(source.to_string()))
+        }
+        Ok(Err(source)) => Err(RunError::Frontend(AsyncError::Runtime {
+            flavor: flavor.name(),
+            threads,
+            limits: limits::summary(),
+            source,
+        })),
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "tokio panicked".to_owned());
-            Err(failed(io::Error::other(message)))
+                .unwrap_or_else(|| "tokio panicked while starting its threads".to_owned());
+            Err(out_of_threads(message))
         }
     }
 }
