@@ -4,9 +4,12 @@ use serde_json::Value;
 use tests::{Scratch, binary, ps_rss_sum, smaps_rollup_sum, start_held, within_5_percent};
 
 fn compare(args: &[&str]) -> std::process::Output {
+    // The memory probe (a thousand processes, three times) only where a test reads it.
+    let probe: &[&str] = if args.contains(&"--probe-pairs") { &[] } else { &["--probe-pairs", "0"] };
     std::process::Command::new(binary("xtask"))
         .arg("compare")
-        .args(["--profile", "dev", "--repeats", "1", "--warmup", "0"])
+        .args(["--profile", "dev", "--repeats", "1", "--warmup", "0", "--row-budget", "0s"])
+        .args(probe)
         .args(args)
         .output()
         .expect("xtask runs")
@@ -29,6 +32,8 @@ fn compare_tabulates_every_row_and_exports_it() {
         csv.to_str().unwrap(),
         "--export-markdown",
         markdown.to_str().unwrap(),
+        "--probe-pairs",
+        "1",
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
@@ -37,7 +42,9 @@ fn compare_tabulates_every_row_and_exports_it() {
             assert!(stdout.lines().any(|l| l.contains(model) && l.contains(sync)), "no {model} {sync} row:\n{stdout}");
         }
     }
-    assert!(stdout.contains("Memory per extra worker"), "{stdout}");
+    for worker in ["thread", "process", "task"] {
+        assert!(stdout.contains(&format!("Memory per extra {worker} (1 pairs of runs")), "{stdout}");
+    }
 
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
@@ -45,14 +52,17 @@ fn compare_tabulates_every_row_and_exports_it() {
     for row in rows {
         assert!(row["error"].is_null(), "{row}");
         let figure = |name: &str| row[name].as_f64().unwrap();
-        assert!(figure("rss_kib") > 0.0 && figure("pss_kib") > 0.0 && figure("uss_kib") > 0.0, "{row}");
-        assert!(figure("pss_kib") <= figure("rss_kib"), "{row}");
+        assert!(figure("rss_bytes") > 0.0 && figure("pss_bytes") > 0.0 && figure("uss_bytes") > 0.0, "{row}");
+        assert!(figure("pss_bytes") <= figure("rss_bytes"), "{row}");
+        assert!(
+            figure("wall_ci_low_s") <= figure("wall_median_s") && figure("wall_median_s") <= figure("wall_ci_high_s")
+        );
         if row["sync"] != "racy" {
-            assert_eq!(row["final_value"]["median"].as_f64(), Some(150.0), "{row}");
+            assert_eq!(row["final_median"].as_f64(), Some(150.0), "{row}");
         }
         if row["model"] == "processes" {
-            assert_eq!(row["processes"].as_u64().or(row["processes"].as_f64().map(|v| v as u64)), Some(4), "{row}");
-            assert!(figure("pss_kib") < figure("rss_kib"), "summed RSS over-states a tree: {row}");
+            assert_eq!(row["processes"].as_f64(), Some(4.0), "{row}");
+            assert!(figure("pss_bytes") < figure("rss_bytes"), "summed RSS over-states a tree: {row}");
         }
     }
 
@@ -95,7 +105,7 @@ fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
     assert!(threads["error"].as_str().unwrap().contains("vm.max_map_count"), "{threads}");
     let tasks = rows.iter().find(|row| row["model"] == "async").unwrap();
     assert!(tasks["error"].is_null(), "the other rows still run: {tasks}");
-    assert_eq!(tasks["final_value"]["median"].as_f64(), Some(100_000.0));
+    assert_eq!(tasks["final_median"].as_f64(), Some(100_000.0));
 }
 
 #[test]
@@ -161,7 +171,7 @@ fn compare_adds_pooled_rows_when_asked() {
     assert_eq!(models, ["threads", "threads pool 2", "processes", "processes pool 2", "async"]);
     for row in rows.iter().filter(|row| row["model"].as_str().unwrap().ends_with("pool 2")) {
         assert_eq!(row["threads"].as_f64(), Some(3.0), "two members and the coordinator: {row}");
-        assert_eq!(row["final_value"]["median"].as_f64(), Some(60.0));
+        assert_eq!(row["final_median"].as_f64(), Some(60.0));
     }
 }
 
@@ -185,6 +195,7 @@ fn one_row(extra: &[&str]) -> std::process::Command {
     let mut command = std::process::Command::new(binary("xtask"));
     command
         .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "threads"])
+        .args(["--row-budget", "0s", "--probe-pairs", "0"])
         .args(["--syncs", "atomic", "--workers", "2", "--increments", "10", "--work", "none"])
         .args(extra);
     command

@@ -1,24 +1,48 @@
-//! The comparison as JSON: every row with every figure, as documented on [`Row`].
+//! The comparison as JSON and CSV: numbers in fixed units named in the fields, as documented on
+//! [`Row`] and [`Probe`], with a `schema_version`.
 
 use serde::Serialize;
 
-use crate::compare::results::Row;
+use super::{
+    ScenarioRun,
+    probe::Probe,
+    results::{CSV_HEADER, Row},
+};
+
+/// Bumped when a field changes meaning or disappears. 2: numbers only, units in the names, scenarios with
+/// their load, memory per worker from the probe at scale.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
-    /// Bumped when a field changes meaning.
     schema_version: u32,
     /// How the memory figures were taken.
     memory_sampled: &'static str,
+    scenarios: &'a [ScenarioRun],
     rows: &'a [Row],
+    memory_per_worker: &'a [Probe],
 }
 
-/// The rows as a JSON document.
-pub fn to_json(rows: &[Row]) -> String {
+/// Everything as a JSON document.
+pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> String {
     let document = Document {
-        schema_version: 1,
+        schema_version: SCHEMA_VERSION,
         memory_sampled: "from /proc (smaps_rollup, status) of the whole process tree, while every worker was alive",
+        scenarios,
         rows,
+        memory_per_worker: probes,
     };
+    // Numbers, strings and vectors with string keys: serialising cannot fail.
     serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The rows as CSV, one line each, numbers at full precision.
+pub fn to_csv(rows: &[Row]) -> String {
+    let mut lines = vec![CSV_HEADER.iter().map(|field| crate::output::csv_field(field)).collect::<Vec<_>>().join(",")];
+    lines.extend(
+        rows.iter().map(|row| {
+            row.csv_record().iter().map(|field| crate::output::csv_field(field)).collect::<Vec<_>>().join(",")
+        }),
+    );
+    lines.join("\n") + "\n"
 }

@@ -1,11 +1,17 @@
-//! `cargo xtask compare`: build the three frontends, run each on the same workloads over the strategies
-//! asked for, measure every run from the outside as well as reading its own report, and tabulate.
+//! `cargo xtask compare`: build the frontends, run each on the same workloads over the strategies asked for,
+//! measure every run from the outside as well as reading its own report, and say only what the evidence holds.
+//!
+//! The runs of a scenario are interleaved (one run of each row in turn, round after round), so that a change in
+//! the machine's load falls on every row alike; each row gets at least `--repeats` runs, and more while the 95%
+//! interval of its median is wider than ±5% and its time budget lasts. Memory per extra worker is measured apart,
+//! at a scale where it stands above the noise (1 against 1000 threads or processes, 1 against 100 000 tasks).
 //!
 //! Measuring ([`crate::runner`]), aggregating ([`results`], [`crate::stats`]), presenting ([`table`],
 //! [`summary`]) and exporting ([`json`], [`crate::output`]) are separate: an exporter never measures and the runner
 //! never formats.
 
 mod json;
+mod probe;
 mod results;
 mod scenario;
 mod summary;
@@ -13,26 +19,34 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::{fmt::Write as _, io::IsTerminal, path::Path, process::ExitCode, time::Instant};
+use std::{
+    fmt::Write as _,
+    io::IsTerminal,
+    path::Path,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 use counter_core::{
     cli::value_name,
     config::{Strategy, Timer, Window, Work, parse_count, parse_count_up_to},
+    duration::parse_duration,
     model::Model,
     output::eprint,
-    proc::memory::MemorySnapshot,
+    proc::machine::MachineLoad,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 
 use self::{
     results::{Row, RowKey},
     scenario::{Preset, Scenario},
-    summary::Probe,
 };
 use crate::{
     output::{self, RunDir, Terminal},
     python,
     runner::{Interrupted, Program, Sample, run_once},
+    stats::Stats,
     workspace::{self, Profile},
 };
 
@@ -40,19 +54,29 @@ use crate::{
 const MAX_REPEATS: u64 = 1000;
 /// The most unmeasured runs a row may ask for.
 const MAX_WARMUP: u64 = 100;
+/// The most runs a row gets to narrow its interval, beyond `--repeats`.
+const MAX_ADAPTIVE_RUNS: usize = 30;
+/// The interval a row aims for: its half-width as a fraction of the median.
+const TARGET_HALF_WIDTH: f64 = 0.05;
+/// How long the machine is watched, idle, before each scenario to see what else keeps it busy.
+const BUSY_SAMPLE: Duration = Duration::from_millis(250);
 
-fn parse_warmup(text: &str) -> Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(value) if value <= MAX_WARMUP => Ok(value),
-        _ => Err(format!("invalid warmup '{text}': it must be a whole number from 0 to {MAX_WARMUP}")),
+/// The most pairs of memory-probe runs.
+const MAX_PROBE_PAIRS: u64 = 100;
+
+/// A count that may be zero, up to `max`.
+fn zero_to(name: &'static str, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone {
+    move |text: &str| match text.parse::<u64>() {
+        Ok(value) if value <= max => Ok(value),
+        _ => Err(format!("invalid {name} '{text}': it must be a whole number from 0 to {max}")),
     }
 }
 
 /// Run every frontend on the same workload and tabulate the results.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  cargo xtask compare                                  # the default scenarios, about a minute
-  cargo xtask compare --preset seed                    # the seed program exactly, about 10 s a run
+  cargo xtask compare                                  # the default scenarios, under a minute after the build
+  cargo xtask compare --preset seed --repeats 3 --warmup 0   # the seed exactly: 10 s a run, about 7 minutes
   cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
   cargo xtask compare --models threads,async --repeats 5 --export-markdown target/compare/table.md
   cargo xtask compare --pool 2 --models threads,processes   # adds rows on a pool of 2, as concurrent.futures")]
@@ -69,12 +93,27 @@ pub struct Args {
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["racy", "mutex", "atomic", "sharded"])]
     syncs: Vec<Strategy>,
 
-    /// Measured runs per row (at most 1000)
-    #[arg(long, default_value_t = 3, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
+    /// Measured runs per row at least (at most 1000); more, up to 30, while the median's 95% interval is wider than
+    /// ±5% and the row's time budget lasts
+    #[arg(long, default_value_t = 6, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
     repeats: u64,
 
+    /// Time a row may spend on runs beyond --repeats to narrow its interval (0s: none)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = |s: &str| parse_duration(s))]
+    row_budget: Duration,
+
+    /// Pairs of runs (1 worker, then 1000 threads or processes or 100 000 tasks) that measure the memory of one
+    /// more worker (0: none)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = zero_to("probe-pairs", MAX_PROBE_PAIRS))]
+    probe_pairs: u64,
+
+    /// Every column in the table (runs, min … max, parallelism, context switches, RSS, USS, ...), not only the
+    /// ones read first
+    #[arg(long)]
+    wide: bool,
+
     /// Unmeasured runs per row before the measured ones (at most 100)
-    #[arg(long, default_value_t = 1, value_parser = parse_warmup)]
+    #[arg(long, default_value_t = 1, value_parser = zero_to("warmup", MAX_WARMUP))]
     warmup: u64,
 
     /// Workers (passed to every frontend; any workload flag replaces the preset with one custom scenario)
@@ -141,8 +180,22 @@ impl Args {
     }
 }
 
-/// Workers in the memory probe's larger run: enough that page granularity does not hide a small worker.
-const PROBE_WORKERS: u64 = 101;
+/// One scenario as it ran: its load, and its rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRun {
+    /// Its name.
+    pub name: &'static str,
+    /// What it stands for.
+    pub about: &'static str,
+    /// The workload flags.
+    pub flags: String,
+    /// The machine's load just before it ran.
+    pub load_before: Option<MachineLoad>,
+    /// CPUs that other work kept busy just before it ran (sampled over a quarter of a second while idle).
+    pub busy_cpus_before: Option<f64>,
+    /// CPU time stolen by the hypervisor while it ran, percent.
+    pub steal_percent: Option<f64>,
+}
 
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -155,13 +208,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let run_dir = RunDir::create(&workspace::target_dir().join("compare"))?;
     let scenarios = args.scenarios();
     let targets = targets(args, &bin_dir);
-    let runs_per_row = args.warmup + args.repeats;
-    let per_scenario: u64 =
-        targets.iter().map(|target| u64::from(target.per_worker) + target.syncs.len() as u64 * runs_per_row).sum();
-    let progress = progress_bar(scenarios.len() as u64 * per_scenario + 2 * args.models.len() as u64);
+    if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(BUSY_SAMPLE))
+        && load.is_busy(busy)
+    {
+        eprint(&format!(
+            "xtask: the machine is busy: other work keeps {busy:.1} of its {} CPUs busy, so timings and lost \
+             updates will vary more than on a quiet machine\n",
+            load.cpus
+        ));
+    }
+    let cells: u64 = targets.iter().map(|target| target.syncs.len() as u64).sum();
+    let progress = progress_bar(
+        scenarios.len() as u64 * cells * (args.warmup + args.repeats) + 2 * args.probe_pairs * args.models.len() as u64,
+    );
     let mut rows = Vec::new();
-    let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows)
-        .and_then(|()| probe_memory(args, &bin_dir, &progress));
+    let mut scenario_runs = Vec::new();
+    let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
+        .and_then(|()| probe::probe_all(&args.models, &bin_dir, args.probe_pairs, &progress));
     progress.finish_and_clear();
     let probes = match measured {
         Ok(probes) => probes,
@@ -169,7 +232,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             if error.is::<Interrupted>() {
                 // What was measured is kept: the raw reports are in the run's folder already, and the rows so far
                 // go next to them (not published as the latest comparison, which it is not).
-                output::write(&run_dir.path().join("partial-results.json"), &json::to_json(&rows))?;
+                let json = json::to_json(&scenario_runs, &rows, &[]);
+                output::write(&run_dir.path().join("partial-results.json"), &json)?;
                 eprint(&format!("xtask: the rows measured so far are in {}\n", run_dir.path().display()));
             }
             return Err(error);
@@ -177,18 +241,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
 
     // Results first, then exports, then the text: a failed print must not lose a measurement.
-    let json = json::to_json(&rows);
+    let json = json::to_json(&scenario_runs, &rows, &probes);
     run_dir.publish(&json)?;
-    let table = table::build(&rows);
-    exports.write(&json, &table)?;
-    let mut text = output::render(&table) + "\n";
-    for scenario in &scenarios {
-        let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags.join(" "), scenario.about);
+    exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows))?;
+    let width = terminal_width();
+    let mut text = String::new();
+    for scenario in &scenario_runs {
+        let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags, scenario.about);
+        let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
+        let _ = writeln!(text, "{}\n", table::render(&scenario_rows, args.wide, width));
     }
-    text.push_str(
-        "Memory: sampled from /proc for the whole process tree while every worker was alive; summed over the tree.\n\n",
-    );
-    for sentence in summary::sentences(&rows, &probes) {
+    let _ = writeln!(text, "{}", table::legend(args.wide));
+    let _ = writeln!(text);
+    for sentence in summary::sentences(&scenario_runs, &rows, &probes) {
         let _ = writeln!(text, "- {sentence}");
     }
     for row in rows.iter().filter(|row| row.self_report_mismatch.is_some()) {
@@ -216,7 +281,76 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every scenario, target and strategy: the rows, pushed as they are measured.
+/// The terminal's width when standard output is one (`$COLUMNS` first), else `None`: a fixed layout.
+fn terminal_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(columns);
+    }
+    let mut size = nix::libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which is valid for that write.
+    let result = unsafe { nix::libc::ioctl(nix::libc::STDOUT_FILENO, nix::libc::TIOCGWINSZ, &raw mut size) };
+    (result == 0 && size.ws_col > 0).then_some(size.ws_col)
+}
+
+/// One row being measured.
+struct Cell<'a> {
+    key: RowKey,
+    program: &'a Program,
+    flags: Vec<String>,
+    samples: Vec<Sample>,
+    error: Option<String>,
+    spent: Duration,
+}
+
+impl Cell<'_> {
+    /// Whether the row wants another run: fewer than `--repeats`, or an interval still wider than the target
+    /// while its budget lasts.
+    fn wants_more(&self, args: &Args) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        let runs = self.samples.len();
+        if (runs as u64) < args.repeats {
+            return true;
+        }
+        let wall = Stats::of(&self.samples.iter().map(|s| s.report.wall_time_s).collect::<Vec<_>>());
+        runs < MAX_ADAPTIVE_RUNS && self.spent < args.row_budget && wall.relative_half_width() > TARGET_HALF_WIDTH
+    }
+
+    /// One run; a failure makes the row a failed row, an interruption ends the comparison.
+    fn run(&mut self, measured: bool, run_dir: &RunDir) -> anyhow::Result<()> {
+        let started = Instant::now();
+        match run_once(self.program, &self.flags) {
+            Ok(sample) if measured => {
+                self.spent += started.elapsed();
+                let file = run_dir.path().join(&self.key.scenario).join(format!(
+                    "{}-{}-{}.json",
+                    self.key.model.replace(' ', "-"),
+                    self.key.sync,
+                    self.samples.len() + 1
+                ));
+                output::write(&file, &sample.raw_json)?;
+                self.samples.push(sample);
+            }
+            Ok(_) => {}
+            Err(error) if error.is::<Interrupted>() => return Err(error),
+            Err(error) => self.error = Some(format!("{error:#}")),
+        }
+        Ok(())
+    }
+
+    fn into_row(self) -> Row {
+        match self.error {
+            Some(error) => Row::failed(self.key, error),
+            None => Row::measured(self.key, &self.samples),
+        }
+    }
+}
+
+/// Every scenario in turn; within one, the rows' runs interleaved, round after round.
 fn measure_all(
     args: &Args,
     scenarios: &[Scenario],
@@ -224,31 +358,21 @@ fn measure_all(
     run_dir: &RunDir,
     progress: &ProgressBar,
     rows: &mut Vec<Row>,
+    scenario_runs: &mut Vec<ScenarioRun>,
 ) -> anyhow::Result<()> {
     for scenario in scenarios {
+        let busy_cpus_before = MachineLoad::busy_cpus_over(BUSY_SAMPLE).ok();
+        let load_before = MachineLoad::now().ok();
+        let mut cells = Vec::new();
         for target in targets {
             let mut flags = scenario.flags.clone();
             flags.extend(target.extra_flags.iter().cloned());
             if target.python {
                 flags = python::flags(&flags);
             }
-            let baseline = if target.per_worker {
-                progress.set_message(format!("{} {} 1-worker baseline", scenario.name, target.label));
-                let mut baseline_flags = scenario::baseline_flags(scenario);
-                if target.python {
-                    baseline_flags = python::flags(&baseline_flags);
-                }
-                let sample = match run_once(&target.program, &baseline_flags) {
-                    Ok(sample) => Some(sample.external),
-                    Err(error) if error.is::<Interrupted>() => return Err(error),
-                    Err(_) => None,
-                };
-                progress.inc(1);
-                sample
-            } else {
-                None
-            };
             for &strategy in &target.syncs {
+                let mut row_flags = flags.clone();
+                row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
                 let key = RowKey {
                     scenario: scenario.name.to_owned(),
                     model: target.label.clone(),
@@ -258,10 +382,50 @@ fn measure_all(
                     flags: flags.join(" "),
                     workers: scenario.workers,
                 };
-                progress.set_message(format!("{} {} {}", key.scenario, key.model, key.sync));
-                rows.push(measure_row(&target.program, key, args, baseline.as_ref(), run_dir, progress)?);
+                cells.push(Cell {
+                    key,
+                    program: &target.program,
+                    flags: row_flags,
+                    samples: Vec::new(),
+                    error: None,
+                    spent: Duration::ZERO,
+                });
             }
         }
+        for round in 0..args.warmup {
+            progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
+            for cell in cells.iter_mut().filter(|cell| cell.error.is_none()) {
+                cell.run(false, run_dir)?;
+                progress.inc(1);
+            }
+        }
+        let mut round = 0;
+        loop {
+            let wanting: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].wants_more(args)).collect();
+            if wanting.is_empty() {
+                break;
+            }
+            round += 1;
+            progress.set_message(format!("{} round {round}", scenario.name));
+            for index in wanting {
+                if cells[index].samples.len() as u64 >= args.repeats {
+                    progress.inc_length(1);
+                }
+                cells[index].run(true, run_dir)?;
+                progress.inc(1);
+            }
+        }
+        let steal_percent =
+            load_before.and_then(|before| MachineLoad::now().ok().map(|after| after.steal_percent_since(&before)));
+        scenario_runs.push(ScenarioRun {
+            name: scenario.name,
+            about: scenario.about,
+            flags: scenario.flags.join(" "),
+            load_before,
+            busy_cpus_before,
+            steal_percent,
+        });
+        rows.extend(cells.into_iter().map(Cell::into_row));
     }
     Ok(())
 }
@@ -273,8 +437,6 @@ struct Target {
     program: Program,
     syncs: Vec<Strategy>,
     extra_flags: Vec<String>,
-    /// Whether the per-worker memory figure makes sense (not for a pool, whose memory follows its size).
-    per_worker: bool,
     python: bool,
 }
 
@@ -282,22 +444,17 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
     let mut targets = Vec::new();
     for &model in &args.models {
         let program = Program::binary(bin_dir, model.binary());
-        let plain = |label: String, extra_flags: Vec<String>, per_worker| Target {
+        let plain = |label: String, extra_flags: Vec<String>| Target {
             label,
             kind: model,
             program: program.clone(),
             syncs: args.syncs.clone(),
             extra_flags,
-            per_worker,
             python: false,
         };
-        targets.push(plain(model.name().to_owned(), Vec::new(), true));
+        targets.push(plain(model.name().to_owned(), Vec::new()));
         if let Some(size) = args.pool.filter(|_| model != Model::Async) {
-            targets.push(plain(
-                format!("{} pool {size}", model.name()),
-                vec!["--pool".into(), size.to_string()],
-                false,
-            ));
+            targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
         }
     }
     if args.with_python
@@ -310,7 +467,6 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
                 program: reference.program(&interpreter),
                 syncs: args.syncs.iter().copied().filter(|sync| python::SYNCS.contains(sync)).collect(),
                 extra_flags: Vec::new(),
-                per_worker: true,
                 python: true,
             });
         }
@@ -322,79 +478,9 @@ fn progress_bar(total: u64) -> ProgressBar {
     let target =
         if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
     let bar = ProgressBar::with_draw_target(Some(total), target);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {elapsed} {msg}") {
+    // `wide_msg` takes what is left of the terminal's width and no more, so the line never wraps.
+    if let Ok(style) = ProgressStyle::with_template("{bar:20} {pos}/{len} runs {elapsed} {wide_msg}") {
         bar.set_style(style);
     }
     bar
-}
-
-/// Runs one row's warm-ups and repeats; a failed run makes the row a failed row.
-fn measure_row(
-    binary: &Program,
-    key: RowKey,
-    args: &Args,
-    baseline: Option<&MemorySnapshot>,
-    run_dir: &RunDir,
-    progress: &ProgressBar,
-) -> anyhow::Result<Row> {
-    let scenario_flags: Vec<String> = key.flags.split_whitespace().map(str::to_owned).collect();
-    let mut flags = scenario_flags;
-    flags.extend(["--sync".to_owned(), key.sync.clone()]);
-    let mut samples: Vec<Sample> = Vec::new();
-    for run in 0..args.warmup + args.repeats {
-        match run_once(binary, &flags) {
-            Ok(sample) if run >= args.warmup => {
-                let file = run_dir.path().join(&key.scenario).join(format!(
-                    "{}-{}-{}.json",
-                    key.model.replace(' ', "-"),
-                    key.sync,
-                    run - args.warmup + 1
-                ));
-                output::write(&file, &sample.raw_json)?;
-                samples.push(sample);
-            }
-            Ok(_) => {}
-            Err(error) if error.is::<Interrupted>() => return Err(error),
-            Err(error) => {
-                progress.inc(args.warmup + args.repeats - run);
-                return Ok(Row::failed(key, format!("{error:#}")));
-            }
-        }
-        progress.inc(1);
-    }
-    Ok(Row::measured(key, &samples, baseline))
-}
-
-/// Measures each model at 1 and [`PROBE_WORKERS`] workers for the summary's memory-per-worker sentence.
-fn probe_memory(args: &Args, bin_dir: &Path, progress: &ProgressBar) -> anyhow::Result<Vec<Probe>> {
-    let flags = |workers: u64| {
-        ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
-            .map(str::to_owned)
-    };
-    let mut probes = Vec::new();
-    for &model in &args.models {
-        progress.set_message(format!("memory probe {}", model.name()));
-        let binary = Program::binary(bin_dir, model.binary());
-        let one = run_once(&binary, &flags(1));
-        progress.inc(1);
-        let many = run_once(&binary, &flags(PROBE_WORKERS));
-        progress.inc(1);
-        match (one, many) {
-            (Ok(one), Ok(many)) => {
-                let per = |figure: fn(&MemorySnapshot) -> u64| {
-                    (figure(&many.external) as f64 - figure(&one.external) as f64) / (PROBE_WORKERS - 1) as f64
-                };
-                probes.push(Probe {
-                    model,
-                    workers: PROBE_WORKERS,
-                    pss_kib: per(|m| m.pss_kib),
-                    uss_kib: per(|m| m.uss_kib),
-                    rss_kib: per(|m| m.rss_kib),
-                });
-            }
-            (Err(error), _) | (_, Err(error)) if error.is::<Interrupted>() => return Err(error),
-            _ => {}
-        }
-    }
-    Ok(probes)
 }

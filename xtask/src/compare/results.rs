@@ -1,7 +1,8 @@
-//! The results of `compare`: one flat, documented row per scenario x model x strategy, aggregated over the
-//! repeats, with the memory measured from outside. Exporters and the table only read these rows.
+//! The results of `compare`: one flat row per scenario x model x strategy, aggregated over its runs, every
+//! figure a number in a fixed unit named in the field (`wall_median_s`, `pss_bytes`), as hyperfine's exports
+//! are. The table, the sentences and the exporters only read these rows.
 
-use counter_core::{model::Model, proc::memory::MemorySnapshot};
+use counter_core::model::Model;
 use serde::Serialize;
 
 use crate::{runner::Sample, stats::Stats};
@@ -22,7 +23,7 @@ pub struct Row {
     pub python: bool,
     /// `racy`, `mutex`, `atomic` or `sharded`.
     pub sync: String,
-    /// The workload flags given to the frontend.
+    /// The workload flags given to the program.
     pub flags: String,
     /// Why the row has no figures, if it failed.
     pub error: Option<String>,
@@ -32,38 +33,57 @@ pub struct Row {
     pub workers: u64,
     /// `workers * increments`.
     pub expected: u64,
-    /// Final counter value over the runs.
-    pub final_value: Stats,
-    /// Lost updates over the runs.
-    pub lost_updates: Stats,
-    /// Wall time from the start signal to the last worker's end, seconds.
-    pub wall_time_s: Stats,
+    /// Final counter value, median over the runs.
+    pub final_median: f64,
+    /// Lost updates, median over the runs.
+    pub lost_median: f64,
+    /// Lost updates, most in one run.
+    pub lost_max: f64,
+    /// Runs that lost at least one update.
+    pub runs_with_loss: usize,
+    /// Wall time from the start signal to the last worker's end, median, seconds.
+    pub wall_median_s: f64,
+    /// Low end of the median's confidence interval, seconds.
+    pub wall_ci_low_s: f64,
+    /// High end of the median's confidence interval, seconds.
+    pub wall_ci_high_s: f64,
+    /// The interval's coverage (0.95 or more from 6 runs on).
+    pub wall_ci_level: f64,
+    /// Fastest run, seconds.
+    pub wall_min_s: f64,
+    /// Slowest run, seconds.
+    pub wall_max_s: f64,
+    /// Mean, seconds.
+    pub wall_mean_s: f64,
+    /// Sample standard deviation, seconds.
+    pub wall_stddev_s: f64,
+    /// Runs outside Tukey's fences.
+    pub wall_outliers: usize,
     /// The ideal time (`increments * work`), seconds; 0 when the work takes no time.
-    pub ideal_time_s: f64,
-    /// Ideal time over median wall time, when there is an ideal time.
-    pub efficiency: Option<f64>,
-    /// User + system CPU seconds of the whole process tree, from `wait4`.
-    pub cpu_s: Stats,
-    /// Voluntary + involuntary context switches of the whole tree, from `wait4`.
-    pub context_switches: Stats,
+    pub ideal_s: f64,
+    /// User + system CPU seconds of the whole process tree, median, from `wait4`.
+    pub cpu_median_s: f64,
+    /// The run's own CPU time over its wall time, median: how many workers ran at once on average.
+    pub parallelism_median: f64,
+    /// The same, lowest in one run.
+    pub parallelism_min: f64,
+    /// Voluntary + involuntary context switches of the whole tree, median.
+    pub context_switches_median: f64,
     /// Processes in the tree while every worker was alive (median).
     pub processes: f64,
     /// Threads in the tree while every worker was alive (median).
     pub threads: f64,
-    /// Summed RSS of the tree, KiB (median). Counts shared pages once per process.
-    pub rss_kib: f64,
-    /// Summed PSS of the tree, KiB (median): what the tree holds in RAM.
-    pub pss_kib: f64,
-    /// Summed USS of the tree, KiB (median).
-    pub uss_kib: f64,
-    /// RSS per extra worker against a 1-worker run of the same model, KiB.
-    pub per_worker_rss_kib: Option<f64>,
-    /// PSS per extra worker against a 1-worker run, KiB.
-    pub per_worker_pss_kib: Option<f64>,
-    /// USS per extra worker against a 1-worker run, KiB.
-    pub per_worker_uss_kib: Option<f64>,
+    /// Summed RSS of the tree, bytes (median). Counts shared pages once per process.
+    pub rss_bytes: f64,
+    /// Summed PSS of the tree, bytes (median): what the tree holds in RAM.
+    pub pss_bytes: f64,
+    /// Summed USS of the tree, bytes (median).
+    pub uss_bytes: f64,
     /// Where the frontend's own memory figures differ from ours by more than 5%.
     pub self_report_mismatch: Option<String>,
+    /// Wall time statistics, for the sentences.
+    #[serde(skip)]
+    pub wall: Stats,
 }
 
 /// What identifies a row.
@@ -89,48 +109,62 @@ fn collect(samples: &[Sample], figure: impl Fn(&Sample) -> f64) -> Stats {
     Stats::of(&samples.iter().map(figure).collect::<Vec<_>>())
 }
 
+/// The run's own CPU time over its wall time: about the number of workers that ran at once.
+pub fn parallelism(sample: &Sample) -> f64 {
+    let cpu = sample.report.cpu.user_s + sample.report.cpu.sys_s;
+    if sample.report.wall_time_s > 0.0 { cpu / sample.report.wall_time_s } else { 0.0 }
+}
+
 impl Row {
     /// A failed row.
     pub fn failed(key: RowKey, error: String) -> Row {
-        Row::new(key, &[], None, Some(error))
+        Row::new(key, &[], Some(error))
     }
 
-    /// A row from its runs, and the 1-worker baseline of its model if there is one.
-    pub fn measured(key: RowKey, samples: &[Sample], baseline: Option<&MemorySnapshot>) -> Row {
-        Row::new(key, samples, baseline, None)
+    /// A row from its runs.
+    pub fn measured(key: RowKey, samples: &[Sample]) -> Row {
+        Row::new(key, samples, None)
     }
 
-    fn new(key: RowKey, samples: &[Sample], baseline: Option<&MemorySnapshot>, error: Option<String>) -> Row {
-        let memory = |figure: fn(&MemorySnapshot) -> u64| collect(samples, |s| figure(&s.external) as f64).median;
-        let (rss, pss, uss) = (memory(|m| m.rss_kib), memory(|m| m.pss_kib), memory(|m| m.uss_kib));
-        let extra_workers = key.workers.saturating_sub(1) as f64;
-        let per_worker = |total: f64, base: fn(&MemorySnapshot) -> u64| {
-            baseline
-                .filter(|_| extra_workers > 0.0 && !samples.is_empty())
-                .map(|b| (total - base(b) as f64) / extra_workers)
+    fn new(key: RowKey, samples: &[Sample], error: Option<String>) -> Row {
+        let bytes = |figure: fn(&counter_core::proc::memory::MemorySnapshot) -> u64| {
+            collect(samples, |s| figure(&s.external) as f64).median * 1024.0
         };
+        // A run that succeeded has every worker's count, so its loss is known.
+        let lost = collect(samples, |s| s.report.lost_updates.unwrap_or_default() as f64);
         let wall = collect(samples, |s| s.report.wall_time_s);
-        let ideal = samples.first().map_or(0.0, |s| s.report.ideal_time_s);
+        let parallelism = collect(samples, parallelism);
         Row {
             runs: samples.len(),
             expected: samples.first().map_or(0, |s| s.report.expected),
-            final_value: collect(samples, |s| s.report.final_value as f64),
-            // A run that succeeded has every worker's count, so its loss is known.
-            lost_updates: collect(samples, |s| s.report.lost_updates.unwrap_or_default() as f64),
-            efficiency: (ideal > 0.0 && wall.median > 0.0).then(|| ideal / wall.median),
-            wall_time_s: wall,
-            ideal_time_s: ideal,
-            cpu_s: collect(samples, |s| s.cpu.user_s + s.cpu.sys_s),
-            context_switches: collect(samples, |s| (s.cpu.voluntary_switches + s.cpu.involuntary_switches) as f64),
-            processes: memory(|m| m.processes),
-            threads: memory(|m| m.threads),
-            per_worker_rss_kib: per_worker(rss, |m| m.rss_kib),
-            per_worker_pss_kib: per_worker(pss, |m| m.pss_kib),
-            per_worker_uss_kib: per_worker(uss, |m| m.uss_kib),
-            rss_kib: rss,
-            pss_kib: pss,
-            uss_kib: uss,
+            final_median: collect(samples, |s| s.report.final_value as f64).median,
+            lost_median: lost.median,
+            lost_max: lost.max,
+            runs_with_loss: samples.iter().filter(|s| s.report.lost_updates.unwrap_or_default() > 0).count(),
+            wall_median_s: wall.median,
+            wall_ci_low_s: wall.ci_low,
+            wall_ci_high_s: wall.ci_high,
+            wall_ci_level: wall.ci_level,
+            wall_min_s: wall.min,
+            wall_max_s: wall.max,
+            wall_mean_s: wall.mean,
+            wall_stddev_s: wall.stddev,
+            wall_outliers: wall.outliers,
+            ideal_s: samples.first().map_or(0.0, |s| s.report.ideal_time_s),
+            cpu_median_s: collect(samples, |s| s.cpu.user_s + s.cpu.sys_s).median,
+            parallelism_median: parallelism.median,
+            parallelism_min: parallelism.min,
+            context_switches_median: collect(samples, |s| {
+                (s.cpu.voluntary_switches + s.cpu.involuntary_switches) as f64
+            })
+            .median,
+            processes: collect(samples, |s| s.external.processes as f64).median,
+            threads: collect(samples, |s| s.external.threads as f64).median,
+            rss_bytes: bytes(|m| m.rss_kib),
+            pss_bytes: bytes(|m| m.pss_kib),
+            uss_bytes: bytes(|m| m.uss_kib),
             self_report_mismatch: mismatch(samples),
+            wall,
             error,
             scenario: key.scenario,
             model: key.model,
@@ -146,7 +180,69 @@ impl Row {
     pub fn ok(&self) -> bool {
         self.error.is_none()
     }
+
+    /// The fields of a CSV line, in the order of [`CSV_HEADER`]: numbers at full precision, no units in cells.
+    pub fn csv_record(&self) -> Vec<String> {
+        let number = |value: f64| value.to_string();
+        let optional = |value: &Option<String>| value.clone().unwrap_or_default();
+        vec![
+            self.scenario.clone(),
+            self.model.clone(),
+            self.sync.clone(),
+            optional(&self.error),
+            self.runs.to_string(),
+            self.workers.to_string(),
+            self.expected.to_string(),
+            number(self.final_median),
+            number(self.lost_median),
+            number(self.lost_max),
+            self.runs_with_loss.to_string(),
+            number(self.wall_median_s),
+            number(self.wall_ci_low_s),
+            number(self.wall_ci_high_s),
+            number(self.wall_ci_level),
+            number(self.wall_min_s),
+            number(self.wall_max_s),
+            number(self.cpu_median_s),
+            number(self.parallelism_median),
+            number(self.context_switches_median),
+            number(self.processes),
+            number(self.threads),
+            number(self.rss_bytes),
+            number(self.pss_bytes),
+            number(self.uss_bytes),
+        ]
+    }
 }
+
+/// The CSV header, one name per field of [`Row::csv_record`], as in the JSON export.
+pub const CSV_HEADER: [&str; 25] = [
+    "scenario",
+    "model",
+    "sync",
+    "error",
+    "runs",
+    "workers",
+    "expected",
+    "final_median",
+    "lost_median",
+    "lost_max",
+    "runs_with_loss",
+    "wall_median_s",
+    "wall_ci_low_s",
+    "wall_ci_high_s",
+    "wall_ci_level",
+    "wall_min_s",
+    "wall_max_s",
+    "cpu_median_s",
+    "parallelism_median",
+    "context_switches_median",
+    "processes",
+    "threads",
+    "rss_bytes",
+    "pss_bytes",
+    "uss_bytes",
+];
 
 /// Compares each run's self-reported memory with ours; describes the worst difference above the tolerance.
 fn mismatch(samples: &[Sample]) -> Option<String> {

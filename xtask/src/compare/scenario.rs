@@ -73,20 +73,3 @@ pub fn custom(flags: Vec<String>) -> Scenario {
     custom.flags = flags;
     custom
 }
-
-/// The flags for a 1-worker run of `scenario`: memory is sampled before the workers start, so the run does
-/// one increment with no work and ends at once.
-pub fn baseline_flags(scenario: &Scenario) -> Vec<String> {
-    let mut flags = Vec::new();
-    let mut given = scenario.flags.iter();
-    while let Some(flag) = given.next() {
-        match flag.as_str() {
-            "--workers" | "--increments" | "--work" => {
-                given.next();
-            }
-            _ => flags.push(flag.clone()),
-        }
-    }
-    flags.extend(["--workers", "1", "--increments", "1", "--work", "none"].map(str::to_owned));
-    flags
-}

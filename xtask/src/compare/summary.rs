@@ -1,144 +1,244 @@
-//! A few plain sentences drawn from the numbers, printed under the table.
+//! The sentences under the tables: only what the evidence holds. A row is faster than another only when their
+//! intervals do not overlap; otherwise they are indistinguishable. A loss says in how many runs it happened.
+//! Where a racy row lost little or nothing, the sentence says whether the workers really ran at the same time.
 
-use counter_core::{
-    model::Model,
-    units::{self, seconds as human_seconds},
-};
+use std::fmt::Write as _;
 
-use super::results::Row;
+use counter_core::{model::Model, units};
 
-/// Memory of one model at two worker counts, sampled while all workers were alive.
-#[derive(Debug, Clone, Copy)]
-pub struct Probe {
-    /// The model.
-    pub model: Model,
-    /// Workers in the larger run.
-    pub workers: u64,
-    /// Summed PSS per extra worker, KiB.
-    pub pss_kib: f64,
-    /// Summed USS per extra worker, KiB.
-    pub uss_kib: f64,
-    /// Summed RSS per extra worker, KiB.
-    pub rss_kib: f64,
+use super::{ScenarioRun, probe::Probe, results::Row};
+
+/// Below this parallelism, workers that could run at once mostly did not.
+const LOW_PARALLELISM: f64 = 1.5;
+
+/// Differences in wall time smaller than this share are not called a finding, even with intervals apart: they
+/// are below the precision the runs aim for.
+const SMALLEST_FINDING: f64 = 0.05;
+
+fn label(row: &Row) -> String {
+    format!("{} {}", row.model, row.sync)
 }
 
-/// Why a racy row lost nothing, from what the row is.
-fn why_none_lost(row: &Row) -> &'static str {
-    let no_work = row.flags.contains("--work none");
-    if row.kind == Model::Async {
-        "on one thread, a task cannot be interrupted between a read and its write unless an await sits there"
-    } else if row.python && row.kind == Model::Threads {
-        "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward jumps, \
-         blocking), and none sits between the read and the write of `value += 1`"
-    } else if no_work {
-        "the workers never overlapped inside the read-modify-write in these runs"
-    } else {
-        "the unlocked read-modify-write takes nanoseconds between much longer pieces of work, so the workers \
-         rarely meet inside it; the race is still there"
-    }
+fn interval(row: &Row) -> String {
+    format!(
+        "{} ({} … {})",
+        units::seconds(row.wall_median_s),
+        units::seconds(row.wall_ci_low_s),
+        units::seconds(row.wall_ci_high_s)
+    )
 }
 
 fn ok_rows<'a>(rows: &'a [Row], scenario: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
     rows.iter().filter(move |row| row.ok() && row.scenario == scenario)
 }
 
-fn amount(kib: f64) -> String {
-    units::kib(kib)
+/// Why a racy row that lost nothing lost nothing, from what the row is and how its runs went.
+fn why_none_lost(row: &Row, cpus: usize) -> String {
+    let no_work = row.flags.contains("--work none");
+    if row.kind == Model::Async {
+        "on one thread, a task cannot be interrupted between a read and its write unless an await sits there".to_owned()
+    } else if row.python && row.kind == Model::Threads {
+        "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward jumps, \
+         blocking), and none sits between the read and the write of `value += 1`"
+            .to_owned()
+    } else if no_work && row.parallelism_median < LOW_PARALLELISM && cpus > 1 {
+        format!(
+            "the workers overlapped little: parallelism {:.1} on {cpus} CPUs, so they rarely met inside the \
+             read-modify-write",
+            row.parallelism_median
+        )
+    } else if no_work {
+        "the workers never overlapped inside the read-modify-write in these runs".to_owned()
+    } else {
+        "the unlocked read-modify-write takes nanoseconds between much longer pieces of work, so the workers rarely \
+         meet inside it; the race is still there"
+            .to_owned()
+    }
+}
+
+/// The timing sentence of one scenario: fastest and slowest only when their intervals do not overlap.
+fn timing(scenario: &str, rows: &[&Row]) -> Option<String> {
+    let mut sorted: Vec<&Row> = rows.to_vec();
+    sorted.sort_by(|a, b| a.wall_median_s.total_cmp(&b.wall_median_s));
+    let (fastest, slowest) = (*sorted.first()?, *sorted.last()?);
+    if sorted.len() < 2 {
+        return None;
+    }
+    let coverage = if sorted.iter().all(|row| row.wall_ci_level >= crate::stats::TARGET_LEVEL) {
+        "95% intervals".to_owned()
+    } else {
+        let least = sorted.iter().map(|row| row.wall_ci_level).fold(1.0, f64::min);
+        format!("intervals of {:.0}% coverage at least (more runs would narrow them)", least * 100.0)
+    };
+    if fastest.wall.overlaps(&slowest.wall) || slowest.wall_ci_low_s < fastest.wall_ci_high_s * (1.0 + SMALLEST_FINDING)
+    {
+        let low = sorted.iter().map(|row| row.wall_ci_low_s).fold(f64::INFINITY, f64::min);
+        let high = sorted.iter().map(|row| row.wall_ci_high_s).fold(0.0, f64::max);
+        let middle = f64::midpoint(low, high);
+        return Some(format!(
+            "{scenario}: every row is indistinguishable in wall time: medians from {} to {}, all within ±{:.1}% of \
+             {} ({coverage} overlap, or lie less than 5% apart).",
+            units::seconds(fastest.wall_median_s),
+            units::seconds(slowest.wall_median_s),
+            (high - low) / 2.0 / middle * 100.0,
+            units::seconds(middle)
+        ));
+    }
+    let tied = |with: &Row| -> Vec<String> {
+        sorted
+            .iter()
+            .filter(|row| !std::ptr::eq(**row, with) && row.wall.overlaps(&with.wall))
+            .map(|row| label(row))
+            .collect()
+    };
+    let and_tied = |names: Vec<String>| match names.len() {
+        0 => String::new(),
+        1..=3 => format!(", indistinguishable from {}", names.join(", ")),
+        n => format!(", indistinguishable from {n} other rows"),
+    };
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
+    Some(format!(
+        "{scenario}: fastest {} {}{}; slowest {} {}{}: {:.1}x ({:.1}x … {:.1}x) as long ({coverage}).",
+        label(fastest),
+        interval(fastest),
+        and_tied(tied(fastest)),
+        label(slowest),
+        interval(slowest),
+        and_tied(tied(slowest)),
+        ratio(slowest.wall_median_s, fastest.wall_median_s),
+        ratio(slowest.wall_ci_low_s, fastest.wall_ci_high_s),
+        ratio(slowest.wall_ci_high_s, fastest.wall_ci_low_s),
+    ))
 }
 
 /// The sentences.
-pub fn sentences(rows: &[Row], probes: &[Probe]) -> Vec<String> {
+pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Vec<String> {
     let mut out = Vec::new();
-    let mut scenarios: Vec<&str> = rows.iter().map(|row| row.scenario.as_str()).collect();
-    scenarios.dedup();
     for scenario in scenarios {
-        let by_wall = |a: &&Row, b: &&Row| a.wall_time_s.median.total_cmp(&b.wall_time_s.median);
-        if let (Some(fastest), Some(slowest)) =
-            (ok_rows(rows, scenario).min_by(by_wall), ok_rows(rows, scenario).max_by(by_wall))
-            && ok_rows(rows, scenario).count() > 1
+        let name = scenario.name;
+        let cpus = scenario.load_before.map_or(1, |load| load.cpus);
+        if let (Some(load), Some(busy)) = (scenario.load_before, scenario.busy_cpus_before)
+            && load.is_busy(busy)
         {
             out.push(format!(
-                "{scenario}: fastest was {} with {} ({} median), slowest {} with {} ({}, {:.1}x as long).",
-                fastest.model,
-                fastest.sync,
-                human_seconds(fastest.wall_time_s.median),
-                slowest.model,
-                slowest.sync,
-                human_seconds(slowest.wall_time_s.median),
-                slowest.wall_time_s.median / fastest.wall_time_s.median.max(f64::MIN_POSITIVE),
+                "{name}: other work kept {busy:.1} of the {} CPUs busy just before it ran: its timings and losses \
+                 may not repeat on a quiet machine.",
+                load.cpus
             ));
         }
-        let racy: Vec<&Row> = ok_rows(rows, scenario).filter(|row| row.sync == "racy").collect();
-        let (lost, kept): (Vec<&Row>, Vec<&Row>) = racy.iter().partition(|row| row.lost_updates.max > 0.0);
-        if !lost.is_empty() {
-            let losses: Vec<String> = lost
-                .iter()
-                .map(|row| {
-                    format!(
-                        "{} lost {:.0} of {} ({:.1}%) in the median run, {:.0} at most",
-                        row.model,
-                        row.lost_updates.median,
-                        row.expected,
-                        row.lost_updates.median * 100.0 / row.expected.max(1) as f64,
-                        row.lost_updates.max
-                    )
-                })
-                .collect();
-            out.push(format!("{scenario}: without a lock, updates were really lost: {}.", losses.join("; ")));
+        let scenario_rows: Vec<&Row> = ok_rows(rows, name).collect();
+        out.extend(timing(name, &scenario_rows));
+        let outliers: Vec<String> = scenario_rows
+            .iter()
+            .filter(|row| row.wall_outliers > 0)
+            .map(|row| format!("{} ({} of {} runs)", label(row), row.wall_outliers, row.runs))
+            .collect();
+        if !outliers.is_empty() {
+            out.push(format!(
+                "{name}: outliers in wall time (beyond 1.5 interquartile ranges): {}.",
+                outliers.join(", ")
+            ));
         }
-        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
-        for row in &kept {
-            let reason = why_none_lost(row);
-            match reasons.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, models)) => models.push(&row.model),
-                None => reasons.push((reason, vec![&row.model])),
+        for row in scenario_rows.iter().filter(|row| row.sync == "racy") {
+            let expected = row.expected.max(1) as f64;
+            if row.runs_with_loss > 0 {
+                let mut sentence = format!(
+                    "{name}: racy on {} lost updates in {} of {} runs: median {:.0} ({:.1}%), up to {:.0} ({:.1}%)",
+                    row.model,
+                    row.runs_with_loss,
+                    row.runs,
+                    row.lost_median,
+                    row.lost_median * 100.0 / expected,
+                    row.lost_max,
+                    row.lost_max * 100.0 / expected
+                );
+                let no_work = row.flags.contains("--work none");
+                if no_work && row.runs_with_loss < row.runs && row.parallelism_min < LOW_PARALLELISM && cpus > 1 {
+                    let _ = write!(
+                        sentence,
+                        "; in its least parallel run the workers' parallelism was only {:.1} on {cpus} CPUs: they \
+                         barely ran at the same time",
+                        row.parallelism_min
+                    );
+                }
+                out.push(sentence + ".");
+            } else {
+                out.push(format!(
+                    "{name}: racy on {} lost no update in {} runs: {}.",
+                    row.model,
+                    row.runs,
+                    why_none_lost(row, cpus)
+                ));
             }
         }
-        for (reason, models) in reasons {
-            out.push(format!("{scenario}: racy lost no update on {} in any run: {reason}.", models.join(", ")));
-        }
         let mut safe: Vec<&str> =
-            ok_rows(rows, scenario).filter(|row| row.sync != "racy").map(|row| row.sync.as_str()).collect();
+            scenario_rows.iter().filter(|row| row.sync != "racy").map(|row| row.sync.as_str()).collect();
         safe.sort_unstable();
         safe.dedup();
-        let inexact = ok_rows(rows, scenario).filter(|row| row.sync != "racy" && row.lost_updates.max > 0.0).count();
+        let inexact = scenario_rows.iter().filter(|row| row.sync != "racy" && row.lost_max > 0.0).count();
         if inexact == 0 && !safe.is_empty() {
             out.push(format!(
-                "{scenario}: {} exact in every run.",
+                "{name}: {} exact in every run.",
                 safe.join(", ") + if safe.len() == 1 { " was" } else { " were" }
             ));
         }
     }
-    let probe = |model: Model| probes.iter().find(|p| p.model == model);
-    if let (Some(process), Some(thread), Some(task)) =
-        (probe(Model::Processes), probe(Model::Threads), probe(Model::Async))
-    {
-        // Below a few bytes per worker the figure is page granularity (4 KiB over 100 workers), not a cost.
-        let ratio = |smaller: f64| {
-            if smaller > 0.05 {
-                format!("{:.0}x", process.pss_kib / smaller)
-            } else {
-                "too many times to measure here".to_owned()
-            }
-        };
+    out.extend(memory_sentences(probes));
+    out
+}
+
+/// A per-worker figure, or that it is below what the runs can resolve.
+fn per_worker(figure: &crate::stats::Stats) -> String {
+    if Probe::below_resolution(figure) {
+        return format!("below resolution (±{})", units::bytes(((figure.max - figure.min) / 2.0).abs() as u64));
+    }
+    let (median, min, max) =
+        (units::kib(figure.median / 1024.0), units::kib(figure.min / 1024.0), units::kib(figure.max / 1024.0));
+    if min == max { format!("{median} in every pair") } else { format!("{median} ({min} … {max})") }
+}
+
+fn memory_sentences(probes: &[Probe]) -> Vec<String> {
+    let mut out = Vec::new();
+    for probe in probes {
+        let noun = probe.model.worker_noun();
+        match &probe.error {
+            Some(error) => out.push(format!("Memory per extra {noun}: could not be measured: {error}.")),
+            None => out.push(format!(
+                "Memory per extra {noun} ({} pairs of runs with 1 and {} {}): PSS {}, USS {}.",
+                probe.pss_bytes.n,
+                probe.workers,
+                probe.model.worker_nouns(),
+                per_worker(&probe.pss_bytes),
+                per_worker(&probe.uss_bytes)
+            )),
+        }
+    }
+    let measured = |model: Model| {
+        probes.iter().find(|p| p.model == model && p.error.is_none() && !Probe::below_resolution(&p.pss_bytes))
+    };
+    if let Some(process) = measured(Model::Processes) {
+        let ratios: Vec<String> = [Model::Threads, Model::Async]
+            .into_iter()
+            .filter_map(|other| {
+                let other = measured(other)?;
+                Some(format!(
+                    "{:.1}x ({:.1}x … {:.1}x) a {}'s",
+                    process.pss_bytes.median / other.pss_bytes.median,
+                    process.pss_bytes.min / other.pss_bytes.max,
+                    process.pss_bytes.max / other.pss_bytes.min,
+                    other.model.worker_noun()
+                ))
+            })
+            .collect();
+        if !ratios.is_empty() {
+            out.push(format!("By PSS a process worker takes {}.", ratios.join(" and ")));
+        }
         out.push(format!(
-            "Memory per extra worker ({} workers against 1, PSS / USS): a process {} / {}, a thread {} / {}, a task {} / {}. \
-             By PSS a process worker takes {:.1}x a thread's memory and {} a task's (cargo xtask sweep measures \
-             tasks by the hundred thousand).",
-            process.workers,
-            amount(process.pss_kib),
-            amount(process.uss_kib),
-            amount(thread.pss_kib),
-            amount(thread.uss_kib),
-            amount(task.pss_kib),
-            amount(task.uss_kib),
-            process.pss_kib / thread.pss_kib.max(f64::MIN_POSITIVE),
-            ratio(task.pss_kib),
-        ));
-        out.push(format!(
-            "Summed RSS grows by {} per process worker: it counts the pages every process shares once per process, \
-             which is why tools that add up RSS over-state a process tree; PSS and USS do not.",
-            amount(process.rss_kib)
+            "Summed RSS grows by {} per process worker at {} workers, and by more per worker the more workers \
+             there are: it counts every shared page once per process, so no single per-worker RSS figure exists; \
+             PSS and USS have no such problem (cargo xtask sweep draws all three).",
+            units::kib(process.rss_bytes.median / 1024.0),
+            process.workers
         ));
     }
     out

@@ -1,76 +1,120 @@
-//! The comparison as a table: what each column shows for a row.
+//! The comparison as tables for people: one per scenario, with the columns a person reads first (model,
+//! strategy, final value, lost updates, wall time with its interval, CPU, PSS), every other figure in `--wide`,
+//! the JSON and the CSV. At 80 columns and wider the default table fits on one line per row.
 
-use counter_core::units::{self, seconds as human_seconds};
+use counter_core::units;
 
 use super::results::Row;
-use crate::output::Table;
+use crate::output::{self, Table};
 
-fn kib(value: f64) -> String {
-    units::kib(value.max(0.0).round())
+/// The wall time as `200.3 ms ±0.1%`: the median, and half its interval's width as a share of it; `*` marks
+/// an interval of less than 95% coverage (too few runs).
+fn wall(row: &Row) -> String {
+    let half = row.wall.relative_half_width() * 100.0;
+    let half = if half < 0.95 { format!("{half:.1}") } else { format!("{half:.0}") };
+    let mark = if row.wall_ci_level < crate::stats::TARGET_LEVEL { "*" } else { "" };
+    format!("{} ±{half}%{mark}", units::seconds(row.wall_median_s))
 }
 
-fn signed_kib(value: Option<f64>) -> String {
-    value.map_or_else(|| "-".to_owned(), units::kib)
+/// Lost updates as a share of the increments: `38.3% (5/5)` is the median run's loss and the runs with any.
+fn lost(row: &Row) -> String {
+    if row.runs_with_loss == 0 {
+        return "0".to_owned();
+    }
+    let percent = row.lost_median * 100.0 / row.expected.max(1) as f64;
+    let median = if row.lost_median == 0.0 { "0".to_owned() } else { format!("{percent:.1}%") };
+    format!("{median} ({}/{})", row.runs_with_loss, row.runs)
 }
 
-/// Builds the table from the rows.
-pub fn build(rows: &[Row]) -> Table {
-    let headers = vec![
-        "scenario",
-        "model",
-        "sync",
-        "final / expected",
-        "lost (min … max)",
-        "wall median (min … max)",
-        "eff.",
-        "CPU",
-        "ctx sw.",
-        "procs",
-        "threads",
-        "RSS",
-        "PSS",
-        "USS",
-        "per extra worker PSS / USS",
-    ];
+fn cells(row: &Row, wide: bool) -> Vec<String> {
+    let mut cells = vec![row.model.clone(), row.sync.clone()];
+    if let Some(error) = &row.error {
+        // The whole message is in the JSON export; the table keeps its start.
+        let mut shown: String = error.chars().take(100).collect();
+        if shown.len() < error.len() {
+            shown.push_str(" …");
+        }
+        cells.push(format!("FAILED: {shown}"));
+        return cells;
+    }
+    cells.extend([
+        format!("{:.0}", row.final_median),
+        lost(row),
+        wall(row),
+        format!("{:.3} s", row.cpu_median_s),
+        units::kib(row.pss_bytes / 1024.0),
+    ]);
+    if wide {
+        cells.extend([
+            row.runs.to_string(),
+            format!("{} … {}", units::seconds(row.wall_min_s), units::seconds(row.wall_max_s)),
+            format!("{:.2}", row.parallelism_median),
+            format!("{:.0}", row.context_switches_median),
+            format!("{:.0} / {:.0}", row.processes, row.threads),
+            units::kib(row.rss_bytes / 1024.0),
+            units::kib(row.uss_bytes / 1024.0),
+        ]);
+    }
+    cells
+}
+
+fn headers(wide: bool) -> Vec<&'static str> {
+    let mut headers = vec!["model", "sync", "final", "lost", "wall ±CI", "CPU", "PSS"];
+    if wide {
+        headers.extend(["runs", "wall min … max", "parallel", "ctx sw.", "procs / thr.", "RSS", "USS"]);
+    }
+    headers
+}
+
+/// One scenario's table.
+pub fn build(rows: &[&Row], wide: bool) -> Table {
+    let headers = headers(wide);
     let rows = rows
         .iter()
         .map(|row| {
-            let mut cells = vec![row.scenario.clone(), row.model.clone(), row.sync.clone()];
-            match &row.error {
-                Some(error) => {
-                    // The whole message is in the JSON export; the table keeps its start.
-                    let mut shown: String = error.chars().take(100).collect();
-                    if shown.len() < error.len() {
-                        shown.push_str(" …");
-                    }
-                    cells.push(format!("FAILED: {shown}"));
-                    cells.resize(headers.len(), String::new());
-                }
-                None => cells.extend([
-                    format!("{:.0} / {}", row.final_value.median, row.expected),
-                    format!(
-                        "{:.0} ({:.0} … {:.0})",
-                        row.lost_updates.median, row.lost_updates.min, row.lost_updates.max
-                    ),
-                    format!(
-                        "{} ({} … {})",
-                        human_seconds(row.wall_time_s.median),
-                        human_seconds(row.wall_time_s.min),
-                        human_seconds(row.wall_time_s.max)
-                    ),
-                    row.efficiency.map_or_else(|| "-".to_owned(), |e| format!("{:.1}%", e * 100.0)),
-                    format!("{:.3} s", row.cpu_s.median),
-                    format!("{:.0}", row.context_switches.median),
-                    format!("{:.0}", row.processes),
-                    format!("{:.0}", row.threads),
-                    kib(row.rss_kib),
-                    kib(row.pss_kib),
-                    kib(row.uss_kib),
-                    format!("{} / {}", signed_kib(row.per_worker_pss_kib), signed_kib(row.per_worker_uss_kib)),
-                ]),
-            }
+            let mut cells = cells(row, wide);
+            cells.resize(headers.len(), String::new());
             cells
         })
         .collect();
     Table { headers, rows }
+}
+
+/// One scenario's table for a terminal of `width` columns (a fixed layout when `None`).
+pub fn render(rows: &[&Row], wide: bool, width: Option<u16>) -> String {
+    output::render_to_width(&build(rows, wide), width)
+}
+
+/// What each column means, in one line (two with `--wide`).
+pub fn legend(wide: bool) -> String {
+    let mut legend =
+        "final: median run; lost: median run's loss (runs with any); wall: median ± half its 95% interval\n\
+                      (* too few runs for 95%); CPU: user + system of the whole tree; PSS: the tree, all workers alive"
+            .to_owned();
+    if wide {
+        legend.push_str(
+            "\nparallel: the run's CPU time over its wall time (how many workers ran at once); RSS counts shared \
+             pages once per process",
+        );
+    }
+    legend
+}
+
+/// Every row as a Markdown table, with its scenario: what the README embeds.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut headers = vec!["scenario"];
+    headers.extend(self::headers(true));
+    let table = Table {
+        headers,
+        rows: rows
+            .iter()
+            .map(|row| {
+                let mut cells = vec![row.scenario.clone()];
+                cells.extend(self::cells(row, true));
+                cells.resize(15, String::new());
+                cells
+            })
+            .collect(),
+    };
+    output::to_markdown(&table)
 }

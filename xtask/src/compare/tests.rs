@@ -12,11 +12,12 @@ use counter_core::{
 };
 
 use super::{
+    ScenarioRun,
+    probe::Probe,
     results::{Row, RowKey},
-    summary::{self, Probe},
-    table,
+    summary, table,
 };
-use crate::runner::Sample;
+use crate::{runner::Sample, stats::Stats};
 
 fn memory(rss_kib: u64) -> MemorySnapshot {
     MemorySnapshot {
@@ -73,36 +74,134 @@ fn row(model: Model, strategy: Strategy, samples: &[Sample]) -> Row {
         flags: "--workers 5 --increments 200 --work sleep:1ms".to_owned(),
         workers: 5,
     };
-    Row::measured(key, samples, None)
+    Row::measured(key, samples)
+}
+
+/// A sample of `n` runs whose wall times are spread evenly around `median_s` by ±`spread`.
+fn runs(model: Model, strategy: Strategy, lost: &[u64], median_s: f64, spread: f64) -> Vec<Sample> {
+    let n = lost.len();
+    lost.iter()
+        .enumerate()
+        .map(|(i, lost)| {
+            let offset = if n > 1 { (i as f64 / (n - 1) as f64 - 0.5) * 2.0 * spread } else { 0.0 };
+            sample(model, strategy, 1000 - lost, median_s * (1.0 + offset))
+        })
+        .collect()
+}
+
+fn scenario() -> ScenarioRun {
+    ScenarioRun {
+        name: "io-like",
+        about: "test",
+        flags: String::new(),
+        load_before: None,
+        busy_cpus_before: None,
+        steal_percent: None,
+    }
 }
 
 fn rows() -> Vec<Row> {
     vec![
-        row(
-            Model::Threads,
-            Strategy::Racy,
-            &[sample(Model::Threads, Strategy::Racy, 998, 0.21), sample(Model::Threads, Strategy::Racy, 1000, 0.22)],
-        ),
-        row(Model::Threads, Strategy::Atomic, &[sample(Model::Threads, Strategy::Atomic, 1000, 0.215)]),
-        row(Model::Async, Strategy::Racy, &[sample(Model::Async, Strategy::Racy, 1000, 0.23)]),
+        row(Model::Threads, Strategy::Racy, &runs(Model::Threads, Strategy::Racy, &[2, 0, 1, 3, 0, 2], 0.21, 0.01)),
+        row(Model::Threads, Strategy::Atomic, &runs(Model::Threads, Strategy::Atomic, &[0; 6], 0.215, 0.01)),
+        row(Model::Async, Strategy::Racy, &runs(Model::Async, Strategy::Racy, &[0; 6], 0.5, 0.02)),
     ]
+}
+
+fn probe(model: Model, pss: [f64; 3], uss: [f64; 3], rss: [f64; 3]) -> Probe {
+    Probe {
+        model,
+        workers: if model == Model::Async { 100_000 } else { 1000 },
+        pss_bytes: Stats::of(&pss),
+        uss_bytes: Stats::of(&uss),
+        rss_bytes: Stats::of(&rss),
+        error: None,
+    }
 }
 
 #[test]
 fn the_sentences_under_the_table() {
     let probes = [
-        Probe { model: Model::Threads, workers: 101, pss_kib: 9.7, uss_kib: 9.6, rss_kib: 9.8 },
-        Probe { model: Model::Processes, workers: 101, pss_kib: 40.1, uss_kib: 36.7, rss_kib: 640.0 },
-        Probe { model: Model::Async, workers: 101, pss_kib: 0.8, uss_kib: 0.8, rss_kib: 0.8 },
+        probe(Model::Threads, [9930.0, 9950.0, 9940.0], [9900.0, 9910.0, 9905.0], [9950.0; 3]),
+        probe(Model::Processes, [36_400.0, 36_500.0, 36_450.0], [31_300.0; 3], [760_000.0, 761_000.0, 762_000.0]),
+        probe(Model::Async, [-10.0, 900.0, 850.0], [840.0, 860.0, 850.0], [850.0; 3]),
     ];
-    insta::assert_snapshot!(summary::sentences(&rows(), &probes).join("\n"));
+    insta::assert_snapshot!(summary::sentences(&[scenario()], &rows(), &probes).join("\n"));
 }
 
 #[test]
-fn a_racy_row_that_lost_nothing_says_why_by_its_model() {
-    let sentences = summary::sentences(&rows(), &[]).join("\n");
-    assert!(sentences.contains("racy lost no update on async in any run: on one thread"), "{sentences}");
-    assert!(sentences.contains("lost 1 of 1000"), "the median of 2 and 0 lost: {sentences}");
+fn rows_whose_intervals_overlap_are_called_indistinguishable() {
+    let rows = vec![
+        row(Model::Threads, Strategy::Atomic, &runs(Model::Threads, Strategy::Atomic, &[0; 6], 0.200, 0.02)),
+        row(Model::Threads, Strategy::Mutex, &runs(Model::Threads, Strategy::Mutex, &[0; 6], 0.205, 0.02)),
+    ];
+    let sentences = summary::sentences(&[scenario()], &rows, &[]).join("\n");
+    assert!(sentences.contains("every row is indistinguishable in wall time"), "{sentences}");
+    assert!(!sentences.contains("fastest"), "{sentences}");
+}
+
+#[test]
+fn rows_apart_get_a_ratio_with_its_range() {
+    let sentences = summary::sentences(&[scenario()], &rows(), &[]).join("\n");
+    assert!(sentences.contains("slowest async racy"), "{sentences}");
+    assert!(sentences.contains("2.4x (2.3x … 2.5x) as long"), "{sentences}");
+}
+
+#[test]
+fn a_loss_says_in_how_many_runs() {
+    let sentences = summary::sentences(&[scenario()], &rows(), &[]).join("\n");
+    assert!(sentences.contains("racy on threads lost updates in 4 of 6 runs"), "{sentences}");
+    assert!(sentences.contains("racy on async lost no update in 6 runs: on one thread"), "{sentences}");
+}
+
+#[test]
+fn a_memory_cost_whose_range_crosses_zero_is_never_printed_negative() {
+    let probes = [probe(Model::Async, [-300.0, 200.0, 500.0], [-10.0, 5.0, 20.0], [0.0; 3])];
+    let sentences = summary::sentences(&[], &[], &probes).join("\n");
+    assert!(sentences.contains("PSS below resolution (±400 B)"), "{sentences}");
+    assert!(!sentences.contains('-'), "no negative figure: {sentences}");
+}
+
+#[test]
+fn the_table_fits_80_columns_and_uses_200_when_wide() {
+    let rows = rows();
+    let rows: Vec<&Row> = rows.iter().collect();
+    for line in table::render(&rows, false, None).lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+    }
+    for line in table::render(&rows, false, Some(80)).lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let wide = table::render(&rows, true, Some(200));
+    assert!(wide.lines().all(|line| line.chars().count() <= 200), "{wide}");
+    assert_eq!(wide.lines().count(), 2 + rows.len(), "one line per row at 200 columns:\n{wide}");
+    let wide_at_80 = table::render(&rows, true, Some(80));
+    assert!(wide_at_80.lines().all(|line| line.chars().count() <= 80), "{wide_at_80}");
+}
+
+#[test]
+fn the_exports_hold_numbers() {
+    let rows = rows();
+    let csv = super::json::to_csv(&rows);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(header.contains(&"wall_median_s") && header.contains(&"pss_bytes"), "{header:?}");
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), header.len(), "{line}");
+        for (name, value) in header.iter().zip(&fields) {
+            if name.ends_with("_s") || name.ends_with("_bytes") || name.ends_with("_median") {
+                assert!(value.parse::<f64>().is_ok(), "{name} = {value} is not a number");
+            }
+        }
+    }
+    let json: serde_json::Value = serde_json::from_str(&super::json::to_json(&[scenario()], &rows, &[])).unwrap();
+    assert_eq!(json["schema_version"], 2);
+    let first = &json["rows"][0];
+    for field in ["wall_median_s", "wall_ci_low_s", "wall_ci_high_s", "pss_bytes", "lost_median", "parallelism_median"]
+    {
+        assert!(first[field].is_number(), "{field}: {first}");
+    }
 }
 
 #[test]
@@ -120,11 +219,13 @@ fn the_table_has_a_cell_per_header_and_a_failed_row_keeps_its_start() {
         },
         "x".repeat(300),
     ));
-    let table = table::build(&rows);
+    let rows: Vec<&Row> = rows.iter().collect();
+    let table = table::build(&rows, false);
     assert!(table.rows.iter().all(|cells| cells.len() == table.headers.len()));
-    let failed = &table.rows[3][3];
+    let failed = &table.rows[3][2];
     assert!(failed.starts_with("FAILED: xxx") && failed.ends_with(" …") && failed.len() < 120, "{failed}");
-    assert_eq!(table.rows[1][3], "1000 / 1000", "final / expected of the atomic row");
+    assert_eq!(table.rows[1][2], "1000", "the atomic row's final value");
+    assert_eq!(table.rows[0][3], "0.1% (4/6)", "the racy row's median loss, and how many runs lost any");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::{
 use anyhow::Context;
 use counter_core::output::{self as out, PrintError};
 
-pub use self::{csv::to_csv, markdown::to_markdown, run_dir::RunDir};
+pub use self::{csv::field as csv_field, markdown::to_markdown, run_dir::RunDir};
 use crate::Usage;
 
 /// Headers and cells, all text.
@@ -34,6 +34,23 @@ pub fn render(table: &Table) -> String {
     out.set_header(table.headers.clone());
     for row in &table.rows {
         out.add_row(row.clone());
+    }
+    out.to_string()
+}
+
+/// Columns apart by two spaces, one line under the header, nothing else: the most a narrow terminal can hold.
+const LIGHT: &str = "     ──             ";
+
+/// The table for a terminal of `width` columns (a fixed layout when `None`), in light lines.
+pub fn render_to_width(table: &Table, width: Option<u16>) -> String {
+    let mut out = comfy_table::Table::new();
+    out.load_preset(LIGHT);
+    out.set_header(table.headers.clone());
+    for row in &table.rows {
+        out.add_row(row.clone());
+    }
+    if let Some(width) = width {
+        out.set_width(width).set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     }
     out.to_string()
 }
@@ -128,17 +145,17 @@ impl OpenExports {
         [&self.json, &self.csv, &self.markdown].iter().any(|sink| matches!(sink, Some(Sink::Stdout)))
     }
 
-    /// Writes every export: JSON text (made by the task), CSV and Markdown (from the table).
-    pub fn write(self, json: &str, table: &Table) -> anyhow::Result<()> {
-        let OpenExports { json: json_sink, csv, markdown } = self;
-        if let Some(sink) = json_sink {
-            sink.write("--export-json", json)?;
-        }
-        if let Some(sink) = csv {
-            sink.write("--export-csv", &to_csv(table))?;
-        }
-        if let Some(sink) = markdown {
-            sink.write("--export-markdown", &to_markdown(table))?;
+    /// Writes every export, each made by the task: JSON and CSV with numbers, Markdown for people.
+    pub fn write(self, json: &str, csv: &str, markdown: &str) -> anyhow::Result<()> {
+        let OpenExports { json: json_sink, csv: csv_sink, markdown: markdown_sink } = self;
+        for (sink, flag, text) in [
+            (json_sink, "--export-json", json),
+            (csv_sink, "--export-csv", csv),
+            (markdown_sink, "--export-markdown", markdown),
+        ] {
+            if let Some(sink) = sink {
+                sink.write(flag, text)?;
+            }
         }
         Ok(())
     }

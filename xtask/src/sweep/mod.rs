@@ -179,7 +179,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     plot::draw(&plot, &models)?;
     let json = serde_json::to_string_pretty(&models)?;
     run_dir.publish(&json)?;
-    exports.write(&json, &table)?;
+    exports.write(&json, &csv(&models), &output::to_markdown(&table))?;
     let mut text = output::render(&table) + "\n";
     text.push_str(
         "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\
@@ -259,6 +259,28 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
         _ => None,
     };
     Ok(ModelSweep { label: label.clone(), points, fit, stopped })
+}
+
+/// Every point as CSV, numbers only.
+fn csv(models: &[ModelSweep]) -> String {
+    let mut text = "model,workers,processes,threads,rss_kib,pss_kib,uss_kib,kernel_added_kib\n".to_owned();
+    for model in models {
+        for p in &model.points {
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{},{},{}",
+                output::csv_field(&model.label),
+                p.workers,
+                p.processes,
+                p.threads,
+                p.rss_kib,
+                p.pss_kib,
+                p.uss_kib,
+                p.kernel_added_kib
+            );
+        }
+    }
+    text
 }
 
 fn table(models: &[ModelSweep]) -> Table {

@@ -4,6 +4,7 @@
 //! Field meanings follow the kernel's `Documentation/filesystems/proc.rst`.
 
 pub mod limits;
+pub mod machine;
 pub mod memory;
 
 use std::{fs, io, path::PathBuf};

@@ -1,0 +1,88 @@
+//! Memory per extra worker, measured where it stands above the noise: each model held with 1 worker and with
+//! many (1000 threads or processes, 100 000 tasks, whose few hundred bytes would otherwise vanish in page
+//! granularity), the two sizes alternated (three pairs by default) so that drift hits both alike. Each pair
+//! gives one figure per worker; the probe keeps their median and range.
+
+use std::path::Path;
+
+use counter_core::{model::Model, proc::memory::MemorySnapshot};
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use crate::{
+    runner::{Interrupted, Program, run_once},
+    stats::Stats,
+};
+
+/// What one more worker of a model costs, in bytes, from pairs of runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// The model.
+    pub model: Model,
+    /// Workers in the larger run of each pair.
+    pub workers: u64,
+    /// PSS per extra worker, bytes (median, min … max over the pairs).
+    pub pss_bytes: Stats,
+    /// USS per extra worker, bytes.
+    pub uss_bytes: Stats,
+    /// Summed RSS per extra worker, bytes: for processes it counts every shared page once per process and grows
+    /// with the number of workers, so it holds only at this scale.
+    pub rss_bytes: Stats,
+    /// Why the model could not be probed, if it could not.
+    pub error: Option<String>,
+}
+
+impl Probe {
+    /// Whether `figure` is too small for the runs to tell it from zero: its range crosses zero, or is wider
+    /// than the figure itself.
+    pub fn below_resolution(figure: &Stats) -> bool {
+        figure.min <= 0.0 || figure.max - figure.min > figure.median.abs()
+    }
+}
+
+/// Workers in the larger run for `model`.
+pub fn scale(model: Model) -> u64 {
+    match model {
+        Model::Threads | Model::Processes => 1000,
+        Model::Async => 100_000,
+    }
+}
+
+/// Probes every model; a model that cannot be probed (a limit) says why, an interruption ends the probe.
+pub fn probe_all(models: &[Model], bin_dir: &Path, pairs: u64, progress: &ProgressBar) -> anyhow::Result<Vec<Probe>> {
+    let mut probes = Vec::new();
+    for &model in models.iter().filter(|_| pairs > 0) {
+        progress.set_message(format!("memory of one more {}", model.worker_noun()));
+        probes.push(probe(model, &Program::binary(bin_dir, model.binary()), pairs, progress)?);
+    }
+    Ok(probes)
+}
+
+fn probe(model: Model, binary: &Program, pairs: u64, progress: &ProgressBar) -> anyhow::Result<Probe> {
+    let many = scale(model);
+    let flags = |workers: u64| {
+        ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
+            .map(str::to_owned)
+    };
+    let mut per_worker: Vec<[f64; 3]> = Vec::new();
+    let mut error = None;
+    for _ in 0..pairs {
+        let pair = run_once(binary, &flags(1)).and_then(|one| Ok((one, run_once(binary, &flags(many))?)));
+        progress.inc(2);
+        match pair {
+            Ok((one, large)) => {
+                let per = |figure: fn(&MemorySnapshot) -> u64| {
+                    (figure(&large.external) as f64 - figure(&one.external) as f64) * 1024.0 / (many - 1) as f64
+                };
+                per_worker.push([per(|m| m.pss_kib), per(|m| m.uss_kib), per(|m| m.rss_kib)]);
+            }
+            Err(failure) if failure.is::<Interrupted>() => return Err(failure),
+            Err(failure) => {
+                error = Some(format!("{failure:#}"));
+                break;
+            }
+        }
+    }
+    let stats = |index: usize| Stats::of(&per_worker.iter().map(|figures| figures[index]).collect::<Vec<_>>());
+    Ok(Probe { model, workers: many, pss_bytes: stats(0), uss_bytes: stats(1), rss_bytes: stats(2), error })
+}
