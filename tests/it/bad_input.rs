@@ -55,5 +55,16 @@ fn help_documents_every_shared_flag() {
         for flag in ["--workers", "--increments", "--work", "--window", "--sync", "--hold", "--format"] {
             assert!(help.contains(flag), "{frontend} --help lacks {flag}:\n{help}");
         }
+        // Each binary speaks of its own workers, offers block: only where it means something, and ends with the
+        // exit codes.
+        let own = match *frontend {
+            "counter-threads" => "Number of threads",
+            "counter-processes" => "Number of processes",
+            _ => "Number of tasks",
+        };
+        assert!(help.contains(own), "{frontend}: no '{own}' in:\n{help}");
+        assert!(!help.contains("threads, processes or tasks"), "{frontend}:\n{help}");
+        assert_eq!(help.contains("block:<duration>"), *frontend == "counter-async", "{frontend}:\n{help}");
+        assert!(help.contains("Exit codes: 0 success; 1 the run failed"), "{frontend}:\n{help}");
     }
 }

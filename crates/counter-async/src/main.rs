@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use counter_async::{Flavor, MODEL, RuntimeOptions, run};
 use counter_core::{
     cli::{self, RunArgs},
@@ -13,7 +12,7 @@ use counter_core::{
 ///
 /// Runs the workload with one tokio task per worker and reports the final value, the updates lost, the time
 /// and the memory (RSS, PSS, USS) taken while every task was alive.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = MODEL.binary(), version)]
 struct Args {
     #[command(flatten)]
@@ -29,7 +28,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse(MODEL);
     let options = RuntimeOptions { flavor: args.flavor, threads: args.threads };
     cli::main(MODEL, &args.run, None, |config| run(config, &options))
 }

@@ -84,6 +84,48 @@ impl PoolArgs {
     }
 }
 
+/// What every binary's `--help` ends with.
+pub const EXIT_CODES: &str = "Exit codes: 0 success; 1 the run failed (a worker died; the report could not be written); 2 a \
+request that cannot be met (a bad value, over a system limit, standard output closed); 130 / 143 after SIGINT / \
+SIGTERM, with the report so far on stderr; 141 when the reader of standard output has gone.";
+
+/// The shared flags' help, said for one binary: its own word for a worker, `block:` only where it is allowed,
+/// and the exit codes at the end.
+pub fn command_for(model: Model, command: clap::Command) -> clap::Command {
+    let names = model.names();
+    let work = match model {
+        Model::Async => "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), \
+                         spin:<duration> (busy loop), or block:<duration> (a blocking sleep inside the task). \
+                         Durations: 10ms, 250us, 1s",
+        Model::Threads | Model::Processes => "Simulated work per increment: none, yield, sleep:<duration>, or \
+                                              spin:<duration> (busy loop). Durations: 10ms, 250us, 1s",
+    };
+    let has_pool = command.get_arguments().any(|arg| arg.get_id() == "pool");
+    let command = command
+        .mut_arg("workers", |arg| arg.help(format!("Number of {}", names.workers)))
+        .mut_arg("increments", |arg| arg.help(format!("Increments each {} makes", names.worker)))
+        .mut_arg("work", |arg| arg.help(work))
+        .after_help(EXIT_CODES);
+    if has_pool {
+        command.mut_arg("pool", |arg| {
+            arg.help(format!(
+                "Run the workers' loops as jobs on a pool of N {}, as concurrent.futures does; memory then follows \
+                 N, not the number of workers",
+                names.workers
+            ))
+        })
+    } else {
+        command
+    }
+}
+
+/// Parses a binary's arguments with [`command_for`]'s help; a bad argument ends the program as clap does (exit
+/// 2, the message on stderr).
+pub fn parse<P: clap::Parser>(model: Model) -> P {
+    let matches = command_for(model, P::command()).get_matches();
+    P::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
 /// The name a value of a `clap::ValueEnum` has on the command line (`sharded`, `multi-thread`).
 pub fn value_name(value: &impl clap::ValueEnum) -> String {
     value.to_possible_value().map_or_else(String::new, |v| v.get_name().to_owned())

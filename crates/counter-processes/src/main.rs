@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use counter_core::cli::{self, PoolArgs, RunArgs};
 use counter_processes::{MODEL, run};
 
@@ -11,7 +10,7 @@ use counter_processes::{MODEL, run};
 /// Runs the workload with one forked process per worker, the counter in a POSIX shared-memory segment, and
 /// reports the final value, the updates lost, the time, and the memory of the whole process tree (summed RSS,
 /// PSS and USS) taken while every worker was alive.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = MODEL.binary(), version)]
 struct Args {
     #[command(flatten)]
@@ -22,6 +21,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse(MODEL);
     cli::main(MODEL, &args.run, Some(&args.pool), run)
 }

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use counter_core::cli::{self, PoolArgs, RunArgs};
 use counter_threads::{MODEL, run};
 
@@ -10,7 +9,7 @@ use counter_threads::{MODEL, run};
 ///
 /// Runs the workload with one OS thread per worker and reports the final value, the updates lost, the time
 /// and the memory (RSS, PSS, USS) taken while every thread was alive.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = MODEL.binary(), version)]
 struct Args {
     #[command(flatten)]
@@ -21,6 +20,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse(MODEL);
     cli::main(MODEL, &args.run, Some(&args.pool), run)
 }
