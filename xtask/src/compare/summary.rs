@@ -68,13 +68,14 @@ fn timing(scenario: &str, rows: &[&Row]) -> Option<String> {
         "95% intervals".to_owned()
     } else {
         let least = sorted.iter().map(|row| row.wall_ci_level).fold(1.0, f64::min);
-        format!("intervals of {:.0}% coverage at least (more runs would narrow them)", least * 100.0)
+        format!("intervals of only {:.0}% coverage, from few runs,", least * 100.0)
     };
-    if fastest.wall.overlaps(&slowest.wall) || slowest.wall_ci_low_s < fastest.wall_ci_high_s * (1.0 + SMALLEST_FINDING) {
+    if fastest.wall.overlaps(&slowest.wall) || slowest.wall_ci_low_s < fastest.wall_ci_high_s * (1.0 + SMALLEST_FINDING)
+    {
         let middle = f64::midpoint(fastest.wall_median_s, slowest.wall_median_s);
         return Some(format!(
             "{scenario}: every row is indistinguishable in wall time: medians from {} to {}, within ±{:.1}% of {} \
-             ({coverage} overlap, or lie less than 5% apart).",
+             (their {coverage} overlap or lie less than 5% apart).",
             units::seconds(fastest.wall_median_s),
             units::seconds(slowest.wall_median_s),
             (slowest.wall_median_s - fastest.wall_median_s) / 2.0 / middle * 100.0,
@@ -140,7 +141,7 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
             let expected = row.expected.max(1) as f64;
             if row.runs_with_loss > 0 {
                 let mut sentence = format!(
-                    "{name}: racy on {} lost updates in {} of {} runs: median {:.0} ({:.1}%), up to {:.0} ({:.1}%)",
+                    "{name}: racy on {} lost updates in {} of {} runs: median {:.0} ({:.2}%), up to {:.0} ({:.2}%)",
                     row.model,
                     row.runs_with_loss,
                     row.runs,

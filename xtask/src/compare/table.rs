@@ -22,7 +22,11 @@ fn lost(row: &Row) -> String {
         return "0".to_owned();
     }
     let percent = row.lost_median * 100.0 / row.expected.max(1) as f64;
-    let median = if row.lost_median == 0.0 { "0".to_owned() } else { format!("{percent:.1}%") };
+    let median = match percent {
+        0.0 => "0".to_owned(),
+        _ if percent < 1.0 => format!("{percent:.2}%"),
+        _ => format!("{percent:.1}%"),
+    };
     format!("{median} ({}/{})", row.runs_with_loss, row.runs)
 }
 
