@@ -94,11 +94,15 @@ SIGTERM, with the report so far on stderr; 141 when the reader of standard outpu
 pub fn command_for(model: Model, command: clap::Command) -> clap::Command {
     let names = model.names();
     let work = match model {
-        Model::Async => "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), \
+        Model::Async => {
+            "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), \
                          spin:<duration> (busy loop), or block:<duration> (a blocking sleep inside the task). \
-                         Durations: 10ms, 250us, 1s",
-        Model::Threads | Model::Processes => "Simulated work per increment: none, yield, sleep:<duration>, or \
-                                              spin:<duration> (busy loop). Durations: 10ms, 250us, 1s",
+                         Durations: 10ms, 250us, 1s"
+        }
+        Model::Threads | Model::Processes => {
+            "Simulated work per increment: none, yield, sleep:<duration>, or \
+                                              spin:<duration> (busy loop). Durations: 10ms, 250us, 1s"
+        }
     };
     let has_pool = command.get_arguments().any(|arg| arg.get_id() == "pool");
     let command = command
