@@ -75,8 +75,10 @@ fn zero_to(name: &'static str, max: u64) -> impl Fn(&str) -> Result<u64, String>
 /// Run every frontend on the same workload and tabulate the results.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  cargo xtask compare                                  # the default scenarios, under a minute after the build
-  cargo xtask compare --preset seed --repeats 3 --warmup 0   # the seed exactly: 10 s a run, about 7 minutes
+  cargo xtask compare             # the default scenarios: about 40 s after the build (the first build takes a
+                                  # few minutes on 2 cores)
+  cargo xtask compare --preset seed --syncs racy --repeats 3 --warmup 0   # the seed: 10 s a run, 2 minutes here;
+                                  # with every strategy and the default runs, about 14 minutes
   cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
   cargo xtask compare --models threads,async --repeats 5 --export-markdown target/compare/table.md
   cargo xtask compare --pool 2 --models threads,processes   # adds rows on a pool of 2, as concurrent.futures")]
