@@ -277,14 +277,16 @@ fn two_comparisons_at_once_keep_their_own_folders() {
 fn a_stopped_compare_takes_its_frontend_along() {
     for (signal, code) in [(libc::SIGTERM, Some(143)), (libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
         // A frontend that would run for ever, held by compare while it measures.
-        let mut xtask = std::process::Command::new(binary("xtask"))
-            .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "processes"])
-            .args(["--syncs", "atomic", "--workers", "2", "--increments", "100000", "--work", "sleep:1s"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let xtask_pid = xtask.id() as i32;
+        let mut xtask = tests::KillOnDrop(
+            std::process::Command::new(binary("xtask"))
+                .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "processes"])
+                .args(["--syncs", "atomic", "--workers", "2", "--increments", "100000", "--work", "sleep:1s"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let xtask_pid = xtask.0.id() as i32;
         let frontend = (0..600)
             .find_map(|_| {
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -294,7 +296,7 @@ fn a_stopped_compare_takes_its_frontend_along() {
             .expect("compare starts the frontend");
         std::thread::sleep(std::time::Duration::from_millis(300));
         tests::signal_pid(xtask_pid, signal);
-        let status = tests::wait_timeout(&mut xtask, tests::TIMEOUT);
+        let status = tests::wait_timeout(&mut xtask.0, tests::TIMEOUT);
         assert_eq!(status.code(), code, "signal {signal}");
         for _ in 0..100 {
             if !tests::process_exists(frontend) {

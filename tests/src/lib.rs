@@ -84,6 +84,26 @@ pub struct Held {
     pub stderr: mpsc::Receiver<String>,
 }
 
+/// A child that is killed and reaped when dropped, so that a test that fails half-way leaves nothing running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both are harmless on a child already reaped.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // A test that fails before `finish` must not leave its frontend held, or running its long workload.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// How long a test waits for a frontend to become ready or to end before it fails.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
