@@ -9,7 +9,8 @@ import counterlib as lib
 PROGRAM = "counter_multiprocessing.py"
 
 
-def worker(args, value, lock, alive, go, results, index):
+def worker(args, value, lock, alive, go, results, index, parent):
+    lib.die_with_parent(parent)
     alive.release()
     go.wait()
     start = time.perf_counter()
@@ -38,7 +39,7 @@ def main():
     go = context.Event()
     results = context.Array("d", args.workers, lock=False)
     started = time.perf_counter()
-    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, i))
+    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, i, os.getpid()))
                  for i in range(args.workers)]
     for process in processes:
         process.start()

@@ -20,6 +20,20 @@ UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 WORK_ALLOWED = "none, yield, sleep:<duration>, spin:<duration>"
 
 
+def die_with_parent(parent_pid):
+    """In a worker process: be killed when the parent dies, even by `kill -9`, as the Rust workers are.
+
+    Linux's PR_SET_PDEATHSIG through the C library; then close the race with a parent that died before the call.
+    """
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(3)
+
+
 def fail(program, message):
     """Bad input: one line naming the bad value and what is allowed, exit 2 (as the Rust binaries)."""
     print(f"{program}: error: {message}", file=sys.stderr)
