@@ -96,8 +96,9 @@ fn pool_flags_are_checked_and_a_large_pool_is_said() {
             assert_eq!(output.status.code(), Some(2), "{bin} {args:?}: {stderr}");
             assert!(stderr.contains(expected), "{bin} {args:?}: {stderr}");
         }
-        let report = pooled(bin, &["--pool", "6", "--workers", "2", "--increments", "3", "--work", "none"]);
-        assert_eq!((report.final_value, report.worker_summary.increments_done), (6, 6), "{bin}: racy, but no work");
+        let args = ["--pool", "6", "--workers", "2", "--increments", "3", "--work", "none", "--sync", "atomic"];
+        let report = pooled(bin, &args);
+        assert_eq!((report.final_value, report.worker_summary.increments_done), (6, 6), "{bin}: every job done once");
         assert!(report.notes.iter().any(|n| n.contains("larger than the number of workers")), "{:?}", report.notes);
     }
     let output = run("counter-async", &["--pool", "2"]);
