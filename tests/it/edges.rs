@@ -18,7 +18,7 @@ use tests::{
 use crate::FRONTENDS;
 
 /// A tiny run that ends at once.
-const TINY: &[&str] = &["--workers", "2", "--increments", "1", "--work", "none"];
+const TINY: &[&str] = &["--workers", "2", "--increments", "1", "--work", "none", "--sync", "atomic"];
 
 /// Runs `bin args` under `sh -c`, with `redirect` applied to it (`>/dev/full`, `>&-`).
 fn run_redirected(bin: &str, args: &[&str], redirect: &str) -> Output {
