@@ -2,6 +2,7 @@
 
 mod asynchronous;
 mod bad_input;
+mod calibrate;
 mod compare;
 mod contract;
 mod edges;

@@ -3,7 +3,9 @@
 //! - `compare`: build the three frontends and run them on the same workload, measuring each run from the
 //!   outside as well, and tabulate results and memory footprint side by side.
 //! - `sweep`: measure each model's memory at a range of worker counts and fit the cost of one more worker.
+//! - `calibrate`: measure the worker loop against a bare loop, to see what the instrument adds.
 
+mod calibrate;
 mod compare;
 mod output;
 mod python;
@@ -36,6 +38,9 @@ enum Task {
     Compare(compare::Args),
     /// Measure each model's memory at a range of worker counts, fit the cost of one more worker, and plot it
     Sweep(sweep::Args),
+    /// Measure the frontends' worker loop against a bare loop, per strategy, at 1 and 2 workers: what the
+    /// instrument adds to what it measures
+    Calibrate(calibrate::Args),
 }
 
 /// A request that cannot be met (exit 2): a flag's value, an export path that cannot be written.
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
     let outcome = match cli.task {
         Task::Compare(args) => compare::run(&args),
         Task::Sweep(args) => sweep::run(&args),
+        Task::Calibrate(args) => calibrate::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -145,7 +145,7 @@ impl Drop for Running {
 }
 
 /// A command that dies with this process, even by `kill -9`.
-fn dies_with_us(command: &mut Command) -> &mut Command {
+pub fn dies_with_us(command: &mut Command) -> &mut Command {
     let parent = getpid();
     // SAFETY: between fork and exec the closure only makes two system calls (prctl, getppid), both
     // async-signal-safe, and allocates nothing.

@@ -55,3 +55,17 @@ pub fn build(packages: &[&str], profile: Profile) -> anyhow::Result<PathBuf> {
     }
     Ok(target_dir().join(profile.dir()))
 }
+
+/// Builds `example` of `package`, optimised, and returns its path.
+pub fn build_example(package: &str, example: &str) -> anyhow::Result<PathBuf> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root())
+        .args(["build", "--release", "--package", package, "--example", example])
+        .status()
+        .context("could not run cargo")?;
+    if !status.success() {
+        bail!("cargo build of the example {example} failed ({status})");
+    }
+    Ok(target_dir().join("release").join("examples").join(example))
+}

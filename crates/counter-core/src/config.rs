@@ -325,36 +325,43 @@ impl Config {
     }
 
     /// Number of workers (threads, processes or tasks), at least one.
+    #[inline]
     pub fn workers(&self) -> u64 {
         self.request.workers
     }
 
     /// Increments each worker makes, at least one.
+    #[inline]
     pub fn increments(&self) -> u64 {
         self.request.increments
     }
 
     /// The work done for each increment.
+    #[inline]
     pub fn work(&self) -> Work {
         self.request.work
     }
 
     /// Where the work sits.
+    #[inline]
     pub fn window(&self) -> Window {
         self.request.window
     }
 
     /// How the counter is protected.
+    #[inline]
     pub fn strategy(&self) -> Strategy {
         self.request.strategy
     }
 
     /// How sleeps are timed.
+    #[inline]
     pub fn timer(&self) -> Timer {
         self.request.timer
     }
 
     /// The pool, for a pooled run.
+    #[inline]
     pub fn pool(&self) -> Option<Pool> {
         self.request.pool
     }

@@ -133,6 +133,7 @@ impl<'a> Counter<'a> {
 
     /// Starts one increment by writer `writer` (numbered from 0): reads the value, taking the lock first for
     /// the mutex strategy. Whatever runs before [`PendingIncrement::finish`] is inside the race window.
+    #[inline]
     pub fn begin(&self, strategy: Strategy, writer: usize) -> Result<PendingIncrement<'a>, CounterError> {
         if let Some(lock_free) = self.begin_lock_free(strategy, writer) {
             return Ok(PendingIncrement::LockFree(lock_free));
@@ -145,23 +146,35 @@ impl<'a> Counter<'a> {
     }
 
     /// Starts one increment of a strategy that takes no lock; `None` for the mutex strategy.
+    #[inline]
     pub fn begin_lock_free(&self, strategy: Strategy, writer: usize) -> Option<LockFreeIncrement<'a>> {
         // Relaxed is enough for every load and store here: racy wants no ordering at all (that is its point),
         // the mutex orders its own critical sections, an atomic RMW is indivisible whatever its ordering, and a
         // shard has a single writer. The coordinator reads the total after join/wait, which orders everything.
-        let value = &self.header.value.0;
+        // `black_box` hides where the word is, so that the optimizer, once this is inlined into a loop, cannot
+        // merge the loop's relaxed loads and stores into fewer: every increment is a real read and a real write.
+        let value = std::hint::black_box(&self.header.value.0);
         match strategy {
             Strategy::Racy => Some(LockFreeIncrement::Store { target: value, read: value.load(Relaxed) }),
             Strategy::Mutex => None,
             Strategy::Atomic => Some(LockFreeIncrement::Add { target: value }),
             Strategy::Sharded => {
-                let shard = &self.shards[writer].0;
+                let shard = std::hint::black_box(&self.shards[writer].0);
                 Some(LockFreeIncrement::Store { target: shard, read: shard.load(Relaxed) })
             }
         }
     }
 
+    /// Adds one with a strategy that takes no lock (a mutex strategy does nothing here: use [`Counter::increment`]).
+    #[inline]
+    pub fn increment_lock_free(&self, strategy: Strategy, writer: usize) {
+        if let Some(increment) = self.begin_lock_free(strategy, writer) {
+            increment.finish();
+        }
+    }
+
     /// Adds one, with nothing in the window.
+    #[inline]
     pub fn increment(&self, strategy: Strategy, writer: usize) -> Result<(), CounterError> {
         self.begin(strategy, writer)?.finish();
         Ok(())
@@ -204,6 +217,7 @@ pub enum PendingIncrement<'a> {
 
 impl PendingIncrement<'_> {
     /// Writes the incremented value back (releasing the lock for the mutex strategy).
+    #[inline]
     pub fn finish(self) {
         match self {
             PendingIncrement::LockFree(increment) => increment.finish(),
@@ -236,6 +250,7 @@ pub enum LockFreeIncrement<'a> {
 
 impl LockFreeIncrement<'_> {
     /// Writes the increment.
+    #[inline]
     pub fn finish(self) {
         match self {
             LockFreeIncrement::Store { target, read } => target.store(read.wrapping_add(1), Relaxed),

@@ -10,7 +10,7 @@ use std::{
 };
 
 use crate::{
-    config::{Config, Timer, Window, Work},
+    config::{Config, Strategy, Timer, Window, Work},
     counter::Counter,
     error::CounterError,
 };
@@ -37,9 +37,14 @@ pub enum Performed {
     Interrupted,
 }
 
+/// Increments between two looks at the stop flag when there is no work: a look costs as much as an increment,
+/// and a thousand increments take about a microsecond.
+pub const STOP_CHECK_EVERY: u64 = 1024;
+
 /// Runs worker `worker` (numbered from 0) to completion, or until `should_stop` says so.
 ///
-/// `should_stop` is asked before every increment and while long work is under way; it must be cheap.
+/// `should_stop` is asked before every increment (every [`STOP_CHECK_EVERY`] when there is no work) and while long
+/// work is under way; it must be cheap.
 pub fn run_worker(
     counter: Counter<'_>,
     config: &Config,
@@ -47,6 +52,10 @@ pub fn run_worker(
     should_stop: impl Fn() -> bool + Copy,
 ) -> Result<WorkerOutcome, CounterError> {
     let started = Instant::now();
+    if config.work() == Work::None {
+        let done = increments_without_work(counter, config.strategy(), worker, config.increments(), should_stop)?;
+        return Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() });
+    }
     let mut pacer = SleepPacer::new(config.timer());
     let mut done = 0;
     while done < config.increments() && !should_stop() {
@@ -56,6 +65,35 @@ pub fn run_worker(
         done += 1;
     }
     Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() })
+}
+
+/// With no work, nothing sits in the window (before and inside are the same), so the loop is only the
+/// increments: one tight loop per strategy, the stop flag looked at between batches. This is what the contended
+/// scenarios measure, so the loop adds as little as it can to the increment itself (`cargo xtask calibrate`).
+fn increments_without_work(
+    counter: Counter<'_>,
+    strategy: Strategy,
+    writer: usize,
+    increments: u64,
+    should_stop: impl Fn() -> bool,
+) -> Result<u64, CounterError> {
+    let mut done = 0;
+    while done < increments && !should_stop() {
+        let batch = (increments - done).min(STOP_CHECK_EVERY);
+        match strategy {
+            // Each arm's loop is its own, with the strategy known inside it.
+            Strategy::Racy => (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Racy, writer)),
+            Strategy::Atomic => (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Atomic, writer)),
+            Strategy::Sharded => (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Sharded, writer)),
+            Strategy::Mutex => {
+                for _ in 0..batch {
+                    counter.increment(Strategy::Mutex, writer)?;
+                }
+            }
+        }
+        done += batch;
+    }
+    Ok(done)
 }
 
 /// One step of a worker's loop: the work, and the increment by writer `writer`, with the work before the
@@ -179,6 +217,28 @@ mod tests {
         let outcome = run_worker(heap.counter(), &config, 0, || false).unwrap();
         assert_eq!(outcome.increments_done, 25);
         assert_eq!(heap.counter().total(), 25);
+    }
+
+    #[test]
+    fn without_work_every_strategy_counts_exactly_and_stops_between_batches() {
+        for strategy in Strategy::ALL {
+            let config = Request { workers: 1, increments: 5000, work: Work::None, strategy, ..Request::default() }
+                .validate()
+                .unwrap();
+            let heap = HeapCounter::new(strategy, 1).unwrap();
+            let outcome = run_worker(heap.counter(), &config, 0, || false).unwrap();
+            assert_eq!((outcome.increments_done, heap.counter().total()), (5000, 5000), "{strategy:?}");
+            // A stop asked after the first batch ends the loop there.
+            let heap = HeapCounter::new(strategy, 1).unwrap();
+            let looks = std::cell::Cell::new(0);
+            let stop_on_second_look = || {
+                looks.set(looks.get() + 1);
+                looks.get() > 1
+            };
+            let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look).unwrap();
+            assert_eq!(outcome.increments_done, STOP_CHECK_EVERY, "{strategy:?}");
+            assert_eq!(heap.counter().total(), STOP_CHECK_EVERY, "{strategy:?}");
+        }
     }
 
     #[test]
