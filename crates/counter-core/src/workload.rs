@@ -203,11 +203,18 @@ fn sleep_unless_stopped(duration: Duration, should_stop: impl Fn() -> bool) -> P
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
-    use crate::{
-        config::{Request, Strategy},
-        counter::HeapCounter,
-    };
+    use crate::{config::Request, counter::HeapCounter};
+
+    /// A stop check that says no the first time it is asked and yes from then on, counting in `looks`.
+    fn stop_on_second_look(looks: &Cell<u32>) -> impl Fn() -> bool + Copy + '_ {
+        move || {
+            looks.set(looks.get() + 1);
+            looks.get() > 1
+        }
+    }
 
     #[test]
     fn a_worker_does_every_increment() {
@@ -230,12 +237,8 @@ mod tests {
             assert_eq!((outcome.increments_done, heap.counter().total()), (5000, 5000), "{strategy:?}");
             // A stop asked after the first batch ends the loop there.
             let heap = HeapCounter::new(strategy, 1).unwrap();
-            let looks = std::cell::Cell::new(0);
-            let stop_on_second_look = || {
-                looks.set(looks.get() + 1);
-                looks.get() > 1
-            };
-            let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look).unwrap();
+            let looks = Cell::new(0);
+            let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look(&looks)).unwrap();
             assert_eq!(outcome.increments_done, STOP_CHECK_EVERY, "{strategy:?}");
             assert_eq!(heap.counter().total(), STOP_CHECK_EVERY, "{strategy:?}");
         }
@@ -269,12 +272,8 @@ mod tests {
                     .unwrap();
                 let heap = HeapCounter::new(strategy, 1).unwrap();
                 // The stop arrives during the work, after the loop's own check let the increment begin.
-                let asked = std::cell::Cell::new(0);
-                let stop_on_second_look = || {
-                    asked.set(asked.get() + 1);
-                    asked.get() > 1
-                };
-                let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look).unwrap();
+                let looks = Cell::new(0);
+                let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look(&looks)).unwrap();
                 assert_eq!(outcome.increments_done, 0, "{work} {window:?} {strategy:?}");
                 assert_eq!(heap.counter().total(), 0, "{work} {window:?} {strategy:?}");
                 // And the lock was released: another increment goes through.

@@ -27,17 +27,6 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-/// The table for a terminal.
-pub fn render(table: &Table) -> String {
-    let mut out = comfy_table::Table::new();
-    out.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    out.set_header(table.headers.clone());
-    for row in &table.rows {
-        out.add_row(row.clone());
-    }
-    out.to_string()
-}
-
 /// Columns apart by two spaces, one line under the header, nothing else: the most a narrow terminal can hold.
 const LIGHT: &str = "     ──             ";
 

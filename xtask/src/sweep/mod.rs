@@ -180,7 +180,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_string_pretty(&models)?;
     run_dir.publish(&json)?;
     exports.write(&json, &csv(&models), &output::to_markdown(&table))?;
-    let mut text = output::render(&table) + "\n";
+    let mut text = output::render_to_width(&table, None) + "\n";
     text.push_str(
         "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\
          Per worker: slope of the least-squares line through the points. Kernel added: growth of KernelStack +\n\
