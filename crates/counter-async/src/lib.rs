@@ -1,9 +1,10 @@
 //! The shared-counter experiment with one tokio task per worker: the seed's "asyncio" alternative in Rust.
 //!
 //! Every worker is a task on a tokio runtime, `current-thread` by default (one thread, like asyncio's event
-//! loop) or `multi-thread`. The tasks are spawned, report alive and wait on a [`tokio::sync::Notify`]; once all
-//! are alive the memory snapshot is taken (and, with `--hold`, the runtime waits to be inspected), then they are
-//! released together.
+//! loop) or `multi-thread`. The tasks are spawned, report alive and wait at a start gate; once all are alive
+//! the memory snapshot is taken (and, with `--hold`, the runtime waits to be inspected), then they are released
+//! together. A task is kept as small as tokio allows: see the `task` module (a sleeping task's future is 152
+//! bytes, and a task about 490 bytes in all).
 //!
 //! What the work means here:
 //! - `sleep:` awaits the runtime's timer. tokio's timer wheel ticks in whole milliseconds and rounds a sleep
@@ -23,7 +24,7 @@ mod task;
 use std::{
     io,
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::{Arc, atomic::Ordering},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -40,7 +41,7 @@ use counter_core::{
 };
 use nix::sys::signal::Signal;
 
-use crate::task::{Shared, Start, TaskOutcome};
+use crate::task::{SMALL_FUTURE_BYTES, Shared, Start, TaskFailure, TaskOutcome};
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Async;
@@ -142,6 +143,15 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
         // cannot get its mappings: the limits are checked first.
         limits::check_threads(threads as u64, RUNTIME_STACK_BYTES).map_err(CoreError::LimitCheck)??;
     }
+    if config.workers() > task::MAX_TASKS {
+        return Err(LimitError {
+            request: format!("{} tasks", config.workers()),
+            limit: "tasks per run",
+            value: task::MAX_TASKS.to_string(),
+            detail: "a task keeps its index in 32 bits".to_owned(),
+        }
+        .into());
+    }
     let runtime = build_runtime(options.flavor, threads)?;
     let shared = Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers())?, config.clone()));
     let runtime_report = RuntimeReport { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
@@ -218,8 +228,12 @@ enum Stop {
 async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result<(), Stop> {
     let workers = shared.config.workers();
     let started = Instant::now();
-    let handles: Vec<_> = (0..workers).map(|index| tokio::spawn(task::run(Arc::clone(shared), index))).collect();
-    while shared.ready.load(Ordering::Relaxed) < workers {
+    let mut future_bytes = 0;
+    for index in 0..workers {
+        // `run` refused more than MAX_TASKS tasks, so every index fits.
+        future_bytes = task::spawn(shared, index as u32);
+    }
+    while shared.ready() < workers {
         if let Some(signal) = signals::received() {
             shared.release(Start::Abort);
             return Err(Stop::Signal(signal));
@@ -227,6 +241,7 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
         // Lets the tasks run their first poll (on current-thread they share this thread).
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    measured.notes.push(future_note(future_bytes));
     measured.start_time = started.elapsed();
     let pid = std::process::id() as i32;
     let taken = format!("all {workers} tasks alive, before they started");
@@ -247,25 +262,27 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
     }
     let go = Instant::now();
     shared.release(Start::Go);
-    let mut outcomes = WorkerTally::with_capacity(workers);
-    let mut failure = None;
-    for (worker, handle) in (0u64..).zip(handles) {
-        match handle.await {
-            Ok(Ok(outcome)) => outcomes.push(report_of(outcome)),
-            Ok(Err(source)) => {
-                failure.get_or_insert(CoreError::Worker { model: MODEL, worker, source });
-            }
-            Err(_) => {
-                failure.get_or_insert(CoreError::WorkerPanicked { model: MODEL, worker });
-            }
-        }
-    }
+    let outcomes = shared.outcomes().await;
     measured.wall_time = go.elapsed();
-    if let Some(error) = failure {
-        return Err(Stop::Failed(error));
-    }
-    measured.workers = outcomes;
+    let outcomes = outcomes.map_err(|failure| {
+        Stop::Failed(match failure {
+            TaskFailure::Counter { index, source } => CoreError::Worker { model: MODEL, worker: index, source },
+            TaskFailure::Panicked { index } => CoreError::WorkerPanicked { model: MODEL, worker: index },
+        })
+    })?;
+    let mut tally = WorkerTally::with_capacity(workers);
+    outcomes.for_each(|outcome| tally.push(report_of(outcome)));
+    measured.workers = tally;
     Ok(())
+}
+
+/// What a task's future weighs, for the report: the part of a task's memory this crate decides.
+fn future_note(bytes: usize) -> String {
+    let cell = if bytes <= SMALL_FUTURE_BYTES { "fits" } else { "does not fit" };
+    format!(
+        "each task's future is {bytes} B; it {cell} in tokio's 256-byte task cell (a future of at most \
+         {SMALL_FUTURE_BYTES} B does)"
+    )
 }
 
 fn report_of(outcome: TaskOutcome) -> WorkerReport {

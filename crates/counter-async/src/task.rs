@@ -1,33 +1,56 @@
-//! One task: wait for the start, then do the work and update the counter, `increments` times, with awaits
-//! exactly where the work awaits.
+//! One task per worker: wait for the start, then do the work and update the counter, `increments` times, with
+//! awaits exactly where the work awaits.
+//!
+//! A task is what the async model is measured by, so it carries as little as it can. The future spawned is
+//! chosen for the configuration ([`spawn`]): a task without work or with blocking work holds no timer; a
+//! sleeping task holds one [`tokio::time::Sleep`], reset in place for every piece of work, in a future written
+//! out by hand ([`AwaitingTask`]) so that it holds nothing else but a few words. What a task did is written to
+//! a slot of a table allocated once for all ([`Shared`]) rather than returned through a `JoinHandle`, and the
+//! coordinator counts finished tasks. The tasks wait for the start on a gate that keeps their wakers in one
+//! preallocated list, not in their futures. With tokio's header and trailer, a future of at most
+//! [`SMALL_FUTURE_BYTES`] takes a 256-byte task cell.
 
 use std::{
+    pin::Pin,
     sync::{
-        Arc,
-        atomic::{AtomicU8, AtomicU64, Ordering},
+        Arc, Mutex, OnceLock, PoisonError,
+        atomic::{
+            AtomicU8, AtomicU64,
+            Ordering::{Acquire, Relaxed, Release},
+        },
     },
+    task::{Context, Poll, Waker, ready},
     time::{Duration, Instant},
 };
 
 use counter_core::{
     config::{Config, Strategy, Window, Work},
-    counter::HeapCounter,
+    counter::{Counter, DetachedIncrement, HeapCounter},
     error::CounterError,
     signals,
-    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, perform_blocking},
+    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, increments_without_work, work_and_increment},
 };
-use tokio::sync::Notify;
+use tokio::{sync::Notify, time::Sleep};
+
+/// The largest future that tokio 1.x puts in a 256-byte task cell on x86-64 (header, scheduler, id, stage,
+/// trailer, aligned to 128 bytes; measured). One byte more and the cell is 384 bytes.
+pub(crate) const SMALL_FUTURE_BYTES: usize = 152;
 
 /// What every task shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) counter: HeapCounter,
     pub(crate) config: Config,
-    /// Tasks that have reported alive.
-    pub(crate) ready: AtomicU64,
-    /// A [`Start`] value.
-    start: AtomicU8,
-    started: Notify,
+    gate: StartGate,
+    /// When the tasks were released: each task's time is counted from here, as a thread's is from its start.
+    go: OnceLock<Instant>,
+    /// What each task did, by task index.
+    slots: Box<[Slot]>,
+    /// Tasks that have ended, however they ended.
+    finished: AtomicU64,
+    all_finished: Notify,
+    /// The first task that failed, and how.
+    failure: Mutex<Option<TaskFailure>>,
     /// The lock held across an await, for the mutex strategy with the window inside.
     async_lock: tokio::sync::Mutex<()>,
 }
@@ -41,35 +64,97 @@ pub(crate) enum Start {
     Abort = 2,
 }
 
-impl Shared {
-    pub(crate) fn new(counter: HeapCounter, config: Config) -> Shared {
-        Shared {
-            counter,
-            config,
-            ready: AtomicU64::new(0),
-            start: AtomicU8::new(Start::Waiting as u8),
-            started: Notify::new(),
-            async_lock: tokio::sync::Mutex::new(()),
-        }
-    }
+/// Where the tasks wait for the start: a flag, and the wakers of the tasks waiting, in a list reserved for all
+/// of them at once (16 bytes a task, against 64 for a waiter kept in each future).
+#[derive(Debug)]
+struct StartGate {
+    /// A [`Start`] value; changed only with `waiting` locked.
+    start: AtomicU8,
+    /// Tasks that have reported alive.
+    ready: AtomicU64,
+    waiting: Mutex<Vec<Waker>>,
+}
 
-    /// Tells every waiting task to go (or to give up).
-    pub(crate) fn release(&self, start: Start) {
-        // Release/Acquire so that a task that sees Go also sees everything the coordinator did before.
-        self.start.store(start as u8, Ordering::Release);
-        self.started.notify_waiters();
+impl StartGate {
+    fn new(tasks: u64) -> StartGate {
+        // The list's pages are touched only as tasks register, so reserving for every task costs nothing up front.
+        let waiting = Vec::with_capacity(usize::try_from(tasks).unwrap_or(0));
+        StartGate { start: AtomicU8::new(Start::Waiting as u8), ready: AtomicU64::new(0), waiting: Mutex::new(waiting) }
     }
 
     fn start(&self) -> Start {
-        match self.start.load(Ordering::Acquire) {
+        // Acquire, paired with `release`'s Release: a task that sees Go sees everything done before it.
+        match self.start.load(Acquire) {
             1 => Start::Go,
             2 => Start::Abort,
             _ => Start::Waiting,
         }
     }
+
+    /// The start, once given. `registered` is the task's own flag: its waker is kept once.
+    fn poll_start(&self, registered: &mut bool, cx: &Context<'_>) -> Poll<Start> {
+        match self.start() {
+            Start::Waiting if *registered => Poll::Pending,
+            Start::Waiting => {
+                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                // Looked at again under the lock, which `release` holds while it changes the flag: a task is
+                // either woken by the release or sees it here.
+                match self.start() {
+                    Start::Waiting => {
+                        waiting.push(cx.waker().clone());
+                        *registered = true;
+                        self.ready.fetch_add(1, Relaxed);
+                        Poll::Pending
+                    }
+                    start => Poll::Ready(start),
+                }
+            }
+            start => Poll::Ready(start),
+        }
+    }
+
+    fn release(&self, start: Start) {
+        let wakers = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            self.start.store(start as u8, Release);
+            std::mem::take(&mut *waiting)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
 }
 
-/// What one task did.
+/// Waits for the start: the gate's poll as a future, for the tasks written as `async fn`.
+struct WaitForStart<'a> {
+    gate: &'a StartGate,
+    registered: bool,
+}
+
+impl Future for WaitForStart<'_> {
+    type Output = Start;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Start> {
+        let this = &mut *self;
+        this.gate.poll_start(&mut this.registered, cx)
+    }
+}
+
+/// What one task did: written once by the task as it ends, read by the coordinator after every task has ended.
+#[derive(Debug, Default)]
+struct Slot {
+    increments_done: AtomicU64,
+    elapsed_ns: AtomicU64,
+}
+
+/// How a task failed.
+#[derive(Debug)]
+pub(crate) enum TaskFailure {
+    /// The counter refused an increment.
+    Counter { index: u64, source: CounterError },
+    /// The task panicked: its future was dropped while it ran.
+    Panicked { index: u64 },
+}
+
+/// What one task did, read back by the coordinator.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TaskOutcome {
     pub(crate) index: u64,
@@ -77,90 +162,455 @@ pub(crate) struct TaskOutcome {
     pub(crate) elapsed: Duration,
 }
 
+impl Shared {
+    /// The shared state of a run of `config.workers()` tasks, which must fit in 32 bits (see [`MAX_TASKS`]).
+    pub(crate) fn new(counter: HeapCounter, config: Config) -> Shared {
+        let slots = (0..config.workers()).map(|_| Slot::default()).collect();
+        Shared {
+            counter,
+            gate: StartGate::new(config.workers()),
+            config,
+            go: OnceLock::new(),
+            slots,
+            finished: AtomicU64::new(0),
+            all_finished: Notify::new(),
+            failure: Mutex::new(None),
+            async_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Tasks that have reported alive.
+    pub(crate) fn ready(&self) -> u64 {
+        self.gate.ready.load(Relaxed)
+    }
+
+    /// Tells every waiting task to go (or to give up).
+    pub(crate) fn release(&self, start: Start) {
+        if start == Start::Go {
+            self.go.get_or_init(Instant::now);
+        }
+        self.gate.release(start);
+    }
+
+    /// Waits until every task has ended, then returns what each did, or the first failure.
+    pub(crate) async fn outcomes(&self) -> Result<impl Iterator<Item = TaskOutcome> + '_, TaskFailure> {
+        loop {
+            // Registered before the count is read, so that the last task's notification is not missed.
+            let notified = self.all_finished.notified();
+            if self.finished.load(Acquire) == self.config.workers() {
+                break;
+            }
+            notified.await;
+        }
+        if let Some(failure) = self.failure.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            return Err(failure);
+        }
+        Ok((0u64..).zip(self.slots.iter()).map(|(index, slot)| TaskOutcome {
+            index,
+            increments_done: slot.increments_done.load(Relaxed),
+            elapsed: Duration::from_nanos(slot.elapsed_ns.load(Relaxed)),
+        }))
+    }
+
+    fn fail(&self, failure: TaskFailure) {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(failure);
+    }
+
+    /// Counts task `index` as ended, in `state`, once its increments are in its slot. Called from the task's
+    /// drop, so that every way out is counted: tokio drops a task's future when it panics.
+    fn task_ended(&self, index: u32, state: State) {
+        match state {
+            // Dropped before the start: the run was called off, or the runtime is being dropped after an abort.
+            State::Waiting => return,
+            // Dropped while running: a panic.
+            State::Running => self.fail(TaskFailure::Panicked { index: u64::from(index) }),
+            State::Ended => {}
+        }
+        let elapsed = self.go.get().map_or(Duration::ZERO, Instant::elapsed);
+        self.slots[index as usize].elapsed_ns.store(nanos(elapsed), Relaxed);
+        // Release, so that the coordinator, which reads the count with Acquire, sees the slot written.
+        if self.finished.fetch_add(1, Release) + 1 == self.config.workers() {
+            self.all_finished.notify_one();
+        }
+    }
+}
+
+/// The most tasks a run may have: a task keeps its index in 32 bits.
+pub(crate) const MAX_TASKS: u64 = u32::MAX as u64;
+
+/// Spawns task `index` on the current runtime, with the future made for the configuration, and returns that
+/// future's size in bytes. The task's `JoinHandle` is dropped: the task reports through [`Shared`].
+pub(crate) fn spawn(shared: &Arc<Shared>, index: u32) -> usize {
+    fn detached<F: Future<Output = ()> + Send + 'static>(future: F) -> usize {
+        let bytes = size_of_val(&future);
+        drop(tokio::spawn(future));
+        bytes
+    }
+    let task = || Task { shared: Arc::clone(shared), index, done: 0, state: State::Waiting };
+    let config = &shared.config;
+    match (config.work(), config.window(), config.strategy()) {
+        (Work::None, _, _) => detached(task().without_work()),
+        (Work::Spin(_) | Work::Block(_), _, _) => detached(task().blocking()),
+        (Work::Yield | Work::Sleep(_), Window::Inside, Strategy::Mutex) => detached(task().awaiting_inside_lock()),
+        (Work::Yield | Work::Sleep(_), window, _) => detached(AwaitingTask::new(Arc::clone(shared), index, window)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running,
+    Ended,
+}
+
+/// One task's own state. Dropping it reports the task as ended, whatever way it ended: a panic drops the
+/// future too, and is then reported as such.
+#[derive(Debug)]
+struct Task {
+    shared: Arc<Shared>,
+    done: u64,
+    index: u32,
+    state: State,
+}
+
 fn should_stop() -> bool {
     signals::received().is_some()
 }
 
-/// The task's body.
-pub(crate) async fn run(shared: Arc<Shared>, index: u64) -> Result<TaskOutcome, CounterError> {
-    shared.ready.fetch_add(1, Ordering::Relaxed);
-    loop {
-        // Register for the notification before looking at the flag, so that a release in between is not missed.
-        let notified = shared.started.notified();
-        match shared.start() {
-            Start::Go => break,
-            Start::Abort => return Ok(TaskOutcome { index, increments_done: 0, elapsed: Duration::ZERO }),
-            Start::Waiting => notified.await,
+impl Task {
+    /// Waits for the start; `false` when the run was called off.
+    async fn wait_for_start(&mut self) -> bool {
+        let started = WaitForStart { gate: &self.shared.gate, registered: false }.await == Start::Go;
+        if started {
+            self.state = State::Running;
         }
+        started
     }
-    let config = &shared.config;
-    let counter = shared.counter.counter();
-    // A task index is below `workers`, which the counter was sized for and which fits in memory, so in usize.
-    let worker = index as usize;
-    let started = Instant::now();
-    let mut pacer = SleepPacer::new(config.timer());
-    let mut done = 0;
-    while done < config.increments() && !should_stop() {
-        let performed = match (config.window(), config.strategy()) {
-            (Window::Before, strategy) => {
-                let performed = perform(config.work(), &mut pacer).await;
-                if performed == Performed::Finished {
-                    counter.increment(strategy, worker)?;
-                }
-                performed
-            }
-            (Window::Inside, Strategy::Mutex) => {
-                // The lock must be held across the work's awaits: an async lock, so that waiting tasks yield. The
-                // counter's own mutex could not be: its guard is `!Send`, so a task holding it across an await
-                // would not compile for the multi-thread runtime.
-                let _guard = shared.async_lock.lock().await;
-                let pending = counter.begin_lock_free(Strategy::Racy, worker).expect("racy takes no lock");
-                let performed = perform(config.work(), &mut pacer).await;
-                if performed == Performed::Finished {
-                    pending.finish();
-                }
-                performed
-            }
-            (Window::Inside, strategy) => {
-                let pending = counter.begin_lock_free(strategy, worker).expect("only the mutex strategy locks");
-                let performed = perform(config.work(), &mut pacer).await;
-                if performed == Performed::Finished {
-                    pending.finish();
-                }
-                performed
-            }
-        };
-        if performed == Performed::Interrupted {
-            break;
-        }
-        done += 1;
-    }
-    Ok(TaskOutcome { index, increments_done: done, elapsed: started.elapsed() })
-}
 
-/// Performs one piece of work, awaiting where it can.
-async fn perform(work: Work, pacer: &mut SleepPacer) -> Performed {
-    match work {
-        Work::None => Performed::Finished,
-        Work::Yield => {
-            tokio::task::yield_now().await;
-            Performed::Finished
+    fn counter(&self) -> Counter<'_> {
+        self.shared.counter.counter()
+    }
+
+    fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Which shard is this task's: its index, below `workers`, which the counter was sized for.
+    fn writer(&self) -> usize {
+        self.index as usize
+    }
+
+    fn more_to_do(&self) -> bool {
+        self.done < self.shared.config.increments() && !should_stop()
+    }
+
+    fn end(&mut self) {
+        self.state = State::Ended;
+    }
+
+    fn fail(&mut self, source: CounterError) {
+        self.shared.fail(TaskFailure::Counter { index: u64::from(self.index), source });
+        self.state = State::Ended;
+    }
+
+    /// `--work none`: the loop every frontend shares; it never awaits.
+    async fn without_work(mut self) {
+        if !self.wait_for_start().await {
+            return;
         }
-        Work::Sleep(duration) => {
-            let start = tokio::time::Instant::now();
-            let ask = pacer.ask(duration);
-            let performed = if ask.is_zero() {
-                // Fully made up already: a timer would still wait for its next millisecond tick, so only yield,
-                // which keeps the await point where the work is.
+        let (counter, config) = (self.counter(), self.config());
+        match increments_without_work(counter, config.strategy(), self.writer(), config.increments(), should_stop) {
+            Ok(done) => {
+                self.done = done;
+                self.end();
+            }
+            Err(source) => self.fail(source),
+        }
+    }
+
+    /// `spin:` and `block:`: the work holds the runtime's thread, as a blocking call in a task does.
+    async fn blocking(mut self) {
+        if !self.wait_for_start().await {
+            return;
+        }
+        let mut pacer = SleepPacer::new(self.config().timer());
+        while self.more_to_do() {
+            match work_and_increment(self.counter(), self.config(), self.writer(), &mut pacer, should_stop) {
+                Ok(Performed::Finished) => self.done += 1,
+                Ok(Performed::Interrupted) => break,
+                Err(source) => return self.fail(source),
+            }
+        }
+        self.end();
+    }
+
+    /// `sleep:` and `yield` inside the window with the mutex strategy: the lock is held across the work's awaits.
+    /// It is an async lock, so that waiting tasks yield. The counter's own mutex could not be: its guard is
+    /// `!Send`, so a task holding it across an await would not compile for the multi-thread runtime. The lock's
+    /// wait and the sleep are both in this future, which makes it larger than the others (see the report).
+    async fn awaiting_inside_lock(mut self) {
+        if !self.wait_for_start().await {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let mut pacer = SleepPacer::new(self.config().timer());
+        while self.more_to_do() {
+            let _guard = shared.async_lock.lock().await;
+            let pending = self.counter().begin_lock_free(Strategy::Racy, self.writer()).expect("racy takes no lock");
+            let performed = if let Work::Sleep(duration) = self.config().work() {
+                let start = tokio::time::Instant::now();
+                let ask = pacer.ask(duration);
+                let performed = if ask.is_zero() {
+                    tokio::task::yield_now().await;
+                    Performed::Finished
+                } else {
+                    sleep_unless_stopped(start, ask).await
+                };
+                pacer.record(duration, start.elapsed());
+                performed
+            } else {
                 tokio::task::yield_now().await;
                 Performed::Finished
-            } else {
-                sleep_unless_stopped(start, ask).await
             };
-            pacer.record(duration, start.elapsed());
-            performed
+            if performed == Performed::Interrupted {
+                break;
+            }
+            pending.finish();
+            self.done += 1;
         }
-        Work::Spin(_) | Work::Block(_) => perform_blocking(work, pacer, should_stop),
+        self.end();
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if self.state != State::Waiting {
+            self.shared.slots[self.index as usize].increments_done.store(self.done, Relaxed);
+        }
+        self.shared.task_ended(self.index, self.state);
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A task whose work awaits (`sleep:` or `yield`), lock-free or with the window before, written out by hand so
+/// that it holds its one timer and five words, nothing more (152 bytes): `async fn` would keep a pointer to the
+/// pinned timer, each nested future's arguments, and a [`Task`] whose padding its own flags could not use.
+struct AwaitingTask {
+    progress: Progress,
+    /// Reset in place for every piece of work.
+    sleep: Sleep,
+}
+
+/// The plain part of an [`AwaitingTask`]: everything but its timer. Its increments are kept in its slot.
+struct Progress {
+    shared: Arc<Shared>,
+    index: u32,
+    state: State,
+    step: Step,
+    window: Window,
+    /// How much longer than asked the sleeps have lasted so far, not yet made up for, in nanoseconds.
+    late_by_ns: u64,
+    /// While sleeping: what is left of the piece of work after the sleep's deadline (long ones are cut into
+    /// slices, so that a stop request is noticed). While yielding to make up for lateness: when the yield began,
+    /// in nanoseconds since the start.
+    step_ns: u64,
+    /// What the increment read, with the window inside.
+    read: DetachedIncrement,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    WaitingForStart {
+        registered: bool,
+    },
+    /// About to begin a piece of work (and, with the window inside, the increment).
+    Begin,
+    Sleeping,
+    /// Yielding: `timed` when the yield stands for a sleep that lateness has already made up for.
+    Yielding {
+        timed: bool,
+        yielded: bool,
+    },
+}
+
+impl AwaitingTask {
+    fn new(shared: Arc<Shared>, index: u32, window: Window) -> AwaitingTask {
+        let progress = Progress {
+            shared,
+            index,
+            state: State::Waiting,
+            step: Step::WaitingForStart { registered: false },
+            window,
+            late_by_ns: 0,
+            step_ns: 0,
+            read: DetachedIncrement::default(),
+        };
+        // The timer is not registered until first polled, which is only once the run has started.
+        AwaitingTask { progress, sleep: tokio::time::sleep(Duration::ZERO) }
+    }
+}
+
+impl Progress {
+    fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    fn counter(&self) -> Counter<'_> {
+        self.shared.counter.counter()
+    }
+
+    fn slot(&self) -> &Slot {
+        &self.shared.slots[self.index as usize]
+    }
+
+    fn since_go(&self) -> u64 {
+        nanos(self.shared.go.get().map_or(Duration::ZERO, Instant::elapsed))
+    }
+
+    fn sleep_duration(&self) -> Duration {
+        match self.config().work() {
+            Work::Sleep(duration) => duration,
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn pacer(&self) -> SleepPacer {
+        SleepPacer::with_late_by(self.config().timer(), Duration::from_nanos(self.late_by_ns))
+    }
+
+    /// Records that the piece of work slept `slept`.
+    fn record(&mut self, slept: Duration) {
+        let mut pacer = self.pacer();
+        pacer.record(self.sleep_duration(), slept);
+        self.late_by_ns = nanos(pacer.late_by());
+    }
+
+    fn end(&mut self) -> Poll<()> {
+        self.state = State::Ended;
+        Poll::Ready(())
+    }
+
+    /// Starts a piece of work; `Ready` when the task has ended.
+    fn begin(&mut self, sleep: Pin<&mut Sleep>) -> Poll<()> {
+        let done = self.slot().increments_done.load(Relaxed);
+        if done >= self.config().increments() || should_stop() {
+            return self.end();
+        }
+        let writer = self.index as usize;
+        if self.window == Window::Inside {
+            let pending = self.counter().begin_lock_free(self.config().strategy(), writer);
+            self.read = pending.expect("the mutex strategy inside the window has its own task").detach();
+        }
+        let Work::Sleep(duration) = self.config().work() else {
+            self.step = Step::Yielding { timed: false, yielded: false };
+            return Poll::Pending;
+        };
+        let ask = self.pacer().ask(duration);
+        if ask.is_zero() {
+            // Fully made up already: a timer would still wait for its next millisecond tick, so only yield,
+            // which keeps the await point where the work is.
+            self.step_ns = self.since_go();
+            self.step = Step::Yielding { timed: true, yielded: false };
+            return Poll::Pending;
+        }
+        let slice = ask.min(STOP_CHECK_INTERVAL);
+        self.step_ns = nanos(ask.saturating_sub(slice));
+        sleep.reset(tokio::time::Instant::now() + slice);
+        self.step = Step::Sleeping;
+        Poll::Pending
+    }
+
+    /// Ends a piece of work with its increment; `Ready` when the task has ended.
+    fn finish(&mut self) -> Poll<()> {
+        let (strategy, writer) = (self.config().strategy(), self.index as usize);
+        match self.window {
+            Window::Inside => self.counter().finish_detached(strategy, writer, self.read),
+            Window::Before => {
+                if let Err(source) = self.counter().increment(strategy, writer) {
+                    self.shared.fail(TaskFailure::Counter { index: u64::from(self.index), source });
+                    return self.end();
+                }
+            }
+        }
+        // This task is the slot's only writer until it ends.
+        let slot = self.slot();
+        slot.increments_done.store(slot.increments_done.load(Relaxed) + 1, Relaxed);
+        self.step = Step::Begin;
+        Poll::Pending
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.shared.task_ended(self.index, self.state);
+    }
+}
+
+impl Future for AwaitingTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `sleep` is pinned structurally: it is only ever reached through the `Pin<&mut Sleep>` made
+        // here, never moved out or swapped, `AwaitingTask` is not `Unpin` (a `Sleep` is not), and its drop (the
+        // fields' drops) moves nothing. `progress` is plain data, used through `&mut`.
+        let this = unsafe { self.get_unchecked_mut() };
+        let progress = &mut this.progress;
+        // SAFETY: as above; `this` is not moved for as long as the pin is used.
+        let mut sleep = unsafe { Pin::new_unchecked(&mut this.sleep) };
+        loop {
+            let step = match progress.step {
+                Step::WaitingForStart { mut registered } => {
+                    let start = progress.shared.gate.poll_start(&mut registered, cx);
+                    progress.step = Step::WaitingForStart { registered };
+                    if ready!(start) != Start::Go {
+                        return Poll::Ready(());
+                    }
+                    progress.state = State::Running;
+                    progress.step = Step::Begin;
+                    Poll::Pending
+                }
+                Step::Begin => progress.begin(sleep.as_mut()),
+                Step::Sleeping => {
+                    ready!(sleep.as_mut().poll(cx));
+                    if progress.step_ns > 0 {
+                        if should_stop() {
+                            // Cut short: the increment this work precedes (or sits inside) is not made.
+                            return progress.end();
+                        }
+                        let slice = Duration::from_nanos(progress.step_ns).min(STOP_CHECK_INTERVAL);
+                        progress.step_ns -= nanos(slice);
+                        let next = sleep.deadline() + slice;
+                        sleep.as_mut().reset(next);
+                        continue;
+                    }
+                    // What was slept: what was asked, and how late the timer woke.
+                    let late = tokio::time::Instant::now().saturating_duration_since(sleep.deadline());
+                    let asked = progress.pacer().ask(progress.sleep_duration());
+                    progress.record(asked + late);
+                    progress.finish()
+                }
+                Step::Yielding { timed, yielded: false } => {
+                    progress.step = Step::Yielding { timed, yielded: true };
+                    // A task that wakes itself while it is polled is put at the back of the run queue, as
+                    // `tokio::task::yield_now` does, and no future is needed for it.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Step::Yielding { timed, yielded: true } => {
+                    if timed {
+                        let slept = Duration::from_nanos(progress.since_go().saturating_sub(progress.step_ns));
+                        progress.record(slept);
+                    }
+                    progress.finish()
+                }
+            };
+            if step.is_ready() {
+                return Poll::Ready(());
+            }
+        }
     }
 }
 
@@ -185,5 +635,50 @@ async fn sleep_unless_stopped(start: tokio::time::Instant, duration: Duration) -
             Some(until) => tokio::time::sleep_until(until.min(next)).await,
             None => tokio::time::sleep_until(next).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use counter_core::config::{Request, Timer};
+
+    use super::*;
+
+    /// The size of the future spawned for one task of `request`.
+    fn spawned_future_bytes(request: Request) -> usize {
+        let config = request.validate().expect("a valid request");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+        runtime.block_on(async {
+            let shared = Arc::new(Shared::new(HeapCounter::new(config.strategy(), 1).unwrap(), config));
+            let bytes = spawn(&shared, 0);
+            shared.release(Start::Abort);
+            bytes
+        })
+    }
+
+    #[test]
+    fn a_sleeping_task_fits_the_small_task_cell() {
+        for window in [Window::Before, Window::Inside] {
+            for strategy in [Strategy::Racy, Strategy::Atomic, Strategy::Sharded, Strategy::Mutex] {
+                if (window, strategy) == (Window::Inside, Strategy::Mutex) {
+                    continue;
+                }
+                for timer in [Timer::Compensated, Timer::Relative] {
+                    let request = Request { workers: 1, window, strategy, timer, ..Request::default() };
+                    let bytes = spawned_future_bytes(request);
+                    assert!(bytes <= SMALL_FUTURE_BYTES, "{window:?} {strategy:?}: {bytes} B");
+                }
+            }
+        }
+        for work in [Work::None, Work::Yield, Work::Spin(Duration::from_millis(1)), Work::Block(Duration::ZERO)] {
+            let bytes = spawned_future_bytes(Request { workers: 1, work, ..Request::default() });
+            assert!(bytes <= SMALL_FUTURE_BYTES, "{work}: {bytes} B");
+        }
+    }
+
+    #[test]
+    fn the_lock_held_across_an_await_makes_a_larger_task() {
+        let request = Request { workers: 1, window: Window::Inside, strategy: Strategy::Mutex, ..Request::default() };
+        assert!(spawned_future_bytes(request) > SMALL_FUTURE_BYTES);
     }
 }

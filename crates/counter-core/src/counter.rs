@@ -173,6 +173,20 @@ impl<'a> Counter<'a> {
         }
     }
 
+    /// Writes an increment that [`LockFreeIncrement::detach`] detached, made by the same strategy and writer.
+    #[inline]
+    pub fn finish_detached(&self, strategy: Strategy, writer: usize, detached: DetachedIncrement) {
+        let target = match strategy {
+            Strategy::Sharded => &self.shards[writer].0,
+            _ => &self.header.value.0,
+        };
+        let increment = match strategy {
+            Strategy::Atomic => LockFreeIncrement::Add { target },
+            _ => LockFreeIncrement::Store { target, read: detached.read },
+        };
+        increment.finish();
+    }
+
     /// Adds one, with nothing in the window.
     #[inline]
     pub fn increment(&self, strategy: Strategy, writer: usize) -> Result<(), CounterError> {
@@ -249,6 +263,16 @@ pub enum LockFreeIncrement<'a> {
 }
 
 impl LockFreeIncrement<'_> {
+    /// Keeps only what was read, for a worker that must not borrow the counter across the window (a
+    /// hand-written future, whose fields cannot borrow each other); [`Counter::finish_detached`] writes it.
+    #[inline]
+    pub fn detach(self) -> DetachedIncrement {
+        match self {
+            LockFreeIncrement::Store { read, .. } => DetachedIncrement { read },
+            LockFreeIncrement::Add { .. } => DetachedIncrement { read: 0 },
+        }
+    }
+
     /// Writes the increment.
     #[inline]
     pub fn finish(self) {
@@ -259,6 +283,13 @@ impl LockFreeIncrement<'_> {
             }
         }
     }
+}
+
+/// A lock-free increment reduced to what it read (nothing, for atomic): eight bytes that borrow nothing.
+#[derive(Debug, Clone, Copy, Default)]
+#[must_use = "an increment only counts once finished"]
+pub struct DetachedIncrement {
+    read: u64,
 }
 
 /// A counter on this process's heap, for frontends whose workers share one address space.

@@ -1,5 +1,6 @@
 //! One worker's loop, for frontends whose workers block (threads and forked processes): do the work, update
-//! the counter, `increments` times. The async frontend has its own loop with awaits in the same places.
+//! the counter, `increments` times. The async frontend has its own loops with awaits in the same places, and
+//! shares [`increments_without_work`], the loop without work.
 //!
 //! The loop is generic over the stop check, so that each frontend's check (a relaxed load of a flag) is
 //! inlined into it rather than called through a pointer on every increment.
@@ -70,7 +71,10 @@ pub fn run_worker(
 /// With no work, nothing sits in the window (before and inside are the same), so the loop is only the
 /// increments: one tight loop per strategy, the stop flag looked at between batches. This is what the contended
 /// scenarios measure, so the loop adds as little as it can to the increment itself (`cargo xtask calibrate`).
-fn increments_without_work(
+///
+/// Returns the increments done: `increments`, or fewer when `should_stop` said so. Every frontend runs this loop
+/// for `--work none`, the async one included (a task without work never awaits).
+pub fn increments_without_work(
     counter: Counter<'_>,
     strategy: Strategy,
     writer: usize,
@@ -139,6 +143,16 @@ impl SleepPacer {
     /// A pacer for one worker.
     pub fn new(timer: Timer) -> SleepPacer {
         SleepPacer { timer, late_by: Duration::ZERO }
+    }
+
+    /// A pacer that is already `late_by` behind (for a worker that keeps the lateness itself, more compactly).
+    pub fn with_late_by(timer: Timer, late_by: Duration) -> SleepPacer {
+        SleepPacer { timer, late_by }
+    }
+
+    /// How much longer than asked the sleeps have lasted so far, not yet made up for.
+    pub fn late_by(&self) -> Duration {
+        self.late_by
     }
 
     /// How long to ask the OS or runtime to sleep for a piece of work of `duration`.
