@@ -10,7 +10,9 @@
 
 use std::{
     collections::HashMap,
+    num::NonZeroUsize,
     os::fd::{AsFd, OwnedFd},
+    ptr::NonNull,
     time::{Duration, Instant},
 };
 
@@ -22,6 +24,7 @@ use counter_core::{
 use nix::{
     errno::Errno,
     poll::{PollFd, PollFlags, PollTimeout, poll},
+    sys::mman,
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
@@ -52,6 +55,9 @@ enum Phase {
 /// The worker processes of one run.
 #[derive(Debug)]
 pub(crate) struct Workers {
+    /// Filled in as the workers are forked, where no child keeps a copy of what is written.
+    forked: ForkedPids,
+    /// One per forked worker, made once every worker is forked (see [`Workers::add`]).
     slots: Vec<Slot>,
     by_pid: HashMap<i32, usize>,
     /// Read end of the report pipe; `None` once every writer has closed it.
@@ -76,11 +82,14 @@ const TICK: Duration = Duration::from_millis(20);
 const READ_BUFFER: usize = 16 * 1024;
 
 impl Workers {
-    pub(crate) fn new(report: OwnedFd, capacity: u64) -> Workers {
-        let capacity = usize::try_from(capacity).unwrap_or(0);
-        Workers {
+    pub(crate) fn new(report: OwnedFd, workers: u64) -> Result<Workers, Error> {
+        let capacity = usize::try_from(workers).unwrap_or(0);
+        Ok(Workers {
+            forked: ForkedPids::new(capacity).map_err(|source| Error::PidList { workers, source })?,
             slots: Vec::with_capacity(capacity),
-            by_pid: HashMap::with_capacity(capacity),
+            // Made with its entries once every worker is forked: a map made now would have its control bytes
+            // written, pages that every child would then map.
+            by_pid: HashMap::new(),
             report: Some(report),
             reader: FrameReader::default(),
             buffer: vec![0; READ_BUFFER],
@@ -89,14 +98,27 @@ impl Workers {
             phase: Phase::Starting,
             failure: None,
             died: None,
-        }
+        })
     }
 
     /// Records a freshly forked worker.
+    ///
+    /// Called between two forks, so it writes nothing but the shared pid list and this value (on the
+    /// coordinator's stack, whose page every child writes anyway): a heap page the coordinator wrote here would
+    /// be copied, and the copy kept by every child forked before, a private page per child. The slots are made
+    /// once the last worker is forked ([`Workers::all_forked`]).
     pub(crate) fn add(&mut self, pid: Pid) {
-        self.by_pid.insert(pid.as_raw(), self.slots.len());
-        self.slots.push(Slot { pid, ready: false, done: None, ended: None });
+        self.forked.push(pid.as_raw());
         self.unreaped += 1;
+    }
+
+    /// Makes the slots of the workers forked so far; call it once the last one is forked.
+    pub(crate) fn all_forked(&mut self) {
+        self.by_pid.reserve(self.forked.as_slice().len() - self.slots.len());
+        for &pid in &self.forked.as_slice()[self.slots.len()..] {
+            self.by_pid.insert(pid, self.slots.len());
+            self.slots.push(Slot { pid: Pid::from_raw(pid), ready: false, done: None, ended: None });
+        }
     }
 
     /// Every worker's pid, in worker order.
@@ -336,10 +358,57 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
+        // A fork that failed part-way leaves workers without slots yet.
+        self.all_forked();
         if self.unreaped > 0 {
             self.send_all(Signal::SIGKILL);
             self.reap(true);
         }
+    }
+}
+
+/// The pids of the forked workers, in a shared anonymous mapping. A shared page is not copied on write, so the
+/// coordinator's writes here between forks leave no copy behind in the children (which never touch it).
+#[derive(Debug)]
+struct ForkedPids {
+    base: NonNull<i32>,
+    capacity: usize,
+    len: usize,
+}
+
+impl ForkedPids {
+    fn new(capacity: usize) -> Result<ForkedPids, Errno> {
+        let bytes = NonZeroUsize::new(capacity.max(1).saturating_mul(size_of::<i32>())).unwrap_or(NonZeroUsize::MIN);
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing aliases nothing.
+        let base = unsafe {
+            mman::mmap_anonymous(
+                None,
+                bytes,
+                mman::ProtFlags::PROT_READ | mman::ProtFlags::PROT_WRITE,
+                mman::MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(ForkedPids { base: base.cast(), capacity, len: 0 })
+    }
+
+    fn push(&mut self, pid: i32) {
+        assert!(self.len < self.capacity, "more workers forked than the run has");
+        // SAFETY: `len` is below the capacity the mapping was made for, and the mapping is ours until drop.
+        unsafe { self.base.add(self.len).write(pid) };
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[i32] {
+        // SAFETY: the first `len` entries were written by `push`; the mapping lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for ForkedPids {
+    fn drop(&mut self) {
+        let bytes = self.capacity.max(1).saturating_mul(size_of::<i32>());
+        // SAFETY: the mapping made in `new`, of this length, unmapped once; nothing borrows it past `self`.
+        let _ = unsafe { mman::munmap(self.base.cast(), bytes) };
     }
 }
 

@@ -72,6 +72,15 @@ pub enum ProcessesError {
     /// A pipe could not be made or used.
     #[error("pipe between the coordinator and its workers failed")]
     Pipe(#[source] Errno),
+    /// The shared list of worker pids could not be mapped.
+    #[error("could not map the list of {workers} worker pids")]
+    PidList {
+        /// Workers in the run.
+        workers: u64,
+        /// What mmap said.
+        #[source]
+        source: Errno,
+    },
     /// `fork` failed part-way for a reason other than a limit.
     #[error(
         "could not fork worker {index} of {requested} ({limits}); the {index} already started were stopped and reaped"
@@ -213,7 +222,7 @@ impl Coordinator<'_> {
         let coordinator = getpid();
         let report_read_fd = report_read.as_raw_fd();
         let members = config.members();
-        let mut workers = Workers::new(report_read, members);
+        let mut workers = Workers::new(report_read, members)?;
         let started = Instant::now();
         for index in 0..members {
             if let Some(signal) = counter_core::signals::received() {
@@ -238,6 +247,7 @@ impl Coordinator<'_> {
                 Err(source) => return Err(fork_failed(index, members, source)),
             }
         }
+        workers.all_forked();
         // Only the workers write reports and only they read the start pipe: with our copies closed, each side
         // sees end-of-file when the other is gone.
         drop(report_write);

@@ -1,4 +1,4 @@
-//! Memory per extra worker, measured where it stands above the noise: each model held with 1 worker and with
+//! Memory and start time per extra worker, measured where it stands above the noise: each model held with 1 worker and with
 //! many (1000 threads or processes, 100 000 tasks, whose few hundred bytes would otherwise vanish in page
 //! granularity), the two sizes alternated (three pairs by default) so that drift hits both alike. Each pair
 //! gives one figure per worker; the probe keeps their median and range.
@@ -25,9 +25,12 @@ pub struct Probe {
     pub pss_bytes: Stats,
     /// USS per extra worker, bytes.
     pub uss_bytes: Stats,
-    /// Summed RSS per extra worker, bytes: for processes it counts every shared page once per process and grows
-    /// with the number of workers, so it holds only at this scale.
+    /// Summed RSS per extra worker, bytes: for processes it counts every page a worker shares (the program,
+    /// libc, the copy-on-write pages of the coordinator) once per process.
     pub rss_bytes: Stats,
+    /// Time to bring one more worker alive, seconds: the growth of the run's start time (from the first spawn
+    /// to every worker alive) per extra worker.
+    pub start_s: Stats,
     /// Why the model could not be probed, if it could not.
     pub error: Option<String>,
 }
@@ -64,7 +67,7 @@ fn probe(model: Model, binary: &Program, pairs: u64, progress: &ProgressBar) -> 
         ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
             .map(str::to_owned)
     };
-    let mut per_worker: Vec<[f64; 3]> = Vec::new();
+    let mut per_worker: Vec<[f64; 4]> = Vec::new();
     let mut error = None;
     for _ in 0..pairs {
         let pair = run_once(binary, &flags(1)).and_then(|one| Ok((one, run_once(binary, &flags(many))?)));
@@ -74,7 +77,8 @@ fn probe(model: Model, binary: &Program, pairs: u64, progress: &ProgressBar) -> 
                 let per = |figure: fn(&MemorySnapshot) -> u64| {
                     (figure(&large.external) as f64 - figure(&one.external) as f64) * 1024.0 / (many - 1) as f64
                 };
-                per_worker.push([per(|m| m.pss_kib), per(|m| m.uss_kib), per(|m| m.rss_kib)]);
+                let start = (large.report.start_time_s - one.report.start_time_s) / (many - 1) as f64;
+                per_worker.push([per(|m| m.pss_kib), per(|m| m.uss_kib), per(|m| m.rss_kib), start]);
             }
             Err(failure) if failure.is::<Interrupted>() => return Err(failure),
             Err(failure) => {
@@ -84,5 +88,13 @@ fn probe(model: Model, binary: &Program, pairs: u64, progress: &ProgressBar) -> 
         }
     }
     let stats = |index: usize| Stats::of(&per_worker.iter().map(|figures| figures[index]).collect::<Vec<_>>());
-    Ok(Probe { model, workers: many, pss_bytes: stats(0), uss_bytes: stats(1), rss_bytes: stats(2), error })
+    Ok(Probe {
+        model,
+        workers: many,
+        pss_bytes: stats(0),
+        uss_bytes: stats(1),
+        rss_bytes: stats(2),
+        start_s: stats(3),
+        error,
+    })
 }

@@ -195,6 +195,12 @@ fn per_worker(figure: &crate::stats::Stats) -> String {
     if min == max { format!("{median} in every pair") } else { format!("{median} ({min} … {max})") }
 }
 
+/// The start time per extra worker: median and range over the pairs.
+fn start_per_worker(figure: &crate::stats::Stats) -> String {
+    let (median, min, max) = (units::seconds(figure.median), units::seconds(figure.min), units::seconds(figure.max));
+    if min == max { median } else { format!("{median} ({min} … {max})") }
+}
+
 fn memory_sentences(probes: &[Probe]) -> Vec<String> {
     let mut out = Vec::new();
     for probe in probes {
@@ -202,12 +208,14 @@ fn memory_sentences(probes: &[Probe]) -> Vec<String> {
         match &probe.error {
             Some(error) => out.push(format!("Memory per extra {noun}: could not be measured: {error}.")),
             None => out.push(format!(
-                "Memory per extra {noun} ({} pairs of runs with 1 and {} {}): PSS {}, USS {}.",
+                "Memory per extra {noun} ({} pairs of runs with 1 and {} {}): PSS {}, USS {}; started and alive \
+                 in {} more.",
                 probe.pss_bytes.n,
                 probe.workers,
                 probe.model.worker_nouns(),
                 per_worker(&probe.pss_bytes),
-                per_worker(&probe.uss_bytes)
+                per_worker(&probe.uss_bytes),
+                start_per_worker(&probe.start_s)
             )),
         }
     }
@@ -232,9 +240,9 @@ fn memory_sentences(probes: &[Probe]) -> Vec<String> {
             out.push(format!("By PSS a process worker takes {}.", ratios.join(" and ")));
         }
         out.push(format!(
-            "Summed RSS grows by {} per process worker at {} workers, and by more per worker the more workers \
-             there are: it counts every shared page once per process, so no single per-worker RSS figure exists; \
-             PSS and USS have no such problem (cargo xtask sweep draws all three).",
+            "Summed RSS grows by {} per process worker at {} workers: it counts every page a worker shares \
+             (the program, libc, the coordinator's copy-on-write pages) once per process, so it says how much a \
+             worker maps, not what it costs; PSS and USS count each page once (cargo xtask sweep draws all three).",
             units::kib(process.rss_bytes.median / 1024.0),
             process.workers
         ));

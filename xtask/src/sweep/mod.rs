@@ -78,6 +78,8 @@ pub struct Point {
     /// How much the system's kernel stacks and page tables grew from just before the run to the sample, KiB:
     /// an estimate (system-wide figures).
     pub kernel_added_kib: i64,
+    /// From the first spawn to every worker alive, seconds (the frontend's own `start_time_s`).
+    pub start_s: f64,
 }
 
 /// What one more worker costs, from the least-squares line through a model's points, KiB per worker.
@@ -91,6 +93,8 @@ pub struct Fit {
     pub uss_kib: f64,
     /// Kernel stacks and page tables per worker: an estimate, from system-wide figures.
     pub kernel_kib_estimate: f64,
+    /// Time to bring one more worker alive, seconds.
+    pub start_s: f64,
 }
 
 /// One model's sweep.
@@ -183,19 +187,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut text = output::render_to_width(&table, None) + "\n";
     text.push_str(
         "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\
-         Per worker: slope of the least-squares line through the points. Kernel added: growth of KernelStack +\n\
-         PageTables in /proc/meminfo from just before the run to the sample; system-wide, so an estimate.\n\n",
+         Per worker: slope of the least-squares line through the points. Start: from the first spawn to every\n\
+         worker alive. Kernel added: growth of KernelStack + PageTables in /proc/meminfo from just before the\n\
+         run to the sample; system-wide, so an estimate.\n\n",
     );
     for model in &models {
         let _ = match (&model.fit, &model.stopped) {
             (Some(fit), _) => writeln!(
                 text,
-                "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate){}",
+                "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate); {} to start \
+                 one more{}",
                 model.label,
                 units::kib(fit.pss_kib),
                 units::kib(fit.uss_kib),
                 units::kib(fit.rss_kib),
                 units::kib(fit.kernel_kib_estimate),
+                units::seconds(fit.start_s),
                 model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
             ),
             (None, Some(why)) => writeln!(text, "- {}: stopped: {why}", model.label),
@@ -236,6 +243,7 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
                 pss_kib: sample.external.pss_kib,
                 uss_kib: sample.external.uss_kib,
                 kernel_added_kib: sample.kernel_added_kib,
+                start_s: sample.report.start_time_s,
             }),
             Err(error) if error.is::<Interrupted>() => return Err(error),
             Err(error) => {
@@ -244,17 +252,18 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
             }
         }
     }
-    let slope = |figure: fn(&Point) -> i64| {
-        fit::line(&points.iter().map(|p| (p.workers as f64, figure(p) as f64)).collect::<Vec<_>>()).map(|(s, _)| s)
+    let slope = |figure: fn(&Point) -> f64| {
+        fit::line(&points.iter().map(|p| (p.workers as f64, figure(p))).collect::<Vec<_>>()).map(|(s, _)| s)
     };
     let fit = match (
-        slope(|p| p.rss_kib as i64),
-        slope(|p| p.pss_kib as i64),
-        slope(|p| p.uss_kib as i64),
-        slope(|p| p.kernel_added_kib),
+        slope(|p| p.rss_kib as f64),
+        slope(|p| p.pss_kib as f64),
+        slope(|p| p.uss_kib as f64),
+        slope(|p| p.kernel_added_kib as f64),
+        slope(|p| p.start_s),
     ) {
-        (Some(rss_kib), Some(pss_kib), Some(uss_kib), Some(kernel_kib_estimate)) => {
-            Some(Fit { rss_kib, pss_kib, uss_kib, kernel_kib_estimate })
+        (Some(rss_kib), Some(pss_kib), Some(uss_kib), Some(kernel_kib_estimate), Some(start_s)) => {
+            Some(Fit { rss_kib, pss_kib, uss_kib, kernel_kib_estimate, start_s })
         }
         _ => None,
     };
@@ -263,12 +272,12 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
 
 /// Every point as CSV, numbers only.
 fn csv(models: &[ModelSweep]) -> String {
-    let mut text = "model,workers,processes,threads,rss_kib,pss_kib,uss_kib,kernel_added_kib\n".to_owned();
+    let mut text = "model,workers,processes,threads,rss_kib,pss_kib,uss_kib,kernel_added_kib,start_s\n".to_owned();
     for model in models {
         for p in &model.points {
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{}",
                 output::csv_field(&model.label),
                 p.workers,
                 p.processes,
@@ -276,7 +285,8 @@ fn csv(models: &[ModelSweep]) -> String {
                 p.rss_kib,
                 p.pss_kib,
                 p.uss_kib,
-                p.kernel_added_kib
+                p.kernel_added_kib,
+                p.start_s
             );
         }
     }
@@ -284,7 +294,7 @@ fn csv(models: &[ModelSweep]) -> String {
 }
 
 fn table(models: &[ModelSweep]) -> Table {
-    let headers = vec!["model", "workers", "procs", "threads", "RSS", "PSS", "USS", "kernel added (est.)"];
+    let headers = vec!["model", "workers", "procs", "threads", "RSS", "PSS", "USS", "kernel added (est.)", "start"];
     let mut rows = Vec::new();
     for model in models {
         for point in &model.points {
@@ -297,6 +307,7 @@ fn table(models: &[ModelSweep]) -> Table {
                 units::whole_kib(point.pss_kib),
                 units::whole_kib(point.uss_kib),
                 units::kib(point.kernel_added_kib as f64),
+                units::seconds(point.start_s),
             ]);
         }
         if let Some(fit) = &model.fit {
@@ -309,6 +320,7 @@ fn table(models: &[ModelSweep]) -> Table {
                 units::kib(fit.pss_kib),
                 units::kib(fit.uss_kib),
                 format!("{} (est.)", units::kib(fit.kernel_kib_estimate)),
+                units::seconds(fit.start_s),
             ]);
         }
         if let Some(why) = &model.stopped {
