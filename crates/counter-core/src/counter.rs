@@ -131,6 +131,23 @@ impl<'a> Counter<'a> {
         }
     }
 
+    /// A view of a counter that [`Counter::init_at`] initialised at `base`, in another process that maps the
+    /// same memory (a worker started with exec, which inherits the segment but not the coordinator's view).
+    ///
+    /// # Safety
+    /// `base` must be where a counter for `strategy` and `writers` was initialised, mapped readable and
+    /// writable for [`layout(strategy, writers)`](layout) bytes, and must stay mapped and unmoved for `'a`.
+    pub unsafe fn attach_at(base: NonNull<u8>, strategy: Strategy, writers: u64) -> Result<Counter<'a>, CounterError> {
+        let shards = shard_count(strategy, writers)?;
+        let header = base.cast::<Header>().as_ptr();
+        // SAFETY: the caller vouches that an initialised counter of this layout lies at `base`; its parts are
+        // only ever reached through atomics and the process-shared mutex.
+        unsafe {
+            let first_shard = header.add(1).cast::<Shard>();
+            Ok(Counter { header: &*header, shards: std::slice::from_raw_parts(first_shard, shards) })
+        }
+    }
+
     /// Starts one increment by writer `writer` (numbered from 0): reads the value, taking the lock first for
     /// the mutex strategy. Whatever runs before [`PendingIncrement::finish`] is inside the race window.
     #[inline]

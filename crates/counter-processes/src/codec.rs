@@ -1,4 +1,5 @@
-//! What a worker process tells the coordinator, and how it travels: the only module that knows bincode.
+//! What a worker process tells the coordinator, what a spawned worker is told, and how they travel: the only
+//! module that knows bincode.
 //!
 //! All workers write to one pipe. A frame is `[worker: u32 LE][length: u16 LE][bincode payload]`, at most
 //! [`MAX_FRAME`] bytes, written with a single `write(2)`: a pipe write of at most `PIPE_BUF` (4096) bytes is
@@ -23,6 +24,61 @@ pub enum WorkerMessage {
         /// Nanoseconds from its start to its last increment.
         elapsed_ns: u64,
     },
+    /// From the fork server, which reaps the workers it forked: how worker `pid` ended (its `wait4`).
+    Ended {
+        /// The worker's process id.
+        pid: i32,
+        /// Its raw wait status.
+        status: i32,
+        /// CPU time in user mode, microseconds.
+        user_us: u64,
+        /// CPU time in the kernel, microseconds.
+        sys_us: u64,
+        /// Voluntary context switches.
+        voluntary_switches: u64,
+        /// Involuntary context switches.
+        involuntary_switches: u64,
+        /// Its `ru_maxrss`, KiB.
+        max_rss_kib: u64,
+    },
+}
+
+/// The worker number in the frames the fork server sends: not a worker.
+pub const FROM_SERVER: u32 = u32::MAX;
+
+/// What a worker started with exec (`--start spawn`) is told by its coordinator, over a pipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The worker's number.
+    pub index: u64,
+    /// The coordinator's pid: the worker's parent, which it checks.
+    pub parent: i32,
+    /// The run's workload (`hold` cleared).
+    pub request: counter_core::config::Request,
+    /// The counter's segment size in bytes.
+    pub segment_bytes: u64,
+}
+
+/// The largest hand-off accepted.
+pub const MAX_HANDOFF: usize = 4096;
+
+/// Encodes a hand-off.
+pub fn encode_handoff(handoff: &Handoff) -> Result<Vec<u8>, CodecError> {
+    let mut buffer = vec![0; MAX_HANDOFF];
+    let length = bincode::serde::encode_into_slice(handoff, &mut buffer, bincode::config::standard())
+        .map_err(CodecError::Encode)?;
+    buffer.truncate(length);
+    Ok(buffer)
+}
+
+/// Decodes a hand-off.
+pub fn decode_handoff(bytes: &[u8]) -> Result<Handoff, bincode::error::DecodeError> {
+    let config = bincode::config::standard().with_limit::<MAX_HANDOFF>();
+    let (handoff, used) = bincode::serde::decode_from_slice(bytes, config)?;
+    if used != bytes.len() {
+        return Err(bincode::error::DecodeError::Other("the hand-off has bytes left over"));
+    }
+    Ok(handoff)
 }
 
 /// Bytes before the payload: worker number and payload length.
@@ -138,10 +194,28 @@ impl FrameReader {
 mod tests {
     use super::*;
 
-    const MESSAGES: [WorkerMessage; 2] = [
+    const MESSAGES: [WorkerMessage; 3] = [
         WorkerMessage::Ready { pid: 4242 },
         WorkerMessage::Done { increments_done: u64::MAX, elapsed_ns: 10_150_000_000 },
+        WorkerMessage::Ended {
+            pid: i32::MAX,
+            status: 9,
+            user_us: u64::MAX,
+            sys_us: u64::MAX,
+            voluntary_switches: u64::MAX,
+            involuntary_switches: u64::MAX,
+            max_rss_kib: u64::MAX,
+        },
     ];
+
+    #[test]
+    fn a_handoff_round_trips() {
+        let handoff =
+            Handoff { index: 3, parent: 77, request: counter_core::config::Request::default(), segment_bytes: 4096 };
+        let bytes = encode_handoff(&handoff).unwrap();
+        assert_eq!(decode_handoff(&bytes).unwrap(), handoff);
+        assert!(decode_handoff(&bytes[..bytes.len() - 1]).is_err());
+    }
 
     #[test]
     fn messages_round_trip_even_byte_by_byte() {

@@ -31,7 +31,7 @@ use nix::{
 
 use crate::{
     ProcessesError as Error,
-    codec::{FrameReader, WorkerMessage},
+    codec::{FROM_SERVER, FrameReader, WorkerMessage},
     worker::exit,
 };
 
@@ -57,6 +57,9 @@ enum Phase {
 pub(crate) struct Workers {
     /// Filled in as the workers are forked, where no child keeps a copy of what is written.
     forked: ForkedPids,
+    /// The fork server, while it runs (`--start forkserver`): it reaps the workers, which are its children,
+    /// and reports how each ended.
+    server: Option<Pid>,
     /// One per forked worker, made once every worker is forked (see [`Workers::add`]).
     slots: Vec<Slot>,
     by_pid: HashMap<i32, usize>,
@@ -86,6 +89,7 @@ impl Workers {
         let capacity = usize::try_from(workers).unwrap_or(0);
         Ok(Workers {
             forked: ForkedPids::new(capacity).map_err(|source| Error::PidList { workers, source })?,
+            server: None,
             slots: Vec::with_capacity(capacity),
             // Made with its entries once every worker is forked: a map made now would have its control bytes
             // written, pages that every child would then map.
@@ -110,6 +114,16 @@ impl Workers {
     pub(crate) fn add(&mut self, pid: Pid) {
         self.forked.push(pid.as_raw());
         self.unreaped += 1;
+    }
+
+    /// Records the fork server, a child of the coordinator whose children the workers are.
+    pub(crate) fn set_server(&mut self, pid: Pid) {
+        self.server = Some(pid);
+    }
+
+    /// Whether children are left to reap: workers, or the fork server.
+    fn children_left(&self) -> bool {
+        self.unreaped > 0 || self.server.is_some()
     }
 
     /// Makes the slots of the workers forked so far; call it once the last one is forked.
@@ -185,6 +199,29 @@ impl Workers {
                     continue;
                 }
             };
+            if let (
+                FROM_SERVER,
+                WorkerMessage::Ended {
+                    pid,
+                    status,
+                    user_us,
+                    sys_us,
+                    voluntary_switches,
+                    involuntary_switches,
+                    max_rss_kib,
+                },
+            ) = (worker, message)
+            {
+                let cpu = CpuUsage {
+                    user_s: user_us as f64 / 1e6,
+                    sys_s: sys_us as f64 / 1e6,
+                    voluntary_switches,
+                    involuntary_switches,
+                };
+                let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+                self.ended(Reaped { pid: Pid::from_raw(pid), status, cpu, max_rss_kib });
+                continue;
+            }
             let Some(slot) = self.slots.get_mut(worker as usize) else {
                 self.fail(Error::UnknownWorker { worker });
                 continue;
@@ -204,7 +241,7 @@ impl Workers {
 
     /// Reaps ended children; with `block`, waits for every one of them.
     fn reap(&mut self, block: bool) {
-        while self.unreaped > 0 {
+        while self.children_left() {
             let reaped = match cpu::wait4(None, block) {
                 Ok(Some(reaped)) => reaped,
                 Ok(None) => return,
@@ -212,6 +249,7 @@ impl Workers {
                 // No child left to wait for: every one has been reaped.
                 Err(Errno::ECHILD) => {
                     self.unreaped = 0;
+                    self.server = None;
                     return;
                 }
                 Err(errno) => {
@@ -219,10 +257,43 @@ impl Workers {
                     return;
                 }
             };
-            let Some(&index) = self.by_pid.get(&reaped.pid.as_raw()) else { continue };
-            self.slots[index].ended = Some(reaped);
-            self.unreaped -= 1;
-            self.check_ending(index, reaped);
+            if Some(reaped.pid) == self.server {
+                self.server_ended(reaped);
+                continue;
+            }
+            self.ended(reaped);
+        }
+    }
+
+    /// Records how a worker ended (reaped here, or by the fork server).
+    fn ended(&mut self, reaped: Reaped) {
+        let Some(&index) = self.by_pid.get(&reaped.pid.as_raw()) else { return };
+        if self.slots[index].ended.is_some() {
+            return;
+        }
+        self.slots[index].ended = Some(reaped);
+        self.unreaped -= 1;
+        self.check_ending(index, reaped);
+    }
+
+    /// The fork server ended: after its last worker, as it should, or before, and its workers died with it
+    /// (their parent-death signal) without anyone to say how: they count as killed.
+    fn server_ended(&mut self, reaped: Reaped) {
+        self.server = None;
+        if self.unreaped == 0 {
+            return;
+        }
+        let error = Error::ServerDied { pid: reaped.pid.as_raw(), how: reaped.describe(), left: self.unreaped };
+        for slot in self.slots.iter_mut().filter(|slot| slot.ended.is_none()) {
+            let killed = std::os::unix::process::ExitStatusExt::from_raw(libc::SIGKILL);
+            slot.ended = Some(Reaped { pid: slot.pid, status: killed, cpu: CpuUsage::default(), max_rss_kib: 0 });
+        }
+        self.unreaped = 0;
+        match self.phase {
+            Phase::Starting => self.fail(error),
+            Phase::Running => {
+                self.died.get_or_insert(error);
+            }
         }
     }
 
@@ -272,7 +343,7 @@ impl Workers {
 
     /// Waits until every worker has ended and every report has been read.
     pub(crate) fn wait_until_done(&mut self) -> Result<(), Stop> {
-        while self.unreaped > 0 || self.report.is_some() {
+        while self.children_left() || self.report.is_some() {
             self.pump(TICK);
             self.check()?;
         }
@@ -310,7 +381,7 @@ impl Workers {
     pub(crate) fn stop_gracefully(&mut self, grace: Duration) {
         self.send_all(Signal::SIGTERM);
         let deadline = Instant::now() + grace;
-        while (self.unreaped > 0 || self.report.is_some()) && Instant::now() < deadline {
+        while (self.children_left() || self.report.is_some()) && Instant::now() < deadline {
             self.pump(TICK);
         }
         self.failure = None;
@@ -360,8 +431,12 @@ impl Drop for Workers {
     fn drop(&mut self) {
         // A fork that failed part-way leaves workers without slots yet.
         self.all_forked();
-        if self.unreaped > 0 {
+        if self.children_left() {
             self.send_all(Signal::SIGKILL);
+            // The fork server's workers die with it; it would otherwise wait to report on them.
+            if let Some(server) = self.server {
+                let _ = kill(server, Signal::SIGKILL);
+            }
             self.reap(true);
         }
     }

@@ -1,7 +1,9 @@
-//! The shared-counter experiment with one forked process per worker.
+//! The shared-counter experiment with one process per worker, forked (by default), forked from a fork server,
+//! or spawned anew ([`start`]).
 //!
 //! The counter lives in a POSIX shared-memory segment ([`segment`]) that the coordinator creates, maps and
-//! unlinks before it forks the workers, which inherit the mapping. Each worker reports alive over a pipe and
+//! unlinks before it starts the workers, which inherit the mapping (or, spawned, its descriptor). Each worker
+//! reports alive over a pipe and
 //! waits for one byte on a start pipe; once all are alive the coordinator measures the whole process tree
 //! (and, with `--hold`, waits to be inspected), then writes one byte per worker so that all start together.
 //! Each worker sends its figures back over the report pipe ([`codec`], bincode) and leaves with `_exit`; the
@@ -17,6 +19,7 @@
 pub mod codec;
 mod coordinator;
 pub mod segment;
+pub mod start;
 mod worker;
 
 use std::{
@@ -39,12 +42,14 @@ use nix::{
     errno::Errno,
     fcntl::OFlag,
     sys::signal::Signal,
-    unistd::{ForkResult, fork, getpid, pipe2},
+    unistd::{Pid, getpid, pipe2},
 };
 
+pub use crate::start::{SPAWNED_WORKER_FLAG, StartMethod, spawned_worker_main};
 use crate::{
     coordinator::{Stop, Workers},
     segment::{Segment, SegmentError},
+    start::Launcher,
     worker::ChildSetup,
 };
 
@@ -72,6 +77,26 @@ pub enum ProcessesError {
     /// A pipe could not be made or used.
     #[error("pipe between the coordinator and its workers failed")]
     Pipe(#[source] Errno),
+    /// A worker (or the fork server) could not be started with the method asked for.
+    #[error("could not start {} with --start {method}: {detail}", index.map_or("the fork server".to_owned(), |i| format!("worker {i}")))]
+    StartFailed {
+        /// `fork`, `forkserver` or `spawn`.
+        method: &'static str,
+        /// The worker, or `None` for the fork server itself.
+        index: Option<u64>,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The fork server ended while it still had workers.
+    #[error("the fork server (pid {pid}) ended: {how}, while {left} workers were still alive; they died with it")]
+    ServerDied {
+        /// Its pid.
+        pid: i32,
+        /// How it ended, in words.
+        how: String,
+        /// Workers that had not ended.
+        left: u64,
+    },
     /// The shared list of worker pids could not be mapped.
     #[error("could not map the list of {workers} worker pids")]
     PidList {
@@ -188,11 +213,13 @@ impl From<SegmentError> for Error {
     }
 }
 
-/// Runs the workload with one forked process per worker and reports what happened.
+/// Runs the workload with one process per worker, started with `method`, and reports what happened.
 ///
 /// Must be called while the process has a single thread (it forks, and checks) and no other children (it reaps
-/// its workers with `wait4(-1)`, which would also take another child's exit status).
-pub fn run(config: &Config) -> Result<RunReport, Error> {
+/// its workers with `wait4(-1)`, which would also take another child's exit status). With
+/// [`StartMethod::Spawn`] the workers are the current program started anew with [`SPAWNED_WORKER_FLAG`] first:
+/// its `main` must hand that to [`spawned_worker_main`], as `counter-processes`' does.
+pub fn run(config: &Config, method: StartMethod) -> Result<RunReport, Error> {
     let threads = memory::of_process(getpid().as_raw()).map_err(CoreError::Probe)?.threads;
     if threads != 1 {
         return Err(ProcessesError::NotSingleThreaded { threads }.into());
@@ -204,13 +231,14 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
     // children have their own copy of the mapping.
     let counter = unsafe { Counter::init_at(segment.base(), config.strategy(), config.members()) }?;
-    Coordinator { config, counter, segment: &segment }.run()
+    Coordinator { config, counter, segment: &segment, method }.run()
 }
 
 struct Coordinator<'a> {
     config: &'a Config,
     counter: Counter<'a>,
     segment: &'a Segment,
+    method: StartMethod,
 }
 
 impl Coordinator<'_> {
@@ -224,42 +252,30 @@ impl Coordinator<'_> {
         let members = config.members();
         let mut workers = Workers::new(report_read, members)?;
         let started = Instant::now();
-        for index in 0..members {
-            if let Some(signal) = counter_core::signals::received() {
-                return Err(self.interrupted(signal, stopped()));
-            }
-            let setup = ChildSetup {
-                counter: self.counter,
-                config,
-                index,
-                coordinator,
-                report: report_write.as_fd(),
-                go: go_read.as_fd(),
-                close: [report_read_fd, go_write.as_raw_fd()],
-            };
-            // SAFETY: this process has one thread (checked in `run`, and nothing since started one), so the
-            // child is a complete copy with no lock held by a thread that vanished; it runs `child_main`, which
-            // does only what is listed in the `worker` module and leaves with `_exit`.
-            match unsafe { fork() } {
-                Ok(ForkResult::Child) => worker::child_main(&setup),
-                Ok(ForkResult::Parent { child }) => workers.add(child),
-                // Dropping `workers` kills and reaps the ones already started.
-                Err(source) => return Err(fork_failed(index, members, source)),
-            }
-        }
-        workers.all_forked();
+        let template = ChildSetup {
+            counter: self.counter,
+            config,
+            index: 0,
+            parent: coordinator,
+            report: report_write.as_fd(),
+            go: go_read.as_fd(),
+            close: [report_read_fd, go_write.as_raw_fd()],
+        };
+        let server_pid = self.start_workers(&mut workers, template)?;
         // Only the workers write reports and only they read the start pipe: with our copies closed, each side
         // sees end-of-file when the other is gone.
         drop(report_write);
         drop(go_read);
         workers.wait_until_ready().map_err(|stop| self.stopped(stop, stopped()))?;
         let start_time = started.elapsed();
+        let worker_pids = workers.pids();
         let mut pids = vec![coordinator.as_raw()];
-        pids.extend(workers.pids());
+        pids.extend(server_pid);
+        pids.extend(&worker_pids);
         let taken = format!("all {members} worker processes alive, before they started");
         let memory = memory::snapshot(&pids, taken).map_err(CoreError::Probe)?;
         if let Some(hold_for) = config.hold() {
-            self.announce_hold(hold_for, &pids);
+            self.announce_hold(hold_for, coordinator.as_raw(), server_pid, &worker_pids);
             let before_start = || Measurements { memory: memory.clone(), start_time, ..stopped() };
             match hold::wait(hold_for, &mut || workers.healthy()) {
                 hold::Outcome::Done => {}
@@ -286,6 +302,7 @@ impl Coordinator<'_> {
             unreported_workers: workers.unreported(),
             stopped,
             queue_waits: config.pool().map(|_| self.counter.jobs().waits()),
+            notes: vec![self.method.note().to_owned()],
             ..Measurements::default()
         };
         match finished {
@@ -321,6 +338,24 @@ impl Coordinator<'_> {
         Ok(report)
     }
 
+    /// Starts every worker with the run's method; returns the fork server's pid, if there is one. A failure
+    /// leaves the ones started in `workers`, whose drop kills and reaps them.
+    fn start_workers(&self, workers: &mut Workers, template: ChildSetup<'_>) -> Result<Option<i32>, Error> {
+        let mut launcher = Launcher::new(self.method, template, self.segment)?;
+        if let Some(server) = launcher.server() {
+            workers.set_server(server);
+        }
+        for index in 0..self.config.members() {
+            if let Some(signal) = counter_core::signals::received() {
+                return Err(self.interrupted(signal, stopped()));
+            }
+            workers.add(launcher.launch(index)?);
+        }
+        launcher.all_launched();
+        workers.all_forked();
+        Ok(launcher.server().map(Pid::as_raw))
+    }
+
     fn interrupted(&self, signal: Signal, measured: Measurements) -> Error {
         Interrupted { signal, partial: Box::new(RunReport::new(MODEL, self.config, measured)) }.into()
     }
@@ -332,10 +367,10 @@ impl Coordinator<'_> {
         }
     }
 
-    fn announce_hold(&self, hold_for: Hold, pids: &[i32]) {
-        let coordinator = pids[0];
-        let first_worker = pids.get(1).copied().unwrap_or(coordinator);
-        let worker_pids: Vec<i64> = pids[1..].iter().map(|&pid| i64::from(pid)).collect();
+    fn announce_hold(&self, hold_for: Hold, coordinator: i32, server: Option<i32>, workers: &[i32]) {
+        let first_worker = workers.first().copied().unwrap_or(coordinator);
+        let worker_pids: Vec<i64> = workers.iter().map(|&pid| i64::from(pid)).collect();
+        let server = server.map(|pid| format!("; fork server pid {pid}")).unwrap_or_default();
         hold::announce(
             hold_for,
             &hold::Announcement {
@@ -344,7 +379,8 @@ impl Coordinator<'_> {
                 ids_label: "worker pids",
                 ids: &worker_pids,
                 extra: format!(
-                    "; segment {} (unlinked already, so `ls /dev/shm` does not list it; pmap shows it as deleted)",
+                    "{server}; segment {} (unlinked already, so `ls /dev/shm` does not list it; pmap shows it as \
+                     deleted)",
                     self.segment.name()
                 ),
                 tries: vec![
@@ -366,7 +402,7 @@ fn stopped() -> Measurements {
 
 /// A fork that failed: a limit (exit 2) when the OS says it is out of resources (`EAGAIN`: `RLIMIT_NPROC` or the
 /// task limits), else a failure.
-fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {
+pub(crate) fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {
     let limits = limits::summary();
     if source == Errno::EAGAIN {
         return Error::from(LimitError {

@@ -13,6 +13,7 @@
 
 use std::{
     hash::{BuildHasher, Hasher, RandomState},
+    os::fd::{AsFd, BorrowedFd, OwnedFd},
     ptr::NonNull,
 };
 
@@ -42,11 +43,14 @@ const NAME_ATTEMPTS: u32 = 8;
 pub(crate) struct Segment {
     shmem: Shmem,
     name: String,
+    /// An open descriptor of the segment (close-on-exec), for a worker started with exec to map it.
+    fd: OwnedFd,
 }
 
 impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Segment").field("name", &self.name).field("len", &self.shmem.len()).finish()
+        let (name, len, fd) = (&self.name, self.shmem.len(), &self.fd);
+        f.debug_struct("Segment").field("name", name).field("len", &len).field("fd", fd).finish()
     }
 }
 
@@ -130,7 +134,7 @@ impl Segment {
             };
             // From here the name is ours (created with O_EXCL). If reserving fails, dropping `shmem`, still its
             // owner, unmaps it and removes the name.
-            reserve(&name, size)?;
+            let fd = reserve(&name, size)?;
             // We unlink the name ourselves, now; the crate must not try again when the mapping is dropped.
             shmem.set_owner(false);
             match shm_unlink(name.as_str()) {
@@ -138,7 +142,7 @@ impl Segment {
                 Ok(()) | Err(Errno::ENOENT) => {}
                 Err(errno) => return Err(SegmentError::Unlink { name, errno }),
             }
-            return Ok(Segment { shmem, name });
+            return Ok(Segment { shmem, name, fd });
         }
         Err(SegmentError::NoFreeName)
     }
@@ -146,6 +150,16 @@ impl Segment {
     /// The start of the mapping (page-aligned).
     pub(crate) fn base(&self) -> NonNull<u8> {
         NonNull::new(self.shmem.as_ptr()).expect("a successful mmap is never null")
+    }
+
+    /// The segment's descriptor (close-on-exec), which keeps it alive after its name is gone.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Its size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.shmem.len()
     }
 
     /// The segment's name, already unlinked.
@@ -180,11 +194,11 @@ fn check_file_size_limit(size: usize) -> Result<(), LimitError> {
 
 /// Reserves every page of the segment now, so that a full `/dev/shm` is an error here rather than a SIGBUS at
 /// the first write to the mapping.
-fn reserve(name: &str, size: usize) -> Result<(), SegmentError> {
+fn reserve(name: &str, size: usize) -> Result<OwnedFd, SegmentError> {
     let size_error = |errno| SegmentError::Size { what: "reserve the pages of", name: name.to_owned(), size, errno };
     let fd = shm_open(name, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).map_err(size_error)?;
     match posix_fallocate(&fd, 0, size as libc::off_t) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(fd),
         Err(Errno::ENOSPC) => {
             let free = statvfs(SHM_DIR).map_or_else(
                 |errno| format!("unknown ({errno})"),

@@ -25,16 +25,19 @@ use nix::{
 use crate::codec::{self, MAX_FRAME, WorkerMessage};
 
 /// What a child needs, all borrowed from the coordinator's memory, which the child has its own copy of.
+#[derive(Clone, Copy)]
 pub(crate) struct ChildSetup<'a> {
     pub(crate) counter: Counter<'a>,
     pub(crate) config: &'a Config,
     pub(crate) index: u64,
-    pub(crate) coordinator: Pid,
+    /// The process that started this worker (the coordinator, or the fork server): the worker dies with it.
+    pub(crate) parent: Pid,
     /// Write end of the report pipe.
     pub(crate) report: BorrowedFd<'a>,
     /// Read end of the start pipe.
     pub(crate) go: BorrowedFd<'a>,
-    /// The coordinator's ends of both pipes, which the child must close.
+    /// Descriptors inherited from the parent that the child must close (the coordinator's ends of both pipes,
+    /// the fork server's request pipes); -1 for none.
     pub(crate) close: [RawFd; 2],
 }
 
@@ -68,17 +71,22 @@ pub(crate) mod exit {
 
 /// Runs the worker in the forked child and ends the child. Never returns.
 pub(crate) fn child_main(setup: &ChildSetup<'_>) -> ! {
-    // The unwind stops here, in the child's own frame, never in the coordinator's frames above it.
-    let code = catch_unwind(AssertUnwindSafe(|| work(setup))).unwrap_or(exit::PANICKED);
+    let code = run_in_child(setup);
     // SAFETY: `_exit` ends the process at once without running destructors or atexit handlers, which is what
     // a forked child must do: those belong to the coordinator.
     unsafe { libc::_exit(code) }
 }
 
+/// Runs the worker and returns its exit code; a panic becomes [`exit::PANICKED`].
+pub(crate) fn run_in_child(setup: &ChildSetup<'_>) -> i32 {
+    // The unwind stops here, in the child's own frame, never in the coordinator's frames above it.
+    catch_unwind(AssertUnwindSafe(|| work(setup))).unwrap_or(exit::PANICKED)
+}
+
 fn work(setup: &ChildSetup<'_>) -> i32 {
-    // Die with the coordinator, even by `kill -9`. Then close the race: if it died before this line, we have
-    // been re-parented already and the signal will never come, so check the parent now.
-    if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != setup.coordinator {
+    // Die with the parent, even by `kill -9`. Then close the race: if it died before this line, we have been
+    // re-parented already and the signal will never come, so check the parent now.
+    if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != setup.parent {
         return exit::ORPHANED;
     }
     // Ctrl-C reaches the whole process group: the coordinator handles it and stops us, so ignore it here.
@@ -88,9 +96,9 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
     if unsafe { signal::signal(Signal::SIGINT, SigHandler::SigIgn) }.is_err() {
         return exit::ORPHANED;
     }
-    for fd in setup.close {
-        // SAFETY: these are the coordinator's ends of the pipes, open in this copy of its fd table and never
-        // used here; closing them lets each side see end-of-file when the other side is gone.
+    for fd in setup.close.into_iter().filter(|fd| *fd >= 0) {
+        // SAFETY: these are the parent's own descriptors, open in this copy of its fd table and never used
+        // here; closing them lets each side see end-of-file when the other side is gone.
         unsafe { libc::close(fd) };
     }
     // The worker's index was checked to be below `workers`, which fits in u32 for any fork-able count.
@@ -132,7 +140,7 @@ fn die_of(signal: Signal) {
 }
 
 /// Writes one frame with one `write(2)`, atomic on a pipe.
-fn send(report: BorrowedFd<'_>, worker: u32, message: &WorkerMessage) -> Result<(), ()> {
+pub(crate) fn send(report: BorrowedFd<'_>, worker: u32, message: &WorkerMessage) -> Result<(), ()> {
     let mut buffer = [0; MAX_FRAME];
     let frame = codec::encode(worker, message, &mut buffer).map_err(|_| ())?;
     loop {

@@ -64,7 +64,7 @@ fn main() {
         }
         .validate()
         .expect("the soak draws valid workloads");
-        let problem = match counter_processes::run(&config) {
+        let problem = match counter_processes::run(&config, counter_processes::StartMethod::Fork) {
             Err(error) => Some(format!("failed: {error}")),
             Ok(report) if !report.complete || report.worker_summary.increments_done != report.expected => Some(
                 format!("the workers did {} of {} increments", report.worker_summary.increments_done, report.expected),
