@@ -1,7 +1,6 @@
 """The seed program with multiprocessing.Process, one process per worker, the counter in a shared Value."""
 
 import multiprocessing as mp
-import os
 import time
 
 import counterlib as lib
@@ -31,15 +30,17 @@ def worker(args, value, lock, alive, go, results, index, parent):
 
 
 def main():
-    args = lib.arguments(PROGRAM, "The seed with one multiprocessing.Process per worker.", ["racy", "mutex"])
-    context = mp.get_context("fork")
+    args = lib.arguments(PROGRAM, "The seed with one multiprocessing.Process per worker.", ["racy", "mutex"],
+                         start_method=True)
+    context = mp.get_context(args.start_method)
     value = context.Value("Q", 0, lock=False)
     lock = context.Lock()
     alive = context.Semaphore(0)
     go = context.Event()
     results = context.Array("d", args.workers, lock=False)
     started = time.perf_counter()
-    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, i, os.getpid()))
+    parent = lib.worker_parent(args.start_method)
+    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, i, parent))
                  for i in range(args.workers)]
     for process in processes:
         process.start()
@@ -58,7 +59,8 @@ def main():
     if failed:
         lib.fail(PROGRAM, f"worker pid {failed[0].pid} ended with exit code {failed[0].exitcode}")
     worker_results = [(args.increments, results[i]) for i in range(args.workers)]
-    notes = ["the counter is a multiprocessing.Value in shared memory; mutex is a multiprocessing.Lock"]
+    notes = ["the counter is a multiprocessing.Value in shared memory; mutex is a multiprocessing.Lock",
+             f"started with {args.start_method} (multiprocessing.get_context)"]
     lib.finish(PROGRAM, args, "processes", lib.implementation("multiprocessing"), value.value, worker_results,
                wall, start_time, memory, cpu_before, notes)
 

@@ -24,14 +24,24 @@ def die_with_parent(parent_pid):
     """In a worker process: be killed when the parent dies, even by `kill -9`, as the Rust workers are.
 
     Linux's PR_SET_PDEATHSIG through the C library; then close the race with a parent that died before the call.
+    `parent_pid` is None when the parent is not the main program (a forkserver's child, whose server ends when
+    the main program does): then only a parent already gone (re-parented to init) ends the worker.
     """
     import ctypes
     import signal
 
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
+    if (parent_pid is not None and os.getppid() != parent_pid) or os.getppid() == 1:
         os._exit(3)
+
+
+START_METHODS = ["fork", "forkserver", "spawn"]
+
+
+def worker_parent(start_method):
+    """The pid a worker's parent must have: this process, unless a forkserver forks the workers."""
+    return None if start_method == "forkserver" else os.getpid()
 
 
 def fail(program, message):
@@ -76,8 +86,9 @@ def parse_hold(text):
     return parse_duration(text)
 
 
-def arguments(program, description, syncs, pool=False):
-    """The shared flags; `syncs` lists the strategies this program can run."""
+def arguments(program, description, syncs, pool=False, start_method=False):
+    """The shared flags; `syncs` lists the strategies this program can run; `start_method` adds
+    --start-method, for the programs that start processes."""
     parser = argparse.ArgumentParser(prog=program, description=description)
     parser.add_argument("--workers", type=parse_count("workers"), default=5)
     parser.add_argument("--increments", type=parse_count("increments"), default=1000)
@@ -91,6 +102,9 @@ def arguments(program, description, syncs, pool=False):
     if pool:
         parser.add_argument("--pool", type=parse_count("pool"), default=None,
                             help="pool size (max_workers); default one per worker")
+    if start_method:
+        parser.add_argument("--start-method", choices=START_METHODS, default="fork",
+                            help="how multiprocessing starts each process (multiprocessing.get_context)")
     args = parser.parse_args()
     if args.workers * args.increments > 2**64 - 1:
         fail(program, f"{args.workers} workers x {args.increments} increments overflows the 64-bit counter")

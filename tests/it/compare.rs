@@ -145,6 +145,47 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
 }
 
 #[test]
+fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
+    let scratch = Scratch::new("starts");
+    let json = scratch.file("r.json");
+    let output = compare(&[
+        "--starts",
+        "fork,forkserver,spawn",
+        "--models",
+        "processes,async",
+        "--syncs",
+        "atomic",
+        "--workers",
+        "3",
+        "--increments",
+        "20",
+        "--work",
+        "none",
+        "--probe-pairs",
+        "1",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    let models: Vec<&str> = rows.iter().map(|row| row["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["processes fork", "processes forkserver", "processes spawn", "async"]);
+    for row in rows {
+        assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
+    }
+    let probes = document["memory_per_worker"].as_array().unwrap();
+    let starts: Vec<&Value> = probes.iter().map(|probe| &probe["start_method"]).collect();
+    assert_eq!(starts, [&Value::from("fork"), &Value::from("forkserver"), &Value::from("spawn"), &Value::Null]);
+    for method in ["fork", "forkserver", "spawn"] {
+        assert!(stdout.contains(&format!("Memory per extra process ({method})")), "{stdout}");
+    }
+    let uss = |index: usize| probes[index]["uss_bytes"]["median"].as_f64().unwrap();
+    assert!(uss(2) > 2.0 * uss(0), "a spawned worker shares no page with its coordinator: {probes:?}");
+}
+
+#[test]
 fn compare_adds_pooled_rows_when_asked() {
     let scratch = Scratch::new("pool");
     let json = scratch.file("r.json");

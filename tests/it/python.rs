@@ -5,8 +5,16 @@ use std::process::{Command, Output};
 
 use counter_core::report::RunReport;
 
-const PROGRAMS: [&str; 4] =
-    ["counter_threading.py", "counter_futures.py", "counter_multiprocessing.py", "counter_asyncio.py"];
+const PROGRAMS: [&str; 5] = [
+    "counter_threading.py",
+    "counter_futures.py",
+    "counter_multiprocessing.py",
+    "counter_process_pool.py",
+    "counter_asyncio.py",
+];
+
+/// The programs that start processes, and take --start-method.
+const PROCESS_PROGRAMS: [&str; 2] = ["counter_multiprocessing.py", "counter_process_pool.py"];
 
 fn python(script: &str, args: &[&str]) -> Output {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python").join(script);
@@ -63,5 +71,30 @@ fn python_programs_refuse_bad_input() {
             assert_eq!(output.status.code(), Some(2), "{script} {args:?}");
             assert!(String::from_utf8_lossy(&output.stderr).contains(expected), "{script} {args:?}");
         }
+    }
+}
+
+#[test]
+fn python_process_programs_run_under_every_start_method() {
+    if !have_python("python_process_programs_run_under_every_start_method") {
+        return;
+    }
+    for script in PROCESS_PROGRAMS {
+        for method in ["fork", "forkserver", "spawn"] {
+            let locked = ["--sync", "mutex", "--work", "none", "--workers", "3", "--increments", "500"];
+            let exact = report(script, &[&locked[..], &["--start-method", method]].concat());
+            assert_eq!(exact.final_value, 1500, "{script} {method}");
+            let said = format!("started with {method}");
+            assert!(exact.notes.iter().any(|note| note.starts_with(&said)), "{script} {method}: {:?}", exact.notes);
+            // forkserver adds its server, and forkserver and spawn the resource tracker, to the tree.
+            let least = if method == "fork" { 4 } else { 5 };
+            assert!(exact.memory.processes >= least, "{script} {method}: {}", exact.memory.processes);
+            let racy = ["--window", "inside", "--work", "sleep:1ms", "--increments", "10", "--start-method", method];
+            let lossy = report(script, &racy);
+            assert!(lossy.lost_updates.is_some_and(|lost| lost > 0), "{script} {method}: {lossy:?}");
+        }
+        let output = python(script, &["--start-method", "vfork"]);
+        assert_eq!(output.status.code(), Some(2), "{script}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("'vfork'"), "{script}");
     }
 }

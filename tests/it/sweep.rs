@@ -28,7 +28,8 @@ fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let models: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let labels: Vec<&str> = models.iter().map(|m| m["label"].as_str().unwrap()).collect();
-    assert_eq!(labels, ["threads", "processes", "async"]);
+    // Processes get a line per start method.
+    assert_eq!(labels, ["threads", "processes fork", "processes forkserver", "processes spawn", "async"]);
     for model in &models {
         assert_eq!(model["points"].as_array().unwrap().len(), 3, "{model}");
         let pss = model["fit"]["pss_kib"].as_f64().unwrap();

@@ -18,14 +18,34 @@ pub struct PythonProgram {
     pub script: &'static str,
     /// The model it corresponds to.
     pub model: Model,
+    /// Whether it takes a pool (`--pool`).
+    pub pooled: bool,
+}
+
+impl PythonProgram {
+    /// Whether it starts processes, and so takes `--start-method`.
+    pub fn starts_processes(&self) -> bool {
+        self.model == Model::Processes
+    }
 }
 
 /// Every reference program.
-pub const PROGRAMS: [PythonProgram; 4] = [
-    PythonProgram { label: "python threading", script: "counter_threading.py", model: Model::Threads },
-    PythonProgram { label: "python futures", script: "counter_futures.py", model: Model::Threads },
-    PythonProgram { label: "python multiprocessing", script: "counter_multiprocessing.py", model: Model::Processes },
-    PythonProgram { label: "python asyncio", script: "counter_asyncio.py", model: Model::Async },
+pub const PROGRAMS: [PythonProgram; 5] = [
+    PythonProgram { label: "python threading", script: "counter_threading.py", model: Model::Threads, pooled: false },
+    PythonProgram { label: "python futures", script: "counter_futures.py", model: Model::Threads, pooled: true },
+    PythonProgram {
+        label: "python multiprocessing",
+        script: "counter_multiprocessing.py",
+        model: Model::Processes,
+        pooled: false,
+    },
+    PythonProgram {
+        label: "python process pool",
+        script: "counter_process_pool.py",
+        model: Model::Processes,
+        pooled: true,
+    },
+    PythonProgram { label: "python asyncio", script: "counter_asyncio.py", model: Model::Async, pooled: false },
 ];
 
 /// The strategies the Python programs have: no lock, or a lock (`CPython` has no user-level atomics).

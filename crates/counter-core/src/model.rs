@@ -1,4 +1,5 @@
-//! The three ways of making workers, each with the one set of names it goes by.
+//! The three ways of making workers, each with the one set of names it goes by, and the three ways of starting
+//! a worker process.
 
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +82,34 @@ mod tests {
             assert_eq!(flag.as_deref(), Some(model.name()), "the flag value is the name");
             assert_eq!(serde_json::to_string(&model).unwrap(), format!("\"{}\"", model.name()), "JSON too");
             assert_eq!(model.binary(), format!("counter-{}", model.name()));
+        }
+    }
+}
+
+/// How a worker process is started: Python's three start methods, which `counter-processes --start` and the
+/// Python reference programs' `--start-method` both take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartMethod {
+    /// Fork the coordinator: a copy-on-write copy of it.
+    #[default]
+    Fork,
+    /// Fork each worker from a small server started first.
+    Forkserver,
+    /// Start the program anew for each worker (fork and exec).
+    Spawn,
+}
+
+impl StartMethod {
+    /// Every method.
+    pub const ALL: [StartMethod; 3] = [StartMethod::Fork, StartMethod::Forkserver, StartMethod::Spawn];
+
+    /// The method's name, as the flags take it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Forkserver => "forkserver",
+            StartMethod::Spawn => "spawn",
         }
     }
 }

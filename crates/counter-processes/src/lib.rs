@@ -49,7 +49,7 @@ pub use crate::start::{SPAWNED_WORKER_FLAG, StartMethod, spawned_worker_main};
 use crate::{
     coordinator::{Stop, Workers},
     segment::{Segment, SegmentError},
-    start::Launcher,
+    start::{Launcher, MethodNote},
     worker::ChildSetup,
 };
 

@@ -23,6 +23,7 @@ use std::{
     process::{Command, ExitCode, Stdio},
 };
 
+pub use counter_core::model::StartMethod;
 use counter_core::{counter::Counter, error::EXIT_USAGE, model::Model, output};
 use nix::{
     errno::Errno,
@@ -43,30 +44,14 @@ use crate::{
     worker::{self, ChildSetup},
 };
 
-/// How the worker processes are started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum StartMethod {
-    /// Fork the coordinator: a copy-on-write copy of it.
-    #[default]
-    Fork,
-    /// Fork each worker from a small server started first.
-    Forkserver,
-    /// Start this binary anew for each worker (fork and exec).
-    Spawn,
+/// What a start method means for memory, for the report.
+pub(crate) trait MethodNote {
+    /// What the method means for memory, for the report.
+    fn note(self) -> &'static str;
 }
 
-impl StartMethod {
-    /// The method's name, as the flag takes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            StartMethod::Fork => "fork",
-            StartMethod::Forkserver => "forkserver",
-            StartMethod::Spawn => "spawn",
-        }
-    }
-
-    /// What the method means for memory, for the report.
-    pub(crate) fn note(self) -> &'static str {
+impl MethodNote for StartMethod {
+    fn note(self) -> &'static str {
         match self {
             StartMethod::Fork => {
                 "started with fork: each worker is a copy-on-write copy of the coordinator, and shares its pages \

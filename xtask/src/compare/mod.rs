@@ -31,7 +31,7 @@ use counter_core::{
     cli::value_name,
     config::{Strategy, Timer, Window, Work, parse_count, parse_count_up_to},
     duration::parse_duration,
-    model::Model,
+    model::{Model, StartMethod},
     output::eprint,
     proc::machine::MachineLoad,
 };
@@ -147,8 +147,14 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = |s: &str| parse_count("pool", s))]
     pool: Option<u64>,
 
+    /// Run the processes (and, with --with-python, Python's process programs) once per start method,
+    /// comma-separated: fork, forkserver, spawn (rows named `processes spawn`, ...); memory is probed per method
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "METHODS")]
+    starts: Vec<StartMethod>,
+
     /// Also run the Python reference programs in python/ (threading, concurrent.futures, multiprocessing,
-    /// asyncio) for the strategies they have (racy, mutex); skipped with a message if there is no python3
+    /// process pools, asyncio) for the strategies they have (racy, mutex); skipped with a message if
+    /// there is no python3
     #[arg(long)]
     with_python: bool,
 
@@ -221,12 +227,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let cells: u64 = targets.iter().map(|target| target.syncs.len() as u64).sum();
     let progress = progress_bar(
-        scenarios.len() as u64 * cells * (args.warmup + args.repeats) + 2 * args.probe_pairs * args.models.len() as u64,
+        scenarios.len() as u64 * cells * (args.warmup + args.repeats)
+            + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
     );
     let mut rows = Vec::new();
     let mut scenario_runs = Vec::new();
     let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
-        .and_then(|()| probe::probe_all(&args.models, &bin_dir, args.probe_pairs, &progress));
+        .and_then(|()| probe::probe_all(&args.models, &args.starts, &bin_dir, args.probe_pairs, &progress));
     progress.finish_and_clear();
     let probes = match measured {
         Ok(probes) => probes,
@@ -454,7 +461,12 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
             extra_flags,
             python: false,
         };
-        targets.push(plain(model.name().to_owned(), Vec::new()));
+        match starts_of(args, model == Model::Processes) {
+            Some(starts) => targets.extend(starts.iter().map(|start| {
+                plain(format!("{} {}", model.name(), start.name()), vec!["--start".into(), start.name().into()])
+            })),
+            None => targets.push(plain(model.name().to_owned(), Vec::new())),
+        }
         if let Some(size) = args.pool.filter(|_| model != Model::Async) {
             targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
         }
@@ -463,17 +475,29 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
         && let Some(interpreter) = python::interpreter_or_say()
     {
         for reference in python::PROGRAMS.iter().filter(|p| args.models.contains(&p.model)) {
-            targets.push(Target {
-                label: reference.label.to_owned(),
+            let target = |label: String, extra_flags: Vec<String>| Target {
+                label,
                 kind: reference.model,
                 program: reference.program(&interpreter),
                 syncs: args.syncs.iter().copied().filter(|sync| python::SYNCS.contains(sync)).collect(),
-                extra_flags: Vec::new(),
+                extra_flags,
                 python: true,
-            });
+            };
+            match starts_of(args, reference.starts_processes()) {
+                Some(starts) => targets.extend(starts.iter().map(|start| {
+                    let flags = vec!["--start-method".into(), start.name().into()];
+                    target(format!("{} {}", reference.label, start.name()), flags)
+                })),
+                None => targets.push(target(reference.label.to_owned(), Vec::new())),
+            }
         }
     }
     targets
+}
+
+/// The start methods to run a process program with, when `--starts` asks for them.
+fn starts_of(args: &Args, starts_processes: bool) -> Option<&[StartMethod]> {
+    (starts_processes && !args.starts.is_empty()).then_some(&args.starts[..])
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

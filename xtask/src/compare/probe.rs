@@ -5,7 +5,10 @@
 
 use std::path::Path;
 
-use counter_core::{model::Model, proc::memory::MemorySnapshot};
+use counter_core::{
+    model::{Model, StartMethod},
+    proc::memory::MemorySnapshot,
+};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -19,6 +22,8 @@ use crate::{
 pub struct Probe {
     /// The model.
     pub model: Model,
+    /// How the processes were started, when compare ran more than the default (`--starts`).
+    pub start_method: Option<StartMethod>,
     /// Workers in the larger run of each pair.
     pub workers: u64,
     /// PSS per extra worker, bytes (median, min … max over the pairs).
@@ -51,21 +56,64 @@ pub fn scale(model: Model) -> u64 {
     }
 }
 
-/// Probes every model; a model that cannot be probed (a limit) says why, an interruption ends the probe.
-pub fn probe_all(models: &[Model], bin_dir: &Path, pairs: u64, progress: &ProgressBar) -> anyhow::Result<Vec<Probe>> {
+impl Probe {
+    /// What one worker is, in words, with its start method if it has one: `process (spawn)`.
+    pub fn worker_noun(&self) -> String {
+        match self.start_method {
+            Some(start) => format!("{} ({})", self.model.worker_noun(), start.name()),
+            None => self.model.worker_noun().to_owned(),
+        }
+    }
+}
+
+/// How many probes `probe_all` makes: one per model, and one per start method for processes.
+pub fn count(models: &[Model], starts: &[StartMethod]) -> u64 {
+    models.iter().map(|&model| if model == Model::Processes { starts.len().max(1) } else { 1 } as u64).sum()
+}
+
+/// Probes every model (processes once per start method in `starts`, if any); a model that cannot be probed (a
+/// limit) says why, an interruption ends the probe.
+pub fn probe_all(
+    models: &[Model],
+    starts: &[StartMethod],
+    bin_dir: &Path,
+    pairs: u64,
+    progress: &ProgressBar,
+) -> anyhow::Result<Vec<Probe>> {
     let mut probes = Vec::new();
     for &model in models.iter().filter(|_| pairs > 0) {
-        progress.set_message(format!("memory of one more {}", model.worker_noun()));
-        probes.push(probe(model, &Program::binary(bin_dir, model.binary()), pairs, progress)?);
+        let binary = Program::binary(bin_dir, model.binary());
+        let variants: Vec<Option<StartMethod>> = if model == Model::Processes && !starts.is_empty() {
+            starts.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for start in variants {
+            let label = start.map_or(String::new(), |start| format!(" ({})", start.name()));
+            progress.set_message(format!("memory of one more {}{label}", model.worker_noun()));
+            probes.push(probe(model, start, &binary, pairs, progress)?);
+        }
     }
     Ok(probes)
 }
 
-fn probe(model: Model, binary: &Program, pairs: u64, progress: &ProgressBar) -> anyhow::Result<Probe> {
+fn probe(
+    model: Model,
+    start_method: Option<StartMethod>,
+    binary: &Program,
+    pairs: u64,
+    progress: &ProgressBar,
+) -> anyhow::Result<Probe> {
     let many = scale(model);
     let flags = |workers: u64| {
-        ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
-            .map(str::to_owned)
+        let mut flags: Vec<String> =
+            ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
+                .map(str::to_owned)
+                .into();
+        if let Some(start) = start_method {
+            flags.extend(["--start".to_owned(), start.name().to_owned()]);
+        }
+        flags
     };
     let mut per_worker: Vec<[f64; 4]> = Vec::new();
     let mut error = None;
@@ -90,6 +138,7 @@ fn probe(model: Model, binary: &Program, pairs: u64, progress: &ProgressBar) -> 
     let stats = |index: usize| Stats::of(&per_worker.iter().map(|figures| figures[index]).collect::<Vec<_>>());
     Ok(Probe {
         model,
+        start_method,
         workers: many,
         pss_bytes: stats(0),
         uss_bytes: stats(1),

@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use counter_core::{model::Model, units};
+use counter_core::{
+    model::{Model, StartMethod},
+    units,
+};
 
 use super::{ScenarioRun, probe::Probe, results::Row};
 
@@ -204,7 +207,7 @@ fn start_per_worker(figure: &crate::stats::Stats) -> String {
 fn memory_sentences(probes: &[Probe]) -> Vec<String> {
     let mut out = Vec::new();
     for probe in probes {
-        let noun = probe.model.worker_noun();
+        let noun = probe.worker_noun();
         match &probe.error {
             Some(error) => out.push(format!("Memory per extra {noun}: could not be measured: {error}.")),
             None => out.push(format!(
@@ -220,7 +223,12 @@ fn memory_sentences(probes: &[Probe]) -> Vec<String> {
         }
     }
     let measured = |model: Model| {
-        probes.iter().find(|p| p.model == model && p.error.is_none() && !Probe::below_resolution(&p.pss_bytes))
+        probes.iter().find(|p| {
+            p.model == model
+                && matches!(p.start_method, None | Some(StartMethod::Fork))
+                && p.error.is_none()
+                && !Probe::below_resolution(&p.pss_bytes)
+        })
     };
     if let Some(process) = measured(Model::Processes) {
         let ratios: Vec<String> = [Model::Threads, Model::Async]

@@ -111,6 +111,7 @@ fn rows() -> Vec<Row> {
 fn probe(model: Model, pss: [f64; 3], uss: [f64; 3], rss: [f64; 3]) -> Probe {
     Probe {
         model,
+        start_method: None,
         workers: if model == Model::Async { 100_000 } else { 1000 },
         pss_bytes: Stats::of(&pss),
         uss_bytes: Stats::of(&uss),

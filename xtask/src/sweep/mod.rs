@@ -9,7 +9,12 @@ mod plot;
 use std::{fmt::Write as _, fs::File, path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::bail;
-use counter_core::{config::parse_count, model::Model, output::eprint, units};
+use counter_core::{
+    config::parse_count,
+    model::{Model, StartMethod},
+    output::eprint,
+    units,
+};
 use serde::Serialize;
 
 use crate::{
@@ -39,6 +44,11 @@ pub struct Args {
     /// A few seconds: 1, 10 and 100 workers (1, 1000 and 10 000 tasks)
     #[arg(long, conflicts_with = "workers")]
     quick: bool,
+
+    /// How processes are started, comma-separated: a line per method, for ours and (with --with-python) for
+    /// Python's multiprocessing
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "METHODS", default_values = ["fork", "forkserver", "spawn"])]
+    starts: Vec<StartMethod>,
 
     /// Also sweep the Python reference programs (threading, multiprocessing, asyncio)
     #[arg(long)]
@@ -119,6 +129,20 @@ struct Swept {
     program: Program,
     /// The strategy the runs use: atomic for ours, racy for Python's (which has no atomics).
     strategy: &'static str,
+    /// Flags besides the workload's: the start method.
+    flags: Vec<String>,
+}
+
+/// The variants of a program to sweep: one per start method for a program that starts processes (`flag` names
+/// its option), or itself alone.
+fn per_start(label: &str, starts_processes: bool, starts: &[StartMethod], flag: &str) -> Vec<(String, Vec<String>)> {
+    if !starts_processes || starts.is_empty() {
+        return vec![(label.to_owned(), Vec::new())];
+    }
+    starts
+        .iter()
+        .map(|start| (format!("{label} {}", start.name()), vec![flag.to_owned(), start.name().to_owned()]))
+        .collect()
 }
 
 fn default_counts(swept: &Swept, quick: bool) -> Vec<u64> {
@@ -147,30 +171,22 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::target_dir().join("sweep"))?;
     let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
-    let mut swept: Vec<Swept> = args
-        .models
-        .iter()
-        .map(|&model| Swept {
-            label: model.name().to_owned(),
-            model,
-            python: false,
-            program: Program::binary(&bin_dir, model.binary()),
-            strategy: "atomic",
-        })
-        .collect();
+    let mut swept: Vec<Swept> = Vec::new();
+    for &model in &args.models {
+        for (label, flags) in per_start(model.name(), model == Model::Processes, &args.starts, "--start") {
+            let program = Program::binary(&bin_dir, model.binary());
+            swept.push(Swept { label, model, python: false, program, strategy: "atomic", flags });
+        }
+    }
     if args.with_python
         && let Some(interpreter) = python::interpreter_or_say()
     {
-        for reference in
-            python::PROGRAMS.iter().filter(|p| p.label != "python futures" && args.models.contains(&p.model))
-        {
-            swept.push(Swept {
-                label: reference.label.to_owned(),
-                model: reference.model,
-                python: true,
-                program: reference.program(&interpreter),
-                strategy: "racy",
-            });
+        for reference in python::PROGRAMS.iter().filter(|p| !p.pooled && args.models.contains(&p.model)) {
+            let variants = per_start(reference.label, reference.starts_processes(), &args.starts, "--start-method");
+            for (label, flags) in variants {
+                let program = reference.program(&interpreter);
+                swept.push(Swept { label, model: reference.model, python: true, program, strategy: "racy", flags });
+            }
         }
     }
     let mut models = Vec::new();
@@ -232,8 +248,11 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
     counts.sort_unstable();
     counts.dedup();
     for workers in counts {
-        let flags = ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", sync]
-            .map(str::to_owned);
+        let mut flags: Vec<String> =
+            ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", sync]
+                .map(str::to_owned)
+                .into();
+        flags.extend(swept.flags.iter().cloned());
         match run_once(program, &flags) {
             Ok(sample) => points.push(Point {
                 workers,

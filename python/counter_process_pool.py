@@ -1,0 +1,85 @@
+"""The seed program on a concurrent.futures.ProcessPoolExecutor: the seed's pool alternative, with processes.
+
+Each worker's loop is one submitted job; --pool sets max_workers (default: one process per worker). The counter
+is a multiprocessing.Value, handed to each pool process when it starts (a shared Value cannot travel with a
+job), as are the lock and the start signals.
+"""
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
+
+import counterlib as lib
+
+PROGRAM = "counter_process_pool.py"
+
+# Set in each pool process by `initialize`.
+shared = {}
+
+
+def initialize(value, lock, alive, go, parent):
+    lib.die_with_parent(parent)
+    shared.update(value=value, lock=lock, alive=alive, go=go)
+
+
+def warm_up():
+    # Keeps this pool process busy until every one exists, so that the memory is taken with the pool full.
+    shared["alive"].release()
+    shared["go"].wait()
+
+
+def worker(args):
+    value, lock = shared["value"], shared["lock"]
+    start = time.perf_counter()
+    for _ in range(args.increments):
+        if args.window == "before":
+            lib.do_work(args.work)
+        if args.sync == "mutex":
+            lock.acquire()
+        if args.window == "inside":
+            read = value.value
+            lib.do_work(args.work)
+            value.value = read + 1
+        else:
+            value.value += 1
+        if args.sync == "mutex":
+            lock.release()
+    return (args.increments, time.perf_counter() - start)
+
+
+def main():
+    args = lib.arguments(PROGRAM, "The seed on a ProcessPoolExecutor.", ["racy", "mutex"], pool=True,
+                         start_method=True)
+    size = args.pool or args.workers
+    context = mp.get_context(args.start_method)
+    value = context.Value("Q", 0, lock=False)
+    lock = context.Lock()
+    alive = context.Semaphore(0)
+    go = context.Event()
+    started = time.perf_counter()
+    initargs = (value, lock, alive, go, lib.worker_parent(args.start_method))
+    with ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=initialize,
+                             initargs=initargs) as pool:
+        warm = [pool.submit(warm_up) for _ in range(size)]
+        for _ in range(size):
+            alive.acquire()
+        start_time = time.perf_counter() - started
+        memory = lib.memory_snapshot(f"all {size} pool processes alive, before they started")
+        lib.hold(PROGRAM, args, "processes", "pool size", [size])
+        cpu_before = lib.cpu_usage()
+        begin = time.perf_counter()
+        go.set()
+        for future in warm:
+            future.result()
+        futures = [pool.submit(worker, args) for _ in range(args.workers)]
+        results = [future.result() for future in futures]
+        wall = time.perf_counter() - begin
+    notes = [f"a ProcessPoolExecutor(max_workers={size}) ran {args.workers} jobs, one per worker; the counter is "
+             "a multiprocessing.Value handed to each pool process when it starts",
+             f"started with {args.start_method} (multiprocessing.get_context)"]
+    lib.finish(PROGRAM, args, "processes", lib.implementation("concurrent.futures"), value.value, results, wall,
+               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"})
+
+
+if __name__ == "__main__":
+    main()
