@@ -8,7 +8,7 @@ import counterlib as lib
 PROGRAM = "counter_multiprocessing.py"
 
 
-def worker(args, value, lock, alive, go, results, index, parent):
+def worker(args, value, lock, alive, go, results, cpu, index, parent):
     lib.die_with_parent(parent)
     alive.release()
     go.wait()
@@ -27,6 +27,7 @@ def worker(args, value, lock, alive, go, results, index, parent):
         if args.sync == "mutex":
             lock.release()
     results[index] = time.perf_counter() - start
+    cpu[2 * index], cpu[2 * index + 1] = lib.own_cpu()
 
 
 def main():
@@ -38,9 +39,10 @@ def main():
     alive = context.Semaphore(0)
     go = context.Event()
     results = context.Array("d", args.workers, lock=False)
+    cpu = context.Array("d", 2 * args.workers, lock=False)
     started = time.perf_counter()
     parent = lib.worker_parent(args.start_method)
-    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, i, parent))
+    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, cpu, i, parent))
                  for i in range(args.workers)]
     for process in processes:
         process.start()
@@ -61,8 +63,10 @@ def main():
     worker_results = [(args.increments, results[i]) for i in range(args.workers)]
     notes = ["the counter is a multiprocessing.Value in shared memory; mutex is a multiprocessing.Lock",
              f"started with {args.start_method} (multiprocessing.get_context)"]
+    # A forkserver's children are reaped by the server: their CPU time is what they reported.
+    unreaped = (sum(cpu[0::2]), sum(cpu[1::2])) if args.start_method == "forkserver" else None
     lib.finish(PROGRAM, args, "processes", lib.implementation("multiprocessing"), value.value, worker_results,
-               wall, start_time, memory, cpu_before, notes)
+               wall, start_time, memory, cpu_before, notes, unreaped_cpu=unreaped)
 
 
 if __name__ == "__main__":

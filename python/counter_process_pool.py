@@ -5,6 +5,7 @@ is a multiprocessing.Value, handed to each pool process when it starts (a shared
 job), as are the lock and the start signals.
 """
 
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing as mp
@@ -44,7 +45,8 @@ def worker(args):
             value.value += 1
         if args.sync == "mutex":
             lock.release()
-    return (args.increments, time.perf_counter() - start)
+    # The pool process's own CPU time so far, which grows with each job it runs: the last job's is its total.
+    return (args.increments, time.perf_counter() - start, os.getpid(), lib.own_cpu())
 
 
 def main():
@@ -72,13 +74,22 @@ def main():
         for future in warm:
             future.result()
         futures = [pool.submit(worker, args) for _ in range(args.workers)]
-        results = [future.result() for future in futures]
+        finished = [future.result() for future in futures]
         wall = time.perf_counter() - begin
+    results = [(increments, seconds) for increments, seconds, _, _ in finished]
+    per_process = {}
+    for _, _, pid, (user, system) in finished:
+        previous = per_process.get(pid, (0.0, 0.0))
+        per_process[pid] = (max(previous[0], user), max(previous[1], system))
+    # A forkserver's children are reaped by the server: their CPU time is what they reported.
+    unreaped = None
+    if args.start_method == "forkserver":
+        unreaped = (sum(u for u, _ in per_process.values()), sum(s for _, s in per_process.values()))
     notes = [f"a ProcessPoolExecutor(max_workers={size}) ran {args.workers} jobs, one per worker; the counter is "
              "a multiprocessing.Value handed to each pool process when it starts",
              f"started with {args.start_method} (multiprocessing.get_context)"]
     lib.finish(PROGRAM, args, "processes", lib.implementation("concurrent.futures"), value.value, results, wall,
-               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"})
+               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"}, unreaped_cpu=unreaped)
 
 
 if __name__ == "__main__":

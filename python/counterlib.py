@@ -194,6 +194,14 @@ def cpu_usage():
     }
 
 
+def own_cpu():
+    """This process's own CPU time (user, system), for a worker whose parent is not the main program: a
+    forkserver's children are reaped by the server, so their time never reaches the main program's
+    RUSAGE_CHILDREN, and they report it themselves."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime, own.ru_stime
+
+
 def hold(program, args, model_noun, ids_label, ids):
     """--hold: announce, then wait (a duration, or a line on stdin)."""
     if args.hold is None:
@@ -210,8 +218,9 @@ def hold(program, args, model_noun, ids_label, ids):
 
 
 def finish(program, args, model, implementation, final_value, worker_results, wall_time_s, start_time_s,
-           memory, cpu_before, notes, pool=None):
-    """Prints the report, the same shape as the Rust binaries' RunReport."""
+           memory, cpu_before, notes, pool=None, unreaped_cpu=None):
+    """Prints the report, the same shape as the Rust binaries' RunReport. `unreaped_cpu` is the (user, system)
+    time of workers this program did not reap itself (see `own_cpu`)."""
     expected = args.workers * args.increments
     done = sum(increments for increments, _ in worker_results)
     lost = max(done - final_value, 0)
@@ -223,6 +232,10 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
          "exit_status": None, "cpu": None, "max_rss_kib": None}
         for i, (increments, seconds) in enumerate(worker_results)
     ]
+    cpu = {key: cpu_after[key] - cpu_before[key] for key in cpu_after}
+    if unreaped_cpu is not None:
+        cpu["user_s"] += unreaped_cpu[0]
+        cpu["sys_s"] += unreaped_cpu[1]
     report = {
         "schema_version": 2,
         "model": model,
@@ -244,7 +257,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         "ideal_time_s": ideal,
         "efficiency": ideal / wall_time_s if ideal > 0 and wall_time_s > 0 and done == expected else None,
         "start_time_s": start_time_s,
-        "cpu": {key: cpu_after[key] - cpu_before[key] for key in cpu_after},
+        "cpu": cpu,
         "memory": memory,
         "peak_rss_kib": process_memory(os.getpid())["peak_rss_kib"],
         "lock_recoveries": 0,

@@ -92,6 +92,12 @@ fn python_process_programs_run_under_every_start_method() {
             let racy = ["--window", "inside", "--work", "sleep:1ms", "--increments", "10", "--start-method", method];
             let lossy = report(script, &racy);
             assert!(lossy.lost_updates.is_some_and(|lost| lost > 0), "{script} {method}: {lossy:?}");
+            // The workers' CPU time is counted whoever reaps them (a forkserver's are the server's children):
+            // two workers spinning 3 x 20 ms each use at least half of that even on a busy machine.
+            let spin = ["--work", "spin:20ms", "--workers", "2", "--increments", "3", "--start-method", method];
+            let spinning = report(script, &spin);
+            let cpu = spinning.cpu.user_s + spinning.cpu.sys_s;
+            assert!(cpu >= 0.5 * 2.0 * 3.0 * 0.020, "{script} {method}: {cpu} s of CPU");
         }
         let output = python(script, &["--start-method", "vfork"]);
         assert_eq!(output.status.code(), Some(2), "{script}");

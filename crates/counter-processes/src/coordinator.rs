@@ -81,6 +81,9 @@ pub(crate) struct Workers {
 /// How often the coordinator wakes up to look at signals and children when nothing else happens.
 const TICK: Duration = Duration::from_millis(20);
 
+/// How often the coordinator looks for exited children once every report is in.
+const REAP_TICK: Duration = Duration::from_millis(1);
+
 /// Bytes read from the report pipe at once.
 const READ_BUFFER: usize = 16 * 1024;
 
@@ -158,8 +161,10 @@ impl Workers {
 
     fn read_reports(&mut self, timeout: Duration) {
         let Some(report) = &self.report else {
+            // Every report is in; what is left is reaping children that are exiting (the fork server exits just
+            // after its last message). A short pause, so that the run's end is not measured a tick late.
             if !timeout.is_zero() {
-                std::thread::sleep(timeout);
+                std::thread::sleep(timeout.min(REAP_TICK));
             }
             return;
         };
