@@ -237,7 +237,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         cpu["user_s"] += unreaped_cpu[0]
         cpu["sys_s"] += unreaped_cpu[1]
     report = {
-        "schema_version": 2,
+        "schema_version": 3,
         "model": model,
         "implementation": implementation,
         "config": {"workers": args.workers, "increments": args.increments, "work": args.work[2],
@@ -261,6 +261,8 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         "memory": memory,
         "peak_rss_kib": process_memory(os.getpid())["peak_rss_kib"],
         "lock_recoveries": 0,
+        # CPython has no compare-and-swap on shared memory: no optimistic strategy, so no retries.
+        "retries": None,
         "workers": workers if len(workers) <= 1000 else [],
         "worker_detail": "full" if len(workers) <= 1000 else "summary",
         "worker_summary": {

@@ -14,7 +14,7 @@ fn calibrate_measures_each_strategy_against_the_bare_loop() {
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let strategies: Vec<&str> = rows.iter().map(|row| row["strategy"].as_str().unwrap()).collect();
-    assert_eq!(strategies, ["racy", "atomic", "sharded"]);
+    assert_eq!(strategies, ["racy", "atomic", "sharded", "optimistic"]);
     for row in &rows {
         for field in ["bare_1_s", "loop_1_s", "bare_2_s", "loop_2_s"] {
             assert!(row[field].as_f64().is_some_and(|s| s > 0.0), "{field}: {row}");

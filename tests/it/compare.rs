@@ -38,7 +38,7 @@ fn compare_tabulates_every_row_and_exports_it() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for model in ["threads", "processes", "async"] {
-        for sync in ["racy", "mutex", "atomic", "sharded"] {
+        for sync in ["racy", "mutex", "atomic", "sharded", "optimistic"] {
             assert!(stdout.lines().any(|l| l.contains(model) && l.contains(sync)), "no {model} {sync} row:\n{stdout}");
         }
     }
@@ -48,7 +48,7 @@ fn compare_tabulates_every_row_and_exports_it() {
 
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.len(), 15);
     for row in rows {
         assert!(row["error"].is_null(), "{row}");
         let figure = |name: &str| row[name].as_f64().unwrap();
@@ -60,6 +60,8 @@ fn compare_tabulates_every_row_and_exports_it() {
         if row["sync"] != "racy" {
             assert_eq!(row["final_median"].as_f64(), Some(150.0), "{row}");
         }
+        // Only the optimistic rows count retries.
+        assert_eq!(row["retries_median"].is_null(), row["sync"] != "optimistic", "{row}");
         if row["model"] == "processes" {
             assert_eq!(row["processes"].as_f64(), Some(4.0), "{row}");
             assert!(figure("pss_bytes") < figure("rss_bytes"), "summed RSS over-states a tree: {row}");
@@ -69,13 +71,13 @@ fn compare_tabulates_every_row_and_exports_it() {
     let csv = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("scenario,model,sync,"), "{csv}");
-    assert_eq!(lines.len(), 13, "a header and one line per row:\n{csv}");
+    assert_eq!(lines.len(), 16, "a header and one line per row:\n{csv}");
 
     let markdown = std::fs::read_to_string(&markdown).unwrap();
     let lines: Vec<&str> = markdown.lines().collect();
     assert!(lines.iter().all(|line| line.starts_with('|') && line.ends_with('|')), "{markdown}");
     assert!(lines[1].starts_with("|---|"), "{markdown}");
-    assert_eq!(lines.len(), 14);
+    assert_eq!(lines.len(), 17);
 }
 
 #[test]
@@ -363,4 +365,41 @@ fn children_named(parent: i32, name: &str) -> Vec<i32> {
             command == name && ppid == Some(parent)
         })
         .collect()
+}
+
+#[test]
+fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
+    if !tests::can_run("a_python_row_without_the_strategy_says_so_and_is_not_a_failure", false, &["python3"]) {
+        return;
+    }
+    let scratch = Scratch::new("unavailable");
+    let json = scratch.file("r.json");
+    let output = compare(&[
+        "--with-python",
+        "--models",
+        "threads",
+        "--syncs",
+        "racy,optimistic",
+        "--workers",
+        "2",
+        "--increments",
+        "10",
+        "--work",
+        "none",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    let optimistic: Vec<&Value> = rows.iter().filter(|row| row["sync"] == "optimistic").collect();
+    assert_eq!(optimistic.len(), 3, "threads, python threading, python futures: {rows:?}");
+    for row in optimistic {
+        let python = row["python"].as_bool().unwrap();
+        assert_eq!(row["unavailable"].is_string(), python, "{row}");
+        assert!(row["error"].is_null(), "{row}");
+        assert_eq!(row["runs"].as_u64().unwrap() == 0, python, "{row}");
+    }
+    assert!(stdout.contains("not available: CPython has no compare-and-swap"), "{stdout}");
 }

@@ -51,6 +51,22 @@ pub const PROGRAMS: [PythonProgram; 5] = [
 /// The strategies the Python programs have: no lock, or a lock (`CPython` has no user-level atomics).
 pub const SYNCS: [Strategy; 2] = [Strategy::Racy, Strategy::Mutex];
 
+/// Why a Python program has no row for `strategy` in the table, if it has a row saying so; `None` for the
+/// strategies it has.
+pub fn unavailable(strategy: Strategy) -> Option<&'static str> {
+    match strategy {
+        Strategy::Racy | Strategy::Mutex => None,
+        Strategy::Optimistic => Some("CPython has no compare-and-swap on shared memory, so no lock-free retry"),
+        Strategy::Atomic | Strategy::Sharded => Some("CPython has no atomic or per-worker counter to compare"),
+    }
+}
+
+/// Whether a Python program gets a row for `strategy`: one with figures, or the optimistic one that says why it
+/// has none (the atomic and sharded rows are left out, as before).
+pub fn has_row(strategy: Strategy) -> bool {
+    SYNCS.contains(&strategy) || strategy == Strategy::Optimistic
+}
+
 /// The interpreter: `$COUNTER_PYTHON` if set, else `python3` from the `PATH`; `None` if it is not there.
 pub fn interpreter() -> Option<PathBuf> {
     match env::var_os("COUNTER_PYTHON") {

@@ -135,7 +135,7 @@ pub enum AsyncError {
 /// Runs the workload with one tokio task per worker and reports what happened.
 pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error> {
     options.validate()?;
-    let shard_bytes = if config.strategy() == Strategy::Sharded { 64 } else { 0 };
+    let shard_bytes = if matches!(config.strategy(), Strategy::Sharded | Strategy::Optimistic) { 64 } else { 0 };
     limits::check_async_tasks(config.workers(), BYTES_PER_TASK + shard_bytes).map_err(CoreError::LimitCheck)??;
     let threads = options.thread_count();
     if options.flavor == Flavor::MultiThread {
@@ -163,6 +163,7 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     drop(runtime);
     measured.final_value = shared.counter.counter().total();
     measured.lock_recoveries = shared.counter.counter().dead_owner_recoveries();
+    measured.retries = shared.counter.counter().retries();
     measured.cpu = CpuUsage::of_this_process().since(cpu_before);
     measured.peak_rss_kib = memory::of_process(std::process::id() as i32).map_or(0, |m| m.peak_rss_kib);
     let stopped = match outcome {

@@ -54,6 +54,17 @@ fn bare(strategy: Strategy, workers: usize, n: u64) -> f64 {
                             black_box(shared).fetch_add(1, Relaxed);
                         }
                     }
+                    Strategy::Optimistic => {
+                        for _ in 0..n {
+                            let shared = black_box(shared);
+                            let mut read = shared.load(Relaxed);
+                            while let Err(actual) =
+                                shared.compare_exchange(read, read.wrapping_add(1), Relaxed, Relaxed)
+                            {
+                                read = actual;
+                            }
+                        }
+                    }
                     Strategy::Sharded | Strategy::Mutex => {
                         for _ in 0..n {
                             let slot = black_box(slot);
@@ -102,7 +113,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let n = increments();
-    for strategy in [Strategy::Racy, Strategy::Atomic, Strategy::Sharded] {
+    for strategy in [Strategy::Racy, Strategy::Atomic, Strategy::Sharded, Strategy::Optimistic] {
         // Interleaved rounds: drift in the machine's load falls on every figure alike.
         let mut figures: [Vec<f64>; 4] = Default::default();
         for _ in 0..ROUNDS {

@@ -113,11 +113,15 @@ pub enum Strategy {
     Atomic,
     /// One cache-line-padded slot per worker, each written by its owner alone, summed at the end.
     Sharded,
+    /// Optimistic: read, then write the value plus one only if it is still what was read (compare-and-swap),
+    /// and try again with the new value when another worker got there first. The retries are counted.
+    Optimistic,
 }
 
 impl Strategy {
     /// Every strategy, in the order the project presents them.
-    pub const ALL: [Strategy; 4] = [Strategy::Racy, Strategy::Mutex, Strategy::Atomic, Strategy::Sharded];
+    pub const ALL: [Strategy; 5] =
+        [Strategy::Racy, Strategy::Mutex, Strategy::Atomic, Strategy::Sharded, Strategy::Optimistic];
 
     /// Whether this strategy can lose updates.
     pub fn is_racy(self) -> bool {
@@ -131,6 +135,7 @@ impl Strategy {
             Strategy::Mutex => "mutex",
             Strategy::Atomic => "atomic",
             Strategy::Sharded => "sharded",
+            Strategy::Optimistic => "optimistic",
         }
     }
 }

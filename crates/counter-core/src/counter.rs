@@ -1,13 +1,14 @@
-//! The shared counter and its four strategies, laid out so that the same bytes work on one process's heap
+//! The shared counter and its five strategies, laid out so that the same bytes work on one process's heap
 //! and in a shared-memory segment mapped by many processes.
 //!
 //! # Layout
 //! ```text
 //! offset   0  value        AtomicU64            written by racy, mutex and atomic
 //! offset  64  lock         RobustMutex          pthread, process-shared and robust
-//! offset 128  meta         shard count, recoveries from a dead lock holder
+//! offset 128  meta         shard count, what the shards hold, recoveries from a dead lock holder
 //! offset 192  jobs         JobQueue             the job queue of a pooled run (see `pool`)
-//! offset 256  shards[n]    AtomicU64 each       one per worker (pool member), sharded strategy only
+//! offset 256  shards[n]    AtomicU64 each       one per worker (pool member): its count (sharded), or its
+//!                                               compare-and-swap retries (optimistic); none otherwise
 //! ```
 //! Every part sits on its own 64-byte cache line so that workers writing side by side do not slow each other
 //! down through false sharing. The type holds only atomics and plain integers (and the pthread mutex, which
@@ -44,6 +45,8 @@ pub struct CachePadded<T>(pub T);
 struct Meta {
     /// How many shards follow the header.
     shard_count: u64,
+    /// Whether the shards count retries (optimistic) rather than increments (sharded).
+    shards_count_retries: bool,
     /// How many times a locker found the mutex's previous holder dead.
     dead_owner_recoveries: AtomicU64,
 }
@@ -79,7 +82,7 @@ const _: () = {
 };
 
 /// The memory a counter needs for `writers` writers (workers, or pool members) with `strategy`: shards only
-/// when sharded.
+/// when sharded or optimistic.
 pub fn layout(strategy: Strategy, writers: u64) -> Result<Layout, CounterError> {
     let shards = shard_count(strategy, writers)?;
     size_of::<Shard>()
@@ -90,7 +93,7 @@ pub fn layout(strategy: Strategy, writers: u64) -> Result<Layout, CounterError> 
 }
 
 fn shard_count(strategy: Strategy, writers: u64) -> Result<usize, CounterError> {
-    if strategy == Strategy::Sharded {
+    if matches!(strategy, Strategy::Sharded | Strategy::Optimistic) {
         usize::try_from(writers).map_err(|_| CounterError::TooLarge { writers })
     } else {
         Ok(0)
@@ -119,7 +122,11 @@ impl<'a> Counter<'a> {
             ptr::write(&raw mut (*header).value, CachePadded(AtomicU64::new(0)));
             ptr::write(
                 &raw mut (*header).meta,
-                CachePadded(Meta { shard_count: shards as u64, dead_owner_recoveries: AtomicU64::new(0) }),
+                CachePadded(Meta {
+                    shard_count: shards as u64,
+                    shards_count_retries: strategy == Strategy::Optimistic,
+                    dead_owner_recoveries: AtomicU64::new(0),
+                }),
             );
             ptr::write(&raw mut (*header).jobs, CachePadded(JobQueue::default()));
             RobustMutex::init_at(&raw mut (*header).lock.0)?;
@@ -179,6 +186,11 @@ impl<'a> Counter<'a> {
                 let shard = std::hint::black_box(&self.shards[writer].0);
                 Some(LockFreeIncrement::Store { target: shard, read: shard.load(Relaxed) })
             }
+            Strategy::Optimistic => Some(LockFreeIncrement::Swap {
+                target: value,
+                read: value.load(Relaxed),
+                retries: &self.shards[writer].0,
+            }),
         }
     }
 
@@ -193,13 +205,14 @@ impl<'a> Counter<'a> {
     /// Writes an increment that [`LockFreeIncrement::detach`] detached, made by the same strategy and writer.
     #[inline]
     pub fn finish_detached(&self, strategy: Strategy, writer: usize, detached: DetachedIncrement) {
-        let target = match strategy {
-            Strategy::Sharded => &self.shards[writer].0,
-            _ => &self.header.value.0,
-        };
+        let value = &self.header.value.0;
         let increment = match strategy {
-            Strategy::Atomic => LockFreeIncrement::Add { target },
-            _ => LockFreeIncrement::Store { target, read: detached.read },
+            Strategy::Atomic => LockFreeIncrement::Add { target: value },
+            Strategy::Sharded => LockFreeIncrement::Store { target: &self.shards[writer].0, read: detached.read },
+            Strategy::Optimistic => {
+                LockFreeIncrement::Swap { target: value, read: detached.read, retries: &self.shards[writer].0 }
+            }
+            Strategy::Racy | Strategy::Mutex => LockFreeIncrement::Store { target: value, read: detached.read },
         };
         increment.finish();
     }
@@ -211,9 +224,20 @@ impl<'a> Counter<'a> {
         Ok(())
     }
 
-    /// The counter's value: the shared word plus every shard (only one of the two is ever non-zero).
+    /// The counter's value: the shared word plus every shard that counts increments (only one of the two is ever
+    /// non-zero).
     pub fn total(&self) -> u64 {
-        self.shards.iter().fold(self.header.value.0.load(Relaxed), |sum, shard| sum.wrapping_add(shard.0.load(Relaxed)))
+        let value = self.header.value.0.load(Relaxed);
+        if self.header.meta.0.shards_count_retries { value } else { value.wrapping_add(self.sum_of_shards()) }
+    }
+
+    /// Compare-and-swap retries of the optimistic strategy, summed over the writers; `None` for the others.
+    pub fn retries(&self) -> Option<u64> {
+        self.header.meta.0.shards_count_retries.then(|| self.sum_of_shards())
+    }
+
+    fn sum_of_shards(&self) -> u64 {
+        self.shards.iter().fold(0, |sum: u64, shard| sum.wrapping_add(shard.0.load(Relaxed)))
     }
 
     /// The job queue of a pooled run.
@@ -277,6 +301,16 @@ pub enum LockFreeIncrement<'a> {
         /// The shared value.
         target: &'a AtomicU64,
     },
+    /// Optimistic: write what was read plus one only if the value is still what was read
+    /// (`compare_exchange`); if another worker got there first, take the value it left and try again.
+    Swap {
+        /// The shared value.
+        target: &'a AtomicU64,
+        /// What was read.
+        read: u64,
+        /// This writer's count of failed attempts (its own shard: only it writes there).
+        retries: &'a AtomicU64,
+    },
 }
 
 impl LockFreeIncrement<'_> {
@@ -285,7 +319,7 @@ impl LockFreeIncrement<'_> {
     #[inline]
     pub fn detach(self) -> DetachedIncrement {
         match self {
-            LockFreeIncrement::Store { read, .. } => DetachedIncrement { read },
+            LockFreeIncrement::Store { read, .. } | LockFreeIncrement::Swap { read, .. } => DetachedIncrement { read },
             LockFreeIncrement::Add { .. } => DetachedIncrement { read: 0 },
         }
     }
@@ -297,6 +331,18 @@ impl LockFreeIncrement<'_> {
             LockFreeIncrement::Store { target, read } => target.store(read.wrapping_add(1), Relaxed),
             LockFreeIncrement::Add { target } => {
                 target.fetch_add(1, Relaxed);
+            }
+            LockFreeIncrement::Swap { target, mut read, retries } => {
+                let mut failed = 0;
+                // A strong exchange: a spurious failure would count as a retry that no other writer caused.
+                while let Err(actual) = target.compare_exchange(read, read.wrapping_add(1), Relaxed, Relaxed) {
+                    read = actual;
+                    failed += 1;
+                }
+                if failed > 0 {
+                    // The writer's own shard: a plain load and store, no contended read-modify-write.
+                    retries.store(retries.load(Relaxed).wrapping_add(failed), Relaxed);
+                }
             }
         }
     }
@@ -458,15 +504,36 @@ mod tests {
     #[test]
     fn only_lock_free_strategies_give_a_sendable_increment() {
         fn sendable<T: Send>(_: &T) {}
-        let heap = HeapCounter::new(Strategy::Sharded, 2).unwrap();
         for strategy in Strategy::ALL {
+            let heap = HeapCounter::new(strategy, 2).unwrap();
             let increment = heap.counter().begin_lock_free(strategy, 1);
             assert_eq!(increment.is_none(), strategy == Strategy::Mutex, "{strategy:?}");
             if let Some(increment) = increment {
                 sendable(&increment);
                 increment.finish();
+                assert_eq!(heap.counter().total(), 1, "{strategy:?}");
             }
         }
-        assert_eq!(heap.counter().total(), 3);
+    }
+
+    #[test]
+    fn an_optimistic_write_that_lost_the_race_tries_again_and_counts_it() {
+        let heap = HeapCounter::new(Strategy::Optimistic, 2).unwrap();
+        let counter = heap.counter();
+        let first = counter.begin_lock_free(Strategy::Optimistic, 0).unwrap();
+        // Writer 1 reads the same value and writes first: writer 0's compare-and-swap fails once, then lands on
+        // the value writer 1 left.
+        counter.increment_lock_free(Strategy::Optimistic, 1);
+        first.finish();
+        assert_eq!((counter.total(), counter.retries()), (2, Some(1)));
+        // The same through a detached increment, as an async task keeps it across an await.
+        let detached = counter.begin_lock_free(Strategy::Optimistic, 1).unwrap().detach();
+        counter.increment_lock_free(Strategy::Optimistic, 0);
+        counter.finish_detached(Strategy::Optimistic, 1, detached);
+        assert_eq!((counter.total(), counter.retries()), (4, Some(2)));
+        // The other strategies have no retries to report, and sharded counts its shards.
+        let sharded = HeapCounter::new(Strategy::Sharded, 2).unwrap();
+        sharded.counter().increment_lock_free(Strategy::Sharded, 1);
+        assert_eq!((sharded.counter().total(), sharded.counter().retries()), (1, None));
     }
 }

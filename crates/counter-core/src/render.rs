@@ -173,6 +173,9 @@ fn describe_strategy(strategy: Strategy) -> &'static str {
         Strategy::Mutex => "mutex: the read-modify-write under a lock",
         Strategy::Atomic => "atomic: one fetch_add, an indivisible read-modify-write",
         Strategy::Sharded => "sharded: each worker counts in its own cache line, summed at the end",
+        Strategy::Optimistic => {
+            "optimistic: read, then compare-and-swap the value plus one; on a conflict, try again with the new value"
+        }
     }
 }
 
@@ -261,6 +264,17 @@ pub fn explain(report: &RunReport) -> Vec<String> {
         (Strategy::Sharded, _) => lines.push(
             "each worker writes only its own slot: no update can be lost and no cache line is fought over".to_owned(),
         ),
+        (Strategy::Optimistic, _) => lines.push(match report.retries {
+            Some(retries) if retries > 0 => format!(
+                "a write lands only if the value is still what was read: no update can be lost; {} found the value \
+                 changed since their read and were made again ({:.2} per increment)",
+                units::count(retries, "attempt", "attempts"),
+                retries as f64 / report.worker_summary.increments_done.max(1) as f64
+            ),
+            _ => "a write lands only if the value is still what was read: no update can be lost; no attempt had to \
+                  be made again (the workers never wrote between each other's read and write)"
+                .to_owned(),
+        }),
     }
     if report.lock_recoveries > 0 {
         lines.push(format!(

@@ -13,9 +13,10 @@ use crate::{
     proc::memory::MemorySnapshot,
 };
 
-/// Bumped whenever a field changes meaning or disappears. Version 2: `lost_updates` and `lost_percent` may be
-/// null (a worker died before it reported), with `unreported_workers` and `lost_updates_bounds`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped whenever a field changes meaning, appears or disappears. Version 2: `lost_updates` and `lost_percent`
+/// may be null (a worker died before it reported), with `unreported_workers` and `lost_updates_bounds`. Version
+/// 3: `retries`, and the `optimistic` strategy.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Above this many workers (or processes), per-worker detail is left out and only the summary is kept, so that
 /// a report of a million tasks stays small.
@@ -196,6 +197,10 @@ pub struct RunReport {
     pub peak_rss_kib: u64,
     /// Times a worker found the mutex's holder dead and recovered it.
     pub lock_recoveries: u64,
+    /// Optimistic strategy: attempts that found the value changed since their read and were made again; `null`
+    /// for the other strategies, and where the strategy is not available.
+    #[serde(default)]
+    pub retries: Option<u64>,
     /// Every worker's figures; empty above [`DETAIL_LIMIT`] workers (see `worker_summary`).
     pub workers: Vec<WorkerReport>,
     /// Whether `workers` lists every worker (`full`) or was left out (`summary`).
@@ -233,6 +238,8 @@ pub struct Measurements {
     pub peak_rss_kib: u64,
     /// Recoveries of the mutex from a dead holder.
     pub lock_recoveries: u64,
+    /// Retries of the optimistic strategy.
+    pub retries: Option<u64>,
     /// Each worker's figures, as reported.
     pub workers: WorkerTally,
     /// Workers (or pool members) that ended without reporting: their increments are unknown.
@@ -296,6 +303,7 @@ impl RunReport {
             memory: measured.memory,
             peak_rss_kib: measured.peak_rss_kib,
             lock_recoveries: measured.lock_recoveries,
+            retries: measured.retries,
             workers,
             worker_detail,
             worker_summary,
@@ -429,7 +437,7 @@ mod tests {
         let report = RunReport::new(Model::Processes, &Config::default(), measured);
         let mut paths = Vec::new();
         field_paths(&serde_json::to_value(&report).unwrap(), "", &mut paths);
-        assert_eq!(report.schema_version, 2);
+        assert_eq!(report.schema_version, 3);
         insta::assert_snapshot!(paths.join("\n"));
     }
 

@@ -89,6 +89,9 @@ pub fn increments_without_work(
             Strategy::Racy => (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Racy, writer)),
             Strategy::Atomic => (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Atomic, writer)),
             Strategy::Sharded => (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Sharded, writer)),
+            Strategy::Optimistic => {
+                (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Optimistic, writer));
+            }
             Strategy::Mutex => {
                 for _ in 0..batch {
                     counter.increment(Strategy::Mutex, writer)?;

@@ -298,6 +298,7 @@ impl Coordinator<'_> {
             memory: memory.clone(),
             peak_rss_kib: memory::of_process(coordinator.as_raw()).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: self.counter.dead_owner_recoveries(),
+            retries: self.counter.retries(),
             workers: workers.reports(),
             unreported_workers: workers.unreported(),
             stopped,

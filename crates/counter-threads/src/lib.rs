@@ -120,6 +120,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             memory,
             peak_rss_kib: memory::of_process(pid).map_or(0, |m| m.peak_rss_kib),
             lock_recoveries: counter.dead_owner_recoveries(),
+            retries: counter.retries(),
             workers,
             stopped: signal.is_some(),
             queue_waits: config.pool().map(|_| counter.jobs().waits()),

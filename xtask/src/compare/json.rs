@@ -9,9 +9,10 @@ use super::{
     results::{CSV_HEADER, Row},
 };
 
-/// Bumped when a field changes meaning or disappears. 2: numbers only, units in the names, scenarios with
-/// their load, memory per worker from the probe at scale.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped when a field changes meaning, appears or disappears. 2: numbers only, units in the names, scenarios
+/// with their load, memory per worker from the probe at scale. 3: rows' `unavailable` and `retries_median`, the
+/// probe's `start_method` and `start_s`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Serialize)]
 struct Document<'a> {

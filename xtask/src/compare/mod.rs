@@ -92,7 +92,12 @@ pub struct Args {
     models: Vec<Model>,
 
     /// The strategies to compare, comma-separated
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["racy", "mutex", "atomic", "sharded"])]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_values = ["racy", "mutex", "atomic", "sharded", "optimistic"]
+    )]
     syncs: Vec<Strategy>,
 
     /// Measured runs per row at least (at most 1000); more, up to 30, while the median's 95% interval is wider than
@@ -225,7 +230,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             load.cpus
         ));
     }
-    let cells: u64 = targets.iter().map(|target| target.syncs.len() as u64).sum();
+    let cells: u64 = targets
+        .iter()
+        .map(|target| {
+            target.syncs.iter().filter(|&&sync| !target.python || python::SYNCS.contains(&sync)).count() as u64
+        })
+        .sum();
     let progress = progress_bar(
         scenarios.len() as u64 * cells * (args.warmup + args.repeats)
             + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
@@ -282,7 +292,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     terminal.print(&text)?;
-    let failed = rows.iter().filter(|row| !row.ok()).count();
+    let failed = rows.iter().filter(|row| row.failed_to_run()).count();
     if failed > 0 {
         eprint(&format!("xtask: {failed} row(s) failed; see the table\n"));
         return Ok(ExitCode::FAILURE);
@@ -311,6 +321,8 @@ struct Cell<'a> {
     flags: Vec<String>,
     samples: Vec<Sample>,
     error: Option<String>,
+    /// Why the program has no such strategy: the row is not run.
+    unavailable: Option<&'static str>,
     spent: Duration,
 }
 
@@ -318,7 +330,7 @@ impl Cell<'_> {
     /// Whether the row wants another run: fewer than `--repeats`, or an interval still wider than the target
     /// while its budget lasts.
     fn wants_more(&self, args: &Args) -> bool {
-        if self.error.is_some() {
+        if self.error.is_some() || self.unavailable.is_some() {
             return false;
         }
         let runs = self.samples.len();
@@ -352,9 +364,10 @@ impl Cell<'_> {
     }
 
     fn into_row(self) -> Row {
-        match self.error {
-            Some(error) => Row::failed(self.key, error),
-            None => Row::measured(self.key, &self.samples),
+        match (self.error, self.unavailable) {
+            (Some(error), _) => Row::failed(self.key, error),
+            (None, Some(why)) => Row::unavailable(self.key, why),
+            (None, None) => Row::measured(self.key, &self.samples),
         }
     }
 }
@@ -391,19 +404,21 @@ fn measure_all(
                     flags: flags.join(" "),
                     workers: scenario.workers,
                 };
+                let unavailable = target.python.then(|| python::unavailable(strategy)).flatten();
                 cells.push(Cell {
                     key,
                     program: &target.program,
                     flags: row_flags,
                     samples: Vec::new(),
                     error: None,
+                    unavailable,
                     spent: Duration::ZERO,
                 });
             }
         }
         for round in 0..args.warmup {
             progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
-            for cell in cells.iter_mut().filter(|cell| cell.error.is_none()) {
+            for cell in cells.iter_mut().filter(|cell| cell.error.is_none() && cell.unavailable.is_none()) {
                 cell.run(false, run_dir)?;
                 progress.inc(1);
             }
@@ -479,7 +494,7 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
                 label,
                 kind: reference.model,
                 program: reference.program(&interpreter),
-                syncs: args.syncs.iter().copied().filter(|sync| python::SYNCS.contains(sync)).collect(),
+                syncs: args.syncs.iter().copied().filter(|sync| python::has_row(*sync)).collect(),
                 extra_flags,
                 python: true,
             };

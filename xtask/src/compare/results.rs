@@ -21,12 +21,16 @@ pub struct Row {
     pub kind: Model,
     /// Whether the row runs a Python reference program rather than our binary.
     pub python: bool,
-    /// `racy`, `mutex`, `atomic` or `sharded`.
+    /// `racy`, `mutex`, `atomic`, `sharded` or `optimistic`.
     pub sync: String,
     /// The workload flags given to the program.
     pub flags: String,
     /// Why the row has no figures, if it failed.
     pub error: Option<String>,
+    /// Why the row has no figures, if the program has no such strategy (not a failure).
+    pub unavailable: Option<String>,
+    /// Optimistic strategy: median compare-and-swap retries per run.
+    pub retries_median: Option<f64>,
     /// Runs measured (warm-up runs excluded).
     pub runs: usize,
     /// Workers per run.
@@ -121,6 +125,11 @@ impl Row {
         Row::new(key, &[], Some(error))
     }
 
+    /// A row for a strategy that the program does not have, and why.
+    pub fn unavailable(key: RowKey, why: &str) -> Row {
+        Row { unavailable: Some(why.to_owned()), ..Row::new(key, &[], None) }
+    }
+
     /// A row from its runs.
     pub fn measured(key: RowKey, samples: &[Sample]) -> Row {
         Row::new(key, samples, None)
@@ -134,7 +143,10 @@ impl Row {
         let lost = collect(samples, |s| s.report.lost_updates.unwrap_or_default() as f64);
         let wall = collect(samples, |s| s.report.wall_time_s);
         let parallelism = collect(samples, parallelism);
+        let retries: Vec<f64> = samples.iter().filter_map(|s| s.report.retries).map(|r| r as f64).collect();
         Row {
+            unavailable: None,
+            retries_median: (!retries.is_empty()).then(|| Stats::of(&retries).median),
             runs: samples.len(),
             expected: samples.first().map_or(0, |s| s.report.expected),
             final_median: collect(samples, |s| s.report.final_value as f64).median,
@@ -178,7 +190,12 @@ impl Row {
 
     /// Whether the row has figures.
     pub fn ok(&self) -> bool {
-        self.error.is_none()
+        self.error.is_none() && self.unavailable.is_none()
+    }
+
+    /// Whether the row failed (a row whose strategy the program lacks did not).
+    pub fn failed_to_run(&self) -> bool {
+        self.error.is_some()
     }
 
     /// The fields of a CSV line, in the order of [`CSV_HEADER`]: numbers at full precision, no units in cells.
@@ -190,6 +207,7 @@ impl Row {
             self.model.clone(),
             self.sync.clone(),
             optional(&self.error),
+            optional(&self.unavailable),
             self.runs.to_string(),
             self.workers.to_string(),
             self.expected.to_string(),
@@ -211,16 +229,18 @@ impl Row {
             number(self.rss_bytes),
             number(self.pss_bytes),
             number(self.uss_bytes),
+            self.retries_median.map(number).unwrap_or_default(),
         ]
     }
 }
 
 /// The CSV header, one name per field of [`Row::csv_record`], as in the JSON export.
-pub const CSV_HEADER: [&str; 25] = [
+pub const CSV_HEADER: [&str; 27] = [
     "scenario",
     "model",
     "sync",
     "error",
+    "unavailable",
     "runs",
     "workers",
     "expected",
@@ -242,6 +262,7 @@ pub const CSV_HEADER: [&str; 25] = [
     "rss_bytes",
     "pss_bytes",
     "uss_bytes",
+    "retries_median",
 ];
 
 /// Compares each run's self-reported memory with ours; describes the worst difference above the tolerance.

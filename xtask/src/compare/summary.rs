@@ -183,6 +183,20 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
                 safe.join(", ") + if safe.len() == 1 { " was" } else { " were" }
             ));
         }
+        let retried: Vec<String> = scenario_rows
+            .iter()
+            .filter_map(|row| {
+                let retries = row.retries_median?;
+                let per_increment = retries / row.expected.max(1) as f64;
+                Some(format!("{} {:.0} ({per_increment:.2} per increment)", row.model, retries))
+            })
+            .collect();
+        if !retried.is_empty() {
+            out.push(format!(
+                "{name}: optimistic compare-and-swap attempts made again, median per run: {}.",
+                retried.join("; ")
+            ));
+        }
     }
     out.extend(memory_sentences(probes));
     out

@@ -18,6 +18,10 @@ fn wall(row: &Row) -> String {
 
 /// Lost updates as a share of the increments: `38.3% (5/5)` is the median run's loss and the runs with any.
 fn lost(row: &Row) -> String {
+    if let Some(retries) = row.retries_median.filter(|_| row.runs_with_loss == 0) {
+        // Optimistic: nothing lost; what it costs is attempts made again.
+        return format!("0, {} retried", compact(retries));
+    }
     if row.runs_with_loss == 0 {
         return "0".to_owned();
     }
@@ -30,6 +34,15 @@ fn lost(row: &Row) -> String {
     format!("{median} ({}/{})", row.runs_with_loss, row.runs)
 }
 
+/// A count in few characters: 950, 12.3k, 1.24M.
+fn compact(count: f64) -> String {
+    match count {
+        _ if count >= 1e6 => format!("{:.2}M", count / 1e6),
+        _ if count >= 1e3 => format!("{:.1}k", count / 1e3),
+        _ => format!("{count:.0}"),
+    }
+}
+
 fn cells(row: &Row, wide: bool) -> Vec<String> {
     let mut cells = vec![row.model.clone(), row.sync.clone()];
     if let Some(error) = &row.error {
@@ -39,6 +52,10 @@ fn cells(row: &Row, wide: bool) -> Vec<String> {
             shown.push_str(" …");
         }
         cells.push(format!("FAILED: {shown}"));
+        return cells;
+    }
+    if let Some(why) = &row.unavailable {
+        cells.push(format!("not available: {why}"));
         return cells;
     }
     cells.extend([
