@@ -20,6 +20,8 @@ fn compare_tabulates_every_row_and_exports_it() {
     let scratch = Scratch::new("ok");
     let (json, csv, markdown) = (scratch.file("r.json"), scratch.file("r.csv"), scratch.file("r.md"));
     let output = compare(&[
+        "--models",
+        "threads,processes,async",
         "--workers",
         "3",
         "--increments",
@@ -114,7 +116,7 @@ fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
 fn compare_refuses_bad_flags() {
     let output = compare(&["--models", "fibers"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[possible values: threads, processes, async]"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("[possible values: threads, processes, async, redis]"));
     let output = std::process::Command::new(binary("xtask")).args(["compare", "--repeats", "0"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -402,4 +404,33 @@ fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
         assert_eq!(row["runs"].as_u64().unwrap() == 0, python, "{row}");
     }
     assert!(stdout.contains("not available: CPython has no compare-and-swap"), "{stdout}");
+}
+
+#[test]
+fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
+    let scratch = Scratch::new("redis-rows");
+    let json = scratch.file("r.json");
+    let args = ["--models", "redis", "--syncs", "racy,atomic,optimistic", "--workers", "3", "--increments", "20"];
+    let export = ["--work", "none", "--probe-pairs", "1", "--export-json", json.to_str().unwrap()];
+    if !tests::have_tool("redis-server") {
+        // Without a server to start, the rows are skipped with one line, and nothing fails.
+        let output = compare(&[&args[..], &export[..]].concat());
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("the redis rows are skipped"));
+        tests::skip("compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started", "redis-server");
+        return;
+    }
+    let output = compare(&[&args[..], &export[..]].concat());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for row in rows {
+        assert_eq!(row["model"], "redis");
+        if row["sync"] != "racy" {
+            assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
+        }
+    }
+    assert!(stdout.contains("Memory per extra client (1 pairs of runs with 1 and 1000 clients)"), "{stdout}");
 }

@@ -9,6 +9,7 @@ mod edges;
 mod pool;
 mod processes;
 mod python;
+mod redis;
 mod start_methods;
 mod sweep;
 mod threads;

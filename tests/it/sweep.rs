@@ -15,6 +15,8 @@ fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
     let (plot, json, csv, markdown) = (dir.file("m.svg"), dir.file("m.json"), dir.file("m.csv"), dir.file("m.md"));
     let output = sweep(&[
         "--quick",
+        "--models",
+        "threads,processes,async",
         "--plot",
         plot.to_str().unwrap(),
         "--export-json",
@@ -92,7 +94,7 @@ fn sweep_refuses_bad_flags() {
         (&["--workers", "0"][..], "invalid workers '0'"),
         (&["--workers", "10,x"], "'x'"),
         (&["--quick", "--workers", "10"], "cannot be used with"),
-        (&["--models", "fibers"], "[possible values: threads, processes, async]"),
+        (&["--models", "fibers"], "[possible values: threads, processes, async, redis]"),
     ] {
         let output = Command::new(binary("xtask")).arg("sweep").args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -9,6 +9,7 @@ mod calibrate;
 mod compare;
 mod output;
 mod python;
+mod redis;
 mod runner;
 mod stats;
 mod sweep;

@@ -103,6 +103,10 @@ pub fn command_for(model: Model, command: clap::Command) -> clap::Command {
             "Simulated work per increment: none, yield, sleep:<duration>, or \
                                               spin:<duration> (busy loop). Durations: 10ms, 250us, 1s"
         }
+        Model::Redis => {
+            "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), or \
+             spin:<duration> (busy loop). Durations: 10ms, 250us, 1s"
+        }
     };
     let has_pool = command.get_arguments().any(|arg| arg.get_id() == "pool");
     let command = command

@@ -284,6 +284,11 @@ impl Request {
                 "counter-async has no pool: its tasks already run on the runtime's threads".to_owned(),
             ));
         }
+        if model == Model::Redis && self.pool.is_some() {
+            return Err(ConfigError::Conflict(
+                "counter-redis has no pool: each worker is a client with its own connection".to_owned(),
+            ));
+        }
         self.validate()
     }
 }

@@ -16,6 +16,8 @@ pub enum Model {
     Processes,
     /// One tokio task per worker.
     Async,
+    /// One tokio task per worker, each a client with its own connection to a Redis server that holds the counter.
+    Redis,
 }
 
 /// Every name of a model.
@@ -33,7 +35,7 @@ pub struct ModelNames {
 
 impl Model {
     /// Every model, in the order the project presents them.
-    pub const ALL: [Model; 3] = [Model::Threads, Model::Processes, Model::Async];
+    pub const ALL: [Model; 4] = [Model::Threads, Model::Processes, Model::Async, Model::Redis];
 
     /// The one table of names.
     pub const fn names(self) -> ModelNames {
@@ -45,6 +47,7 @@ impl Model {
                 ModelNames { name: "processes", binary: "counter-processes", worker: "process", workers: "processes" }
             }
             Model::Async => ModelNames { name: "async", binary: "counter-async", worker: "task", workers: "tasks" },
+            Model::Redis => ModelNames { name: "redis", binary: "counter-redis", worker: "client", workers: "clients" },
         }
     }
 

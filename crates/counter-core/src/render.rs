@@ -17,16 +17,22 @@ pub fn text(report: &RunReport) -> String {
     let nouns = report.model.worker_nouns();
     // `write!` into a String cannot fail.
     let _ = writeln!(out, "Final counter value: {}", report.final_value);
+    let participants = report.redis.as_ref().map_or(1, |redis| redis.participants);
     let _ = writeln!(
         out,
-        "expected:      {} ({} {} x {} increments){}",
+        "expected:      {} ({}{} {} x {} increments){}",
         report.expected,
+        if participants > 1 { format!("{participants} participants x ") } else { String::new() },
         config.workers(),
         if report.pool.is_some() { "workers" } else { nouns },
         config.increments(),
         if report.complete { "" } else { "; the run did not finish every increment" }
     );
-    let done = report.worker_summary.increments_done;
+    // Over every participant when the run was shared: what the counter should hold is what they all did.
+    let done = match report.lost_updates {
+        Some(lost) if participants > 1 => lost + report.final_value,
+        _ => report.worker_summary.increments_done,
+    };
     match (report.lost_updates, report.lost_percent, report.lost_updates_bounds) {
         (Some(lost), Some(percent), _) => {
             let _ = writeln!(out, "lost updates:  {lost} ({percent:.2}% of {done} increments done)");
@@ -34,8 +40,9 @@ pub fn text(report: &RunReport) -> String {
         (_, _, bounds) => {
             let _ = writeln!(
                 out,
-                "lost updates:  unknown: {} ended without reporting its increments{}",
+                "lost updates:  unknown: {} ended without reporting {} increments{}",
                 units::count(report.unreported_workers, noun, nouns),
+                if report.unreported_workers == 1 { "its" } else { "their" },
                 bounds.map_or_else(String::new, |b| format!(
                     "; between {} and {} (the others reported {done} increments)",
                     b.at_least, b.at_most
@@ -43,7 +50,7 @@ pub fn text(report: &RunReport) -> String {
             );
         }
     }
-    let _ = writeln!(out, "strategy:      {}", describe_strategy(config.strategy()));
+    let _ = writeln!(out, "strategy:      {}", describe_strategy(config.strategy(), report.model));
     let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));
     if let Work::Sleep(_) | Work::Block(_) = config.work() {
         let _ = writeln!(out, "timer:         {}", describe_timer(config.timer()));
@@ -58,6 +65,7 @@ pub fn text(report: &RunReport) -> String {
         );
     }
     write_pool(&mut out, report);
+    write_redis(&mut out, report);
     let _ = write!(out, "wall time:     {}", human_seconds(report.wall_time_s));
     match report.efficiency {
         Some(efficiency) => {
@@ -101,6 +109,46 @@ pub fn text(report: &RunReport) -> String {
         let _ = writeln!(out, "note:          {note}");
     }
     out
+}
+
+/// The Redis lines: the server, the round trips and their latency, the server's memory, the lock.
+fn write_redis(out: &mut String, report: &RunReport) {
+    let Some(redis) = &report.redis else { return };
+    let participants = match (redis.participants, redis.participants_unreported) {
+        (1, _) => String::new(),
+        (all, 0) => format!(", {all} participants (the counts above are over all of them)"),
+        (all, missing) => format!(
+            ", {all} participants; {missing} stopped before reporting (its heartbeat expired), so its increments are \
+             unknown"
+        ),
+    };
+    let _ = writeln!(out, "server:        {}; run id {}{participants}", redis.server, redis.run_id);
+    let _ = writeln!(
+        out,
+        "round trips:   {} ({:.2} per increment); latency median {} … p99 {} … max {}",
+        redis.round_trips,
+        redis.round_trips_per_increment,
+        human_seconds(redis.latency_median_us / 1e6),
+        human_seconds(redis.latency_p99_us / 1e6),
+        human_seconds(redis.latency_max_us / 1e6)
+    );
+    let _ = writeln!(
+        out,
+        "server memory: {} per connection (CLIENT LIST tot-mem); used_memory {} before the clients, {} with them{}",
+        units::bytes(redis.server_memory_per_connection_bytes as u64),
+        units::bytes(redis.server_memory_before_bytes),
+        units::bytes(redis.server_memory_before_bytes.saturating_add_signed(redis.server_memory_added_bytes)),
+        redis.server_rss_kib.map(|kib| format!("; server RSS {}", human_kib(kib))).unwrap_or_default()
+    );
+    if report.config.strategy() == Strategy::Mutex {
+        let _ = writeln!(
+            out,
+            "lock:          {} found it taken; {} outlived the time to live (--lock-ttl) of a holder that \
+             died or stalled",
+            units::count(redis.lock_waits, "attempt", "attempts"),
+            units::count(redis.lock_expiries, "lock", "locks")
+        );
+    }
 }
 
 /// The pool line: its members, jobs, rounds and queue waits.
@@ -167,7 +215,20 @@ fn write_memory(out: &mut String, report: &RunReport) {
     }
 }
 
-fn describe_strategy(strategy: Strategy) -> &'static str {
+fn describe_strategy(strategy: Strategy, model: Model) -> &'static str {
+    if model == Model::Redis {
+        return match strategy {
+            Strategy::Racy => "racy: GET, then SET of that value plus one, a round trip later, no lock",
+            Strategy::Mutex => {
+                "mutex: GET and SET under a lock key (SET NX PX), released by a compare-and-delete script"
+            }
+            Strategy::Atomic => "atomic: INCR, one command: the server does the read-modify-write",
+            Strategy::Sharded => "sharded: HINCRBY on each worker's own field of a hash, summed at the end",
+            Strategy::Optimistic => {
+                "optimistic: WATCH, GET, MULTI / SET / EXEC; made again when EXEC finds the key changed"
+            }
+        };
+    }
     match strategy {
         Strategy::Racy => "racy: a relaxed load, then a relaxed store of that value plus one, no lock",
         Strategy::Mutex => "mutex: the read-modify-write under a lock",
@@ -215,7 +276,7 @@ pub fn explain(report: &RunReport) -> Vec<String> {
             lines.push(match (config.strategy().is_racy(), others) {
                 (false, Some(others)) => format!(
                     "the {reported} that reported did {done} increments and the counter shows {}, so the {} that died \
-                     made {others} before it died; with {}, none was lost",
+                     made {others} before dying; with {}, none was lost",
                     report.final_value,
                     units::count(report.unreported_workers, report.model.worker_noun(), report.model.worker_nouns()),
                     config.strategy().name(),
@@ -233,6 +294,11 @@ pub fn explain(report: &RunReport) -> Vec<String> {
                 "{lost} updates were really lost: two workers read the same value, both wrote back that value plus \
                  one, and one increment vanished"
             ));
+            if report.model == Model::Redis {
+                lines.push(
+                    "the read and the write are a round trip apart, and the workers' round trips overlap".to_owned(),
+                );
+            }
             if config.window() == Window::Inside {
                 lines.push(format!(
                     "the read and the write are {} apart (--window inside), so workers overlap in them all the time",
@@ -259,8 +325,14 @@ pub fn explain(report: &RunReport) -> Vec<String> {
             "the lock makes the read-modify-write exclusive: no update can be lost; the price is waiting for it"
                 .to_owned(),
         ),
+        (Strategy::Atomic, _) if report.model == Model::Redis => {
+            lines.push("INCR runs in the server, which runs one command at a time: no update can be lost".to_owned());
+        }
         (Strategy::Atomic, _) => lines
             .push("fetch_add is one indivisible instruction (lock xadd on x86-64): no update can be lost".to_owned()),
+        (Strategy::Sharded, _) if report.model == Model::Redis => {
+            lines.push("each worker increments only its own field: no update can be lost".to_owned());
+        }
         (Strategy::Sharded, _) => lines.push(
             "each worker writes only its own slot: no update can be lost and no cache line is fought over".to_owned(),
         ),

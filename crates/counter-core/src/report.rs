@@ -201,6 +201,9 @@ pub struct RunReport {
     /// for the other strategies, and where the strategy is not available.
     #[serde(default)]
     pub retries: Option<u64>,
+    /// The Redis frontend's own figures: the server, round trips, latency, the server's memory.
+    #[serde(default)]
+    pub redis: Option<RedisReport>,
     /// Every worker's figures; empty above [`DETAIL_LIMIT`] workers (see `worker_summary`).
     pub workers: Vec<WorkerReport>,
     /// Whether `workers` lists every worker (`full`) or was left out (`summary`).
@@ -209,6 +212,52 @@ pub struct RunReport {
     pub worker_summary: WorkerSummary,
     /// Model-specific remarks: which lock was used and why, and the like.
     pub notes: Vec<String>,
+}
+
+/// What the Redis frontend measured besides what every frontend does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisReport {
+    /// Which server: `private redis-server 7.0.15 (Unix socket)`, or the URL given, without its password.
+    pub server: String,
+    /// The run's id: its keys live under `counter-lab:<run_id>:`.
+    pub run_id: String,
+    /// Copies of the binary that shared the run (1 unless `--participants`).
+    pub participants: u64,
+    /// Participants that stopped (their heartbeat expired) before they reported: their increments are unknown.
+    pub participants_unreported: u64,
+    /// Round trips to the server made by this participant's workers during the run.
+    pub round_trips: u64,
+    /// Round trips per increment done.
+    pub round_trips_per_increment: f64,
+    /// Latency of one round trip, microseconds: median.
+    pub latency_median_us: f64,
+    /// 99th percentile.
+    pub latency_p99_us: f64,
+    /// The slowest.
+    pub latency_max_us: f64,
+    /// The server's `used_memory` before this participant's clients connected, bytes.
+    pub server_memory_before_bytes: u64,
+    /// Its growth once every client was connected, bytes.
+    pub server_memory_added_bytes: i64,
+    /// What the server holds per client connection (`tot-mem` of `CLIENT LIST`, averaged), bytes.
+    pub server_memory_per_connection_bytes: f64,
+    /// The server process's RSS, KiB, when it is ours (a private server).
+    pub server_rss_kib: Option<u64>,
+    /// Mutex strategy: attempts to take the lock that found it taken.
+    pub lock_waits: u64,
+    /// Mutex strategy: times a holder found, on releasing, that its lock had expired (its TTL ran out).
+    pub lock_expiries: u64,
+}
+
+/// The other participants' share of a run shared across machines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// Increments the other participants reported done.
+    pub increments_done: u64,
+    /// Increments they were asked for (a participant that never reported counts as asked for what this one was).
+    pub expected: u64,
+    /// Workers of participants that never reported, counted as this one's number of workers each.
+    pub unreported_workers: u64,
 }
 
 /// Whether a report lists every worker.
@@ -240,6 +289,11 @@ pub struct Measurements {
     pub lock_recoveries: u64,
     /// Retries of the optimistic strategy.
     pub retries: Option<u64>,
+    /// The Redis frontend's own figures.
+    pub redis: Option<RedisReport>,
+    /// Increments done and expected by the other participants of a run shared across machines: the counter
+    /// holds theirs too, so the loss is counted over all of them.
+    pub elsewhere: Option<Elsewhere>,
     /// Each worker's figures, as reported.
     pub workers: WorkerTally,
     /// Workers (or pool members) that ended without reporting: their increments are unknown.
@@ -258,10 +312,11 @@ impl RunReport {
     /// Assembles a report: the expected value, lost updates, efficiency, the pool's figures and notes, and how
     /// much per-worker detail to keep are derived here, the same way for every frontend.
     pub fn new(model: Model, config: &Config, measured: Measurements) -> RunReport {
-        let expected = config.expected();
+        let elsewhere = measured.elsewhere.unwrap_or_default();
+        let expected = config.expected().saturating_add(elsewhere.expected);
         let (workers, worker_detail, worker_summary) = measured.workers.finish();
-        let done = worker_summary.increments_done;
-        let unreported = measured.unreported_workers;
+        let done = worker_summary.increments_done.saturating_add(elsewhere.increments_done);
+        let unreported = measured.unreported_workers.saturating_add(elsewhere.unreported_workers);
         let (lost_updates, lost_updates_bounds) = if unreported == 0 {
             (Some(done.saturating_sub(measured.final_value)), None)
         } else {
@@ -304,6 +359,7 @@ impl RunReport {
             peak_rss_kib: measured.peak_rss_kib,
             lock_recoveries: measured.lock_recoveries,
             retries: measured.retries,
+            redis: measured.redis,
             workers,
             worker_detail,
             worker_summary,

@@ -44,7 +44,7 @@ use self::{
 };
 use crate::{
     output::{self, RunDir, Terminal},
-    python,
+    python, redis,
     runner::{Interrupted, Program, Sample, run_once},
     stats::Stats,
     workspace::{self, Profile},
@@ -73,7 +73,7 @@ fn zero_to(name: &'static str, max: u64) -> impl Fn(&str) -> Result<u64, String>
 }
 
 /// Run every frontend on the same workload and tabulate the results.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:
   cargo xtask compare             # the default scenarios: about 45 s after the build (the first build takes a
                                   # few minutes on 2 cores)
@@ -87,9 +87,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
 
-    /// The models to compare, comma-separated
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async"])]
+    /// The models to compare, comma-separated (redis when a redis-server is on the PATH or --redis is given)
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async", "redis"])]
     models: Vec<Model>,
+
+    /// A Redis server for the redis rows (redis:// or unix:// URL) instead of a private one per run
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 
     /// The strategies to compare, comma-separated
     #[arg(
@@ -213,6 +217,7 @@ pub struct ScenarioRun {
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let args = &Args { models: redis::runnable(&args.models, args.redis.as_deref()), ..args.clone() };
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);
@@ -243,7 +248,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     let mut scenario_runs = Vec::new();
     let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
-        .and_then(|()| probe::probe_all(&args.models, &args.starts, &bin_dir, args.probe_pairs, &progress));
+        .and_then(|()| {
+            probe::probe_all(&args.models, &args.starts, args.redis.as_deref(), &bin_dir, args.probe_pairs, &progress)
+        });
     progress.finish_and_clear();
     let probes = match measured {
         Ok(probes) => probes,
@@ -480,7 +487,7 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
             Some(starts) => targets.extend(starts.iter().map(|start| {
                 plain(format!("{} {}", model.name(), start.name()), vec!["--start".into(), start.name().into()])
             })),
-            None => targets.push(plain(model.name().to_owned(), Vec::new())),
+            None => targets.push(plain(model.name().to_owned(), redis::flags(model, args.redis.as_deref()))),
         }
         if let Some(size) = args.pool.filter(|_| model != Model::Async) {
             targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));

@@ -51,7 +51,7 @@ impl Probe {
 /// Workers in the larger run for `model`.
 pub fn scale(model: Model) -> u64 {
     match model {
-        Model::Threads | Model::Processes => 1000,
+        Model::Threads | Model::Processes | Model::Redis => 1000,
         Model::Async => 100_000,
     }
 }
@@ -76,6 +76,7 @@ pub fn count(models: &[Model], starts: &[StartMethod]) -> u64 {
 pub fn probe_all(
     models: &[Model],
     starts: &[StartMethod],
+    redis_url: Option<&str>,
     bin_dir: &Path,
     pairs: u64,
     progress: &ProgressBar,
@@ -91,7 +92,8 @@ pub fn probe_all(
         for start in variants {
             let label = start.map_or(String::new(), |start| format!(" ({})", start.name()));
             progress.set_message(format!("memory of one more {}{label}", model.worker_noun()));
-            probes.push(probe(model, start, &binary, pairs, progress)?);
+            let extra = crate::redis::flags(model, redis_url);
+            probes.push(probe(model, start, &extra, &binary, pairs, progress)?);
         }
     }
     Ok(probes)
@@ -100,6 +102,7 @@ pub fn probe_all(
 fn probe(
     model: Model,
     start_method: Option<StartMethod>,
+    extra: &[String],
     binary: &Program,
     pairs: u64,
     progress: &ProgressBar,
@@ -113,6 +116,7 @@ fn probe(
         if let Some(start) = start_method {
             flags.extend(["--start".to_owned(), start.name().to_owned()]);
         }
+        flags.extend(extra.iter().cloned());
         flags
     };
     let mut per_worker: Vec<[f64; 4]> = Vec::new();

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::{
     Usage,
     output::{self, RunDir, Table, Terminal},
-    python,
+    python, redis,
     runner::{Interrupted, Program, run_once},
     workspace::{self, Profile},
 };
@@ -33,9 +33,13 @@ use crate::{
   cargo xtask sweep --models threads --workers 1,100,1000,20000   # stops at the limit, and says which
   cargo xtask sweep --with-python --plot memory.svg")]
 pub struct Args {
-    /// The models to sweep, comma-separated
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async"])]
+    /// The models to sweep, comma-separated (redis when a redis-server is on the PATH or --redis is given)
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async", "redis"])]
     models: Vec<Model>,
+
+    /// A Redis server for the redis line (redis:// or unix:// URL) instead of a private one per run
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 
     /// Worker counts for every model, comma-separated [default: 1,10,100,1000,10000; async up to 1000000]
     #[arg(long, value_delimiter = ',', value_parser = |s: &str| parse_count("workers", s))]
@@ -90,6 +94,8 @@ pub struct Point {
     pub kernel_added_kib: i64,
     /// From the first spawn to every worker alive, seconds (the frontend's own `start_time_s`).
     pub start_s: f64,
+    /// Redis: what the server holds for the clients (`used_memory` added once they are connected), KiB.
+    pub server_kib: Option<f64>,
 }
 
 /// What one more worker costs, from the least-squares line through a model's points, KiB per worker.
@@ -105,6 +111,8 @@ pub struct Fit {
     pub kernel_kib_estimate: f64,
     /// Time to bring one more worker alive, seconds.
     pub start_s: f64,
+    /// Redis: the server's memory per connection (from `used_memory`), KiB.
+    pub server_kib: Option<f64>,
 }
 
 /// One model's sweep.
@@ -150,6 +158,8 @@ fn default_counts(swept: &Swept, quick: bool) -> Vec<u64> {
     // other processes share, so even a quick sweep takes tasks by the thousand.
     match (swept.model, swept.python, quick) {
         (Model::Async, _, true) => vec![1, 1_000, 10_000],
+        // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
+        (Model::Redis, _, false) => vec![1, 10, 100, 1_000, 3_000],
         (_, _, true) | (Model::Processes, true, false) => vec![1, 10, 100],
         (Model::Async, false, false) => vec![1, 10, 100, 1_000, 10_000, 100_000, 1_000_000],
         (Model::Async, true, false) => vec![1, 10, 100, 1_000, 10_000, 100_000],
@@ -167,13 +177,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Opened now, as the exports are: a plot path that cannot be written fails before the first run.
         File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
     }
-    let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
+    let models = redis::runnable(&args.models, args.redis.as_deref());
+    let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::target_dir().join("sweep"))?;
     let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
     let mut swept: Vec<Swept> = Vec::new();
-    for &model in &args.models {
-        for (label, flags) in per_start(model.name(), model == Model::Processes, &args.starts, "--start") {
+    for &model in &models {
+        for (label, mut flags) in per_start(model.name(), model == Model::Processes, &args.starts, "--start") {
+            flags.extend(redis::flags(model, args.redis.as_deref()));
             let program = Program::binary(&bin_dir, model.binary());
             swept.push(Swept { label, model, python: false, program, strategy: "atomic", flags });
         }
@@ -181,7 +193,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.with_python
         && let Some(interpreter) = python::interpreter_or_say()
     {
-        for reference in python::PROGRAMS.iter().filter(|p| !p.pooled && args.models.contains(&p.model)) {
+        for reference in python::PROGRAMS.iter().filter(|p| !p.pooled && models.contains(&p.model)) {
             let variants = per_start(reference.label, reference.starts_processes(), &args.starts, "--start-method");
             for (label, flags) in variants {
                 let program = reference.program(&interpreter);
@@ -189,12 +201,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut models = Vec::new();
+    let mut sweeps = Vec::new();
     for one in &swept {
         let counts = if args.workers.is_empty() { default_counts(one, args.quick) } else { args.workers.clone() };
         eprint(&format!("sweeping {}: {counts:?} workers\n", one.label));
-        models.push(sweep_model(one, &counts)?);
+        sweeps.push(sweep_model(one, &counts)?);
     }
+    let models = sweeps;
     let table = table(&models);
     plot::draw(&plot, &models)?;
     let json = serde_json::to_string_pretty(&models)?;
@@ -209,6 +222,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     for model in &models {
         let _ = match (&model.fit, &model.stopped) {
+            (Some(fit), _) if fit.server_kib.is_some() => writeln!(
+                text,
+                "- {}: {} PSS, {} USS, {} summed RSS per client (the client and its private server); the server's \
+                 used_memory {} more per connection; {} to connect one more{}",
+                model.label,
+                units::kib(fit.pss_kib),
+                units::kib(fit.uss_kib),
+                units::kib(fit.rss_kib),
+                units::kib(fit.server_kib.unwrap_or_default()),
+                units::seconds(fit.start_s),
+                model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
+            ),
             (Some(fit), _) => writeln!(
                 text,
                 "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate); {} to start \
@@ -263,6 +288,7 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
                 uss_kib: sample.external.uss_kib,
                 kernel_added_kib: sample.kernel_added_kib,
                 start_s: sample.report.start_time_s,
+                server_kib: sample.report.redis.as_ref().map(|redis| redis.server_memory_added_bytes as f64 / 1024.0),
             }),
             Err(error) if error.is::<Interrupted>() => return Err(error),
             Err(error) => {
@@ -282,7 +308,9 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
         slope(|p| p.start_s),
     ) {
         (Some(rss_kib), Some(pss_kib), Some(uss_kib), Some(kernel_kib_estimate), Some(start_s)) => {
-            Some(Fit { rss_kib, pss_kib, uss_kib, kernel_kib_estimate, start_s })
+            let server_kib =
+                points.iter().all(|p| p.server_kib.is_some()).then(|| slope(|p| p.server_kib.unwrap_or(0.0))).flatten();
+            Some(Fit { rss_kib, pss_kib, uss_kib, kernel_kib_estimate, start_s, server_kib })
         }
         _ => None,
     };

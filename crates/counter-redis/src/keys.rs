@@ -1,0 +1,78 @@
+//! The keys of one run, all under `counter-lab:<run-id>:`, and nothing else: a run never touches, flushes or
+//! scans another key.
+
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+/// The most characters in a run id.
+pub const MAX_RUN_ID: usize = 64;
+
+/// A run's keys.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    pub(crate) prefix: String,
+    /// The counter (racy, mutex, atomic, optimistic).
+    pub(crate) value: String,
+    /// One field per worker (sharded).
+    pub(crate) shards: String,
+    /// The mutex.
+    pub(crate) lock: String,
+    /// Workers ready, over every participant.
+    pub(crate) ready: String,
+    /// One token per participant, pushed when every worker is ready.
+    pub(crate) go: String,
+    /// Each participant's increments done and expected, as `done expected`, by participant tag (a hash).
+    pub(crate) done: String,
+    /// Every participant's tag (a set).
+    pub(crate) members: String,
+    /// Participants that have read the totals; the last one removes the keys.
+    pub(crate) left: String,
+    /// Before each participant's tag: a key it keeps alive while it runs (a heartbeat with a TTL).
+    pub(crate) alive_prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(run_id: &str) -> Keys {
+        let prefix = format!("counter-lab:{run_id}:");
+        let key = |name: &str| format!("{prefix}{name}");
+        Keys {
+            value: key("value"),
+            shards: key("shards"),
+            lock: key("lock"),
+            ready: key("ready"),
+            go: key("go"),
+            done: key("done"),
+            members: key("members"),
+            left: key("left"),
+            alive_prefix: key("alive:"),
+            prefix,
+        }
+    }
+
+    /// Every key a run may create but the heartbeats (which expire by themselves).
+    pub(crate) fn all(&self) -> [&str; 8] {
+        [&self.value, &self.shards, &self.lock, &self.ready, &self.go, &self.done, &self.members, &self.left]
+    }
+
+    /// A participant's heartbeat key.
+    pub(crate) fn alive(&self, tag: &str) -> String {
+        format!("{}{tag}", self.alive_prefix)
+    }
+}
+
+/// Checks a run id: letters, digits, `-`, `_` and `.`, at most [`MAX_RUN_ID`] characters.
+pub fn check_run_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_RUN_ID {
+        return Err(format!("invalid --run-id '{id}': it must have 1 to {MAX_RUN_ID} characters"));
+    }
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(format!("invalid --run-id '{id}': '{bad}' is not allowed (letters, digits, '-', '_' and '.' are)"));
+    }
+    Ok(())
+}
+
+/// 64 random bits in hex, for a run id or a participant's tag.
+pub(crate) fn random_tag() -> String {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
+}

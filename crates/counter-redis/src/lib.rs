@@ -1,0 +1,787 @@
+//! The shared-counter experiment with the counter in Redis: each worker is a tokio task with its own connection,
+//! as a client on another machine would be, and the seed's race comes back at network scale.
+//!
+//! By default the binary starts a private `redis-server` ([`server`]) on a Unix socket in a fresh directory,
+//! with no TCP port and no persistence, and stops it on every way out; `--redis URL` uses a server that is
+//! already there (`redis://` or `unix://`, credentials in the URL). The strategies map one to one ([`worker`]):
+//! racy is GET then SET (the window is a round trip), mutex a lock key taken with `SET NX PX` and released with a
+//! compare-and-delete script, atomic is INCR, sharded HINCRBY on a field per worker, optimistic
+//! WATCH / GET / MULTI / SET / EXEC retried when EXEC fails.
+//!
+//! With `--run-id ID --participants N`, N copies of the binary, on any machines that reach the same server,
+//! meet in Redis: every worker of every participant is connected before any starts, each participant prints
+//! its own report, and the counts (final value, lost updates) are over all of them. A run's keys live under
+//! `counter-lab:<run-id>:` and are removed at the end (`--keep` keeps them); nothing else on the server is
+//! touched.
+//!
+//! Every command has a timeout (`--timeout`): a server that stops answering ends the run with an error naming
+//! it, never a hang. TLS (`rediss://`) is not built in: such a URL is refused, saying so.
+#![warn(missing_docs)]
+
+mod keys;
+mod latency;
+mod server;
+mod worker;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use counter_core::{
+    config::{Config, Hold, Strategy},
+    cpu::CpuUsage,
+    error::{ConfigError, Error as CoreError, Interrupted, RunError},
+    hold,
+    model::Model,
+    proc::{limits::LimitError, memory},
+    report::{Elsewhere, Measurements, RedisReport, RunReport, WorkerReport, WorkerTally},
+    signals,
+};
+use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
+use tokio::sync::watch;
+
+pub use crate::keys::{MAX_RUN_ID, check_run_id};
+use crate::{
+    keys::{Keys, random_tag},
+    latency::Latencies,
+    server::PrivateServer,
+    worker::{Job, Tally, Worker},
+};
+
+/// The model this crate runs.
+pub const MODEL: Model = Model::Redis;
+
+/// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
+const SPARE_DESCRIPTORS: u64 = 64;
+
+/// Clients connecting at the same moment: well under a server's listen backlog (511 by default).
+const CONNECTING_AT_ONCE: usize = 64;
+
+/// How long a blocking wait for the other participants lasts before the stop flag is looked at again.
+const RENDEZVOUS_POLL_S: f64 = 1.0;
+
+/// How often a participant says it is alive, and how long that lasts: a participant that stops (killed) is
+/// known to have stopped within a couple of seconds.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+const HEARTBEAT_TTL: Duration = Duration::from_secs(2);
+
+/// Why a run produced no report: a reason every frontend shares, or [`RedisError`].
+pub type Error = RunError<RedisError>;
+
+/// What only this frontend can hit.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// No `redis-server` to start, and no `--redis` given.
+    #[error(
+        "no redis-server on the PATH: install it (`apt-get install redis-server`), or pass --redis URL to use a \
+         server that is already running"
+    )]
+    NoServer,
+    /// The private server did not start.
+    #[error("could not start a private redis-server: {detail}")]
+    ServerStart {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The server stopped answering during the run, or answered with an error.
+    #[error("the redis server ({server}) failed during the run: {detail}")]
+    Server {
+        /// Which server.
+        server: String,
+        /// What the client said (its message carries its own causes).
+        detail: String,
+    },
+    /// A worker's task ended without a result (it panicked).
+    #[error("worker {worker} ended without a result")]
+    WorkerPanicked {
+        /// The worker.
+        worker: u64,
+    },
+}
+
+/// How to reach the server and share the run, on top of the shared [`Config`].
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// A server to use (`redis://`, `unix://`); `None` starts a private one.
+    pub url: Option<String>,
+    /// The run's id, shared by its participants; `None` draws one.
+    pub run_id: Option<String>,
+    /// Copies of the binary that share the run.
+    pub participants: u64,
+    /// Keep the run's keys at the end.
+    pub keep: bool,
+    /// How long the mutex strategy's lock lives if its holder never releases it.
+    pub lock_ttl: Duration,
+    /// How long any command may take before the run fails.
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            url: None,
+            run_id: None,
+            participants: 1,
+            keep: false,
+            lock_ttl: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RedisOptions {
+    /// Checks the options: a run id that makes valid keys, participants with a run id, no TLS URL.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(id) = &self.run_id {
+            check_run_id(id).map_err(ConfigError::Conflict)?;
+        }
+        if self.participants > 1 && self.run_id.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "--participants {} needs --run-id ID, the same for every participant, so that they find each other",
+                self.participants
+            )));
+        }
+        if self.participants == 0 {
+            return Err(ConfigError::Conflict("invalid --participants '0': at least 1".to_owned()));
+        }
+        if let Some(url) = &self.url
+            && url.starts_with("rediss://")
+        {
+            return Err(ConfigError::Conflict(format!(
+                "--redis {}: TLS (rediss://) is not built into counter-redis; use redis:// or unix://, or a TLS \
+                 tunnel to the server",
+                without_password(url)
+            )));
+        }
+        if self.lock_ttl.is_zero() || self.timeout.is_zero() {
+            return Err(ConfigError::Conflict("--lock-ttl and --timeout must be longer than 0".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// A URL as it may be shown: its password (before `@`, or a `pass=` parameter) replaced by `***`.
+fn without_password(url: &str) -> String {
+    if let Some(start) = url.find("pass=") {
+        let end = url[start..].find('&').map_or(url.len(), |end| start + end);
+        return format!("{}pass=***{}", &url[..start], &url[end..]);
+    }
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let shown = match credentials.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_owned(),
+            };
+            format!("{}{shown}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the workload against the counter in Redis and reports what happened.
+pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> {
+    options.validate()?;
+    raise_descriptor_limit(config.workers())?;
+    let private = match &options.url {
+        Some(_) => None,
+        None => Some(PrivateServer::start(config.workers() + SPARE_DESCRIPTORS).map_err(|error| match error {
+            // Nothing to start: the request cannot be met here as it stands (exit 2), and the message says how.
+            RedisError::NoServer => Error::from(ConfigError::Conflict(error.to_string())),
+            other => RunError::Frontend(other),
+        })?),
+    };
+    let (url, server) = match (&private, &options.url) {
+        (Some(private), _) => (private.url(), private.describe()),
+        (None, Some(url)) => (url.clone(), without_password(url)),
+        (None, None) => unreachable!("a private server is started when no URL is given"),
+    };
+    let client = Client::open(url.as_str())
+        .map_err(|error| ConfigError::Conflict(format!("invalid --redis URL '{server}': {error}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| {
+        RunError::Frontend(RedisError::ServerStart { detail: format!("no tokio runtime: {source}") })
+    })?;
+    let run = Run {
+        config,
+        options,
+        client,
+        server,
+        server_pid: private.as_ref().map(PrivateServer::pid),
+        id: options.run_id.clone().unwrap_or_else(|| format!("run-{}", random_tag())),
+    };
+    let cpu_before = CpuUsage::of_this_process();
+    let outcome = runtime.block_on(run.coordinate(cpu_before));
+    drop(runtime);
+    // The private server stops here, after every connection is closed.
+    drop(private);
+    outcome
+}
+
+/// Lets this process open a descriptor per worker connection: the soft limit is raised to the hard one, and a
+/// run that would still not fit is refused before anything starts.
+fn raise_descriptor_limit(workers: u64) -> Result<(), Error> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let needed = workers.saturating_add(SPARE_DESCRIPTORS);
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|errno| {
+        RunError::Frontend(RedisError::ServerStart { detail: format!("RLIMIT_NOFILE unreadable: {errno}") })
+    })?;
+    if needed > hard {
+        return Err(LimitError {
+            request: format!("{workers} client connections"),
+            limit: "RLIMIT_NOFILE",
+            value: hard.to_string(),
+            detail: format!(
+                "each client holds a descriptor, and {SPARE_DESCRIPTORS} more are kept; raise the limit with \
+                 `ulimit -n N` or `prlimit --nofile=N`"
+            ),
+        }
+        .into());
+    }
+    if soft < needed {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+    Ok(())
+}
+
+/// One run's context.
+struct Run<'a> {
+    config: &'a Config,
+    options: &'a RedisOptions,
+    client: Client,
+    server: String,
+    server_pid: Option<i32>,
+    id: String,
+}
+
+/// Why the coordination stopped.
+enum Stop {
+    Signal(nix::sys::signal::Signal),
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(error: Error) -> Stop {
+        Stop::Failed(error)
+    }
+}
+
+/// A participant's heartbeat: a key it sets again and again with a short time to live, on a connection of its
+/// own, so that the others know within seconds when it has stopped. Dropped, it stops at its next await.
+struct Heartbeat {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    fn start(client: Client, config: AsyncConnectionConfig, key: String) -> Heartbeat {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let told = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let Ok(mut connection) = client.get_multiplexed_async_connection_with_config(&config).await else {
+                return;
+            };
+            let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
+            loop {
+                let beat: redis::RedisResult<()> =
+                    redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(&mut connection).await;
+                if beat.is_err() || tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok() {
+                    return;
+                }
+            }
+        });
+        Heartbeat { stop, task }
+    }
+
+    /// Stops it after its beat under way, if any, has been answered.
+    async fn stop(mut self) {
+        self.stop.notify_one();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the workers wait on before they start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Waiting,
+    Go,
+    Abort,
+}
+
+impl Run<'_> {
+    fn connection_config(&self) -> AsyncConnectionConfig {
+        AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.timeout))
+            .set_response_timeout(Some(self.options.timeout))
+    }
+
+    /// A first connection: an error here is about the request (a refused connection, a wrong password), exit 2.
+    async fn connect_first(&self) -> Result<MultiplexedConnection, Error> {
+        let mut connection = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.connection_config())
+            .await
+            .map_err(|error| self.unreachable(&error))?;
+        let () = redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|error| self.unreachable(&error))?;
+        Ok(connection)
+    }
+
+    fn unreachable(&self, error: &redis::RedisError) -> Error {
+        let hint = if error.kind() == redis::ErrorKind::AuthenticationFailed
+            || error.code().is_some_and(|code| matches!(code, "WRONGPASS" | "NOAUTH"))
+        {
+            "the credentials in the URL were refused"
+        } else if error.is_connection_refusal() {
+            "is the server running, and is the URL right?"
+        } else {
+            "see the reason above"
+        };
+        ConfigError::Conflict(format!("could not use the redis server {}: {error} ({hint})", self.server)).into()
+    }
+
+    fn failed(&self, source: &redis::RedisError) -> Error {
+        let detail = if source.is_timeout() {
+            format!("no answer within {:?} (--timeout): {source}", self.options.timeout)
+        } else {
+            source.to_string()
+        };
+        RunError::Frontend(RedisError::Server { server: self.server.clone(), detail })
+    }
+
+    async fn coordinate(&self, cpu_before: CpuUsage) -> Result<RunReport, Error> {
+        let mut admin = self.connect_first().await?;
+        let keys = Keys::new(&self.id);
+        if self.options.participants == 1 && self.options.run_id.is_some() {
+            let existing: u64 =
+                redis::cmd("EXISTS").arg(&keys.all()[..]).query_async(&mut admin).await.map_err(|e| self.failed(&e))?;
+            if existing > 0 {
+                return Err(ConfigError::Conflict(format!(
+                    "the server holds keys of run '{}' already (under {}*): another run with this id, or one kept \
+                     with --keep; choose another --run-id, or remove them",
+                    self.id, keys.prefix
+                ))
+                .into());
+            }
+        }
+        let outcome = self.measure(&mut admin, &keys, cpu_before).await;
+        // Whatever happened, the keys go (unless kept, or another participant is still at work: the last one
+        // removes them). A server that is gone cannot be cleaned, and that is no new error.
+        let stopped = matches!(outcome, Err(Stop::Signal(_)));
+        if !self.options.keep && (self.options.participants == 1 || stopped) {
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(&mut admin).await;
+        }
+        match outcome {
+            Ok(report) => Ok(report),
+            Err(Stop::Failed(error)) => Err(error),
+            Err(Stop::Signal(signal)) => {
+                let report =
+                    RunReport::new(MODEL, self.config, Measurements { stopped: true, ..Measurements::default() });
+                Err(Interrupted { signal, partial: Box::new(report) }.into())
+            }
+        }
+    }
+
+    async fn server_memory(&self, admin: &mut MultiplexedConnection) -> Result<u64, Error> {
+        let info: String = redis::cmd("INFO").arg("memory").query_async(admin).await.map_err(|e| self.failed(&e))?;
+        Ok(info
+            .lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// What the server holds per connection of this run: `tot-mem` of `CLIENT LIST`, averaged over the
+    /// connections named for this run.
+    async fn memory_per_connection(&self, admin: &mut MultiplexedConnection, name_prefix: &str) -> Result<f64, Error> {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query_async(admin).await.map_err(|e| self.failed(&e))?;
+        let ours: Vec<u64> = list
+            .lines()
+            .filter(|line| {
+                line.split_whitespace()
+                    .any(|field| field.strip_prefix("name=").is_some_and(|n| n.starts_with(name_prefix)))
+            })
+            .filter_map(|line| {
+                line.split_whitespace().find_map(|field| field.strip_prefix("tot-mem=")).and_then(|v| v.parse().ok())
+            })
+            .collect();
+        Ok(if ours.is_empty() { 0.0 } else { ours.iter().sum::<u64>() as f64 / ours.len() as f64 })
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn measure(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        cpu_before: CpuUsage,
+    ) -> Result<RunReport, Stop> {
+        let config = self.config;
+        let workers = config.workers();
+        let participant = random_tag();
+        let name_prefix = format!("counter-lab-{}-{participant}", self.id);
+        let job = Arc::new(Job::new(config.clone(), keys.clone(), self.options.lock_ttl, participant.clone()));
+        let memory_before = self.server_memory(admin).await?;
+        let started = Instant::now();
+        let (start_tx, start_rx) = watch::channel(Start::Waiting);
+        let ready = Arc::new(AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        // A server takes new connections from a queue of its listen backlog: a thousand clients connecting at
+        // once would overflow it (a Unix socket then refuses with EAGAIN), so they connect a few at a time.
+        let connecting = Arc::new(tokio::sync::Semaphore::new(CONNECTING_AT_ONCE));
+        for index in 0..workers {
+            let (client, connection_config, job) = (self.client.clone(), self.connection_config(), Arc::clone(&job));
+            let (mut start, ready, name) = (start_rx.clone(), Arc::clone(&ready), format!("{name_prefix}-{index}"));
+            let connecting = Arc::clone(&connecting);
+            tasks.spawn(async move {
+                let permit = connecting.acquire_owned().await;
+                let mut connection = client.get_multiplexed_async_connection_with_config(&connection_config).await?;
+                worker::name_connection(&mut connection, &name).await?;
+                drop(permit);
+                ready.fetch_add(1, Ordering::Relaxed);
+                let go = start.wait_for(|start| *start != Start::Waiting).await.map(|start| *start).ok();
+                if go != Some(Start::Go) {
+                    return Ok((index, Tally::default()));
+                }
+                Worker::new(connection, &job, index).run().await.map(|tally| (index, tally))
+            });
+        }
+        // Every worker connected, or the first failure.
+        while ready.load(Ordering::Relaxed) < workers {
+            if let Some(signal) = signals::received() {
+                let _ = start_tx.send(Start::Abort);
+                return Err(Stop::Signal(signal));
+            }
+            match tasks.try_join_next() {
+                // A client that could not connect, or name its connection (the server's client limit, say).
+                Some(Ok(Err(error))) => {
+                    let _ = start_tx.send(Start::Abort);
+                    return Err(Stop::Failed(self.failed(&error)));
+                }
+                Some(Err(_)) => {
+                    let _ = start_tx.send(Start::Abort);
+                    let worker = workers.saturating_sub(ready.load(Ordering::Relaxed));
+                    return Err(Stop::Failed(RunError::Frontend(RedisError::WorkerPanicked { worker })));
+                }
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let start_time = started.elapsed();
+        // The tree, as ps and smem see it: this client process, and the private server it started (if any).
+        let mut pids = vec![std::process::id() as i32];
+        pids.extend(self.server_pid);
+        let taken = format!("all {workers} clients connected, before they started");
+        let client_memory =
+            memory::snapshot(&pids, taken).map_err(|error| Stop::Failed(CoreError::Probe(error).into()))?;
+        let memory_with_clients = self.server_memory(admin).await?;
+        let per_connection = self.memory_per_connection(admin, &name_prefix).await?;
+        let server_rss_kib = self.server_pid.and_then(|pid| memory::of_process(pid).ok()).map(|m| m.rss_kib);
+        if let Some(hold_for) = config.hold() {
+            self.announce_hold(hold_for, workers);
+            if let hold::Outcome::Signal(signal) = hold::wait(hold_for, &mut || true) {
+                let _ = start_tx.send(Start::Abort);
+                return Err(Stop::Signal(signal));
+            }
+        }
+        let heartbeat = (self.options.participants > 1)
+            .then(|| Heartbeat::start(self.client.clone(), self.connection_config(), keys.alive(&participant)));
+        self.rendezvous(admin, keys, &participant, workers).await.inspect_err(|_| {
+            let _ = start_tx.send(Start::Abort);
+        })?;
+        let go = Instant::now();
+        let _ = start_tx.send(Start::Go);
+        let mut tallies: Vec<(u64, Tally)> = Vec::with_capacity(usize::try_from(workers).unwrap_or(0));
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(done)) => tallies.push(done),
+                Ok(Err(error)) => {
+                    failure.get_or_insert_with(|| self.failed(&error));
+                }
+                Err(_) => {
+                    failure
+                        .get_or_insert(RunError::Frontend(RedisError::WorkerPanicked { worker: tallies.len() as u64 }));
+                }
+            }
+        }
+        let wall_time = go.elapsed();
+        if let Some(error) = failure {
+            return Err(Stop::Failed(error));
+        }
+        tallies.sort_by_key(|(index, _)| *index);
+        let local_done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
+        let (elsewhere, participants_unreported, reported) =
+            self.meet_at_the_end(admin, keys, &participant, local_done).await?;
+        // Read once every participant has finished (or stopped), before any leaves.
+        let final_value = self.final_value(admin, keys).await?;
+        if let Some(heartbeat) = heartbeat {
+            // Stopped (and its key removed) before leaving, so that the last to leave leaves no key behind.
+            heartbeat.stop().await;
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(&participant)).query_async(admin).await;
+            self.leave(admin, keys, reported).await?;
+        }
+        let mut latencies = Latencies::default();
+        let mut worker_reports = WorkerTally::with_capacity(workers);
+        let (mut round_trips, mut lock_waits, mut retries) = (0, 0, 0);
+        for (index, tally) in &tallies {
+            latencies.merge(&tally.latencies);
+            round_trips += tally.round_trips;
+            lock_waits += tally.lock_waits;
+            retries += tally.retries;
+            worker_reports.push(WorkerReport {
+                id: *index,
+                os_id: None,
+                increments_done: tally.increments_done,
+                elapsed_s: tally.elapsed.as_secs_f64(),
+                exit_status: None,
+                cpu: None,
+                max_rss_kib: None,
+            });
+        }
+        let stopped = signals::received();
+        let redis = RedisReport {
+            server: self.server.clone(),
+            run_id: self.id.clone(),
+            participants: self.options.participants,
+            participants_unreported,
+            round_trips,
+            round_trips_per_increment: round_trips as f64 / local_done.max(1) as f64,
+            latency_median_us: latencies.quantile_us(0.5),
+            latency_p99_us: latencies.quantile_us(0.99),
+            latency_max_us: latencies.max_us(),
+            server_memory_before_bytes: memory_before,
+            server_memory_added_bytes: memory_with_clients as i64 - memory_before as i64,
+            server_memory_per_connection_bytes: per_connection,
+            server_rss_kib,
+            lock_waits,
+            lock_expiries: job.lock_expiries(),
+        };
+        let measured = Measurements {
+            final_value,
+            wall_time,
+            start_time,
+            cpu: CpuUsage::of_this_process().since(cpu_before),
+            memory: client_memory,
+            peak_rss_kib: memory::of_process(pids[0]).map_or(0, |m| m.peak_rss_kib),
+            retries: (config.strategy() == Strategy::Optimistic).then_some(retries),
+            redis: Some(redis),
+            elsewhere,
+            workers: worker_reports,
+            stopped: stopped.is_some(),
+            notes: notes(config, self.options),
+            ..Measurements::default()
+        };
+        let report = RunReport::new(MODEL, config, measured);
+        match stopped {
+            Some(signal) => Err(Stop::Failed(Interrupted { signal, partial: Box::new(report) }.into())),
+            None => Ok(report),
+        }
+    }
+
+    async fn final_value(&self, admin: &mut MultiplexedConnection, keys: &Keys) -> Result<u64, Stop> {
+        let value = if self.config.strategy() == Strategy::Sharded {
+            let fields: Vec<u64> =
+                redis::cmd("HVALS").arg(&keys.shards).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            fields.iter().sum()
+        } else {
+            let value: Option<u64> =
+                redis::cmd("GET").arg(&keys.value).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            value.unwrap_or(0)
+        };
+        Ok(value)
+    }
+
+    /// Every worker of every participant ready before any starts: each participant joins the members and adds
+    /// its workers to the ready count; the last to be ready pushes one token per participant, and each waits
+    /// for its token.
+    async fn rendezvous(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        workers: u64,
+    ) -> Result<(), Stop> {
+        let participants = self.options.participants;
+        if participants == 1 {
+            return Ok(());
+        }
+        let _: u64 = redis::cmd("SADD")
+            .arg(&keys.members)
+            .arg(participant)
+            .query_async(admin)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let everyone = workers.saturating_mul(participants);
+        let ready: u64 =
+            redis::cmd("INCRBY").arg(&keys.ready).arg(workers).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        if ready >= everyone {
+            let tokens: Vec<u64> = (0..participants).collect();
+            let _: u64 =
+                redis::cmd("RPUSH").arg(&keys.go).arg(&tokens).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        }
+        loop {
+            if let Some(signal) = signals::received() {
+                return Err(Stop::Signal(signal));
+            }
+            let token: Option<(String, String)> = redis::cmd("BLPOP")
+                .arg(&keys.go)
+                .arg(RENDEZVOUS_POLL_S)
+                .query_async(admin)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            if token.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// With participants: reports this one's increments, waits until every other has reported or stopped (its
+    /// heartbeat expired), and returns their share. The last to leave removes the keys.
+    async fn meet_at_the_end(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        local_done: u64,
+    ) -> Result<(Option<Elsewhere>, u64, u64), Stop> {
+        let participants = self.options.participants;
+        if participants == 1 {
+            return Ok((None, 0, 0));
+        }
+        let local_expected = self.config.expected();
+        let () = redis::cmd("HSET")
+            .arg(&keys.done)
+            .arg(participant)
+            .arg(format!("{local_done} {local_expected}"))
+            .query_async::<u64>(admin)
+            .await
+            .map(drop)
+            .map_err(|e| self.failed(&e))?;
+        let (reports, missing) = loop {
+            if let Some(signal) = signals::received() {
+                return Err(Stop::Signal(signal));
+            }
+            let members: Vec<String> =
+                redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            let reports: std::collections::HashMap<String, String> =
+                redis::cmd("HGETALL").arg(&keys.done).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            let missing: Vec<&String> = members.iter().filter(|member| !reports.contains_key(*member)).collect();
+            if missing.is_empty() {
+                break (reports, 0);
+            }
+            let alive: Vec<String> = missing.iter().map(|member| keys.alive(member)).collect();
+            let beating: u64 =
+                redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            if beating == 0 {
+                // Every participant still missing has stopped: waiting longer would be waiting forever.
+                break (reports.clone(), missing.len() as u64);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (mut done, mut expected) = (0u64, 0u64);
+        for entry in reports.values() {
+            let mut numbers = entry.split(' ').filter_map(|n| n.parse::<u64>().ok());
+            done = done.saturating_add(numbers.next().unwrap_or(0));
+            expected = expected.saturating_add(numbers.next().unwrap_or(0));
+        }
+        Ok((
+            Some(Elsewhere {
+                increments_done: done.saturating_sub(local_done),
+                expected: expected.saturating_sub(local_expected).saturating_add(missing * local_expected),
+                unreported_workers: missing * self.config.workers(),
+            }),
+            missing,
+            reports.len() as u64,
+        ))
+    }
+
+    /// Says this participant has read the totals; the last of those that reported removes the keys.
+    async fn leave(&self, admin: &mut MultiplexedConnection, keys: &Keys, reported: u64) -> Result<(), Stop> {
+        let left: u64 = redis::cmd("INCR").arg(&keys.left).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        if left >= reported && !self.options.keep {
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
+        }
+        Ok(())
+    }
+
+    fn announce_hold(&self, hold_for: Hold, workers: u64) {
+        let pid = std::process::id() as i32;
+        let server = self.server_pid.map(|pid| format!("; server pid {pid}")).unwrap_or_default();
+        hold::announce(
+            hold_for,
+            &hold::Announcement {
+                model: MODEL,
+                workers,
+                ids_label: "clients have no OS id; this process's pid",
+                ids: &[i64::from(pid)],
+                extra: format!("{server}; server {}", self.server),
+                tries: vec![
+                    format!("ps -o pid,nlwp,rss,comm -p {pid}"),
+                    format!("cat /proc/{pid}/smaps_rollup"),
+                    "redis-cli -s <socket> CLIENT LIST".to_owned(),
+                ],
+            },
+        );
+    }
+}
+
+/// What this run's choices mean, for the report.
+fn notes(config: &Config, options: &RedisOptions) -> Vec<String> {
+    let mut notes = vec![
+        "each worker is a tokio task with its own connection; memory is the tree's: this client process and the \
+         private server it started, if any (the server line gives the server's share)"
+            .to_owned(),
+    ];
+    match config.strategy() {
+        Strategy::Racy => notes.push("racy is GET, then SET of the value read plus one: the window is a round trip".to_owned()),
+        Strategy::Mutex => notes.push(format!(
+            "mutex is a lock key taken with SET NX PX {} ms (retried with backoff) and released with a compare-and-delete \
+             script; a holder that dies keeps it until then",
+            options.lock_ttl.as_millis()
+        )),
+        Strategy::Atomic => notes.push("atomic is INCR: the server does the read-modify-write".to_owned()),
+        Strategy::Sharded => notes.push("sharded is HINCRBY on a field per worker, summed (HVALS) at the end".to_owned()),
+        Strategy::Optimistic => notes.push(
+            "optimistic is WATCH, GET, then MULTI / SET / EXEC; EXEC does nothing if the key changed since WATCH, and \
+             the read and the write are made again"
+                .to_owned(),
+        ),
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(without_password("redis://user:secret@host:6379/0"), "redis://user:***@host:6379/0");
+        assert_eq!(without_password("redis://:secret@host"), "redis://:***@host");
+        assert_eq!(without_password("unix:///tmp/redis.sock"), "unix:///tmp/redis.sock");
+        assert_eq!(without_password("unix:///tmp/r.sock?db=1&pass=secret"), "unix:///tmp/r.sock?db=1&pass=***");
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let bad = |options: RedisOptions| options.validate().unwrap_err().to_string();
+        assert!(bad(RedisOptions { participants: 3, ..RedisOptions::default() }).contains("needs --run-id"));
+        assert!(bad(RedisOptions { run_id: Some("a b".into()), ..RedisOptions::default() }).contains("' '"));
+        let tls = RedisOptions { url: Some("rediss://u:pw@h".into()), ..RedisOptions::default() };
+        let message = bad(tls);
+        assert!(message.contains("TLS") && !message.contains("pw"), "{message}");
+        assert!(RedisOptions::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,64 @@
+//! `counter-redis`: the seed program with the counter in Redis, one client connection per worker.
+
+use std::process::ExitCode;
+
+use counter_core::{
+    cli::{self, RunArgs},
+    config::parse_count,
+    duration::parse_duration,
+};
+use counter_redis::{MODEL, RedisOptions, run};
+
+/// Five clients each add 1 to a counter in Redis 1000 times after 10 ms of work: is the result 5000?
+///
+/// Runs the workload with one tokio task per worker, each with its own connection to a Redis server (a private
+/// one started for the run on a Unix socket, or --redis URL), and reports the final value, the updates lost, the
+/// round trips and their latency, and the memory of the client and of the server.
+#[derive(Debug, clap::Parser)]
+#[command(name = MODEL.binary(), version)]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+
+    /// A Redis server to use instead of a private one (a redis or unix URL, with credentials if needed)
+    #[arg(
+        long,
+        value_name = "URL",
+        long_help = "A Redis server to use instead of a private one: redis://[user:password@]host[:port][/db] or \
+                     unix:///path/to/socket[?pass=password]"
+    )]
+    redis: Option<String>,
+
+    /// The run's id, shared by every participant: its keys are counter-lab:<ID>:* [default: drawn at random]
+    #[arg(long, value_name = "ID")]
+    run_id: Option<String>,
+
+    /// Copies of this binary, on any machines that reach the server, that share the run (with --run-id)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = |s: &str| parse_count("participants", s))]
+    participants: u64,
+
+    /// Keep the run's keys on the server at the end
+    #[arg(long)]
+    keep: bool,
+
+    /// How long the mutex strategy's lock outlives a holder that never releases it
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
+    lock_ttl: std::time::Duration,
+
+    /// How long any command may take before the run fails, naming the server
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
+    timeout: std::time::Duration,
+}
+
+fn main() -> ExitCode {
+    let args: Args = cli::parse(MODEL);
+    let options = RedisOptions {
+        url: args.redis,
+        run_id: args.run_id,
+        participants: args.participants,
+        keep: args.keep,
+        lock_ttl: args.lock_ttl,
+        timeout: args.timeout,
+    };
+    cli::main(MODEL, &args.run, None, |config| run(config, &options))
+}

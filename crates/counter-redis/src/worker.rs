@@ -1,0 +1,306 @@
+//! One worker: a tokio task with its own connection, doing the workload against the counter in Redis. Every
+//! strategy is a handful of commands, each one round trip, timed.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use counter_core::{
+    config::{Config, Strategy, Window, Work},
+    signals,
+    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer},
+};
+use redis::{AsyncCommands, FromRedisValue, aio::MultiplexedConnection};
+
+use crate::{keys::Keys, latency::Latencies};
+
+/// The Lua script that releases the lock only if it is still ours: the single-instance lock Redis documents.
+const RELEASE: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/// The shortest and longest pauses before trying a taken lock again.
+const BACKOFF_MIN: Duration = Duration::from_micros(100);
+const BACKOFF_MAX: Duration = Duration::from_millis(20);
+
+/// What one worker did.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) increments_done: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) round_trips: u64,
+    pub(crate) latencies: Latencies,
+    pub(crate) lock_waits: u64,
+    pub(crate) retries: u64,
+}
+
+/// What every worker shares.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) config: Config,
+    pub(crate) keys: Keys,
+    pub(crate) lock_ttl: Duration,
+    /// This participant's tag, unique to it: lock tokens and shard fields start with it.
+    pub(crate) participant: String,
+    /// Mutex strategy: each lock holder this participant's workers have waited for.
+    pub(crate) holders: Mutex<HashMap<String, Sighting>>,
+}
+
+/// A lock holder as the waiters saw it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sighting {
+    /// What was left of its lock's time to live when last seen, milliseconds.
+    last_ttl_ms: i64,
+    /// Its lock was found to have outlived its time to live.
+    expired: bool,
+}
+
+/// A holder last seen with less than this left of its lock had it expire rather than release it: the waiter
+/// tries again within [`BACKOFF_MAX`], and a holder releasing in its lock's last moments is one that stalled.
+const ABOUT_TO_EXPIRE_MS: i64 = 3 * BACKOFF_MAX.as_millis() as i64;
+
+impl Job {
+    pub(crate) fn new(config: Config, keys: Keys, lock_ttl: Duration, participant: String) -> Job {
+        Job { config, keys, lock_ttl, participant, holders: Mutex::new(HashMap::new()) }
+    }
+
+    fn holders(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sighting>> {
+        self.holders.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks whose expiry this participant saw: held by someone longer than their time to live (a holder that
+    /// died, or stalled), as its waiters saw it or as the holder found on releasing.
+    pub(crate) fn lock_expiries(&self) -> u64 {
+        self.holders().values().filter(|sighting| sighting.expired).count() as u64
+    }
+}
+
+/// A worker's connection and its counts.
+pub(crate) struct Worker<'a> {
+    connection: MultiplexedConnection,
+    job: &'a Job,
+    index: u64,
+    tally: Tally,
+    pacer: SleepPacer,
+}
+
+fn should_stop() -> bool {
+    signals::received().is_some()
+}
+
+impl<'a> Worker<'a> {
+    pub(crate) fn new(connection: MultiplexedConnection, job: &'a Job, index: u64) -> Worker<'a> {
+        Worker { connection, job, index, tally: Tally::default(), pacer: SleepPacer::new(job.config.timer()) }
+    }
+
+    /// One command, one round trip, timed.
+    async fn round_trip<T: FromRedisValue>(&mut self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        let started = Instant::now();
+        let result = command.query_async(&mut self.connection).await;
+        self.tally.latencies.record(started.elapsed());
+        self.tally.round_trips += 1;
+        result
+    }
+
+    /// Runs the workload until done or stopped; an error is the server's (a timeout, a lost connection).
+    pub(crate) async fn run(mut self) -> Result<Tally, redis::RedisError> {
+        let started = Instant::now();
+        let config = &self.job.config;
+        while self.tally.increments_done < config.increments() && !should_stop() {
+            if config.window() == Window::Before && self.work().await == Performed::Interrupted {
+                break;
+            }
+            let inside = config.window() == Window::Inside;
+            let finished = match config.strategy() {
+                Strategy::Racy => self.racy(inside).await?,
+                Strategy::Mutex => self.locked(inside).await?,
+                Strategy::Atomic => {
+                    self.with_work_first(inside, |keys| redis::cmd("INCR").arg(&keys.value).clone()).await?
+                }
+                Strategy::Sharded => {
+                    let field = format!("{}-{}", self.job.participant, self.index);
+                    self.with_work_first(inside, move |keys| {
+                        redis::cmd("HINCRBY").arg(&keys.shards).arg(&field).arg(1).clone()
+                    })
+                    .await?
+                }
+                Strategy::Optimistic => self.optimistic(inside).await?,
+            };
+            if finished == Performed::Interrupted {
+                break;
+            }
+            self.tally.increments_done += 1;
+        }
+        self.tally.elapsed = started.elapsed();
+        Ok(self.tally)
+    }
+
+    /// A command that reads and writes in the server in one step (INCR, HINCRBY): the window cannot be inside
+    /// it, so "inside" means just before it, as "before" does.
+    async fn with_work_first(
+        &mut self,
+        inside: bool,
+        command: impl FnOnce(&Keys) -> redis::Cmd,
+    ) -> redis::RedisResult<Performed> {
+        if inside && self.work().await == Performed::Interrupted {
+            return Ok(Performed::Interrupted);
+        }
+        let command = command(&self.job.keys);
+        let _: i64 = self.round_trip(&command).await?;
+        Ok(Performed::Finished)
+    }
+
+    /// GET, then SET of what was read plus one: the race window is a round trip wide.
+    async fn racy(&mut self, inside: bool) -> redis::RedisResult<Performed> {
+        let key = self.job.keys.value.clone();
+        let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&key)).await?;
+        if inside && self.work().await == Performed::Interrupted {
+            return Ok(Performed::Interrupted);
+        }
+        let () = self.round_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1)).await?;
+        Ok(Performed::Finished)
+    }
+
+    /// Takes the lock (`SET lock token NX PX ttl GET`, retried with backoff), GET, SET, and releases it with the
+    /// compare-and-delete script. A lock found to have outlived its time to live is counted once: by a waiter
+    /// that saw the same holder for that long, or by its holder, whose release finds the lock gone.
+    async fn locked(&mut self, inside: bool) -> redis::RedisResult<Performed> {
+        let keys = self.job.keys.clone();
+        let token = format!("{}-{}-{}", self.job.participant, self.index, self.tally.increments_done);
+        let ttl_ms = u64::try_from(self.job.lock_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut backoff = BACKOFF_MIN;
+        let mut waited_for = Vec::new();
+        loop {
+            // With GET, SET NX answers the holder's token when the lock is taken, and nil when we took it; PTTL in
+            // the same transaction says how long the holder's lock has left.
+            let started = Instant::now();
+            let (holder, ttl_left): (Option<String>, i64) = redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(&keys.lock)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms)
+                .arg("GET")
+                .cmd("PTTL")
+                .arg(&keys.lock)
+                .query_async(&mut self.connection)
+                .await?;
+            self.tally.latencies.record(started.elapsed());
+            self.tally.round_trips += 1;
+            let Some(holder) = holder else { break };
+            self.tally.lock_waits += 1;
+            // Only a holder seen about to expire is remembered: the map stays as small as such sightings are rare.
+            if ttl_left <= ABOUT_TO_EXPIRE_MS {
+                self.job.holders().entry(holder.clone()).or_insert(Sighting { last_ttl_ms: ttl_left, expired: false });
+            }
+            if !waited_for.contains(&holder) {
+                waited_for.push(holder);
+            }
+            if should_stop() {
+                return Ok(Performed::Interrupted);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+        self.note_expired_holders(&waited_for);
+        let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&keys.value)).await?;
+        let performed = if inside { self.work().await } else { Performed::Finished };
+        if performed == Performed::Finished {
+            let () = self.round_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1)).await?;
+        }
+        let released: i64 = self.round_trip(redis::cmd("EVAL").arg(RELEASE).arg(1).arg(&keys.lock).arg(&token)).await?;
+        if released == 0 {
+            self.job.holders().insert(token, Sighting { last_ttl_ms: 0, expired: true });
+        }
+        Ok(performed)
+    }
+
+    /// After taking the lock: a holder this participant's waiters last saw with its lock about to expire kept it
+    /// until it expired, rather than releasing it.
+    fn note_expired_holders(&self, waited_for: &[String]) {
+        let mut holders = self.job.holders();
+        for holder in waited_for {
+            if let Some(sighting) = holders.get_mut(holder)
+                && sighting.last_ttl_ms <= ABOUT_TO_EXPIRE_MS
+            {
+                sighting.expired = true;
+            }
+        }
+    }
+
+    /// WATCH, GET, then MULTI / SET / EXEC in one round trip; an EXEC that finds the key changed since the WATCH
+    /// does nothing, and the read and the write are made again (the work is not: it was done).
+    async fn optimistic(&mut self, inside: bool) -> redis::RedisResult<Performed> {
+        let key = self.job.keys.value.clone();
+        let mut first = true;
+        loop {
+            let () = self.round_trip(redis::cmd("WATCH").arg(&key)).await?;
+            let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&key)).await?;
+            if inside && first && self.work().await == Performed::Interrupted {
+                let () = self.round_trip(&redis::cmd("UNWATCH")).await?;
+                return Ok(Performed::Interrupted);
+            }
+            first = false;
+            let started = Instant::now();
+            // EXEC answers nil when a watched key changed: then nothing was written.
+            let exec: redis::Value =
+                redis::pipe().atomic().set(&key, read.unwrap_or(0) + 1).query_async(&mut self.connection).await?;
+            self.tally.latencies.record(started.elapsed());
+            self.tally.round_trips += 1;
+            if exec != redis::Value::Nil {
+                return Ok(Performed::Finished);
+            }
+            self.tally.retries += 1;
+            if should_stop() {
+                return Ok(Performed::Interrupted);
+            }
+        }
+    }
+
+    /// One piece of work, awaiting where it can.
+    async fn work(&mut self) -> Performed {
+        match self.job.config.work() {
+            Work::None => Performed::Finished,
+            Work::Yield => {
+                tokio::task::yield_now().await;
+                Performed::Finished
+            }
+            Work::Sleep(duration) | Work::Block(duration) => {
+                let started = tokio::time::Instant::now();
+                let ask = self.pacer.ask(duration);
+                let mut left = ask;
+                while !left.is_zero() {
+                    if ask > STOP_CHECK_INTERVAL && should_stop() {
+                        return Performed::Interrupted;
+                    }
+                    let slice = left.min(STOP_CHECK_INTERVAL);
+                    tokio::time::sleep(slice).await;
+                    left = ask.saturating_sub(started.elapsed());
+                }
+                if ask.is_zero() {
+                    tokio::task::yield_now().await;
+                }
+                self.pacer.record(duration, started.elapsed());
+                Performed::Finished
+            }
+            Work::Spin(duration) => {
+                let started = Instant::now();
+                while started.elapsed() < duration {
+                    if should_stop() {
+                        return Performed::Interrupted;
+                    }
+                    std::hint::spin_loop();
+                }
+                Performed::Finished
+            }
+        }
+    }
+}
+
+/// Names a connection so that `CLIENT LIST` can tell this run's clients from others.
+pub(crate) async fn name_connection(connection: &mut MultiplexedConnection, name: &str) -> redis::RedisResult<()> {
+    connection.client_setname(name).await
+}

@@ -1,0 +1,340 @@
+//! `counter-redis` end to end, against servers of its own (a private one per run) or of the test's (on a Unix
+//! socket in a scratch folder, or on 127.0.0.1): each strategy, three participants adding up, the faults. Skipped
+//! with one line without `redis-server`.
+
+use std::{
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use counter_core::report::RunReport;
+use tests::{
+    KillOnDrop, Scratch, can_run, command, process_exists, run, run_json, signal_pid, stderr_of, wait_timeout,
+};
+
+const BIN: &str = "counter-redis";
+
+fn have_redis(test: &str) -> bool {
+    can_run(test, false, &["redis-server", "redis-cli"])
+}
+
+/// A redis-server of the test's own, on a Unix socket in a scratch folder; killed when dropped.
+struct TestServer {
+    _process: KillOnDrop,
+    socket: std::path::PathBuf,
+    _scratch: Scratch,
+}
+
+impl TestServer {
+    fn start(name: &str, extra: &[&str]) -> TestServer {
+        let scratch = Scratch::new(name);
+        let socket = scratch.file("redis.sock");
+        let process = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&scratch.0)
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let server = TestServer { _process: KillOnDrop(process), socket, _scratch: scratch };
+        let started = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&server.socket).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the test's redis-server never listened");
+            thread::sleep(Duration::from_millis(10));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli").arg("-s").arg(&self.socket).args(args).output().unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+/// Private servers still running, and their folders still there, of the binary run as `pid`.
+fn leftovers_of(pid: u32) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&format!("counter-redis-{pid}-")))
+        .collect();
+    let servers = Command::new("pgrep").args(["-f", &format!("counter-redis-{pid}-")]).output().unwrap();
+    found.extend(String::from_utf8_lossy(&servers.stdout).lines().map(|pid| format!("server pid {pid}")));
+    found
+}
+
+fn wait_until_gone(pid: u32) {
+    let started = Instant::now();
+    while !leftovers_of(pid).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(leftovers_of(pid).is_empty(), "left behind: {:?}", leftovers_of(pid));
+}
+
+#[test]
+fn every_strategy_against_a_private_server_counts_as_it_must() {
+    if !have_redis("every_strategy_against_a_private_server_counts_as_it_must") {
+        return;
+    }
+    for sync in ["mutex", "atomic", "sharded", "optimistic"] {
+        let child = command(BIN)
+            .args(["--workers", "4", "--increments", "150", "--work", "none", "--sync", sync, "--format", "json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{sync}: {}", stderr_of(&output));
+        let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!((report.final_value, report.lost_updates), (600, Some(0)), "{sync}");
+        let redis = report.redis.as_ref().expect("the redis figures");
+        assert!(redis.server.starts_with("private redis-server"), "{}", redis.server);
+        // One command per increment for INCR and HINCRBY; more for the others.
+        let per_increment = redis.round_trips_per_increment;
+        match sync {
+            "atomic" | "sharded" => assert!((per_increment - 1.0).abs() < 1e-9, "{sync}: {per_increment}"),
+            "mutex" => assert!(per_increment >= 4.0, "SET NX, GET, SET, EVAL at least: {per_increment}"),
+            _ => assert!(per_increment >= 3.0, "WATCH, GET, MULTI/SET/EXEC at least: {per_increment}"),
+        }
+        assert_eq!(report.retries.is_some(), sync == "optimistic", "{sync}");
+        assert!(redis.latency_median_us > 0.0 && redis.latency_p99_us >= redis.latency_median_us, "{redis:?}");
+        assert!(redis.server_memory_per_connection_bytes > 0.0, "{redis:?}");
+        wait_until_gone(pid);
+    }
+}
+
+#[test]
+fn racy_loses_updates_on_a_seed_like_workload() {
+    if !have_redis("racy_loses_updates_on_a_seed_like_workload") {
+        return;
+    }
+    // The seed with short sleeps: the workers wake together and their GET and SET round trips overlap.
+    let report = run_json(BIN, &["--workers", "5", "--increments", "60", "--work", "sleep:1ms"]);
+    assert!(report.lost_updates.is_some_and(|lost| lost > 0), "{report:?}");
+    let redis = report.redis.unwrap();
+    assert!((redis.round_trips_per_increment - 2.0).abs() < 1e-9, "GET and SET: {redis:?}");
+}
+
+#[test]
+fn three_participants_in_three_processes_add_up_exactly_and_leave_no_key() {
+    if !have_redis("three_participants_in_three_processes_add_up_exactly_and_leave_no_key") {
+        return;
+    }
+    let server = TestServer::start("redis-participants", &[]);
+    let url = server.url();
+    let args = [
+        "--redis",
+        &url,
+        "--run-id",
+        "three",
+        "--participants",
+        "3",
+        "--workers",
+        "3",
+        "--increments",
+        "200",
+        "--work",
+        "none",
+        "--sync",
+        "atomic",
+        "--format",
+        "json",
+    ];
+    let children: Vec<_> = (0..3)
+        .map(|_| command(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!((report.final_value, report.expected, report.lost_updates), (1800, 1800, Some(0)));
+        assert_eq!(report.worker_summary.increments_done, 600, "each participant's own workers");
+        assert_eq!(report.redis.unwrap().participants, 3);
+    }
+    assert_eq!(server.cli(&["DBSIZE"]), "0", "every key of the run was removed");
+}
+
+#[test]
+fn a_lock_whose_holder_was_killed_expires_after_its_ttl_and_is_counted() {
+    if !have_redis("a_lock_whose_holder_was_killed_expires_after_its_ttl_and_is_counted") {
+        return;
+    }
+    let server = TestServer::start("redis-expiry", &[]);
+    let url = server.url();
+    let shared =
+        ["--redis", &url, "--run-id", "expiry", "--participants", "2", "--sync", "mutex", "--lock-ttl", "1500ms"];
+    // The holder takes the lock and sleeps 5 s inside it; the other needs the lock every 10 ms.
+    let holder_args = ["--workers", "1", "--increments", "1", "--window", "inside", "--work", "sleep:5s"];
+    let holder = KillOnDrop(command(BIN).args(shared).args(holder_args).stdout(Stdio::null()).spawn().unwrap());
+    let other_args = ["--workers", "1", "--increments", "50", "--work", "sleep:10ms", "--format", "json"];
+    let other =
+        command(BIN).args(shared).args(other_args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Killed while it holds the lock: once both have started, the holder's one increment takes 5 s.
+    let started = Instant::now();
+    while server.cli(&["GET", "counter-lab:expiry:lock"]).is_empty() || started.elapsed() < Duration::from_millis(300) {
+        assert!(started.elapsed() < Duration::from_secs(20), "nobody took the lock");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let holder_token = server.cli(&["GET", "counter-lab:expiry:lock"]);
+    signal_pid(holder.0.id() as i32, libc::SIGKILL);
+    let output = other.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.worker_summary.increments_done, 50, "the other went on once the lock expired");
+    let redis = report.redis.unwrap();
+    assert!(redis.lock_waits > 0, "{redis:?}");
+    // The lock was the holder's (its only increment), unless the other took it first; then it was the other's
+    // own token at the check and the holder's just after.
+    assert_eq!(redis.lock_expiries, 1, "the killed holder's lock, held for its whole TTL: {redis:?} ({holder_token})");
+    assert_eq!(redis.participants_unreported, 1);
+}
+
+#[test]
+fn a_participant_killed_mid_run_is_reported_and_the_others_finish() {
+    if !have_redis("a_participant_killed_mid_run_is_reported_and_the_others_finish") {
+        return;
+    }
+    let server = TestServer::start("redis-killed", &[]);
+    let url = server.url();
+    let args = [
+        "--redis",
+        &url,
+        "--run-id",
+        "killed",
+        "--participants",
+        "2",
+        "--workers",
+        "2",
+        "--increments",
+        "40",
+        "--work",
+        "sleep:20ms",
+        "--window",
+        "inside",
+        "--sync",
+        "mutex",
+        "--lock-ttl",
+        "500ms",
+        "--format",
+        "json",
+    ];
+    let survivor = command(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let victim = KillOnDrop(command(BIN).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    thread::sleep(Duration::from_millis(600));
+    signal_pid(victim.0.id() as i32, libc::SIGKILL);
+    let output = survivor.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.worker_summary.increments_done, 80, "the survivor's workers all finished");
+    assert_eq!(report.unreported_workers, 2, "the victim's two workers");
+    assert!(report.lost_updates.is_none() && report.lost_updates_bounds.is_some(), "{report:?}");
+    assert_eq!(report.redis.unwrap().participants_unreported, 1);
+}
+
+#[test]
+fn a_server_killed_mid_run_ends_the_run_within_seconds_naming_it() {
+    if !have_redis("a_server_killed_mid_run_ends_the_run_within_seconds_naming_it") {
+        return;
+    }
+    let server = TestServer::start("redis-dies", &[]);
+    let mut child = command(BIN)
+        .args(["--redis", &server.url(), "--workers", "3", "--increments", "1000", "--work", "sleep:10ms"])
+        .args(["--timeout", "2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(500));
+    drop(server);
+    let status = wait_timeout(&mut child, Duration::from_secs(15));
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the redis server (unix://") && stderr.contains("failed during the run"), "{stderr}");
+}
+
+#[test]
+fn the_private_server_goes_with_the_binary_on_every_way_out() {
+    if !have_redis("the_private_server_goes_with_the_binary_on_every_way_out") {
+        return;
+    }
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let mut held = tests::start_held(BIN, &["--workers", "3", "--work", "sleep:10ms"]);
+        let pid = held.pid();
+        assert_eq!(leftovers_of(pid as u32).len(), 2, "a folder and a server while it runs");
+        held.release();
+        thread::sleep(Duration::from_millis(200));
+        signal_pid(pid, signal);
+        let (status, _, stderr) = held.finish();
+        match signal {
+            libc::SIGINT => assert_eq!(status.code(), Some(130), "{stderr}"),
+            libc::SIGTERM => assert_eq!(status.code(), Some(143), "{stderr}"),
+            _ => assert_eq!(status.code(), None),
+        }
+        // After kill -9 the server dies with its parent; its folder is removed by the next run.
+        let started = Instant::now();
+        while Command::new("pgrep").args(["-f", &format!("counter-redis-{pid}-")]).status().unwrap().success() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the server outlived the binary ({signal})");
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!process_exists(pid));
+        if signal != libc::SIGKILL {
+            wait_until_gone(pid as u32);
+        }
+    }
+    // The next run removes what a kill -9 left.
+    let output = run(BIN, &["--workers", "1", "--increments", "1", "--work", "none"]);
+    assert!(output.status.success());
+    let stale: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("counter-redis-"))
+        .filter(|name| {
+            name.split('-').nth(2).and_then(|pid| pid.parse::<i32>().ok()).is_some_and(|pid| !process_exists(pid))
+        })
+        .collect();
+    assert!(stale.is_empty(), "{stale:?}");
+}
+
+#[test]
+fn a_server_that_cannot_be_used_is_a_clear_refusal() {
+    if !have_redis("a_server_that_cannot_be_used_is_a_clear_refusal") {
+        return;
+    }
+    let scratch = Scratch::new("redis-refusals");
+    let nowhere = format!("unix://{}", scratch.file("nothing.sock").display());
+    let server = TestServer::start("redis-password", &["--requirepass", "right-one"]);
+    let wrong = format!("unix://{}?pass=wrong-one", server.socket.display());
+    for (url, expected) in [
+        (nowhere.as_str(), "could not use the redis server"),
+        ("redis://127.0.0.1:1", "could not use the redis server"),
+        ("not a url", "invalid --redis URL"),
+        ("rediss://user:secret@127.0.0.1", "TLS"),
+        (wrong.as_str(), "credentials"),
+    ] {
+        let output = run(BIN, &["--redis", url, "--workers", "1", "--increments", "1", "--work", "none"]);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        assert!(stderr.contains(expected), "{url}: expected '{expected}' in {stderr}");
+        assert!(!stderr.contains("secret") && !stderr.contains("wrong-one"), "a password was shown: {stderr}");
+    }
+    let output = run(BIN, &["--participants", "2", "--workers", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr_of(&output).contains("needs --run-id"));
+}
+
+#[test]
+fn without_redis_server_on_the_path_the_binary_says_how_to_get_one() {
+    let output = command(BIN).env("PATH", "/nonexistent").args(["--workers", "1"]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("apt-get install redis-server") && stderr.contains("--redis URL"), "{stderr}");
+}
