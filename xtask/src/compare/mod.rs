@@ -275,6 +275,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for scenario in &scenario_runs {
         let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags, scenario.about);
         let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
+        if let Some(other) = scenario_rows.iter().find(|row| row.workload != scenario.flags) {
+            let _ = writeln!(
+                text,
+                "(the {} rows: {}, a round trip per step; timed among themselves)",
+                other.kind.name(),
+                other.workload
+            );
+        }
         let _ = writeln!(text, "{}\n", table::render(&scenario_rows, args.wide, width));
     }
     let _ = writeln!(text, "{}", table::legend(args.wide));
@@ -394,7 +402,8 @@ fn measure_all(
         let load_before = MachineLoad::now().ok();
         let mut cells = Vec::new();
         for target in targets {
-            let mut flags = scenario.flags.clone();
+            let workload = scenario.flags_for(target.kind);
+            let mut flags = workload.clone();
             flags.extend(target.extra_flags.iter().cloned());
             if target.python {
                 flags = python::flags(&flags);
@@ -409,6 +418,7 @@ fn measure_all(
                     python: target.python,
                     sync: strategy.name().to_owned(),
                     flags: flags.join(" "),
+                    workload: workload.join(" "),
                     workers: scenario.workers,
                 };
                 let unavailable = target.python.then(|| python::unavailable(strategy)).flatten();

@@ -25,6 +25,9 @@ pub struct Row {
     pub sync: String,
     /// The workload flags given to the program.
     pub flags: String,
+    /// The scenario's workload for this row (its flags without the program's own: start method, pool, server):
+    /// rows timed on the same workload can be compared.
+    pub workload: String,
     /// Why the row has no figures, if it failed.
     pub error: Option<String>,
     /// Why the row has no figures, if the program has no such strategy (not a failure).
@@ -105,6 +108,8 @@ pub struct RowKey {
     pub sync: String,
     /// Workload flags.
     pub flags: String,
+    /// The scenario's workload for this row.
+    pub workload: String,
     /// Workers per run.
     pub workers: u64,
 }
@@ -184,6 +189,7 @@ impl Row {
             python: key.python,
             sync: key.sync,
             flags: key.flags,
+            workload: key.workload,
             workers: key.workers,
         }
     }

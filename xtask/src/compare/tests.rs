@@ -72,6 +72,7 @@ fn row(model: Model, strategy: Strategy, samples: &[Sample]) -> Row {
         python: false,
         sync: strategy.name().to_owned(),
         flags: "--workers 5 --increments 200 --work sleep:1ms".to_owned(),
+        workload: "--workers 5 --increments 200 --work sleep:1ms".to_owned(),
         workers: 5,
     };
     Row::measured(key, samples)
@@ -224,6 +225,7 @@ fn the_table_has_a_cell_per_header_and_a_failed_row_keeps_its_start() {
             python: false,
             sync: "mutex".to_owned(),
             flags: String::new(),
+            workload: String::new(),
             workers: 5,
         },
         "x".repeat(300),
