@@ -10,6 +10,7 @@ mod pool;
 mod processes;
 mod python;
 mod redis;
+mod report;
 mod start_methods;
 mod sweep;
 mod threads;

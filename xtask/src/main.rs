@@ -4,12 +4,15 @@
 //!   outside as well, and tabulate results and memory footprint side by side.
 //! - `sweep`: measure each model's memory at a range of worker counts and fit the cost of one more worker.
 //! - `calibrate`: measure the worker loop against a bare loop, to see what the instrument adds.
+//! - `report`: the latest comparison and sweep as one HTML page with charts.
 
 mod calibrate;
 mod compare;
+mod machine;
 mod output;
 mod python;
 mod redis;
+mod report;
 mod runner;
 mod stats;
 mod sweep;
@@ -42,6 +45,8 @@ enum Task {
     /// Measure the frontends' worker loop against a bare loop, per strategy, at 1 and 2 workers: what the
     /// instrument adds to what it measures
     Calibrate(calibrate::Args),
+    /// Build one self-contained HTML page, with charts, from the latest compare and sweep results
+    Report(report::Args),
 }
 
 /// A request that cannot be met (exit 2): a flag's value, an export path that cannot be written.
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     let outcome = match cli.task {
         Task::Compare(args) => compare::run(&args),
         Task::Sweep(args) => sweep::run(&args),
+        Task::Report(args) => report::run(&args),
         Task::Calibrate(args) => calibrate::run(&args),
     };
     match outcome {

@@ -1,9 +1,9 @@
 //! The shared-counter experiment with the counter in Redis: each worker is a tokio task with its own connection,
 //! as a client on another machine would be, and the seed's race comes back at network scale.
 //!
-//! By default the binary starts a private `redis-server` ([`server`]) on a Unix socket in a fresh directory,
+//! By default the binary starts a private `redis-server` (module `server`) on a Unix socket in a fresh directory,
 //! with no TCP port and no persistence, and stops it on every way out; `--redis URL` uses a server that is
-//! already there (`redis://` or `unix://`, credentials in the URL). The strategies map one to one ([`worker`]):
+//! already there (`redis://` or `unix://`, credentials in the URL). The strategies map one to one (module `worker`):
 //! racy is GET then SET (the window is a round trip), mutex a lock key taken with `SET NX PX` and released with a
 //! compare-and-delete script, atomic is INCR, sharded HINCRBY on a field per worker, optimistic
 //! WATCH / GET / MULTI / SET / EXEC retried when EXEC fails.

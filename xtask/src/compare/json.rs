@@ -11,7 +11,7 @@ use super::{
 
 /// Bumped when a field changes meaning, appears or disappears. 2: numbers only, units in the names, scenarios
 /// with their load, memory per worker from the probe at scale. 3: rows' `unavailable` and `retries_median`, the
-/// probe's `start_method` and `start_s`.
+/// probe's `start_method` and `start_s`, the `sentences` printed under the tables.
 pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Serialize)]
@@ -22,6 +22,8 @@ struct Document<'a> {
     scenarios: &'a [ScenarioRun],
     rows: &'a [Row],
     memory_per_worker: &'a [Probe],
+    /// The sentences printed under the tables.
+    sentences: Vec<String>,
 }
 
 /// Everything as a JSON document.
@@ -32,6 +34,7 @@ pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Str
         scenarios,
         rows,
         memory_per_worker: probes,
+        sentences: super::summary::sentences(scenarios, rows, probes),
     };
     // Numbers, strings and vectors with string keys: serialising cannot fail.
     serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

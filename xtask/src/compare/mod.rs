@@ -43,6 +43,8 @@ use self::{
     scenario::{Preset, Scenario},
 };
 use crate::{
+    Usage,
+    machine::Machine,
     output::{self, RunDir, Terminal},
     python, redis,
     runner::{Interrupted, Program, Sample, run_once},
@@ -173,6 +175,10 @@ pub struct Args {
 
     #[command(flatten)]
     exports: output::Exports,
+
+    /// Write the comparison as a self-contained HTML page with charts to FILE (as `cargo xtask report` does)
+    #[arg(long, value_name = "FILE")]
+    export_html: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -220,10 +226,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let args = &Args { models: redis::runnable(&args.models, args.redis.as_deref()), ..args.clone() };
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
+    if let Some(html) = &args.export_html {
+        // Opened now, as the other exports are: a path that cannot be written fails before the first run.
+        std::fs::File::create(html)
+            .map_err(|e| Usage(format!("--export-html {}: cannot be written: {e}", html.display())))?;
+    }
     let terminal = Terminal::new(&exports);
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::target_dir().join("compare"))?;
+    Machine::now("compare").record(run_dir.path())?;
     let scenarios = args.scenarios();
     let targets = targets(args, &bin_dir);
     if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(BUSY_SAMPLE))
@@ -270,9 +282,31 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let json = json::to_json(&scenario_runs, &rows, &probes);
     run_dir.publish(&json)?;
     exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows))?;
+    if let Some(html) = &args.export_html {
+        let results = crate::report::RunResults::read(run_dir.path())?;
+        crate::report::write(html, &crate::report::page(results.as_ref(), None)?)?;
+    }
+    let mut text = tables_and_sentences(args, &scenario_runs, &rows, &probes);
+    let _ = writeln!(
+        text,
+        "\nRaw reports and results.json are in {} (target/compare/latest links to it); this comparison took {:.1} s.",
+        run_dir.path().display(),
+        started.elapsed().as_secs_f64()
+    );
+    terminal.print(&text)?;
+    let failed = rows.iter().filter(|row| row.failed_to_run()).count();
+    if failed > 0 {
+        eprint(&format!("xtask: {failed} row(s) failed; see the table\n"));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the comparison prints: a table per scenario, the legend, the sentences and any self-report mismatch.
+fn tables_and_sentences(args: &Args, scenario_runs: &[ScenarioRun], rows: &[Row], probes: &[probe::Probe]) -> String {
     let width = terminal_width();
     let mut text = String::new();
-    for scenario in &scenario_runs {
+    for scenario in scenario_runs {
         let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags, scenario.about);
         let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
         if let Some(other) = scenario_rows.iter().find(|row| row.workload != scenario.flags) {
@@ -287,7 +321,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let _ = writeln!(text, "{}", table::legend(args.wide));
     let _ = writeln!(text);
-    for sentence in summary::sentences(&scenario_runs, &rows, &probes) {
+    for sentence in summary::sentences(scenario_runs, rows, probes) {
         let _ = writeln!(text, "- {sentence}");
     }
     for row in rows.iter().filter(|row| row.self_report_mismatch.is_some()) {
@@ -300,19 +334,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             row.self_report_mismatch.as_deref().unwrap_or("")
         );
     }
-    let _ = writeln!(
-        text,
-        "\nRaw reports and results.json are in {} (target/compare/latest links to it); this comparison took {:.1} s.",
-        run_dir.path().display(),
-        started.elapsed().as_secs_f64()
-    );
-    terminal.print(&text)?;
-    let failed = rows.iter().filter(|row| row.failed_to_run()).count();
-    if failed > 0 {
-        eprint(&format!("xtask: {failed} row(s) failed; see the table\n"));
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    text
 }
 
 /// The terminal's width when standard output is one (`$COLUMNS` first), else `None`: a fixed layout.

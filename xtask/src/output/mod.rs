@@ -15,7 +15,11 @@ use std::{
 use anyhow::Context;
 use counter_core::output::{self as out, PrintError};
 
-pub use self::{csv::field as csv_field, markdown::to_markdown, run_dir::RunDir};
+pub use self::{
+    csv::field as csv_field,
+    markdown::to_markdown,
+    run_dir::{RunDir, utc_time_now},
+};
 use crate::Usage;
 
 /// Headers and cells, all text.
@@ -53,7 +57,7 @@ pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// The export flags every task takes.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Exports {
     /// Write every figure as JSON to FILE (`-`: standard output, and the table goes to standard error)
     #[arg(long = "export-json", value_name = "FILE")]

@@ -72,6 +72,10 @@ pub struct Args {
 
     #[command(flatten)]
     exports: output::Exports,
+
+    /// Write the sweep as a self-contained HTML page with charts to FILE (as `cargo xtask report` does)
+    #[arg(long, value_name = "FILE")]
+    export_html: Option<PathBuf>,
 }
 
 /// One measurement: a model held with this many workers alive.
@@ -177,10 +181,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Opened now, as the exports are: a plot path that cannot be written fails before the first run.
         File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
     }
+    if let Some(html) = &args.export_html {
+        File::create(html).map_err(|e| Usage(format!("--export-html {}: cannot be written: {e}", html.display())))?;
+    }
     let models = redis::runnable(&args.models, args.redis.as_deref());
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::target_dir().join("sweep"))?;
+    crate::machine::Machine::now("sweep").record(run_dir.path())?;
     let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
     let mut swept: Vec<Swept> = Vec::new();
     for &model in &models {
@@ -213,6 +221,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_string_pretty(&models)?;
     run_dir.publish(&json)?;
     exports.write(&json, &csv(&models), &output::to_markdown(&table))?;
+    if let Some(html) = &args.export_html {
+        let results = crate::report::RunResults::read(run_dir.path())?;
+        crate::report::write(html, &crate::report::page(None, results.as_ref())?)?;
+    }
     let mut text = output::render_to_width(&table, None) + "\n";
     text.push_str(
         "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\

@@ -1,0 +1,190 @@
+//! `cargo xtask report` and `--export-html`: a page built from real runs, checked in a real browser (headless
+//! Chromium): it loads with no failed request and no console error, every chart is drawn, and screenshots at a
+//! phone's width and a wide screen's are not blank. Skipped with one line without Chromium.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use tests::{Scratch, binary, can_run, have_tool};
+
+fn xtask(args: &[&str]) -> std::process::Output {
+    Command::new(binary("xtask")).args(args).output().expect("xtask runs")
+}
+
+fn browser() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|name| have_tool(name))
+}
+
+/// Chromium, headless, on a file: its stdout and stderr.
+fn chromium(browser: &str, page: &Path, args: &[String]) -> (String, String) {
+    let output = Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"])
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// The share of a screenshot's pixels that are not near-white.
+fn inked(png_file: &Path) -> f64 {
+    let decoder = png::Decoder::new(std::fs::File::open(png_file).expect("a screenshot"));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut buffer).expect("a frame");
+    let channels = frame.color_type.samples();
+    let pixels = &buffer[..frame.buffer_size()];
+    let inked = pixels.chunks(channels).filter(|pixel| pixel.iter().take(3).any(|&value| value < 200)).count();
+    inked as f64 / (pixels.len() / channels) as f64
+}
+
+/// A quick comparison and sweep, and the page made from them.
+fn real_report(scratch: &Scratch) -> PathBuf {
+    let compare = xtask(&[
+        "compare",
+        "--profile",
+        "dev",
+        "--models",
+        "threads,processes,async",
+        "--syncs",
+        "racy,atomic",
+        "--workers",
+        "3",
+        "--increments",
+        "20000",
+        "--work",
+        "none",
+        "--repeats",
+        "2",
+        "--warmup",
+        "0",
+        "--row-budget",
+        "0s",
+        "--probe-pairs",
+        "1",
+    ]);
+    assert!(compare.status.success(), "{}", String::from_utf8_lossy(&compare.stderr));
+    let sweep = xtask(&["sweep", "--profile", "dev", "--quick", "--models", "threads,async"]);
+    assert!(sweep.status.success(), "{}", String::from_utf8_lossy(&sweep.stderr));
+    // The runs' own folders, not `latest`, which tests running at the same time move.
+    let folder = |output: &std::process::Output, before: &str| {
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let after = stdout.split(before).nth(1).unwrap_or_else(|| panic!("no folder in: {stdout}"));
+        after.split(' ').next().unwrap().trim_end_matches(';').to_owned()
+    };
+    let (compare_dir, sweep_dir) = (folder(&compare, "results.json are in "), folder(&sweep, "results in "));
+    let page = scratch.file("index.html");
+    let report =
+        xtask(&["report", "--compare", &compare_dir, "--sweep", &sweep_dir, "--output", page.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    page
+}
+
+#[test]
+fn the_report_is_one_self_contained_page_of_the_latest_runs() {
+    let scratch = Scratch::new("report-page");
+    let page = real_report(&scratch);
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Nothing that makes a browser fetch anything (the SVG namespace's URL is a name, never fetched).
+    for outside in ["src=", "href=", "<script", "<link", "<img", "@import", "url("] {
+        assert!(!html.contains(outside), "the page reaches outside itself: {outside}");
+    }
+    // Wall time, memory per worker, the sweep's lines (and the losses, when the racy row lost some).
+    assert!(html.matches("<svg").count() >= 3, "{}", html.matches("<svg").count());
+    for part in ["Where these figures come from", "cargo xtask compare", "Every row", "What the comparison says"] {
+        assert!(html.contains(part), "{part}");
+    }
+    assert_eq!(html.matches("<figcaption>").count(), html.matches("<svg").count(), "a caption for every chart");
+}
+
+#[test]
+fn the_report_renders_in_a_real_browser_at_a_phones_width_and_a_wide_screens() {
+    let test = "the_report_renders_in_a_real_browser_at_a_phones_width_and_a_wide_screens";
+    let Some(browser) = browser() else {
+        tests::skip(test, "chromium");
+        return;
+    };
+    if !can_run(test, false, &[browser]) {
+        return;
+    }
+    let scratch = Scratch::new("report-browser");
+    let page = real_report(&scratch);
+    // The DOM as the browser built it: every chart there, of a plausible size.
+    let (dom, log) = chromium(browser, &page, &["--dump-dom".to_owned()]);
+    let charts: Vec<&str> = dom.split("<svg").skip(1).collect();
+    assert!(charts.len() >= 3, "{} charts in the DOM", charts.len());
+    for chart in &charts {
+        let view_box = chart.split("viewBox=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default();
+        let size: Vec<f64> = view_box.split(' ').filter_map(|n| n.parse().ok()).collect();
+        assert!(size.len() == 4 && size[2] >= 300.0 && size[3] >= 80.0, "a chart of {view_box}");
+        let drawn = chart.split("</svg>").next().unwrap_or_default().matches('<').count();
+        assert!(drawn > 20, "a chart with {drawn} elements");
+    }
+    for failure in ["CONSOLE", "Uncaught", "net::ERR", "Failed to load resource"] {
+        assert!(!log.contains(failure), "the browser said {failure}: {log}");
+    }
+    for width in [400, 1400] {
+        let shot = scratch.file(&format!("shot-{width}.png"));
+        let (_, log) = chromium(
+            browser,
+            &page,
+            &[format!("--window-size={width},1600"), format!("--screenshot={}", shot.display())],
+        );
+        assert!(shot.exists(), "no screenshot at {width} px: {log}");
+        let ink = inked(&shot);
+        assert!(ink > 0.02, "the screenshot at {width} px is blank ({:.1}% inked)", ink * 100.0);
+    }
+}
+
+#[test]
+fn compare_and_sweep_write_the_page_of_their_own_run() {
+    let scratch = Scratch::new("report-export");
+    let html = scratch.file("compare.html");
+    let output = xtask(&[
+        "compare",
+        "--profile",
+        "dev",
+        "--models",
+        "threads",
+        "--syncs",
+        "atomic",
+        "--workers",
+        "2",
+        "--increments",
+        "10",
+        "--work",
+        "none",
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+        "--row-budget",
+        "0s",
+        "--probe-pairs",
+        "0",
+        "--export-html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && page.contains("Comparison"));
+    let html = scratch.file("sweep.html");
+    let output = xtask(&[
+        "sweep",
+        "--profile",
+        "dev",
+        "--quick",
+        "--models",
+        "threads",
+        "--export-html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Memory against workers") && page.contains("<svg"));
+    // A page that cannot be written is refused before anything runs.
+    let output = xtask(&["sweep", "--quick", "--export-html", "/nonexistent/dir/page.html"]);
+    assert_eq!(output.status.code(), Some(2));
+}

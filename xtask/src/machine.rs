@@ -1,0 +1,96 @@
+//! The machine and the software a run was made with, recorded next to its results (`machine.json` in the run's
+//! folder), so that a page built later says where its figures come from.
+
+use std::{fs, path::Path, process::Command};
+
+use serde::{Deserialize, Serialize};
+
+/// Where and with what a run was made.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Machine {
+    /// When the run started, UTC (`2026-11-26 23:31:27 UTC`).
+    pub date_utc: String,
+    /// The command, as typed.
+    pub command: String,
+    /// CPUs online.
+    pub cpus: usize,
+    /// The CPU's model name.
+    pub cpu_model: String,
+    /// Memory, KiB (`MemTotal`).
+    pub memory_total_kib: u64,
+    /// The kernel's release.
+    pub kernel: String,
+    /// `rustc --version`.
+    pub rustc: String,
+    /// The tokio the frontends were built with (from `Cargo.lock`).
+    pub tokio: String,
+    /// `python3 --version`, if there is one.
+    pub python: Option<String>,
+    /// `redis-server --version`, if there is one.
+    pub redis_server: Option<String>,
+}
+
+/// The name of the file in a run's folder.
+pub const FILE: &str = "machine.json";
+
+impl Machine {
+    /// This machine, now, for the task run as `task` with this process's arguments.
+    pub fn now(task: &str) -> Machine {
+        let arguments: Vec<String> = std::env::args().skip(2).collect();
+        let command = format!("cargo xtask {task} {}", arguments.join(" ")).trim_end().to_owned();
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Machine {
+            date_utc: crate::output::utc_time_now(),
+            command,
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu_model: cpuinfo
+                .lines()
+                .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split(':').nth(1)))
+                .map_or_else(|| "unknown".to_owned(), |name| name.trim().to_owned()),
+            memory_total_kib: meminfo
+                .lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|value| value.split_whitespace().next())
+                .and_then(|kib| kib.parse().ok())
+                .unwrap_or(0),
+            kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned()),
+            rustc: version_of("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
+            tokio: locked_version("tokio").unwrap_or_else(|| "unknown".to_owned()),
+            python: version_of("python3", &["--version"]),
+            redis_server: version_of("redis-server", &["--version"])
+                .and_then(|text| text.split_whitespace().find_map(|word| word.strip_prefix("v=")).map(str::to_owned)),
+        }
+    }
+
+    /// Writes it into a run's folder.
+    pub fn record(&self, run_dir: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        fs::write(run_dir.join(FILE), text)?;
+        Ok(())
+    }
+
+    /// Reads it from a run's folder; `None` for a run made before it was recorded.
+    pub fn of_run(run_dir: &Path) -> Option<Machine> {
+        serde_json::from_str(&fs::read_to_string(run_dir.join(FILE)).ok()?).ok()
+    }
+}
+
+fn version_of(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// The version of `package` in the workspace's `Cargo.lock`.
+fn locked_version(package: &str) -> Option<String> {
+    let lock = fs::read_to_string(crate::workspace::root().join("Cargo.lock")).ok()?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{package}\"") {
+            return lines.next()?.strip_prefix("version = \"")?.strip_suffix('"').map(str::to_owned);
+        }
+    }
+    None
+}
