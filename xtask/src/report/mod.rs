@@ -131,7 +131,10 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
 }
 
 fn provenance(run: &RunResults) -> Vec<(&'static str, String)> {
-    let mut pairs = vec![("results", run.folder.display().to_string())];
+    // Inside the workspace, the folder is shown from its root: the page says nothing of where the clone lives.
+    let root = workspace::root();
+    let folder = run.folder.strip_prefix(&root).unwrap_or(&run.folder);
+    let mut pairs = vec![("results", folder.display().to_string())];
     match &run.machine {
         Some(machine) => pairs.extend([
             ("command", machine.command.clone()),
