@@ -34,6 +34,12 @@ pub struct Row {
     pub unavailable: Option<String>,
     /// Optimistic strategy: median compare-and-swap retries per run.
     pub retries_median: Option<f64>,
+    /// Redis: round trips per increment, median over the runs.
+    pub round_trips_per_increment_median: Option<f64>,
+    /// Redis: a round trip's median latency, microseconds (the median over the runs of each run's median).
+    pub latency_median_us: Option<f64>,
+    /// Redis: a round trip's 99th percentile, microseconds (the median over the runs).
+    pub latency_p99_us: Option<f64>,
     /// Runs measured (warm-up runs excluded).
     pub runs: usize,
     /// Workers per run.
@@ -149,9 +155,16 @@ impl Row {
         let wall = collect(samples, |s| s.report.wall_time_s);
         let parallelism = collect(samples, parallelism);
         let retries: Vec<f64> = samples.iter().filter_map(|s| s.report.retries).map(|r| r as f64).collect();
+        let redis = |figure: fn(&counter_core::report::RedisReport) -> f64| {
+            let values: Vec<f64> = samples.iter().filter_map(|s| s.report.redis.as_ref()).map(figure).collect();
+            (!values.is_empty()).then(|| Stats::of(&values).median)
+        };
         Row {
             unavailable: None,
             retries_median: (!retries.is_empty()).then(|| Stats::of(&retries).median),
+            round_trips_per_increment_median: redis(|r| r.round_trips_per_increment),
+            latency_median_us: redis(|r| r.latency_median_us),
+            latency_p99_us: redis(|r| r.latency_p99_us),
             runs: samples.len(),
             expected: samples.first().map_or(0, |s| s.report.expected),
             final_median: collect(samples, |s| s.report.final_value as f64).median,
@@ -236,12 +249,15 @@ impl Row {
             number(self.pss_bytes),
             number(self.uss_bytes),
             self.retries_median.map(number).unwrap_or_default(),
+            self.round_trips_per_increment_median.map(number).unwrap_or_default(),
+            self.latency_median_us.map(number).unwrap_or_default(),
+            self.latency_p99_us.map(number).unwrap_or_default(),
         ]
     }
 }
 
 /// The CSV header, one name per field of [`Row::csv_record`], as in the JSON export.
-pub const CSV_HEADER: [&str; 27] = [
+pub const CSV_HEADER: [&str; 30] = [
     "scenario",
     "model",
     "sync",
@@ -269,6 +285,9 @@ pub const CSV_HEADER: [&str; 27] = [
     "pss_bytes",
     "uss_bytes",
     "retries_median",
+    "round_trips_per_increment_median",
+    "latency_median_us",
+    "latency_p99_us",
 ];
 
 /// Compares each run's self-reported memory with ours; describes the worst difference above the tolerance.

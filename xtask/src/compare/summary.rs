@@ -194,22 +194,45 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
                 safe.join(", ") + if safe.len() == 1 { " was" } else { " were" }
             ));
         }
-        let retried: Vec<String> = scenario_rows
-            .iter()
-            .filter_map(|row| {
-                let retries = row.retries_median?;
-                let per_increment = retries / row.expected.max(1) as f64;
-                Some(format!("{} {:.0} ({per_increment:.2} per increment)", row.model, retries))
-            })
-            .collect();
-        if !retried.is_empty() {
-            out.push(format!(
-                "{name}: optimistic compare-and-swap attempts made again, median per run: {}.",
-                retried.join("; ")
-            ));
-        }
+        out.extend(cost_sentences(name, &scenario_rows));
     }
     out.extend(memory_sentences(probes));
+    out
+}
+
+/// What the optimistic rows retried and what the networked rows cost in round trips.
+fn cost_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
+    let mut out = Vec::new();
+    let retried: Vec<String> = scenario_rows
+        .iter()
+        .filter_map(|row| {
+            let retries = row.retries_median?;
+            let per_increment = retries / row.expected.max(1) as f64;
+            Some(format!("{} {:.0} ({per_increment:.2} per increment)", row.model, retries))
+        })
+        .collect();
+    if !retried.is_empty() {
+        out.push(format!(
+            "{name}: optimistic compare-and-swap attempts made again, median per run: {}.",
+            retried.join("; ")
+        ));
+    }
+    let networked: Vec<String> = scenario_rows
+        .iter()
+        .filter_map(|row| {
+            Some(format!(
+                "{} {} {:.2} (latency median {} … p99 {})",
+                row.model,
+                row.sync,
+                row.round_trips_per_increment_median?,
+                units::seconds(row.latency_median_us? / 1e6),
+                units::seconds(row.latency_p99_us? / 1e6)
+            ))
+        })
+        .collect();
+    if !networked.is_empty() {
+        out.push(format!("{name}: round trips per increment, median per run: {}.", networked.join("; ")));
+    }
     out
 }
 
