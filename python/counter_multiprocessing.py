@@ -12,21 +12,7 @@ def worker(args, value, lock, alive, go, results, cpu, index, parent):
     lib.die_with_parent(parent)
     alive.release()
     go.wait()
-    start = time.perf_counter()
-    for _ in range(args.increments):
-        if args.window == "before":
-            lib.do_work(args.work)
-        if args.sync == "mutex":
-            lock.acquire()
-        if args.window == "inside":
-            read = value.value
-            lib.do_work(args.work)
-            value.value = read + 1
-        else:
-            value.value += 1
-        if args.sync == "mutex":
-            lock.release()
-    results[index] = time.perf_counter() - start
+    results[index] = lib.increment_shared_value(args, value, lock)
     cpu[2 * index], cpu[2 * index + 1] = lib.own_cpu()
 
 

@@ -30,23 +30,9 @@ def warm_up():
 
 
 def worker(args):
-    value, lock = shared["value"], shared["lock"]
-    start = time.perf_counter()
-    for _ in range(args.increments):
-        if args.window == "before":
-            lib.do_work(args.work)
-        if args.sync == "mutex":
-            lock.acquire()
-        if args.window == "inside":
-            read = value.value
-            lib.do_work(args.work)
-            value.value = read + 1
-        else:
-            value.value += 1
-        if args.sync == "mutex":
-            lock.release()
+    elapsed = lib.increment_shared_value(args, shared["value"], shared["lock"])
     # The pool process's own CPU time so far, which grows with each job it runs: the last job's is its total.
-    return (args.increments, time.perf_counter() - start, os.getpid(), lib.own_cpu())
+    return (args.increments, elapsed, os.getpid(), lib.own_cpu())
 
 
 def main():

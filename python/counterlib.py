@@ -124,6 +124,26 @@ def do_work(work):
             pass
 
 
+def increment_shared_value(args, value, lock):
+    """One process worker's loop on a shared `multiprocessing.Value`: the work, and the increment (under `lock`
+    with the mutex strategy), `args.increments` times. Returns the seconds it took."""
+    start = time.perf_counter()
+    for _ in range(args.increments):
+        if args.window == "before":
+            do_work(args.work)
+        if args.sync == "mutex":
+            lock.acquire()
+        if args.window == "inside":
+            read = value.value
+            do_work(args.work)
+            value.value = read + 1
+        else:
+            value.value += 1
+        if args.sync == "mutex":
+            lock.release()
+    return time.perf_counter() - start
+
+
 # --- /proc: the same figures as the Rust probe (smaps_rollup and status) ---
 
 def _kib(text, key):

@@ -80,13 +80,10 @@ fn svg(
     Ok(scalable(&text, width, height))
 }
 
-/// Lets the browser scale the drawing to the page's width: a view box instead of a fixed size.
+/// Lets the browser scale the drawing to the page's width: plotters gives a view box and a fixed size; the size
+/// goes, the view box stays.
 fn scalable(svg: &str, width: u32, height: u32) -> String {
-    svg.replacen(
-        &format!("width=\"{width}\" height=\"{height}\""),
-        &format!("viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMinYMin meet\""),
-        1,
-    )
+    svg.replacen(&format!("width=\"{width}\" height=\"{height}\" "), "preserveAspectRatio=\"xMinYMin meet\" ", 1)
 }
 
 /// A horizontal dot plot on a log axis: one row per label, a marker per value with its interval as a bar.

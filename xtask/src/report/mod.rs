@@ -2,7 +2,7 @@
 //! (`target/report/index.html`); `compare --export-html` and `sweep --export-html` write the same page for their
 //! own run. The page is built from the runs' `results.json` and `machine.json`, never from anything measured now.
 
-mod charts;
+pub mod charts;
 mod html;
 
 use std::{
