@@ -305,6 +305,20 @@ fn the_private_server_goes_with_the_binary_on_every_way_out() {
 }
 
 #[test]
+fn a_participant_alone_gives_up_after_its_rendezvous_timeout() {
+    if !have_redis("a_participant_alone_gives_up_after_its_rendezvous_timeout") {
+        return;
+    }
+    let server = TestServer::start("redis-alone", &[]);
+    let args = ["--redis", &server.url(), "--run-id", "alone", "--participants", "2", "--rendezvous-timeout", "1s"];
+    let output = run(BIN, &[&args[..], &["--workers", "2", "--work", "none"]].concat());
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("2 of the 4 workers of every participant were ready"), "{stderr}");
+    assert_eq!(server.cli(&["DBSIZE"]), "0", "its keys were removed");
+}
+
+#[test]
 fn a_server_that_cannot_be_used_is_a_clear_refusal() {
     if !have_redis("a_server_that_cannot_be_used_is_a_clear_refusal") {
         return;

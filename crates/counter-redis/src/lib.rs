@@ -95,6 +95,21 @@ pub enum RedisError {
         /// What the client said (its message carries its own causes).
         detail: String,
     },
+    /// The other participants did not all come.
+    #[error(
+        "run '{run_id}': {ready} of the {everyone} workers of every participant were ready after {waited:?} \
+         (--rendezvous-timeout); are the other participants started, with the same --run-id and --participants?"
+    )]
+    Rendezvous {
+        /// The run.
+        run_id: String,
+        /// Workers ready.
+        ready: u64,
+        /// Workers expected over every participant.
+        everyone: u64,
+        /// How long this one waited.
+        waited: Duration,
+    },
     /// A worker's task ended without a result (it panicked).
     #[error("worker {worker} ended without a result")]
     WorkerPanicked {
@@ -118,6 +133,8 @@ pub struct RedisOptions {
     pub lock_ttl: Duration,
     /// How long any command may take before the run fails.
     pub timeout: Duration,
+    /// How long a participant waits for the others to be ready.
+    pub rendezvous_timeout: Duration,
 }
 
 impl Default for RedisOptions {
@@ -129,6 +146,7 @@ impl Default for RedisOptions {
             keep: false,
             lock_ttl: Duration::from_secs(5),
             timeout: Duration::from_secs(5),
+            rendezvous_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -631,6 +649,7 @@ impl Run<'_> {
             let _: u64 =
                 redis::cmd("RPUSH").arg(&keys.go).arg(&tokens).query_async(admin).await.map_err(|e| self.failed(&e))?;
         }
+        let waiting = Instant::now();
         loop {
             if let Some(signal) = signals::received() {
                 return Err(Stop::Signal(signal));
@@ -644,7 +663,39 @@ impl Run<'_> {
             if token.is_some() {
                 return Ok(());
             }
+            if waiting.elapsed() > self.options.rendezvous_timeout {
+                return Err(self.give_up(admin, keys, participant, workers, everyone).await);
+            }
         }
+    }
+
+    /// The others did not all come: this participant withdraws (so that one coming later does not start with
+    /// its workers counted) and fails, saying how many were ready.
+    async fn give_up(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        workers: u64,
+        everyone: u64,
+    ) -> Stop {
+        let ready: Option<u64> = redis::cmd("GET").arg(&keys.ready).query_async(admin).await.ok().flatten();
+        let still_ready: redis::RedisResult<i64> =
+            redis::cmd("DECRBY").arg(&keys.ready).arg(workers).query_async(admin).await;
+        let _: redis::RedisResult<u64> =
+            redis::cmd("SREM").arg(&keys.members).arg(participant).query_async(admin).await;
+        // Its heartbeat goes now (it would expire by itself in two seconds).
+        let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(participant)).query_async(admin).await;
+        if still_ready.is_ok_and(|ready| ready <= 0) && !self.options.keep {
+            // Nobody else came: nothing of the run is left to keep.
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
+        }
+        Stop::Failed(RunError::Frontend(RedisError::Rendezvous {
+            run_id: self.id.clone(),
+            ready: ready.unwrap_or(0),
+            everyone,
+            waited: self.options.rendezvous_timeout,
+        }))
     }
 
     /// With participants: reports this one's increments, waits until every other has reported or stopped (its

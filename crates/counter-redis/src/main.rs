@@ -48,6 +48,10 @@ struct Args {
     /// How long any command may take before the run fails, naming the server
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
     timeout: std::time::Duration,
+
+    /// How long a participant waits for the others to be ready before it gives up (exit 1)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = |s: &str| parse_duration(s))]
+    rendezvous_timeout: std::time::Duration,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         keep: args.keep,
         lock_ttl: args.lock_ttl,
         timeout: args.timeout,
+        rendezvous_timeout: args.rendezvous_timeout,
     };
     cli::main(MODEL, &args.run, None, |config| run(config, &options))
 }
