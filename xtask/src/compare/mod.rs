@@ -77,8 +77,8 @@ fn zero_to(name: &'static str, max: u64) -> impl Fn(&str) -> Result<u64, String>
 /// Run every frontend on the same workload and tabulate the results.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:
-  cargo xtask compare             # the default scenarios: about 90 s after the build (the first build takes a
-                                  # few minutes on 2 cores)
+  cargo xtask compare             # the default scenarios: 1.5 to 3 minutes after the build (the first build
+                                  # takes a few minutes on 2 cores)
   cargo xtask compare --preset seed --syncs racy --repeats 3 --warmup 0   # the seed: 10 s a run, 2 minutes here;
                                   # with every strategy and the default runs, about 14 minutes
   cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
