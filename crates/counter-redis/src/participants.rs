@@ -1,0 +1,214 @@
+//! Participants that share one run across machines: they meet in Redis before the start (every worker of every
+//! participant connected), keep a heartbeat key alive while they run, and meet again at the end to add up their
+//! counts; the last to leave removes the run's keys.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use counter_core::{error::RunError, report::Elsewhere, signals};
+use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
+
+use crate::{RedisError, Run, Stop, keys::Keys};
+
+/// How long a blocking wait for the other participants lasts before the stop flag is looked at again.
+const RENDEZVOUS_POLL_S: f64 = 1.0;
+
+/// How often a participant says it is alive, and how long that lasts: a participant that stops (killed) is
+/// known to have stopped within a couple of seconds.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+const HEARTBEAT_TTL: Duration = Duration::from_secs(2);
+
+/// A participant's heartbeat: a key it sets again and again with a short time to live, on a connection of its
+/// own, so that the others know within seconds when it has stopped. Dropped, it stops at its next await.
+pub(crate) struct Heartbeat {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    pub(crate) fn start(client: Client, config: AsyncConnectionConfig, key: String) -> Heartbeat {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let told = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let Ok(mut connection) = client.get_multiplexed_async_connection_with_config(&config).await else {
+                return;
+            };
+            let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
+            loop {
+                let beat: redis::RedisResult<()> =
+                    redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(&mut connection).await;
+                if beat.is_err() || tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok() {
+                    return;
+                }
+            }
+        });
+        Heartbeat { stop, task }
+    }
+
+    /// Stops it after its beat under way, if any, has been answered.
+    pub(crate) async fn stop(mut self) {
+        self.stop.notify_one();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Run<'_> {
+    /// Every worker of every participant ready before any starts: each participant joins the members and adds
+    /// its workers to the ready count; the last to be ready pushes one token per participant, and each waits
+    /// for its token.
+    pub(crate) async fn rendezvous(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        workers: u64,
+    ) -> Result<(), Stop> {
+        let participants = self.options.participants;
+        if participants == 1 {
+            return Ok(());
+        }
+        let _: u64 = redis::cmd("SADD")
+            .arg(&keys.members)
+            .arg(participant)
+            .query_async(admin)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let everyone = workers.saturating_mul(participants);
+        let ready: u64 =
+            redis::cmd("INCRBY").arg(&keys.ready).arg(workers).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        if ready >= everyone {
+            let tokens: Vec<u64> = (0..participants).collect();
+            let _: u64 =
+                redis::cmd("RPUSH").arg(&keys.go).arg(&tokens).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        }
+        let waiting = Instant::now();
+        loop {
+            if let Some(signal) = signals::received() {
+                return Err(Stop::Signal(signal));
+            }
+            let token: Option<(String, String)> = redis::cmd("BLPOP")
+                .arg(&keys.go)
+                .arg(RENDEZVOUS_POLL_S)
+                .query_async(admin)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            if token.is_some() {
+                return Ok(());
+            }
+            if waiting.elapsed() > self.options.rendezvous_timeout {
+                return Err(self.give_up(admin, keys, participant, workers, everyone).await);
+            }
+        }
+    }
+
+    /// The others did not all come: this participant withdraws (so that one coming later does not start with
+    /// its workers counted) and fails, saying how many were ready.
+    async fn give_up(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        workers: u64,
+        everyone: u64,
+    ) -> Stop {
+        let ready: Option<u64> = redis::cmd("GET").arg(&keys.ready).query_async(admin).await.ok().flatten();
+        let still_ready: redis::RedisResult<i64> =
+            redis::cmd("DECRBY").arg(&keys.ready).arg(workers).query_async(admin).await;
+        let _: redis::RedisResult<u64> =
+            redis::cmd("SREM").arg(&keys.members).arg(participant).query_async(admin).await;
+        // Its heartbeat goes now (it would expire by itself in two seconds).
+        let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(participant)).query_async(admin).await;
+        if still_ready.is_ok_and(|ready| ready <= 0) && !self.options.keep {
+            // Nobody else came: nothing of the run is left to keep.
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
+        }
+        Stop::Failed(RunError::Frontend(RedisError::Rendezvous {
+            run_id: self.id.clone(),
+            ready: ready.unwrap_or(0),
+            everyone,
+            waited: self.options.rendezvous_timeout,
+        }))
+    }
+
+    /// With participants: reports this one's increments, waits until every other has reported or stopped (its
+    /// heartbeat expired), and returns their share. The last to leave removes the keys.
+    pub(crate) async fn meet_at_the_end(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        local_done: u64,
+    ) -> Result<(Option<Elsewhere>, u64, u64), Stop> {
+        let participants = self.options.participants;
+        if participants == 1 {
+            return Ok((None, 0, 0));
+        }
+        let local_expected = self.config.expected();
+        let () = redis::cmd("HSET")
+            .arg(&keys.done)
+            .arg(participant)
+            .arg(format!("{local_done} {local_expected}"))
+            .query_async::<u64>(admin)
+            .await
+            .map(drop)
+            .map_err(|e| self.failed(&e))?;
+        let (reports, missing) = loop {
+            if let Some(signal) = signals::received() {
+                return Err(Stop::Signal(signal));
+            }
+            let members: Vec<String> =
+                redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            let reports: std::collections::HashMap<String, String> =
+                redis::cmd("HGETALL").arg(&keys.done).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            let missing: Vec<&String> = members.iter().filter(|member| !reports.contains_key(*member)).collect();
+            if missing.is_empty() {
+                break (reports, 0);
+            }
+            let alive: Vec<String> = missing.iter().map(|member| keys.alive(member)).collect();
+            let beating: u64 =
+                redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            if beating == 0 {
+                // Every participant still missing has stopped: waiting longer would be waiting forever.
+                break (reports.clone(), missing.len() as u64);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (mut done, mut expected) = (0u64, 0u64);
+        for entry in reports.values() {
+            let mut numbers = entry.split(' ').filter_map(|n| n.parse::<u64>().ok());
+            done = done.saturating_add(numbers.next().unwrap_or(0));
+            expected = expected.saturating_add(numbers.next().unwrap_or(0));
+        }
+        Ok((
+            Some(Elsewhere {
+                increments_done: done.saturating_sub(local_done),
+                expected: expected.saturating_sub(local_expected).saturating_add(missing * local_expected),
+                unreported_workers: missing * self.config.workers(),
+            }),
+            missing,
+            reports.len() as u64,
+        ))
+    }
+
+    /// Says this participant has read the totals; the last of those that reported removes the keys.
+    pub(crate) async fn leave(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        reported: u64,
+    ) -> Result<(), Stop> {
+        let left: u64 = redis::cmd("INCR").arg(&keys.left).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        if left >= reported && !self.options.keep {
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
+        }
+        Ok(())
+    }
+}
