@@ -29,22 +29,75 @@ use std::{
 };
 
 use counter_core::{
-    config::{Config, Hold, Strategy, Window, Work},
+    cli::Frontend,
+    config::{Abilities, Config, ConfigError, Hold, Strategy, Window, Work},
     counter::HeapCounter,
     cpu::CpuUsage,
     error::{Error as CoreError, Interrupted, RunError},
+    extension::Extension,
     hold,
     model::Model,
     proc::{self, limits, limits::LimitError, memory},
-    report::{Measurements, RunReport, RuntimeReport, WorkerReport, WorkerTally},
+    render::ModelWords,
+    report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
 };
 use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
 
 use crate::task::{SMALL_FUTURE_BYTES, Shared, Start, TaskFailure, TaskOutcome};
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Async;
+
+/// How this crate's binary presents itself: what it can run, its help, its words.
+pub const FRONTEND: Frontend = Frontend {
+    model: MODEL,
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: true,
+        no_pool: Some("its tasks already run on the runtime's threads"),
+    },
+    work_help: "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), \
+                spin:<duration> (busy loop), or block:<duration> (a blocking sleep inside the task). Durations: \
+                10ms, 250us, 1s",
+    words: ModelWords { strategy: |_| None, why },
+};
+
+/// What only this model measures: the runtime that ran the tasks, under the report's `extension`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeFigures {
+    /// `current-thread` or `multi-thread`.
+    pub flavor: String,
+    /// The runtime's worker threads (1 for current-thread).
+    pub threads: u64,
+}
+
+impl RuntimeFigures {
+    /// The report's section for these figures.
+    pub fn extension(&self) -> Extension {
+        Extension::new("runtime", self).line(
+            "runtime",
+            format!("tokio {} ({} thread{})", self.flavor, self.threads, if self.threads == 1 { "" } else { "s" }),
+        )
+    }
+}
+
+/// The one case where this model knows more than the generic explanation: on one thread, with nothing to await
+/// between the read and the write, the racy strategy cannot lose an update.
+fn why(report: &RunReport) -> Option<Vec<String>> {
+    let runtime: RuntimeFigures = report.extension.as_ref()?.figures().ok()?;
+    let config = &report.config;
+    let one_thread_no_await_between =
+        runtime.threads == 1 && config.strategy() == Strategy::Racy && config.window() == Window::Before;
+    (one_thread_no_await_between && report.lost_updates == Some(0)).then(|| {
+        vec![
+            "no update was lost, and none can be here: on one thread, a task runs without interruption between two \
+             awaits, and there is no await between the read and the write"
+                .to_owned(),
+        ]
+    })
+}
 
 /// The stack each runtime thread reserves (tokio's default, set explicitly so that the limit check and the run
 /// agree).
@@ -85,8 +138,7 @@ impl Default for RuntimeOptions {
 
 impl RuntimeOptions {
     /// Checks the combination: `threads` only with `multi-thread`, and at least one.
-    pub fn validate(&self) -> Result<(), counter_core::error::ConfigError> {
-        use counter_core::error::ConfigError;
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match (self.flavor, self.threads) {
             (Flavor::CurrentThread, Some(threads)) => Err(ConfigError::Conflict(format!(
                 "--threads {threads} needs --flavor multi-thread: a current-thread runtime has exactly one thread"
@@ -154,9 +206,12 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     }
     let runtime = build_runtime(options.flavor, threads)?;
     let shared = Arc::new(Shared::new(HeapCounter::new(config.strategy(), config.workers())?, config.clone()));
-    let runtime_report = RuntimeReport { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
-    let mut measured =
-        Measurements { runtime: Some(runtime_report), notes: notes(config, options), ..Measurements::default() };
+    let runtime_figures = RuntimeFigures { flavor: options.flavor.name().to_owned(), threads: threads as u64 };
+    let mut measured = Measurements {
+        extension: Some(runtime_figures.extension()),
+        notes: notes(config, options),
+        ..Measurements::default()
+    };
     let cpu_before = CpuUsage::of_this_process();
     let outcome = runtime.block_on(coordinate(&shared, &mut measured));
     // Tasks still pending (after an abort) are dropped with the runtime, before the report is made.

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use counter_async::{Flavor, MODEL, RuntimeOptions, run};
+use counter_async::{FRONTEND, Flavor, MODEL, RuntimeOptions, run};
 use counter_core::{
     cli::{self, RunArgs},
     config::parse_count,
@@ -28,7 +28,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = cli::parse(MODEL);
+    let args: Args = cli::parse(&FRONTEND);
     let options = RuntimeOptions { flavor: args.flavor, threads: args.threads };
-    cli::main(MODEL, &args.run, None, |config| run(config, &options))
+    cli::execute(&FRONTEND, &args.run, None, |config| run(config, &options))
 }

@@ -25,8 +25,7 @@ use std::{
 
 use counter_core::{
     config::{Config, Strategy, Window, Work},
-    counter::{Counter, DetachedIncrement, HeapCounter},
-    error::CounterError,
+    counter::{Counter, CounterError, DetachedIncrement, HeapCounter},
     signals,
     workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, increments_without_work, work_and_increment},
 };

@@ -1,17 +1,86 @@
-//! What every frontend binary shares: the flags (one `clap::Args` struct each binary flattens, so that all
-//! three accept the same flags with the same help) and the end of `main` (print, map errors to exit codes).
+//! What every frontend binary shares: the flags (one `clap::Args` struct each binary flattens, so that every
+//! binary accepts the same flags with the same help) and the end of `main` (print, map errors to exit codes).
+//! This is the only module that knows clap: the domain types get their command-line names here.
 
 use std::{error::Error as StdError, process::ExitCode};
 
+use clap::builder::PossibleValue;
+
 use crate::{
-    config::{Config, Hold, Jobs, Pool, Request, Strategy, Timer, Window, Work, parse_count},
-    error::{ConfigError, EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, Error, RunError},
-    model::Model,
+    config::{Abilities, Config, ConfigError, Hold, Jobs, Pool, Request, Strategy, Timer, Window, Work, parse_count},
+    error::{EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, Error, RunError},
+    model::{Model, StartMethod},
     output::{self, PrintError},
-    render,
+    render::{self, ModelWords},
     report::RunReport,
     signals,
 };
+
+/// Gives a domain type its command-line values: its `ALL` list, its `name()`s, and a line of help each (from a
+/// list here, or from the type's own `summary`).
+macro_rules! value_enum {
+    ($type:ty, $summary:path) => {
+        impl clap::ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &<$type>::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.name()).help($summary(*self)))
+            }
+        }
+    };
+    ($type:ty { $($value:path => $help:expr),+ $(,)? }) => {
+        impl clap::ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &<$type>::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                let help = match self {
+                    $($value => $help),+
+                };
+                Some(PossibleValue::new(self.name()).help(help))
+            }
+        }
+    };
+}
+
+value_enum!(Strategy {
+    Strategy::Racy => "no protection: a load, then a store of that value plus one; updates can be lost",
+    Strategy::Mutex => "a lock around the read-modify-write",
+    Strategy::Atomic => "one indivisible read-modify-write",
+    Strategy::Sharded => "one slot per worker, each written by its owner alone, summed at the end",
+    Strategy::Optimistic => "compare-and-swap, made again when another worker got there first; retries counted",
+});
+value_enum!(Window {
+    Window::Before => "work, then read and write back: the seed program",
+    Window::Inside => "read, work, write back: the race window is as wide as the work",
+});
+value_enum!(Timer {
+    Timer::Compensated => "each sleep shortened by how late the previous ones woke, so lateness does not add up",
+    Timer::Relative => "each sleep as asked, as the seed's time.sleep: every wake-up's lateness adds up",
+});
+value_enum!(Jobs {
+    Jobs::Worker => "one job per worker: the worker's whole loop",
+    Jobs::Increment => "one job per increment, to show what a job costs",
+});
+value_enum!(Model, Model::summary);
+value_enum!(StartMethod, StartMethod::summary);
+
+/// What the shared command line needs to know of one frontend: its model, what it can run, its words for
+/// `--work`, and its own sentences for the report. Each frontend's crate has one, as a constant.
+#[derive(Debug, Clone, Copy)]
+pub struct Frontend {
+    /// The model it runs.
+    pub model: Model,
+    /// What it can run besides the common workload.
+    pub abilities: Abilities,
+    /// The `--work` flag's help, in this model's words.
+    pub work_help: &'static str,
+    /// Its own words in the text report.
+    pub words: ModelWords,
+}
 
 /// The shared flags: the workload, `--hold` and `--format`.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,37 +146,27 @@ impl PoolArgs {
             (None, None) => Ok(None),
             (None, Some(jobs)) => Err(ConfigError::Conflict(format!(
                 "--jobs {} needs --pool N: without a pool every worker is its own thread or process",
-                value_name(&jobs)
+                jobs.name()
             ))),
             (Some(size), jobs) => Ok(Some(Pool { size, jobs: jobs.unwrap_or(Jobs::Worker) })),
         }
     }
 }
 
+/// The `--work` help of a model whose workers may block: every kind but `block:`.
+pub const WORK_HELP: &str = "Simulated work per increment: none, yield, sleep:<duration>, or spin:<duration> (busy \
+                             loop). Durations: 10ms, 250us, 1s";
+
 /// What every binary's `--help` ends with.
 pub const EXIT_CODES: &str = "Exit codes: 0 success; 1 the run failed (a worker died; the report could not be written); 2 a \
 request that cannot be met (a bad value, over a system limit, standard output closed); 130 / 143 after SIGINT / \
 SIGTERM, with the report so far on stderr; 141 when the reader of standard output has gone.";
 
-/// The shared flags' help, said for one binary: its own word for a worker, `block:` only where it is allowed,
-/// and the exit codes at the end.
-pub fn command_for(model: Model, command: clap::Command) -> clap::Command {
-    let names = model.names();
-    let work = match model {
-        Model::Async => {
-            "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), \
-                         spin:<duration> (busy loop), or block:<duration> (a blocking sleep inside the task). \
-                         Durations: 10ms, 250us, 1s"
-        }
-        Model::Threads | Model::Processes => {
-            "Simulated work per increment: none, yield, sleep:<duration>, or \
-                                              spin:<duration> (busy loop). Durations: 10ms, 250us, 1s"
-        }
-        Model::Redis => {
-            "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), or \
-             spin:<duration> (busy loop). Durations: 10ms, 250us, 1s"
-        }
-    };
+/// The shared flags' help, said for one binary: its own word for a worker, its own `--work` help, and the exit
+/// codes at the end.
+pub fn command_for(frontend: &Frontend, command: clap::Command) -> clap::Command {
+    let names = frontend.model.names();
+    let work = frontend.work_help;
     let has_pool = command.get_arguments().any(|arg| arg.get_id() == "pool");
     let command = command
         .mut_arg("workers", |arg| arg.help(format!("Number of {}", names.workers)))
@@ -129,8 +188,8 @@ pub fn command_for(model: Model, command: clap::Command) -> clap::Command {
 
 /// Parses a binary's arguments with [`command_for`]'s help; a bad argument ends the program as clap does (exit
 /// 2, the message on stderr).
-pub fn parse<P: clap::Parser>(model: Model) -> P {
-    let matches = command_for(model, P::command()).get_matches();
+pub fn parse<P: clap::Parser>(frontend: &Frontend) -> P {
+    let matches = command_for(frontend, P::command()).get_matches();
     P::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
 }
 
@@ -149,10 +208,10 @@ pub enum Format {
 }
 
 impl Format {
-    /// A report in this format.
-    pub fn render(self, report: &RunReport) -> String {
+    /// A report in this format, in the model's own words.
+    pub fn render(self, report: &RunReport, words: &ModelWords) -> String {
         match self {
-            Format::Text => render::text(report),
+            Format::Text => render::text(report, words),
             Format::Json => report.to_json() + "\n",
         }
     }
@@ -192,15 +251,15 @@ pub fn fail(program: &str, error: &dyn StdError, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Every frontend's `main` after parsing: installs the signal handlers, checks that the report can be
-/// written, validates the flags once, runs, prints.
-pub fn main<E: StdError + 'static>(
-    model: Model,
+/// Everything a frontend's `main` does after parsing: installs the signal handlers, checks that the report can
+/// be written, validates the flags once, runs, prints, and returns the exit code.
+pub fn execute<E: StdError + 'static>(
+    frontend: &Frontend,
     args: &RunArgs,
     pool: Option<&PoolArgs>,
     run: impl FnOnce(&Config) -> Result<RunReport, RunError<E>>,
 ) -> ExitCode {
-    let program = model.binary();
+    let program = frontend.model.binary();
     if let Err(error) = signals::install() {
         return fail(program, &error, EXIT_FAILURE);
     }
@@ -211,8 +270,8 @@ pub fn main<E: StdError + 'static>(
         ));
         return ExitCode::from(EXIT_USAGE);
     }
-    match args.request(pool).and_then(|request| request.validate_for(model)) {
-        Ok(config) => finish(program, run(&config), args.format),
+    match args.request(pool).and_then(|request| request.validate_for(&frontend.abilities)) {
+        Ok(config) => finish(frontend, run(&config), args.format),
         Err(error) => fail(program, &error, EXIT_USAGE),
     }
 }
@@ -220,13 +279,15 @@ pub fn main<E: StdError + 'static>(
 /// The end of every frontend's `main`: prints the report (or the error, and what was done before it) and picks
 /// the exit code.
 pub fn finish<E: StdError + 'static>(
-    program: &str,
+    frontend: &Frontend,
     outcome: Result<RunReport, RunError<E>>,
     format: Format,
 ) -> ExitCode {
+    let program = frontend.model.binary();
+    let words = &frontend.words;
     let error = match outcome {
         Ok(report) => {
-            return match output::print(&format.render(&report)) {
+            return match output::print(&format.render(&report, words)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(PrintError::BrokenPipe) => ExitCode::from(EXIT_BROKEN_PIPE),
                 Err(error) => fail(program, &error, EXIT_FAILURE),
@@ -239,15 +300,46 @@ pub fn finish<E: StdError + 'static>(
         (RunError::Core(Error::Interrupted(interrupted)), Some(partial)) => {
             output::eprint(&format!(
                 "{program}: {interrupted}; every worker was stopped. The run so far:\n{}",
-                format.render(partial)
+                format.render(partial, words)
             ));
         }
         (_, Some(partial)) => {
-            output::eprint(&format!("{program}: error: {}. The run:\n{}", error_chain(&error), format.render(partial)));
+            output::eprint(&format!(
+                "{program}: error: {}. The run:\n{}",
+                error_chain(&error),
+                format.render(partial, words)
+            ));
         }
         (_, None) => {
             output::eprint(&format!("{program}: error: {}\n", error_chain(&error)));
         }
     }
     ExitCode::from(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_value_has_one_name_on_the_command_line_and_in_json() {
+        fn check<T: ValueEnum + serde::Serialize>(name: fn(&T) -> &'static str) {
+            for value in T::value_variants() {
+                let flag = value.to_possible_value().map(|v| v.get_name().to_owned());
+                assert_eq!(flag.as_deref(), Some(name(value)), "the flag value is the name");
+                assert_eq!(serde_json::to_string(value).unwrap(), format!("\"{}\"", name(value)), "JSON too");
+            }
+        }
+        check::<Strategy>(|v| v.name());
+        check::<Window>(|v| v.name());
+        check::<Timer>(|v| v.name());
+        check::<Jobs>(|v| v.name());
+        check::<Model>(|v| v.name());
+        check::<StartMethod>(|v| v.name());
+        for model in Model::ALL {
+            assert_eq!(model.binary(), format!("counter-{}", model.name()));
+        }
+    }
 }

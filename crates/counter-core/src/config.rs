@@ -9,20 +9,77 @@ use std::{fmt, str::FromStr, time::Duration};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
-use crate::{
-    duration::{duration_or_reason, format_duration, parse_duration},
-    error::ConfigError,
-    model::Model,
-};
+use crate::duration::{DurationError, MAX_DESCRIBED, duration_or_reason, format_duration, no_spaces, parse_duration};
 
-/// Refuses text with white space in it: every value is written without spaces (`sleep:10ms`, `30s`, `5`), so
-/// `sleep: 10ms` and `sleep:10 ms` are refused alike.
-pub(crate) fn no_spaces(text: &str) -> Result<(), String> {
-    if text.chars().any(char::is_whitespace) {
-        Err("it contains white space; write values without spaces, as in sleep:10ms".to_owned())
-    } else {
-        Ok(())
-    }
+/// A configuration value that is out of range or cannot be parsed.
+///
+/// Every message names the bad value and says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A duration that does not parse.
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    /// A `--work` value that does not parse.
+    #[error("invalid work '{value}': {reason} (allowed: {allowed})", allowed = Work::ALLOWED)]
+    Work {
+        /// The text as given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A `--hold` value that does not parse.
+    #[error("invalid hold '{value}': {reason} (allowed: a duration such as 30s or 500ms, or 'stdin')")]
+    Hold {
+        /// The text as given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A count that must be at least one.
+    #[error("invalid {name} '{value}': it must be a whole number from 1 to {max}")]
+    Count {
+        /// The flag's name, without dashes.
+        name: &'static str,
+        /// The text as given.
+        value: String,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// `workers * increments` does not fit in the 64-bit counter.
+    #[error(
+        "{workers} workers x {increments} increments overflows the 64-bit counter: their product must be at most {max}",
+        max = u64::MAX
+    )]
+    TotalOverflow {
+        /// The number of workers asked for.
+        workers: u64,
+        /// The number of increments per worker asked for.
+        increments: u64,
+    },
+    /// `increments * work` is longer than any clock can measure.
+    #[error(
+        "{increments} increments of {work} is longer than {MAX_DESCRIBED} per worker: use fewer increments or a \
+         shorter work"
+    )]
+    IdealTimeOverflow {
+        /// The number of increments per worker.
+        increments: u64,
+        /// The work, as given.
+        work: String,
+    },
+    /// A work kind that this frontend cannot perform.
+    #[error("work '{work}' is not available in {binary}: {reason}")]
+    WorkNotSupported {
+        /// The work, as given.
+        work: String,
+        /// The frontend's binary.
+        binary: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
+    /// Any other flag combination that makes no sense.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The simulated work each increment is preceded (or interrupted) by.
@@ -65,7 +122,7 @@ impl FromStr for Work {
         };
         let duration = |make: fn(Duration) -> Work| match argument {
             None => Err(bad(format!("'{kind}' needs a duration, as in {kind}:10ms"))),
-            Some(argument) => parse_duration(argument).map(make).map_err(|e| bad(e.to_string())),
+            Some(argument) => parse_duration(argument).map(make).map_err(|e| bad(e.reason)),
         };
         match kind {
             "none" | "yield" if argument.is_some() => Err(bad(format!("'{kind}' takes no duration"))),
@@ -92,7 +149,7 @@ impl fmt::Display for Work {
 }
 
 /// Where the work sits relative to the counter's read-modify-write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Window {
     /// Work, then read and write back: the seed program. The race window is a few nanoseconds wide.
@@ -101,8 +158,21 @@ pub enum Window {
     Inside,
 }
 
+impl Window {
+    /// Every value, in the order the project presents them.
+    pub const ALL: [Window; 2] = [Window::Before, Window::Inside];
+
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Window::Before => "before",
+            Window::Inside => "inside",
+        }
+    }
+}
+
 /// How the workers keep the shared counter consistent (the `--sync` flag).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// No protection: a relaxed load, then a relaxed store of that value plus one. Updates can be lost.
@@ -141,25 +211,51 @@ impl Strategy {
 }
 
 /// How `sleep:` work is timed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Timer {
     /// Shorten each sleep by how much longer than asked the worker's previous sleeps lasted, so that the
-    /// timer's lateness (wake-up latency, timer slack, tokio's whole-millisecond ticks) does not add up. Only
+    /// timer's lateness (wake-up latency, timer slack, an async timer's whole-millisecond ticks) does not add up. Only
     /// the timer's own lateness is made up: time spent elsewhere (waiting for a lock) still counts.
     Compensated,
     /// Sleep for the duration each time, as the seed's `time.sleep` does: every sleep's lateness adds up.
     Relative,
 }
 
+impl Timer {
+    /// Every value, in the order the project presents them.
+    pub const ALL: [Timer; 2] = [Timer::Compensated, Timer::Relative];
+
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Timer::Compensated => "compensated",
+            Timer::Relative => "relative",
+        }
+    }
+}
+
 /// What one job of a pool is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Jobs {
     /// One job per worker: the worker's whole loop, as `executor.submit(worker)`.
     Worker,
     /// One job per increment: every single increment submitted on its own, to show what a job costs.
     Increment,
+}
+
+impl Jobs {
+    /// Every value, in the order the project presents them.
+    pub const ALL: [Jobs; 2] = [Jobs::Worker, Jobs::Increment];
+
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Jobs::Worker => "worker",
+            Jobs::Increment => "increment",
+        }
+    }
 }
 
 /// Pooled execution: `size` threads or processes run the workers' loops as jobs.
@@ -266,31 +362,35 @@ impl Request {
         Ok(Config { request: self, expected, ideal_worker_time })
     }
 
-    /// [`Request::validate`], then what `model` cannot run: `block:` work outside async, where it would only
-    /// be a confusing name for `sleep:`; a pool in async, whose tasks are already scheduled on a few threads.
-    pub fn validate_for(self, model: Model) -> Result<Config, ConfigError> {
-        if model != Model::Async
+    /// [`Request::validate`], then what a model cannot run, as its [`Abilities`] say.
+    pub fn validate_for(self, abilities: &Abilities) -> Result<Config, ConfigError> {
+        if !abilities.blocking_work
             && let Work::Block(_) = self.work
         {
             return Err(ConfigError::WorkNotSupported {
                 work: self.work.to_string(),
-                model: model.binary(),
-                reason: "block: is a blocking sleep inside an async task and only means something in counter-async; \
-                         use sleep:<duration> here",
+                binary: abilities.binary,
+                reason: "block: is a blocking sleep inside a task that should await, and means nothing where every \
+                         worker may block; use sleep:<duration> here",
             });
         }
-        if model == Model::Async && self.pool.is_some() {
-            return Err(ConfigError::Conflict(
-                "counter-async has no pool: its tasks already run on the runtime's threads".to_owned(),
-            ));
-        }
-        if model == Model::Redis && self.pool.is_some() {
-            return Err(ConfigError::Conflict(
-                "counter-redis has no pool: each worker is a client with its own connection".to_owned(),
-            ));
+        if let (Some(reason), Some(_)) = (abilities.no_pool, self.pool) {
+            return Err(ConfigError::Conflict(format!("{} has no pool: {reason}", abilities.binary)));
         }
         self.validate()
     }
+}
+
+/// What a model can run besides the workload every model runs; each frontend states its own, and
+/// [`Request::validate_for`] refuses the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abilities {
+    /// The binary, to name in a refusal.
+    pub binary: &'static str,
+    /// Whether `block:` work means something here: a blocking sleep inside a task that should await.
+    pub blocking_work: bool,
+    /// Why `--pool` means nothing here, when it does not.
+    pub no_pool: Option<&'static str>,
 }
 
 fn ideal_worker_time(work: Work, increments: u64) -> Option<Duration> {
@@ -517,13 +617,16 @@ mod tests {
 
     #[test]
     fn models_refuse_what_they_cannot_run() {
+        let blocking = Abilities { binary: "a", blocking_work: true, no_pool: Some("its tasks share threads") };
+        let plain = Abilities { binary: "b", blocking_work: false, no_pool: None };
         let block = Request { work: Work::Block(Duration::from_millis(1)), ..Request::default() };
-        let message = block.clone().validate_for(Model::Threads).unwrap_err().to_string();
-        assert!(message.contains("block:1ms") && message.contains("sleep:"), "{message}");
-        assert!(block.validate_for(Model::Async).is_ok());
+        let message = block.clone().validate_for(&plain).unwrap_err().to_string();
+        assert!(message.contains("block:1ms") && message.contains("sleep:") && message.contains(" b:"), "{message}");
+        assert!(block.validate_for(&blocking).is_ok());
         let pooled = Request { pool: Some(Pool { size: 2, jobs: Jobs::Worker }), ..Request::default() };
-        assert!(pooled.clone().validate_for(Model::Async).is_err());
-        assert!(pooled.validate_for(Model::Processes).is_ok());
+        let message = pooled.clone().validate_for(&blocking).unwrap_err().to_string();
+        assert_eq!(message, "a has no pool: its tasks share threads");
+        assert!(pooled.validate_for(&plain).is_ok());
     }
 
     #[test]

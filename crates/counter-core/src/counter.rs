@@ -29,10 +29,29 @@ use std::{
 
 use crate::{
     config::Strategy,
-    error::CounterError,
-    mutex::{Acquired, RobustGuard, RobustMutex},
-    pool::JobQueue,
+    mutex::{Acquired, MutexError, RobustGuard, RobustMutex},
+    queue::JobQueue,
 };
+
+/// A counter that could not be set up or updated.
+#[derive(Debug, thiserror::Error)]
+pub enum CounterError {
+    /// The process-shared mutex could not be initialised or locked.
+    #[error(transparent)]
+    Mutex(#[from] MutexError),
+    /// Too many shards for the address space.
+    #[error("a sharded counter for {writers} writers does not fit in memory")]
+    TooLarge {
+        /// Writers (workers, or pool members) asked for.
+        writers: u64,
+    },
+    /// The allocator said no.
+    #[error("could not allocate {bytes} bytes for the counter")]
+    OutOfMemory {
+        /// The size asked for.
+        bytes: usize,
+    },
+}
 
 /// Puts a value on a cache line of its own (64 bytes on x86-64 and most ARM cores).
 #[derive(Debug, Default)]

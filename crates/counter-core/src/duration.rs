@@ -2,7 +2,25 @@
 
 use std::time::Duration;
 
-use crate::error::ConfigError;
+/// A duration that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration '{value}': {reason}")]
+pub struct DurationError {
+    /// The text as given.
+    pub value: String,
+    /// Why it was refused, with what is allowed.
+    pub reason: String,
+}
+
+/// Refuses text with white space in it: every value is written without spaces (`sleep:10ms`, `30s`, `5`), so
+/// `sleep: 10ms` and `sleep:10 ms` are refused alike.
+pub fn no_spaces(text: &str) -> Result<(), String> {
+    if text.chars().any(char::is_whitespace) {
+        Err("it contains white space; write values without spaces, as in sleep:10ms".to_owned())
+    } else {
+        Ok(())
+    }
+}
 
 /// The units a duration may carry, smallest first, with their length in nanoseconds.
 const UNITS: [(&str, u128); 6] = [
@@ -23,17 +41,17 @@ pub const ALLOWED_UNITS: &str = "ns, us, ms, s, m, h";
 /// Parses a whole number followed by a unit: `10ms`, `250us`, `1s`, `0ns`.
 ///
 /// A duration must name its unit: a bare `10` is ambiguous (seconds? milliseconds?), so it is refused.
-pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    duration_or_reason(text).map_err(|reason| ConfigError::Duration { value: text.to_owned(), reason })
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    duration_or_reason(text).map_err(|reason| DurationError { value: text.to_owned(), reason })
 }
 
 /// [`parse_duration`], with only the reason when it fails: for callers that name the value themselves.
-pub(crate) fn duration_or_reason(text: &str) -> Result<Duration, String> {
+pub fn duration_or_reason(text: &str) -> Result<Duration, String> {
     let bad = |reason: String| reason;
     if text.is_empty() {
         return Err(bad("it is empty".into()));
     }
-    crate::config::no_spaces(text)?;
+    no_spaces(text)?;
     if text.starts_with('-') {
         return Err(bad("durations cannot be negative".into()));
     }

@@ -1,114 +1,15 @@
-//! Errors of the shared pieces, and the one error type a run ends with: [`Error`]. Each frontend wraps it in
-//! its own enum (`#[error(transparent)]`) next to what only that frontend can hit, and [`Error::exit_code`]
-//! is the one place that decides the exit code.
+//! The run-level error, at the top of the core: [`Error`], the one error a run ends with for the reasons every
+//! frontend shares, made of the lower layers' own errors (a [`ConfigError`], a [`LimitError`], a
+//! [`CounterError`]) and the only error that carries a [`RunReport`]. A frontend names its error
+//! `RunError<ItsOwnError>`; [`Error::exit_code`] and [`RunError::exit_code`] decide the exit code of a run.
 
 use std::io;
 
 use nix::sys::signal::Signal;
 
-use crate::{model::Model, proc::limits::LimitError, report::RunReport};
-
-/// A configuration value that is out of range or cannot be parsed.
-///
-/// Every message names the bad value and says what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A duration that does not parse.
-    #[error("invalid duration '{value}': {reason}")]
-    Duration {
-        /// The text as given.
-        value: String,
-        /// Why it was refused, with what is allowed.
-        reason: String,
-    },
-    /// A `--work` value that does not parse.
-    #[error("invalid work '{value}': {reason} (allowed: {allowed})", allowed = crate::config::Work::ALLOWED)]
-    Work {
-        /// The text as given.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// A `--hold` value that does not parse.
-    #[error("invalid hold '{value}': {reason} (allowed: a duration such as 30s or 500ms, or 'stdin')")]
-    Hold {
-        /// The text as given.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// A count that must be at least one.
-    #[error("invalid {name} '{value}': it must be a whole number from 1 to {max}")]
-    Count {
-        /// The flag's name, without dashes.
-        name: &'static str,
-        /// The text as given.
-        value: String,
-        /// The largest value allowed.
-        max: u64,
-    },
-    /// `workers * increments` does not fit in the 64-bit counter.
-    #[error(
-        "{workers} workers x {increments} increments overflows the 64-bit counter: their product must be at most {max}",
-        max = u64::MAX
-    )]
-    TotalOverflow {
-        /// The number of workers asked for.
-        workers: u64,
-        /// The number of increments per worker asked for.
-        increments: u64,
-    },
-    /// `increments * work` is longer than any clock can measure.
-    #[error(
-        "{increments} increments of {work} is longer than {max} per worker: use fewer increments or a shorter work",
-        max = crate::duration::MAX_DESCRIBED
-    )]
-    IdealTimeOverflow {
-        /// The number of increments per worker.
-        increments: u64,
-        /// The work, as given.
-        work: String,
-    },
-    /// A work kind that this frontend cannot perform.
-    #[error("work '{work}' is not available in {model}: {reason}")]
-    WorkNotSupported {
-        /// The work, as given.
-        work: String,
-        /// The frontend.
-        model: &'static str,
-        /// Why, and what to use instead.
-        reason: &'static str,
-    },
-    /// Any other flag combination that makes no sense.
-    #[error("{0}")]
-    Conflict(String),
-}
-
-/// A counter that could not be set up or updated.
-#[derive(Debug, thiserror::Error)]
-pub enum CounterError {
-    /// The process-shared mutex could not be initialised or locked.
-    #[error("the process-shared mutex failed to {operation}")]
-    Mutex {
-        /// What was being done: `initialise`, `lock`.
-        operation: &'static str,
-        /// The error the C library returned.
-        #[source]
-        source: io::Error,
-    },
-    /// Too many shards for the address space.
-    #[error("a sharded counter for {writers} writers does not fit in memory")]
-    TooLarge {
-        /// Writers (workers, or pool members) asked for.
-        writers: u64,
-    },
-    /// The allocator said no.
-    #[error("could not allocate {bytes} bytes for the counter")]
-    OutOfMemory {
-        /// The size asked for.
-        bytes: usize,
-    },
-}
+use crate::{
+    config::ConfigError, counter::CounterError, model::Model, proc::limits::LimitError, report::RunReport, signals,
+};
 
 /// A run ended by SIGINT or SIGTERM, with what it had done so far.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +88,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Limit(_) => EXIT_USAGE,
-            Error::Interrupted(interrupted) => crate::signals::exit_code(interrupted.signal),
+            Error::Interrupted(interrupted) => signals::exit_code(interrupted.signal),
             _ => EXIT_FAILURE,
         }
     }

@@ -1,25 +1,28 @@
 //! What every frontend of the shared-counter experiment shares.
 //!
 //! The experiment is the seed program of a classic tutorial: five workers each add 1 to a shared counter 1000
-//! times after 10 ms of simulated work. This crate holds everything that is not about *how* workers are made:
+//! times after 10 ms of simulated work. This crate holds everything that is not about *how* workers are made,
+//! in layers, each knowing only those below it:
 //!
-//! - [`config`]: the workload (workers, increments, work, window, strategy): a [`config::Request`] as asked,
-//!   validated once into a [`config::Config`]; [`duration`] parses `10ms`-style durations; [`model`] names the
-//!   three ways of making workers.
-//! - [`counter`]: the counter with its four strategies (racy, mutex, atomic, sharded), laid out to work on the
-//!   heap and in a shared-memory segment alike; [`mutex`] is its robust process-shared lock, whose guard cannot
-//!   leave the thread that took it.
-//! - [`workload`]: one worker's loop, for workers that may block (threads, processes); [`pool`] runs the
-//!   workers' loops as jobs on a pool instead.
-//! - [`report`]: the run report every frontend produces; [`render`] prints it for people.
-//! - [`proc`]: the memory probe (RSS, PSS, USS of a process tree) and the system limits, the only code that
-//!   reads `/proc`; [`cpu`] reads `getrusage` and reaps children with `wait4`.
-//! - [`error`]: the one error a run ends with, and its exit code; [`cli`]: the flags every binary accepts and
-//!   the end of every `main`; [`output`] prints without panicking; [`units`] writes figures for people;
-//!   [`signals`] and [`hold`] let a run be interrupted and inspected.
+//! 1. The ground: [`model`] (the closed list of models and their names), [`duration`] (`10ms`-style
+//!    durations), [`units`] (figures for people), [`output`] (printing without panicking), [`signals`],
+//!    [`cpu`] (`getrusage`, and reaping children with `wait4`), and [`proc`], the memory probe (RSS, PSS, USS
+//!    of a process tree) and the system's limits.
+//! 2. The workload: [`config`], a [`config::Request`] as asked, validated once into a [`config::Config`],
+//!    with its [`config::ConfigError`].
+//! 3. The counter and its memory layout: [`counter`] with its five strategies (racy, mutex, atomic, sharded,
+//!    optimistic), laid out to work on the heap and in a shared-memory segment alike; [`mutex`], its robust
+//!    process-shared lock; [`queue`], the job queue of a pooled run.
+//! 4. The worker loop and its pacing: [`workload`]; [`pool`] runs the workers' loops as jobs on a pool;
+//!    [`hold`] keeps the workers alive to be inspected.
+//! 5. The run report: [`report`], with [`extension`], the one way a model carries figures of its own.
+//! 6. Text: [`render`], which draws every sentence from the report's figures.
+//! 7. The run-level error: [`error`], the only error that carries a report, and the exit codes.
+//! 8. The flags: [`cli`], the only module that knows clap, and the end of every `main`.
 //!
-//! The frontends (`counter-threads`, `counter-processes`, `counter-async`) only make workers, start them
-//! together, and fill in a [`report::Measurements`].
+//! The frontends, one crate per model, only make workers, start them together, and fill in a
+//! [`report::Measurements`]; what only one of them measures is its own type,
+//! carried in the report as an [`extension::Extension`]. The core names no model except in [`model`].
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -28,12 +31,14 @@ pub mod counter;
 pub mod cpu;
 pub mod duration;
 pub mod error;
+pub mod extension;
 pub mod hold;
 pub mod model;
 pub mod mutex;
 pub mod output;
 pub mod pool;
 pub mod proc;
+pub mod queue;
 pub mod render;
 pub mod report;
 pub mod signals;

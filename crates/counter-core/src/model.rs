@@ -1,5 +1,5 @@
-//! The three ways of making workers, each with the one set of names it goes by, and the three ways of starting
-//! a worker process.
+//! The closed list of models (the ways of making workers), each with the one set of names it goes by, and the
+//! three ways of starting a worker process. The only place in the core that names a particular model.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Its name on the command line, in JSON and in tables is [`Model::name`]; every other name (the binary, the
 /// words for one or several workers) comes from the same table in [`Model::names`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// One OS thread per worker, in one process.
@@ -51,7 +51,7 @@ impl Model {
         }
     }
 
-    /// `threads`, `processes`, `async`: the value of `--models`, the `model` field of a report.
+    /// `threads`, `processes`, ...: the value of `--models`, the `model` field of a report.
     pub const fn name(self) -> &'static str {
         self.names().name
     }
@@ -70,28 +70,21 @@ impl Model {
     pub const fn worker_nouns(self) -> &'static str {
         self.names().workers
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use clap::ValueEnum;
-
-    use super::*;
-
-    #[test]
-    fn every_name_comes_from_the_one_table() {
-        for model in Model::ALL {
-            let flag = model.to_possible_value().map(|v| v.get_name().to_owned());
-            assert_eq!(flag.as_deref(), Some(model.name()), "the flag value is the name");
-            assert_eq!(serde_json::to_string(&model).unwrap(), format!("\"{}\"", model.name()), "JSON too");
-            assert_eq!(model.binary(), format!("counter-{}", model.name()));
+    /// The model in a few words, for `--help`.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Model::Threads => "one OS thread per worker",
+            Model::Processes => "one process per worker, the counter in a shared-memory segment",
+            Model::Async => "one tokio task per worker",
+            Model::Redis => "one tokio task per worker, each a client of a Redis server that holds the counter",
         }
     }
 }
 
 /// How a worker process is started: Python's three start methods, which `counter-processes --start` and the
 /// Python reference programs' `--start-method` both take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StartMethod {
     /// Fork the coordinator: a copy-on-write copy of it.
@@ -106,6 +99,15 @@ pub enum StartMethod {
 impl StartMethod {
     /// Every method.
     pub const ALL: [StartMethod; 3] = [StartMethod::Fork, StartMethod::Forkserver, StartMethod::Spawn];
+
+    /// The method in a few words, for `--help`.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork the coordinator for each worker",
+            StartMethod::Forkserver => "fork each worker from a small server started first",
+            StartMethod::Spawn => "start the program anew for each worker",
+        }
+    }
 
     /// The method's name, as the flags take it.
     pub const fn name(self) -> &'static str {

@@ -8,8 +8,6 @@
 
 use std::{cell::UnsafeCell, io, marker::PhantomData, mem::MaybeUninit};
 
-use crate::error::CounterError;
-
 /// A `pthread_mutex_t` set up as `PTHREAD_PROCESS_SHARED` and `PTHREAD_MUTEX_ROBUST`.
 ///
 /// It must not move after [`RobustMutex::init_at`]: it lives at a fixed place inside the counter's memory.
@@ -39,8 +37,19 @@ pub enum Acquired {
     FromDeadOwner,
 }
 
-fn check(operation: &'static str, code: libc::c_int) -> Result<(), CounterError> {
-    if code == 0 { Ok(()) } else { Err(CounterError::Mutex { operation, source: io::Error::from_raw_os_error(code) }) }
+/// The process-shared mutex could not be initialised or locked.
+#[derive(Debug, thiserror::Error)]
+#[error("the process-shared mutex failed to {operation}")]
+pub struct MutexError {
+    /// What was being done: `initialise`, `lock`, `make consistent`.
+    pub operation: &'static str,
+    /// The error the C library returned.
+    #[source]
+    pub source: io::Error,
+}
+
+fn check(operation: &'static str, code: libc::c_int) -> Result<(), MutexError> {
+    if code == 0 { Ok(()) } else { Err(MutexError { operation, source: io::Error::from_raw_os_error(code) }) }
 }
 
 impl RobustMutex {
@@ -49,7 +58,7 @@ impl RobustMutex {
     /// # Safety
     /// `this` must be valid for writes of `size_of::<RobustMutex>()` bytes, suitably aligned, not in use by
     /// anyone else, and must not move until [`RobustMutex::destroy`] (or until the memory is unmapped).
-    pub unsafe fn init_at(this: *mut RobustMutex) -> Result<(), CounterError> {
+    pub unsafe fn init_at(this: *mut RobustMutex) -> Result<(), MutexError> {
         let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
         // SAFETY: `attr` is a local the pthread functions initialise before any read; `this` is valid for
         // writes per this function's contract, and `raw` is its first and only field.
@@ -75,7 +84,7 @@ impl RobustMutex {
 
     /// Locks, waiting as long as it takes; recovers from a holder that died. The lock is held until the guard
     /// is dropped, on this thread: the guard cannot be sent to another one.
-    pub fn lock(&self) -> Result<(RobustGuard<'_>, Acquired), CounterError> {
+    pub fn lock(&self) -> Result<(RobustGuard<'_>, Acquired), MutexError> {
         // SAFETY: `self` was initialised by `init_at` (the only way a `RobustMutex` comes to exist in a counter)
         // and has not moved since.
         let code = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
@@ -83,10 +92,17 @@ impl RobustMutex {
             0 => Acquired::Normally,
             libc::EOWNERDEAD => {
                 // SAFETY: we hold the lock (EOWNERDEAD grants it); marking it consistent is the holder's job.
-                check("lock", unsafe { libc::pthread_mutex_consistent(self.raw.get()) })?;
+                let consistent = check("make consistent", unsafe { libc::pthread_mutex_consistent(self.raw.get()) });
+                if let Err(error) = consistent {
+                    // Unlocked while still inconsistent, the mutex becomes unusable (ENOTRECOVERABLE) for every
+                    // other worker, which then fails instead of waiting forever for a lock nobody will release.
+                    // SAFETY: this thread holds the lock (EOWNERDEAD granted it).
+                    unsafe { libc::pthread_mutex_unlock(self.raw.get()) };
+                    return Err(error);
+                }
                 Acquired::FromDeadOwner
             }
-            code => return Err(CounterError::Mutex { operation: "lock", source: io::Error::from_raw_os_error(code) }),
+            code => return Err(MutexError { operation: "lock", source: io::Error::from_raw_os_error(code) }),
         };
         Ok((RobustGuard { mutex: self, not_send: PhantomData }, acquired))
     }

@@ -1,23 +1,41 @@
 //! The text a person reads: the seed's `Final counter value: N` first, then what it means.
+//!
+//! Every "why" line is drawn from the report's own figures: a strategy's name alone never says that no update
+//! was lost. A model adds its own words through [`ModelWords`] and its own figures through the report's
+//! extension, whose lines are printed as they are.
 
 use std::fmt::Write as _;
 
 use crate::{
     config::{Jobs, Strategy, Timer, Window, Work},
-    model::Model,
     report::RunReport,
     units::{self, seconds as human_seconds, whole_kib as human_kib},
 };
 
+/// A model's own words for its reports, from its crate: how it carries out a strategy, and why updates were or
+/// were not lost when it knows more than [`explain_generic`] (from its own figures in the report's extension).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelWords {
+    /// How this model carries out a strategy, in its own terms (commands, statements); `None` for the generic.
+    pub strategy: fn(Strategy) -> Option<&'static str>,
+    /// The "why" lines, drawn from the report's figures; `None` for [`explain_generic`]'s.
+    pub why: fn(&RunReport) -> Option<Vec<String>>,
+}
+
+impl ModelWords {
+    /// No words of its own: the generic descriptions and explanations.
+    pub const GENERIC: ModelWords = ModelWords { strategy: |_| None, why: |_| None };
+}
+
 /// Renders a report as the frontends print it.
-pub fn text(report: &RunReport) -> String {
+pub fn text(report: &RunReport, words: &ModelWords) -> String {
     let mut out = String::new();
     let config = &report.config;
     let noun = report.model.worker_noun();
     let nouns = report.model.worker_nouns();
     // `write!` into a String cannot fail.
     let _ = writeln!(out, "Final counter value: {}", report.final_value);
-    let participants = report.redis.as_ref().map_or(1, |redis| redis.participants);
+    let participants = report.participants;
     let _ = writeln!(
         out,
         "expected:      {} ({}{} {} x {} increments){}",
@@ -50,22 +68,15 @@ pub fn text(report: &RunReport) -> String {
             );
         }
     }
-    let _ = writeln!(out, "strategy:      {}", describe_strategy(config.strategy(), report.model));
+    let strategy = (words.strategy)(config.strategy()).unwrap_or_else(|| describe_strategy(config.strategy()));
+    let _ = writeln!(out, "strategy:      {strategy}");
     let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));
     if let Work::Sleep(_) | Work::Block(_) = config.work() {
         let _ = writeln!(out, "timer:         {}", describe_timer(config.timer()));
     }
-    if let Some(runtime) = &report.runtime {
-        let _ = writeln!(
-            out,
-            "runtime:       tokio {} ({} thread{})",
-            runtime.flavor,
-            runtime.threads,
-            if runtime.threads == 1 { "" } else { "s" }
-        );
-    }
     write_pool(&mut out, report);
-    write_redis(&mut out, report);
+    write_participants(&mut out, report);
+    write_extension(&mut out, report);
     let _ = write!(out, "wall time:     {}", human_seconds(report.wall_time_s));
     match report.efficiency {
         Some(efficiency) => {
@@ -102,7 +113,7 @@ pub fn text(report: &RunReport) -> String {
         human_kib(report.peak_rss_kib),
         report.model.binary()
     );
-    for line in explain(report) {
+    for line in explain(report, words) {
         let _ = writeln!(out, "why:           {line}");
     }
     for note in &report.notes {
@@ -111,43 +122,28 @@ pub fn text(report: &RunReport) -> String {
     out
 }
 
-/// The Redis lines: the server, the round trips and their latency, the server's memory, the lock.
-fn write_redis(out: &mut String, report: &RunReport) {
-    let Some(redis) = &report.redis else { return };
-    let participants = match (redis.participants, redis.participants_unreported) {
-        (1, _) => String::new(),
-        (all, 0) => format!(", {all} participants (the counts above are over all of them)"),
-        (all, missing) => format!(
-            ", {all} participants; {missing} stopped before reporting (its heartbeat expired), so its increments are \
-             unknown"
-        ),
-    };
-    let _ = writeln!(out, "server:        {}; run id {}{participants}", redis.server, redis.run_id);
-    let _ = writeln!(
-        out,
-        "round trips:   {} ({:.2} per increment); latency median {} … p99 {} … max {}",
-        redis.round_trips,
-        redis.round_trips_per_increment,
-        human_seconds(redis.latency_median_us / 1e6),
-        human_seconds(redis.latency_p99_us / 1e6),
-        human_seconds(redis.latency_max_us / 1e6)
-    );
-    let _ = writeln!(
-        out,
-        "server memory: {} per connection (CLIENT LIST tot-mem); used_memory {} before the clients, {} with them{}",
-        units::bytes(redis.server_memory_per_connection_bytes as u64),
-        units::bytes(redis.server_memory_before_bytes),
-        units::bytes(redis.server_memory_before_bytes.saturating_add_signed(redis.server_memory_added_bytes)),
-        redis.server_rss_kib.map(|kib| format!("; server RSS {}", human_kib(kib))).unwrap_or_default()
-    );
-    if report.config.strategy() == Strategy::Mutex {
-        let _ = writeln!(
-            out,
-            "lock:          {} found it taken; {} outlived the time to live (--lock-ttl) of a holder that \
-             died or stalled",
-            units::count(redis.lock_waits, "attempt", "attempts"),
-            units::count(redis.lock_expiries, "lock", "locks")
-        );
+/// Who shared the run, when several participants did.
+fn write_participants(out: &mut String, report: &RunReport) {
+    match (report.participants, report.participants_unreported) {
+        (0 | 1, _) => {}
+        (all, 0) => {
+            let _ = writeln!(out, "participants:  {all} (the counts above are over all of them)");
+        }
+        (all, missing) => {
+            let _ = writeln!(
+                out,
+                "participants:  {all}; {missing} stopped before reporting (its heartbeat expired), so its increments \
+                 are unknown"
+            );
+        }
+    }
+}
+
+/// The model's own section: its labelled lines, as they are.
+fn write_extension(out: &mut String, report: &RunReport) {
+    let Some(extension) = &report.extension else { return };
+    for line in &extension.lines {
+        let _ = writeln!(out, "{:<15}{}", format!("{}:", line.label), line.text);
     }
 }
 
@@ -208,27 +204,14 @@ fn write_memory(out: &mut String, report: &RunReport) {
         let _ = writeln!(
             out,
             "               summed RSS is {:.1}x PSS: it counts the pages the {} processes share (program, libc, \
-             the counter's segment, copy-on-write pages) once per process; PSS counts each page once",
+             shared mappings, copy-on-write pages) once per process; PSS counts each page once",
             memory.rss_kib as f64 / memory.pss_kib.max(1) as f64,
             memory.processes
         );
     }
 }
 
-fn describe_strategy(strategy: Strategy, model: Model) -> &'static str {
-    if model == Model::Redis {
-        return match strategy {
-            Strategy::Racy => "racy: GET, then SET of that value plus one, a round trip later, no lock",
-            Strategy::Mutex => {
-                "mutex: GET and SET under a lock key (SET NX PX), released by a compare-and-delete script"
-            }
-            Strategy::Atomic => "atomic: INCR, one command: the server does the read-modify-write",
-            Strategy::Sharded => "sharded: HINCRBY on each worker's own field of a hash, summed at the end",
-            Strategy::Optimistic => {
-                "optimistic: WATCH, GET, MULTI / SET / EXEC; made again when EXEC finds the key changed"
-            }
-        };
-    }
+fn describe_strategy(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::Racy => "racy: a relaxed load, then a relaxed store of that value plus one, no lock",
         Strategy::Mutex => "mutex: the read-modify-write under a lock",
@@ -261,44 +244,46 @@ fn describe_work(work: Work, window: Window) -> String {
     }
 }
 
-/// Says, in plain sentences drawn from the numbers, why updates were or were not lost.
-pub fn explain(report: &RunReport) -> Vec<String> {
+/// Says, in plain sentences drawn from the report's figures, why updates were or were not lost: the model's own
+/// lines when it has them ([`ModelWords::why`]), else [`explain_generic`]'s; then what the lock's recoveries say.
+pub fn explain(report: &RunReport, words: &ModelWords) -> Vec<String> {
+    let mut lines = (words.why)(report).unwrap_or_else(|| explain_generic(report));
+    if report.lock_recoveries > 0 {
+        lines.push(format!(
+            "the lock's holder died holding it, and the robust mutex handed it to the next worker (EOWNERDEAD), \
+             which made it consistent and went on: recovered {}",
+            units::count(report.lock_recoveries, "time", "times")
+        ));
+    }
+    lines
+}
+
+/// The "why" lines every model can say: what was lost (or why it is unknown), and what made it so, never more
+/// than the figures show. A strategy that should prevent a loss and did not is said to have lost, not excused.
+pub fn explain_generic(report: &RunReport) -> Vec<String> {
     let config = &report.config;
-    let mut lines = Vec::new();
-    let single_threaded_async =
-        report.model == Model::Async && report.runtime.as_ref().is_some_and(|runtime| runtime.threads == 1);
+    let strategy = config.strategy();
+    let (noun, nouns) = (report.model.worker_noun(), report.model.worker_nouns());
     let done = report.worker_summary.increments_done;
-    match (config.strategy(), report.lost_updates) {
-        (_, None) => {
-            let reported =
-                units::count(report.worker_summary.count, report.model.worker_noun(), report.model.worker_nouns());
-            let others = report.final_value.checked_sub(done);
-            lines.push(match (config.strategy().is_racy(), others) {
-                (false, Some(others)) => format!(
-                    "the {reported} that reported did {done} increments and the counter shows {}, so the {} that died \
-                     made {others} before dying; with {}, none was lost",
-                    report.final_value,
-                    units::count(report.unreported_workers, report.model.worker_noun(), report.model.worker_nouns()),
-                    config.strategy().name(),
-                ),
-                _ => format!(
-                    "the {reported} that reported did {done} increments and the counter shows {}; what the {} that \
-                     died did is unknown, so how many updates were lost is unknown too",
-                    report.final_value,
-                    units::count(report.unreported_workers, report.model.worker_noun(), report.model.worker_nouns()),
-                ),
-            });
-        }
-        (Strategy::Racy, Some(lost)) if lost > 0 => {
+    let Some(lost) = report.lost_updates else {
+        let reported = units::count(report.worker_summary.count, noun, nouns);
+        let bounds = report
+            .lost_updates_bounds
+            .map_or_else(String::new, |b| format!(": between {} and {}", b.at_least, b.at_most));
+        return vec![format!(
+            "the {reported} that reported did {done} increments and the counter shows {}; what the {} that died did \
+             is unknown, so how many updates were lost is unknown too{bounds}",
+            report.final_value,
+            units::count(report.unreported_workers, noun, nouns),
+        )];
+    };
+    let mut lines = Vec::new();
+    match strategy {
+        Strategy::Racy if lost > 0 => {
             lines.push(format!(
                 "{lost} updates were really lost: two workers read the same value, both wrote back that value plus \
                  one, and one increment vanished"
             ));
-            if report.model == Model::Redis {
-                lines.push(
-                    "the read and the write are a round trip apart, and the workers' round trips overlap".to_owned(),
-                );
-            }
             if config.window() == Window::Inside {
                 lines.push(format!(
                     "the read and the write are {} apart (--window inside), so workers overlap in them all the time",
@@ -306,54 +291,42 @@ pub fn explain(report: &RunReport) -> Vec<String> {
                 ));
             }
         }
-        (Strategy::Racy, _) if single_threaded_async && config.window() == Window::Before => lines.push(
-            "no update can be lost here: on one thread, a task runs without interruption between two awaits, and \
-             there is no await between the read and the write"
-                .to_owned(),
-        ),
-        (Strategy::Racy, _) if config.window() == Window::Before => lines.push(format!(
+        _ if lost > 0 => lines.push(format!(
+            "{lost} updates were lost although every increment used {}: the counter shows fewer than the workers \
+             made, which this strategy should not allow",
+            strategy.name()
+        )),
+        Strategy::Racy if config.window() == Window::Before => lines.push(format!(
             "no update was lost this time, but nothing prevents it: the unlocked read-modify-write takes nanoseconds \
              next to {} of work, so two workers rarely meet inside it; try --window inside",
             config.work()
         )),
-        (Strategy::Racy, _) => lines.push(
+        Strategy::Racy => lines.push(
             "no update was lost this time: the workers never overlapped between read and write (too few workers, or \
              they never ran at the same moment)"
                 .to_owned(),
         ),
-        (Strategy::Mutex, _) => lines.push(
-            "the lock makes the read-modify-write exclusive: no update can be lost; the price is waiting for it"
+        Strategy::Mutex => lines.push(
+            "no update was lost: the lock made each read-modify-write exclusive; the price is waiting for it"
                 .to_owned(),
         ),
-        (Strategy::Atomic, _) if report.model == Model::Redis => {
-            lines.push("INCR runs in the server, which runs one command at a time: no update can be lost".to_owned());
-        }
-        (Strategy::Atomic, _) => lines
-            .push("fetch_add is one indivisible instruction (lock xadd on x86-64): no update can be lost".to_owned()),
-        (Strategy::Sharded, _) if report.model == Model::Redis => {
-            lines.push("each worker increments only its own field: no update can be lost".to_owned());
-        }
-        (Strategy::Sharded, _) => lines.push(
-            "each worker writes only its own slot: no update can be lost and no cache line is fought over".to_owned(),
+        Strategy::Atomic => lines.push(
+            "no update was lost: fetch_add is one indivisible read-modify-write (lock xadd on x86-64)".to_owned(),
         ),
-        (Strategy::Optimistic, _) => lines.push(match report.retries {
+        Strategy::Sharded => lines.push(
+            "no update was lost: each worker wrote only its own slot, so no two writers met on one value".to_owned(),
+        ),
+        Strategy::Optimistic => lines.push(match report.retries {
             Some(retries) if retries > 0 => format!(
-                "a write lands only if the value is still what was read: no update can be lost; {} found the value \
+                "no update was lost: a write landed only if the value was still what was read; {} found the value \
                  changed since their read and were made again ({:.2} per increment)",
                 units::count(retries, "attempt", "attempts"),
-                retries as f64 / report.worker_summary.increments_done.max(1) as f64
+                retries as f64 / done.max(1) as f64
             ),
-            _ => "a write lands only if the value is still what was read: no update can be lost; no attempt had to \
-                  be made again (the workers never wrote between each other's read and write)"
+            _ => "no update was lost: a write landed only if the value was still what was read, and no attempt had \
+                  to be made again (the workers never wrote between each other's read and write)"
                 .to_owned(),
         }),
-    }
-    if report.lock_recoveries > 0 {
-        lines.push(format!(
-            "the lock's holder died holding it, and the robust mutex handed it to the next worker (EOWNERDEAD), \
-             which made it consistent and went on: recovered {}",
-            units::count(report.lock_recoveries, "time", "times")
-        ));
     }
     lines
 }
@@ -366,6 +339,7 @@ mod tests {
     use crate::{
         config::{Config, Request},
         cpu::CpuUsage,
+        model::Model,
         proc::memory::MemorySnapshot,
         report::{Measurements, WorkerReport},
     };
@@ -408,7 +382,7 @@ mod tests {
     fn the_seed_run_reads_as_the_seed_then_explains() {
         let workers: Vec<_> = (0..5).map(|id| (id, 1000)).collect();
         let report = RunReport::new(Model::Threads, &Config::default(), measured(5000, &workers));
-        insta::assert_snapshot!(text(&report));
+        insta::assert_snapshot!(text(&report, &ModelWords::GENERIC));
     }
 
     #[test]
@@ -419,7 +393,7 @@ mod tests {
                 .unwrap();
         let workers: Vec<_> = (0..5).map(|id| (id, 1000)).collect();
         let report = RunReport::new(Model::Processes, &config, measured(1012, &workers));
-        insta::assert_snapshot!(text(&report));
+        insta::assert_snapshot!(text(&report, &ModelWords::GENERIC));
     }
 
     #[test]
@@ -429,6 +403,35 @@ mod tests {
         measured.unreported_workers = 1;
         measured.lock_recoveries = 1;
         let report = RunReport::new(Model::Processes, &config, measured);
-        insta::assert_snapshot!(text(&report));
+        insta::assert_snapshot!(text(&report, &ModelWords::GENERIC));
+    }
+
+    #[test]
+    fn no_line_claims_exactness_when_updates_were_lost() {
+        for model in Model::ALL {
+            for strategy in Strategy::ALL {
+                let config = Request { strategy, ..Request::default() }.validate().unwrap();
+                let workers: Vec<_> = (0..5).map(|id| (id, 1000)).collect();
+                let report = RunReport::new(model, &config, measured(4990, &workers));
+                assert_eq!(report.lost_updates, Some(10));
+                let lines = explain(&report, &ModelWords::GENERIC);
+                assert!(lines.first().is_some_and(|line| line.starts_with("10 updates")), "{strategy:?}: {lines:?}");
+                for line in &lines {
+                    assert!(!line.contains("no update"), "{model:?} {strategy:?}: {line}");
+                    assert!(!line.contains("cannot be lost") && !line.contains("can be lost"), "{strategy:?}: {line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_exact_run_says_what_made_it_so_for_every_strategy() {
+        for strategy in Strategy::ALL {
+            let config = Request { strategy, ..Request::default() }.validate().unwrap();
+            let workers: Vec<_> = (0..5).map(|id| (id, 1000)).collect();
+            let report = RunReport::new(Model::Threads, &config, measured(5000, &workers));
+            let lines = explain(&report, &ModelWords::GENERIC);
+            assert!(lines.first().is_some_and(|line| line.starts_with("no update was lost")), "{lines:?}");
+        }
     }
 }

@@ -12,8 +12,7 @@ use std::{
 
 use crate::{
     config::{Config, Strategy, Timer, Window, Work},
-    counter::Counter,
-    error::CounterError,
+    counter::{Counter, CounterError},
 };
 
 /// What one worker did.

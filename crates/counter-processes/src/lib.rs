@@ -29,6 +29,8 @@ use std::{
 
 use counter_core::{
     cli::error_chain,
+    cli::{Frontend, WORK_HELP},
+    config::Abilities,
     config::{Config, Hold},
     counter::{self, Counter},
     cpu::CpuUsage,
@@ -36,6 +38,7 @@ use counter_core::{
     hold,
     model::Model,
     proc::{limits, limits::LimitError, memory},
+    render::ModelWords,
     report::{Measurements, RunReport},
 };
 use nix::{
@@ -55,6 +58,14 @@ use crate::{
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Processes;
+
+/// How this crate's binary presents itself: what it can run, its help, its words.
+pub const FRONTEND: Frontend = Frontend {
+    model: MODEL,
+    abilities: Abilities { binary: MODEL.binary(), blocking_work: false, no_pool: None },
+    work_help: WORK_HELP,
+    words: ModelWords::GENERIC,
+};
 
 /// How long stopped workers get to report what they did before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);

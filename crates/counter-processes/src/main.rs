@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use counter_core::cli::{self, PoolArgs, RunArgs};
-use counter_processes::{MODEL, SPAWNED_WORKER_FLAG, StartMethod, run, spawned_worker_main};
+use counter_processes::{FRONTEND, MODEL, SPAWNED_WORKER_FLAG, StartMethod, run, spawned_worker_main};
 
 /// Five processes each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -33,6 +33,6 @@ fn main() -> ExitCode {
         }
         return spawned_worker_main();
     }
-    let args: Args = cli::parse(MODEL);
-    cli::main(MODEL, &args.run, Some(&args.pool), |config| run(config, args.start))
+    let args: Args = cli::parse(&FRONTEND);
+    cli::execute(&FRONTEND, &args.run, Some(&args.pool), |config| run(config, args.start))
 }

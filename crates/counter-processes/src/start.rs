@@ -386,7 +386,7 @@ fn receive_handoff() -> Result<Handoff, String> {
 }
 
 fn run_spawned(handoff: &Handoff) -> i32 {
-    let Ok(config) = handoff.request.clone().validate_for(Model::Processes) else {
+    let Ok(config) = handoff.request.clone().validate_for(&crate::FRONTEND.abilities) else {
         return worker::exit::COUNTER_FAILED;
     };
     // SAFETY: descriptor 5 was checked by the coordinator to be the segment; owned from here on.

@@ -18,6 +18,7 @@
 //! it, never a hang. TLS (`rediss://`) is not built in: such a URL is refused, saying so.
 #![warn(missing_docs)]
 
+mod figures;
 mod keys;
 mod latency;
 mod participants;
@@ -33,19 +34,23 @@ use std::{
 };
 
 use counter_core::{
-    config::{Config, Hold, Strategy},
+    cli::Frontend,
+    config::{Abilities, Config, ConfigError, Hold, Strategy},
     cpu::CpuUsage,
-    error::{ConfigError, Error as CoreError, Interrupted, RunError},
+    error::{Error as CoreError, Interrupted, RunError},
     hold,
     model::Model,
     proc::{limits::LimitError, memory},
-    report::{Measurements, RedisReport, RunReport, WorkerReport, WorkerTally},
+    report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use tokio::sync::watch;
 
-pub use crate::keys::{MAX_RUN_ID, check_run_id};
+pub use crate::{
+    figures::RedisFigures,
+    keys::{MAX_RUN_ID, check_run_id},
+};
 use crate::{
     keys::{Keys, random_tag},
     latency::Latencies,
@@ -56,6 +61,19 @@ use crate::{
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Redis;
+
+/// How this crate's binary presents itself: what it can run, its help, its words.
+pub const FRONTEND: Frontend = Frontend {
+    model: MODEL,
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: false,
+        no_pool: Some("each worker is a client with its own connection"),
+    },
+    work_help: "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), or \
+                spin:<duration> (busy loop). Durations: 10ms, 250us, 1s",
+    words: figures::WORDS,
+};
 
 /// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
 const SPARE_DESCRIPTORS: u64 = 64;
@@ -494,8 +512,7 @@ impl Run<'_> {
         }
         tallies.sort_by_key(|(index, _)| *index);
         let local_done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
-        let (elsewhere, participants_unreported, reported) =
-            self.meet_at_the_end(admin, keys, &participant, local_done).await?;
+        let (others, reported) = self.meet_at_the_end(admin, keys, &participant, local_done).await?;
         // Read once every participant has finished (or stopped), before any leaves.
         let final_value = self.final_value(admin, keys).await?;
         if let Some(heartbeat) = heartbeat {
@@ -523,11 +540,9 @@ impl Run<'_> {
             });
         }
         let stopped = signals::received();
-        let redis = RedisReport {
+        let figures = RedisFigures {
             server: self.server.clone(),
             run_id: self.id.clone(),
-            participants: self.options.participants,
-            participants_unreported,
             round_trips,
             round_trips_per_increment: round_trips as f64 / local_done.max(1) as f64,
             latency_median_us: latencies.quantile_us(0.5),
@@ -548,8 +563,8 @@ impl Run<'_> {
             memory: client_memory,
             peak_rss_kib: memory::of_process(pids[0]).map_or(0, |m| m.peak_rss_kib),
             retries: (config.strategy() == Strategy::Optimistic).then_some(retries),
-            redis: Some(redis),
-            elsewhere,
+            extension: Some(figures.extension(config.strategy())),
+            others,
             workers: worker_reports,
             stopped: stopped.is_some(),
             notes: notes(config, self.options),

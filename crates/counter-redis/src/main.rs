@@ -7,7 +7,7 @@ use counter_core::{
     config::parse_count,
     duration::parse_duration,
 };
-use counter_redis::{MODEL, RedisOptions, run};
+use counter_redis::{FRONTEND, MODEL, RedisOptions, run};
 
 /// Five clients each add 1 to a counter in Redis 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -55,7 +55,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = cli::parse(MODEL);
+    let args: Args = cli::parse(&FRONTEND);
     let options = RedisOptions {
         url: args.redis,
         run_id: args.run_id,
@@ -65,5 +65,5 @@ fn main() -> ExitCode {
         timeout: args.timeout,
         rendezvous_timeout: args.rendezvous_timeout,
     };
-    cli::main(MODEL, &args.run, None, |config| run(config, &options))
+    cli::execute(&FRONTEND, &args.run, None, |config| run(config, &options))
 }

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_core::{error::RunError, report::Elsewhere, signals};
+use counter_core::{error::RunError, report::OtherParticipants, signals};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
 use crate::{RedisError, Run, Stop, keys::Keys};
@@ -146,10 +146,10 @@ impl Run<'_> {
         keys: &Keys,
         participant: &str,
         local_done: u64,
-    ) -> Result<(Option<Elsewhere>, u64, u64), Stop> {
+    ) -> Result<(Option<OtherParticipants>, u64), Stop> {
         let participants = self.options.participants;
         if participants == 1 {
-            return Ok((None, 0, 0));
+            return Ok((None, 0));
         }
         let local_expected = self.config.expected();
         let () = redis::cmd("HSET")
@@ -188,12 +188,13 @@ impl Run<'_> {
             expected = expected.saturating_add(numbers.next().unwrap_or(0));
         }
         Ok((
-            Some(Elsewhere {
+            Some(OtherParticipants {
+                count: participants - 1,
+                unreported: missing,
                 increments_done: done.saturating_sub(local_done),
                 expected: expected.saturating_sub(local_expected).saturating_add(missing * local_expected),
                 unreported_workers: missing * self.config.workers(),
             }),
-            missing,
             reports.len() as u64,
         ))
     }

@@ -19,14 +19,18 @@ use std::{
 };
 
 use counter_core::{
+    cli::{Frontend, WORK_HELP},
+    config::Abilities,
     config::{Config, Hold},
+    counter::CounterError,
     counter::{Counter, HeapCounter},
     cpu::CpuUsage,
-    error::{CounterError, Error as CoreError, Interrupted, RunError},
+    error::{Error as CoreError, Interrupted, RunError},
     hold,
     model::Model,
     pool::run_pool_member,
     proc::{limits, limits::LimitError, memory},
+    render::ModelWords,
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
     workload::run_worker,
@@ -36,6 +40,14 @@ use crate::start_line::StartLine;
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Threads;
+
+/// How this crate's binary presents itself: what it can run, its help, its words.
+pub const FRONTEND: Frontend = Frontend {
+    model: MODEL,
+    abilities: Abilities { binary: MODEL.binary(), blocking_work: false, no_pool: None },
+    work_help: WORK_HELP,
+    words: ModelWords::GENERIC,
+};
 
 /// The stack each worker thread reserves (std's default, set explicitly so that the limit check and the run
 /// agree). Only the pages a worker touches count in its memory.

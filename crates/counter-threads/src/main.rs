@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use counter_core::cli::{self, PoolArgs, RunArgs};
-use counter_threads::{MODEL, run};
+use counter_threads::{FRONTEND, MODEL, run};
 
 /// Five threads each add 1 to a shared counter 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -20,6 +20,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = cli::parse(MODEL);
-    cli::main(MODEL, &args.run, Some(&args.pool), run)
+    let args: Args = cli::parse(&FRONTEND);
+    cli::execute(&FRONTEND, &args.run, Some(&args.pool), run)
 }

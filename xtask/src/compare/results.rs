@@ -155,16 +155,17 @@ impl Row {
         let wall = collect(samples, |s| s.report.wall_time_s);
         let parallelism = collect(samples, parallelism);
         let retries: Vec<f64> = samples.iter().filter_map(|s| s.report.retries).map(|r| r as f64).collect();
-        let redis = |figure: fn(&counter_core::report::RedisReport) -> f64| {
-            let values: Vec<f64> = samples.iter().filter_map(|s| s.report.redis.as_ref()).map(figure).collect();
+        // A model's own figures, by name, from the runs whose report has them.
+        let own = |name: &str| {
+            let values: Vec<f64> = samples.iter().filter_map(|s| s.report.extension.as_ref()?.number(name)).collect();
             (!values.is_empty()).then(|| Stats::of(&values).median)
         };
         Row {
             unavailable: None,
             retries_median: (!retries.is_empty()).then(|| Stats::of(&retries).median),
-            round_trips_per_increment_median: redis(|r| r.round_trips_per_increment),
-            latency_median_us: redis(|r| r.latency_median_us),
-            latency_p99_us: redis(|r| r.latency_p99_us),
+            round_trips_per_increment_median: own("round_trips_per_increment"),
+            latency_median_us: own("latency_median_us"),
+            latency_p99_us: own("latency_p99_us"),
             runs: samples.len(),
             expected: samples.first().map_or(0, |s| s.report.expected),
             final_median: collect(samples, |s| s.report.final_value as f64).median,

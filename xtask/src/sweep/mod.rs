@@ -300,7 +300,12 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
                 uss_kib: sample.external.uss_kib,
                 kernel_added_kib: sample.kernel_added_kib,
                 start_s: sample.report.start_time_s,
-                server_kib: sample.report.redis.as_ref().map(|redis| redis.server_memory_added_bytes as f64 / 1024.0),
+                server_kib: sample
+                    .report
+                    .extension
+                    .as_ref()
+                    .and_then(|extension| extension.number("server_memory_added_bytes"))
+                    .map(|bytes| bytes / 1024.0),
             }),
             Err(error) if error.is::<Interrupted>() => return Err(error),
             Err(error) => {

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{field_kib, read};
 
+/// Above this many workers (or processes), per-worker detail is left out of a report and only the summary is
+/// kept, so that a report of a million tasks stays small.
+pub const DETAIL_LIMIT: usize = 1000;
+
 /// One process's memory, in KiB.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessMemory {
@@ -50,7 +54,7 @@ pub struct MemorySnapshot {
     pub uss_kib: u64,
     /// Summed swap, KiB.
     pub swap_kib: u64,
-    /// Each process's figures; empty above [`crate::report::DETAIL_LIMIT`] processes.
+    /// Each process's figures; empty above [`DETAIL_LIMIT`] processes.
     pub per_process: Vec<ProcessMemory>,
 }
 
@@ -91,7 +95,7 @@ pub fn snapshot(pids: &[i32], taken: impl Into<String>) -> std::io::Result<Memor
         swap_kib: sum(|p| p.swap_kib),
         per_process,
     };
-    if snapshot.per_process.len() > crate::report::DETAIL_LIMIT {
+    if snapshot.per_process.len() > DETAIL_LIMIT {
         snapshot.per_process = Vec::new();
     }
     Ok(snapshot)
