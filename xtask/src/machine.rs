@@ -26,8 +26,10 @@ pub struct Machine {
     pub tokio: String,
     /// `python3 --version`, if there is one.
     pub python: Option<String>,
-    /// `redis-server --version`, if there is one.
-    pub redis_server: Option<String>,
+    /// The servers of the models that keep their counter in one, with their versions, as found on the `PATH`
+    /// (`redis-server 7.0.15`); a server that is not there is left out.
+    #[serde(default)]
+    pub servers: Vec<String>,
 }
 
 /// The name of the file in a run's folder.
@@ -59,8 +61,11 @@ impl Machine {
             rustc: version_of("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
             tokio: locked_version("tokio").unwrap_or_else(|| "unknown".to_owned()),
             python: version_of("python3", &["--version"]),
-            redis_server: version_of("redis-server", &["--version"])
-                .and_then(|text| text.split_whitespace().find_map(|word| word.strip_prefix("v=")).map(str::to_owned)),
+            servers: crate::models::DESCRIPTIONS
+                .iter()
+                .filter_map(|description| description.server.as_ref())
+                .filter_map(|server| Some(format!("{} {}", server.program, server_version(server.program)?)))
+                .collect(),
         }
     }
 
@@ -81,6 +86,16 @@ fn version_of(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// What `program --version` says its version is: the first word that starts with a digit (`v=7.0.15` counts).
+fn server_version(program: &str) -> Option<String> {
+    let text = version_of(program, &["--version"])?;
+    let word = text
+        .split_whitespace()
+        .map(|word| word.trim_start_matches("v="))
+        .find(|word| word.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    Some(word.to_owned())
 }
 
 /// The version of `package` in the workspace's `Cargo.lock`.

@@ -1,7 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
 //!
-//! - `compare`: build the three frontends and run them on the same workload, measuring each run from the
-//!   outside as well, and tabulate results and memory footprint side by side.
+//! - `compare`: build the frontends and run them on the same workload, measuring each run from the outside as
+//!   well, and tabulate results and memory footprint side by side.
 //! - `sweep`: measure each model's memory at a range of worker counts and fit the cost of one more worker.
 //! - `calibrate`: measure the worker loop against a bare loop, to see what the instrument adds.
 //! - `report`: the latest comparison and sweep as one HTML page with charts.
@@ -9,9 +9,9 @@
 mod calibrate;
 mod compare;
 mod machine;
+mod models;
 mod output;
 mod python;
-mod redis;
 mod report;
 mod runner;
 mod stats;
@@ -37,8 +37,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run every frontend (threads, processes, async tasks) on one workload and tabulate the results and the
-    /// memory footprint side by side
+    /// Run every model's frontend (threads, processes, async tasks, Redis clients) on one workload and tabulate
+    /// the results and the memory footprint side by side
     Compare(compare::Args),
     /// Measure each model's memory at a range of worker counts, fit the cost of one more worker, and plot it
     Sweep(sweep::Args),

@@ -5,9 +5,12 @@
 
 use std::{env, path::PathBuf};
 
-use counter_core::{config::Strategy, model::Model};
+use counter_core::{
+    config::Strategy,
+    model::{Model, StartMethod},
+};
 
-use crate::{runner::Program, workspace};
+use crate::{models, runner::Program, workspace};
 
 /// One reference program.
 #[derive(Debug, Clone, Copy)]
@@ -23,9 +26,27 @@ pub struct PythonProgram {
 }
 
 impl PythonProgram {
-    /// Whether it starts processes, and so takes `--start-method`.
-    pub fn starts_processes(&self) -> bool {
-        self.model == Model::Processes
+    /// The variants to run, with their labels and flags: one per start method in `starts` for a program whose
+    /// model has start methods (Python's `--start-method`), else the program alone.
+    pub fn variants(&self, starts: &[StartMethod]) -> Vec<(String, Vec<String>)> {
+        models::of(self.model)
+            .variants(starts)
+            .into_iter()
+            .map(|(start, _)| match start {
+                Some(start) => {
+                    (format!("{} {}", self.label, start.name()), vec!["--start-method".into(), start.name().into()])
+                }
+                None => (self.label.to_owned(), Vec::new()),
+            })
+            .collect()
+    }
+
+    /// Why a racy row of this program that lost nothing lost nothing, when the interpreter rules it out.
+    pub fn racy_cannot_lose(&self) -> Option<&'static str> {
+        (self.model == Model::Threads && !self.pooled).then_some(
+            "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward \
+             jumps, blocking), and none sits between the read and the write of `value += 1`",
+        )
     }
 }
 
@@ -71,7 +92,7 @@ pub fn has_row(strategy: Strategy) -> bool {
 pub fn interpreter() -> Option<PathBuf> {
     match env::var_os("COUNTER_PYTHON") {
         Some(path) => Some(PathBuf::from(path)).filter(|path| path.is_file()),
-        None => env::split_paths(&env::var_os("PATH")?).map(|dir| dir.join("python3")).find(|path| path.is_file()),
+        None => models::on_path("python3"),
     }
 }
 

@@ -45,8 +45,9 @@ use self::{
 use crate::{
     Usage,
     machine::Machine,
+    models::{self, ServerArgs},
     output::{self, RunDir, Terminal},
-    python, redis,
+    python,
     runner::{Interrupted, Program, Sample, run_once},
     stats::Stats,
     workspace::{self, Profile},
@@ -89,13 +90,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Preset::Default)]
     preset: Preset,
 
-    /// The models to compare, comma-separated (redis when a redis-server is on the PATH or --redis is given)
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async", "redis"])]
+    /// The models to compare, comma-separated [default: every model; one whose server cannot be started is
+    /// skipped with one line]
+    #[arg(long, value_enum, value_delimiter = ',')]
     models: Vec<Model>,
 
-    /// A Redis server for the redis rows (redis:// or unix:// URL) instead of a private one per run
-    #[arg(long, value_name = "URL")]
-    redis: Option<String>,
+    #[command(flatten)]
+    servers: ServerArgs,
 
     /// The strategies to compare, comma-separated
     #[arg(
@@ -223,7 +224,7 @@ pub struct ScenarioRun {
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let args = &Args { models: redis::runnable(&args.models, args.redis.as_deref()), ..args.clone() };
+    let args = &Args { models: models::runnable(&models::asked(&args.models), &args.servers), ..args.clone() };
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
     if let Some(html) = &args.export_html {
@@ -261,7 +262,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut scenario_runs = Vec::new();
     let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
         .and_then(|()| {
-            probe::probe_all(&args.models, &args.starts, args.redis.as_deref(), &bin_dir, args.probe_pairs, &progress)
+            probe::probe_all(&args.models, &args.starts, &args.servers, &bin_dir, args.probe_pairs, &progress)
         });
     progress.finish_and_clear();
     let probes = match measured {
@@ -310,12 +311,9 @@ fn tables_and_sentences(args: &Args, scenario_runs: &[ScenarioRun], rows: &[Row]
         let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags, scenario.about);
         let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
         if let Some(other) = scenario_rows.iter().find(|row| row.workload != scenario.flags) {
-            let _ = writeln!(
-                text,
-                "(the {} rows: {}, a round trip per step; timed among themselves)",
-                other.kind.name(),
-                other.workload
-            );
+            let why = models::of(other.kind).contended.map_or("", |(_, why)| why);
+            let _ =
+                writeln!(text, "(the {} rows: {}, {why}; timed among themselves)", other.kind.name(), other.workload);
         }
         let _ = writeln!(text, "{}\n", table::render(&scenario_rows, args.wide, width));
     }
@@ -506,22 +504,25 @@ struct Target {
 fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
     let mut targets = Vec::new();
     for &model in &args.models {
+        let description = models::of(model);
         let program = Program::binary(bin_dir, model.binary());
-        let plain = |label: String, extra_flags: Vec<String>| Target {
-            label,
-            kind: model,
-            program: program.clone(),
-            syncs: args.syncs.clone(),
-            extra_flags,
-            python: false,
+        let plain = |label: String, mut extra_flags: Vec<String>| {
+            extra_flags.extend(description.server_flags(&args.servers));
+            Target {
+                label,
+                kind: model,
+                program: program.clone(),
+                syncs: args.syncs.clone(),
+                extra_flags,
+                python: false,
+            }
         };
-        match starts_of(args, model == Model::Processes) {
-            Some(starts) => targets.extend(starts.iter().map(|start| {
-                plain(format!("{} {}", model.name(), start.name()), vec!["--start".into(), start.name().into()])
-            })),
-            None => targets.push(plain(model.name().to_owned(), redis::flags(model, args.redis.as_deref()))),
+        for (start, flags) in description.variants(&args.starts) {
+            let label =
+                start.map_or_else(|| model.name().to_owned(), |start| format!("{} {}", model.name(), start.name()));
+            targets.push(plain(label, flags));
         }
-        if let Some(size) = args.pool.filter(|_| model != Model::Async) {
+        if let Some(size) = args.pool.filter(|_| description.pools) {
             targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
         }
     }
@@ -537,21 +538,12 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
                 extra_flags,
                 python: true,
             };
-            match starts_of(args, reference.starts_processes()) {
-                Some(starts) => targets.extend(starts.iter().map(|start| {
-                    let flags = vec!["--start-method".into(), start.name().into()];
-                    target(format!("{} {}", reference.label, start.name()), flags)
-                })),
-                None => targets.push(target(reference.label.to_owned(), Vec::new())),
+            for (label, flags) in reference.variants(&args.starts) {
+                targets.push(target(label, flags));
             }
         }
     }
     targets
-}
-
-/// The start methods to run a process program with, when `--starts` asks for them.
-fn starts_of(args: &Args, starts_processes: bool) -> Option<&[StartMethod]> {
-    (starts_processes && !args.starts.is_empty()).then_some(&args.starts[..])
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

@@ -13,6 +13,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::{
+    models::{self, ServerArgs},
     runner::{Interrupted, Program, run_once},
     stats::Stats,
 };
@@ -48,14 +49,6 @@ impl Probe {
     }
 }
 
-/// Workers in the larger run for `model`.
-pub fn scale(model: Model) -> u64 {
-    match model {
-        Model::Threads | Model::Processes | Model::Redis => 1000,
-        Model::Async => 100_000,
-    }
-}
-
 impl Probe {
     /// What one worker is, in words, with its start method if it has one: `process (spawn)`.
     pub fn worker_noun(&self) -> String {
@@ -66,9 +59,9 @@ impl Probe {
     }
 }
 
-/// How many probes `probe_all` makes: one per model, and one per start method for processes.
+/// How many probes `probe_all` makes: one per model, and one per start method for a model that has them.
 pub fn count(models: &[Model], starts: &[StartMethod]) -> u64 {
-    models.iter().map(|&model| if model == Model::Processes { starts.len().max(1) } else { 1 } as u64).sum()
+    models.iter().map(|&model| models::of(model).variants(starts).len() as u64).sum()
 }
 
 /// Probes every model (processes once per start method in `starts`, if any); a model that cannot be probed (a
@@ -76,24 +69,20 @@ pub fn count(models: &[Model], starts: &[StartMethod]) -> u64 {
 pub fn probe_all(
     models: &[Model],
     starts: &[StartMethod],
-    redis_url: Option<&str>,
+    servers: &ServerArgs,
     bin_dir: &Path,
     pairs: u64,
     progress: &ProgressBar,
 ) -> anyhow::Result<Vec<Probe>> {
     let mut probes = Vec::new();
     for &model in models.iter().filter(|_| pairs > 0) {
+        let description = models::of(model);
         let binary = Program::binary(bin_dir, model.binary());
-        let variants: Vec<Option<StartMethod>> = if model == Model::Processes && !starts.is_empty() {
-            starts.iter().copied().map(Some).collect()
-        } else {
-            vec![None]
-        };
-        for start in variants {
+        for (start, mut flags) in description.variants(starts) {
             let label = start.map_or(String::new(), |start| format!(" ({})", start.name()));
             progress.set_message(format!("memory of one more {}{label}", model.worker_noun()));
-            let extra = crate::redis::flags(model, redis_url);
-            probes.push(probe(model, start, &extra, &binary, pairs, progress)?);
+            flags.extend(description.server_flags(servers));
+            probes.push(probe(model, start, &flags, &binary, pairs, progress)?);
         }
     }
     Ok(probes)
@@ -107,15 +96,12 @@ fn probe(
     pairs: u64,
     progress: &ProgressBar,
 ) -> anyhow::Result<Probe> {
-    let many = scale(model);
+    let many = models::of(model).probe_workers;
     let flags = |workers: u64| {
         let mut flags: Vec<String> =
             ["--workers", &workers.to_string(), "--increments", "1", "--work", "none", "--sync", "atomic"]
                 .map(str::to_owned)
                 .into();
-        if let Some(start) = start_method {
-            flags.extend(["--start".to_owned(), start.name().to_owned()]);
-        }
         flags.extend(extra.iter().cloned());
         flags
     };

@@ -34,11 +34,12 @@ pub struct Row {
     pub unavailable: Option<String>,
     /// Optimistic strategy: median compare-and-swap retries per run.
     pub retries_median: Option<f64>,
-    /// Redis: round trips per increment, median over the runs.
+    /// A model with a server: round trips per increment, median over the runs.
     pub round_trips_per_increment_median: Option<f64>,
-    /// Redis: a round trip's median latency, microseconds (the median over the runs of each run's median).
+    /// A model with a server: a round trip's median latency, microseconds (the median over the runs of each run's
+    /// median).
     pub latency_median_us: Option<f64>,
-    /// Redis: a round trip's 99th percentile, microseconds (the median over the runs).
+    /// A model with a server: a round trip's 99th percentile, microseconds (the median over the runs).
     pub latency_p99_us: Option<f64>,
     /// Runs measured (warm-up runs excluded).
     pub runs: usize,

@@ -2,6 +2,8 @@
 
 use counter_core::{config::Config, model::Model};
 
+use crate::models;
+
 /// One workload, run on every model and strategy.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -13,16 +15,17 @@ pub struct Scenario {
     pub flags: Vec<String>,
     /// Workers, for the per-worker figures.
     pub workers: u64,
-    /// Increments per worker for the redis rows, when the scenario's own would take too long over a network
-    /// round trip each (a million round trips a worker is minutes). Those rows are then their own group.
-    pub redis_increments: Option<u64>,
+    /// Whether the workers update the counter back to back: a model whose step is slow (its
+    /// [`models::Description::contended`]) then runs fewer increments, and its rows are their own group.
+    pub contended: bool,
 }
 
 impl Scenario {
-    /// The flags a model's rows get: the scenario's, with fewer increments for redis where it says so.
+    /// The flags a model's rows get: the scenario's, with fewer increments where the scenario is contended and
+    /// the model's description asks for it.
     pub fn flags_for(&self, model: Model) -> Vec<String> {
         let mut flags = self.flags.clone();
-        if let (Model::Redis, Some(increments)) = (model, self.redis_increments)
+        if let (true, Some((increments, _))) = (self.contended, models::of(model).contended)
             && let Some(i) = flags.iter().position(|flag| flag == "--increments")
             && let Some(value) = flags.get_mut(i + 1)
         {
@@ -50,7 +53,7 @@ fn scenario(name: &'static str, about: &'static str, flags: &[&str]) -> Scenario
         .and_then(|i| flags.get(i + 1))
         .and_then(|value| value.parse().ok())
         .unwrap_or(Config::default().workers());
-    Scenario { name, about, flags, workers, redis_increments: None }
+    Scenario { name, about, flags, workers, contended: false }
 }
 
 impl Preset {
@@ -64,8 +67,7 @@ impl Preset {
                     &["--workers", "5", "--increments", "200", "--work", "sleep:1ms", "--window", "before"],
                 ),
                 Scenario {
-                    // A round trip is tens of microseconds at best: redis does 500 increments a worker here.
-                    redis_increments: Some(500),
+                    contended: true,
                     ..scenario(
                         "cpu-contended",
                         "no work: the workers update the counter back to back",

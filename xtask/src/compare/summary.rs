@@ -10,6 +10,7 @@ use counter_core::{
 };
 
 use super::{ScenarioRun, probe::Probe, results::Row};
+use crate::{models, python};
 
 /// Below this parallelism, workers that could run at once mostly did not.
 const LOW_PARALLELISM: f64 = 1.5;
@@ -38,12 +39,16 @@ fn ok_rows<'a>(rows: &'a [Row], scenario: &'a str) -> impl Iterator<Item = &'a R
 /// Why a racy row that lost nothing lost nothing, from what the row is and how its runs went.
 fn why_none_lost(row: &Row, cpus: usize) -> String {
     let no_work = row.flags.contains("--work none");
-    if row.kind == Model::Async {
-        "on one thread, a task cannot be interrupted between a read and its write unless an await sits there".to_owned()
-    } else if row.python && row.kind == Model::Threads {
-        "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward jumps, \
-         blocking), and none sits between the read and the write of `value += 1`"
-            .to_owned()
+    let ruled_out = if row.python {
+        python::PROGRAMS
+            .iter()
+            .find(|program| row.model.starts_with(program.label))
+            .and_then(python::PythonProgram::racy_cannot_lose)
+    } else {
+        models::of(row.kind).racy_cannot_lose
+    };
+    if let Some(why) = ruled_out {
+        why.to_owned()
     } else if no_work && row.parallelism_median < LOW_PARALLELISM && cpus > 1 {
         format!(
             "the workers overlapped little: parallelism {:.1} on {cpus} CPUs, so they rarely met inside the \
@@ -128,7 +133,7 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
             ));
         }
         let scenario_rows: Vec<&Row> = ok_rows(rows, name).collect();
-        // Rows timed on another workload (redis, with fewer increments) are compared among themselves only.
+        // Rows timed on another workload (a slow model's, with fewer increments) are compared among themselves.
         let mut workloads: Vec<&str> = Vec::new();
         for row in &scenario_rows {
             if !workloads.contains(&row.workload.as_str()) {
@@ -278,9 +283,13 @@ fn memory_sentences(probes: &[Probe]) -> Vec<String> {
                 && !Probe::below_resolution(&p.pss_bytes)
         })
     };
-    if let Some(process) = measured(Model::Processes) {
-        let ratios: Vec<String> = [Model::Threads, Model::Async]
+    // A worker that is a process set against the workers that live inside one process and need no server.
+    let in_one_process = |model: Model| !models::of(model).workers_are_processes && models::of(model).server.is_none();
+    let process_models = Model::ALL.into_iter().filter(|&model| models::of(model).workers_are_processes);
+    for process in process_models.filter_map(measured) {
+        let ratios: Vec<String> = Model::ALL
             .into_iter()
+            .filter(|&model| in_one_process(model))
             .filter_map(|other| {
                 let other = measured(other)?;
                 Some(format!(

@@ -152,11 +152,11 @@ fn provenance(run: &RunResults) -> Vec<(&'static str, String)> {
             (
                 "versions",
                 format!(
-                    "{}; tokio {}; {}; redis-server {}",
+                    "{}; tokio {}; {}; {}",
                     machine.rustc,
                     machine.tokio,
                     machine.python.clone().unwrap_or_else(|| "no python3".to_owned()),
-                    machine.redis_server.clone().unwrap_or_else(|| "none".to_owned())
+                    if machine.servers.is_empty() { "no server".to_owned() } else { machine.servers.join(", ") }
                 ),
             ),
         ]),

@@ -19,8 +19,9 @@ use serde::Serialize;
 
 use crate::{
     Usage,
+    models::{self, ServerArgs},
     output::{self, RunDir, Table, Terminal},
-    python, redis,
+    python,
     runner::{Interrupted, Program, run_once},
     workspace::{self, Profile},
 };
@@ -33,13 +34,13 @@ use crate::{
   cargo xtask sweep --models threads --workers 1,100,1000,20000   # stops at the limit, and says which
   cargo xtask sweep --with-python --plot memory.svg")]
 pub struct Args {
-    /// The models to sweep, comma-separated (redis when a redis-server is on the PATH or --redis is given)
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["threads", "processes", "async", "redis"])]
+    /// The models to sweep, comma-separated [default: every model; one whose server cannot be started is skipped
+    /// with one line]
+    #[arg(long, value_enum, value_delimiter = ',')]
     models: Vec<Model>,
 
-    /// A Redis server for the redis line (redis:// or unix:// URL) instead of a private one per run
-    #[arg(long, value_name = "URL")]
-    redis: Option<String>,
+    #[command(flatten)]
+    servers: ServerArgs,
 
     /// Worker counts for every model, comma-separated [default: 1,10,100,1000,10000; async up to 1000000]
     #[arg(long, value_delimiter = ',', value_parser = |s: &str| parse_count("workers", s))]
@@ -98,7 +99,7 @@ pub struct Point {
     pub kernel_added_kib: i64,
     /// From the first spawn to every worker alive, seconds (the frontend's own `start_time_s`).
     pub start_s: f64,
-    /// Redis: what the server holds for the clients (`used_memory` added once they are connected), KiB.
+    /// A model with a server: what the server holds for the clients once they are connected, KiB.
     pub server_kib: Option<f64>,
 }
 
@@ -115,7 +116,7 @@ pub struct Fit {
     pub kernel_kib_estimate: f64,
     /// Time to bring one more worker alive, seconds.
     pub start_s: f64,
-    /// Redis: the server's memory per connection (from `used_memory`), KiB.
+    /// A model with a server: the server's memory per connection, KiB.
     pub server_kib: Option<f64>,
 }
 
@@ -145,30 +146,18 @@ struct Swept {
     flags: Vec<String>,
 }
 
-/// The variants of a program to sweep: one per start method for a program that starts processes (`flag` names
-/// its option), or itself alone.
-fn per_start(label: &str, starts_processes: bool, starts: &[StartMethod], flag: &str) -> Vec<(String, Vec<String>)> {
-    if !starts_processes || starts.is_empty() {
-        return vec![(label.to_owned(), Vec::new())];
-    }
-    starts
-        .iter()
-        .map(|start| (format!("{label} {}", start.name()), vec![flag.to_owned(), start.name().to_owned()]))
-        .collect()
-}
-
+/// The worker counts of a sweep: the model's own, and fewer for Python's programs, whose workers cost more
+/// (an interpreter each for processes, a tenth of the largest count for the others).
 fn default_counts(swept: &Swept, quick: bool) -> Vec<u64> {
-    // A task is under a kilobyte: a few hundred of them are lost in page granularity and in the noise of pages
-    // other processes share, so even a quick sweep takes tasks by the thousand.
-    match (swept.model, swept.python, quick) {
-        (Model::Async, _, true) => vec![1, 1_000, 10_000],
-        // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
-        (Model::Redis, _, false) => vec![1, 10, 100, 1_000, 3_000],
-        (_, _, true) | (Model::Processes, true, false) => vec![1, 10, 100],
-        (Model::Async, false, false) => vec![1, 10, 100, 1_000, 10_000, 100_000, 1_000_000],
-        (Model::Async, true, false) => vec![1, 10, 100, 1_000, 10_000, 100_000],
-        (Model::Threads, true, false) => vec![1, 10, 100, 1_000],
-        (_, false, false) => vec![1, 10, 100, 1_000, 10_000],
+    let (full, quick_counts) = models::of(swept.model).sweep_counts;
+    if quick {
+        return quick_counts.to_vec();
+    }
+    let largest = full.iter().copied().max().unwrap_or(1);
+    match (swept.python, models::of(swept.model).workers_are_processes) {
+        (false, _) => full.to_vec(),
+        (true, true) => full.iter().copied().filter(|&count| count <= 100).collect(),
+        (true, false) => full.iter().copied().filter(|&count| count <= largest / 10).collect(),
     }
 }
 
@@ -184,31 +173,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(html) = &args.export_html {
         File::create(html).map_err(|e| Usage(format!("--export-html {}: cannot be written: {e}", html.display())))?;
     }
-    let models = redis::runnable(&args.models, args.redis.as_deref());
+    let models = models::runnable(&models::asked(&args.models), &args.servers);
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::target_dir().join("sweep"))?;
     crate::machine::Machine::now("sweep").record(run_dir.path())?;
     let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
-    let mut swept: Vec<Swept> = Vec::new();
-    for &model in &models {
-        for (label, mut flags) in per_start(model.name(), model == Model::Processes, &args.starts, "--start") {
-            flags.extend(redis::flags(model, args.redis.as_deref()));
-            let program = Program::binary(&bin_dir, model.binary());
-            swept.push(Swept { label, model, python: false, program, strategy: "atomic", flags });
-        }
-    }
-    if args.with_python
-        && let Some(interpreter) = python::interpreter_or_say()
-    {
-        for reference in python::PROGRAMS.iter().filter(|p| !p.pooled && models.contains(&p.model)) {
-            let variants = per_start(reference.label, reference.starts_processes(), &args.starts, "--start-method");
-            for (label, flags) in variants {
-                let program = reference.program(&interpreter);
-                swept.push(Swept { label, model: reference.model, python: true, program, strategy: "racy", flags });
-            }
-        }
-    }
+    let swept = to_sweep(args, &models, &bin_dir);
     let mut sweeps = Vec::new();
     for one in &swept {
         let counts = if args.workers.is_empty() { default_counts(one, args.quick) } else { args.workers.clone() };
@@ -276,6 +247,32 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the sweep measures: each model (once per start method, if it has them), then the Python programs.
+fn to_sweep(args: &Args, models: &[Model], bin_dir: &std::path::Path) -> Vec<Swept> {
+    let mut swept: Vec<Swept> = Vec::new();
+    for &model in models {
+        let description = models::of(model);
+        for (start, mut flags) in description.variants(&args.starts) {
+            let label =
+                start.map_or_else(|| model.name().to_owned(), |start| format!("{} {}", model.name(), start.name()));
+            flags.extend(description.server_flags(&args.servers));
+            let program = Program::binary(bin_dir, model.binary());
+            swept.push(Swept { label, model, python: false, program, strategy: "atomic", flags });
+        }
+    }
+    if args.with_python
+        && let Some(interpreter) = python::interpreter_or_say()
+    {
+        for reference in python::PROGRAMS.iter().filter(|p| !p.pooled && models.contains(&p.model)) {
+            for (label, flags) in reference.variants(&args.starts) {
+                let program = reference.program(&interpreter);
+                swept.push(Swept { label, model: reference.model, python: true, program, strategy: "racy", flags });
+            }
+        }
+    }
+    swept
+}
+
 /// Measures one model at each count, smallest first; the first failure (an OS limit) ends the model's sweep.
 fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
     let (label, program, sync) = (&swept.label, &swept.program, swept.strategy);
@@ -300,11 +297,9 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
                 uss_kib: sample.external.uss_kib,
                 kernel_added_kib: sample.kernel_added_kib,
                 start_s: sample.report.start_time_s,
-                server_kib: sample
-                    .report
-                    .extension
-                    .as_ref()
-                    .and_then(|extension| extension.number("server_memory_added_bytes"))
+                server_kib: models::of(swept.model)
+                    .server_memory_figure
+                    .and_then(|figure| sample.report.extension.as_ref()?.number(figure))
                     .map(|bytes| bytes / 1024.0),
             }),
             Err(error) if error.is::<Interrupted>() => return Err(error),

@@ -1,0 +1,229 @@
+//! Everything `compare`, `sweep`, the memory probe and the page need to know about a model, in one
+//! [`Description`] per model: its binary's flags, whether it can run here (and the one line that says why not),
+//! its start methods, its pool, the scenario overrides it needs, its probe and sweep sizes, and the few sentences
+//! that only it can say. The orchestrators loop over the descriptions and never ask which model they hold.
+
+use std::path::PathBuf;
+
+use counter_core::model::{Model, StartMethod};
+
+/// Servers given on the command line, for the models that keep their counter in one (`--redis URL`); the
+/// models without one start a private server per run, or need none.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// A Redis server for the redis rows (redis:// or unix:// URL) instead of a private one per run
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+}
+
+impl ServerArgs {
+    /// The server given for `model`, if one was.
+    pub fn url(&self, model: Model) -> Option<&str> {
+        let given = [(Model::Redis, self.redis.as_deref())];
+        given.into_iter().find(|(named, _)| *named == model).and_then(|(_, url)| url)
+    }
+}
+
+/// What the tools know about one model.
+#[derive(Debug)]
+pub struct Description {
+    /// The model.
+    pub model: Model,
+    /// The server its counter lives in, when it has one: the flag that names one, and the program that a
+    /// private one needs on the `PATH`.
+    pub server: Option<Server>,
+    /// The flag that picks how a worker is started, when the model has several ways.
+    pub start_flag: Option<&'static str>,
+    /// Whether its binary runs the workers' loops on a pool (`--pool`).
+    pub pools: bool,
+    /// Increments per worker in a contended scenario (no work, a million increments), when the scenario's own
+    /// would take minutes here; such rows are timed among themselves, and the table says why in these words.
+    pub contended: Option<(u64, &'static str)>,
+    /// Workers in the probe's larger run: enough that one more worker stands above page granularity.
+    pub probe_workers: u64,
+    /// Worker counts of a sweep, and of a quick one.
+    pub sweep_counts: (&'static [u64], &'static [u64]),
+    /// The figure in its reports' extension that says what its server holds for the clients, bytes.
+    pub server_memory_figure: Option<&'static str>,
+    /// Why a racy row of this model lost nothing, when the model itself rules a loss out there (no work
+    /// inside the read-modify-write can be interrupted on one thread).
+    pub racy_cannot_lose: Option<&'static str>,
+    /// Its workers are processes: summed RSS counts what they share once per process, and the memory
+    /// sentences set one such worker against the others.
+    pub workers_are_processes: bool,
+}
+
+/// The server a model keeps its counter in.
+#[derive(Debug)]
+pub struct Server {
+    /// The flag that points the binary at a server (`--redis`).
+    pub flag: &'static str,
+    /// The program a private server needs on the `PATH`, and how to install it.
+    pub program: &'static str,
+    /// The command that installs it.
+    pub install: &'static str,
+}
+
+/// One description per model, in the order of [`Model::ALL`].
+pub const DESCRIPTIONS: [Description; 4] = [
+    Description {
+        model: Model::Threads,
+        server: None,
+        start_flag: None,
+        pools: true,
+        contended: None,
+        probe_workers: 1000,
+        sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
+        server_memory_figure: None,
+        racy_cannot_lose: None,
+        workers_are_processes: false,
+    },
+    Description {
+        model: Model::Processes,
+        server: None,
+        start_flag: Some("--start"),
+        pools: true,
+        contended: None,
+        probe_workers: 1000,
+        sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
+        server_memory_figure: None,
+        racy_cannot_lose: None,
+        workers_are_processes: true,
+    },
+    Description {
+        model: Model::Async,
+        server: None,
+        start_flag: None,
+        pools: false,
+        contended: None,
+        // A task is a few hundred bytes: a thousand of them are lost in page granularity.
+        probe_workers: 100_000,
+        sweep_counts: (&[1, 10, 100, 1_000, 10_000, 100_000, 1_000_000], &[1, 1_000, 10_000]),
+        server_memory_figure: None,
+        racy_cannot_lose: Some(
+            "on one thread, a task cannot be interrupted between a read and its write unless an await sits there",
+        ),
+        workers_are_processes: false,
+    },
+    Description {
+        model: Model::Redis,
+        server: Some(Server { flag: "--redis", program: "redis-server", install: "apt-get install redis-server" }),
+        start_flag: None,
+        pools: false,
+        // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
+        contended: Some((500, "a round trip per step")),
+        probe_workers: 1000,
+        // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
+        sweep_counts: (&[1, 10, 100, 1_000, 3_000], &[1, 10, 100]),
+        server_memory_figure: Some("server_memory_added_bytes"),
+        racy_cannot_lose: None,
+        workers_are_processes: false,
+    },
+];
+
+/// The description of `model`.
+pub fn of(model: Model) -> &'static Description {
+    // Every model has its description (a test checks it); the first is never reached otherwise.
+    DESCRIPTIONS.iter().find(|description| description.model == model).unwrap_or(&DESCRIPTIONS[0])
+}
+
+/// The models asked for, or every model when none was named.
+pub fn asked(models: &[Model]) -> Vec<Model> {
+    if models.is_empty() { Model::ALL.to_vec() } else { models.to_vec() }
+}
+
+impl Description {
+    /// Whether the model can run here, or the one line that says why not and how to change that.
+    pub fn available(&self, servers: &ServerArgs) -> Result<(), String> {
+        let Some(server) = &self.server else { return Ok(()) };
+        if servers.url(self.model).is_some() || on_path(server.program).is_some() {
+            return Ok(());
+        }
+        Err(format!(
+            "no {} on the PATH and no {} URL: the {} rows are skipped ({})",
+            server.program,
+            server.flag,
+            self.model.name(),
+            server.install
+        ))
+    }
+
+    /// The flags every run of the model gets: the server given, if any.
+    pub fn server_flags(&self, servers: &ServerArgs) -> Vec<String> {
+        match (&self.server, servers.url(self.model)) {
+            (Some(server), Some(url)) => vec![server.flag.to_owned(), url.to_owned()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The variants of the model to run: one per start method in `starts` (with its label and flags) when the
+    /// model has start methods and some were asked for, else the model alone.
+    pub fn variants(&self, starts: &[StartMethod]) -> Vec<(Option<StartMethod>, Vec<String>)> {
+        match self.start_flag {
+            Some(flag) if !starts.is_empty() => {
+                starts.iter().map(|&start| (Some(start), vec![flag.to_owned(), start.name().to_owned()])).collect()
+            }
+            _ => vec![(None, Vec::new())],
+        }
+    }
+}
+
+/// `models` less those that cannot run here, each of those said in one line.
+pub fn runnable(models: &[Model], servers: &ServerArgs) -> Vec<Model> {
+    models
+        .iter()
+        .copied()
+        .filter(|&model| match of(model).available(servers) {
+            Ok(()) => true,
+            Err(why) => {
+                counter_core::output::eprint(&format!("xtask: {why}\n"));
+                false
+            }
+        })
+        .collect()
+}
+
+/// The first `program` on the `PATH`.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|path| path.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_has_its_one_description_in_the_list_s_order() {
+        let described: Vec<Model> = DESCRIPTIONS.iter().map(|description| description.model).collect();
+        assert_eq!(described, Model::ALL);
+        for model in Model::ALL {
+            assert_eq!(of(model).model, model);
+        }
+    }
+
+    #[test]
+    fn a_model_with_a_server_says_how_to_get_one_or_runs_on_the_one_given() {
+        for description in DESCRIPTIONS.iter().filter(|description| description.server.is_some()) {
+            let server = description.server.as_ref().unwrap();
+            let given = ServerArgs { redis: Some("redis://127.0.0.1:1".to_owned()) };
+            if given.url(description.model).is_some() {
+                assert!(description.available(&given).is_ok());
+                assert_eq!(description.server_flags(&given), [server.flag, "redis://127.0.0.1:1"]);
+            }
+            if on_path(server.program).is_none() {
+                let why = description.available(&ServerArgs::default()).unwrap_err();
+                assert!(why.contains(server.install) && why.contains(server.flag), "{why}");
+            }
+        }
+    }
+
+    #[test]
+    fn start_methods_make_variants_only_where_the_model_has_them() {
+        for description in &DESCRIPTIONS {
+            let variants = description.variants(&StartMethod::ALL);
+            let expected = if description.start_flag.is_some() { StartMethod::ALL.len() } else { 1 };
+            assert_eq!(variants.len(), expected, "{:?}", description.model);
+            assert_eq!(description.variants(&[]).len(), 1);
+        }
+    }
+}
