@@ -239,7 +239,7 @@ pub fn skip(test: &str, missing: &str) {
 
 /// Whether `tool` is an executable on the `PATH`.
 pub fn have_tool(tool: &str) -> bool {
-    env::var_os("PATH").is_some_and(|path| env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+    counter_core::child::on_path(tool).is_some()
 }
 
 /// Whether the tests run as root.

@@ -89,9 +89,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let terminal = Terminal::new(&exports);
     let program = workspace::build_example("counter-core", "calibrate")?;
     let run_dir = RunDir::create(&workspace::target_dir().join("calibrate"))?;
-    let output = runner::dies_with_us(std::process::Command::new(&program).arg(args.increments.to_string()))
-        .output()
-        .with_context(|| format!("could not run {}", program.display()))?;
+    let output =
+        counter_core::child::dies_with_us(std::process::Command::new(&program).arg(args.increments.to_string()))
+            .output()
+            .with_context(|| format!("could not run {}", program.display()))?;
     runner::check_signals()?;
     if !output.status.success() {
         bail!("{} failed ({}): {}", program.display(), output.status, String::from_utf8_lossy(&output.stderr));

@@ -40,24 +40,14 @@ impl Machine {
     pub fn now(task: &str) -> Machine {
         let arguments: Vec<String> = std::env::args().skip(2).collect();
         let command = format!("cargo xtask {task} {}", arguments.join(" ")).trim_end().to_owned();
-        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let (cpu_model, memory_total_kib, kernel) = counter_core::proc::machine_facts();
         Machine {
             date_utc: crate::output::utc_time_now(),
             command,
             cpus: std::thread::available_parallelism().map_or(1, usize::from),
-            cpu_model: cpuinfo
-                .lines()
-                .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split(':').nth(1)))
-                .map_or_else(|| "unknown".to_owned(), |name| name.trim().to_owned()),
-            memory_total_kib: meminfo
-                .lines()
-                .find_map(|line| line.strip_prefix("MemTotal:"))
-                .and_then(|value| value.split_whitespace().next())
-                .and_then(|kib| kib.parse().ok())
-                .unwrap_or(0),
-            kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned()),
+            cpu_model: cpu_model.unwrap_or_else(|| "unknown".to_owned()),
+            memory_total_kib: memory_total_kib.unwrap_or(0),
+            kernel: kernel.unwrap_or_else(|| "unknown".to_owned()),
             rustc: version_of("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
             tokio: locked_version("tokio").unwrap_or_else(|| "unknown".to_owned()),
             python: version_of("python3", &["--version"]),

@@ -78,7 +78,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     if let Some(PrintError::BrokenPipe) = error.downcast_ref::<PrintError>() {
         return EXIT_BROKEN_PIPE;
     }
-    if let Some(interrupted) = error.downcast_ref::<runner::Interrupted>() {
+    if let Some(interrupted) = error.downcast_ref::<runner::TaskInterrupted>() {
         eprint(&format!("xtask: {interrupted}; the program it was running was stopped and reaped\n"));
         return signals::exit_code(interrupted.signal);
     }

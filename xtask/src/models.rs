@@ -3,9 +3,10 @@
 //! its start methods, its pool, the scenario overrides it needs, its probe and sweep sizes, and the few sentences
 //! that only it can say. The orchestrators loop over the descriptions and never ask which model they hold.
 
-use std::path::PathBuf;
-
-use counter_core::model::{Model, StartMethod};
+use counter_core::{
+    child::on_path,
+    model::{Model, StartMethod},
+};
 
 /// Servers given on the command line, for the models that keep their counter in one (`--redis URL`); the
 /// models without one start a private server per run, or need none.
@@ -181,11 +182,6 @@ pub fn runnable(models: &[Model], servers: &ServerArgs) -> Vec<Model> {
             }
         })
         .collect()
-}
-
-/// The first `program` on the `PATH`.
-pub fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|path| path.is_file())
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ pub fn has_row(strategy: Strategy) -> bool {
 pub fn interpreter() -> Option<PathBuf> {
     match env::var_os("COUNTER_PYTHON") {
         Some(path) => Some(PathBuf::from(path)).filter(|path| path.is_file()),
-        None => models::on_path("python3"),
+        None => counter_core::child::on_path("python3"),
     }
 }
 

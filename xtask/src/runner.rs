@@ -7,11 +7,10 @@
 //!
 //! A frontend dies with the task: it gets a parent-death signal (SIGKILL) before it executes, so even `kill -9`
 //! of `cargo xtask` takes it along; on SIGINT or SIGTERM the runner stops it (SIGTERM, then SIGKILL after a
-//! grace period), reaps it and returns [`Interrupted`].
+//! grace period), reaps it and returns [`TaskInterrupted`].
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -21,16 +20,14 @@ use std::{
 
 use anyhow::{Context, anyhow};
 use counter_core::{
-    cpu::{self, CpuUsage, Reaped},
+    child::{self, Reaped, dies_with_us},
+    cpu::CpuUsage,
     hold::READY_PREFIX,
     proc::memory::{self, MemorySnapshot},
     report::RunReport,
     signals,
 };
-use nix::{
-    sys::signal::{Signal, kill},
-    unistd::{Pid, getpid, getppid},
-};
+use nix::{sys::signal::Signal, unistd::Pid};
 
 /// How long a frontend may take to have every worker alive.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -44,14 +41,14 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The task was interrupted by SIGINT or SIGTERM; the program it was running was stopped and reaped.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by {signal}")]
-pub struct Interrupted {
+pub struct TaskInterrupted {
     /// The signal.
     pub signal: Signal,
 }
 
-/// Returns [`Interrupted`] if a stop signal has arrived.
-pub fn check_signals() -> Result<(), Interrupted> {
-    signals::received().map_or(Ok(()), |signal| Err(Interrupted { signal }))
+/// Returns [`TaskInterrupted`] if a stop signal has arrived.
+pub fn check_signals() -> Result<(), TaskInterrupted> {
+    signals::received().map_or(Ok(()), |signal| Err(TaskInterrupted { signal }))
 }
 
 /// One run, as the frontend reported it and as seen from outside.
@@ -105,7 +102,7 @@ impl Running {
     /// Waits for the end, looking at signals meanwhile; on one, stops the program and says so.
     fn wait(&mut self) -> anyhow::Result<Reaped> {
         loop {
-            match cpu::wait4(Some(self.pid()), false) {
+            match child::wait4(Some(self.pid()), false) {
                 Ok(Some(reaped)) => {
                     self.reaped = true;
                     return Ok(reaped);
@@ -115,7 +112,7 @@ impl Running {
             }
             if let Some(signal) = signals::received() {
                 self.stop();
-                return Err(Interrupted { signal }.into());
+                return Err(TaskInterrupted { signal }.into());
             }
             thread::sleep(TICK);
         }
@@ -126,17 +123,7 @@ impl Running {
         if self.reaped {
             return;
         }
-        let _ = kill(self.pid(), Signal::SIGTERM);
-        let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = cpu::wait4(Some(self.pid()), false) {
-                self.reaped = true;
-                return;
-            }
-            thread::sleep(TICK);
-        }
-        let _ = kill(self.pid(), Signal::SIGKILL);
-        while let Err(nix::errno::Errno::EINTR) = cpu::wait4(Some(self.pid()), true) {}
+        child::stop(self.pid(), STOP_GRACE);
         self.reaped = true;
     }
 }
@@ -144,23 +131,6 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// A command that dies with this process, even by `kill -9`.
-pub fn dies_with_us(command: &mut Command) -> &mut Command {
-    let parent = getpid();
-    // SAFETY: between fork and exec the closure only makes two system calls (prctl, getppid), both
-    // async-signal-safe, and allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // We may have died between the fork and the prctl: then the signal will never come.
-            if getppid() != parent {
-                return Err(std::io::Error::other("the parent is gone"));
-            }
-            Ok(())
-        })
     }
 }
 
@@ -193,7 +163,7 @@ pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
     let ready = loop {
         if let Some(signal) = signals::received() {
             running.stop();
-            return Err(Interrupted { signal }.into());
+            return Err(TaskInterrupted { signal }.into());
         }
         match lines.recv_timeout(TICK) {
             Ok(line) if line.starts_with(READY_PREFIX) => break Ok(()),

@@ -33,7 +33,7 @@ use counter_core::{
     config::{Abilities, Config, ConfigError, Hold, Strategy, Window, Work},
     counter::HeapCounter,
     cpu::CpuUsage,
-    error::{Error as CoreError, Interrupted, RunError},
+    error::{Error as CoreError, RunError, RunInterrupted},
     extension::Extension,
     hold,
     model::Model,
@@ -41,11 +41,11 @@ use counter_core::{
     render::ModelWords,
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
+    workload::Start,
 };
-use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
-use crate::task::{SMALL_FUTURE_BYTES, Shared, Start, TaskFailure, TaskOutcome};
+use crate::task::{SMALL_FUTURE_BYTES, Shared, TaskFailure, TaskOutcome};
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Async;
@@ -229,7 +229,7 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     measured.stopped = stopped.is_some();
     let report = RunReport::new(MODEL, config, measured);
     match stopped {
-        Some(signal) => Err(Interrupted { signal, partial: Box::new(report) }.into()),
+        Some(signal) => Err(RunInterrupted { signal, partial: Box::new(report) }.into()),
         None => Ok(report),
     }
 }
@@ -275,10 +275,8 @@ fn build_runtime(flavor: Flavor, threads: usize) -> Result<tokio::runtime::Runti
     }
 }
 
-enum Stop {
-    Signal(Signal),
-    Failed(CoreError),
-}
+/// Why the coordination stopped.
+type Stop = counter_core::error::Stop<CoreError>;
 
 /// Spawns the tasks, waits until all are alive, measures, holds, starts them, and collects their outcomes.
 async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result<(), Stop> {

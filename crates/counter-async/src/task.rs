@@ -27,7 +27,7 @@ use counter_core::{
     config::{Config, Strategy, Window, Work},
     counter::{Counter, CounterError, DetachedIncrement, HeapCounter},
     signals,
-    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, increments_without_work, work_and_increment},
+    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, Start, increments_without_work, work_and_increment},
 };
 use tokio::{sync::Notify, time::Sleep};
 
@@ -54,15 +54,6 @@ pub(crate) struct Shared {
     async_lock: tokio::sync::Mutex<()>,
 }
 
-/// What the waiting tasks are told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum Start {
-    Waiting = 0,
-    Go = 1,
-    Abort = 2,
-}
-
 /// Where the tasks wait for the start: a flag, and the wakers of the tasks waiting, in a list reserved for all
 /// of them at once (16 bytes a task, against 64 for a waiter kept in each future).
 #[derive(Debug)]
@@ -83,11 +74,7 @@ impl StartGate {
 
     fn start(&self) -> Start {
         // Acquire, paired with `release`'s Release: a task that sees Go sees everything done before it.
-        match self.start.load(Acquire) {
-            1 => Start::Go,
-            2 => Start::Abort,
-            _ => Start::Waiting,
-        }
+        Start::from_u8(self.start.load(Acquire))
     }
 
     /// The start, once given. `registered` is the task's own flag: its waker is kept once.
@@ -394,13 +381,17 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A task whose work awaits (`sleep:` or `yield`), lock-free or with the window before, written out by hand so
-/// that it holds its one timer and five words, nothing more (152 bytes): `async fn` would keep a pointer to the
-/// pinned timer, each nested future's arguments, and a [`Task`] whose padding its own flags could not use.
-struct AwaitingTask {
-    progress: Progress,
-    /// Reset in place for every piece of work.
-    sleep: Sleep,
+pin_project_lite::pin_project! {
+    /// A task whose work awaits (`sleep:` or `yield`), lock-free or with the window before, written out by hand
+    /// so that it holds its one timer and five words, nothing more (152 bytes): `async fn` would keep a pointer
+    /// to the pinned timer, each nested future's arguments, and a [`Task`] whose padding its own flags could not
+    /// use.
+    struct AwaitingTask {
+        progress: Progress,
+        // Reset in place for every piece of work.
+        #[pin]
+        sleep: Sleep,
+    }
 }
 
 /// The plain part of an [`AwaitingTask`]: everything but its timer. Its increments are kept in its slot.
@@ -552,13 +543,9 @@ impl Future for AwaitingTask {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `sleep` is pinned structurally: it is only ever reached through the `Pin<&mut Sleep>` made
-        // here, never moved out or swapped, `AwaitingTask` is not `Unpin` (a `Sleep` is not), and its drop (the
-        // fields' drops) moves nothing. `progress` is plain data, used through `&mut`.
-        let this = unsafe { self.get_unchecked_mut() };
-        let progress = &mut this.progress;
-        // SAFETY: as above; `this` is not moved for as long as the pin is used.
-        let mut sleep = unsafe { Pin::new_unchecked(&mut this.sleep) };
+        let this = self.project();
+        let progress = this.progress;
+        let mut sleep = this.sleep;
         loop {
             let step = match progress.step {
                 Step::WaitingForStart { mut registered } => {

@@ -1,15 +1,8 @@
-//! CPU time, context switches and peak resident memory from `getrusage` / `wait4`, and reaping children.
+//! CPU time, context switches and peak resident memory, as `getrusage` and `wait4` give them.
 
-use std::{mem::MaybeUninit, os::unix::process::ExitStatusExt, process::ExitStatus};
-
-use nix::{
-    errno::Errno,
-    sys::{
-        resource::{UsageWho, getrusage},
-        signal::Signal,
-        time::TimeValLike,
-    },
-    unistd::Pid,
+use nix::sys::{
+    resource::{UsageWho, getrusage},
+    time::TimeValLike,
 };
 use serde::{Deserialize, Serialize};
 
@@ -72,92 +65,5 @@ impl CpuUsage {
             voluntary_switches: self.voluntary_switches.saturating_sub(earlier.voluntary_switches),
             involuntary_switches: self.involuntary_switches.saturating_sub(earlier.involuntary_switches),
         }
-    }
-}
-
-/// A child that ended, as `wait4` tells it.
-#[derive(Debug, Clone, Copy)]
-pub struct Reaped {
-    /// Its pid.
-    pub pid: Pid,
-    /// How it ended.
-    pub status: ExitStatus,
-    /// Its CPU use (and that of the children it reaped).
-    pub cpu: CpuUsage,
-    /// Its `ru_maxrss`, KiB.
-    pub max_rss_kib: u64,
-}
-
-impl Reaped {
-    /// How it ended, in words: `exited 0`, `killed by SIGKILL`.
-    pub fn describe(&self) -> String {
-        describe(self.status)
-    }
-
-    /// The signal that killed it, if one did.
-    pub fn signal(&self) -> Option<Signal> {
-        self.status.signal().and_then(|number| Signal::try_from(number).ok())
-    }
-}
-
-/// How a process ended, in words: `exited 0`, `killed by SIGKILL`.
-pub fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited {code}"),
-        (None, Some(number)) => {
-            let name = Signal::try_from(number).map_or_else(|_| format!("signal {number}"), |s| s.as_str().to_owned());
-            format!("killed by {name}")
-        }
-        _ => format!("ended with wait status {:#x}", status.into_raw()),
-    }
-}
-
-/// Reaps one ended child: `pid`, or any child when `None`. With `block`, waits for one to end; without, returns
-/// `Ok(None)` when none has ended yet. `ECHILD` means there is no child left to wait for.
-pub fn wait4(pid: Option<Pid>, block: bool) -> nix::Result<Option<Reaped>> {
-    let mut status = 0;
-    let mut usage = MaybeUninit::<libc::rusage>::zeroed();
-    let flags = if block { 0 } else { libc::WNOHANG };
-    loop {
-        // SAFETY: wait4 writes only through the two pointers, both valid for writes of their types.
-        let reaped = unsafe { libc::wait4(pid.map_or(-1, Pid::as_raw), &raw mut status, flags, usage.as_mut_ptr()) };
-        match reaped {
-            0 => return Ok(None),
-            -1 => match Errno::last() {
-                Errno::EINTR if block => return Err(Errno::EINTR),
-                Errno::EINTR => {}
-                errno => return Err(errno),
-            },
-            pid => {
-                // SAFETY: wait4 filled the record in (it was zeroed before, which is also a valid value).
-                let usage = unsafe { usage.assume_init() };
-                return Ok(Some(Reaped {
-                    pid: Pid::from_raw(pid),
-                    status: ExitStatus::from_raw(status),
-                    cpu: CpuUsage::from_rusage(&usage),
-                    max_rss_kib: usage.ru_maxrss as u64,
-                }));
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[allow(clippy::zombie_processes)] // reaped by the `wait4` under test, not by `Child::wait`
-    fn a_child_is_reaped_with_its_status() {
-        let child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
-        let reaped = wait4(Some(Pid::from_raw(child.id() as i32)), true).unwrap().unwrap();
-        assert_eq!(reaped.describe(), "exited 3");
-        assert_eq!(reaped.signal(), None);
-        let child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
-        let pid = Pid::from_raw(child.id() as i32);
-        assert!(wait4(Some(pid), false).unwrap().is_none(), "still running");
-        nix::sys::signal::kill(pid, Signal::SIGKILL).unwrap();
-        let reaped = wait4(Some(pid), true).unwrap().unwrap();
-        assert_eq!((reaped.describe(), reaped.signal()), ("killed by SIGKILL".to_owned(), Some(Signal::SIGKILL)));
     }
 }

@@ -14,11 +14,27 @@ use crate::{
 /// A run ended by SIGINT or SIGTERM, with what it had done so far.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by {signal}")]
-pub struct Interrupted {
+pub struct RunInterrupted {
     /// The signal.
     pub signal: Signal,
     /// The report of the run so far.
     pub partial: Box<RunReport>,
+}
+
+/// Why a frontend's coordination ended before the run's end: a stop signal (the run is then reported as far
+/// as it went), or a failure `E`.
+#[derive(Debug)]
+pub enum Stop<E> {
+    /// SIGINT or SIGTERM arrived.
+    Signal(Signal),
+    /// Something went wrong.
+    Failed(E),
+}
+
+impl<E> From<E> for Stop<E> {
+    fn from(error: E) -> Stop<E> {
+        Stop::Failed(error)
+    }
 }
 
 /// Why a run produced no (complete) report, for every reason the frontends share.
@@ -60,7 +76,7 @@ pub enum Error {
     Probe(#[source] io::Error),
     /// SIGINT or SIGTERM.
     #[error(transparent)]
-    Interrupted(#[from] Interrupted),
+    Interrupted(#[from] RunInterrupted),
     /// The run went on to the end but something went wrong on the way (a worker died): the report says what
     /// the others did.
     #[error("{cause}")]
@@ -96,7 +112,7 @@ impl Error {
     /// The report of what was done, for a run cut short.
     pub fn partial_report(&self) -> Option<&RunReport> {
         match self {
-            Error::Interrupted(Interrupted { partial, .. }) | Error::Failed { partial, .. } => Some(partial),
+            Error::Interrupted(RunInterrupted { partial, .. }) | Error::Failed { partial, .. } => Some(partial),
             _ => None,
         }
     }
@@ -150,4 +166,4 @@ macro_rules! into_run_error {
     )*};
 }
 
-into_run_error!(ConfigError, LimitError, CounterError, Interrupted);
+into_run_error!(ConfigError, LimitError, CounterError, RunInterrupted);

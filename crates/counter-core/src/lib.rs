@@ -6,8 +6,9 @@
 //!
 //! 1. The ground: [`model`] (the closed list of models and their names), [`duration`] (`10ms`-style
 //!    durations), [`units`] (figures for people), [`output`] (printing without panicking), [`signals`],
-//!    [`cpu`] (`getrusage`, and reaping children with `wait4`), and [`proc`], the memory probe (RSS, PSS, USS
-//!    of a process tree) and the system's limits.
+//!    [`cpu`] (`getrusage`), [`child`] (children that die with us, stopped and reaped with `wait4`), [`unique`]
+//!    (names no other run takes), and [`proc`], the memory probe (RSS, PSS, USS of a process tree) and the
+//!    system's limits.
 //! 2. The workload: [`config`], a [`config::Request`] as asked, validated once into a [`config::Config`],
 //!    with its [`config::ConfigError`].
 //! 3. The counter and its memory layout: [`counter`] with its five strategies (racy, mutex, atomic, sharded,
@@ -25,6 +26,7 @@
 //! carried in the report as an [`extension::Extension`]. The core names no model except in [`model`].
 #![warn(missing_docs)]
 
+pub mod child;
 pub mod cli;
 pub mod config;
 pub mod counter;
@@ -42,5 +44,6 @@ pub mod queue;
 pub mod render;
 pub mod report;
 pub mod signals;
+pub mod unique;
 pub mod units;
 pub mod workload;

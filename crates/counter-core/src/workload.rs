@@ -15,6 +15,31 @@ use crate::{
     counter::{Counter, CounterError},
 };
 
+/// What waiting workers are told at the start line: every frontend's gate (a condition variable, a list of
+/// wakers, a pipe) carries one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Start {
+    /// Not yet: keep waiting.
+    #[default]
+    Waiting = 0,
+    /// Start the loop.
+    Go = 1,
+    /// Go home without running: the run was stopped before it started.
+    Abort = 2,
+}
+
+impl Start {
+    /// The value stored as a byte (in an atomic, or on a pipe); anything unknown is [`Start::Waiting`].
+    pub fn from_u8(byte: u8) -> Start {
+        match byte {
+            1 => Start::Go,
+            2 => Start::Abort,
+            _ => Start::Waiting,
+        }
+    }
+}
+
 /// What one worker did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerOutcome {

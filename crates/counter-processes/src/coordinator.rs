@@ -17,7 +17,8 @@ use std::{
 };
 
 use counter_core::{
-    cpu::{self, CpuUsage, Reaped},
+    child::{self, Reaped},
+    cpu::CpuUsage,
     report::{WorkerReport, WorkerTally},
     signals,
 };
@@ -30,7 +31,7 @@ use nix::{
 };
 
 use crate::{
-    ProcessesError as Error,
+    ProcessesError,
     codec::{FROM_SERVER, FrameReader, WorkerMessage},
     worker::exit,
 };
@@ -73,9 +74,9 @@ pub(crate) struct Workers {
     unreaped: u64,
     phase: Phase,
     /// The first thing that went wrong before the start; once set, the run is over.
-    failure: Option<Error>,
+    failure: Option<ProcessesError>,
     /// The first worker death during the run: the run goes on, then fails with this.
-    died: Option<Error>,
+    died: Option<ProcessesError>,
 }
 
 /// How often the coordinator wakes up to look at signals and children when nothing else happens.
@@ -88,10 +89,10 @@ const REAP_TICK: Duration = Duration::from_millis(1);
 const READ_BUFFER: usize = 16 * 1024;
 
 impl Workers {
-    pub(crate) fn new(report: OwnedFd, workers: u64) -> Result<Workers, Error> {
+    pub(crate) fn new(report: OwnedFd, workers: u64) -> Result<Workers, ProcessesError> {
         let capacity = usize::try_from(workers).unwrap_or(0);
         Ok(Workers {
-            forked: ForkedPids::new(capacity).map_err(|source| Error::PidList { workers, source })?,
+            forked: ForkedPids::new(capacity).map_err(|source| ProcessesError::PidList { workers, source })?,
             server: None,
             slots: Vec::with_capacity(capacity),
             // Made with its entries once every worker is forked: a map made now would have its control bytes
@@ -174,7 +175,7 @@ impl Workers {
             Ok(0) | Err(Errno::EINTR) => return,
             Ok(_) => {}
             Err(errno) => {
-                self.fail(Error::Pipe(errno));
+                self.fail(ProcessesError::Pipe(errno));
                 return;
             }
         }
@@ -182,7 +183,7 @@ impl Workers {
             Ok(0) => {
                 // Every writer is gone: whatever is left over is a truncated frame.
                 if let Err(error) = self.reader.finish() {
-                    self.fail(Error::Report(error));
+                    self.fail(ProcessesError::Report(error));
                 }
                 self.report = None;
             }
@@ -191,7 +192,7 @@ impl Workers {
                 self.handle_messages();
             }
             Err(Errno::EINTR | Errno::EAGAIN) => {}
-            Err(errno) => self.fail(Error::Pipe(errno)),
+            Err(errno) => self.fail(ProcessesError::Pipe(errno)),
         }
     }
 
@@ -200,7 +201,7 @@ impl Workers {
             let (worker, message) = match message {
                 Ok(pair) => pair,
                 Err(error) => {
-                    self.fail(Error::Report(error));
+                    self.fail(ProcessesError::Report(error));
                     continue;
                 }
             };
@@ -228,7 +229,7 @@ impl Workers {
                 continue;
             }
             let Some(slot) = self.slots.get_mut(worker as usize) else {
-                self.fail(Error::UnknownWorker { worker });
+                self.fail(ProcessesError::UnknownWorker { worker });
                 continue;
             };
             match message {
@@ -239,7 +240,7 @@ impl Workers {
                 WorkerMessage::Done { increments_done, elapsed_ns } if slot.ready && slot.done.is_none() => {
                     slot.done = Some((increments_done, Duration::from_nanos(elapsed_ns)));
                 }
-                other => self.fail(Error::UnexpectedReport { worker, message: format!("{other:?}") }),
+                other => self.fail(ProcessesError::UnexpectedReport { worker, message: format!("{other:?}") }),
             }
         }
     }
@@ -247,7 +248,7 @@ impl Workers {
     /// Reaps ended children; with `block`, waits for every one of them.
     fn reap(&mut self, block: bool) {
         while self.children_left() {
-            let reaped = match cpu::wait4(None, block) {
+            let reaped = match child::wait4(None, block) {
                 Ok(Some(reaped)) => reaped,
                 Ok(None) => return,
                 Err(Errno::EINTR) => continue,
@@ -258,7 +259,7 @@ impl Workers {
                     return;
                 }
                 Err(errno) => {
-                    self.fail(Error::Wait(errno));
+                    self.fail(ProcessesError::Wait(errno));
                     return;
                 }
             };
@@ -288,7 +289,8 @@ impl Workers {
         if self.unreaped == 0 {
             return;
         }
-        let error = Error::ServerDied { pid: reaped.pid.as_raw(), how: reaped.describe(), left: self.unreaped };
+        let error =
+            ProcessesError::ServerDied { pid: reaped.pid.as_raw(), how: reaped.describe(), left: self.unreaped };
         for slot in self.slots.iter_mut().filter(|slot| slot.ended.is_none()) {
             let killed = std::os::unix::process::ExitStatusExt::from_raw(libc::SIGKILL);
             slot.ended = Some(Reaped { pid: slot.pid, status: killed, cpu: CpuUsage::default(), max_rss_kib: 0 });
@@ -312,9 +314,9 @@ impl Workers {
             Phase::Running => "the other workers went on to the end",
         };
         let error = if let Some(signal) = reaped.signal() {
-            Error::WorkerKilled { worker, pid, signal: signal.as_str(), during }
+            ProcessesError::WorkerKilled { worker, pid, signal: signal.as_str(), during }
         } else if let Some(code) = reaped.status.code().filter(|code| *code != exit::OK) {
-            Error::WorkerFailed { worker, pid, code, meaning: exit::meaning(code), during }
+            ProcessesError::WorkerFailed { worker, pid, code, meaning: exit::meaning(code), during }
         } else {
             return;
         };
@@ -326,7 +328,7 @@ impl Workers {
         }
     }
 
-    fn fail(&mut self, error: Error) {
+    fn fail(&mut self, error: ProcessesError) {
         // Keep the first cause: what follows (the other workers killed by us) is a consequence.
         self.failure.get_or_insert(error);
     }
@@ -356,18 +358,18 @@ impl Workers {
             && let Some(index) = self.slots.iter().position(|slot| slot.done.is_none())
         {
             let worker = index as u64;
-            return Err(Stop::Failed(Error::WorkerSilent { worker, pid: self.slots[index].pid.as_raw() }));
+            return Err(Stop::Failed(ProcessesError::WorkerSilent { worker, pid: self.slots[index].pid.as_raw() }));
         }
         Ok(())
     }
 
     /// The failure that made [`Workers::healthy`] say false.
-    pub(crate) fn take_failure(&mut self) -> Error {
-        self.failure.take().unwrap_or(Error::Pipe(Errno::EIO))
+    pub(crate) fn take_failure(&mut self) -> ProcessesError {
+        self.failure.take().unwrap_or(ProcessesError::Pipe(Errno::EIO))
     }
 
     /// The first worker that died during the run, if one did.
-    pub(crate) fn take_death(&mut self) -> Option<Error> {
+    pub(crate) fn take_death(&mut self) -> Option<ProcessesError> {
         self.died.take()
     }
 
@@ -493,10 +495,4 @@ impl Drop for ForkedPids {
 }
 
 /// Why waiting on the workers ended early.
-#[derive(Debug)]
-pub(crate) enum Stop {
-    /// Something went wrong.
-    Failed(Error),
-    /// SIGINT or SIGTERM reached the coordinator.
-    Signal(Signal),
-}
+pub(crate) type Stop = counter_core::error::Stop<ProcessesError>;

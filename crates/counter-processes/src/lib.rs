@@ -34,7 +34,7 @@ use counter_core::{
     config::{Config, Hold},
     counter::{self, Counter},
     cpu::CpuUsage,
-    error::{Error as CoreError, Interrupted, RunError},
+    error::{Error as CoreError, RunError, RunInterrupted},
     hold,
     model::Model,
     proc::{limits, limits::LimitError, memory},
@@ -369,7 +369,7 @@ impl Coordinator<'_> {
     }
 
     fn interrupted(&self, signal: Signal, measured: Measurements) -> Error {
-        Interrupted { signal, partial: Box::new(RunReport::new(MODEL, self.config, measured)) }.into()
+        RunInterrupted { signal, partial: Box::new(RunReport::new(MODEL, self.config, measured)) }.into()
     }
 
     fn stopped(&self, stop: Stop, measured: Measurements) -> Error {

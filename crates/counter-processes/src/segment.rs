@@ -12,7 +12,6 @@
 //! error that says so instead of a SIGBUS at the first write.
 
 use std::{
-    hash::{BuildHasher, Hasher, RandomState},
     os::fd::{AsFd, BorrowedFd, OwnedFd},
     ptr::NonNull,
 };
@@ -170,10 +169,7 @@ impl Segment {
 
 /// `/counter-processes-<pid>-<64 random bits>`.
 fn fresh_name() -> String {
-    // std seeds each `RandomState` from the OS's random source: 64 bits nobody can predict.
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    format!("/counter-processes-{}-{:016x}", std::process::id(), hasher.finish())
+    format!("/counter-processes-{}-{}", std::process::id(), counter_core::unique::random_hex())
 }
 
 /// The segment is a file, so `RLIMIT_FSIZE` applies to it: sizing it past the limit would kill the process

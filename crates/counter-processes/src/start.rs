@@ -24,13 +24,12 @@ use std::{
 };
 
 pub use counter_core::model::StartMethod;
-use counter_core::{counter::Counter, error::EXIT_USAGE, model::Model, output};
+use counter_core::{child, counter::Counter, error::EXIT_USAGE, model::Model, output};
 use nix::{
     errno::Errno,
     fcntl::OFlag,
     sys::{
         mman::{self, MapFlags, ProtFlags},
-        prctl,
         signal::{self, SigHandler, Signal},
         stat::{SFlag, fstat},
     },
@@ -38,7 +37,7 @@ use nix::{
 };
 
 use crate::{
-    ProcessesError as Error,
+    ProcessesError,
     codec::{self, FROM_SERVER, Handoff, WorkerMessage},
     segment::Segment,
     worker::{self, ChildSetup},
@@ -97,12 +96,12 @@ impl<'a> Launcher<'a> {
         method: StartMethod,
         template: ChildSetup<'a>,
         segment: &'a Segment,
-    ) -> Result<Launcher<'a>, Error> {
+    ) -> Result<Launcher<'a>, ProcessesError> {
         let how = match method {
             StartMethod::Fork => How::Fork,
             StartMethod::Forkserver => How::Server(ForkServer::start(&template, template.close)?),
             StartMethod::Spawn => {
-                let executable = std::env::current_exe().map_err(|error| Error::StartFailed {
+                let executable = std::env::current_exe().map_err(|error| ProcessesError::StartFailed {
                     method: "spawn",
                     index: None,
                     detail: format!("this program's path is unknown: {error}"),
@@ -174,9 +173,9 @@ pub(crate) struct ForkServer {
 impl ForkServer {
     /// Forks the server. `template` is what every worker gets (its `index` and `parent` are set by the server);
     /// `coordinator_fds` are the coordinator's own ends of the report and start pipes, which the server closes.
-    pub(crate) fn start(template: &ChildSetup<'_>, coordinator_fds: [RawFd; 2]) -> Result<ForkServer, Error> {
-        let (requests_read, requests_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
-        let (replies_read, replies_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+    pub(crate) fn start(template: &ChildSetup<'_>, coordinator_fds: [RawFd; 2]) -> Result<ForkServer, ProcessesError> {
+        let (requests_read, requests_write) = pipe2(OFlag::O_CLOEXEC).map_err(ProcessesError::Pipe)?;
+        let (replies_read, replies_write) = pipe2(OFlag::O_CLOEXEC).map_err(ProcessesError::Pipe)?;
         let coordinator = getpid();
         // SAFETY: the coordinator has one thread (checked in `run`), so the child is a complete copy with no
         // lock held by a vanished thread; it runs `serve`, which does only what `worker::child_main` does, and
@@ -190,7 +189,9 @@ impl ForkServer {
             Ok(ForkResult::Parent { child }) => {
                 Ok(ForkServer { pid: child, requests: Some(requests_write), replies: replies_read })
             }
-            Err(source) => Err(Error::StartFailed { method: "forkserver", index: None, detail: source.to_string() }),
+            Err(source) => {
+                Err(ProcessesError::StartFailed { method: "forkserver", index: None, detail: source.to_string() })
+            }
         }
     }
 
@@ -199,8 +200,8 @@ impl ForkServer {
     }
 
     /// Asks the server for worker `index` and returns its pid.
-    pub(crate) fn launch(&mut self, index: u64) -> Result<Pid, Error> {
-        let failed = |detail: String| Error::StartFailed { method: "forkserver", index: Some(index), detail };
+    pub(crate) fn launch(&mut self, index: u64) -> Result<Pid, ProcessesError> {
+        let failed = |detail: String| ProcessesError::StartFailed { method: "forkserver", index: Some(index), detail };
         let requests = self.requests.as_ref().ok_or_else(|| failed("the server was told to stop".to_owned()))?;
         write_all(requests.as_fd(), &index.to_le_bytes())
             .map_err(|errno| failed(format!("the server is gone ({errno})")))?;
@@ -244,7 +245,7 @@ fn serve_or_fail(
     requests: BorrowedFd<'_>,
     replies: BorrowedFd<'_>,
 ) -> i32 {
-    if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != coordinator {
+    if child::die_with_parent(coordinator).is_err() {
         return worker::exit::ORPHANED;
     }
     // Ctrl-C reaches the whole process group: the coordinator handles it. SIGTERM keeps the coordinator's
@@ -280,7 +281,7 @@ fn serve_or_fail(
     }
     // Every worker is started: reap each and say how it ended.
     loop {
-        match counter_core::cpu::wait4(None, true) {
+        match counter_core::child::wait4(None, true) {
             Ok(Some(reaped)) => {
                 let micros = |seconds: f64| (seconds * 1e6) as u64;
                 let ended = WorkerMessage::Ended {
@@ -309,10 +310,10 @@ pub(crate) fn spawn(
     report: BorrowedFd<'_>,
     go: BorrowedFd<'_>,
     segment: BorrowedFd<'_>,
-) -> Result<Pid, Error> {
-    let failed = |detail: String| Error::StartFailed { method: "spawn", index: Some(handoff.index), detail };
+) -> Result<Pid, ProcessesError> {
+    let failed = |detail: String| ProcessesError::StartFailed { method: "spawn", index: Some(handoff.index), detail };
     let bytes = codec::encode_handoff(handoff).map_err(|error| failed(error.to_string()))?;
-    let (handoff_read, handoff_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+    let (handoff_read, handoff_write) = pipe2(OFlag::O_CLOEXEC).map_err(ProcessesError::Pipe)?;
     // At most 4 KiB, which a pipe's buffer holds before anyone reads it.
     write_all(handoff_write.as_fd(), &bytes)
         .map_err(|errno| failed(format!("could not write the hand-off ({errno})")))?;
@@ -322,13 +323,12 @@ pub(crate) fn spawn(
     let mut command = Command::new(executable);
     command.arg(SPAWNED_WORKER_FLAG).stdin(Stdio::null());
     // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe functions
-    // (prctl, getppid, fcntl, dup2), on descriptors that are open in the child.
+    // (`die_with_parent`, fcntl, dup2) on descriptors that are open in the child; its errors are `io::Error`s
+    // made from a raw errno, which allocate nothing.
     unsafe {
         command.pre_exec(move || {
-            // Die with the coordinator, and make sure it was not gone already.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent.as_raw() {
-                return Err(std::io::Error::other("the coordinator was gone"));
-            }
+            // Die with the coordinator (ESRCH: it was gone already).
+            child::die_with_parent(parent).map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))?;
             // First out of the way (above any target), then into place without close-on-exec.
             let mut moved = [0; 4];
             for (slot, fd) in moved.iter_mut().zip(sources) {

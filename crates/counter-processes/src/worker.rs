@@ -12,14 +12,18 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
 };
 
-use counter_core::{config::Config, counter::Counter, pool::run_pool_member, signals, workload::run_worker};
+use counter_core::{
+    child,
+    config::Config,
+    counter::Counter,
+    pool::run_pool_member,
+    signals,
+    workload::{Start, run_worker},
+};
 use nix::{
     errno::Errno,
-    sys::{
-        prctl,
-        signal::{self, SigHandler, Signal},
-    },
-    unistd::{Pid, getpid, getppid},
+    sys::signal::{self, SigHandler, Signal},
+    unistd::{Pid, getpid},
 };
 
 use crate::codec::{self, MAX_FRAME, WorkerMessage};
@@ -86,7 +90,7 @@ pub(crate) fn run_in_child(setup: &ChildSetup<'_>) -> i32 {
 fn work(setup: &ChildSetup<'_>) -> i32 {
     // Die with the parent, even by `kill -9`. Then close the race: if it died before this line, we have been
     // re-parented already and the signal will never come, so check the parent now.
-    if prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != setup.parent {
+    if child::die_with_parent(setup.parent).is_err() {
         return exit::ORPHANED;
     }
     // Ctrl-C reaches the whole process group: the coordinator handles it and stops us, so ignore it here.
@@ -106,7 +110,7 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
     if send(setup.report, worker, &WorkerMessage::Ready { pid: getpid().as_raw() }).is_err() {
         return exit::REPORT_FAILED;
     }
-    if !wait_for_start(setup.go) {
+    if wait_for_start(setup.go) != Start::Go {
         if let Some(signal) = signals::received() {
             // SIGTERM before the start, from someone else than the coordinator (which kills, before the start):
             // end as that signal would have ended us, so that the coordinator names it.
@@ -152,15 +156,16 @@ pub(crate) fn send(report: BorrowedFd<'_>, worker: u32, message: &WorkerMessage)
     }
 }
 
-/// Blocks until the coordinator writes our start byte; false if the pipe closes first.
-fn wait_for_start(go: BorrowedFd<'_>) -> bool {
+/// Blocks until the coordinator writes our start byte ([`Start::Go`]); [`Start::Abort`] if the pipe closes
+/// first.
+fn wait_for_start(go: BorrowedFd<'_>) -> Start {
     let mut byte = [0; 1];
     loop {
         match nix::unistd::read(go, &mut byte) {
-            Ok(1) => return true,
+            Ok(1) => return Start::Go,
             // SIGTERM before the start: the coordinator is stopping the run.
             Err(Errno::EINTR) if signals::received().is_none() => {}
-            _ => return false,
+            _ => return Start::Abort,
         }
     }
 }

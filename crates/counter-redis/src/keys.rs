@@ -1,8 +1,6 @@
 //! The keys of one run, all under `counter-lab:<run-id>:`, and nothing else: a run never touches, flushes or
 //! scans another key.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
-
 /// The most characters in a run id.
 pub const MAX_RUN_ID: usize = 64;
 
@@ -68,11 +66,4 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
         return Err(format!("invalid --run-id '{id}': '{bad}' is not allowed (letters, digits, '-', '_' and '.' are)"));
     }
     Ok(())
-}
-
-/// 64 random bits in hex, for a run id or a participant's tag.
-pub(crate) fn random_tag() -> String {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    format!("{:016x}", hasher.finish())
 }

@@ -37,12 +37,12 @@ use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError, Hold, Strategy},
     cpu::CpuUsage,
-    error::{Error as CoreError, Interrupted, RunError},
+    error::{Error as CoreError, RunError, RunInterrupted},
     hold,
     model::Model,
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
-    signals,
+    signals, unique,
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use tokio::sync::watch;
@@ -52,7 +52,7 @@ pub use crate::{
     keys::{MAX_RUN_ID, check_run_id},
 };
 use crate::{
-    keys::{Keys, random_tag},
+    keys::Keys,
     latency::Latencies,
     participants::Heartbeat,
     server::PrivateServer,
@@ -241,7 +241,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         client,
         server,
         server_pid: private.as_ref().map(PrivateServer::pid),
-        id: options.run_id.clone().unwrap_or_else(|| format!("run-{}", random_tag())),
+        id: options.run_id.clone().unwrap_or_else(|| format!("run-{}", unique::random_hex())),
     };
     let cpu_before = CpuUsage::of_this_process();
     let outcome = runtime.block_on(run.coordinate(cpu_before));
@@ -288,16 +288,7 @@ struct Run<'a> {
 }
 
 /// Why the coordination stopped.
-enum Stop {
-    Signal(nix::sys::signal::Signal),
-    Failed(Error),
-}
-
-impl From<Error> for Stop {
-    fn from(error: Error) -> Stop {
-        Stop::Failed(error)
-    }
-}
+type Stop = counter_core::error::Stop<Error>;
 
 /// What the workers wait on before they start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,7 +370,7 @@ impl Run<'_> {
             Err(Stop::Signal(signal)) => {
                 let report =
                     RunReport::new(MODEL, self.config, Measurements { stopped: true, ..Measurements::default() });
-                Err(Interrupted { signal, partial: Box::new(report) }.into())
+                Err(RunInterrupted { signal, partial: Box::new(report) }.into())
             }
         }
     }
@@ -419,7 +410,7 @@ impl Run<'_> {
     ) -> Result<RunReport, Stop> {
         let config = self.config;
         let workers = config.workers();
-        let participant = random_tag();
+        let participant = unique::random_hex();
         let name_prefix = format!("counter-lab-{}-{participant}", self.id);
         let job = Arc::new(Job::new(config.clone(), keys.clone(), self.options.lock_ttl, participant.clone()));
         let memory_before = self.server_memory(admin).await?;
@@ -572,7 +563,7 @@ impl Run<'_> {
         };
         let report = RunReport::new(MODEL, config, measured);
         match stopped {
-            Some(signal) => Err(Stop::Failed(Interrupted { signal, partial: Box::new(report) }.into())),
+            Some(signal) => Err(Stop::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
             None => Ok(report),
         }
     }

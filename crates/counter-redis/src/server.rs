@@ -4,18 +4,16 @@
 
 use std::{
     fs,
-    hash::{BuildHasher, Hasher, RandomState},
     io::Read,
-    os::unix::{fs::DirBuilderExt, net::UnixStream, process::CommandExt},
+    os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use nix::{
-    sys::signal::{Signal, kill},
-    unistd::Pid,
-};
+use counter_core::child;
+use nix::unistd::Pid;
+use tempfile::TempDir;
 
 use crate::RedisError;
 
@@ -30,7 +28,8 @@ const DIR_PREFIX: &str = "counter-redis-";
 #[derive(Debug)]
 pub(crate) struct PrivateServer {
     child: Child,
-    dir: PathBuf,
+    /// Removed when the server is dropped, after the server has stopped.
+    dir: TempDir,
     socket: PathBuf,
     version: String,
 }
@@ -38,38 +37,30 @@ pub(crate) struct PrivateServer {
 impl PrivateServer {
     /// Starts `redis-server` from the `PATH`, allowing `max_clients` connections.
     pub(crate) fn start(max_clients: u64) -> Result<PrivateServer, RedisError> {
-        let binary = find_on_path("redis-server").ok_or(RedisError::NoServer)?;
+        let binary = child::on_path("redis-server").ok_or(RedisError::NoServer)?;
         remove_stale_dirs();
-        let dir =
-            fresh_dir().map_err(|source| RedisError::ServerStart { detail: format!("no directory: {source}") })?;
-        let socket = dir.join("redis.sock");
-        let log = dir.join("server.log");
+        // `<tmp>/counter-redis-<pid>-<random>`, readable by this user alone: the pid tells a later run whose it was.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .map_err(|source| RedisError::ServerStart { detail: format!("no directory: {source}") })?;
+        let socket = dir.path().join("redis.sock");
+        let log = dir.path().join("server.log");
         let mut command = Command::new(&binary);
         command
             .args(["--port", "0", "--unixsocket"])
             .arg(&socket)
             .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
-            .arg(&dir)
+            .arg(dir.path())
             .arg("--logfile")
             .arg(&log)
             .args(["--maxclients", &max_clients.max(10_000).to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let parent = std::process::id() as i32;
-        // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe functions.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
-                    return Err(std::io::Error::other("the parent was gone"));
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().map_err(|source| {
-            let _ = fs::remove_dir_all(&dir);
-            RedisError::ServerStart { detail: format!("could not run {}: {source}", binary.display()) }
+        let child = child::dies_with_us(&mut command).spawn().map_err(|source| RedisError::ServerStart {
+            detail: format!("could not run {}: {source}", binary.display()),
         })?;
         let version = version_of(&binary);
         let mut server = PrivateServer { child, dir, socket, version };
@@ -99,7 +90,7 @@ impl PrivateServer {
 
     fn log_tail(&self) -> String {
         let mut text = String::new();
-        let _ = fs::File::open(self.dir.join("server.log")).and_then(|mut file| file.read_to_string(&mut text));
+        let _ = fs::File::open(self.dir.path().join("server.log")).and_then(|mut file| file.read_to_string(&mut text));
         let lines: Vec<&str> = text.lines().rev().take(3).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
     }
@@ -121,29 +112,11 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let pid = Pid::from_raw(self.pid());
         if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if matches!(self.child.try_wait(), Ok(None)) {
-                let _ = self.child.kill();
-            }
+            child::stop(Pid::from_raw(self.pid()), STOP_TIMEOUT);
         }
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
+        // The directory (a `TempDir`) goes next, with the server gone.
     }
-}
-
-/// `<tmp>/counter-redis-<pid>-<64 random bits>`, made readable by this user alone.
-fn fresh_dir() -> std::io::Result<PathBuf> {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{:016x}", std::process::id(), hasher.finish()));
-    fs::DirBuilder::new().mode(0o700).create(&dir)?;
-    Ok(dir)
 }
 
 /// Removes the directories of private servers whose owner died without cleaning up (`kill -9`): its pid is
@@ -154,15 +127,10 @@ fn remove_stale_dirs() {
         let name = entry.file_name();
         let Some(rest) = name.to_str().and_then(|name| name.strip_prefix(DIR_PREFIX)) else { continue };
         let Some(pid) = rest.split('-').next().and_then(|pid| pid.parse::<i32>().ok()) else { continue };
-        if pid != std::process::id() as i32 && !Path::new(&format!("/proc/{pid}")).exists() {
+        if pid != std::process::id() as i32 && !counter_core::proc::exists(pid) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
-}
-
-/// The full path of `program` on the `PATH`, if it is there.
-pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|path| path.is_file())
 }
 
 fn version_of(binary: &Path) -> String {

@@ -25,7 +25,7 @@ use counter_core::{
     counter::CounterError,
     counter::{Counter, HeapCounter},
     cpu::CpuUsage,
-    error::{Error as CoreError, Interrupted, RunError},
+    error::{Error as CoreError, RunError, RunInterrupted},
     hold,
     model::Model,
     pool::run_pool_member,
@@ -100,7 +100,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             }
         }
         let interrupted = |signal, measured: Measurements| {
-            Error::from(Interrupted { signal, partial: Box::new(RunReport::new(MODEL, config, measured)) })
+            Error::from(RunInterrupted { signal, partial: Box::new(RunReport::new(MODEL, config, measured)) })
         };
         let stopped = Measurements { stopped: true, ..Measurements::default() };
         let tids = match line.wait_until_alive(members) {

@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_core::signals;
+use counter_core::{signals, workload::Start};
 use nix::sys::signal::Signal;
 
 use crate::POLL_INTERVAL;
@@ -50,14 +50,6 @@ struct State {
     alive: Vec<i64>,
     /// What the workers are told.
     start: Start,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-enum Start {
-    #[default]
-    Waiting,
-    Go,
-    Abort,
 }
 
 impl StartLine {

@@ -33,7 +33,7 @@ use counter_core::{
     duration::parse_duration,
     model::{Model, StartMethod},
     output::eprint,
-    proc::machine::MachineLoad,
+    proc::load::MachineLoad,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -48,7 +48,7 @@ use crate::{
     models::{self, ServerArgs},
     output::{self, RunDir, Terminal},
     python,
-    runner::{Interrupted, Program, Sample, run_once},
+    runner::{Program, Sample, TaskInterrupted, run_once},
     stats::Stats,
     workspace::{self, Profile},
 };
@@ -268,7 +268,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let probes = match measured {
         Ok(probes) => probes,
         Err(error) => {
-            if error.is::<Interrupted>() {
+            if error.is::<TaskInterrupted>() {
                 // What was measured is kept: the raw reports are in the run's folder already, and the rows so far
                 // go next to them (not published as the latest comparison, which it is not).
                 let json = json::to_json(&scenario_runs, &rows, &[]);
@@ -343,10 +343,7 @@ fn terminal_width() -> Option<u16> {
     if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
         return Some(columns);
     }
-    let mut size = nix::libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
-    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which is valid for that write.
-    let result = unsafe { nix::libc::ioctl(nix::libc::STDOUT_FILENO, nix::libc::TIOCGWINSZ, &raw mut size) };
-    (result == 0 && size.ws_col > 0).then_some(size.ws_col)
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(terminal_size::Width(columns), _)| columns)
 }
 
 /// One row being measured.
@@ -392,7 +389,7 @@ impl Cell<'_> {
                 self.samples.push(sample);
             }
             Ok(_) => {}
-            Err(error) if error.is::<Interrupted>() => return Err(error),
+            Err(error) if error.is::<TaskInterrupted>() => return Err(error),
             Err(error) => self.error = Some(format!("{error:#}")),
         }
         Ok(())

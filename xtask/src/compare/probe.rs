@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     models::{self, ServerArgs},
-    runner::{Interrupted, Program, run_once},
+    runner::{Program, TaskInterrupted, run_once},
     stats::Stats,
 };
 
@@ -118,7 +118,7 @@ fn probe(
                 let start = (large.report.start_time_s - one.report.start_time_s) / (many - 1) as f64;
                 per_worker.push([per(|m| m.pss_kib), per(|m| m.uss_kib), per(|m| m.rss_kib), start]);
             }
-            Err(failure) if failure.is::<Interrupted>() => return Err(failure),
+            Err(failure) if failure.is::<TaskInterrupted>() => return Err(failure),
             Err(failure) => {
                 error = Some(format!("{failure:#}"));
                 break;

@@ -22,7 +22,7 @@ use crate::{
     models::{self, ServerArgs},
     output::{self, RunDir, Table, Terminal},
     python,
-    runner::{Interrupted, Program, run_once},
+    runner::{Program, TaskInterrupted, run_once},
     workspace::{self, Profile},
 };
 
@@ -302,7 +302,7 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
                     .and_then(|figure| sample.report.extension.as_ref()?.number(figure))
                     .map(|bytes| bytes / 1024.0),
             }),
-            Err(error) if error.is::<Interrupted>() => return Err(error),
+            Err(error) if error.is::<TaskInterrupted>() => return Err(error),
             Err(error) => {
                 stopped = Some(format!("at {workers} workers: {error:#}"));
                 break;

@@ -4,7 +4,7 @@
 //! Field meanings follow the kernel's `Documentation/filesystems/proc.rst`.
 
 pub mod limits;
-pub mod machine;
+pub mod load;
 pub mod memory;
 
 use std::{fs, io, path::PathBuf};
@@ -33,6 +33,21 @@ fn parent_of(pid: i32) -> Option<i32> {
     // The command name is in parentheses and may contain spaces or parentheses: fields start after the last ')'.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether process `pid` exists (as a live process or a zombie).
+pub fn exists(pid: i32) -> bool {
+    pid_path(pid, "").exists()
+}
+
+/// What the machine is: its CPU's model name, its memory (KiB) and its kernel's release, as `/proc` says.
+pub fn machine_facts() -> (Option<String>, Option<u64>, Option<String>) {
+    let cpu_model = fs::read_to_string("/proc/cpuinfo").ok().and_then(|cpuinfo| {
+        cpuinfo.lines().find_map(|line| line.strip_prefix("model name")?.split(':').nth(1).map(|n| n.trim().to_owned()))
+    });
+    let memory_kib = fs::read_to_string("/proc/meminfo").ok().and_then(|meminfo| field_kib(&meminfo, "MemTotal"));
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|k| k.trim().to_owned());
+    (cpu_model, memory_kib, kernel)
 }
 
 /// The thread ids of process `pid`, from `/proc/<pid>/task`, in ascending order.
