@@ -3,9 +3,8 @@
 
 use std::process::Stdio;
 
+use counter_core::model::Model;
 use tests::{command, run, shm_entries, stderr_of};
-
-use crate::FRONTENDS;
 
 /// Arguments, and a piece of text the error message must contain.
 const CASES: &[(&[&str], &str)] = &[
@@ -31,7 +30,7 @@ const CASES: &[(&[&str], &str)] = &[
 
 #[test]
 fn bad_input_is_refused_with_a_clear_message() {
-    for frontend in FRONTENDS {
+    for frontend in tests::every_frontend() {
         for (args, expected) in CASES {
             let child = command(frontend).args(*args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
             let pid = child.id();
@@ -48,23 +47,23 @@ fn bad_input_is_refused_with_a_clear_message() {
 
 #[test]
 fn help_documents_every_shared_flag() {
-    for frontend in FRONTENDS {
+    for frontend in tests::every_frontend() {
         let output = run(frontend, &["--help"]);
         assert!(output.status.success(), "{frontend} --help");
         let help = String::from_utf8_lossy(&output.stdout);
         for flag in ["--workers", "--increments", "--work", "--window", "--sync", "--hold", "--format"] {
             assert!(help.contains(flag), "{frontend} --help lacks {flag}:\n{help}");
         }
-        // Each binary speaks of its own workers, offers block: only where it means something, and ends with the
+        // Each binary speaks of its own workers, offers block: only where the binary takes it, and ends with the
         // exit codes.
-        let own = match *frontend {
-            "counter-threads" => "Number of threads",
-            "counter-processes" => "Number of processes",
-            _ => "Number of tasks",
-        };
-        assert!(help.contains(own), "{frontend}: no '{own}' in:\n{help}");
+        let model = Model::ALL.into_iter().find(|model| model.binary() == frontend).unwrap();
+        let own = format!("Number of {}", model.worker_nouns());
+        assert!(help.contains(&own), "{frontend}: no '{own}' in:\n{help}");
         assert!(!help.contains("threads, processes or tasks"), "{frontend}:\n{help}");
-        assert_eq!(help.contains("block:<duration>"), *frontend == "counter-async", "{frontend}:\n{help}");
+        // A binary that does not take block: refuses it before it runs anything (no server is started).
+        let block = run(frontend, &["--work", "block:1ms", "--workers", "1", "--increments", "1"]);
+        let takes_block = !stderr_of(&block).contains("work 'block:1ms' is not available");
+        assert_eq!(help.contains("block:<duration>"), takes_block, "{frontend}:\n{help}");
         assert!(help.contains("Exit codes: 0 success; 1 the run failed"), "{frontend}:\n{help}");
     }
 }

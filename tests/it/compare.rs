@@ -64,7 +64,7 @@ fn compare_tabulates_every_row_and_exports_it() {
         }
         // Only the optimistic rows count retries.
         assert_eq!(row["retries_median"].is_null(), row["sync"] != "optimistic", "{row}");
-        if row["model"] == "processes" {
+        if row["label"] == "processes" {
             assert_eq!(row["processes"].as_f64(), Some(4.0), "{row}");
             assert!(figure("pss_bytes") < figure("rss_bytes"), "summed RSS over-states a tree: {row}");
         }
@@ -72,7 +72,7 @@ fn compare_tabulates_every_row_and_exports_it() {
 
     let csv = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("scenario,model,sync,"), "{csv}");
+    assert!(lines[0].starts_with("scenario,label,sync,"), "{csv}");
     assert_eq!(lines.len(), 16, "a header and one line per row:\n{csv}");
 
     let markdown = std::fs::read_to_string(&markdown).unwrap();
@@ -105,9 +105,9 @@ fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
     assert!(stdout.contains("FAILED"), "{stdout}");
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
-    let threads = rows.iter().find(|row| row["model"] == "threads").unwrap();
+    let threads = rows.iter().find(|row| row["label"] == "threads").unwrap();
     assert!(threads["error"].as_str().unwrap().contains("vm.max_map_count"), "{threads}");
-    let tasks = rows.iter().find(|row| row["model"] == "async").unwrap();
+    let tasks = rows.iter().find(|row| row["label"] == "async").unwrap();
     assert!(tasks["error"].is_null(), "the other rows still run: {tasks}");
     assert_eq!(tasks["final_median"].as_f64(), Some(100_000.0));
 }
@@ -174,7 +174,7 @@ fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
-    let models: Vec<&str> = rows.iter().map(|row| row["model"].as_str().unwrap()).collect();
+    let models: Vec<&str> = rows.iter().map(|row| row["label"].as_str().unwrap()).collect();
     assert_eq!(models, ["processes fork", "processes forkserver", "processes spawn", "async"]);
     for row in rows {
         assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
@@ -212,9 +212,9 @@ fn compare_adds_pooled_rows_when_asked() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
-    let models: Vec<&str> = rows.iter().map(|row| row["model"].as_str().unwrap()).collect();
+    let models: Vec<&str> = rows.iter().map(|row| row["label"].as_str().unwrap()).collect();
     assert_eq!(models, ["threads", "threads pool 2", "processes", "processes pool 2", "async"]);
-    for row in rows.iter().filter(|row| row["model"].as_str().unwrap().ends_with("pool 2")) {
+    for row in rows.iter().filter(|row| row["label"].as_str().unwrap().ends_with("pool 2")) {
         assert_eq!(row["threads"].as_f64(), Some(3.0), "two members and the coordinator: {row}");
         assert_eq!(row["final_median"].as_f64(), Some(60.0));
     }
@@ -427,7 +427,7 @@ fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
     let rows = document["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3, "{rows:?}");
     for row in rows {
-        assert_eq!(row["model"], "redis");
+        assert_eq!(row["label"], "redis");
         if row["sync"] != "racy" {
             assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
         }

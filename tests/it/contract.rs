@@ -3,27 +3,34 @@
 
 use std::time::Duration;
 
-use counter_core::{config::Strategy, model::Model, report::RunReport};
+use counter_core::{config::Strategy, report::RunReport};
 use tests::{run, run_json, start_held};
-
-use crate::FRONTENDS;
 
 #[test]
 fn safe_strategies_are_exact_under_contention() {
-    for bin in FRONTENDS {
-        for sync in ["mutex", "atomic", "sharded"] {
-            let report = run_json(bin, &["--sync", sync, "--work", "none", "--workers", "4", "--increments", "20000"]);
-            assert_eq!((report.final_value, report.lost_updates), (80_000, Some(0)), "{bin} {sync} with no work");
-            let report =
-                run_json(bin, &["--sync", sync, "--window", "inside", "--work", "sleep:1ms", "--increments", "20"]);
-            assert_eq!((report.final_value, report.lost_updates), (100, Some(0)), "{bin} {sync} with sleep inside");
+    for bin in tests::frontends("safe_strategies_are_exact_under_contention") {
+        for strategy in Strategy::ALL.into_iter().filter(|strategy| !strategy.is_racy()) {
+            let sync = strategy.name();
+            // Back to back (a few thousand: a model whose every step is a round trip takes seconds), then with a
+            // yield and with a sleep between every read and its write, so that the workers interleave inside.
+            let report = run_json(bin, &["--sync", sync, "--work", "none", "--workers", "4", "--increments", "3000"]);
+            assert_eq!((report.final_value, report.lost_updates), (12_000, Some(0)), "{bin} {sync} with no work");
+            for work in ["yield", "sleep:1ms"] {
+                let report =
+                    run_json(bin, &["--sync", sync, "--window", "inside", "--work", work, "--increments", "20"]);
+                assert_eq!(
+                    (report.final_value, report.lost_updates),
+                    (100, Some(0)),
+                    "{bin} {sync} with {work} inside"
+                );
+            }
         }
     }
 }
 
 #[test]
 fn racy_with_the_window_inside_loses_updates() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("racy_with_the_window_inside_loses_updates") {
         // Five workers each read, sleep 1 ms, then write: they all read the same value while the others sleep.
         let report =
             run_json(bin, &["--sync", "racy", "--window", "inside", "--work", "sleep:1ms", "--increments", "20"]);
@@ -39,22 +46,27 @@ fn check_consistent(bin: &str, report: &RunReport, workers: u64, increments: u64
     assert_eq!(report.model.binary(), bin);
     assert_eq!((report.expected, report.final_value), (workers * increments, workers * increments), "{bin}");
     assert_eq!(report.workers.len() as u64, workers, "{bin}");
-    if report.model != Model::Async {
-        let mut ids: Vec<_> = report.workers.iter().map(|w| w.os_id.expect("a thread or process has an id")).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len() as u64, workers, "{bin}: each worker has its own OS id");
-    }
+    // Workers with an OS id of their own (threads, processes) each have a different one; tasks and clients have
+    // none.
+    let mut ids: Vec<i64> = report.workers.iter().filter_map(|w| w.os_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert!(ids.is_empty() || ids.len() as u64 == workers, "{bin}: each worker has its own OS id: {ids:?}");
     assert!(report.workers.iter().all(|w| w.increments_done == increments), "{bin}");
+    // The tree's figures are the sums of its processes' (the report lists each while there are few).
     let memory = &report.memory;
-    assert!(memory.pss_kib <= memory.rss_kib && memory.uss_kib <= memory.pss_kib, "{bin}: {memory:?}");
+    assert_eq!(memory.per_process.len() as u64, memory.processes, "{bin}: {memory:?}");
+    let summed = |figure: fn(&counter_core::proc::memory::ProcessMemory) -> u64| {
+        memory.per_process.iter().map(figure).sum::<u64>()
+    };
+    assert_eq!((summed(|p| p.rss_kib), summed(|p| p.pss_kib)), (memory.rss_kib, memory.pss_kib), "{bin}");
     assert!(report.wall_time_s >= report.ideal_time_s, "{bin}: sleeps take at least their time");
     assert!(report.efficiency.is_some_and(|e| e > 0.0 && e <= 1.0), "{bin}");
 }
 
 #[test]
 fn the_json_report_describes_the_run() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("the_json_report_describes_the_run") {
         let report =
             run_json(bin, &["--workers", "3", "--increments", "10", "--work", "sleep:1ms", "--sync", "atomic"]);
         check_consistent(bin, &report, 3, 10);
@@ -63,7 +75,7 @@ fn the_json_report_describes_the_run() {
 
 #[test]
 fn text_output_starts_with_the_seed_line_and_names_each_figure() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("text_output_starts_with_the_seed_line_and_names_each_figure") {
         let output = run(bin, &["--workers", "2", "--increments", "3", "--work", "none"]);
         assert!(output.status.success(), "{bin}");
         let text = String::from_utf8_lossy(&output.stdout);
@@ -74,22 +86,17 @@ fn text_output_starts_with_the_seed_line_and_names_each_figure() {
     }
 }
 
-/// The OS ids a held frontend lists, whatever they are: worker processes, worker threads, or (tasks having none)
-/// the runtime's threads. Each must be gone once the frontend has ended.
+/// The OS ids a held frontend lists, whatever they are: worker processes, worker threads, or (when workers have
+/// none) the process's threads or the process. Each must be gone once the frontend has ended.
 fn listed_ids(bin: &str, held: &tests::Held) -> Vec<i32> {
-    let label = match bin {
-        "counter-processes" => "worker pids",
-        "counter-threads" => "worker tids",
-        _ => "this process's thread tids",
-    };
-    let ids = held.ids(label);
-    assert!(!ids.is_empty(), "{bin}: no ids after '{label}' in {}", held.ready_line);
+    let ids = held.listed_ids();
+    assert!(!ids.is_empty(), "{bin}: no ids in {}", held.ready_line);
     ids
 }
 
 #[test]
 fn sigint_and_sigterm_end_every_binary_cleanly_during_hold_and_run() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("sigint_and_sigterm_end_every_binary_cleanly_during_hold_and_run") {
         for (signal, name, code) in [(libc::SIGINT, "SIGINT", 130), (libc::SIGTERM, "SIGTERM", 143)] {
             for during_run in [false, true] {
                 let mut held = start_held(bin, &["--workers", "3", "--increments", "1000000", "--work", "sleep:1ms"]);

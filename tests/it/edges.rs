@@ -15,8 +15,6 @@ use tests::{
     stderr_of,
 };
 
-use crate::FRONTENDS;
-
 /// A tiny run that ends at once.
 const TINY: &[&str] = &["--workers", "2", "--increments", "1", "--work", "none", "--sync", "atomic"];
 
@@ -40,7 +38,7 @@ fn assert_no_panic(case: &str, output: &Output) {
 
 #[test]
 fn a_hold_longer_than_the_clock_is_refused_naming_the_limit() {
-    for bin in FRONTENDS {
+    for bin in tests::every_frontend() {
         for hold in ["9223372036854775807", "18446744074s"] {
             let output = run(bin, &["--hold", hold, "--workers", "1", "--increments", "1"]);
             let stderr = stderr_of(&output);
@@ -62,7 +60,7 @@ fn values_with_spaces_are_refused_by_one_rule() {
 
 #[test]
 fn a_full_standard_output_is_exit_1_with_one_line() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("a_full_standard_output_is_exit_1_with_one_line") {
         let output = run_redirected(bin, TINY, ">/dev/full");
         assert_no_panic(bin, &output);
         assert_eq!(output.status.code(), Some(1), "{bin}: {}", stderr_of(&output));
@@ -75,7 +73,7 @@ fn a_full_standard_output_is_exit_1_with_one_line() {
 
 #[test]
 fn a_closed_standard_output_is_refused_before_the_run() {
-    for bin in FRONTENDS {
+    for bin in tests::every_frontend() {
         let output = run_redirected(bin, TINY, ">&-");
         assert_no_panic(bin, &output);
         assert_eq!(output.status.code(), Some(2), "{bin}: the report would be lost, never exit 0");
@@ -87,7 +85,7 @@ fn a_closed_standard_output_is_refused_before_the_run() {
 
 #[test]
 fn a_full_standard_error_loses_nothing_on_standard_output() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("a_full_standard_error_loses_nothing_on_standard_output") {
         let output = run_redirected(bin, TINY, "2>/dev/full");
         assert_eq!(output.status.code(), Some(0), "{bin}");
         assert!(String::from_utf8_lossy(&output.stdout).starts_with("Final counter value: 2\n"), "{bin}");
@@ -96,7 +94,7 @@ fn a_full_standard_error_loses_nothing_on_standard_output() {
 
 #[test]
 fn a_reader_that_went_away_ends_the_program_quietly_with_141() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("a_reader_that_went_away_ends_the_program_quietly_with_141") {
         // Held until the pipe's reader is gone, so that the report is written to a pipe nobody reads.
         let mut held = start_held(bin, TINY);
         drop(held.child.stdout.take());
@@ -154,7 +152,7 @@ fn a_small_stack_limit_is_enough_for_every_frontend() {
     // 32 KiB is enough for the optimised binaries (24 KiB for two of them, on this project's machines);
     // unoptimised frames are several times larger, so the debug binaries get 128 KiB.
     let stack = if cfg!(debug_assertions) { "--stack=131072" } else { "--stack=32768" };
-    for bin in FRONTENDS {
+    for bin in tests::frontends("a_small_stack_limit_is_enough_for_every_frontend") {
         let output = Command::new("prlimit").arg(stack).arg(binary(bin)).args(TINY).output().unwrap();
         assert_eq!(output.status.code(), Some(0), "{bin} with {stack}: {}", stderr_of(&output));
     }
@@ -178,7 +176,7 @@ fn async_runtime_threads_are_checked_against_the_limits() {
 
 #[test]
 fn an_interrupted_piece_of_work_is_not_a_finished_increment() {
-    for bin in FRONTENDS {
+    for bin in tests::frontends("an_interrupted_piece_of_work_is_not_a_finished_increment") {
         let mut held =
             start_held(bin, &["--workers", "2", "--increments", "1", "--work", "sleep:18446744073709551615ns"]);
         held.release();

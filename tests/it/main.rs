@@ -9,11 +9,9 @@ mod edges;
 mod pool;
 mod processes;
 mod python;
+mod readme;
 mod redis;
 mod report;
 mod start_methods;
 mod sweep;
 mod threads;
-
-/// Every frontend binary; tests that hold for all of them loop over this.
-const FRONTENDS: &[&str] = &["counter-threads", "counter-processes", "counter-async"];

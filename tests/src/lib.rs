@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use counter_core::{hold::READY_PREFIX, report::RunReport};
+use counter_core::{hold::READY_PREFIX, model::Model, report::RunReport};
 
 /// The profile folder the test executable lives in: `target/debug` (the test is in `target/debug/deps`).
 fn profile_dir() -> PathBuf {
@@ -150,6 +150,20 @@ impl Held {
         self.child.id() as i32
     }
 
+    /// The OS ids the ready line lists, whatever they are: worker processes, worker threads, or (when workers
+    /// have none of their own) the process's threads or the process itself: the first `label: ids` part.
+    pub fn listed_ids(&self) -> Vec<i32> {
+        for part in self.ready_line.split("; ").skip(1) {
+            if let Some((_, listed)) = part.rsplit_once(": ") {
+                let ids: Vec<i32> = listed.split_whitespace().map_while(|word| word.parse().ok()).collect();
+                if !ids.is_empty() {
+                    return ids;
+                }
+            }
+        }
+        Vec::new()
+    }
+
     /// The numbers listed after `label: ` in the ready line (worker tids or pids).
     pub fn ids(&self, label: &str) -> Vec<i32> {
         let after = self.ready_line.split(&format!("{label}: ")).nth(1).unwrap_or("");
@@ -246,6 +260,40 @@ pub fn have_tool(tool: &str) -> bool {
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Every model's binary, from the one list of models, for what each must do before it runs anything (refuse bad
+/// input, answer `--help`).
+pub fn every_frontend() -> impl Iterator<Item = &'static str> {
+    Model::ALL.into_iter().map(Model::binary)
+}
+
+/// Every model's binary that can run on this machine, from the one list of models. A model that cannot (its
+/// binary refuses a tiny run with exit 2: a server it needs is not installed) is skipped with one line naming
+/// the test and the binary's own reason.
+pub fn frontends(test: &str) -> Vec<&'static str> {
+    static RUNNABLE: OnceLock<Vec<(&'static str, Option<String>)>> = OnceLock::new();
+    let runnable = RUNNABLE.get_or_init(|| {
+        Model::ALL
+            .iter()
+            .map(|model| {
+                let output = run(model.binary(), &["--workers", "1", "--increments", "1", "--work", "none"]);
+                let refused = output.status.code() == Some(2);
+                let reason = stderr_of(&output).lines().next().unwrap_or_default().to_owned();
+                (model.binary(), refused.then_some(reason))
+            })
+            .collect()
+    });
+    runnable
+        .iter()
+        .filter_map(|(binary, refused)| match refused {
+            None => Some(*binary),
+            Some(reason) => {
+                skip(test, &format!("needs what {binary} needs here ({reason})"));
+                None
+            }
+        })
+        .collect()
 }
 
 /// Whether `test` can run: root and every tool in `tools` are there; if not, says so on one line.

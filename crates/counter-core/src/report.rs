@@ -335,6 +335,31 @@ impl RunReport {
     }
 }
 
+/// Every field path of a JSON document, in order: `config.sync`, `workers[].id` (an array's first element
+/// stands for all). What a schema version promises its readers; the tests pin it per version.
+pub fn field_paths(value: &serde_json::Value) -> Vec<String> {
+    fn walk(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    out.push(path.clone());
+                    walk(value, &path, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                if let Some(first) = items.first() {
+                    walk(first, &format!("{prefix}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, "", &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,25 +447,6 @@ mod tests {
         assert_eq!(report.worker_summary.increments_done, 1001);
     }
 
-    /// Every field path of a JSON value, one per line: `config.sync`, `workers[].id`.
-    fn field_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, value) in map {
-                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                    out.push(path.clone());
-                    field_paths(value, &path, out);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                if let Some(first) = items.first() {
-                    field_paths(first, &format!("{prefix}[]"), out);
-                }
-            }
-            _ => {}
-        }
-    }
-
     #[test]
     fn the_json_report_keeps_its_field_names() {
         // xtask and the Python programs read these names: renaming one is a new schema version.
@@ -452,8 +458,7 @@ mod tests {
         }];
         let measured = Measurements { workers: workers.into_iter().collect(), ..Measurements::default() };
         let report = RunReport::new(Model::Processes, &Config::default(), measured);
-        let mut paths = Vec::new();
-        field_paths(&serde_json::to_value(&report).unwrap(), "", &mut paths);
+        let paths = field_paths(&serde_json::to_value(&report).unwrap());
         // The snapshot is named after the version: a field that moves shows as a change to the snapshot of a
         // version already published, which is wrong; raise SCHEMA_VERSION and record a new one instead.
         insta::assert_snapshot!(format!("field_names_of_schema_version_{SCHEMA_VERSION}"), paths.join("\n"));

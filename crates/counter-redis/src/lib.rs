@@ -43,6 +43,7 @@ use counter_core::{
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals, unique,
+    workload::Start,
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use tokio::sync::watch;
@@ -244,7 +245,9 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         id: options.run_id.clone().unwrap_or_else(|| format!("run-{}", unique::random_hex())),
     };
     let cpu_before = CpuUsage::of_this_process();
-    let outcome = runtime.block_on(run.coordinate(cpu_before));
+    // On the heap: the coordination's future holds every client's connection setup and is too large for a small
+    // main-thread stack (`ulimit -s 128`) in a debug build.
+    let outcome = runtime.block_on(Box::pin(run.coordinate(cpu_before)));
     drop(runtime);
     // The private server stops here, after every connection is closed.
     drop(private);
@@ -289,14 +292,6 @@ struct Run<'a> {
 
 /// Why the coordination stopped.
 type Stop = counter_core::error::Stop<Error>;
-
-/// What the workers wait on before they start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Start {
-    Waiting,
-    Go,
-    Abort,
-}
 
 impl Run<'_> {
     fn connection_config(&self) -> AsyncConnectionConfig {
@@ -425,7 +420,9 @@ impl Run<'_> {
             let (client, connection_config, job) = (self.client.clone(), self.connection_config(), Arc::clone(&job));
             let (mut start, ready, name) = (start_rx.clone(), Arc::clone(&ready), format!("{name_prefix}-{index}"));
             let connecting = Arc::clone(&connecting);
-            tasks.spawn(async move {
+            // Boxed where it is made: a client's future is a few kilobytes, too much to move through a small
+            // main-thread stack (`ulimit -s 32`) on its way into the task.
+            tasks.spawn(Box::pin(async move {
                 let permit = connecting.acquire_owned().await;
                 let mut connection = client.get_multiplexed_async_connection_with_config(&connection_config).await?;
                 worker::name_connection(&mut connection, &name).await?;
@@ -436,7 +433,7 @@ impl Run<'_> {
                     return Ok((index, Tally::default()));
                 }
                 Worker::new(connection, &job, index).run().await.map(|tally| (index, tally))
-            });
+            }));
         }
         // Every worker connected, or the first failure.
         while ready.load(Ordering::Relaxed) < workers {

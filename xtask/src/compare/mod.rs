@@ -311,9 +311,9 @@ fn tables_and_sentences(args: &Args, scenario_runs: &[ScenarioRun], rows: &[Row]
         let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags, scenario.about);
         let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
         if let Some(other) = scenario_rows.iter().find(|row| row.workload != scenario.flags) {
-            let why = models::of(other.kind).contended.map_or("", |(_, why)| why);
+            let why = models::of(other.model).contended.map_or("", |(_, why)| why);
             let _ =
-                writeln!(text, "(the {} rows: {}, {why}; timed among themselves)", other.kind.name(), other.workload);
+                writeln!(text, "(the {} rows: {}, {why}; timed among themselves)", other.model.name(), other.workload);
         }
         let _ = writeln!(text, "{}\n", table::render(&scenario_rows, args.wide, width));
     }
@@ -327,8 +327,8 @@ fn tables_and_sentences(args: &Args, scenario_runs: &[ScenarioRun], rows: &[Row]
             text,
             "- note: {} {} {}: {}",
             row.scenario,
-            row.model,
-            row.sync,
+            row.label,
+            row.sync.name(),
             row.self_report_mismatch.as_deref().unwrap_or("")
         );
     }
@@ -381,8 +381,8 @@ impl Cell<'_> {
                 self.spent += started.elapsed();
                 let file = run_dir.path().join(&self.key.scenario).join(format!(
                     "{}-{}-{}.json",
-                    self.key.model.replace(' ', "-"),
-                    self.key.sync,
+                    self.key.label.replace(' ', "-"),
+                    self.key.sync.name(),
                     self.samples.len() + 1
                 ));
                 output::write(&file, &sample.raw_json)?;
@@ -419,7 +419,7 @@ fn measure_all(
         let load_before = MachineLoad::now().ok();
         let mut cells = Vec::new();
         for target in targets {
-            let workload = scenario.flags_for(target.kind);
+            let workload = scenario.flags_for(target.model);
             let mut flags = workload.clone();
             flags.extend(target.extra_flags.iter().cloned());
             if target.python {
@@ -430,10 +430,10 @@ fn measure_all(
                 row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
                 let key = RowKey {
                     scenario: scenario.name.to_owned(),
-                    model: target.label.clone(),
-                    kind: target.kind,
+                    label: target.label.clone(),
+                    model: target.model,
                     python: target.python,
-                    sync: strategy.name().to_owned(),
+                    sync: strategy,
                     flags: flags.join(" "),
                     workload: workload.join(" "),
                     workers: scenario.workers,
@@ -491,7 +491,7 @@ fn measure_all(
 /// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
 struct Target {
     label: String,
-    kind: Model,
+    model: Model,
     program: Program,
     syncs: Vec<Strategy>,
     extra_flags: Vec<String>,
@@ -505,14 +505,7 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
         let program = Program::binary(bin_dir, model.binary());
         let plain = |label: String, mut extra_flags: Vec<String>| {
             extra_flags.extend(description.server_flags(&args.servers));
-            Target {
-                label,
-                kind: model,
-                program: program.clone(),
-                syncs: args.syncs.clone(),
-                extra_flags,
-                python: false,
-            }
+            Target { label, model, program: program.clone(), syncs: args.syncs.clone(), extra_flags, python: false }
         };
         for (start, flags) in description.variants(&args.starts) {
             let label =
@@ -529,7 +522,7 @@ fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
         for reference in python::PROGRAMS.iter().filter(|p| args.models.contains(&p.model)) {
             let target = |label: String, extra_flags: Vec<String>| Target {
                 label,
-                kind: reference.model,
+                model: reference.model,
                 program: reference.program(&interpreter),
                 syncs: args.syncs.iter().copied().filter(|sync| python::has_row(*sync)).collect(),
                 extra_flags,

@@ -2,7 +2,7 @@
 //! figure a number in a fixed unit named in the field (`wall_median_s`, `pss_bytes`), as hyperfine's exports
 //! are. The table, the sentences and the exporters only read these rows.
 
-use counter_core::model::Model;
+use counter_core::{config::Strategy, model::Model};
 use serde::Serialize;
 
 use crate::{runner::Sample, stats::Stats};
@@ -16,13 +16,13 @@ pub struct Row {
     /// Scenario name: `io-like`, `cpu-contended`, `seed`, `custom`.
     pub scenario: String,
     /// The row's label: `threads`, `processes pool 2`, `python threading`.
-    pub model: String,
+    pub label: String,
     /// The model the row runs, whatever its label says.
-    pub kind: Model,
+    pub model: Model,
     /// Whether the row runs a Python reference program rather than our binary.
     pub python: bool,
     /// `racy`, `mutex`, `atomic`, `sharded` or `optimistic`.
-    pub sync: String,
+    pub sync: Strategy,
     /// The workload flags given to the program.
     pub flags: String,
     /// The scenario's workload for this row (its flags without the program's own: start method, pool, server):
@@ -106,13 +106,13 @@ pub struct RowKey {
     /// Scenario name.
     pub scenario: String,
     /// The row's label.
-    pub model: String,
+    pub label: String,
     /// The model it runs.
-    pub kind: Model,
+    pub model: Model,
     /// Whether it runs a Python reference program.
     pub python: bool,
     /// Strategy name.
-    pub sync: String,
+    pub sync: Strategy,
     /// Workload flags.
     pub flags: String,
     /// The scenario's workload for this row.
@@ -199,8 +199,8 @@ impl Row {
             wall,
             error,
             scenario: key.scenario,
+            label: key.label,
             model: key.model,
-            kind: key.kind,
             python: key.python,
             sync: key.sync,
             flags: key.flags,
@@ -225,8 +225,8 @@ impl Row {
         let optional = |value: &Option<String>| value.clone().unwrap_or_default();
         vec![
             self.scenario.clone(),
-            self.model.clone(),
-            self.sync.clone(),
+            self.label.clone(),
+            self.sync.name().to_owned(),
             optional(&self.error),
             optional(&self.unavailable),
             self.runs.to_string(),
@@ -261,7 +261,7 @@ impl Row {
 /// The CSV header, one name per field of [`Row::csv_record`], as in the JSON export.
 pub const CSV_HEADER: [&str; 30] = [
     "scenario",
-    "model",
+    "label",
     "sync",
     "error",
     "unavailable",

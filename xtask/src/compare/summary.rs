@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use counter_core::{
+    config::Strategy,
     model::{Model, StartMethod},
     units,
 };
@@ -20,7 +21,7 @@ const LOW_PARALLELISM: f64 = 1.5;
 const SMALLEST_FINDING: f64 = 0.05;
 
 fn label(row: &Row) -> String {
-    format!("{} {}", row.model, row.sync)
+    format!("{} {}", row.label, row.sync.name())
 }
 
 fn interval(row: &Row) -> String {
@@ -42,10 +43,10 @@ fn why_none_lost(row: &Row, cpus: usize) -> String {
     let ruled_out = if row.python {
         python::PROGRAMS
             .iter()
-            .find(|program| row.model.starts_with(program.label))
+            .find(|program| row.label.starts_with(program.label))
             .and_then(python::PythonProgram::racy_cannot_lose)
     } else {
-        models::of(row.kind).racy_cannot_lose
+        models::of(row.model).racy_cannot_lose
     };
     if let Some(why) = ruled_out {
         why.to_owned()
@@ -156,12 +157,12 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
                 outliers.join(", ")
             ));
         }
-        for row in scenario_rows.iter().filter(|row| row.sync == "racy") {
+        for row in scenario_rows.iter().filter(|row| row.sync == Strategy::Racy) {
             let expected = row.expected.max(1) as f64;
             if row.runs_with_loss > 0 {
                 let mut sentence = format!(
                     "{name}: racy on {} lost updates in {} of {} runs: median {:.0} ({:.2}%), up to {:.0} ({:.2}%)",
-                    row.model,
+                    row.label,
                     row.runs_with_loss,
                     row.runs,
                     row.lost_median,
@@ -182,17 +183,17 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
             } else {
                 out.push(format!(
                     "{name}: racy on {} lost no update in {} runs: {}.",
-                    row.model,
+                    row.label,
                     row.runs,
                     why_none_lost(row, cpus)
                 ));
             }
         }
         let mut safe: Vec<&str> =
-            scenario_rows.iter().filter(|row| row.sync != "racy").map(|row| row.sync.as_str()).collect();
+            scenario_rows.iter().filter(|row| row.sync != Strategy::Racy).map(|row| row.sync.name()).collect();
         safe.sort_unstable();
         safe.dedup();
-        let inexact = scenario_rows.iter().filter(|row| row.sync != "racy" && row.lost_max > 0.0).count();
+        let inexact = scenario_rows.iter().filter(|row| row.sync != Strategy::Racy && row.lost_max > 0.0).count();
         if inexact == 0 && !safe.is_empty() {
             out.push(format!(
                 "{name}: {} exact in every run.",
@@ -213,7 +214,7 @@ fn cost_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
         .filter_map(|row| {
             let retries = row.retries_median?;
             let per_increment = retries / row.expected.max(1) as f64;
-            Some(format!("{} {:.0} ({per_increment:.2} per increment)", row.model, retries))
+            Some(format!("{} {:.0} ({per_increment:.2} per increment)", row.label, retries))
         })
         .collect();
     if !retried.is_empty() {
@@ -227,8 +228,8 @@ fn cost_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
         .filter_map(|row| {
             Some(format!(
                 "{} {} {:.2} (latency median {} … p99 {})",
-                row.model,
-                row.sync,
+                row.label,
+                row.sync.name(),
                 row.round_trips_per_increment_median?,
                 units::seconds(row.latency_median_us? / 1e6),
                 units::seconds(row.latency_p99_us? / 1e6)

@@ -44,7 +44,7 @@ fn compact(count: f64) -> String {
 }
 
 fn cells(row: &Row, wide: bool) -> Vec<String> {
-    let mut cells = vec![row.model.clone(), row.sync.clone()];
+    let mut cells = vec![row.label.clone(), row.sync.name().to_owned()];
     if let Some(error) = &row.error {
         // The whole message is in the JSON export; the table keeps its start.
         let mut shown: String = error.chars().take(100).collect();

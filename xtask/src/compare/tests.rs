@@ -67,10 +67,10 @@ fn sample(model: Model, strategy: Strategy, final_value: u64, wall_s: f64) -> Sa
 fn row(model: Model, strategy: Strategy, samples: &[Sample]) -> Row {
     let key = RowKey {
         scenario: "io-like".to_owned(),
-        model: model.name().to_owned(),
-        kind: model,
+        label: model.name().to_owned(),
+        model,
         python: false,
-        sync: strategy.name().to_owned(),
+        sync: strategy,
         flags: "--workers 5 --increments 200 --work sleep:1ms".to_owned(),
         workload: "--workers 5 --increments 200 --work sleep:1ms".to_owned(),
         workers: 5,
@@ -207,8 +207,14 @@ fn the_exports_hold_numbers() {
             }
         }
     }
-    let json: serde_json::Value = serde_json::from_str(&super::json::to_json(&[scenario()], &rows, &[])).unwrap();
-    assert_eq!(json["schema_version"], 3);
+    let probes = [probe(Model::Threads, [9930.0, 9950.0, 9940.0], [9900.0, 9910.0, 9905.0], [9950.0; 3])];
+    let json: serde_json::Value = serde_json::from_str(&super::json::to_json(&[scenario()], &rows, &probes)).unwrap();
+    // Named after the version: a field that moves changes the snapshot of a version already published, which is
+    // wrong; raise SCHEMA_VERSION and record a new one instead.
+    let version = super::json::SCHEMA_VERSION;
+    assert_eq!(json["schema_version"], version);
+    let paths = counter_core::report::field_paths(&json);
+    insta::assert_snapshot!(format!("compare_field_names_of_schema_version_{version}"), paths.join("\n"));
     let first = &json["rows"][0];
     for field in ["wall_median_s", "wall_ci_low_s", "wall_ci_high_s", "pss_bytes", "lost_median", "parallelism_median"]
     {
@@ -222,10 +228,10 @@ fn the_table_has_a_cell_per_header_and_a_failed_row_keeps_its_start() {
     rows.push(Row::failed(
         RowKey {
             scenario: "io-like".to_owned(),
-            model: "processes".to_owned(),
-            kind: Model::Processes,
+            label: "processes".to_owned(),
+            model: Model::Processes,
             python: false,
-            sync: "mutex".to_owned(),
+            sync: Strategy::Mutex,
             flags: String::new(),
             workload: String::new(),
             workers: 5,
@@ -250,4 +256,28 @@ fn a_frontend_whose_memory_differs_from_ours_is_noted() {
     assert!(note.starts_with("RSS: self-reported 3000 KiB, measured 3600 KiB"), "{note}");
     let close = row(Model::Threads, Strategy::Atomic, &[sample(Model::Threads, Strategy::Atomic, 1000, 0.2)]);
     assert_eq!(close.self_report_mismatch, None);
+}
+
+#[test]
+fn the_readme_s_export_example_is_this_schema_s() {
+    // The README shows a cut-down export: its version must be this one, and every field it shows must exist.
+    let readme = std::fs::read_to_string(crate::workspace::root().join("README.md")).unwrap();
+    let block = readme.split("```json\n").nth(1).and_then(|rest| rest.split("\n```").next()).expect("a JSON example");
+    let example: serde_json::Value = serde_json::from_str(block).expect("the README's example is JSON");
+    assert_eq!(example["schema_version"], super::json::SCHEMA_VERSION, "the README shows another version");
+    let rows = rows();
+    let probes = [probe(Model::Threads, [9930.0, 9950.0, 9940.0], [9900.0, 9910.0, 9905.0], [9950.0; 3])];
+    let loaded = ScenarioRun {
+        load_before: Some(counter_core::proc::load::MachineLoad::default()),
+        busy_cpus_before: Some(0.0),
+        steal_percent: Some(0.0),
+        ..scenario()
+    };
+    let real: serde_json::Value = serde_json::from_str(&super::json::to_json(&[loaded], &rows, &probes)).unwrap();
+    let real_paths = counter_core::report::field_paths(&real);
+    for path in counter_core::report::field_paths(&example) {
+        assert!(real_paths.contains(&path), "the README shows a field the export does not have: {path}");
+    }
+    let report_version = format!("`schema_version` {}", counter_core::report::SCHEMA_VERSION);
+    assert!(readme.contains(&report_version), "the README's flags table gives another report version");
 }

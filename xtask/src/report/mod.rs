@@ -176,7 +176,7 @@ fn rows_of<'a>(results: &'a Value, scenario: &str) -> Vec<&'a Value> {
 }
 
 fn row_label(row: &Value, scenario_flags: &str) -> String {
-    let label = format!("{} {}", text(row, "model"), text(row, "sync"));
+    let label = format!("{} {}", text(row, "label"), text(row, "sync"));
     let workload = text(row, "workload");
     if workload.is_empty() || workload == scenario_flags {
         label
@@ -326,7 +326,7 @@ fn rows_table(page: &mut Page, results: &Value) {
     let mut table = Vec::new();
     for row in results["rows"].as_array().into_iter().flatten() {
         let mut cells =
-            vec![text(row, "scenario").to_owned(), text(row, "model").to_owned(), text(row, "sync").to_owned()];
+            vec![text(row, "scenario").to_owned(), text(row, "label").to_owned(), text(row, "sync").to_owned()];
         if let Some(why) = row["error"].as_str().or_else(|| row["unavailable"].as_str()) {
             cells.push(why.to_owned());
             cells.resize(header.len(), String::new());
