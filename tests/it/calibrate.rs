@@ -1,5 +1,6 @@
 //! `cargo xtask calibrate` end to end, on a small count: a row per lock-free strategy, in numbers.
 
+use counter_core::config::Strategy;
 use tests::{Scratch, binary};
 
 #[test]
@@ -8,14 +9,18 @@ fn calibrate_measures_each_strategy_against_the_bare_loop() {
     let json = scratch.file("c.json");
     let output = std::process::Command::new(binary("xtask"))
         .args(["calibrate", "--increments", "200000", "--export-json", json.to_str().unwrap()])
+        .args(["--sleeping-threads", "20", "--sleeping-tasks", "200", "--sleep", "100ms"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["loops"].as_array().unwrap();
     let strategies: Vec<&str> = rows.iter().map(|row| row["strategy"].as_str().unwrap()).collect();
-    assert_eq!(strategies, ["racy", "atomic", "sharded", "optimistic"]);
-    for row in &rows {
+    let lock_free: Vec<&str> =
+        Strategy::ALL.iter().filter(|strategy| **strategy != Strategy::Mutex).map(|strategy| strategy.name()).collect();
+    assert_eq!(strategies, lock_free);
+    for row in rows {
         for field in ["bare_1_s", "loop_1_s", "bare_2_s", "loop_2_s"] {
             assert!(row[field].as_f64().is_some_and(|s| s > 0.0), "{field}: {row}");
         }
@@ -23,6 +28,39 @@ fn calibrate_measures_each_strategy_against_the_bare_loop() {
             stdout.contains(&format!("- {}: the worker loop takes", row["strategy"].as_str().unwrap())),
             "{stdout}"
         );
+    }
+}
+
+#[test]
+fn calibrate_sets_sleeping_workers_beside_plain_sleeps() {
+    let scratch = Scratch::new("calibrate-sleeping");
+    let json = scratch.file("c.json");
+    let output = std::process::Command::new(binary("xtask"))
+        .args(["calibrate", "--increments", "1000", "--export-json", json.to_str().unwrap()])
+        .args(["--sleeping-threads", "50", "--sleeping-tasks", "500", "--sleep", "200ms"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let sleeping = document["sleeping"].as_array().unwrap();
+    assert_eq!(sleeping.len(), 2, "{document}");
+    for cost in sleeping {
+        let (sleepers, count) = (cost["sleepers"].as_str().unwrap(), cost["count"].as_u64().unwrap());
+        for runs in ["ours", "plain"] {
+            let [short, long] = [&cost[runs][0], &cost[runs][1]];
+            // Every sleeper slept: the runs last their sleep, and the longer one longer.
+            assert!(short["wall_s"].as_f64().unwrap() >= 0.2, "{runs} {sleepers}: {cost}");
+            assert!(long["wall_s"].as_f64().unwrap() >= 0.4, "{runs} {sleepers}: {cost}");
+        }
+        // A sleeping worker of ours wakes once per sleep, not every few milliseconds: far fewer context switches
+        // than a worker that woke every 50 ms to look for a stop would make over the longer sleep.
+        let switches = |usage: &serde_json::Value| {
+            usage["voluntary_switches"].as_u64().unwrap() + usage["involuntary_switches"].as_u64().unwrap()
+        };
+        let extra = switches(&cost["ours"][1]).saturating_sub(switches(&cost["ours"][0]));
+        assert!(extra < count * 2, "{sleepers}: {extra} more switches for 200 ms more of sleep: {cost}");
+        assert!(stdout.contains(&format!("- {count} {sleepers}: one more second of sleep cost ours")), "{stdout}");
     }
 }
 

@@ -190,20 +190,6 @@ fn an_interrupted_piece_of_work_is_not_a_finished_increment() {
     }
 }
 
-/// The worker of `pids` that holds the counter's lock: asleep in its critical section, while the others wait.
-fn lock_holder(pids: &[i32]) -> Option<i32> {
-    for _ in 0..500 {
-        let holder = pids.iter().copied().find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|wchan| wchan.contains("nanosleep"))
-        });
-        if holder.is_some() {
-            return holder;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    None
-}
-
 #[test]
 fn a_stopped_lock_holder_then_ctrl_c_reports_the_loss_as_unknown() {
     let args =
@@ -212,7 +198,7 @@ fn a_stopped_lock_holder_then_ctrl_c_reports_the_loss_as_unknown() {
     let workers = held.ids("worker pids");
     held.release();
     thread::sleep(Duration::from_millis(100));
-    let holder = lock_holder(&workers).expect("a worker holds the lock across its sleep");
+    let holder = tests::lock_holder(&workers).expect("a worker holds the lock across its sleep");
     signal_pid(holder, libc::SIGSTOP);
     thread::sleep(Duration::from_millis(100));
     held.signal(libc::SIGINT);

@@ -144,14 +144,6 @@ fn kill_mid_run(args: &[&str], after: Duration, victim: Victim) -> Killed {
 const MUTEX_HELD_ACROSS_SLEEP: &[&str] =
     &["--workers", "3", "--increments", "200", "--sync", "mutex", "--window", "inside", "--work", "sleep:5ms"];
 
-/// The worker that holds the lock right now: the one asleep in its critical section, while the others wait on
-/// the lock's futex.
-fn lock_holder(workers: &[i32]) -> Option<i32> {
-    workers.iter().copied().find(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|wchan| wchan.contains("nanosleep"))
-    })
-}
-
 #[test]
 fn a_worker_killed_holding_the_lock_hands_it_over_and_the_others_finish() {
     let args =
@@ -161,15 +153,7 @@ fn a_worker_killed_holding_the_lock_hands_it_over_and_the_others_finish() {
     let workers = held_workers(&held);
     held.release();
     thread::sleep(Duration::from_millis(100));
-    let mut victim = None;
-    for _ in 0..500 {
-        victim = lock_holder(&workers);
-        if victim.is_some() {
-            break;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    let victim = victim.expect("one worker holds the lock across its sleep");
+    let victim = tests::lock_holder(&workers).expect("one worker holds the lock across its sleep");
     signal_pid(victim, libc::SIGKILL);
     let (status, stdout, stderr) = held.finish();
     assert_eq!(status.code(), Some(1), "{stderr}");

@@ -251,6 +251,31 @@ pub fn skip(test: &str, missing: &str) {
     let _ = std::io::stderr().write_all(format!("skipped: {test}: {missing}\n").as_bytes());
 }
 
+/// The worker of `workers` that holds the counter's lock, in a run with its work inside the lock: the one asleep
+/// in the run's own sleep (a futex wait on a word private to its process), while the others wait on the lock's
+/// futex, which the processes share. Read from the kernel (`/proc/<pid>/syscall`), not guessed from timing;
+/// `None` if no single worker is seen holding it within a few seconds.
+pub fn lock_holder(workers: &[i32]) -> Option<i32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let asleep: Vec<i32> = workers.iter().copied().filter(|&pid| in_private_futex_wait(pid)).collect();
+        if let [holder] = asleep[..] {
+            return Some(holder);
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
+/// Whether `pid` is blocked in a `FUTEX_WAIT` on a private word: the system call number, then its arguments.
+fn in_private_futex_wait(pid: i32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return false };
+    let mut fields = text.split_whitespace();
+    let futex = fields.next() == Some(libc::SYS_futex.to_string().as_str());
+    let op = fields.nth(1).and_then(|op| i64::from_str_radix(op.trim_start_matches("0x"), 16).ok()).unwrap_or(-1);
+    futex && op >= 0 && op & i64::from(libc::FUTEX_PRIVATE_FLAG) != 0 && op & 0x7f == i64::from(libc::FUTEX_WAIT)
+}
+
 /// Whether `tool` is an executable on the `PATH`.
 pub fn have_tool(tool: &str) -> bool {
     counter_core::child::on_path(tool).is_some()

@@ -25,6 +25,7 @@ use std::{
     io,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
+    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -41,8 +42,9 @@ use counter_core::{
     render::ModelWords,
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
-    workload::Start,
+    workload::{STOP_CHECK_INTERVAL, Start},
 };
+use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
 use crate::task::{SMALL_FUTURE_BYTES, Shared, TaskFailure, TaskOutcome};
@@ -223,7 +225,15 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     measured.peak_rss_kib = memory::of_process(std::process::id() as i32).map_or(0, |m| m.peak_rss_kib);
     let stopped = match outcome {
         Ok(()) => signals::received(),
-        Err(Stop::Signal(signal)) => Some(signal),
+        Err(Stop::Signal(signal)) => {
+            // Stopped after the start: every task has ended or been dropped, and its slot says what it did.
+            if shared.started()
+                && let Ok(outcomes) = shared.outcomes()
+            {
+                measured.workers = outcomes.map(report_of).collect();
+            }
+            Some(signal)
+        }
         Err(Stop::Failed(error)) => return Err(error.into()),
     };
     measured.stopped = stopped.is_some();
@@ -316,9 +326,14 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
     }
     let go = Instant::now();
     shared.release(Start::Go);
-    let outcomes = shared.outcomes().await;
+    let signal = until_ended_or_signal(shared).await;
     measured.wall_time = go.elapsed();
-    let outcomes = outcomes.map_err(|failure| {
+    if let Some(signal) = signal {
+        // The tasks still running are dropped with the runtime, wherever they are; their slots say what they did.
+        shared.stop();
+        return Err(Stop::Signal(signal));
+    }
+    let outcomes = shared.outcomes().map_err(|failure| {
         Stop::Failed(match failure {
             TaskFailure::Counter { index, source } => CoreError::Worker { model: MODEL, worker: index, source },
             TaskFailure::Panicked { index } => CoreError::WorkerPanicked { model: MODEL, worker: index },
@@ -328,6 +343,28 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
     outcomes.for_each(|outcome| tally.push(report_of(outcome)));
     measured.workers = tally;
     Ok(())
+}
+
+/// Waits until every task has ended, or until a stop signal comes first, and returns that signal. This future
+/// alone looks for a signal, every [`STOP_CHECK_INTERVAL`]: the tasks never do, so a sleeping task stays asleep.
+async fn until_ended_or_signal(shared: &Shared) -> Option<Signal> {
+    let mut ended = std::pin::pin!(shared.all_ended());
+    let mut tick = std::pin::pin!(tokio::time::sleep(STOP_CHECK_INTERVAL));
+    std::future::poll_fn(|cx| {
+        if ended.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        loop {
+            if let Some(signal) = signals::received() {
+                return Poll::Ready(Some(signal));
+            }
+            if tick.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            tick.as_mut().reset(tokio::time::Instant::now() + STOP_CHECK_INTERVAL);
+        }
+    })
+    .await
 }
 
 /// What a task's future weighs, for the report: the part of a task's memory this crate decides.

@@ -15,7 +15,7 @@ use std::{
     sync::{
         Arc, Mutex, OnceLock, PoisonError,
         atomic::{
-            AtomicU8, AtomicU64,
+            AtomicBool, AtomicU8, AtomicU64,
             Ordering::{Acquire, Relaxed, Release},
         },
     },
@@ -27,7 +27,7 @@ use counter_core::{
     config::{Config, Strategy, Window, Work},
     counter::{Counter, CounterError, DetachedIncrement, HeapCounter},
     signals,
-    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, Start, increments_without_work, work_and_increment},
+    workload::{OnSignal, Performed, SleepPacer, Start, increments_without_work, work_and_increment},
 };
 use tokio::{sync::Notify, time::Sleep};
 
@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     all_finished: Notify,
     /// The first task that failed, and how.
     failure: Mutex<Option<TaskFailure>>,
+    /// Set when the run is stopped: the tasks still running are then dropped with the runtime, which ends them
+    /// wherever they are (a sleeping task never wakes up to look for a stop).
+    stopping: AtomicBool,
     /// The lock held across an await, for the mutex strategy with the window inside.
     async_lock: tokio::sync::Mutex<()>,
 }
@@ -161,6 +164,7 @@ impl Shared {
             finished: AtomicU64::new(0),
             all_finished: Notify::new(),
             failure: Mutex::new(None),
+            stopping: AtomicBool::new(false),
             async_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -178,16 +182,30 @@ impl Shared {
         self.gate.release(start);
     }
 
-    /// Waits until every task has ended, then returns what each did, or the first failure.
-    pub(crate) async fn outcomes(&self) -> Result<impl Iterator<Item = TaskOutcome> + '_, TaskFailure> {
+    /// Whether the tasks were released.
+    pub(crate) fn started(&self) -> bool {
+        self.go.get().is_some()
+    }
+
+    /// Waits until every task has ended.
+    pub(crate) async fn all_ended(&self) {
         loop {
             // Registered before the count is read, so that the last task's notification is not missed.
             let notified = self.all_finished.notified();
             if self.finished.load(Acquire) == self.config.workers() {
-                break;
+                return;
             }
             notified.await;
         }
+    }
+
+    /// Says that the run is stopping: the tasks dropped from now on were stopped, not broken.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Relaxed);
+    }
+
+    /// What each task did, or the first failure: once every task has ended, or been dropped with its runtime.
+    pub(crate) fn outcomes(&self) -> Result<impl Iterator<Item = TaskOutcome> + '_, TaskFailure> {
         if let Some(failure) = self.failure.lock().unwrap_or_else(PoisonError::into_inner).take() {
             return Err(failure);
         }
@@ -208,7 +226,8 @@ impl Shared {
         match state {
             // Dropped before the start: the run was called off, or the runtime is being dropped after an abort.
             State::Waiting => return,
-            // Dropped while running: a panic.
+            // Dropped while running: stopped with the runtime, or a panic.
+            State::Running if self.stopping.load(Relaxed) => {}
             State::Running => self.fail(TaskFailure::Panicked { index: u64::from(index) }),
             State::Ended => {}
         }
@@ -220,6 +239,9 @@ impl Shared {
         }
     }
 }
+
+/// The farthest a timer is set: a year, well within what tokio's timer keeps; a sleep this long ends by a stop.
+const FARTHEST_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The most tasks a run may have: a task keeps its index in 32 bits.
 pub(crate) const MAX_TASKS: u64 = u32::MAX as u64;
@@ -321,7 +343,7 @@ impl Task {
         }
         let mut pacer = SleepPacer::new(self.config().timer());
         while self.more_to_do() {
-            match work_and_increment(self.counter(), self.config(), self.writer(), &mut pacer, should_stop) {
+            match work_and_increment(self.counter(), self.config(), self.writer(), &mut pacer, &OnSignal) {
                 Ok(Performed::Finished) => self.done += 1,
                 Ok(Performed::Interrupted) => break,
                 Err(source) => return self.fail(source),
@@ -346,14 +368,13 @@ impl Task {
             let performed = if let Work::Sleep(duration) = self.config().work() {
                 let start = tokio::time::Instant::now();
                 let ask = pacer.ask(duration);
-                let performed = if ask.is_zero() {
+                if ask.is_zero() {
                     tokio::task::yield_now().await;
-                    Performed::Finished
                 } else {
-                    sleep_unless_stopped(start, ask).await
-                };
+                    sleep_from(start, ask).await;
+                }
                 pacer.record(duration, start.elapsed());
-                performed
+                Performed::Finished
             } else {
                 tokio::task::yield_now().await;
                 Performed::Finished
@@ -506,9 +527,10 @@ impl Progress {
             self.step = Step::Yielding { timed: true, yielded: false };
             return Poll::Pending;
         }
-        let slice = ask.min(STOP_CHECK_INTERVAL);
-        self.step_ns = nanos(ask.saturating_sub(slice));
-        sleep.reset(tokio::time::Instant::now() + slice);
+        // One timer for the whole piece of work: a stop drops the task, so it never wakes up to look. A deadline
+        // too far for the clock (about 584 years) becomes the farthest one tokio keeps.
+        let now = tokio::time::Instant::now();
+        sleep.reset(now.checked_add(ask).unwrap_or_else(|| now + FARTHEST_DEADLINE));
         self.step = Step::Sleeping;
         Poll::Pending
     }
@@ -561,17 +583,6 @@ impl Future for AwaitingTask {
                 Step::Begin => progress.begin(sleep.as_mut()),
                 Step::Sleeping => {
                     ready!(sleep.as_mut().poll(cx));
-                    if progress.step_ns > 0 {
-                        if should_stop() {
-                            // Cut short: the increment this work precedes (or sits inside) is not made.
-                            return progress.end();
-                        }
-                        let slice = Duration::from_nanos(progress.step_ns).min(STOP_CHECK_INTERVAL);
-                        progress.step_ns -= nanos(slice);
-                        let next = sleep.deadline() + slice;
-                        sleep.as_mut().reset(next);
-                        continue;
-                    }
                     // What was slept: what was asked, and how late the timer woke.
                     let late = tokio::time::Instant::now().saturating_duration_since(sleep.deadline());
                     let asked = progress.pacer().ask(progress.sleep_duration());
@@ -600,27 +611,12 @@ impl Future for AwaitingTask {
     }
 }
 
-async fn sleep_unless_stopped(start: tokio::time::Instant, duration: Duration) -> Performed {
-    // One timer for the usual short sleep; long ones are cut so that Ctrl-C is noticed promptly. A deadline
-    // too far for the clock is a sleep that only a stop request ends.
-    let until = start.checked_add(duration);
-    if duration <= STOP_CHECK_INTERVAL
-        && let Some(until) = until
-    {
-        tokio::time::sleep_until(until).await;
-        return Performed::Finished;
-    }
-    loop {
-        if should_stop() {
-            return Performed::Interrupted;
-        }
-        let now = tokio::time::Instant::now();
-        let next = now + STOP_CHECK_INTERVAL;
-        match until {
-            Some(until) if now >= until => return Performed::Finished,
-            Some(until) => tokio::time::sleep_until(until.min(next)).await,
-            None => tokio::time::sleep_until(next).await,
-        }
+/// Sleeps `duration` from `start`, in one timer: a stop does not wake the task, it drops it (see
+/// [`Shared::stop`]). A deadline too far for the clock is a sleep that only a stop ends.
+async fn sleep_from(start: tokio::time::Instant, duration: Duration) {
+    match start.checked_add(duration) {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -7,7 +7,7 @@ use std::{
     hint::black_box,
     sync::{
         Barrier,
-        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicU64, Ordering::Relaxed},
     },
     thread,
     time::Instant,
@@ -16,10 +16,8 @@ use std::{
 use counter_core::{
     config::{Request, Strategy, Work},
     counter::{CachePadded, HeapCounter},
-    workload::run_worker,
+    workload::{OnSignal, run_worker},
 };
-
-static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Increments per worker in one measurement.
 fn increments() -> u64 {
@@ -95,7 +93,7 @@ fn worker_loop(strategy: Strategy, workers: u64, n: u64) -> f64 {
             let (config, start_line) = (&config, &start_line);
             scope.spawn(move || {
                 start_line.wait();
-                run_worker(counter, config, worker as usize, || STOP.load(Relaxed))
+                run_worker(counter, config, worker as usize, &OnSignal)
             });
         }
         start_line.wait();

@@ -14,7 +14,7 @@ use crate::{
     model::Model,
     queue::QueueWaits,
     units,
-    workload::{Performed, SleepPacer, WorkerOutcome, work_and_increment},
+    workload::{Performed, SleepPacer, StopRequests, WorkerOutcome, work_and_increment},
 };
 
 /// How many jobs a pooled run submits: one per worker, or one per increment.
@@ -49,7 +49,7 @@ pub(crate) fn notes(config: &Config, model: Model) -> Vec<String> {
     notes
 }
 
-/// One pool member's loop: take jobs until the queue is empty or `should_stop` says so.
+/// One pool member's loop: take jobs until the queue is empty or a stop is requested.
 ///
 /// `member` (from 0) is the member's own slot for the sharded strategy: a slot must have a single writer, and
 /// two members may run jobs of the same worker at once.
@@ -58,21 +58,21 @@ pub fn run_pool_member(
     config: &Config,
     jobs: Jobs,
     member: usize,
-    should_stop: impl Fn() -> bool + Copy,
+    stop: &impl StopRequests,
 ) -> Result<WorkerOutcome, CounterError> {
     let started = Instant::now();
     let queue = counter.jobs();
     let mut pacer = SleepPacer::new(config.timer());
     let mut done = 0;
-    'jobs: while !should_stop() {
+    'jobs: while !stop.requested() {
         let Some(_job) = queue.take() else { break };
         let increments = match jobs {
             Jobs::Worker => config.increments(),
             Jobs::Increment => 1,
         };
         for _ in 0..increments {
-            if should_stop()
-                || work_and_increment(counter, config, member, &mut pacer, should_stop)? == Performed::Interrupted
+            if stop.requested()
+                || work_and_increment(counter, config, member, &mut pacer, stop)? == Performed::Interrupted
             {
                 break 'jobs;
             }
@@ -117,6 +117,7 @@ mod tests {
         config::{Pool, Request, Strategy, Work},
         counter::HeapCounter,
         queue::JobQueue,
+        workload::OnSignal,
     };
 
     #[test]
@@ -148,7 +149,7 @@ mod tests {
                     let members: Vec<_> = (0..3)
                         .map(|member| {
                             let config = &config;
-                            scope.spawn(move || run_pool_member(counter, config, jobs, member, || false).unwrap())
+                            scope.spawn(move || run_pool_member(counter, config, jobs, member, &OnSignal).unwrap())
                         })
                         .collect();
                     members.into_iter().map(|m| m.join().unwrap().increments_done).sum()

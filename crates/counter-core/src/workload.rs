@@ -13,6 +13,7 @@ use std::{
 use crate::{
     config::{Config, Strategy, Timer, Window, Work},
     counter::{Counter, CounterError},
+    signals,
 };
 
 /// What waiting workers are told at the start line: every frontend's gate (a condition variable, a list of
@@ -40,6 +41,31 @@ impl Start {
     }
 }
 
+/// How a blocking worker learns that the run is to stop.
+pub trait StopRequests {
+    /// Whether the run is to stop: looked at between increments, so it should cost no more than a load.
+    fn requested(&self) -> bool;
+
+    /// Sleeps `duration` unless a stop comes first; a stop that comes during the sleep ends it at once.
+    fn sleep(&self, duration: Duration) -> Performed;
+}
+
+/// The stop requests of a process: SIGINT and SIGTERM. A sleep is one futex wait that the signal handler ends
+/// ([`signals::sleep_unless_received`]), so a sleeping worker costs what a plain sleep costs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OnSignal;
+
+impl StopRequests for OnSignal {
+    #[inline]
+    fn requested(&self) -> bool {
+        signals::received().is_some()
+    }
+
+    fn sleep(&self, duration: Duration) -> Performed {
+        if signals::sleep_unless_received(duration) { Performed::Finished } else { Performed::Interrupted }
+    }
+}
+
 /// What one worker did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerOutcome {
@@ -49,7 +75,7 @@ pub struct WorkerOutcome {
     pub elapsed: Duration,
 }
 
-/// Sleeps longer than this are cut into slices of this length, so that a stop request is noticed promptly.
+/// How often a coordinator (or a busy loop that cannot be woken) looks for a stop request while it waits.
 pub const STOP_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Whether a piece of work ran to its end.
@@ -66,25 +92,26 @@ pub enum Performed {
 /// and a thousand increments take about a microsecond.
 pub const STOP_CHECK_EVERY: u64 = 1024;
 
-/// Runs worker `worker` (numbered from 0) to completion, or until `should_stop` says so.
+/// Runs worker `worker` (numbered from 0) to completion, or until a stop is requested.
 ///
-/// `should_stop` is asked before every increment (every [`STOP_CHECK_EVERY`] when there is no work) and while long
-/// work is under way; it must be cheap.
+/// `stop` is asked before every increment (every [`STOP_CHECK_EVERY`] when there is no work) and while a busy
+/// piece of work is under way; a sleep is ended by the stop itself.
 pub fn run_worker(
     counter: Counter<'_>,
     config: &Config,
     worker: usize,
-    should_stop: impl Fn() -> bool + Copy,
+    stop: &impl StopRequests,
 ) -> Result<WorkerOutcome, CounterError> {
     let started = Instant::now();
     if config.work() == Work::None {
-        let done = increments_without_work(counter, config.strategy(), worker, config.increments(), should_stop)?;
+        let requested = || stop.requested();
+        let done = increments_without_work(counter, config.strategy(), worker, config.increments(), requested)?;
         return Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() });
     }
     let mut pacer = SleepPacer::new(config.timer());
     let mut done = 0;
-    while done < config.increments() && !should_stop() {
-        if work_and_increment(counter, config, worker, &mut pacer, should_stop)? == Performed::Interrupted {
+    while done < config.increments() && !stop.requested() {
+        if work_and_increment(counter, config, worker, &mut pacer, stop)? == Performed::Interrupted {
             break;
         }
         done += 1;
@@ -135,12 +162,12 @@ pub fn work_and_increment(
     config: &Config,
     writer: usize,
     pacer: &mut SleepPacer,
-    should_stop: impl Fn() -> bool + Copy,
+    stop: &impl StopRequests,
 ) -> Result<Performed, CounterError> {
     let strategy = config.strategy();
     match config.window() {
         Window::Before => {
-            let performed = perform_blocking(config.work(), pacer, should_stop);
+            let performed = perform_blocking(config.work(), pacer, stop);
             if performed == Performed::Finished {
                 counter.increment(strategy, writer)?;
             }
@@ -148,7 +175,7 @@ pub fn work_and_increment(
         }
         Window::Inside => {
             let pending = counter.begin(strategy, writer)?;
-            let performed = perform_blocking(config.work(), pacer, should_stop);
+            let performed = perform_blocking(config.work(), pacer, stop);
             // Dropping the pending increment abandons it (and releases the lock).
             if performed == Performed::Finished {
                 pending.finish();
@@ -197,7 +224,7 @@ impl SleepPacer {
 }
 
 /// Performs one piece of work on the calling thread, blocking it.
-pub fn perform_blocking(work: Work, pacer: &mut SleepPacer, should_stop: impl Fn() -> bool) -> Performed {
+pub fn perform_blocking(work: Work, pacer: &mut SleepPacer, stop: &impl StopRequests) -> Performed {
     match work {
         Work::None => Performed::Finished,
         Work::Yield => {
@@ -206,39 +233,20 @@ pub fn perform_blocking(work: Work, pacer: &mut SleepPacer, should_stop: impl Fn
         }
         Work::Sleep(duration) | Work::Block(duration) => {
             let start = Instant::now();
-            let performed = sleep_unless_stopped(pacer.ask(duration), should_stop);
+            let performed = stop.sleep(pacer.ask(duration));
             pacer.record(duration, start.elapsed());
             performed
         }
         Work::Spin(duration) => {
             let start = Instant::now();
             while start.elapsed() < duration {
-                if should_stop() {
+                if stop.requested() {
                     return Performed::Interrupted;
                 }
                 hint::spin_loop();
             }
             Performed::Finished
         }
-    }
-}
-
-fn sleep_unless_stopped(duration: Duration, should_stop: impl Fn() -> bool) -> Performed {
-    // One `nanosleep` for the usual short sleep keeps its timing exact; long ones are sliced.
-    if duration <= STOP_CHECK_INTERVAL {
-        thread::sleep(duration);
-        return Performed::Finished;
-    }
-    let started = Instant::now();
-    loop {
-        if should_stop() {
-            return Performed::Interrupted;
-        }
-        let left = duration.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            return Performed::Finished;
-        }
-        thread::sleep(left.min(STOP_CHECK_INTERVAL));
     }
 }
 
@@ -249,11 +257,31 @@ mod tests {
     use super::*;
     use crate::{config::Request, counter::HeapCounter};
 
-    /// A stop check that says no the first time it is asked and yes from then on, counting in `looks`.
-    fn stop_on_second_look(looks: &Cell<u32>) -> impl Fn() -> bool + Copy + '_ {
-        move || {
-            looks.set(looks.get() + 1);
-            looks.get() > 1
+    /// Stop requests that say no the first time they are looked at and yes from then on, counting the looks; a
+    /// sleep is a look.
+    struct StopOnSecondLook(Cell<u32>);
+
+    impl StopRequests for StopOnSecondLook {
+        fn requested(&self) -> bool {
+            self.0.set(self.0.get() + 1);
+            self.0.get() > 1
+        }
+
+        fn sleep(&self, _: Duration) -> Performed {
+            if self.requested() { Performed::Interrupted } else { Performed::Finished }
+        }
+    }
+
+    /// No stop, ever; sleeps are not slept.
+    struct Never;
+
+    impl StopRequests for Never {
+        fn requested(&self) -> bool {
+            false
+        }
+
+        fn sleep(&self, _: Duration) -> Performed {
+            Performed::Finished
         }
     }
 
@@ -262,7 +290,7 @@ mod tests {
         let config =
             Request { workers: 1, increments: 25, work: Work::Yield, ..Request::default() }.validate().unwrap();
         let heap = HeapCounter::new(config.strategy(), 1).unwrap();
-        let outcome = run_worker(heap.counter(), &config, 0, || false).unwrap();
+        let outcome = run_worker(heap.counter(), &config, 0, &Never).unwrap();
         assert_eq!(outcome.increments_done, 25);
         assert_eq!(heap.counter().total(), 25);
     }
@@ -274,12 +302,11 @@ mod tests {
                 .validate()
                 .unwrap();
             let heap = HeapCounter::new(strategy, 1).unwrap();
-            let outcome = run_worker(heap.counter(), &config, 0, || false).unwrap();
+            let outcome = run_worker(heap.counter(), &config, 0, &Never).unwrap();
             assert_eq!((outcome.increments_done, heap.counter().total()), (5000, 5000), "{strategy:?}");
             // A stop asked after the first batch ends the loop there.
             let heap = HeapCounter::new(strategy, 1).unwrap();
-            let looks = Cell::new(0);
-            let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look(&looks)).unwrap();
+            let outcome = run_worker(heap.counter(), &config, 0, &StopOnSecondLook(Cell::new(0))).unwrap();
             assert_eq!(outcome.increments_done, STOP_CHECK_EVERY, "{strategy:?}");
             assert_eq!(heap.counter().total(), STOP_CHECK_EVERY, "{strategy:?}");
         }
@@ -313,8 +340,7 @@ mod tests {
                     .unwrap();
                 let heap = HeapCounter::new(strategy, 1).unwrap();
                 // The stop arrives during the work, after the loop's own check let the increment begin.
-                let looks = Cell::new(0);
-                let outcome = run_worker(heap.counter(), &config, 0, stop_on_second_look(&looks)).unwrap();
+                let outcome = run_worker(heap.counter(), &config, 0, &StopOnSecondLook(Cell::new(0))).unwrap();
                 assert_eq!(outcome.increments_done, 0, "{work} {window:?} {strategy:?}");
                 assert_eq!(heap.counter().total(), 0, "{work} {window:?} {strategy:?}");
                 // And the lock was released: another increment goes through.

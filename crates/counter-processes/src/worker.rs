@@ -18,7 +18,7 @@ use counter_core::{
     counter::Counter,
     pool::run_pool_member,
     signals,
-    workload::{Start, run_worker},
+    workload::{OnSignal, Start, run_worker},
 };
 use nix::{
     errno::Errno,
@@ -118,12 +118,11 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
         }
         return exit::NOT_STARTED;
     }
-    let should_stop = || signals::received().is_some();
     // The index is below the number of members, which the counter was sized for.
     let member = setup.index as usize;
     let outcome = match setup.config.pool() {
-        None => run_worker(setup.counter, setup.config, member, should_stop),
-        Some(pool) => run_pool_member(setup.counter, setup.config, pool.jobs, member, should_stop),
+        None => run_worker(setup.counter, setup.config, member, &OnSignal),
+        Some(pool) => run_pool_member(setup.counter, setup.config, pool.jobs, member, &OnSignal),
     };
     let Ok(outcome) = outcome else {
         return exit::COUNTER_FAILED;

@@ -30,6 +30,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -43,7 +44,7 @@ use counter_core::{
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals, unique,
-    workload::Start,
+    workload::{STOP_CHECK_INTERVAL, Start},
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use tokio::sync::watch;
@@ -293,6 +294,30 @@ struct Run<'a> {
 /// Why the coordination stopped.
 type Stop = counter_core::error::Stop<Error>;
 
+/// The next worker to end; meanwhile, every [`STOP_CHECK_INTERVAL`], a look for a stop signal, which turns the
+/// start line to [`Start::Abort`]: that wakes every sleeping worker, which then ends and reports. The workers never
+/// wake up to look for themselves.
+async fn next_or_stop(
+    tasks: &mut tokio::task::JoinSet<Result<(u64, Tally), redis::RedisError>>,
+    start: &watch::Sender<Start>,
+) -> Option<Result<Result<(u64, Tally), redis::RedisError>, tokio::task::JoinError>> {
+    let mut next = std::pin::pin!(tasks.join_next());
+    let mut tick = std::pin::pin!(tokio::time::sleep(STOP_CHECK_INTERVAL));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(joined) = next.as_mut().poll(cx) {
+            return Poll::Ready(joined);
+        }
+        while tick.as_mut().poll(cx).is_ready() {
+            if signals::received().is_some() {
+                start.send_if_modified(|line| std::mem::replace(line, Start::Abort) != Start::Abort);
+            }
+            tick.as_mut().reset(tokio::time::Instant::now() + STOP_CHECK_INTERVAL);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 impl Run<'_> {
     fn connection_config(&self) -> AsyncConnectionConfig {
         AsyncConnectionConfig::new()
@@ -432,7 +457,7 @@ impl Run<'_> {
                 if go != Some(Start::Go) {
                     return Ok((index, Tally::default()));
                 }
-                Worker::new(connection, &job, index).run().await.map(|tally| (index, tally))
+                Worker::new(connection, &job, index, start).run().await.map(|tally| (index, tally))
             }));
         }
         // Every worker connected, or the first failure.
@@ -482,7 +507,7 @@ impl Run<'_> {
         let _ = start_tx.send(Start::Go);
         let mut tallies: Vec<(u64, Tally)> = Vec::with_capacity(usize::try_from(workers).unwrap_or(0));
         let mut failure = None;
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = next_or_stop(&mut tasks, &start_tx).await {
             match joined {
                 Ok(Ok(done)) => tallies.push(done),
                 Ok(Err(error)) => {

@@ -4,15 +4,17 @@
 use std::{
     collections::HashMap,
     sync::Mutex,
+    task::Poll,
     time::{Duration, Instant},
 };
 
 use counter_core::{
     config::{Config, Strategy, Window, Work},
     signals,
-    workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer},
+    workload::{Performed, SleepPacer, Start},
 };
 use redis::{AsyncCommands, FromRedisValue, aio::MultiplexedConnection};
+use tokio::sync::watch;
 
 use crate::{keys::Keys, latency::Latencies};
 
@@ -83,6 +85,9 @@ pub(crate) struct Worker<'a> {
     index: u64,
     tally: Tally,
     pacer: SleepPacer,
+    /// The start line, which the coordinator turns to [`Start::Abort`] to stop a run: a sleeping worker is woken
+    /// by it, never by a timer of its own.
+    start: watch::Receiver<Start>,
 }
 
 fn should_stop() -> bool {
@@ -90,8 +95,34 @@ fn should_stop() -> bool {
 }
 
 impl<'a> Worker<'a> {
-    pub(crate) fn new(connection: MultiplexedConnection, job: &'a Job, index: u64) -> Worker<'a> {
-        Worker { connection, job, index, tally: Tally::default(), pacer: SleepPacer::new(job.config.timer()) }
+    pub(crate) fn new(
+        connection: MultiplexedConnection,
+        job: &'a Job,
+        index: u64,
+        start: watch::Receiver<Start>,
+    ) -> Worker<'a> {
+        let pacer = SleepPacer::new(job.config.timer());
+        Worker { connection, job, index, tally: Tally::default(), pacer, start }
+    }
+
+    /// Sleeps `duration` from `started` in one timer, unless the coordinator stops the run first.
+    async fn sleep_unless_stopped(&mut self, started: tokio::time::Instant, duration: Duration) -> Performed {
+        let until = started.checked_add(duration);
+        let mut sleep = std::pin::pin!(async move {
+            match until {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        });
+        let mut stopped = std::pin::pin!(self.start.wait_for(|start| *start == Start::Abort));
+        std::future::poll_fn(|cx| {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Performed::Finished);
+            }
+            // A closed channel (the coordinator is gone) is a stop too.
+            stopped.as_mut().poll(cx).map(|_| Performed::Interrupted)
+        })
+        .await
     }
 
     /// One command, one round trip, timed.
@@ -271,17 +302,10 @@ impl<'a> Worker<'a> {
             Work::Sleep(duration) | Work::Block(duration) => {
                 let started = tokio::time::Instant::now();
                 let ask = self.pacer.ask(duration);
-                let mut left = ask;
-                while !left.is_zero() {
-                    if ask > STOP_CHECK_INTERVAL && should_stop() {
-                        return Performed::Interrupted;
-                    }
-                    let slice = left.min(STOP_CHECK_INTERVAL);
-                    tokio::time::sleep(slice).await;
-                    left = ask.saturating_sub(started.elapsed());
-                }
                 if ask.is_zero() {
                     tokio::task::yield_now().await;
+                } else if self.sleep_unless_stopped(started, ask).await == Performed::Interrupted {
+                    return Performed::Interrupted;
                 }
                 self.pacer.record(duration, started.elapsed());
                 Performed::Finished

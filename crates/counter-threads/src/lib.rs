@@ -33,7 +33,7 @@ use counter_core::{
     render::ModelWords,
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
-    workload::run_worker,
+    workload::{OnSignal, run_worker},
 };
 
 use crate::start_line::StartLine;
@@ -170,12 +170,11 @@ fn worker(
     if !line.arrive_and_wait(tid) {
         return Ok(None);
     }
-    let should_stop = || signals::received().is_some();
     // The index is below `members`, which the counter was sized for, and fits in usize on every target that can
     // hold that many threads.
     let outcome = match config.pool() {
-        None => run_worker(counter, config, index as usize, should_stop)?,
-        Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, should_stop)?,
+        None => run_worker(counter, config, index as usize, &OnSignal)?,
+        Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, &OnSignal)?,
     };
     Ok(Some(WorkerReport {
         id: index,
