@@ -3,10 +3,11 @@
 use serde_json::Value;
 use tests::{Scratch, binary, ps_rss_sum, smaps_rollup_sum, start_held, within_5_percent};
 
-fn compare(args: &[&str]) -> std::process::Output {
+fn compare(scratch: &Scratch, args: &[&str]) -> std::process::Output {
     // The memory probe (a thousand processes, three times) only where a test reads it.
     let probe: &[&str] = if args.contains(&"--probe-pairs") { &[] } else { &["--probe-pairs", "0"] };
-    std::process::Command::new(binary("xtask"))
+    scratch
+        .xtask()
         .arg("compare")
         .args(["--profile", "dev", "--repeats", "1", "--warmup", "0", "--row-budget", "0s"])
         .args(probe)
@@ -19,24 +20,27 @@ fn compare(args: &[&str]) -> std::process::Output {
 fn compare_tabulates_every_row_and_exports_it() {
     let scratch = Scratch::new("ok");
     let (json, csv, markdown) = (scratch.file("r.json"), scratch.file("r.csv"), scratch.file("r.md"));
-    let output = compare(&[
-        "--models",
-        "threads,processes,async",
-        "--workers",
-        "3",
-        "--increments",
-        "50",
-        "--work",
-        "none",
-        "--export-json",
-        json.to_str().unwrap(),
-        "--export-csv",
-        csv.to_str().unwrap(),
-        "--export-markdown",
-        markdown.to_str().unwrap(),
-        "--probe-pairs",
-        "1",
-    ]);
+    let output = compare(
+        &scratch,
+        &[
+            "--models",
+            "threads,processes,async",
+            "--workers",
+            "3",
+            "--increments",
+            "50",
+            "--work",
+            "none",
+            "--export-json",
+            json.to_str().unwrap(),
+            "--export-csv",
+            csv.to_str().unwrap(),
+            "--export-markdown",
+            markdown.to_str().unwrap(),
+            "--probe-pairs",
+            "1",
+        ],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for model in ["threads", "processes", "async"] {
@@ -86,20 +90,23 @@ fn compare_tabulates_every_row_and_exports_it() {
 fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
     let scratch = Scratch::new("failed");
     let json = scratch.file("r.json");
-    let output = compare(&[
-        "--models",
-        "threads,async",
-        "--syncs",
-        "atomic",
-        "--workers",
-        "100000",
-        "--increments",
-        "1",
-        "--work",
-        "none",
-        "--export-json",
-        json.to_str().unwrap(),
-    ]);
+    let output = compare(
+        &scratch,
+        &[
+            "--models",
+            "threads,async",
+            "--syncs",
+            "atomic",
+            "--workers",
+            "100000",
+            "--increments",
+            "1",
+            "--work",
+            "none",
+            "--export-json",
+            json.to_str().unwrap(),
+        ],
+    );
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("FAILED"), "{stdout}");
@@ -114,10 +121,11 @@ fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
 
 #[test]
 fn compare_refuses_bad_flags() {
-    let output = compare(&["--models", "fibers"]);
+    let scratch = Scratch::new("compare-refuses-bad-flags");
+    let output = compare(&scratch, &["--models", "fibers"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("[possible values: threads, processes, async, redis]"));
-    let output = std::process::Command::new(binary("xtask")).args(["compare", "--repeats", "0"]).output().unwrap();
+    let output = scratch.xtask().args(["compare", "--repeats", "0"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid repeats '0'"), "{stderr}");
@@ -152,24 +160,27 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
 fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
     let scratch = Scratch::new("starts");
     let json = scratch.file("r.json");
-    let output = compare(&[
-        "--starts",
-        "fork,forkserver,spawn",
-        "--models",
-        "processes,async",
-        "--syncs",
-        "atomic",
-        "--workers",
-        "3",
-        "--increments",
-        "20",
-        "--work",
-        "none",
-        "--probe-pairs",
-        "1",
-        "--export-json",
-        json.to_str().unwrap(),
-    ]);
+    let output = compare(
+        &scratch,
+        &[
+            "--starts",
+            "fork,forkserver,spawn",
+            "--models",
+            "processes,async",
+            "--syncs",
+            "atomic",
+            "--workers",
+            "3",
+            "--increments",
+            "20",
+            "--work",
+            "none",
+            "--probe-pairs",
+            "1",
+            "--export-json",
+            json.to_str().unwrap(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -193,22 +204,25 @@ fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
 fn compare_adds_pooled_rows_when_asked() {
     let scratch = Scratch::new("pool");
     let json = scratch.file("r.json");
-    let output = compare(&[
-        "--pool",
-        "2",
-        "--models",
-        "threads,processes,async",
-        "--syncs",
-        "atomic",
-        "--workers",
-        "6",
-        "--increments",
-        "10",
-        "--work",
-        "none",
-        "--export-json",
-        json.to_str().unwrap(),
-    ]);
+    let output = compare(
+        &scratch,
+        &[
+            "--pool",
+            "2",
+            "--models",
+            "threads,processes,async",
+            "--syncs",
+            "atomic",
+            "--workers",
+            "6",
+            "--increments",
+            "10",
+            "--work",
+            "none",
+            "--export-json",
+            json.to_str().unwrap(),
+        ],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
@@ -222,11 +236,12 @@ fn compare_adds_pooled_rows_when_asked() {
 
 #[test]
 fn xtask_help_lists_the_tasks_and_compare_help_has_examples() {
-    let output = std::process::Command::new(binary("xtask")).arg("--help").output().unwrap();
+    let scratch = Scratch::new("xtask-help-lists-the-tasks-and-compare-h");
+    let output = scratch.xtask().arg("--help").output().unwrap();
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("compare") && help.contains("sweep"), "{help}");
-    let output = std::process::Command::new(binary("xtask")).args(["compare", "--help"]).output().unwrap();
+    let output = scratch.xtask().args(["compare", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
     for flag in ["--preset", "--models", "--syncs", "--repeats", "--warmup", "--pool", "--with-python", "--export-csv"]
     {
@@ -236,8 +251,8 @@ fn xtask_help_lists_the_tasks_and_compare_help_has_examples() {
 }
 
 /// A quick compare of one row, with extra flags.
-fn one_row(extra: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(binary("xtask"));
+fn one_row(scratch: &Scratch, extra: &[&str]) -> std::process::Command {
+    let mut command = scratch.xtask();
     command
         .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "threads"])
         .args(["--row-budget", "0s", "--probe-pairs", "0"])
@@ -254,10 +269,11 @@ fn run_folder(stdout: &str) -> std::path::PathBuf {
 
 #[test]
 fn counts_beyond_their_cap_are_refused_not_an_overflow() {
+    let scratch = Scratch::new("counts-beyond-their-cap-are-refused-not-");
     for (flag, value, expected) in
         [("--warmup", "18446744073709551615", "from 0 to 100"), ("--repeats", "18446744073709551615", "from 1 to 1000")]
     {
-        let output = std::process::Command::new(binary("xtask")).args(["compare", flag, value]).output().unwrap();
+        let output = scratch.xtask().args(["compare", flag, value]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
@@ -268,7 +284,7 @@ fn counts_beyond_their_cap_are_refused_not_an_overflow() {
 fn an_export_that_cannot_be_written_is_refused_before_any_run() {
     let scratch = Scratch::new("bad-export");
     let started = std::time::Instant::now();
-    let output = one_row(&["--export-csv", scratch.0.to_str().unwrap()]).output().unwrap();
+    let output = one_row(&scratch, &["--export-csv", scratch.path().to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--export-csv") && stderr.contains("cannot be written"), "{stderr}");
@@ -278,7 +294,8 @@ fn an_export_that_cannot_be_written_is_refused_before_any_run() {
 
 #[test]
 fn an_export_to_dash_goes_to_standard_output() {
-    let output = one_row(&["--export-json", "-"]).output().unwrap();
+    let scratch = Scratch::new("an-export-to-dash-goes-to-standard-outpu");
+    let output = one_row(&scratch, &["--export-json", "-"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_slice(&output.stdout).expect("standard output is the JSON alone");
     assert_eq!(document["rows"].as_array().map(Vec::len), Some(1));
@@ -287,10 +304,12 @@ fn an_export_to_dash_goes_to_standard_output() {
 
 #[test]
 fn a_full_standard_output_loses_no_measurement() {
+    let scratch = Scratch::new("a-full-standard-output-loses-no-measurem");
     let output = std::process::Command::new("sh")
         .args(["-c", "exec \"$0\" \"$@\" >/dev/full"])
         .arg(binary("xtask"))
-        .args(one_row(&[]).get_args())
+        .args(one_row(&scratch, &[]).get_args())
+        .env("COUNTER_LAB_RESULTS", scratch.file("results"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -298,14 +317,27 @@ fn a_full_standard_output_loses_no_measurement() {
     assert!(stderr.contains("could not write to standard output: No space left on device"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     // The results were written before anything was printed.
-    let latest = tests::workspace_target().join("compare/latest/results.json");
+    let latest = scratch.file("results/compare/latest/results.json");
     assert!(latest.is_file(), "{} is missing", latest.display());
 }
 
 #[test]
+fn a_test_s_comparison_leaves_the_user_s_results_alone() {
+    // The user's own latest comparison, if there is one, is what `cargo xtask report` shows after the tests.
+    let users = tests::workspace_target().join("compare/latest");
+    let before = std::fs::read_link(&users).ok();
+    let scratch = Scratch::new("own-results");
+    let output = one_row(&scratch, &[]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(scratch.file("results/compare/latest/results.json").is_file(), "the test's results are in its folder");
+    assert_eq!(std::fs::read_link(&users).ok(), before, "the user's latest comparison was replaced");
+}
+
+#[test]
 fn two_comparisons_at_once_keep_their_own_folders() {
-    let first = one_row(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let second = one_row(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let scratch = Scratch::new("two-comparisons-at-once-keep-their-own-f");
+    let first = one_row(&scratch, &[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let second = one_row(&scratch, &[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let (first, second) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
     assert!(first.status.success() && second.status.success());
     let (first, second) =
@@ -320,10 +352,12 @@ fn two_comparisons_at_once_keep_their_own_folders() {
 
 #[test]
 fn a_stopped_compare_takes_its_frontend_along() {
+    let scratch = Scratch::new("a-stopped-compare-takes-its-frontend-alo");
     for (signal, code) in [(libc::SIGTERM, Some(143)), (libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
         // A frontend that would run for ever, held by compare while it measures.
         let mut xtask = tests::KillOnDrop(
-            std::process::Command::new(binary("xtask"))
+            scratch
+                .xtask()
                 .args(["compare", "--profile", "dev", "--repeats", "1", "--warmup", "0", "--models", "processes"])
                 .args(["--syncs", "atomic", "--workers", "2", "--increments", "100000", "--work", "sleep:1s"])
                 .stdout(std::process::Stdio::null())
@@ -376,21 +410,24 @@ fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
     }
     let scratch = Scratch::new("unavailable");
     let json = scratch.file("r.json");
-    let output = compare(&[
-        "--with-python",
-        "--models",
-        "threads",
-        "--syncs",
-        "racy,optimistic",
-        "--workers",
-        "2",
-        "--increments",
-        "10",
-        "--work",
-        "none",
-        "--export-json",
-        json.to_str().unwrap(),
-    ]);
+    let output = compare(
+        &scratch,
+        &[
+            "--with-python",
+            "--models",
+            "threads",
+            "--syncs",
+            "racy,optimistic",
+            "--workers",
+            "2",
+            "--increments",
+            "10",
+            "--work",
+            "none",
+            "--export-json",
+            json.to_str().unwrap(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -414,13 +451,13 @@ fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
     let export = ["--work", "none", "--probe-pairs", "1", "--export-json", json.to_str().unwrap()];
     if !tests::have_tool("redis-server") {
         // Without a server to start, the rows are skipped with one line, and nothing fails.
-        let output = compare(&[&args[..], &export[..]].concat());
+        let output = compare(&scratch, &[&args[..], &export[..]].concat());
         assert!(output.status.success());
         assert!(String::from_utf8_lossy(&output.stderr).contains("the redis rows are skipped"));
         tests::skip("compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started", "redis-server");
         return;
     }
-    let output = compare(&[&args[..], &export[..]].concat());
+    let output = compare(&scratch, &[&args[..], &export[..]].concat());
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

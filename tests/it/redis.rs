@@ -34,7 +34,7 @@ impl TestServer {
             .args(["--port", "0", "--unixsocket"])
             .arg(&socket)
             .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&scratch.0)
+            .arg(scratch.path())
             .args(extra)
             .stdout(Stdio::null())
             .spawn()

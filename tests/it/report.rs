@@ -7,10 +7,10 @@ use std::{
     process::Command,
 };
 
-use tests::{Scratch, binary, can_run, have_tool};
+use tests::{Scratch, can_run, have_tool};
 
-fn xtask(args: &[&str]) -> std::process::Output {
-    Command::new(binary("xtask")).args(args).output().expect("xtask runs")
+fn xtask(scratch: &Scratch, args: &[&str]) -> std::process::Output {
+    scratch.xtask().args(args).output().expect("xtask runs")
 }
 
 fn browser() -> Option<&'static str> {
@@ -42,31 +42,34 @@ fn inked(png_file: &Path) -> f64 {
 
 /// A quick comparison and sweep, and the page made from them.
 fn real_report(scratch: &Scratch) -> PathBuf {
-    let compare = xtask(&[
-        "compare",
-        "--profile",
-        "dev",
-        "--models",
-        "threads,processes,async",
-        "--syncs",
-        "racy,atomic",
-        "--workers",
-        "3",
-        "--increments",
-        "20000",
-        "--work",
-        "none",
-        "--repeats",
-        "2",
-        "--warmup",
-        "0",
-        "--row-budget",
-        "0s",
-        "--probe-pairs",
-        "1",
-    ]);
+    let compare = xtask(
+        scratch,
+        &[
+            "compare",
+            "--profile",
+            "dev",
+            "--models",
+            "threads,processes,async",
+            "--syncs",
+            "racy,atomic",
+            "--workers",
+            "3",
+            "--increments",
+            "20000",
+            "--work",
+            "none",
+            "--repeats",
+            "2",
+            "--warmup",
+            "0",
+            "--row-budget",
+            "0s",
+            "--probe-pairs",
+            "1",
+        ],
+    );
     assert!(compare.status.success(), "{}", String::from_utf8_lossy(&compare.stderr));
-    let sweep = xtask(&["sweep", "--profile", "dev", "--quick", "--models", "threads,async"]);
+    let sweep = xtask(scratch, &["sweep", "--profile", "dev", "--quick", "--models", "threads,async"]);
     assert!(sweep.status.success(), "{}", String::from_utf8_lossy(&sweep.stderr));
     // The runs' own folders, not `latest`, which tests running at the same time move.
     let folder = |output: &std::process::Output, before: &str| {
@@ -76,8 +79,10 @@ fn real_report(scratch: &Scratch) -> PathBuf {
     };
     let (compare_dir, sweep_dir) = (folder(&compare, "results.json are in "), folder(&sweep, "results in "));
     let page = scratch.file("index.html");
-    let report =
-        xtask(&["report", "--compare", &compare_dir, "--sweep", &sweep_dir, "--output", page.to_str().unwrap()]);
+    let report = xtask(
+        scratch,
+        &["report", "--compare", &compare_dir, "--sweep", &sweep_dir, "--output", page.to_str().unwrap()],
+    );
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
     page
 }
@@ -142,49 +147,46 @@ fn the_report_renders_in_a_real_browser_at_a_phones_width_and_a_wide_screens() {
 fn compare_and_sweep_write_the_page_of_their_own_run() {
     let scratch = Scratch::new("report-export");
     let html = scratch.file("compare.html");
-    let output = xtask(&[
-        "compare",
-        "--profile",
-        "dev",
-        "--models",
-        "threads",
-        "--syncs",
-        "atomic",
-        "--workers",
-        "2",
-        "--increments",
-        "10",
-        "--work",
-        "none",
-        "--repeats",
-        "1",
-        "--warmup",
-        "0",
-        "--row-budget",
-        "0s",
-        "--probe-pairs",
-        "0",
-        "--export-html",
-        html.to_str().unwrap(),
-    ]);
+    let output = xtask(
+        &scratch,
+        &[
+            "compare",
+            "--profile",
+            "dev",
+            "--models",
+            "threads",
+            "--syncs",
+            "atomic",
+            "--workers",
+            "2",
+            "--increments",
+            "10",
+            "--work",
+            "none",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--row-budget",
+            "0s",
+            "--probe-pairs",
+            "0",
+            "--export-html",
+            html.to_str().unwrap(),
+        ],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && page.contains("Comparison"));
     let html = scratch.file("sweep.html");
-    let output = xtask(&[
-        "sweep",
-        "--profile",
-        "dev",
-        "--quick",
-        "--models",
-        "threads",
-        "--export-html",
-        html.to_str().unwrap(),
-    ]);
+    let output = xtask(
+        &scratch,
+        &["sweep", "--profile", "dev", "--quick", "--models", "threads", "--export-html", html.to_str().unwrap()],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Memory against workers") && page.contains("<svg"));
     // A page that cannot be written is refused before anything runs.
-    let output = xtask(&["sweep", "--quick", "--export-html", "/nonexistent/dir/page.html"]);
+    let output = xtask(&scratch, &["sweep", "--quick", "--export-html", "/nonexistent/dir/page.html"]);
     assert_eq!(output.status.code(), Some(2));
 }

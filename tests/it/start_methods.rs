@@ -149,3 +149,36 @@ fn the_hidden_worker_mode_refuses_to_run_by_hand() {
     // And it is not offered in the help.
     assert!(!String::from_utf8_lossy(&run(BIN, &["--help"]).stdout).contains("spawned-worker"));
 }
+
+#[test]
+fn a_worker_that_ends_before_it_is_alive_is_named_and_nothing_hangs() {
+    // The binary replaced on disk while the coordinator spawns its workers: the later ones run `true`, which
+    // exits 0 without a word. That is a failure naming the worker, never a wait for ever.
+    let true_program = counter_core::child::on_path("true").expect("`true` is on the PATH");
+    let mut named = false;
+    for pause_ms in [20, 5, 60, 0, 120] {
+        let scratch = tests::Scratch::new("spawn-replaced");
+        let copy = scratch.file(BIN);
+        fs::copy(tests::binary(BIN), &copy).unwrap();
+        let mut child = std::process::Command::new(&copy)
+            .args(["--workers", "400", "--increments", "1", "--work", "none", "--start", "spawn"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(pause_ms));
+        let replacement = scratch.file("replacement");
+        fs::copy(&true_program, &replacement).unwrap();
+        fs::rename(&replacement, &copy).unwrap();
+        let status = tests::wait_timeout(&mut child, Duration::from_secs(90));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        if status.code() == Some(1) && stderr.contains("exited 0 before it said it was alive") {
+            named = true;
+            break;
+        }
+        assert!(status.success() || status.code() == Some(1), "{status:?}: {stderr}");
+    }
+    assert!(named, "no run replaced the binary while its workers were being spawned");
+}

@@ -1,31 +1,32 @@
 //! `cargo xtask sweep` end to end, with the debug binaries.
 
-use std::process::Command;
-
 use serde_json::Value;
-use tests::{Scratch, binary};
+use tests::Scratch;
 
-fn sweep(args: &[&str]) -> std::process::Output {
-    Command::new(binary("xtask")).args(["sweep", "--profile", "dev"]).args(args).output().expect("xtask runs")
+fn sweep(scratch: &Scratch, args: &[&str]) -> std::process::Output {
+    scratch.xtask().args(["sweep", "--profile", "dev"]).args(args).output().expect("xtask runs")
 }
 
 #[test]
 fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
     let dir = Scratch::new("sweep-quick");
     let (plot, json, csv, markdown) = (dir.file("m.svg"), dir.file("m.json"), dir.file("m.csv"), dir.file("m.md"));
-    let output = sweep(&[
-        "--quick",
-        "--models",
-        "threads,processes,async",
-        "--plot",
-        plot.to_str().unwrap(),
-        "--export-json",
-        json.to_str().unwrap(),
-        "--export-csv",
-        csv.to_str().unwrap(),
-        "--export-markdown",
-        markdown.to_str().unwrap(),
-    ]);
+    let output = sweep(
+        &dir,
+        &[
+            "--quick",
+            "--models",
+            "threads,processes,async",
+            "--plot",
+            plot.to_str().unwrap(),
+            "--export-json",
+            json.to_str().unwrap(),
+            "--export-csv",
+            csv.to_str().unwrap(),
+            "--export-markdown",
+            markdown.to_str().unwrap(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let models: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -58,16 +59,19 @@ fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
 fn a_model_stops_at_its_limit_and_the_sweep_says_which() {
     let dir = Scratch::new("sweep-limit");
     let json = dir.file("m.json");
-    let output = sweep(&[
-        "--models",
-        "threads",
-        "--workers",
-        "10,100000",
-        "--plot",
-        dir.file("m.svg").to_str().unwrap(),
-        "--export-json",
-        json.to_str().unwrap(),
-    ]);
+    let output = sweep(
+        &dir,
+        &[
+            "--models",
+            "threads",
+            "--workers",
+            "10,100000",
+            "--plot",
+            dir.file("m.svg").to_str().unwrap(),
+            "--export-json",
+            json.to_str().unwrap(),
+        ],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let models: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(models[0]["points"].as_array().unwrap().len(), 1);
@@ -78,7 +82,8 @@ fn a_model_stops_at_its_limit_and_the_sweep_says_which() {
 #[test]
 fn without_python_the_python_rows_are_skipped_with_one_line() {
     let dir = Scratch::new("sweep-no-interpreter");
-    let output = Command::new(binary("xtask"))
+    let output = dir
+        .xtask()
         .args(["sweep", "--profile", "dev", "--quick", "--with-python", "--models", "async", "--plot"])
         .arg(dir.file("m.svg"))
         .env("COUNTER_PYTHON", "/nonexistent/python3")
@@ -92,13 +97,14 @@ fn without_python_the_python_rows_are_skipped_with_one_line() {
 
 #[test]
 fn sweep_refuses_bad_flags() {
+    let scratch = Scratch::new("sweep-refuses-bad-flags");
     for (args, expected) in [
         (&["--workers", "0"][..], "invalid workers '0'"),
         (&["--workers", "10,x"], "'x'"),
         (&["--quick", "--workers", "10"], "cannot be used with"),
         (&["--models", "fibers"], "[possible values: threads, processes, async, redis]"),
     ] {
-        let output = Command::new(binary("xtask")).arg("sweep").args(args).output().unwrap();
+        let output = scratch.xtask().arg("sweep").args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
@@ -106,8 +112,10 @@ fn sweep_refuses_bad_flags() {
 }
 
 #[test]
-fn the_plot_lands_in_the_run_folder_under_the_workspace_target() {
-    let output = Command::new(binary("xtask"))
+fn the_plot_lands_in_the_run_folder_under_the_results_folder() {
+    let scratch = Scratch::new("the-plot-lands-in-the-run-folder");
+    let output = scratch
+        .xtask()
         .current_dir(std::env::temp_dir())
         .args(["sweep", "--profile", "dev", "--models", "threads", "--workers", "1,2"])
         .output()
@@ -115,14 +123,15 @@ fn the_plot_lands_in_the_run_folder_under_the_workspace_target() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let plot = stdout.split("Plot: ").nth(1).and_then(|rest| rest.split(';').next()).unwrap();
-    let sweep_folder = tests::workspace_target().join("sweep");
+    let sweep_folder = scratch.file("results").join("sweep");
     assert!(std::path::Path::new(plot).starts_with(&sweep_folder), "{plot} is not under {}", sweep_folder.display());
     assert!(std::path::Path::new(plot).is_file());
 }
 
 #[test]
 fn a_sweep_without_a_single_point_fails() {
-    let output = sweep(&["--models", "threads", "--workers", "100000"]);
+    let scratch = Scratch::new("a-sweep-without-a-single-point-fails");
+    let output = sweep(&scratch, &["--models", "threads", "--workers", "100000"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no model produced a single point"), "{stderr}");

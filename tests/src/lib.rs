@@ -381,27 +381,34 @@ pub fn nobody_processes(needle: &str) -> String {
     found
 }
 
-/// A folder of its own under the temporary folder, removed when dropped.
+/// A test's own folder under the temporary folder, removed when dropped: everything the test writes goes here,
+/// the results of the `cargo xtask` it runs included.
 #[derive(Debug)]
-pub struct Scratch(pub PathBuf);
+pub struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     /// A fresh folder named after the test.
     pub fn new(name: &str) -> Scratch {
-        let dir = env::temp_dir().join(format!("counter-test-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a folder under the temporary folder");
-        Scratch(dir)
+        let dir = tempfile::Builder::new().prefix(&format!("counter-test-{name}-")).tempdir();
+        Scratch(dir.expect("create a folder under the temporary folder"))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 
     /// A path inside it.
     pub fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        self.0.path().join(name)
     }
-}
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    /// `cargo xtask`, keeping its results (run folders, `latest` links) in this folder, never in the workspace's
+    /// `target/`, where they would replace the user's own.
+    pub fn xtask(&self) -> Command {
+        let mut command = Command::new(binary("xtask"));
+        command.env("COUNTER_LAB_RESULTS", self.file("results")).stdin(Stdio::null());
+        command
     }
 }
 

@@ -18,6 +18,15 @@ pub fn target_dir() -> PathBuf {
     env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
+/// The variable that moves every task's results (its run folders and `latest` links) elsewhere.
+pub const RESULTS_VARIABLE: &str = "COUNTER_LAB_RESULTS";
+
+/// Where a task keeps its results: `$COUNTER_LAB_RESULTS/<task>` when that is set (the tests point it into
+/// their own temporary folders, so that they never replace a user's results), else `target/<task>`.
+pub fn results_dir(task: &str) -> PathBuf {
+    env::var_os(RESULTS_VARIABLE).map_or_else(target_dir, PathBuf::from).join(task)
+}
+
 /// A cargo build profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {

@@ -82,6 +82,9 @@ pub(crate) struct Workers {
 /// How often the coordinator wakes up to look at signals and children when nothing else happens.
 const TICK: Duration = Duration::from_millis(20);
 
+/// How long the workers get to say they are alive, besides a millisecond each.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
 /// How often the coordinator looks for exited children once every report is in.
 const REAP_TICK: Duration = Duration::from_millis(1);
 
@@ -317,6 +320,8 @@ impl Workers {
             ProcessesError::WorkerKilled { worker, pid, signal: signal.as_str(), during }
         } else if let Some(code) = reaped.status.code().filter(|code| *code != exit::OK) {
             ProcessesError::WorkerFailed { worker, pid, code, meaning: exit::meaning(code), during }
+        } else if self.phase == Phase::Starting && !self.slots[index].ready {
+            ProcessesError::EndedBeforeReady { worker, pid }
         } else {
             return;
         };
@@ -333,11 +338,19 @@ impl Workers {
         self.failure.get_or_insert(error);
     }
 
-    /// Waits until every worker reported alive. Fails on the first problem or stop signal.
+    /// Waits until every worker reported alive. Fails on the first problem or stop signal, and when they have
+    /// not all said so by a deadline: a minute, and a millisecond more per worker (a thousand spawned workers
+    /// start in about a second here).
     pub(crate) fn wait_until_ready(&mut self) -> Result<(), Stop> {
+        let waited = READY_DEADLINE + Duration::from_millis(self.count());
+        let deadline = Instant::now() + waited;
         while self.ready < self.count() {
             self.pump(TICK);
             self.check()?;
+            if Instant::now() > deadline {
+                let (ready, workers, waited_s) = (self.ready, self.count(), waited.as_secs());
+                return Err(Stop::Failed(ProcessesError::NotReadyInTime { ready, workers, waited_s }));
+            }
         }
         Ok(())
     }

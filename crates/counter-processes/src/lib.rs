@@ -98,6 +98,29 @@ pub enum ProcessesError {
         /// What went wrong.
         detail: String,
     },
+    /// A worker ended, without a fault, before it said it was alive: it was not started as one of ours.
+    #[error(
+        "worker {worker} (pid {pid}) exited 0 before it said it was alive; the other workers were stopped and reaped"
+    )]
+    EndedBeforeReady {
+        /// The worker's number.
+        worker: u64,
+        /// Its pid.
+        pid: i32,
+    },
+    /// Workers did not say they were alive in time.
+    #[error(
+        "{ready} of {workers} workers said they were alive within {waited_s} s; the others never did, and all were \
+         stopped and reaped"
+    )]
+    NotReadyInTime {
+        /// Workers that said so.
+        ready: u64,
+        /// Workers started.
+        workers: u64,
+        /// How long the coordinator waited, seconds.
+        waited_s: u64,
+    },
     /// The fork server ended while it still had workers.
     #[error("the fork server (pid {pid}) ended: {how}, while {left} workers were still alive; they died with it")]
     ServerDied {

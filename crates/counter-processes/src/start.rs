@@ -24,7 +24,7 @@ use std::{
 };
 
 pub use counter_core::model::StartMethod;
-use counter_core::{child, counter::Counter, error::EXIT_USAGE, model::Model, output};
+use counter_core::{child, config::Config, counter::Counter, error::EXIT_USAGE, model::Model, output};
 use nix::{
     errno::Errno,
     fcntl::OFlag,
@@ -363,10 +363,19 @@ pub fn spawned_worker_main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    ExitCode::from(run_spawned(&handoff).clamp(0, 255) as u8)
+    ExitCode::from(run_spawned(handoff).clamp(0, 255) as u8)
 }
 
-fn receive_handoff() -> Result<Handoff, String> {
+/// A spawned worker's hand-off, checked against what it describes: the workload, the worker's number, and the
+/// segment on descriptor 5, which must be a file at least as large as the counter's layout says.
+struct Spawned {
+    handoff: Handoff,
+    config: Config,
+    segment: OwnedFd,
+    length: NonZeroUsize,
+}
+
+fn receive_handoff() -> Result<Spawned, String> {
     for fd in [SPAWNED_REPORT_FD, SPAWNED_GO_FD, SPAWNED_HANDOFF_FD] {
         // SAFETY: a descriptor number is only looked at here, not owned.
         let kind = fstat(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(|_| format!("descriptor {fd} is not open"))?;
@@ -382,18 +391,45 @@ fn receive_handoff() -> Result<Handoff, String> {
     if getppid().as_raw() != handoff.parent {
         return Err(format!("the hand-off names pid {} as the parent, which is not this process's", handoff.parent));
     }
-    Ok(handoff)
+    let config = handoff
+        .request
+        .clone()
+        .validate_for(&crate::FRONTEND.abilities)
+        .map_err(|error| format!("the hand-off's workload is refused: {error}"))?;
+    if handoff.index >= config.members() {
+        return Err(format!("the hand-off names worker {} of {}", handoff.index, config.members()));
+    }
+    let needed = counter_core::counter::layout(config.strategy(), config.members())
+        .map_err(|error| format!("the hand-off's counter cannot be laid out: {error}"))?
+        .size();
+    let length =
+        usize::try_from(handoff.segment_bytes).ok().filter(|&length| length >= needed).and_then(NonZeroUsize::new);
+    let Some(length) = length else {
+        return Err(format!(
+            "the hand-off gives the segment {} bytes, less than the {needed} its counter takes",
+            handoff.segment_bytes
+        ));
+    };
+    // SAFETY: a descriptor number is only looked at here, not owned.
+    let segment = fstat(unsafe { BorrowedFd::borrow_raw(SPAWNED_SEGMENT_FD) })
+        .map_err(|_| format!("descriptor {SPAWNED_SEGMENT_FD} is not open"))?;
+    if SFlag::from_bits_truncate(segment.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(format!("descriptor {SPAWNED_SEGMENT_FD} is not a shared-memory segment (a regular file)"));
+    }
+    if u64::try_from(segment.st_size).unwrap_or(0) < handoff.segment_bytes {
+        return Err(format!(
+            "the segment on descriptor {SPAWNED_SEGMENT_FD} holds {} bytes, less than the {} the hand-off gives it",
+            segment.st_size, handoff.segment_bytes
+        ));
+    }
+    // SAFETY: descriptor 5 is open and a regular file at least `length` bytes long (both checked just above);
+    // nothing else in this process owns it.
+    let segment = unsafe { OwnedFd::from_raw_fd(SPAWNED_SEGMENT_FD) };
+    Ok(Spawned { handoff, config, segment, length })
 }
 
-fn run_spawned(handoff: &Handoff) -> i32 {
-    let Ok(config) = handoff.request.clone().validate_for(&crate::FRONTEND.abilities) else {
-        return worker::exit::COUNTER_FAILED;
-    };
-    // SAFETY: descriptor 5 was checked by the coordinator to be the segment; owned from here on.
-    let segment = unsafe { OwnedFd::from_raw_fd(SPAWNED_SEGMENT_FD) };
-    let Some(length) = usize::try_from(handoff.segment_bytes).ok().and_then(NonZeroUsize::new) else {
-        return worker::exit::COUNTER_FAILED;
-    };
+fn run_spawned(spawned: Spawned) -> i32 {
+    let Spawned { handoff, config, segment, length } = spawned;
     // SAFETY: a fresh shared mapping of the segment at an address of the kernel's choosing aliases nothing; it
     // stays mapped until this process ends.
     let base = match unsafe {
@@ -402,8 +438,9 @@ fn run_spawned(handoff: &Handoff) -> i32 {
         Ok(base) => base.cast::<u8>(),
         Err(_) => return worker::exit::COUNTER_FAILED,
     };
-    // SAFETY: the coordinator initialised the counter for this strategy and member count at the segment's
-    // start before it started any worker; the mapping covers the layout and lives as long as this process.
+    // SAFETY: the mapping covers the counter's layout for this strategy and member count (the hand-off's length
+    // was checked to, and the file to be at least that long) and lives as long as this process; the coordinator
+    // initialised the counter there before it started any worker.
     let Ok(counter) = (unsafe { Counter::attach_at(base, config.strategy(), config.members()) }) else {
         return worker::exit::COUNTER_FAILED;
     };

@@ -64,6 +64,16 @@ pub struct Args {
     exports: output::Exports,
 }
 
+/// Seconds for people, with a sign when negative (a longer sleep that cost less: noise, said as it was measured).
+fn signed_seconds(seconds: f64) -> String {
+    if seconds < 0.0 { format!("-{}", units::seconds(-seconds)) } else { units::seconds(seconds) }
+}
+
+/// A count that may be negative, likewise.
+fn signed_count(count: f64) -> String {
+    format!("{count:.0}")
+}
+
 /// A sleep long enough to be told from the start of a run, and short enough to wait for.
 fn sleep_length(text: &str) -> Result<Duration, String> {
     let duration = parse_duration(text).map_err(|error| error.to_string())?;
@@ -89,6 +99,40 @@ pub struct Calibration {
     pub bare_2_s: f64,
     /// The worker loop, two workers at once.
     pub loop_2_s: f64,
+    /// The fastest and slowest of the rounds, for each of the four.
+    pub bare_1_range_s: [f64; 2],
+    /// See `bare_1_range_s`.
+    pub loop_1_range_s: [f64; 2],
+    /// See `bare_1_range_s`.
+    pub bare_2_range_s: [f64; 2],
+    /// See `bare_1_range_s`.
+    pub loop_2_range_s: [f64; 2],
+}
+
+/// What the rounds say of a goal: above the noise one way or the other, or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every round meets it.
+    Met,
+    /// No round meets it.
+    NotMet,
+    /// Some rounds do, some do not: the machine's noise is wider than the question.
+    Noise,
+}
+
+impl Verdict {
+    fn words(self) -> &'static str {
+        match self {
+            Verdict::Met => "met in every round",
+            Verdict::NotMet => "not met in any round",
+            Verdict::Noise => "indistinguishable here: the rounds fall on both sides",
+        }
+    }
+}
+
+/// The range of `a / b` over the rounds' ranges of `a` and of `b`.
+fn ratio_range(a: [f64; 2], b: [f64; 2]) -> [f64; 2] {
+    [a[0] / b[1], a[1] / b[0]]
 }
 
 impl Calibration {
@@ -104,6 +148,37 @@ impl Calibration {
     /// How much longer 2 workers take than 1, for the bare loop and the worker loop.
     pub fn scaling(&self) -> (f64, f64) {
         (self.bare_2_s / self.bare_1_s, self.loop_2_s / self.loop_1_s)
+    }
+
+    /// Whether the worker loop stays within [`OVERHEAD_GOAL`] of the bare loop, one worker, over the rounds.
+    pub fn overhead_verdict(&self) -> Verdict {
+        let [low, high] = ratio_range(self.loop_1_range_s, self.bare_1_range_s);
+        if high <= OVERHEAD_GOAL {
+            Verdict::Met
+        } else if low > OVERHEAD_GOAL {
+            Verdict::NotMet
+        } else {
+            Verdict::Noise
+        }
+    }
+
+    /// Whether the worker loop scales from 1 to 2 workers as the bare loop does, within [`SCALING_GOAL`], over
+    /// the rounds: the ranges of the two ratios, widened by the goal, must overlap for it to be met in some
+    /// round, and the whole of each within the other's widened range for every round.
+    pub fn scaling_verdict(&self) -> Verdict {
+        let bare = ratio_range(self.bare_2_range_s, self.bare_1_range_s);
+        let worker = ratio_range(self.loop_2_range_s, self.loop_1_range_s);
+        let (farthest, nearest) = (
+            (worker[1] / bare[0]).max(bare[1] / worker[0]) - 1.0,
+            ((worker[0] / bare[1]).max(bare[0] / worker[1]) - 1.0).max(0.0),
+        );
+        if farthest <= SCALING_GOAL {
+            Verdict::Met
+        } else if nearest > SCALING_GOAL {
+            Verdict::NotMet
+        } else {
+            Verdict::Noise
+        }
     }
 }
 
@@ -153,7 +228,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let plain_threads = workspace::build_example("counter-core", "plain_sleeping_threads")?;
     let plain_tasks = workspace::build_example("counter-async", "plain_sleeping_tasks")?;
     let bin_dir = workspace::build(&["counter-threads", "counter-async"], Profile::Release)?;
-    let run_dir = RunDir::create(&workspace::target_dir().join("calibrate"))?;
+    let run_dir = RunDir::create(&workspace::results_dir("calibrate"))?;
     let output =
         counter_core::child::dies_with_us(std::process::Command::new(&program).arg(args.increments.to_string()))
             .output()
@@ -199,16 +274,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     for row in rows {
         let (bare, worker) = row.scaling();
+        let overhead = ratio_range(row.loop_1_range_s, row.bare_1_range_s);
         let _ = writeln!(
             text,
-            "- {}: the worker loop takes {:.2}x the bare loop's time ({}; goal at most {OVERHEAD_GOAL}x); with 2 \
-             workers it scales as {worker:.2}x against the bare loop's {bare:.2}x, {:.0}% apart ({}; goal within {:.0}%).",
+            "- {}: the worker loop takes {:.2}x the bare loop's time ({:.2}x … {:.2}x over the rounds; goal at most \
+             {OVERHEAD_GOAL}x: {}); with 2 workers it scales as {worker:.2}x against the bare loop's {bare:.2}x \
+             (goal within {:.0}%: {}).",
             row.strategy,
             row.overhead(),
-            if row.overhead() <= OVERHEAD_GOAL { "met" } else { "not met" },
-            (worker / bare - 1.0).abs() * 100.0,
-            if (worker / bare - 1.0).abs() <= SCALING_GOAL { "met" } else { "not met" },
-            SCALING_GOAL * 100.0
+            overhead[0],
+            overhead[1],
+            row.overhead_verdict().words(),
+            SCALING_GOAL * 100.0,
+            row.scaling_verdict().words(),
         );
     }
     text.push('\n');
@@ -223,18 +301,51 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let (ours_switches, plain_switches) = cost.switches_per_second();
         let _ = writeln!(
             text,
-            "- {} {}: one more second of sleep cost ours {} of CPU and {ours_switches:.0} context switches, the plain \
-             sleep {} and {plain_switches:.0}; at {} ours used {} more CPU than the plain sleep (its start line, \
-             memory probe and report).",
+            "- {} {}: one more second of sleep cost ours {} of CPU and {} context switches, the plain sleep {} and {} \
+             (one run of each); at {} ours used {} more CPU \
+             than the plain sleep, what a run does besides sleeping.",
             cost.count,
             cost.sleepers,
-            units::seconds(ours_cpu.max(0.0)),
-            units::seconds(plain_cpu.max(0.0)),
+            signed_seconds(ours_cpu),
+            signed_count(ours_switches),
+            signed_seconds(plain_cpu),
+            signed_count(plain_switches),
             format_duration(Duration::from_secs_f64(cost.sleep_s)),
-            units::seconds((cost.ours[0].cpu_s - cost.plain[0].cpu_s).max(0.0)),
+            signed_seconds(cost.ours[0].cpu_s - cost.plain[0].cpu_s),
         );
     }
-    let _ = writeln!(text, "\nResults in {} (target/calibrate/latest links to it).", run_dir.path().display());
+    let _ = writeln!(text, "\nResults in {} ({} links to it).", run_dir.path().display(), run_dir.latest().display());
     terminal.print(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calibration(loop_1: [f64; 2], loop_2: [f64; 2]) -> Calibration {
+        Calibration {
+            strategy: "atomic".to_owned(),
+            increments: 1,
+            bare_1_s: 1.0,
+            loop_1_s: f64::midpoint(loop_1[0], loop_1[1]),
+            bare_2_s: 2.0,
+            loop_2_s: f64::midpoint(loop_2[0], loop_2[1]),
+            bare_1_range_s: [0.99, 1.01],
+            loop_1_range_s: loop_1,
+            bare_2_range_s: [1.98, 2.02],
+            loop_2_range_s: loop_2,
+        }
+    }
+
+    #[test]
+    fn a_verdict_is_given_only_where_every_round_agrees() {
+        let close = calibration([1.0, 1.02], [2.0, 2.04]);
+        assert_eq!((close.overhead_verdict(), close.scaling_verdict()), (Verdict::Met, Verdict::Met));
+        let slow = calibration([1.5, 1.6], [6.0, 6.4]);
+        assert_eq!((slow.overhead_verdict(), slow.scaling_verdict()), (Verdict::NotMet, Verdict::NotMet));
+        // Rounds on both sides of the goal: noise, said as such, never "not met".
+        let noisy = calibration([1.0, 1.5], [1.6, 3.0]);
+        assert_eq!((noisy.overhead_verdict(), noisy.scaling_verdict()), (Verdict::Noise, Verdict::Noise));
+    }
 }

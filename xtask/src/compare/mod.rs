@@ -235,7 +235,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let terminal = Terminal::new(&exports);
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
-    let run_dir = RunDir::create(&workspace::target_dir().join("compare"))?;
+    let run_dir = RunDir::create(&workspace::results_dir("compare"))?;
     Machine::now("compare").record(run_dir.path())?;
     let scenarios = args.scenarios();
     let targets = targets(args, &bin_dir);
@@ -290,8 +290,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut text = tables_and_sentences(args, &scenario_runs, &rows, &probes);
     let _ = writeln!(
         text,
-        "\nRaw reports and results.json are in {} (target/compare/latest links to it); this comparison took {:.1} s.",
+        "\nRaw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",
         run_dir.path().display(),
+        run_dir.latest().display(),
         started.elapsed().as_secs_f64()
     );
     terminal.print(&text)?;

@@ -42,6 +42,11 @@ impl RunDir {
         &self.path
     }
 
+    /// The link to the latest run of the task, which [`RunDir::publish`] points here.
+    pub fn latest(&self) -> PathBuf {
+        self.task_dir.join("latest")
+    }
+
     /// Makes this run the latest: `latest` links to it and `results.json` holds `results`, both replaced at once.
     pub fn publish(&self, results: &str) -> anyhow::Result<()> {
         fs::write(self.path.join("results.json"), results)

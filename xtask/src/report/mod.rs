@@ -23,15 +23,17 @@ use crate::{Usage, machine::Machine, output::Terminal, workspace};
   cargo xtask compare && cargo xtask sweep && cargo xtask report   # then open target/report/index.html
   cargo xtask report --compare target/compare/20261126T233127Z-23151 --output /tmp/page.html")]
 pub struct Args {
-    /// The comparison to show: a run's folder, or its results.json [default: target/compare/latest]
+    /// The comparison to show: a run's folder, or its results.json [default: target/compare/latest, or
+    /// `$COUNTER_LAB_RESULTS/compare/latest` when that is set]
     #[arg(long, value_name = "PATH")]
     compare: Option<PathBuf>,
 
-    /// The sweep to show: a run's folder, or its results.json [default: target/sweep/latest]
+    /// The sweep to show: a run's folder, or its results.json [default: target/sweep/latest, or
+    /// `$COUNTER_LAB_RESULTS/sweep/latest`]
     #[arg(long, value_name = "PATH")]
     sweep: Option<PathBuf>,
 
-    /// Where to write the page [default: target/report/index.html]
+    /// Where to write the page [default: target/report/index.html, or `$COUNTER_LAB_RESULTS/report/index.html`]
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
@@ -65,10 +67,9 @@ impl RunResults {
 
 /// Runs the task.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let target = workspace::target_dir();
-    let compare_path = args.compare.clone().unwrap_or_else(|| target.join("compare").join("latest"));
-    let sweep_path = args.sweep.clone().unwrap_or_else(|| target.join("sweep").join("latest"));
-    let output = args.output.clone().unwrap_or_else(|| target.join("report").join("index.html"));
+    let compare_path = args.compare.clone().unwrap_or_else(|| workspace::results_dir("compare").join("latest"));
+    let sweep_path = args.sweep.clone().unwrap_or_else(|| workspace::results_dir("sweep").join("latest"));
+    let output = args.output.clone().unwrap_or_else(|| workspace::results_dir("report").join("index.html"));
     let compare = RunResults::read(&compare_path)?;
     let sweep = RunResults::read(&sweep_path)?;
     if compare.is_none() && sweep.is_none() {

@@ -176,7 +176,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let models = models::runnable(&models::asked(&args.models), &args.servers);
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
-    let run_dir = RunDir::create(&workspace::target_dir().join("sweep"))?;
+    let run_dir = RunDir::create(&workspace::results_dir("sweep"))?;
     crate::machine::Machine::now("sweep").record(run_dir.path())?;
     let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
     let swept = to_sweep(args, &models, &bin_dir);
@@ -235,9 +235,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let _ = writeln!(
         text,
-        "\nPlot: {}; results in {} (target/sweep/latest links to it); this sweep took {:.1} s.",
+        "\nPlot: {}; results in {} ({} links to it); this sweep took {:.1} s.",
         plot.display(),
         run_dir.path().display(),
+        run_dir.latest().display(),
         started.elapsed().as_secs_f64()
     );
     terminal.print(&text)?;
