@@ -44,7 +44,8 @@ fn run_spawned(handoff: &Handoff, segment: OwnedFd) -> (Option<i32>, String) {
         });
     }
     let output = command.output().unwrap();
-    drop(report_read);
+    // Ours to close once the worker has its copies.
+    drop((report_read, segment));
     (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
