@@ -471,3 +471,29 @@ fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
     }
     assert!(stdout.contains("Memory per extra client (1 pairs of runs with 1 and 1000 clients)"), "{stdout}");
 }
+
+#[test]
+fn two_exports_to_one_file_and_a_closed_output_are_refused() {
+    let scratch = Scratch::new("export-clash");
+    let same = scratch.file("out.json");
+    let same = same.to_str().unwrap();
+    let output = one_row(&scratch, &["--export-json", same, "--export-html", same]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--export-json and --export-html name the same file"), "{stderr}");
+    // The page to standard output, as every other export can go.
+    let output = one_row(&scratch, &["--export-html", "-"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("<!DOCTYPE html>"));
+    assert!(!std::path::Path::new("-").exists(), "no file named '-'");
+    // What compare prints would be lost: refused before anything runs, as the binaries do.
+    let output = std::process::Command::new("sh")
+        .args(["-c", "exec \"$0\" compare --models threads >&-"])
+        .arg(binary("xtask"))
+        .env("COUNTER_LAB_RESULTS", scratch.file("results"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("standard output is closed"), "{stderr}");
+}

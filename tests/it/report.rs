@@ -186,7 +186,10 @@ fn compare_and_sweep_write_the_page_of_their_own_run() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Memory against workers") && page.contains("<svg"));
-    // A page that cannot be written is refused before anything runs.
-    let output = xtask(&scratch, &["sweep", "--quick", "--export-html", "/nonexistent/dir/page.html"]);
+    // A page that cannot be written (its folder would be inside a file) is refused before anything runs.
+    let file = scratch.file("a-file");
+    std::fs::write(&file, "").unwrap();
+    let page = file.join("page.html");
+    let output = xtask(&scratch, &["sweep", "--quick", "--export-html", page.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
 }

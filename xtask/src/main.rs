@@ -60,6 +60,13 @@ fn main() -> ExitCode {
         eprint(&format!("xtask: error: could not install the signal handlers: {error}\n"));
         return ExitCode::from(EXIT_FAILURE);
     }
+    if counter_core::output::stdout_was_closed() {
+        eprint(
+            "xtask: error: standard output is closed, so what the task prints would be lost; redirect it to a file, \
+             or to /dev/null to discard it\n",
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let outcome = match cli.task {
         Task::Compare(args) => compare::run(&args),
         Task::Sweep(args) => sweep::run(&args),

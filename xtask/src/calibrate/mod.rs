@@ -17,6 +17,7 @@ use counter_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    Usage,
     output::{self, RunDir, Table, Terminal},
     runner,
     workspace::{self, Profile},
@@ -222,6 +223,13 @@ fn table(rows: &[Calibration]) -> Table {
 
 /// Runs the calibration.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(html) = &args.exports.html {
+        return Err(Usage(format!(
+            "--export-html {}: calibrate draws no page; compare and sweep do, and so does cargo xtask report",
+            html.display()
+        ))
+        .into());
+    }
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);
     let program = workspace::build_example("counter-core", "calibrate")?;
@@ -265,7 +273,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             row.strategy, row.increments, row.bare_1_s, row.loop_1_s, row.bare_2_s, row.loop_2_s
         );
     }
-    exports.write(&json, &csv, &output::to_markdown(&table))?;
+    exports.write(&json, &csv, &output::to_markdown(&table), None)?;
     let mut text = output::render_to_width(&table, None) + "\n";
     let _ = writeln!(
         text,

@@ -43,7 +43,6 @@ use self::{
     scenario::{Preset, Scenario},
 };
 use crate::{
-    Usage,
     machine::Machine,
     models::{self, ServerArgs},
     output::{self, RunDir, Terminal},
@@ -176,10 +175,6 @@ pub struct Args {
 
     #[command(flatten)]
     exports: output::Exports,
-
-    /// Write the comparison as a self-contained HTML page with charts to FILE (as `cargo xtask report` does)
-    #[arg(long, value_name = "FILE")]
-    export_html: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -227,11 +222,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let args = &Args { models: models::runnable(&models::asked(&args.models), &args.servers), ..args.clone() };
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
-    if let Some(html) = &args.export_html {
-        // Opened now, as the other exports are: a path that cannot be written fails before the first run.
-        std::fs::File::create(html)
-            .map_err(|e| Usage(format!("--export-html {}: cannot be written: {e}", html.display())))?;
-    }
     let terminal = Terminal::new(&exports);
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
@@ -282,11 +272,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // Results first, then exports, then the text: a failed print must not lose a measurement.
     let json = json::to_json(&scenario_runs, &rows, &probes);
     run_dir.publish(&json)?;
-    exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows))?;
-    if let Some(html) = &args.export_html {
+    let page = if exports.wants_html() {
         let results = crate::report::RunResults::read(run_dir.path())?;
-        crate::report::write(html, &crate::report::page(results.as_ref(), None)?)?;
-    }
+        Some(crate::report::page(results.as_ref(), None)?)
+    } else {
+        None
+    };
+    exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows), page.as_deref())?;
     let mut text = tables_and_sentences(args, &scenario_runs, &rows, &probes);
     let _ = writeln!(
         text,

@@ -70,6 +70,10 @@ pub struct Exports {
     /// Write the table as Markdown to FILE (`-`: standard output)
     #[arg(long = "export-markdown", value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+
+    /// Write a self-contained HTML page with charts to FILE (`-`: standard output), as `cargo xtask report` does
+    #[arg(long = "export-html", value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Where one export goes.
@@ -113,21 +117,38 @@ pub struct OpenExports {
     json: Option<Sink>,
     csv: Option<Sink>,
     markdown: Option<Sink>,
+    html: Option<Sink>,
 }
 
 impl Exports {
     /// Opens (creates) every export file now; a path that cannot be written is refused at once.
     pub fn open(&self) -> Result<OpenExports, Usage> {
-        let to_stdout =
-            [&self.json, &self.csv, &self.markdown].iter().filter(|p| p.as_deref() == Some(Path::new("-"))).count();
-        if to_stdout > 1 {
+        let given = [
+            ("--export-json", &self.json),
+            ("--export-csv", &self.csv),
+            ("--export-markdown", &self.markdown),
+            ("--export-html", &self.html),
+        ];
+        let given: Vec<(&str, &Path)> =
+            given.iter().filter_map(|(flag, path)| path.as_deref().map(|path| (*flag, path))).collect();
+        if given.iter().filter(|(_, path)| *path == Path::new("-")).count() > 1 {
             return Err(Usage("only one export can go to standard output ('-')".to_owned()));
+        }
+        // Two exports to one file would leave only the last one there.
+        for (index, (flag, path)) in given.iter().enumerate() {
+            let same = |other: &Path| std::path::absolute(other).ok() == std::path::absolute(path).ok();
+            if let Some((other_flag, _)) =
+                given[index + 1..].iter().find(|(_, other)| *path != Path::new("-") && same(other))
+            {
+                return Err(Usage(format!("{flag} and {other_flag} name the same file, {}", path.display())));
+            }
         }
         let open = |flag, path: &Option<PathBuf>| path.as_deref().map(|path| Sink::open(flag, path)).transpose();
         Ok(OpenExports {
             json: open("--export-json", &self.json)?,
             csv: open("--export-csv", &self.csv)?,
             markdown: open("--export-markdown", &self.markdown)?,
+            html: open("--export-html", &self.html)?,
         })
     }
 }
@@ -135,18 +156,25 @@ impl Exports {
 impl OpenExports {
     /// Whether an export takes standard output, so that the table must go to standard error.
     pub fn takes_stdout(&self) -> bool {
-        [&self.json, &self.csv, &self.markdown].iter().any(|sink| matches!(sink, Some(Sink::Stdout)))
+        [&self.json, &self.csv, &self.markdown, &self.html].iter().any(|sink| matches!(sink, Some(Sink::Stdout)))
     }
 
-    /// Writes every export, each made by the task: JSON and CSV with numbers, Markdown for people.
-    pub fn write(self, json: &str, csv: &str, markdown: &str) -> anyhow::Result<()> {
-        let OpenExports { json: json_sink, csv: csv_sink, markdown: markdown_sink } = self;
+    /// Whether a page was asked for.
+    pub fn wants_html(&self) -> bool {
+        self.html.is_some()
+    }
+
+    /// Writes every export, each made by the task: JSON and CSV with numbers, Markdown for people, and the page
+    /// (`html` is made only when [`OpenExports::wants_html`] says so).
+    pub fn write(self, json: &str, csv: &str, markdown: &str, html: Option<&str>) -> anyhow::Result<()> {
+        let OpenExports { json: json_sink, csv: csv_sink, markdown: markdown_sink, html: html_sink } = self;
         for (sink, flag, text) in [
-            (json_sink, "--export-json", json),
-            (csv_sink, "--export-csv", csv),
-            (markdown_sink, "--export-markdown", markdown),
+            (json_sink, "--export-json", Some(json)),
+            (csv_sink, "--export-csv", Some(csv)),
+            (markdown_sink, "--export-markdown", Some(markdown)),
+            (html_sink, "--export-html", html),
         ] {
-            if let Some(sink) = sink {
+            if let (Some(sink), Some(text)) = (sink, text) {
                 sink.write(flag, text)?;
             }
         }

@@ -73,10 +73,6 @@ pub struct Args {
 
     #[command(flatten)]
     exports: output::Exports,
-
-    /// Write the sweep as a self-contained HTML page with charts to FILE (as `cargo xtask report` does)
-    #[arg(long, value_name = "FILE")]
-    export_html: Option<PathBuf>,
 }
 
 /// One measurement: a model held with this many workers alive.
@@ -170,9 +166,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Opened now, as the exports are: a plot path that cannot be written fails before the first run.
         File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
     }
-    if let Some(html) = &args.export_html {
-        File::create(html).map_err(|e| Usage(format!("--export-html {}: cannot be written: {e}", html.display())))?;
-    }
     let models = models::runnable(&models::asked(&args.models), &args.servers);
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
@@ -191,11 +184,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     plot::draw(&plot, &models)?;
     let json = serde_json::to_string_pretty(&models)?;
     run_dir.publish(&json)?;
-    exports.write(&json, &csv(&models), &output::to_markdown(&table))?;
-    if let Some(html) = &args.export_html {
+    let page = if exports.wants_html() {
         let results = crate::report::RunResults::read(run_dir.path())?;
-        crate::report::write(html, &crate::report::page(None, results.as_ref())?)?;
-    }
+        Some(crate::report::page(None, results.as_ref())?)
+    } else {
+        None
+    };
+    exports.write(&json, &csv(&models), &output::to_markdown(&table), page.as_deref())?;
     let mut text = output::render_to_width(&table, None) + "\n";
     text.push_str(
         "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\
