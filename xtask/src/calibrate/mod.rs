@@ -183,6 +183,30 @@ impl Calibration {
     }
 }
 
+/// What the sleeping comparison says, one sentence per kind of sleeper.
+fn sleeping_sentences(costs: &[sleeping::SleepCost]) -> String {
+    let mut text = String::new();
+    for cost in costs {
+        let (ours_cpu, plain_cpu) = cost.cpu_per_second();
+        let (ours_switches, plain_switches) = cost.switches_per_second();
+        let _ = writeln!(
+            text,
+            "- {} {}: one more second of sleep cost ours {} of CPU and {} context switches, the plain sleep {} and {} \
+             (one run of each); at {} ours used {} more CPU \
+             than the plain sleep, what a run does besides sleeping.",
+            cost.count,
+            cost.sleepers,
+            signed_seconds(ours_cpu),
+            signed_count(ours_switches),
+            signed_seconds(plain_cpu),
+            signed_count(plain_switches),
+            format_duration(Duration::from_secs_f64(cost.sleep_s)),
+            signed_seconds(cost.ours[0].cpu_s - cost.plain[0].cpu_s),
+        );
+    }
+    text
+}
+
 fn sleeping_table(costs: &[sleeping::SleepCost]) -> Table {
     let mut rows = Vec::new();
     for cost in costs {
@@ -304,24 +328,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "\nours: counter-threads or counter-async, every worker asleep for the whole run (--increments 1); plain: a \
          program that only sleeps as many threads or tasks. CPU: user + system, from wait4.\n"
     );
-    for cost in &document.sleeping {
-        let (ours_cpu, plain_cpu) = cost.cpu_per_second();
-        let (ours_switches, plain_switches) = cost.switches_per_second();
-        let _ = writeln!(
-            text,
-            "- {} {}: one more second of sleep cost ours {} of CPU and {} context switches, the plain sleep {} and {} \
-             (one run of each); at {} ours used {} more CPU \
-             than the plain sleep, what a run does besides sleeping.",
-            cost.count,
-            cost.sleepers,
-            signed_seconds(ours_cpu),
-            signed_count(ours_switches),
-            signed_seconds(plain_cpu),
-            signed_count(plain_switches),
-            format_duration(Duration::from_secs_f64(cost.sleep_s)),
-            signed_seconds(cost.ours[0].cpu_s - cost.plain[0].cpu_s),
-        );
-    }
+    text.push_str(&sleeping_sentences(&document.sleeping));
     let _ = writeln!(text, "\nResults in {} ({} links to it).", run_dir.path().display(), run_dir.latest().display());
     terminal.print(&text)?;
     Ok(ExitCode::SUCCESS)
