@@ -367,3 +367,58 @@ fn count(report: &RunReport, name: &str) -> u64 {
     let extension = report.extension.as_ref().expect("the redis model's figures");
     extension.figures.get(name).and_then(serde_json::Value::as_u64).unwrap_or_else(|| panic!("no count {name}"))
 }
+
+#[test]
+fn a_password_never_appears_in_what_is_printed_or_written() {
+    // No server answers on port 9: what matters is every way the URL is echoed, in any shape.
+    for url in [
+        "redis://:sekrit@127.0.0.1:9/0",
+        "redis:/:sekrit@127.0.0.1:9",
+        ":sekrit@127.0.0.1:9",
+        "unix:///x?pass=sekrit&pass=sekrit",
+    ] {
+        let output = command(BIN).args(["--redis", url, "--workers", "1", "--increments", "1"]).output().unwrap();
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr_of(&output));
+        assert!(!output.status.success(), "{url}: {printed}");
+        assert!(!printed.contains("sekrit"), "{url}: {printed}");
+    }
+    // Nor in what compare keeps: its rows, the machine's record, the exports, the page.
+    let scratch = tests::Scratch::new("redis-password");
+    let output = scratch
+        .xtask()
+        .args(["compare", "--profile", "dev", "--models", "redis", "--redis", "redis://u:sekrit@127.0.0.1:9/0"])
+        .args(["--repeats", "1", "--warmup", "0", "--probe-pairs", "0", "--syncs", "atomic", "--increments", "1"])
+        .args(["--export-json", scratch.file("e.json").to_str().unwrap()])
+        .args(["--export-html", scratch.file("e.html").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr_of(&output));
+    assert!(!printed.contains("sekrit"), "{printed}");
+    let mut files = vec![scratch.path().to_path_buf()];
+    let mut read = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            read += 1;
+            assert!(!text.contains("sekrit"), "{} holds the password", path.display());
+        }
+    }
+    assert!(read >= 4, "results, machine record and exports were written: {read} files");
+}
+
+#[test]
+fn the_password_can_come_from_the_environment_as_redis_cli_takes_it() {
+    if !have_redis("the_password_can_come_from_the_environment_as_redis_cli_takes_it") {
+        return;
+    }
+    let server = TestServer::start("redis-auth", &["--requirepass", "from-env"]);
+    let args = ["--redis", &server.url(), "--workers", "2", "--increments", "5", "--sync", "atomic"];
+    let refused = command(BIN).args(args).env_remove("REDISCLI_AUTH").output().unwrap();
+    assert!(!refused.status.success(), "a server that wants a password refuses us without one");
+    let output = command(BIN).args(args).args(["--format", "json"]).env("REDISCLI_AUTH", "from-env").output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.final_value, 10);
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("from-env"));
+}

@@ -43,6 +43,7 @@ pub mod proc;
 pub mod queue;
 pub mod render;
 pub mod report;
+pub mod secrets;
 pub mod signals;
 pub mod unique;
 pub mod units;

@@ -43,7 +43,7 @@ use counter_core::{
     model::Model,
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
-    signals, unique,
+    secrets, signals, unique,
     workload::{STOP_CHECK_INTERVAL, Start},
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
@@ -186,7 +186,7 @@ impl RedisOptions {
             return Err(ConfigError::Conflict(format!(
                 "--redis {}: TLS (rediss://) is not built into counter-redis; use redis:// or unix://, or a TLS \
                  tunnel to the server",
-                without_password(url)
+                secrets::redact(url)
             )));
         }
         if self.lock_ttl.is_zero() || self.timeout.is_zero() {
@@ -196,22 +196,19 @@ impl RedisOptions {
     }
 }
 
-/// A URL as it may be shown: its password (before `@`, or a `pass=` parameter) replaced by `***`.
-fn without_password(url: &str) -> String {
-    if let Some(start) = url.find("pass=") {
-        let end = url[start..].find('&').map_or(url.len(), |end| start + end);
-        return format!("{}pass=***{}", &url[..start], &url[end..]);
-    }
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let shown = match credentials.split_once(':') {
-                Some((user, _)) => format!("{user}:***"),
-                None => "***".to_owned(),
-            };
-            format!("{}{shown}{}", &url[..scheme + 3], &url[at..])
+/// The variable that holds the server's password, as `redis-cli` reads it: so that it need not sit in argv.
+pub const PASSWORD_VARIABLE: &str = "REDISCLI_AUTH";
+
+/// The server to connect to: the URL, with the password from [`PASSWORD_VARIABLE`] when the URL has none.
+fn connection_info(url: &str) -> redis::RedisResult<redis::ConnectionInfo> {
+    use redis::IntoConnectionInfo as _;
+    let info = url.into_connection_info()?;
+    match std::env::var(PASSWORD_VARIABLE) {
+        Ok(password) if info.redis_settings().password().is_none() && !password.is_empty() => {
+            let settings = info.redis_settings().clone().set_password(password);
+            Ok(info.set_redis_settings(settings))
         }
-        _ => url.to_owned(),
+        _ => Ok(info),
     }
 }
 
@@ -229,11 +226,12 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
     };
     let (url, server) = match (&private, &options.url) {
         (Some(private), _) => (private.url(), private.describe()),
-        (None, Some(url)) => (url.clone(), without_password(url)),
+        (None, Some(url)) => (url.clone(), secrets::redact(url)),
         (None, None) => unreachable!("a private server is started when no URL is given"),
     };
-    let client = Client::open(url.as_str())
-        .map_err(|error| ConfigError::Conflict(format!("invalid --redis URL '{server}': {error}")))?;
+    let client = connection_info(&url)
+        .and_then(Client::open)
+        .map_err(|error| ConfigError::Conflict(secrets::redact(&format!("invalid --redis URL '{server}': {error}"))))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| {
         RunError::Frontend(RedisError::ServerStart { detail: format!("no tokio runtime: {source}") })
     })?;
@@ -652,14 +650,6 @@ fn notes(config: &Config, options: &RedisOptions) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_is_never_shown() {
-        assert_eq!(without_password("redis://user:secret@host:6379/0"), "redis://user:***@host:6379/0");
-        assert_eq!(without_password("redis://:secret@host"), "redis://:***@host");
-        assert_eq!(without_password("unix:///tmp/redis.sock"), "unix:///tmp/redis.sock");
-        assert_eq!(without_password("unix:///tmp/r.sock?db=1&pass=secret"), "unix:///tmp/r.sock?db=1&pass=***");
-    }
 
     #[test]
     fn options_are_checked() {

@@ -383,7 +383,7 @@ impl Cell<'_> {
             }
             Ok(_) => {}
             Err(error) if error.is::<TaskInterrupted>() => return Err(error),
-            Err(error) => self.error = Some(format!("{error:#}")),
+            Err(error) => self.error = Some(counter_core::secrets::redact(&format!("{error:#}"))),
         }
         Ok(())
     }
@@ -427,7 +427,7 @@ fn measure_all(
                     model: target.model,
                     python: target.python,
                     sync: strategy,
-                    flags: flags.join(" "),
+                    flags: counter_core::secrets::redact(&flags.join(" ")),
                     workload: workload.join(" "),
                     workers: scenario.workers,
                 };
