@@ -422,3 +422,15 @@ fn the_password_can_come_from_the_environment_as_redis_cli_takes_it() {
     assert_eq!(report.final_value, 10);
     assert!(!String::from_utf8_lossy(&output.stdout).contains("from-env"));
 }
+
+#[test]
+fn a_server_at_its_client_limit_is_named_with_its_limit() {
+    if !have_redis("a_server_at_its_client_limit_is_named_with_its_limit") {
+        return;
+    }
+    let server = TestServer::start("redis-maxclients", &["--maxclients", "4"]);
+    let output = command(BIN).args(["--redis", &server.url(), "--workers", "8", "--increments", "1"]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("it refused more clients: its maxclients is 4"), "{stderr}");
+}

@@ -182,3 +182,32 @@ fn a_worker_that_ends_before_it_is_alive_is_named_and_nothing_hangs() {
     }
     assert!(named, "no run replaced the binary while its workers were being spawned");
 }
+
+#[test]
+fn too_few_open_files_is_refused_naming_rlimit_nofile_never_a_failed_run() {
+    if !tests::can_run("too_few_open_files_is_refused_naming_rlimit_nofile_never_a_failed_run", false, &["prlimit"]) {
+        return;
+    }
+    for method in METHODS {
+        let mut refused = false;
+        for files in 6..=24 {
+            let output = std::process::Command::new("prlimit")
+                .arg(format!("--nofile={files}"))
+                .arg(tests::binary(BIN))
+                .args(["--start", method, "--workers", "3", "--increments", "1", "--work", "none"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let stderr = stderr_of(&output);
+            match output.status.code() {
+                Some(2) => {
+                    assert!(stderr.contains("is more than RLIMIT_NOFILE allows"), "{method} {files}: {stderr}");
+                    refused = true;
+                }
+                Some(0) => {}
+                other => panic!("{method} with {files} open files: {other:?}, {stderr}"),
+            }
+        }
+        assert!(refused, "{method}: even 6 open files were enough?");
+    }
+}

@@ -222,7 +222,7 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
     measured.lock_recoveries = shared.counter.counter().dead_owner_recoveries();
     measured.retries = shared.counter.counter().retries();
     measured.cpu = CpuUsage::of_this_process().since(cpu_before);
-    measured.peak_rss_kib = memory::of_process(std::process::id() as i32).map_or(0, |m| m.peak_rss_kib);
+    measured.peak_rss_kib = memory::peak_rss_kib(std::process::id() as i32).ok();
     let stopped = match outcome {
         Ok(()) => signals::received(),
         Err(Stop::Signal(signal)) => {
@@ -318,7 +318,8 @@ async fn coordinate(shared: &Arc<Shared>, measured: &mut Measurements) -> Result
     };
     if let Some(hold_for) = shared.config.hold() {
         announce_hold(hold_for, workers, pid);
-        // The tasks are all parked on the start signal, so blocking this thread for the hold starves nobody.
+        // The tasks are all parked on the start signal: blocking this thread for the hold starves nobody, and
+        // no thread is added to the process while it is measured from outside.
         if let hold::Outcome::Signal(signal) = hold::wait(hold_for, &mut || true) {
             shared.release(Start::Abort);
             return Err(Stop::Signal(signal));

@@ -6,7 +6,7 @@ use std::{
     io::{self, BufRead},
     os::fd::AsFd,
     thread,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use crate::{model::Model, output, units};
@@ -36,39 +36,75 @@ pub enum Outcome {
 /// Waits as `hold` says, until a stop signal arrives, or until `healthy` (asked every few tens of
 /// milliseconds) returns false.
 pub fn wait(hold: Hold, healthy: &mut dyn FnMut() -> bool) -> Outcome {
-    // A hold too long for the clock (centuries) is a hold that never times out.
-    let deadline = match hold {
-        Hold::For(duration) => Instant::now().checked_add(duration).map(Some),
-        Hold::UntilStdin => None,
-    };
-    let stdin = io::stdin();
-    let tick = PollTimeout::try_from(STOP_CHECK_INTERVAL).unwrap_or(PollTimeout::NONE);
+    let holding = Holding::new(hold);
     loop {
+        if let Some(outcome) = holding.step(healthy, STOP_CHECK_INTERVAL) {
+            return outcome;
+        }
+    }
+}
+
+/// A hold under way, looked at a step at a time: a frontend whose thread must not block (an async runtime
+/// with connections to keep alive) asks with no wait, and waits between steps in its own way.
+#[derive(Debug)]
+pub struct Holding {
+    ends: Ends,
+}
+
+/// When a hold ends.
+#[derive(Debug, Clone, Copy)]
+enum Ends {
+    /// At this moment.
+    At(Instant),
+    /// Only by a signal: a hold too long for the clock (centuries).
+    Never,
+    /// When a line (or the end of the input) arrives on standard input.
+    OnStdin,
+}
+
+impl Holding {
+    /// A hold that starts now.
+    pub fn new(hold: Hold) -> Holding {
+        let ends = match hold {
+            Hold::For(duration) => Instant::now().checked_add(duration).map_or(Ends::Never, Ends::At),
+            Hold::UntilStdin => Ends::OnStdin,
+        };
+        Holding { ends }
+    }
+
+    /// Whether the hold is over, waiting up to `wait` for it to be: `None` while it goes on.
+    pub fn step(&self, healthy: &mut dyn FnMut() -> bool, wait: Duration) -> Option<Outcome> {
         if let Some(signal) = signals::received() {
-            return Outcome::Signal(signal);
+            return Some(Outcome::Signal(signal));
         }
         if !healthy() {
-            return Outcome::Broken;
+            return Some(Outcome::Broken);
         }
-        if let Some(deadline) = deadline {
-            let Some(deadline) = deadline else {
-                thread::sleep(STOP_CHECK_INTERVAL);
-                continue;
-            };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Outcome::Done;
+        match self.ends {
+            Ends::At(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Some(Outcome::Done);
+                }
+                thread::sleep(left.min(wait));
+                None
             }
-            thread::sleep(left.min(STOP_CHECK_INTERVAL));
-            continue;
-        }
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, tick) {
-            Ok(0) | Err(Errno::EINTR) => {}
-            // Readable, closed, or an error: any of them ends the hold. A line is consumed if there is one.
-            Ok(_) | Err(_) => {
-                let _ = stdin.lock().read_line(&mut String::new());
-                return Outcome::Done;
+            Ends::Never => {
+                thread::sleep(wait);
+                None
+            }
+            Ends::OnStdin => {
+                let stdin = io::stdin();
+                let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::NONE);
+                let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, timeout) {
+                    Ok(0) | Err(Errno::EINTR) => None,
+                    // Readable, closed, or an error: any of them ends the hold. A line is consumed if there is one.
+                    Ok(_) | Err(_) => {
+                        let _ = stdin.lock().read_line(&mut String::new());
+                        Some(Outcome::Done)
+                    }
+                }
             }
         }
     }

@@ -107,12 +107,14 @@ pub fn text(report: &RunReport, words: &ModelWords) -> String {
         cpu.user_s, cpu.sys_s, cpu.voluntary_switches, cpu.involuntary_switches
     );
     write_memory(&mut out, report);
-    let _ = writeln!(
-        out,
-        "peak RSS:      {} (VmHWM of the {} process)",
-        human_kib(report.peak_rss_kib),
-        report.model.binary()
-    );
+    let _ = match report.peak_rss_kib {
+        Some(kib) => {
+            writeln!(out, "peak RSS:      {} (VmHWM of the {} process)", human_kib(kib), report.model.binary())
+        }
+        None => {
+            writeln!(out, "peak RSS:      unknown (the {} process's VmHWM could not be read)", report.model.binary())
+        }
+    };
     for line in explain(report, words) {
         let _ = writeln!(out, "why:           {line}");
     }
@@ -372,7 +374,7 @@ mod tests {
                 swap_kib: 0,
                 per_process: Vec::new(),
             },
-            peak_rss_kib: 3012,
+            peak_rss_kib: Some(3012),
             workers: workers.iter().map(|&(id, done)| worker(id, done)).collect(),
             ..Measurements::default()
         }

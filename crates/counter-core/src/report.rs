@@ -186,8 +186,9 @@ pub struct RunReport {
     pub cpu: CpuUsage,
     /// Memory of every process of the run, taken while all workers were alive.
     pub memory: MemorySnapshot,
-    /// Peak RSS of the frontend's own process (`VmHWM`), KiB, read at the end of the run.
-    pub peak_rss_kib: u64,
+    /// Peak RSS of the frontend's own process (`VmHWM`), KiB, read at the end of the run; null if it could not
+    /// be read.
+    pub peak_rss_kib: Option<u64>,
     /// Times a worker found the mutex's holder dead and recovered it.
     pub lock_recoveries: u64,
     /// Optimistic strategy: attempts that found the value changed since their read and were made again; `null`
@@ -245,8 +246,8 @@ pub struct Measurements {
     pub cpu: CpuUsage,
     /// The memory snapshot taken with every worker alive.
     pub memory: MemorySnapshot,
-    /// Peak RSS of the frontend's process, KiB.
-    pub peak_rss_kib: u64,
+    /// Peak RSS of the frontend's process, KiB, if it could be read.
+    pub peak_rss_kib: Option<u64>,
     /// Recoveries of the mutex from a dead holder.
     pub lock_recoveries: u64,
     /// Retries of the optimistic strategy.

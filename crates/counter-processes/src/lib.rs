@@ -260,6 +260,8 @@ pub fn run(config: &Config, method: StartMethod) -> Result<RunReport, Error> {
     }
     let layout = counter::layout(config.strategy(), config.members())?;
     limits::check_processes(config.members(), layout.size() as u64).map_err(CoreError::LimitCheck)??;
+    let purpose = format!("the segment and the pipes of --start {}", method.name());
+    limits::check_descriptors(method.descriptors(), &purpose).map_err(CoreError::LimitCheck)??;
     let segment = Segment::create(layout.size())?;
     // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
@@ -330,7 +332,7 @@ impl Coordinator<'_> {
             start_time,
             cpu: CpuUsage::of_this_process().since(cpu_before).plus(workers.cpu()),
             memory: memory.clone(),
-            peak_rss_kib: memory::of_process(coordinator.as_raw()).map_or(0, |m| m.peak_rss_kib),
+            peak_rss_kib: memory::peak_rss_kib(coordinator.as_raw()).ok(),
             lock_recoveries: self.counter.dead_owner_recoveries(),
             retries: self.counter.retries(),
             workers: workers.reports(),

@@ -43,13 +43,26 @@ use crate::{
     worker::{self, ChildSetup},
 };
 
-/// What a start method means for memory, for the report.
+/// What a start method means for memory, for the report, and the descriptors it opens.
 pub(crate) trait MethodNote {
     /// What the method means for memory, for the report.
     fn note(self) -> &'static str;
+
+    /// Descriptors the coordinator opens besides those open when it checks, whatever the number of workers
+    /// (the segment, the report and start pipes, and what the method adds: the fork server's request and reply
+    /// pipes, a spawned worker's hand-off; measured with `prlimit --nofile`).
+    fn descriptors(self) -> u64;
 }
 
 impl MethodNote for StartMethod {
+    fn descriptors(self) -> u64 {
+        match self {
+            StartMethod::Fork => 4,
+            StartMethod::Forkserver => 9,
+            StartMethod::Spawn => 12,
+        }
+    }
+
     fn note(self) -> &'static str {
         match self {
             StartMethod::Fork => {

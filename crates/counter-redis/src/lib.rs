@@ -80,6 +80,23 @@ pub const FRONTEND: Frontend = Frontend {
 /// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
 const SPARE_DESCRIPTORS: u64 = 64;
 
+/// The mutex strategy's lock needs this major version of Redis or a later one.
+const MUTEX_NEEDS_MAJOR: u32 = 7;
+
+/// Whether a server of `version` (`7.0.15`) has `SET ... NX GET`.
+fn has_set_nx_get(version: &str) -> bool {
+    version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= MUTEX_NEEDS_MAJOR)
+}
+
+/// A `field:value` line of `INFO`'s answer.
+fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines().find_map(|line| line.strip_prefix(field)?.strip_prefix(':')).map(str::trim)
+}
+
 /// Clients connecting at the same moment: well under a server's listen backlog (511 by default).
 const CONNECTING_AT_ONCE: usize = 64;
 
@@ -335,7 +352,45 @@ impl Run<'_> {
             .await
             .map(drop)
             .map_err(|error| self.unreachable(&error))?;
+        if self.config.strategy() == Strategy::Mutex {
+            // The lock is taken with SET ... NX GET, which came with Redis 7.0.
+            let info: String =
+                redis::cmd("INFO").arg("server").query_async(&mut connection).await.map_err(|e| self.failed(&e))?;
+            let version = info_field(&info, "redis_version").unwrap_or_default();
+            if !has_set_nx_get(version) {
+                return Err(ConfigError::Conflict(format!(
+                    "the redis server {} is version {version}; the mutex strategy takes its lock with SET ... NX GET, \
+                     which needs Redis {MUTEX_NEEDS_MAJOR}.0 or later",
+                    self.server
+                ))
+                .into());
+            }
+        }
         Ok(connection)
+    }
+
+    /// Why a worker's connection failed: the server's client limit, when it was reached, in those words.
+    async fn connection_failed(&self, admin: &mut MultiplexedConnection, error: &redis::RedisError) -> Error {
+        let limit: redis::RedisResult<(String, String)> =
+            redis::cmd("CONFIG").arg("GET").arg("maxclients").query_async(admin).await;
+        let connected: redis::RedisResult<String> = redis::cmd("INFO").arg("clients").query_async(admin).await;
+        if let (Ok((_, limit)), Ok(info)) = (limit, connected) {
+            let connected = info_field(&info, "connected_clients").unwrap_or_default();
+            let (limit_n, connected_n) =
+                (limit.parse::<u64>().unwrap_or(u64::MAX), connected.parse::<u64>().unwrap_or(0));
+            // This run's clients, beside those connected now (ours have gone by the time this is asked).
+            let workers = self.config.workers();
+            if connected_n.saturating_add(workers) > limit_n {
+                return RunError::Frontend(RedisError::Server {
+                    server: self.server.clone(),
+                    detail: format!(
+                        "it refused more clients: its maxclients is {limit}; {connected} are connected besides this \
+                         run's workers, which need {workers} more ({error})"
+                    ),
+                });
+            }
+        }
+        self.failed(error)
     }
 
     fn unreachable(&self, error: &redis::RedisError) -> Error {
@@ -468,7 +523,7 @@ impl Run<'_> {
                 // A client that could not connect, or name its connection (the server's client limit, say).
                 Some(Ok(Err(error))) => {
                     let _ = start_tx.send(Start::Abort);
-                    return Err(Stop::Failed(self.failed(&error)));
+                    return Err(Stop::Failed(self.connection_failed(admin, &error).await));
                 }
                 Some(Err(_)) => {
                     let _ = start_tx.send(Start::Abort);
@@ -491,7 +546,16 @@ impl Run<'_> {
         let server_rss_kib = self.server_pid.and_then(|pid| memory::of_process(pid).ok()).map(|m| m.rss_kib);
         if let Some(hold_for) = config.hold() {
             self.announce_hold(hold_for, workers);
-            if let hold::Outcome::Signal(signal) = hold::wait(hold_for, &mut || true) {
+            // A step at a time, awaiting in between: the connections' drivers go on answering the server while
+            // this waits, and no thread is added to the process while it is measured from outside.
+            let holding = hold::Holding::new(hold_for);
+            let held = loop {
+                if let Some(outcome) = holding.step(&mut || true, Duration::ZERO) {
+                    break outcome;
+                }
+                tokio::time::sleep(STOP_CHECK_INTERVAL).await;
+            };
+            if let hold::Outcome::Signal(signal) = held {
                 let _ = start_tx.send(Start::Abort);
                 return Err(Stop::Signal(signal));
             }
@@ -508,9 +572,8 @@ impl Run<'_> {
         while let Some(joined) = next_or_stop(&mut tasks, &start_tx).await {
             match joined {
                 Ok(Ok(done)) => tallies.push(done),
-                Ok(Err(error)) => {
-                    failure.get_or_insert_with(|| self.failed(&error));
-                }
+                Ok(Err(error)) if failure.is_none() => failure = Some(self.connection_failed(admin, &error).await),
+                Ok(Err(_)) => {}
                 Err(_) => {
                     failure
                         .get_or_insert(RunError::Frontend(RedisError::WorkerPanicked { worker: tallies.len() as u64 }));
@@ -572,7 +635,7 @@ impl Run<'_> {
             start_time,
             cpu: CpuUsage::of_this_process().since(cpu_before),
             memory: client_memory,
-            peak_rss_kib: memory::of_process(pids[0]).map_or(0, |m| m.peak_rss_kib),
+            peak_rss_kib: memory::peak_rss_kib(pids[0]).ok(),
             retries: (config.strategy() == Strategy::Optimistic).then_some(retries),
             extension: Some(figures.extension(config.strategy())),
             others,
@@ -650,6 +713,14 @@ fn notes(config: &Config, options: &RedisOptions) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mutex_needs_redis_7() {
+        let info = "# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n";
+        assert_eq!(info_field(info, "redis_version"), Some("6.2.14"));
+        assert!(!has_set_nx_get("6.2.14") && !has_set_nx_get("") && !has_set_nx_get("x"));
+        assert!(has_set_nx_get("7.0.15") && has_set_nx_get("8.0.0"));
+    }
 
     #[test]
     fn options_are_checked() {

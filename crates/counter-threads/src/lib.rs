@@ -130,7 +130,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             start_time,
             cpu: CpuUsage::of_this_process().since(cpu_before),
             memory,
-            peak_rss_kib: memory::of_process(pid).map_or(0, |m| m.peak_rss_kib),
+            peak_rss_kib: memory::peak_rss_kib(pid).ok(),
             lock_recoveries: counter.dead_owner_recoveries(),
             retries: counter.retries(),
             workers,

@@ -241,6 +241,22 @@ pub fn check_processes(processes: u64, segment_bytes: u64) -> io::Result<Result<
     check_kernel_tasks(processes, "processes")
 }
 
+/// Checks that `more` descriptors can still be opened under `RLIMIT_NOFILE`, beside those open now.
+pub fn check_descriptors(more: u64, purpose: &str) -> io::Result<Result<(), LimitError>> {
+    let Some(limit) = soft_limit(Resource::RLIMIT_NOFILE) else { return Ok(Ok(())) };
+    // The listing's own descriptor is in it while it is read.
+    let open = (fs::read_dir("/proc/self/fd")?.count() as u64).saturating_sub(1);
+    if open.saturating_add(more) <= limit {
+        return Ok(Ok(()));
+    }
+    Ok(Err(LimitError {
+        request: format!("{more} more open files ({purpose})"),
+        limit: "RLIMIT_NOFILE",
+        value: limit.to_string(),
+        detail: format!("{open} are open already; raise it with `ulimit -n {}` or more", open + more),
+    }))
+}
+
 /// Memory the kernel thinks can still be given out without swapping (`MemAvailable` in `/proc/meminfo`), KiB.
 pub fn mem_available_kib() -> io::Result<u64> {
     let text = fs::read_to_string("/proc/meminfo")?;

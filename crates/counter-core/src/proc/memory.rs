@@ -58,9 +58,20 @@ pub struct MemorySnapshot {
     pub per_process: Vec<ProcessMemory>,
 }
 
-/// Reads one process's figures. Fails if the process is gone.
+/// Reads one process's figures. Fails with `NotFound` if the process is gone, and with `Unsupported` if it is
+/// there but the kernel has no `smaps_rollup` (Linux 4.14 or later has).
 pub fn of_process(pid: i32) -> std::io::Result<ProcessMemory> {
-    let rollup = read(pid, "smaps_rollup")?;
+    let rollup = match read(pid, "smaps_rollup") {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && super::exists(pid) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!(
+                    "/proc/{pid}/smaps_rollup is missing although the process is alive: it needs Linux 4.14 or later"
+                ),
+            ));
+        }
+        read => read?,
+    };
     let status = read(pid, "status")?;
     let kib = |key| field_kib(&rollup, key).unwrap_or(0);
     Ok(ProcessMemory {
@@ -72,6 +83,13 @@ pub fn of_process(pid: i32) -> std::io::Result<ProcessMemory> {
         peak_rss_kib: field_kib(&status, "VmHWM").unwrap_or(0),
         threads: status.lines().find_map(|line| line.strip_prefix("Threads:")?.trim().parse().ok()).unwrap_or(0),
     })
+}
+
+/// The peak resident set of process `pid` (`VmHWM`), KiB.
+pub fn peak_rss_kib(pid: i32) -> std::io::Result<u64> {
+    let status = read(pid, "status")?;
+    field_kib(&status, "VmHWM")
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no VmHWM in status"))
 }
 
 /// Reads and sums the figures of `pids`. A process that exits meanwhile is left out (it holds nothing).
