@@ -52,6 +52,15 @@ impl TestServer {
         format!("unix://{}", self.socket.display())
     }
 
+    /// Waits until `key` holds a number of at least `at_least`: the run it belongs to has started counting.
+    fn wait_for_value(&self, key: &str, at_least: u64) {
+        let started = Instant::now();
+        while self.cli(&["GET", key]).parse::<u64>().unwrap_or(0) < at_least {
+            assert!(started.elapsed() < Duration::from_secs(30), "{key} never reached {at_least}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn cli(&self, args: &[&str]) -> String {
         let output = Command::new("redis-cli").arg("-s").arg(&self.socket).args(args).output().unwrap();
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
@@ -231,7 +240,8 @@ fn a_participant_killed_mid_run_is_reported_and_the_others_finish() {
     ];
     let survivor = command(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let victim = KillOnDrop(command(BIN).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
-    thread::sleep(Duration::from_millis(600));
+    // Killed once the run is under way: increments are in the counter.
+    server.wait_for_value("counter-lab:killed:value", 4);
     signal_pid(victim.0.id() as i32, libc::SIGKILL);
     let output = survivor.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
@@ -250,12 +260,13 @@ fn a_server_killed_mid_run_ends_the_run_within_seconds_naming_it() {
     let server = TestServer::start("redis-dies", &[]);
     let mut child = command(BIN)
         .args(["--redis", &server.url(), "--workers", "3", "--increments", "1000", "--work", "sleep:10ms"])
-        .args(["--timeout", "2s"])
+        .args(["--timeout", "2s", "--run-id", "dies", "--sync", "atomic"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(500));
+    // Killed once the run is under way: increments are in the counter.
+    server.wait_for_value("counter-lab:dies:value", 3);
     drop(server);
     let status = wait_timeout(&mut child, Duration::from_secs(15));
     let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();

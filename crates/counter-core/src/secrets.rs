@@ -1,5 +1,5 @@
 //! Credentials never appear in what we print or write: [`redact`] masks them in any text that may hold a server's
-//! address, whatever its shape (`redis://user:pw@host`, a mistyped `redis:/:pw@host`, a bare `:pw@host`, a
+//! address, whatever its shape (`store://user:pw@host`, a mistyped `store:/:pw@host`, a bare `:pw@host`, a
 //! `?pass=pw` or `password=pw` parameter, given once or twice).
 
 /// What a masked secret reads as.
@@ -70,15 +70,15 @@ mod tests {
     #[test]
     fn every_shape_of_a_password_is_masked() {
         for (given, shown) in [
-            ("redis://user:secret@host:6379/0", "redis://user:***@host:6379/0"),
-            ("redis://:secret@host", "redis://:***@host"),
-            ("redis:/:secret@host", "redis:/:***@host"),
+            ("store://user:secret@host:6379/0", "store://user:***@host:6379/0"),
+            ("store://:secret@host", "store://:***@host"),
+            ("store:/:secret@host", "store:/:***@host"),
             (":secret@host", ":***@host"),
-            ("--redis redis://:secret@h --sync atomic", "--redis redis://:***@h --sync atomic"),
+            ("--server store://:secret@h --sync atomic", "--server store://:***@h --sync atomic"),
             ("unix:///tmp/r.sock?db=1&pass=secret", "unix:///tmp/r.sock?db=1&pass=***"),
             ("unix:///tmp/r.sock?pass=one&pass=two", "unix:///tmp/r.sock?pass=***&pass=***"),
             ("host=/run/pg password=secret dbname=x", "host=/run/pg password=*** dbname=x"),
-            ("postgresql://u:p@w@host/db", "postgresql://u:***@host/db"),
+            ("db://u:p@w@host/db", "db://u:***@host/db"),
         ] {
             let redacted = redact(given);
             assert_eq!(redacted, shown, "{given}");
@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn text_without_a_password_is_kept() {
-        for text in ["unix:///tmp/redis.sock", "redis://host:6379", "user@host", "bypass=1", "a compassion=2"] {
+        for text in ["unix:///tmp/store.sock", "store://host:6379", "user@host", "bypass=1", "a compassion=2"] {
             assert_eq!(redact(text), text);
         }
     }
