@@ -193,3 +193,25 @@ fn compare_and_sweep_write_the_page_of_their_own_run() {
     let output = xtask(&scratch, &["sweep", "--quick", "--export-html", page.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_results_file_of_another_schema_or_with_a_wild_figure_is_refused_before_drawing() {
+    let scratch = Scratch::new("report-refuses");
+    let run = scratch.file("run");
+    std::fs::create_dir_all(&run).unwrap();
+    for (results, expected) in [
+        (r#"{"schema_version": 999, "scenarios": [], "rows": [], "memory_per_worker": []}"#, "schema_version 999"),
+        (r#"{"schema_version": "two"}"#, "no schema_version"),
+        (r#"[1, 2, 3]"#, "no schema_version"),
+        (r#"null"#, "no schema_version"),
+    ] {
+        std::fs::write(run.join("results.json"), results).unwrap();
+        let page = scratch.file("page.html");
+        let output =
+            xtask(&scratch, &["report", "--compare", run.to_str().unwrap(), "--output", page.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{results}: {stderr}");
+        assert!(stderr.contains(expected) && stderr.contains("results.json"), "{results}: {stderr}");
+        assert!(!page.exists(), "no page is drawn from it");
+    }
+}

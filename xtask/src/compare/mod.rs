@@ -12,6 +12,8 @@
 
 mod json;
 mod probe;
+
+pub use self::json::SCHEMA_VERSION;
 mod results;
 mod scenario;
 mod summary;

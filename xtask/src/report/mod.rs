@@ -4,6 +4,7 @@
 
 pub mod charts;
 mod html;
+mod validate;
 
 use std::{
     fs,
@@ -116,10 +117,19 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
          and Redis clients, with five ways of keeping the counter right. Every figure below comes from the runs \
          named in the last section, as they were recorded; none was measured when this page was made.",
     );
+    // Everything is checked before anything is drawn; a stop signal is looked for between the long steps.
     if let Some(compare) = compare {
+        validate::compare(&compare.results, &compare.folder.join("results.json"))?;
+    }
+    if let Some(sweep) = sweep {
+        validate::sweep(&sweep.results, &sweep.folder.join("results.json"))?;
+    }
+    if let Some(compare) = compare {
+        crate::runner::check_signals()?;
         compare_section(&mut page, &compare.results)?;
     }
     if let Some(sweep) = sweep {
+        crate::runner::check_signals()?;
         sweep_section(&mut page, &sweep.results)?;
     }
     page.heading(2, "Where these figures come from");
