@@ -202,8 +202,8 @@ fn a_results_file_of_another_schema_or_with_a_wild_figure_is_refused_before_draw
     for (results, expected) in [
         (r#"{"schema_version": 999, "scenarios": [], "rows": [], "memory_per_worker": []}"#, "schema_version 999"),
         (r#"{"schema_version": "two"}"#, "no schema_version"),
-        (r#"[1, 2, 3]"#, "no schema_version"),
-        (r#"null"#, "no schema_version"),
+        ("[1, 2, 3]", "no schema_version"),
+        ("null", "no schema_version"),
     ] {
         std::fs::write(run.join("results.json"), results).unwrap();
         let page = scratch.file("page.html");
