@@ -44,7 +44,7 @@ fn compare_tabulates_every_row_and_exports_it() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for model in ["threads", "processes", "async"] {
-        for sync in ["racy", "mutex", "atomic", "sharded", "optimistic"] {
+        for sync in counter_core::config::Strategy::ALL.map(counter_core::config::Strategy::name) {
             assert!(stdout.lines().any(|l| l.contains(model) && l.contains(sync)), "no {model} {sync} row:\n{stdout}");
         }
     }

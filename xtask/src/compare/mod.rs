@@ -99,13 +99,8 @@ pub struct Args {
     #[command(flatten)]
     servers: ServerArgs,
 
-    /// The strategies to compare, comma-separated
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_values = ["racy", "mutex", "atomic", "sharded", "optimistic"]
-    )]
+    /// The strategies to compare, comma-separated [default: every strategy]
+    #[arg(long, value_enum, value_delimiter = ',')]
     syncs: Vec<Strategy>,
 
     /// Measured runs per row at least (at most 1000); more, up to 30, while the median's 95% interval is wider than
@@ -221,7 +216,8 @@ pub struct ScenarioRun {
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let args = &Args { models: models::runnable(&models::asked(&args.models), &args.servers), ..args.clone() };
+    let syncs = if args.syncs.is_empty() { Strategy::ALL.to_vec() } else { args.syncs.clone() };
+    let args = &Args { models: models::runnable(&models::asked(&args.models), &args.servers), syncs, ..args.clone() };
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);
