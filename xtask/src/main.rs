@@ -14,6 +14,7 @@ mod output;
 mod python;
 mod report;
 mod runner;
+mod schema;
 mod stats;
 mod sweep;
 mod workspace;

@@ -32,7 +32,7 @@ use std::{
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError, Hold, Strategy, Window, Work},
-    counter::HeapCounter,
+    counter::{self, HeapCounter},
     cpu::CpuUsage,
     error::{Error as CoreError, RunError, RunInterrupted},
     extension::Extension,
@@ -189,8 +189,10 @@ pub enum AsyncError {
 /// Runs the workload with one tokio task per worker and reports what happened.
 pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error> {
     options.validate()?;
-    let shard_bytes = if matches!(config.strategy(), Strategy::Sharded | Strategy::Optimistic) { 64 } else { 0 };
-    limits::check_async_tasks(config.workers(), BYTES_PER_TASK + shard_bytes).map_err(CoreError::LimitCheck)??;
+    // The counter's share of each task: its slot, for a strategy that gives every worker one.
+    let counter_bytes = counter::layout(config.strategy(), config.workers()).map_or(0, |layout| layout.size() as u64);
+    let per_task = BYTES_PER_TASK + counter_bytes / config.workers();
+    limits::check_async_tasks(config.workers(), per_task).map_err(CoreError::LimitCheck)??;
     let threads = options.thread_count();
     if options.flavor == Flavor::MultiThread {
         // tokio panics (and then hangs) when it cannot start a worker thread, and std aborts when a thread

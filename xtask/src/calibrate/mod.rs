@@ -23,8 +23,8 @@ use crate::{
     workspace::{self, Profile},
 };
 
-/// The export's layout; bumped when a field changes. 2: the loops under `loops`, and `sleeping`.
-pub const SCHEMA_VERSION: u32 = 2;
+/// See [`crate::schema::CALIBRATE`].
+pub const SCHEMA_VERSION: u32 = crate::schema::CALIBRATE;
 
 /// Everything a calibration measured.
 #[derive(Debug, Serialize, Deserialize)]

@@ -4,17 +4,12 @@
 use serde::Serialize;
 
 use super::{
-    ScenarioRun,
     probe::Probe,
-    results::{CSV_HEADER, Row},
+    results::{CSV_HEADER, Row, ScenarioRun},
 };
 
-/// Bumped when a field changes meaning, appears or disappears. 2: numbers only, units in the names, scenarios
-/// with their load, memory per worker from the probe at scale. 3: rows' `unavailable` and `retries_median`, the
-/// probe's `start_method` and `start_s`, the `sentences` printed under the tables. 4: a row's `label` (its
-/// name in the tables, `processes pool 2`) is no longer called `model`, which now holds the model the row runs
-/// (`processes`; it was `kind`).
-pub const SCHEMA_VERSION: u32 = 4;
+/// See [`crate::schema::COMPARE`].
+pub const SCHEMA_VERSION: u32 = crate::schema::COMPARE;
 
 #[derive(Serialize)]
 struct Document<'a> {

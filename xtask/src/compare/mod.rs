@@ -11,9 +11,10 @@
 //! never formats.
 
 mod json;
+mod measure;
+mod plan;
+mod present;
 mod probe;
-
-pub use self::json::SCHEMA_VERSION;
 mod results;
 mod scenario;
 mod summary;
@@ -23,8 +24,6 @@ mod tests;
 
 use std::{
     fmt::Write as _,
-    io::IsTerminal,
-    path::Path,
     process::ExitCode,
     time::{Duration, Instant},
 };
@@ -37,20 +36,14 @@ use counter_core::{
     output::eprint,
     proc::load::MachineLoad,
 };
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 
-use self::{
-    results::{Row, RowKey},
-    scenario::{Preset, Scenario},
-};
+use self::scenario::{Preset, Scenario};
 use crate::{
     machine::Machine,
     models::{self, ServerArgs},
     output::{self, RunDir, Terminal},
     python,
-    runner::{Program, Sample, TaskInterrupted, run_once},
-    stats::Stats,
+    runner::TaskInterrupted,
     workspace::{self, Profile},
 };
 
@@ -58,12 +51,6 @@ use crate::{
 const MAX_REPEATS: u64 = 1000;
 /// The most unmeasured runs a row may ask for.
 const MAX_WARMUP: u64 = 100;
-/// The most runs a row gets to narrow its interval, beyond `--repeats`.
-const MAX_ADAPTIVE_RUNS: usize = 30;
-/// The interval a row aims for: its half-width as a fraction of the median.
-const TARGET_HALF_WIDTH: f64 = 0.05;
-/// How long the machine is watched, idle, before each scenario to see what else keeps it busy.
-const BUSY_SAMPLE: Duration = Duration::from_millis(250);
 
 /// The most pairs of memory-probe runs.
 const MAX_PROBE_PAIRS: u64 = 100;
@@ -196,23 +183,6 @@ impl Args {
     }
 }
 
-/// One scenario as it ran: its load, and its rows.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioRun {
-    /// Its name.
-    pub name: &'static str,
-    /// What it stands for.
-    pub about: &'static str,
-    /// The workload flags.
-    pub flags: String,
-    /// The machine's load just before it ran.
-    pub load_before: Option<MachineLoad>,
-    /// CPUs that other work kept busy just before it ran (sampled over a quarter of a second while idle).
-    pub busy_cpus_before: Option<f64>,
-    /// CPU time stolen by the hypervisor while it ran, percent.
-    pub steal_percent: Option<f64>,
-}
-
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -226,8 +196,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let run_dir = RunDir::create(&workspace::results_dir("compare"))?;
     Machine::now("compare").record(run_dir.path())?;
     let scenarios = args.scenarios();
-    let targets = targets(args, &bin_dir);
-    if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(BUSY_SAMPLE))
+    let asked = plan::Asked {
+        models: &args.models,
+        syncs: &args.syncs,
+        starts: &args.starts,
+        pool: args.pool,
+        servers: &args.servers,
+        with_python: args.with_python,
+    };
+    let targets = plan::targets(&asked, &bin_dir);
+    if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(measure::BUSY_SAMPLE))
         && load.is_busy(busy)
     {
         eprint(&format!(
@@ -242,16 +220,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             target.syncs.iter().filter(|&&sync| !target.python || python::SYNCS.contains(&sync)).count() as u64
         })
         .sum();
-    let progress = progress_bar(
+    let progress = measure::progress_bar(
         scenarios.len() as u64 * cells * (args.warmup + args.repeats)
             + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
     );
     let mut rows = Vec::new();
     let mut scenario_runs = Vec::new();
-    let measured = measure_all(args, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
-        .and_then(|()| {
-            probe::probe_all(&args.models, &args.starts, &args.servers, &bin_dir, args.probe_pairs, &progress)
-        });
+    let rounds = measure::Rounds { repeats: args.repeats, warmup: args.warmup, row_budget: args.row_budget };
+    let measured =
+        measure::measure_all(&rounds, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
+            .and_then(|()| {
+                probe::probe_all(&args.models, &args.starts, &args.servers, &bin_dir, args.probe_pairs, &progress)
+            });
     progress.finish_and_clear();
     let probes = match measured {
         Ok(probes) => probes,
@@ -277,7 +257,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None
     };
     exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows), page.as_deref())?;
-    let mut text = tables_and_sentences(args, &scenario_runs, &rows, &probes);
+    let mut text = present::tables_and_sentences(args.wide, &scenario_runs, &rows, &probes);
     let _ = writeln!(
         text,
         "\nRaw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",
@@ -292,248 +272,4 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What the comparison prints: a table per scenario, the legend, the sentences and any self-report mismatch.
-fn tables_and_sentences(args: &Args, scenario_runs: &[ScenarioRun], rows: &[Row], probes: &[probe::Probe]) -> String {
-    let width = terminal_width();
-    let mut text = String::new();
-    for scenario in scenario_runs {
-        let _ = writeln!(text, "{}: {} ({})", scenario.name, scenario.flags, scenario.about);
-        let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
-        if let Some(other) = scenario_rows.iter().find(|row| row.workload != scenario.flags) {
-            let why = models::of(other.model).contended.map_or("", |(_, why)| why);
-            let _ =
-                writeln!(text, "(the {} rows: {}, {why}; timed among themselves)", other.model.name(), other.workload);
-        }
-        let _ = writeln!(text, "{}\n", table::render(&scenario_rows, args.wide, width));
-    }
-    let _ = writeln!(text, "{}", table::legend(args.wide));
-    let _ = writeln!(text);
-    for sentence in summary::sentences(scenario_runs, rows, probes) {
-        let _ = writeln!(text, "- {sentence}");
-    }
-    for row in rows.iter().filter(|row| row.self_report_mismatch.is_some()) {
-        let _ = writeln!(
-            text,
-            "- note: {} {} {}: {}",
-            row.scenario,
-            row.label,
-            row.sync.name(),
-            row.self_report_mismatch.as_deref().unwrap_or("")
-        );
-    }
-    text
-}
-
-/// The terminal's width when standard output is one (`$COLUMNS` first), else `None`: a fixed layout.
-fn terminal_width() -> Option<u16> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
-        return Some(columns);
-    }
-    terminal_size::terminal_size_of(std::io::stdout()).map(|(terminal_size::Width(columns), _)| columns)
-}
-
-/// One row being measured.
-struct Cell<'a> {
-    key: RowKey,
-    program: &'a Program,
-    flags: Vec<String>,
-    samples: Vec<Sample>,
-    error: Option<String>,
-    /// Why the program has no such strategy: the row is not run.
-    unavailable: Option<&'static str>,
-    spent: Duration,
-}
-
-impl Cell<'_> {
-    /// Whether the row wants another run: fewer than `--repeats`, or an interval still wider than the target
-    /// while its budget lasts.
-    fn wants_more(&self, args: &Args) -> bool {
-        if self.error.is_some() || self.unavailable.is_some() {
-            return false;
-        }
-        let runs = self.samples.len();
-        if (runs as u64) < args.repeats {
-            return true;
-        }
-        let wall = Stats::of(&self.samples.iter().map(|s| s.report.wall_time_s).collect::<Vec<_>>());
-        runs < MAX_ADAPTIVE_RUNS && self.spent < args.row_budget && wall.relative_half_width() > TARGET_HALF_WIDTH
-    }
-
-    /// One run; a failure makes the row a failed row, an interruption ends the comparison.
-    fn run(&mut self, measured: bool, run_dir: &RunDir) -> anyhow::Result<()> {
-        let started = Instant::now();
-        match run_once(self.program, &self.flags) {
-            Ok(sample) if measured => {
-                self.spent += started.elapsed();
-                let file = run_dir.path().join(&self.key.scenario).join(format!(
-                    "{}-{}-{}.json",
-                    self.key.label.replace(' ', "-"),
-                    self.key.sync.name(),
-                    self.samples.len() + 1
-                ));
-                output::write(&file, &sample.raw_json)?;
-                self.samples.push(sample);
-            }
-            Ok(_) => {}
-            Err(error) if error.is::<TaskInterrupted>() => return Err(error),
-            Err(error) => self.error = Some(counter_core::secrets::redact(&format!("{error:#}"))),
-        }
-        Ok(())
-    }
-
-    fn into_row(self) -> Row {
-        match (self.error, self.unavailable) {
-            (Some(error), _) => Row::failed(self.key, error),
-            (None, Some(why)) => Row::unavailable(self.key, why),
-            (None, None) => Row::measured(self.key, &self.samples),
-        }
-    }
-}
-
-/// Every scenario in turn; within one, the rows' runs interleaved, round after round.
-fn measure_all(
-    args: &Args,
-    scenarios: &[Scenario],
-    targets: &[Target],
-    run_dir: &RunDir,
-    progress: &ProgressBar,
-    rows: &mut Vec<Row>,
-    scenario_runs: &mut Vec<ScenarioRun>,
-) -> anyhow::Result<()> {
-    for scenario in scenarios {
-        let busy_cpus_before = MachineLoad::busy_cpus_over(BUSY_SAMPLE).ok();
-        let load_before = MachineLoad::now().ok();
-        let mut cells = Vec::new();
-        for target in targets {
-            let workload = scenario.flags_for(target.model);
-            let mut flags = workload.clone();
-            flags.extend(target.extra_flags.iter().cloned());
-            if target.python {
-                flags = python::flags(&flags);
-            }
-            for &strategy in &target.syncs {
-                let mut row_flags = flags.clone();
-                row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
-                let key = RowKey {
-                    scenario: scenario.name.to_owned(),
-                    label: target.label.clone(),
-                    model: target.model,
-                    python: target.python,
-                    sync: strategy,
-                    flags: counter_core::secrets::redact(&flags.join(" ")),
-                    workload: workload.join(" "),
-                    workers: scenario.workers,
-                };
-                let unavailable = target.python.then(|| python::unavailable(strategy)).flatten();
-                cells.push(Cell {
-                    key,
-                    program: &target.program,
-                    flags: row_flags,
-                    samples: Vec::new(),
-                    error: None,
-                    unavailable,
-                    spent: Duration::ZERO,
-                });
-            }
-        }
-        for round in 0..args.warmup {
-            progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
-            for cell in cells.iter_mut().filter(|cell| cell.error.is_none() && cell.unavailable.is_none()) {
-                cell.run(false, run_dir)?;
-                progress.inc(1);
-            }
-        }
-        let mut round = 0;
-        loop {
-            let wanting: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].wants_more(args)).collect();
-            if wanting.is_empty() {
-                break;
-            }
-            round += 1;
-            progress.set_message(format!("{} round {round}", scenario.name));
-            for index in wanting {
-                if cells[index].samples.len() as u64 >= args.repeats {
-                    progress.inc_length(1);
-                }
-                cells[index].run(true, run_dir)?;
-                progress.inc(1);
-            }
-        }
-        let steal_percent =
-            load_before.and_then(|before| MachineLoad::now().ok().map(|after| after.steal_percent_since(&before)));
-        scenario_runs.push(ScenarioRun {
-            name: scenario.name,
-            about: scenario.about,
-            flags: scenario.flags.join(" "),
-            load_before,
-            busy_cpus_before,
-            steal_percent,
-        });
-        rows.extend(cells.into_iter().map(Cell::into_row));
-    }
-    Ok(())
-}
-
-/// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
-struct Target {
-    label: String,
-    model: Model,
-    program: Program,
-    syncs: Vec<Strategy>,
-    extra_flags: Vec<String>,
-    python: bool,
-}
-
-fn targets(args: &Args, bin_dir: &Path) -> Vec<Target> {
-    let mut targets = Vec::new();
-    for &model in &args.models {
-        let description = models::of(model);
-        let program = Program::binary(bin_dir, model.binary());
-        let plain = |label: String, mut extra_flags: Vec<String>| {
-            extra_flags.extend(description.server_flags(&args.servers));
-            Target { label, model, program: program.clone(), syncs: args.syncs.clone(), extra_flags, python: false }
-        };
-        for (start, flags) in description.variants(&args.starts) {
-            let label =
-                start.map_or_else(|| model.name().to_owned(), |start| format!("{} {}", model.name(), start.name()));
-            targets.push(plain(label, flags));
-        }
-        if let Some(size) = args.pool.filter(|_| description.pools) {
-            targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
-        }
-    }
-    if args.with_python
-        && let Some(interpreter) = python::interpreter_or_say()
-    {
-        for reference in python::PROGRAMS.iter().filter(|p| args.models.contains(&p.model)) {
-            let target = |label: String, extra_flags: Vec<String>| Target {
-                label,
-                model: reference.model,
-                program: reference.program(&interpreter),
-                syncs: args.syncs.iter().copied().filter(|sync| python::has_row(*sync)).collect(),
-                extra_flags,
-                python: true,
-            };
-            for (label, flags) in reference.variants(&args.starts) {
-                targets.push(target(label, flags));
-            }
-        }
-    }
-    targets
-}
-
-fn progress_bar(total: u64) -> ProgressBar {
-    let target =
-        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
-    // `wide_msg` takes what is left of the terminal's width and no more, so the line never wraps.
-    if let Ok(style) = ProgressStyle::with_template("{bar:20} {pos}/{len} runs {elapsed} {wide_msg}") {
-        bar.set_style(style);
-    }
-    bar
 }

@@ -2,13 +2,30 @@
 //! figure a number in a fixed unit named in the field (`wall_median_s`, `pss_bytes`), as hyperfine's exports
 //! are. The table, the sentences and the exporters only read these rows.
 
-use counter_core::{config::Strategy, model::Model};
+use counter_core::{config::Strategy, model::Model, proc::load::MachineLoad};
 use serde::Serialize;
 
 use crate::{runner::Sample, stats::Stats};
 
 /// Above this difference between the frontend's own memory figures and ours, the row says so.
 const MISMATCH_TOLERANCE: f64 = 0.05;
+
+/// One scenario as it ran: its load, and its rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRun {
+    /// Its name.
+    pub name: &'static str,
+    /// What it stands for.
+    pub about: &'static str,
+    /// The workload flags.
+    pub flags: String,
+    /// The machine's load just before it ran.
+    pub load_before: Option<MachineLoad>,
+    /// CPUs that other work kept busy just before it ran (sampled over a quarter of a second while idle).
+    pub busy_cpus_before: Option<f64>,
+    /// CPU time stolen by the hypervisor while it ran, percent.
+    pub steal_percent: Option<f64>,
+}
 
 /// One row of the comparison.
 #[derive(Debug, Clone, Serialize)]

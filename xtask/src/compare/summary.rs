@@ -10,7 +10,10 @@ use counter_core::{
     units,
 };
 
-use super::{ScenarioRun, probe::Probe, results::Row};
+use super::{
+    probe::Probe,
+    results::{Row, ScenarioRun},
+};
 use crate::{models, python};
 
 /// Below this parallelism, workers that could run at once mostly did not.

@@ -12,9 +12,8 @@ use counter_core::{
 };
 
 use super::{
-    ScenarioRun,
     probe::Probe,
-    results::{Row, RowKey},
+    results::{Row, RowKey, ScenarioRun},
     summary, table,
 };
 use crate::{runner::Sample, stats::Stats};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{Usage, compare};
+use crate::{Usage, schema};
 
 /// The largest time a figure may give, seconds: a hundred days.
 const MAX_SECONDS: f64 = 1e7;
@@ -19,11 +19,11 @@ const MAX_NUMBER: f64 = 1e19;
 pub fn compare(results: &Value, file: &Path) -> Result<(), Usage> {
     let refuse = |why: String| Usage(format!("{}: {why}", file.display()));
     match results.get("schema_version").and_then(Value::as_u64) {
-        Some(version) if version == u64::from(compare::SCHEMA_VERSION) => {}
+        Some(version) if version == u64::from(schema::COMPARE) => {}
         Some(version) => {
             return Err(refuse(format!(
                 "schema_version {version} is not the {} this build reads; run `cargo xtask compare` again",
-                compare::SCHEMA_VERSION
+                schema::COMPARE
             )));
         }
         None => return Err(refuse("no schema_version (a whole number): not a comparison's results".to_owned())),
@@ -100,7 +100,7 @@ mod tests {
 
     fn minimal() -> Value {
         json!({
-            "schema_version": compare::SCHEMA_VERSION,
+            "schema_version": schema::COMPARE,
             "scenarios": [],
             "rows": [{"scenario": "seed", "label": "threads", "sync": "racy", "wall_median_s": 10.0,
                       "pss_bytes": 2.0e6}],

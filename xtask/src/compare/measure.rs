@@ -1,0 +1,189 @@
+//! Measuring: every scenario in turn, and within one the rows' runs interleaved, round after round, each row
+//! run until it has its `--repeats` and, while its budget lasts, an interval as narrow as the target.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{
+    plan::Target,
+    results::{Row, RowKey, ScenarioRun},
+    scenario::Scenario,
+};
+use crate::{
+    output::{self, RunDir},
+    python,
+    runner::{Program, Sample, TaskInterrupted, run_once},
+    stats::Stats,
+};
+use counter_core::proc::load::MachineLoad;
+use std::io::IsTerminal;
+
+/// The most runs a row gets to narrow its interval, beyond `--repeats`.
+const MAX_ADAPTIVE_RUNS: usize = 30;
+/// The interval a row aims for: its half-width as a fraction of the median.
+const TARGET_HALF_WIDTH: f64 = 0.05;
+/// How long the machine is watched, idle, before each scenario to see what else keeps it busy.
+pub(super) const BUSY_SAMPLE: Duration = Duration::from_millis(250);
+
+/// How many runs a row gets: at least `repeats` measured ones after `warmup` unmeasured ones, and more while its
+/// interval is wide and `row_budget` lasts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rounds {
+    pub(super) repeats: u64,
+    pub(super) warmup: u64,
+    pub(super) row_budget: Duration,
+}
+
+/// One row being measured.
+struct Cell<'a> {
+    key: RowKey,
+    program: &'a Program,
+    flags: Vec<String>,
+    samples: Vec<Sample>,
+    error: Option<String>,
+    /// Why the program has no such strategy: the row is not run.
+    unavailable: Option<&'static str>,
+    spent: Duration,
+}
+
+impl Cell<'_> {
+    /// Whether the row wants another run: fewer than `--repeats`, or an interval still wider than the target
+    /// while its budget lasts.
+    fn wants_more(&self, rounds: &Rounds) -> bool {
+        if self.error.is_some() || self.unavailable.is_some() {
+            return false;
+        }
+        let runs = self.samples.len();
+        if (runs as u64) < rounds.repeats {
+            return true;
+        }
+        let wall = Stats::of(&self.samples.iter().map(|s| s.report.wall_time_s).collect::<Vec<_>>());
+        runs < MAX_ADAPTIVE_RUNS && self.spent < rounds.row_budget && wall.relative_half_width() > TARGET_HALF_WIDTH
+    }
+
+    /// One run; a failure makes the row a failed row, an interruption ends the comparison.
+    fn run(&mut self, measured: bool, run_dir: &RunDir) -> anyhow::Result<()> {
+        let started = Instant::now();
+        match run_once(self.program, &self.flags) {
+            Ok(sample) if measured => {
+                self.spent += started.elapsed();
+                let file = run_dir.path().join(&self.key.scenario).join(format!(
+                    "{}-{}-{}.json",
+                    self.key.label.replace(' ', "-"),
+                    self.key.sync.name(),
+                    self.samples.len() + 1
+                ));
+                output::write(&file, &sample.raw_json)?;
+                self.samples.push(sample);
+            }
+            Ok(_) => {}
+            Err(error) if error.is::<TaskInterrupted>() => return Err(error),
+            Err(error) => self.error = Some(counter_core::secrets::redact(&format!("{error:#}"))),
+        }
+        Ok(())
+    }
+
+    fn into_row(self) -> Row {
+        match (self.error, self.unavailable) {
+            (Some(error), _) => Row::failed(self.key, error),
+            (None, Some(why)) => Row::unavailable(self.key, why),
+            (None, None) => Row::measured(self.key, &self.samples),
+        }
+    }
+}
+
+/// Every scenario in turn; within one, the rows' runs interleaved, round after round.
+pub(super) fn measure_all(
+    rounds: &Rounds,
+    scenarios: &[Scenario],
+    targets: &[Target],
+    run_dir: &RunDir,
+    progress: &ProgressBar,
+    rows: &mut Vec<Row>,
+    scenario_runs: &mut Vec<ScenarioRun>,
+) -> anyhow::Result<()> {
+    for scenario in scenarios {
+        let busy_cpus_before = MachineLoad::busy_cpus_over(BUSY_SAMPLE).ok();
+        let load_before = MachineLoad::now().ok();
+        let mut cells = Vec::new();
+        for target in targets {
+            let workload = scenario.flags_for(target.model);
+            let mut flags = workload.clone();
+            flags.extend(target.extra_flags.iter().cloned());
+            if target.python {
+                flags = python::flags(&flags);
+            }
+            for &strategy in &target.syncs {
+                let mut row_flags = flags.clone();
+                row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
+                let key = RowKey {
+                    scenario: scenario.name.to_owned(),
+                    label: target.label.clone(),
+                    model: target.model,
+                    python: target.python,
+                    sync: strategy,
+                    flags: counter_core::secrets::redact(&flags.join(" ")),
+                    workload: workload.join(" "),
+                    workers: scenario.workers,
+                };
+                let unavailable = target.python.then(|| python::unavailable(strategy)).flatten();
+                cells.push(Cell {
+                    key,
+                    program: &target.program,
+                    flags: row_flags,
+                    samples: Vec::new(),
+                    error: None,
+                    unavailable,
+                    spent: Duration::ZERO,
+                });
+            }
+        }
+        for round in 0..rounds.warmup {
+            progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
+            for cell in cells.iter_mut().filter(|cell| cell.error.is_none() && cell.unavailable.is_none()) {
+                cell.run(false, run_dir)?;
+                progress.inc(1);
+            }
+        }
+        let mut round = 0;
+        loop {
+            let wanting: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].wants_more(rounds)).collect();
+            if wanting.is_empty() {
+                break;
+            }
+            round += 1;
+            progress.set_message(format!("{} round {round}", scenario.name));
+            for index in wanting {
+                if cells[index].samples.len() as u64 >= rounds.repeats {
+                    progress.inc_length(1);
+                }
+                cells[index].run(true, run_dir)?;
+                progress.inc(1);
+            }
+        }
+        let steal_percent =
+            load_before.and_then(|before| MachineLoad::now().ok().map(|after| after.steal_percent_since(&before)));
+        scenario_runs.push(ScenarioRun {
+            name: scenario.name,
+            about: scenario.about,
+            flags: scenario.flags.join(" "),
+            load_before,
+            busy_cpus_before,
+            steal_percent,
+        });
+        rows.extend(cells.into_iter().map(Cell::into_row));
+    }
+    Ok(())
+}
+
+pub(super) fn progress_bar(total: u64) -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    // `wide_msg` takes what is left of the terminal's width and no more, so the line never wraps.
+    if let Ok(style) = ProgressStyle::with_template("{bar:20} {pos}/{len} runs {elapsed} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}

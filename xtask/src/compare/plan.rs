@@ -1,0 +1,74 @@
+//! What gets rows: each model asked for (once per start method when asked, on a pool when asked), and the
+//! Python reference programs, each with the strategies it has.
+
+use std::path::Path;
+
+use counter_core::{
+    config::Strategy,
+    model::{Model, StartMethod},
+};
+
+use crate::{
+    models::{self, ServerArgs},
+    python,
+    runner::Program,
+};
+
+/// What the user asked to compare.
+#[derive(Debug)]
+pub(super) struct Asked<'a> {
+    pub(super) models: &'a [Model],
+    pub(super) syncs: &'a [Strategy],
+    pub(super) starts: &'a [StartMethod],
+    pub(super) pool: Option<u64>,
+    pub(super) servers: &'a ServerArgs,
+    pub(super) with_python: bool,
+}
+
+/// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
+pub(super) struct Target {
+    pub(super) label: String,
+    pub(super) model: Model,
+    pub(super) program: Program,
+    pub(super) syncs: Vec<Strategy>,
+    pub(super) extra_flags: Vec<String>,
+    pub(super) python: bool,
+}
+
+pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for &model in asked.models {
+        let description = models::of(model);
+        let program = Program::binary(bin_dir, model.binary());
+        let plain = |label: String, mut extra_flags: Vec<String>| {
+            extra_flags.extend(description.server_flags(asked.servers));
+            Target { label, model, program: program.clone(), syncs: asked.syncs.to_vec(), extra_flags, python: false }
+        };
+        for (start, flags) in description.variants(asked.starts) {
+            let label =
+                start.map_or_else(|| model.name().to_owned(), |start| format!("{} {}", model.name(), start.name()));
+            targets.push(plain(label, flags));
+        }
+        if let Some(size) = asked.pool.filter(|_| description.pools) {
+            targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
+        }
+    }
+    if asked.with_python
+        && let Some(interpreter) = python::interpreter_or_say()
+    {
+        for reference in python::PROGRAMS.iter().filter(|p| asked.models.contains(&p.model)) {
+            let target = |label: String, extra_flags: Vec<String>| Target {
+                label,
+                model: reference.model,
+                program: reference.program(&interpreter),
+                syncs: asked.syncs.iter().copied().filter(|sync| python::has_row(*sync)).collect(),
+                extra_flags,
+                python: true,
+            };
+            for (label, flags) in reference.variants(asked.starts) {
+                targets.push(target(label, flags));
+            }
+        }
+    }
+    targets
+}

@@ -1,0 +1,13 @@
+//! The versions of the files the tasks write, in one place that the writers and the page that reads them both
+//! look up (the page sits below the tasks that draw it, so it cannot ask them).
+
+/// `results.json` of `cargo xtask compare`, and its JSON export. Bumped when a field changes meaning, appears or
+/// disappears. 2: numbers only, units in the names, scenarios with their load, memory per worker from the probe
+/// at scale. 3: rows' `unavailable` and `retries_median`, the probe's `start_method` and `start_s`, the
+/// `sentences` printed under the tables. 4: a row's `label` (its name in the tables, `processes pool 2`) is no
+/// longer called `model`, which now holds the model the row runs (`processes`; it was `kind`).
+pub const COMPARE: u32 = 4;
+
+/// `cargo xtask calibrate`'s results. 2: the loops under `loops`, with each figure's range over the rounds, and
+/// `sleeping`.
+pub const CALIBRATE: u32 = 2;
