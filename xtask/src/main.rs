@@ -17,6 +17,7 @@ mod runner;
 mod schema;
 mod stats;
 mod sweep;
+mod usage;
 mod workspace;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ use counter_core::{
     output::{PrintError, eprint},
     signals,
 };
+use usage::Usage;
 
 /// Tasks of the shared-counter project.
 #[derive(Debug, Parser)]
@@ -49,11 +51,6 @@ enum Task {
     /// Build one self-contained HTML page, with charts, from the latest compare and sweep results
     Report(report::Args),
 }
-
-/// A request that cannot be met (exit 2): a flag's value, an export path that cannot be written.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

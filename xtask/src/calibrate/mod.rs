@@ -17,9 +17,9 @@ use counter_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Usage,
     output::{self, RunDir, Table, Terminal},
     runner,
+    usage::Usage,
     workspace::{self, Profile},
 };
 

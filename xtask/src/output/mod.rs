@@ -20,7 +20,7 @@ pub use self::{
     markdown::to_markdown,
     run_dir::{RunDir, utc_time_now},
 };
-use crate::Usage;
+use crate::usage::Usage;
 
 /// Headers and cells, all text.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use self::{charts::Dot, html::Page};
-use crate::{Usage, machine::Machine, output::Terminal, workspace};
+use crate::{machine::Machine, output::Terminal, usage::Usage, workspace};
 
 /// Build one HTML page, with charts, from the latest compare and sweep results.
 #[derive(Debug, clap::Args)]

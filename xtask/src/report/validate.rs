@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{Usage, schema};
+use crate::{schema, usage::Usage};
 
 /// The largest time a figure may give, seconds: a hundred days.
 const MAX_SECONDS: f64 = 1e7;

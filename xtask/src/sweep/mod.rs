@@ -18,11 +18,11 @@ use counter_core::{
 use serde::Serialize;
 
 use crate::{
-    Usage,
     models::{self, ServerArgs},
     output::{self, RunDir, Table, Terminal},
     python,
     runner::{Program, TaskInterrupted, run_once},
+    usage::Usage,
     workspace::{self, Profile},
 };
 
