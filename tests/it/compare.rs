@@ -497,3 +497,72 @@ fn two_exports_to_one_file_and_a_closed_output_are_refused() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("standard output is closed"), "{stderr}");
 }
+
+/// The lines of `text` wider than `width` columns.
+fn too_wide(text: &str, width: usize) -> Vec<String> {
+    text.lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| line.chars().count() > width)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_line_fits_80_columns_piped_and_in_an_80_column_terminal() {
+    let scratch = Scratch::new("eighty-columns");
+    // Piped: 80 columns. The redis rows need a server: the models that run everywhere are enough for the shape.
+    let compare =
+        ["compare", "--profile", "dev", "--models", "threads,processes,async", "--repeats", "1", "--warmup", "0"];
+    let quick = ["--row-budget", "0s", "--probe-pairs", "1", "--increments", "20", "--work", "sleep:1ms", "--wide"];
+    let sweep = ["sweep", "--profile", "dev", "--quick", "--models", "threads,processes,async"];
+    for args in [&[&compare[..], &quick[..]].concat(), &sweep.to_vec()] {
+        let output = scratch.xtask().args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(too_wide(&stdout, 80).is_empty(), "{args:?} printed lines wider than 80:\n{stdout}");
+    }
+    for task in ["compare", "sweep", "calibrate", "report"] {
+        let output = scratch.xtask().args([task, "--help"]).output().unwrap();
+        assert!(too_wide(&String::from_utf8_lossy(&output.stdout), 80).is_empty(), "{task} --help");
+    }
+    // In a terminal of 80 columns (script gives the task one).
+    if !tests::can_run("every_line_fits_80_columns_piped_and_in_an_80_column_terminal", false, &["script", "stty"]) {
+        return;
+    }
+    let line = format!("stty cols 80; exec {} {} {}", binary("xtask").display(), compare.join(" "), quick.join(" "));
+    let output = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("COUNTER_LAB_RESULTS", scratch.file("results"))
+        .env_remove("COLUMNS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    // The progress bar redraws itself with carriage returns and escape sequences, and cargo colours its own
+    // lines: what counts is what is left on the screen.
+    let printed: String =
+        strip_escapes(&text).lines().map(|line| line.rsplit('\r').next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    assert!(printed.contains("Raw reports"), "{printed}");
+    assert!(too_wide(&printed, 80).is_empty(), "lines wider than the 80-column terminal:\n{printed}");
+}
+
+/// `text` without its terminal escape sequences (`ESC [ ... letter`).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

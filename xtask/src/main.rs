@@ -32,7 +32,7 @@ use usage::Usage;
 
 /// Tasks of the shared-counter project.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", max_term_width = 80)]
 struct Cli {
     #[command(subcommand)]
     task: Task,

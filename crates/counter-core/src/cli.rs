@@ -168,7 +168,9 @@ pub fn command_for(frontend: &Frontend, command: clap::Command) -> clap::Command
     let names = frontend.model.names();
     let work = frontend.work_help;
     let has_pool = command.get_arguments().any(|arg| arg.get_id() == "pool");
+    // At most 80 columns, the width the help's own lines are written for, whatever the terminal.
     let command = command
+        .max_term_width(80)
         .mut_arg("workers", |arg| arg.help(format!("Number of {}", names.workers)))
         .mut_arg("increments", |arg| arg.help(format!("Increments each {} makes", names.worker)))
         .mut_arg("work", |arg| arg.help(work))

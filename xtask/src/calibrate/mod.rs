@@ -298,9 +298,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     exports.write(&json, &csv, &output::to_markdown(&table), None)?;
-    let mut text = output::render_to_width(&table, None) + "\n";
+    let width = output::width();
+    let mut prose = String::new();
     let _ = writeln!(
-        text,
+        prose,
         "bare: a loop on a padded atomic, the least a program can do per increment; loop: the frontends' worker \
          loop (no work). ns/inc: one worker, median of 5 rounds; 2w/1w: two workers' time over one's.\n"
     );
@@ -308,7 +309,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let (bare, worker) = row.scaling();
         let overhead = ratio_range(row.loop_1_range_s, row.bare_1_range_s);
         let _ = writeln!(
-            text,
+            prose,
             "- {}: the worker loop takes {:.2}x the bare loop's time ({:.2}x … {:.2}x over the rounds; goal at most \
              {OVERHEAD_GOAL}x: {}); with 2 workers it scales as {worker:.2}x against the bare loop's {bare:.2}x \
              (goal within {:.0}%: {}).",
@@ -321,15 +322,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             row.scaling_verdict().words(),
         );
     }
-    text.push('\n');
-    text.push_str(&output::render_to_width(&sleeping_table(&document.sleeping), None));
+    let mut sleeping_prose = String::new();
     let _ = writeln!(
-        text,
-        "\nours: counter-threads or counter-async, every worker asleep for the whole run (--increments 1); plain: a \
+        sleeping_prose,
+        "ours: counter-threads or counter-async, every worker asleep for the whole run (--increments 1); plain: a \
          program that only sleeps as many threads or tasks. CPU: user + system, from wait4.\n"
     );
-    text.push_str(&sleeping_sentences(&document.sleeping));
-    let _ = writeln!(text, "\nResults in {} ({} links to it).", run_dir.path().display(), run_dir.latest().display());
+    sleeping_prose.push_str(&sleeping_sentences(&document.sleeping));
+    let _ = writeln!(
+        sleeping_prose,
+        "\nResults in {} ({} links to it).",
+        run_dir.path().display(),
+        run_dir.latest().display()
+    );
+    let text = format!(
+        "{}\n{}\n\n{}\n{}\n",
+        output::render_to_width(&table, width),
+        output::wrap(prose.trim_end(), width),
+        output::render_to_width(&sleeping_table(&document.sleeping), width),
+        output::wrap(sleeping_prose.trim_end(), width),
+    );
     terminal.print(&text)?;
     Ok(ExitCode::SUCCESS)
 }

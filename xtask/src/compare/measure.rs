@@ -35,6 +35,15 @@ pub(super) struct Rounds {
     pub(super) row_budget: Duration,
 }
 
+impl Rounds {
+    /// The most runs one row may take: its warm-up, and its measured runs up to the adaptive limit.
+    pub(super) fn most_per_row(&self) -> u64 {
+        let measured =
+            if self.row_budget.is_zero() { self.repeats } else { self.repeats.max(MAX_ADAPTIVE_RUNS as u64) };
+        self.warmup + measured
+    }
+}
+
 /// One row being measured.
 struct Cell<'a> {
     key: RowKey,
@@ -155,9 +164,6 @@ pub(super) fn measure_all(
             round += 1;
             progress.set_message(format!("{} round {round}", scenario.name));
             for index in wanting {
-                if cells[index].samples.len() as u64 >= rounds.repeats {
-                    progress.inc_length(1);
-                }
                 cells[index].run(true, run_dir)?;
                 progress.inc(1);
             }
@@ -182,7 +188,9 @@ pub(super) fn progress_bar(total: u64) -> ProgressBar {
         if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     // `wide_msg` takes what is left of the terminal's width and no more, so the line never wraps.
-    if let Ok(style) = ProgressStyle::with_template("{bar:20} {pos}/{len} runs {elapsed} {wide_msg}") {
+    // The total is the most runs the rows may take, fixed at the start: the bar never moves back, and a row that
+    // narrows its interval early makes the end come sooner than the bar says.
+    if let Ok(style) = ProgressStyle::with_template("{bar:20} {pos} of at most {len} runs {elapsed} {wide_msg}") {
         bar.set_style(style);
     }
     bar

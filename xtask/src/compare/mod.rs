@@ -66,13 +66,14 @@ fn zero_to(name: &'static str, max: u64) -> impl Fn(&str) -> Result<u64, String>
 /// Run every frontend on the same workload and tabulate the results.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:
-  cargo xtask compare             # the default scenarios: 1.5 to 3 minutes after the build (the first build
-                                  # takes a few minutes on 2 cores)
-  cargo xtask compare --preset seed --syncs racy --repeats 3 --warmup 0   # the seed: 10 s a run, 2 minutes here;
-                                  # with every strategy and the default runs, about 14 minutes
+  # The default scenarios: about a minute after the build (see the README).
+  cargo xtask compare
+  # The seed: 10 s a run; about 2 minutes with one strategy and 3 runs.
+  cargo xtask compare --preset seed --syncs racy --repeats 3 --warmup 0
   cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
-  cargo xtask compare --models threads,async --repeats 5 --export-markdown target/compare/table.md
-  cargo xtask compare --pool 2 --models threads,processes   # adds rows on a pool of 2, as concurrent.futures")]
+  cargo xtask compare --models threads,async --export-markdown table.md
+  # Rows on a pool of 2 besides, as concurrent.futures runs them.
+  cargo xtask compare --pool 2 --models threads,processes")]
 pub struct Args {
     /// The scenarios to run, unless workload flags are given
     #[arg(long, value_enum, default_value_t = Preset::Default)]
@@ -220,13 +221,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             target.syncs.iter().filter(|&&sync| !target.python || python::SYNCS.contains(&sync)).count() as u64
         })
         .sum();
+    let rounds = measure::Rounds { repeats: args.repeats, warmup: args.warmup, row_budget: args.row_budget };
     let progress = measure::progress_bar(
-        scenarios.len() as u64 * cells * (args.warmup + args.repeats)
+        scenarios.len() as u64 * cells * rounds.most_per_row()
             + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
     );
     let mut rows = Vec::new();
     let mut scenario_runs = Vec::new();
-    let rounds = measure::Rounds { repeats: args.repeats, warmup: args.warmup, row_budget: args.row_budget };
     let measured =
         measure::measure_all(&rounds, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
             .and_then(|()| {
@@ -258,13 +259,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows), page.as_deref())?;
     let mut text = present::tables_and_sentences(args.wide, &scenario_runs, &rows, &probes);
-    let _ = writeln!(
-        text,
-        "\nRaw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",
+    let where_ = format!(
+        "Raw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",
         run_dir.path().display(),
         run_dir.latest().display(),
         started.elapsed().as_secs_f64()
     );
+    let _ = writeln!(text, "\n{}", output::wrap(&where_, output::width()));
     terminal.print(&text)?;
     let failed = rows.iter().filter(|row| row.failed_to_run()).count();
     if failed > 0 {

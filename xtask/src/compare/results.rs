@@ -94,7 +94,8 @@ pub struct Row {
     pub ideal_s: f64,
     /// User + system CPU seconds of the whole process tree, median, from `wait4`.
     pub cpu_median_s: f64,
-    /// The run's own CPU time over its wall time, median: how many workers ran at once on average.
+    /// The run's own CPU time (its start included) over its wall time from the start signal, median: how many
+    /// workers ran at once on average when the run is long next to its start.
     pub parallelism_median: f64,
     /// The same, lowest in one run.
     pub parallelism_min: f64,
@@ -142,7 +143,9 @@ fn collect(samples: &[Sample], figure: impl Fn(&Sample) -> f64) -> Stats {
     Stats::of(&samples.iter().map(figure).collect::<Vec<_>>())
 }
 
-/// The run's own CPU time over its wall time: about the number of workers that ran at once.
+/// The run's own CPU time over its wall time. Its CPU time includes the run's start (workers made, memory
+/// sampled) while the wall time starts at the start signal, so this is how many workers ran at once only when the
+/// run is long next to its start; for a short run it can pass the number of CPUs, and is named for what it is.
 pub fn parallelism(sample: &Sample) -> f64 {
     let cpu = sample.report.cpu.user_s + sample.report.cpu.sys_s;
     if sample.report.wall_time_s > 0.0 { cpu / sample.report.wall_time_s } else { 0.0 }

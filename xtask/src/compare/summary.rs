@@ -55,7 +55,7 @@ fn why_none_lost(row: &Row, cpus: usize) -> String {
         why.to_owned()
     } else if no_work && row.parallelism_median < LOW_PARALLELISM && cpus > 1 {
         format!(
-            "the workers overlapped little: parallelism {:.1} on {cpus} CPUs, so they rarely met inside the \
+            "the workers overlapped little: CPU time over wall time {:.1} on {cpus} CPUs, so they rarely met inside the \
              read-modify-write",
             row.parallelism_median
         )
@@ -177,7 +177,7 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
                 if no_work && row.runs_with_loss < row.runs && row.parallelism_min < LOW_PARALLELISM && cpus > 1 {
                     let _ = write!(
                         sentence,
-                        "; in its least parallel run the workers' parallelism was only {:.1} on {cpus} CPUs: they \
+                        "; in its least parallel run the CPU time over wall time was only {:.1} on {cpus} CPUs: they \
                          barely ran at the same time",
                         row.parallelism_min
                     );

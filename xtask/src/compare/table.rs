@@ -82,7 +82,7 @@ fn cells(row: &Row, wide: bool) -> Vec<String> {
 fn headers(wide: bool) -> Vec<&'static str> {
     let mut headers = vec!["model", "sync", "final", "lost", "wall ±CI", "CPU", "PSS"];
     if wide {
-        headers.extend(["runs", "wall min … max", "parallel", "ctx sw.", "procs / thr.", "RSS", "USS"]);
+        headers.extend(["runs", "wall min … max", "CPU/wall", "ctx sw.", "procs / thr.", "RSS", "USS"]);
     }
     headers
 }
@@ -101,20 +101,21 @@ pub fn build(rows: &[&Row], wide: bool) -> Table {
     Table { headers, rows }
 }
 
-/// One scenario's table for a terminal of `width` columns (a fixed layout when `None`).
-pub fn render(rows: &[&Row], wide: bool, width: Option<u16>) -> String {
+/// One scenario's table in `width` columns.
+pub fn render(rows: &[&Row], wide: bool, width: usize) -> String {
     output::render_to_width(&build(rows, wide), width)
 }
 
 /// What each column means, in one line (two with `--wide`).
 pub fn legend(wide: bool) -> String {
-    let mut legend =
-        "final: median run; lost: median run's loss (runs with any); wall: median ± half its 95% interval\n\
-                      (* too few runs for 95%); CPU: user + system of the whole tree; PSS: the tree, all workers alive"
-            .to_owned();
+    let mut legend = "final: median run; lost: median run's loss (runs with any); wall: median ± half its 95% \
+                      interval (* too few runs for 95%); CPU: user + system of the whole tree; PSS: the tree, all \
+                      workers alive"
+        .to_owned();
     if wide {
         legend.push_str(
-            "\nparallel: the run's CPU time over its wall time (how many workers ran at once); RSS counts shared \
+            "\nCPU/wall: the run's CPU time, its start included, over its wall time from the start signal (how many \
+             workers ran at once when the run is long next to its start); RSS counts shared \
              pages once per process",
         );
     }

@@ -170,20 +170,31 @@ fn a_memory_cost_whose_range_crosses_zero_is_never_printed_negative() {
 }
 
 #[test]
-fn the_table_fits_80_columns_and_uses_200_when_wide() {
-    let rows = rows();
+fn the_table_fits_its_width_one_line_per_row_and_says_what_it_left_out() {
+    let mut rows = rows();
+    let mut failed = rows[0].clone();
+    failed.error = Some("x".repeat(300));
+    rows.push(failed);
     let rows: Vec<&Row> = rows.iter().collect();
-    for line in table::render(&rows, false, None).lines() {
-        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+    for (wide, width) in [(false, 80), (true, 80), (false, 60), (true, 200)] {
+        let text = table::render(&rows, wide, width);
+        assert!(text.lines().all(|line| line.chars().count() <= width), "{width}:\n{text}");
+        // A header, its rule, and one line per row; then, if any, the line naming what was left out.
+        let table_lines = text.lines().take_while(|line| !line.starts_with("(left out")).count();
+        assert_eq!(table_lines, 2 + rows.len(), "one line per row at {width}:\n{text}");
     }
-    for line in table::render(&rows, false, Some(80)).lines() {
-        assert!(line.chars().count() <= 80, "{line}");
-    }
-    let wide = table::render(&rows, true, Some(200));
-    assert!(wide.lines().all(|line| line.chars().count() <= 200), "{wide}");
-    assert_eq!(wide.lines().count(), 2 + rows.len(), "one line per row at 200 columns:\n{wide}");
-    let wide_at_80 = table::render(&rows, true, Some(80));
-    assert!(wide_at_80.lines().all(|line| line.chars().count() <= 80), "{wide_at_80}");
+    let narrow = table::render(&rows, true, 80);
+    assert!(narrow.contains("(left out to fit 80 columns:"), "{narrow}");
+    assert!(!table::render(&rows, true, 200).contains("left out"));
+}
+
+#[test]
+fn prose_wraps_at_words_with_a_hanging_indent() {
+    let sentence = format!("- {}", "word ".repeat(40));
+    let wrapped = crate::output::wrap(sentence.trim_end(), 30);
+    assert!(wrapped.lines().all(|line| line.chars().count() <= 30), "{wrapped}");
+    assert!(wrapped.lines().skip(1).all(|line| line.starts_with("  word")), "{wrapped}");
+    assert_eq!(wrapped.split_whitespace().filter(|word| *word == "word").count(), 40, "no word lost");
 }
 
 #[test]

@@ -34,18 +34,124 @@ pub struct Table {
 /// Columns apart by two spaces, one line under the header, nothing else: the most a narrow terminal can hold.
 const LIGHT: &str = "     ──             ";
 
-/// The table for a terminal of `width` columns (a fixed layout when `None`), in light lines.
-pub fn render_to_width(table: &Table, width: Option<u16>) -> String {
+/// The width a task's text for people fits: the terminal's when standard output is one (`$COLUMNS` first), else
+/// 80 columns, as piped output is read.
+pub fn width() -> usize {
+    use std::io::IsTerminal as _;
+    const PIPED: usize = 80;
+    if !std::io::stdout().is_terminal() {
+        return PIPED;
+    }
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).filter(|c| *c > 0) {
+        return columns;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map_or(PIPED, |(terminal_size::Width(columns), _)| columns.into())
+}
+
+/// The table in `width` columns, one line per row: columns are left out from the right (the last ones are read
+/// last) until it fits, and a cell still too long is cut with `…`; the returned names are the columns left out.
+pub fn fit_table(table: &Table, width: usize) -> (String, Vec<&'static str>) {
+    let mut columns = table.headers.len();
+    loop {
+        // A long message in a cell (a failed row's error) is cut before any column is left out.
+        let text = render_columns(table, columns, Some(width));
+        if longest_line(&text) <= width || columns <= 2 {
+            return (text, table.headers[columns..].to_vec());
+        }
+        columns -= 1;
+    }
+}
+
+fn render_columns(table: &Table, columns: usize, width: Option<usize>) -> String {
     let mut out = comfy_table::Table::new();
     out.load_preset(LIGHT);
-    out.set_header(table.headers.clone());
-    for row in &table.rows {
-        out.add_row(row.clone());
-    }
-    if let Some(width) = width {
-        out.set_width(width).set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    out.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    out.set_header(table.headers[..columns].to_vec());
+    // The widest cell of each column but the one being cut decides how much room that one has.
+    let widest = |column: usize, skip_row: Option<usize>| {
+        let header = table.headers[column].chars().count();
+        table
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| Some(*index) != skip_row)
+            .map(|(_, row)| row.get(column).map_or(0, |cell| cell.chars().count()))
+            .fold(header, usize::max)
+    };
+    for (index, row) in table.rows.iter().enumerate() {
+        let mut cells: Vec<String> = row.iter().take(columns).cloned().collect();
+        if let Some(width) = width
+            && let Some((longest, length)) =
+                cells.iter().enumerate().map(|(i, cell)| (i, cell.chars().count())).max_by_key(|(_, n)| *n)
+        {
+            // Each column takes a space either side and a separator besides its cells.
+            let others: usize =
+                (0..columns).filter(|&c| c != longest).map(|c| widest(c, None)).sum::<usize>() + 3 * columns + 1;
+            let room = width.saturating_sub(others).max(widest(longest, Some(index)).max(8));
+            if length > room {
+                cells[longest] = cells[longest].chars().take(room.saturating_sub(1)).collect::<String>() + "…";
+            }
+        }
+        out.add_row(cells);
     }
     out.to_string()
+}
+
+fn longest_line(text: &str) -> usize {
+    text.lines().map(|line| line.chars().count()).max().unwrap_or(0)
+}
+
+/// The table in `width` columns, with a line that names the columns left out to fit, if any.
+pub fn render_to_width(table: &Table, width: usize) -> String {
+    let (text, dropped) = fit_table(table, width);
+    if dropped.is_empty() {
+        return text;
+    }
+    text + "\n"
+        + &wrap(
+            &format!("(left out to fit {width} columns: {}; a wider terminal shows them)", dropped.join(", ")),
+            width,
+        )
+}
+
+/// `text` wrapped at word boundaries to `width` columns; a line that starts with `- ` (a sentence of a list) goes
+/// on under its first word, two columns in. Lines that fit are kept as they are.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n') {
+        let indent = if line.starts_with("- ") { "  " } else { "" };
+        let mut current = String::new();
+        for word in line.split(' ').flat_map(|word| split_long(word, width.saturating_sub(indent.len()).max(1))) {
+            let fits = current.chars().count() + 1 + word.chars().count() <= width;
+            if current.is_empty() {
+                current.push_str(&word);
+            } else if fits || current.trim().is_empty() {
+                current.push(' ');
+                current.push_str(&word);
+            } else {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current = format!("{indent}{word}");
+            }
+        }
+        out.push_str(current.trim_end());
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
+/// A word longer than `width` (a path) in pieces that fit, cut after a `/` where one falls in the piece.
+fn split_long(word: &str, width: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest: Vec<char> = word.chars().collect();
+    while rest.len() > width {
+        let cut = rest[..width].iter().rposition(|c| *c == '/').map_or(width, |slash| slash + 1);
+        pieces.push(rest.drain(..cut).collect());
+    }
+    pieces.push(rest.into_iter().collect());
+    pieces
 }
 
 /// Writes `text` to `path`, creating its folder.

@@ -21,8 +21,10 @@ use crate::{machine::Machine, output::Terminal, usage::Usage, workspace};
 /// Build one HTML page, with charts, from the latest compare and sweep results.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  cargo xtask compare && cargo xtask sweep && cargo xtask report   # then open target/report/index.html
-  cargo xtask report --compare target/compare/20261126T233127Z-23151 --output /tmp/page.html")]
+  # Then open target/report/index.html.
+  cargo xtask compare && cargo xtask sweep && cargo xtask report
+  cargo xtask report --compare target/compare/20261126T233127Z-23151 \\
+      --output /tmp/page.html")]
 pub struct Args {
     /// The comparison to show: a run's folder, or its results.json [default: target/compare/latest, or
     /// `$COUNTER_LAB_RESULTS/compare/latest` when that is set]

@@ -29,9 +29,12 @@ use crate::{
 /// Measure memory against workers for each model, fit the cost per worker, and plot it.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  cargo xtask sweep                          # 1 to 10 000 threads and processes, 1 to 1 000 000 tasks (about a minute)
-  cargo xtask sweep --quick                  # 1, 10, 100 workers (tasks by the thousand): a few seconds
-  cargo xtask sweep --models threads --workers 1,100,1000,20000   # stops at the limit, and says which
+  # 1 to 10 000 threads and processes, 1 to 1 000 000 tasks: about a minute.
+  cargo xtask sweep
+  # 1, 10, 100 workers (tasks by the thousand): a few seconds.
+  cargo xtask sweep --quick
+  # Stops at the limit, and says which.
+  cargo xtask sweep --models threads --workers 1,100,1000,20000
   cargo xtask sweep --with-python --plot memory.svg")]
 pub struct Args {
     /// The models to sweep, comma-separated [default: every model; one whose server cannot be started is skipped
@@ -191,12 +194,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None
     };
     exports.write(&json, &csv(&models), &output::to_markdown(&table), page.as_deref())?;
-    let mut text = output::render_to_width(&table, None) + "\n";
+    let width = output::width();
+    let mut text = String::new();
     text.push_str(
-        "Memory sampled from /proc for the whole process tree while every worker was alive, before any started.\n\
-         Per worker: slope of the least-squares line through the points. Start: from the first spawn to every\n\
-         worker alive. Kernel added: growth of KernelStack + PageTables in /proc/meminfo from just before the\n\
-         run to the sample; system-wide, so an estimate.\n\n",
+        "Memory sampled from /proc for the whole process tree while every worker was alive, before any started. \
+         Per worker: slope of the least-squares line through the points. Start: from the first spawn to every \
+         worker alive. Kernel: growth of KernelStack + PageTables in /proc/meminfo from just before the run to the \
+         sample; system-wide, so an estimate. ~0: a figure the points do not resolve (a slope or a growth not above \
+         zero), never a negative cost.\n\n",
     );
     for model in &models {
         let _ = match (&model.fit, &model.stopped) {
@@ -205,10 +210,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 "- {}: {} PSS, {} USS, {} summed RSS per client (the client and its private server); the server's \
                  used_memory {} more per connection; {} to connect one more{}",
                 model.label,
-                units::kib(fit.pss_kib),
-                units::kib(fit.uss_kib),
-                units::kib(fit.rss_kib),
-                units::kib(fit.server_kib.unwrap_or_default()),
+                cost(fit.pss_kib),
+                cost(fit.uss_kib),
+                cost(fit.rss_kib),
+                cost(fit.server_kib.unwrap_or_default()),
                 units::seconds(fit.start_s),
                 model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
             ),
@@ -217,10 +222,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate); {} to start \
                  one more{}",
                 model.label,
-                units::kib(fit.pss_kib),
-                units::kib(fit.uss_kib),
-                units::kib(fit.rss_kib),
-                units::kib(fit.kernel_kib_estimate),
+                cost(fit.pss_kib),
+                cost(fit.uss_kib),
+                cost(fit.rss_kib),
+                cost(fit.kernel_kib_estimate),
                 units::seconds(fit.start_s),
                 model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
             ),
@@ -236,6 +241,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         run_dir.latest().display(),
         started.elapsed().as_secs_f64()
     );
+    let text = format!("{}\n{}\n", output::render_to_width(&table, width), output::wrap(text.trim_end(), width));
     terminal.print(&text)?;
     if models.iter().all(|model| model.points.is_empty()) {
         bail!("no model produced a single point; see the table for why");
@@ -348,8 +354,13 @@ fn csv(models: &[ModelSweep]) -> String {
     text
 }
 
+/// A cost per worker for people: `~0` where the points do not resolve it (not above zero), never a negative one.
+fn cost(kib: f64) -> String {
+    if kib > 0.0 { units::kib(kib) } else { "~0".to_owned() }
+}
+
 fn table(models: &[ModelSweep]) -> Table {
-    let headers = vec!["model", "workers", "procs", "threads", "RSS", "PSS", "USS", "kernel added (est.)", "start"];
+    let headers = vec!["model", "workers", "procs", "threads", "RSS", "PSS", "USS", "kernel", "start"];
     let mut rows = Vec::new();
     for model in models {
         for point in &model.points {
@@ -361,7 +372,7 @@ fn table(models: &[ModelSweep]) -> Table {
                 units::whole_kib(point.rss_kib),
                 units::whole_kib(point.pss_kib),
                 units::whole_kib(point.uss_kib),
-                units::kib(point.kernel_added_kib as f64),
+                cost(point.kernel_added_kib as f64),
                 units::seconds(point.start_s),
             ]);
         }
@@ -371,15 +382,15 @@ fn table(models: &[ModelSweep]) -> Table {
                 "per worker".to_owned(),
                 String::new(),
                 String::new(),
-                units::kib(fit.rss_kib),
-                units::kib(fit.pss_kib),
-                units::kib(fit.uss_kib),
-                format!("{} (est.)", units::kib(fit.kernel_kib_estimate)),
+                cost(fit.rss_kib),
+                cost(fit.pss_kib),
+                cost(fit.uss_kib),
+                cost(fit.kernel_kib_estimate),
                 units::seconds(fit.start_s),
             ]);
         }
         if let Some(why) = &model.stopped {
-            let mut row = vec![model.label.clone(), "stopped".to_owned(), why.chars().take(100).collect()];
+            let mut row = vec![model.label.clone(), "stopped".to_owned(), why.clone()];
             row.resize(headers.len(), String::new());
             rows.push(row);
         }
