@@ -39,7 +39,7 @@ fn calibrate_sets_sleeping_workers_beside_plain_sleeps() {
     let output = scratch
         .xtask()
         .args(["calibrate", "--increments", "1000", "--export-json", json.to_str().unwrap()])
-        .args(["--sleeping-threads", "10", "--sleeping-tasks", "500", "--sleep", "500ms"])
+        .args(["--sleeping-threads", "50", "--sleeping-tasks", "500", "--sleep", "500ms"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -57,8 +57,8 @@ fn calibrate_sets_sleeping_workers_beside_plain_sleeps() {
         }
         // A sleeping thread of ours wakes once per sleep: half a second more of sleep costs it no more switches
         // (a thread that woke every 50 ms to look for a stop would make 10 more each). Voluntary ones: a sleeper's
-        // own waits; the run's start adds a few dozen either way. (Tasks share one thread, whose wake-ups do
-        // not tell one task's from another's.)
+        // own waits; the run's start adds a few dozen either way, more on a busy machine, hence 50 threads.
+        // (Tasks share one thread, whose wake-ups do not tell one task's from another's.)
         if sleepers == "threads" {
             let switches = |usage: &serde_json::Value| usage["voluntary_switches"].as_u64().unwrap();
             let extra = switches(&cost["ours"][1]).saturating_sub(switches(&cost["ours"][0]));

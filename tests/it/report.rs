@@ -71,13 +71,9 @@ fn real_report(scratch: &Scratch) -> PathBuf {
     assert!(compare.status.success(), "{}", String::from_utf8_lossy(&compare.stderr));
     let sweep = xtask(scratch, &["sweep", "--profile", "dev", "--quick", "--models", "threads,async"]);
     assert!(sweep.status.success(), "{}", String::from_utf8_lossy(&sweep.stderr));
-    // The runs' own folders, not `latest`, which tests running at the same time move.
-    let folder = |output: &std::process::Output, before: &str| {
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let after = stdout.split(before).nth(1).unwrap_or_else(|| panic!("no folder in: {stdout}"));
-        after.split(' ').next().unwrap().trim_end_matches(';').to_owned()
-    };
-    let (compare_dir, sweep_dir) = (folder(&compare, "results.json are in "), folder(&sweep, "results in "));
+    // This test's own results folder: its `latest` links are its runs'.
+    let latest = |task: &str| scratch.file(&format!("results/{task}/latest")).to_str().unwrap().to_owned();
+    let (compare_dir, sweep_dir) = (latest("compare"), latest("sweep"));
     let page = scratch.file("index.html");
     let report = xtask(
         scratch,

@@ -177,7 +177,7 @@ pub fn runnable(models: &[Model], servers: &ServerArgs) -> Vec<Model> {
         .filter(|&model| match of(model).available(servers) {
             Ok(()) => true,
             Err(why) => {
-                counter_core::output::eprint(&format!("xtask: {why}\n"));
+                crate::output::note(&format!("xtask: {why}"));
                 false
             }
         })

@@ -100,9 +100,7 @@ pub fn interpreter() -> Option<PathBuf> {
 pub fn interpreter_or_say() -> Option<PathBuf> {
     let found = interpreter();
     if found.is_none() {
-        counter_core::output::eprint(
-            "xtask: no python3 (on the PATH, or at $COUNTER_PYTHON): the Python rows are skipped\n",
-        );
+        crate::output::note("xtask: no python3 (on the PATH, or at $COUNTER_PYTHON): the Python rows are skipped");
     }
     found
 }

@@ -33,7 +33,6 @@ use counter_core::{
     config::{Strategy, Timer, Window, Work, parse_count, parse_count_up_to},
     duration::parse_duration,
     model::{Model, StartMethod},
-    output::eprint,
     proc::load::MachineLoad,
 };
 
@@ -209,9 +208,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(measure::BUSY_SAMPLE))
         && load.is_busy(busy)
     {
-        eprint(&format!(
+        output::note(&format!(
             "xtask: the machine is busy: other work keeps {busy:.1} of its {} CPUs busy, so timings and lost \
-             updates will vary more than on a quiet machine\n",
+             updates will vary more than on a quiet machine",
             load.cpus
         ));
     }
@@ -242,7 +241,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 // go next to them (not published as the latest comparison, which it is not).
                 let json = json::to_json(&scenario_runs, &rows, &[]);
                 output::write(&run_dir.path().join("partial-results.json"), &json)?;
-                eprint(&format!("xtask: the rows measured so far are in {}\n", run_dir.path().display()));
+                output::note(&format!("xtask: the rows measured so far are in {}", run_dir.path().display()));
             }
             return Err(error);
         }
@@ -269,7 +268,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     terminal.print(&text)?;
     let failed = rows.iter().filter(|row| row.failed_to_run()).count();
     if failed > 0 {
-        eprint(&format!("xtask: {failed} row(s) failed; see the table\n"));
+        output::note(&format!("xtask: {failed} row(s) failed; see the table"));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -43,19 +43,23 @@ fn compact(count: f64) -> String {
     }
 }
 
+/// The characters of a row's message shown in its table.
+const MESSAGE_SHOWN: usize = 40;
+
 fn cells(row: &Row, wide: bool) -> Vec<String> {
     let mut cells = vec![row.label.clone(), row.sync.name().to_owned()];
+    // The whole message is in the JSON export; the table keeps its start, short enough to leave the other
+    // rows their columns.
+    let start = |text: &str| {
+        let shown: String = text.chars().take(MESSAGE_SHOWN).collect();
+        if shown.len() < text.len() { shown + "…" } else { shown }
+    };
     if let Some(error) = &row.error {
-        // The whole message is in the JSON export; the table keeps its start.
-        let mut shown: String = error.chars().take(100).collect();
-        if shown.len() < error.len() {
-            shown.push_str(" …");
-        }
-        cells.push(format!("FAILED: {shown}"));
+        cells.push(start(&format!("FAILED: {error}")));
         return cells;
     }
     if let Some(why) = &row.unavailable {
-        cells.push(format!("not available: {why}"));
+        cells.push(start(&format!("not available: {why}")));
         return cells;
     }
     cells.extend([

@@ -49,6 +49,18 @@ pub fn width() -> usize {
         .map_or(PIPED, |(terminal_size::Width(columns), _)| columns.into())
 }
 
+/// Says `text` on standard error, wrapped to the terminal's width there (80 when it is not one).
+pub fn note(text: &str) {
+    use std::io::IsTerminal as _;
+    let width = if std::io::stderr().is_terminal() {
+        terminal_size::terminal_size_of(std::io::stderr())
+            .map_or(80, |(terminal_size::Width(columns), _)| columns.into())
+    } else {
+        80
+    };
+    out::eprint(&(wrap(text.trim_end(), width) + "\n"));
+}
+
 /// The table in `width` columns, one line per row: columns are left out from the right (the last ones are read
 /// last) until it fits, and a cell still too long is cut with `…`; the returned names are the columns left out.
 pub fn fit_table(table: &Table, width: usize) -> (String, Vec<&'static str>) {

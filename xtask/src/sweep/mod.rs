@@ -12,7 +12,6 @@ use anyhow::bail;
 use counter_core::{
     config::parse_count,
     model::{Model, StartMethod},
-    output::eprint,
     units,
 };
 use serde::Serialize;
@@ -179,7 +178,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut sweeps = Vec::new();
     for one in &swept {
         let counts = if args.workers.is_empty() { default_counts(one, args.quick) } else { args.workers.clone() };
-        eprint(&format!("sweeping {}: {counts:?} workers\n", one.label));
+        output::note(&format!("sweeping {}: {counts:?} workers", one.label));
         sweeps.push(sweep_model(one, &counts)?);
     }
     let models = sweeps;
