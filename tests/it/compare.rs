@@ -1,5 +1,6 @@
 //! `cargo xtask compare` end to end, on tiny workloads with the debug binaries.
 
+use counter_core::model::Model;
 use serde_json::Value;
 use tests::{Scratch, binary, ps_rss_sum, smaps_rollup_sum, start_held, within_5_percent};
 
@@ -124,7 +125,8 @@ fn compare_refuses_bad_flags() {
     let scratch = Scratch::new("compare-refuses-bad-flags");
     let output = compare(&scratch, &["--models", "fibers"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[possible values: threads, processes, async, redis]"));
+    let models = format!("[possible values: {}]", Model::ALL.map(Model::name).join(", "));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&models), "every model, from the one list");
     let output = scratch.xtask().args(["compare", "--repeats", "0"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

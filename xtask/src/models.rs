@@ -8,19 +8,24 @@ use counter_core::{
     model::{Model, StartMethod},
 };
 
-/// Servers given on the command line, for the models that keep their counter in one (`--redis URL`); the
+/// Servers given on the command line, for the models that keep their counter in one (`--redis URL`,
+/// `--postgres URL`); the
 /// models without one start a private server per run, or need none.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServerArgs {
     /// A Redis server for the redis rows (redis:// or unix:// URL) instead of a private one per run
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+
+    /// A PostgreSQL server for the postgres rows (postgresql:// URL or key=value string) instead of a private one
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
 }
 
 impl ServerArgs {
     /// The server given for `model`, if one was.
     pub fn url(&self, model: Model) -> Option<&str> {
-        let given = [(Model::Redis, self.redis.as_deref())];
+        let given = [(Model::Redis, self.redis.as_deref()), (Model::Postgres, self.postgres.as_deref())];
         given.into_iter().find(|(named, _)| *named == model).and_then(|(_, url)| url)
     }
 }
@@ -63,10 +68,22 @@ pub struct Server {
     pub program: &'static str,
     /// The command that installs it.
     pub install: &'static str,
+    /// A folder of versions where packages put the program off the `PATH` (`<folder>/<version>/bin/<program>`).
+    pub versions_under: Option<&'static str>,
+}
+
+impl Server {
+    /// Whether the program is here, on the `PATH` or where its packages put it.
+    pub fn found(&self) -> bool {
+        on_path(self.program).is_some()
+            || self.versions_under.and_then(|folder| std::fs::read_dir(folder).ok()).is_some_and(|versions| {
+                versions.flatten().any(|version| version.path().join("bin").join(self.program).is_file())
+            })
+    }
 }
 
 /// One description per model, in the order of [`Model::ALL`].
-pub const DESCRIPTIONS: [Description; 4] = [
+pub const DESCRIPTIONS: [Description; 5] = [
     Description {
         model: Model::Threads,
         server: None,
@@ -108,7 +125,12 @@ pub const DESCRIPTIONS: [Description; 4] = [
     },
     Description {
         model: Model::Redis,
-        server: Some(Server { flag: "--redis", program: "redis-server", install: "apt-get install redis-server" }),
+        server: Some(Server {
+            flag: "--redis",
+            program: "redis-server",
+            install: "apt-get install redis-server",
+            versions_under: None,
+        }),
         start_flag: None,
         pools: false,
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
@@ -117,6 +139,26 @@ pub const DESCRIPTIONS: [Description; 4] = [
         // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
         sweep_counts: (&[1, 10, 100, 1_000, 3_000], &[1, 10, 100]),
         server_memory_figure: Some("server_memory_added_bytes"),
+        racy_cannot_lose: None,
+        workers_are_processes: false,
+    },
+    Description {
+        model: Model::Postgres,
+        server: Some(Server {
+            flag: "--postgres",
+            program: "postgres",
+            install: "apt-get install postgresql",
+            // Debian's layout: /usr/lib/postgresql/15/bin/postgres.
+            versions_under: Some("/usr/lib/postgresql"),
+        }),
+        start_flag: None,
+        pools: false,
+        // A transaction is a few round trips and a commit: a few thousand a second on one row.
+        contended: Some((200, "a transaction per step")),
+        probe_workers: 100,
+        // Each connection is a server process: a few hundred is what a server is configured for.
+        sweep_counts: (&[1, 10, 100, 300], &[1, 10, 30]),
+        server_memory_figure: Some("server_pss_added_bytes"),
         racy_cannot_lose: None,
         workers_are_processes: false,
     },
@@ -137,11 +179,11 @@ impl Description {
     /// Whether the model can run here, or the one line that says why not and how to change that.
     pub fn available(&self, servers: &ServerArgs) -> Result<(), String> {
         let Some(server) = &self.server else { return Ok(()) };
-        if servers.url(self.model).is_some() || on_path(server.program).is_some() {
+        if servers.url(self.model).is_some() || server.found() {
             return Ok(());
         }
         Err(format!(
-            "no {} on the PATH and no {} URL: the {} rows are skipped ({})",
+            "no {} found and no {} URL: the {} rows are skipped ({})",
             server.program,
             server.flag,
             self.model.name(),
@@ -201,12 +243,11 @@ mod tests {
     fn a_model_with_a_server_says_how_to_get_one_or_runs_on_the_one_given() {
         for description in DESCRIPTIONS.iter().filter(|description| description.server.is_some()) {
             let server = description.server.as_ref().unwrap();
-            let given = ServerArgs { redis: Some("redis://127.0.0.1:1".to_owned()) };
-            if given.url(description.model).is_some() {
-                assert!(description.available(&given).is_ok());
-                assert_eq!(description.server_flags(&given), [server.flag, "redis://127.0.0.1:1"]);
-            }
-            if on_path(server.program).is_none() {
+            let url = "store://127.0.0.1:1";
+            let given = ServerArgs { redis: Some(url.to_owned()), postgres: Some(url.to_owned()) };
+            assert!(description.available(&given).is_ok());
+            assert_eq!(description.server_flags(&given), [server.flag, url]);
+            if !server.found() {
                 let why = description.available(&ServerArgs::default()).unwrap_err();
                 assert!(why.contains(server.install) && why.contains(server.flag), "{why}");
             }

@@ -35,6 +35,7 @@ pub mod duration;
 pub mod error;
 pub mod extension;
 pub mod hold;
+pub mod latency;
 pub mod model;
 pub mod mutex;
 pub mod output;

@@ -18,6 +18,9 @@ pub enum Model {
     Async,
     /// One tokio task per worker, each a client with its own connection to a Redis server that holds the counter.
     Redis,
+    /// One tokio task per worker, each a client with its own connection to a PostgreSQL server that holds the
+    /// counter in a table.
+    Postgres,
 }
 
 /// Every name of a model.
@@ -35,7 +38,7 @@ pub struct ModelNames {
 
 impl Model {
     /// Every model, in the order the project presents them.
-    pub const ALL: [Model; 4] = [Model::Threads, Model::Processes, Model::Async, Model::Redis];
+    pub const ALL: [Model; 5] = [Model::Threads, Model::Processes, Model::Async, Model::Redis, Model::Postgres];
 
     /// The one table of names.
     pub const fn names(self) -> ModelNames {
@@ -48,6 +51,9 @@ impl Model {
             }
             Model::Async => ModelNames { name: "async", binary: "counter-async", worker: "task", workers: "tasks" },
             Model::Redis => ModelNames { name: "redis", binary: "counter-redis", worker: "client", workers: "clients" },
+            Model::Postgres => {
+                ModelNames { name: "postgres", binary: "counter-postgres", worker: "client", workers: "clients" }
+            }
         }
     }
 
@@ -78,6 +84,7 @@ impl Model {
             Model::Processes => "one process per worker, the counter in a shared-memory segment",
             Model::Async => "one tokio task per worker",
             Model::Redis => "one tokio task per worker, each a client of a Redis server that holds the counter",
+            Model::Postgres => "one tokio task per worker, each a client of a PostgreSQL server that holds the counter",
         }
     }
 }

@@ -20,7 +20,6 @@
 
 mod figures;
 mod keys;
-mod latency;
 mod participants;
 mod server;
 mod worker;
@@ -40,6 +39,7 @@ use counter_core::{
     cpu::CpuUsage,
     error::{Error as CoreError, RunError, RunInterrupted},
     hold,
+    latency::Latencies,
     model::Model,
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
@@ -55,7 +55,6 @@ pub use crate::{
 };
 use crate::{
     keys::Keys,
-    latency::Latencies,
     participants::Heartbeat,
     server::PrivateServer,
     worker::{Job, Tally, Worker},

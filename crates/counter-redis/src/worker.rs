@@ -16,7 +16,9 @@ use counter_core::{
 use redis::{AsyncCommands, FromRedisValue, aio::MultiplexedConnection};
 use tokio::sync::watch;
 
-use crate::{keys::Keys, latency::Latencies};
+use counter_core::latency::Latencies;
+
+use crate::keys::Keys;
 
 /// The Lua script that releases the lock only if it is still ours: the single-instance lock Redis documents.
 const RELEASE: &str =

@@ -1,14 +1,14 @@
-//! Round-trip latencies, kept as a histogram with eight buckets per power of two (within 12.5% of the true
-//! value), so that millions of round trips cost a few kilobytes per worker.
+//! Latencies of requests to a server, kept as a histogram with eight buckets per power of two (within 12.5% of
+//! the true value), so that millions of requests cost a few kilobytes per worker.
 
 use std::time::Duration;
 
 /// Buckets: eight per power of two of nanoseconds, up to 2^64.
 const BUCKETS: usize = 64 * 8;
 
-/// A histogram of durations.
+/// A histogram of durations: record each, merge the workers', read quantiles.
 #[derive(Debug, Clone)]
-pub(crate) struct Latencies {
+pub struct Latencies {
     counts: Box<[u64; BUCKETS]>,
     total: u64,
     max_ns: u64,
@@ -39,14 +39,16 @@ fn low_of(bucket: usize) -> u64 {
 }
 
 impl Latencies {
-    pub(crate) fn record(&mut self, elapsed: Duration) {
+    /// Records one request's latency.
+    pub fn record(&mut self, elapsed: Duration) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.counts[bucket_of(ns)] += 1;
         self.total += 1;
         self.max_ns = self.max_ns.max(ns);
     }
 
-    pub(crate) fn merge(&mut self, other: &Latencies) {
+    /// Adds another worker's latencies to these.
+    pub fn merge(&mut self, other: &Latencies) {
         for (count, more) in self.counts.iter_mut().zip(other.counts.iter()) {
             *count += more;
         }
@@ -54,14 +56,13 @@ impl Latencies {
         self.max_ns = self.max_ns.max(other.max_ns);
     }
 
-    /// Round trips recorded.
-    #[cfg(test)]
-    pub(crate) fn count(&self) -> u64 {
+    /// Requests recorded.
+    pub fn count(&self) -> u64 {
         self.total
     }
 
     /// The `q` quantile (0 to 1), microseconds: the middle of its bucket.
-    pub(crate) fn quantile_us(&self, q: f64) -> f64 {
+    pub fn quantile_us(&self, q: f64) -> f64 {
         if self.total == 0 {
             return 0.0;
         }
@@ -77,7 +78,8 @@ impl Latencies {
         self.max_us()
     }
 
-    pub(crate) fn max_us(&self) -> f64 {
+    /// The slowest, microseconds.
+    pub fn max_us(&self) -> f64 {
         self.max_ns as f64 / 1000.0
     }
 }

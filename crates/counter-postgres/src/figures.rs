@@ -1,0 +1,157 @@
+//! What only this model measures, and its own words: the server and its isolation level, the round trips and
+//! their latency, the transactions the server refused, the memory of its backend processes; carried in the
+//! report as its extension, and read back from it for the "why" lines.
+
+use counter_core::{
+    config::Strategy,
+    extension::Extension,
+    render::{ModelWords, explain_generic},
+    report::RunReport,
+    units::{self, seconds},
+};
+use serde::{Deserialize, Serialize};
+
+/// The figures under the report's `extension` (named "server").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PostgresFigures {
+    /// Which server: `private postgres 15.14 (Unix socket ...)`, or the connection string given, without its
+    /// password.
+    pub server: String,
+    /// The isolation level of every transaction: `read committed`, `repeatable read`, `serializable`.
+    pub isolation: String,
+    /// The run's table.
+    pub table: String,
+    /// Round trips to the server made by the workers during the run.
+    pub round_trips: u64,
+    /// Round trips per increment done.
+    pub round_trips_per_increment: f64,
+    /// Latency of one round trip, microseconds: median.
+    pub latency_median_us: f64,
+    /// 99th percentile.
+    pub latency_p99_us: f64,
+    /// The slowest.
+    pub latency_max_us: f64,
+    /// Transactions the server refused to serialize (SQLSTATE 40001) or ended as a deadlock's victim (40P01),
+    /// each rolled back and made again.
+    pub serialization_failures: u64,
+    /// Optimistic strategy: updates that found the version changed, and were made again.
+    pub version_conflicts: u64,
+    /// The backend processes serving this run's connections, measured from `/proc` (none for a server this
+    /// process cannot see).
+    pub backends_measured: u64,
+    /// Their mean PSS, KiB.
+    pub backend_pss_kib: Option<f64>,
+    /// Their mean USS, KiB.
+    pub backend_uss_kib: Option<f64>,
+    /// The private server's PSS (its processes summed) before the clients connected, KiB.
+    pub server_pss_before_kib: Option<u64>,
+    /// What the server's PSS grew by once every client was connected, bytes.
+    pub server_pss_added_bytes: Option<i64>,
+}
+
+impl PostgresFigures {
+    /// The report's section: these figures, and a line for each of their groups.
+    pub fn extension(&self) -> Extension {
+        let memory = match (self.backend_pss_kib, self.backend_uss_kib) {
+            (Some(pss), Some(uss)) => format!(
+                "a backend process per connection: PSS {} and USS {} each (mean of {}){}",
+                units::kib(pss),
+                units::kib(uss),
+                self.backends_measured,
+                self.server_pss_added_bytes
+                    .map(|added| format!(
+                        "; the server's PSS grew by {} with the clients",
+                        units::kib(added as f64 / 1024.0)
+                    ))
+                    .unwrap_or_default()
+            ),
+            _ => "a backend process per connection, not visible from here (another machine, or another user's)"
+                .to_owned(),
+        };
+        Extension::new("server", self)
+            .line("server", format!("{}; table {}", self.server, self.table))
+            .line("isolation", self.isolation.clone())
+            .line(
+                "round trips",
+                format!(
+                    "{} ({:.2} per increment); latency median {} … p99 {} … max {}",
+                    self.round_trips,
+                    self.round_trips_per_increment,
+                    seconds(self.latency_median_us / 1e6),
+                    seconds(self.latency_p99_us / 1e6),
+                    seconds(self.latency_max_us / 1e6)
+                ),
+            )
+            .line(
+                "refused",
+                format!(
+                    "{} (SQLSTATE 40001 or 40P01), rolled back and made again",
+                    units::count(self.serialization_failures, "transaction", "transactions")
+                ),
+            )
+            .line("server memory", memory)
+    }
+}
+
+/// This model's words: each strategy as statements, and the "why" lines from the figures above.
+pub const WORDS: ModelWords = ModelWords { strategy: |strategy| Some(statements(strategy)), why };
+
+fn statements(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Racy => "racy: BEGIN, SELECT v, UPDATE SET v = <read + 1>, COMMIT",
+        Strategy::Mutex => "mutex: BEGIN, SELECT v FOR UPDATE (a row lock), UPDATE SET v = <read + 1>, COMMIT",
+        Strategy::Atomic => "atomic: UPDATE SET v = v + 1, one statement: the server reads and writes the row",
+        Strategy::Sharded => "sharded: UPDATE SET v = v + 1 on each worker's own row, summed at the end",
+        Strategy::Optimistic => {
+            "optimistic: SELECT v, version; UPDATE ... WHERE version = <read>; made again when no row changed"
+        }
+    }
+}
+
+/// The "why" lines where the server's figures say more than the generic ones.
+fn why(report: &RunReport) -> Option<Vec<String>> {
+    let figures: PostgresFigures = report.extension.as_ref()?.figures().ok()?;
+    let lost = report.lost_updates?;
+    let refused = figures.serialization_failures;
+    let lines = match (report.config.strategy(), lost) {
+        (Strategy::Racy, 1..) => {
+            let mut lines = explain_generic(report);
+            lines.push(format!(
+                "at {} a transaction reads the row as last committed and writes what it computed, even when another \
+                 transaction committed a new value in between: the lost update the isolation-level literature calls \
+                 P4{}",
+                figures.isolation,
+                if refused > 0 {
+                    format!(" ({refused} refused transactions did not prevent it)")
+                } else {
+                    String::new()
+                }
+            ));
+            lines
+        }
+        (Strategy::Racy | Strategy::Mutex | Strategy::Atomic | Strategy::Optimistic, 0) if refused > 0 => {
+            vec![format!(
+                "no update was lost: at {} the server refused {} that had read a value another one then changed \
+                 (SQLSTATE 40001), and each was made again",
+                figures.isolation,
+                units::count(refused, "transaction", "transactions")
+            )]
+        }
+        (Strategy::Mutex, 0) => vec![
+            "no update was lost: SELECT ... FOR UPDATE locked the row until COMMIT, so no other transaction read it \
+             in between"
+                .to_owned(),
+        ],
+        (Strategy::Atomic, 0) => vec![
+            "no update was lost: each UPDATE read and wrote the row under its row lock, in one statement".to_owned(),
+        ],
+        (Strategy::Sharded, 0) => vec!["no update was lost: each worker updated only its own row".to_owned()],
+        (Strategy::Optimistic, 0) => vec![format!(
+            "no update was lost: an UPDATE whose version had changed since its read changed no row ({} such), and \
+             was made again",
+            figures.version_conflicts
+        )],
+        _ => return None,
+    };
+    Some(lines)
+}

@@ -1,0 +1,634 @@
+//! The shared-counter experiment with the counter in a PostgreSQL table: each worker is a tokio task with its
+//! own connection, as an application's requests would be, and the seed's race comes back as the lost update
+//! (P4) of the isolation-level literature.
+//!
+//! By default the binary makes a private cluster (module `server`): `initdb` into a fresh directory, `postgres`
+//! on a Unix socket in it (no TCP port), stopped and removed on every way out; run as root, the server runs as
+//! the `postgres` user. `--postgres URL` uses a server that is already there (`postgresql://` URL or a
+//! `key=value` string; the password from `PGPASSWORD` when the URL has none, as `psql` reads it).
+//!
+//! The strategies map one to one (module `worker`): racy is BEGIN, SELECT, UPDATE to the value read plus one,
+//! COMMIT; mutex the same with SELECT ... FOR UPDATE (a row lock); atomic `UPDATE SET v = v + 1`; sharded the
+//! same on a row per worker, summed at the end; optimistic a versioned UPDATE made again when no row changed.
+//! `--isolation` sets every transaction's level: at repeatable read and serializable the server refuses one of
+//! two overlapping read-then-write transactions (SQLSTATE 40001), which is rolled back, counted and made again.
+//!
+//! A run's rows live in a table of its own, `counter_lab_<id>`, dropped at the end (`--keep` keeps it); nothing
+//! else on the server is touched. Every statement has a timeout on both sides (`statement_timeout` and the
+//! client's, `--timeout`): a server that stops answering ends the run with an error naming it, never a hang.
+#![warn(missing_docs)]
+
+mod figures;
+mod server;
+mod table;
+mod worker;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::Poll,
+    time::{Duration, Instant},
+};
+
+use counter_core::{
+    cli::Frontend,
+    config::{Abilities, Config, ConfigError, Hold, Strategy},
+    cpu::CpuUsage,
+    error::{Error as CoreError, RunError, RunInterrupted},
+    hold,
+    latency::Latencies,
+    model::Model,
+    proc::{
+        self,
+        limits::{self, LimitError},
+        memory,
+    },
+    report::{Measurements, RunReport, WorkerReport, WorkerTally},
+    secrets, signals, unique,
+    workload::{STOP_CHECK_INTERVAL, Start},
+};
+use tokio::sync::watch;
+use tokio_postgres::{Client, NoTls};
+
+pub use crate::figures::PostgresFigures;
+use crate::{
+    server::PrivateCluster,
+    table::Table,
+    worker::{Tally, Worker, WorkerError, within},
+};
+
+/// The model this crate runs.
+pub const MODEL: Model = Model::Postgres;
+
+/// How this crate's binary presents itself: what it can run, its help, its words.
+pub const FRONTEND: Frontend = Frontend {
+    model: MODEL,
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: false,
+        no_pool: Some("each worker is a client with its own connection"),
+    },
+    work_help: "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), or \
+                spin:<duration> (busy loop). Durations: 10ms, 250us, 1s",
+    words: figures::WORDS,
+};
+
+/// Connections a private server allows beyond the workers' (the run's own, and PostgreSQL's reserved ones).
+const SPARE_CONNECTIONS: u64 = 10;
+
+/// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
+const SPARE_DESCRIPTORS: u64 = 64;
+
+/// The runtime thread's stack: the driver's handshake needs more than a small main-thread limit gives.
+const RUNTIME_STACK_BYTES: usize = 2 << 20;
+
+/// Clients connecting at the same moment: well under a server's listen backlog.
+const CONNECTING_AT_ONCE: usize = 32;
+
+/// The variable that holds the server's password, as `psql` reads it: so that it need not sit in argv.
+pub const PASSWORD_VARIABLE: &str = "PGPASSWORD";
+
+/// Why a run produced no report: a reason every frontend shares, or [`PostgresError`].
+pub type Error = RunError<PostgresError>;
+
+/// What only this frontend can hit.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    /// No PostgreSQL to start, and no `--postgres` given.
+    #[error(
+        "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/<version>/bin, the PATH): \
+         install them (`apt-get install postgresql`), or pass --postgres URL to use a server that is already running"
+    )]
+    NoServer,
+    /// The private server did not start.
+    #[error("could not start a private PostgreSQL server: {detail}")]
+    ServerStart {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The hard stack limit is below what a PostgreSQL server starts with.
+    #[error("the hard stack limit is {hard_bytes} bytes; a PostgreSQL server needs {needed_bytes}")]
+    StackLimit {
+        /// The hard `RLIMIT_STACK`.
+        hard_bytes: u64,
+        /// What the server needs.
+        needed_bytes: u64,
+    },
+    /// The server stopped answering during the run, or answered with an error.
+    #[error("the PostgreSQL server ({server}) failed during the run: {detail}")]
+    Server {
+        /// Which server.
+        server: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The runtime's thread ended without a result (it panicked).
+    #[error("the run's runtime thread ended without a result")]
+    RuntimePanicked,
+    /// A worker's task ended without a result (it panicked).
+    #[error("worker {worker} ended without a result")]
+    WorkerPanicked {
+        /// The worker.
+        worker: u64,
+    },
+}
+
+/// The isolation level of every transaction of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Isolation {
+    /// PostgreSQL's default: each statement sees what was committed before it began.
+    #[default]
+    ReadCommitted,
+    /// A transaction sees one snapshot; an update of a row changed since is refused (40001).
+    RepeatableRead,
+    /// As repeatable read, and any order of transactions that no serial order could give is refused.
+    Serializable,
+}
+
+impl Isolation {
+    /// Every level, weakest first.
+    pub const ALL: [Isolation; 3] = [Isolation::ReadCommitted, Isolation::RepeatableRead, Isolation::Serializable];
+
+    /// Its name in SQL: `read committed`.
+    pub const fn sql(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+}
+
+/// How to reach the server, on top of the shared [`Config`].
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// A server to use (`postgresql://` URL or `key=value` string); `None` starts a private one.
+    pub url: Option<String>,
+    /// The isolation level of every transaction.
+    pub isolation: Isolation,
+    /// Keep the run's table at the end.
+    pub keep: bool,
+    /// How long connecting, or any statement, may take before the run fails.
+    pub timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions { url: None, isolation: Isolation::default(), keep: false, timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The server to connect to: `text` parsed, the password from [`PASSWORD_VARIABLE`] when it has none.
+fn connection_config(text: &str, timeout: Duration) -> Result<tokio_postgres::Config, ConfigError> {
+    let mut config: tokio_postgres::Config = text.parse().map_err(|error| {
+        ConfigError::Conflict(secrets::redact(&format!(
+            "invalid --postgres '{text}': {error} (a postgresql://user@host/db URL or host=... user=... string)"
+        )))
+    })?;
+    if config.get_password().is_none()
+        && let Ok(password) = std::env::var(PASSWORD_VARIABLE)
+        && !password.is_empty()
+    {
+        config.password(password);
+    }
+    config.connect_timeout(timeout);
+    Ok(config)
+}
+
+/// Runs the workload against the counter in PostgreSQL and reports what happened.
+pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Error> {
+    if options.timeout.is_zero() {
+        return Err(ConfigError::Conflict("--timeout must be longer than 0".to_owned()).into());
+    }
+    let more = config.workers().saturating_add(SPARE_DESCRIPTORS);
+    if let Ok(Err(limit)) = limits::check_descriptors(more, "a connection per client") {
+        return Err(limit.into());
+    }
+    let private = match &options.url {
+        Some(_) => None,
+        None => Some(PrivateCluster::start(config.workers() + SPARE_CONNECTIONS).map_err(|error| match error {
+            // Nothing to start: the request cannot be met here as it stands (exit 2), and the message says how.
+            PostgresError::NoServer => Error::from(ConfigError::Conflict(error.to_string())),
+            PostgresError::StackLimit { hard_bytes, needed_bytes } => Error::from(LimitError {
+                request: "a private PostgreSQL server".to_owned(),
+                limit: "RLIMIT_STACK",
+                value: format!("{hard_bytes} bytes (hard)"),
+                detail: format!(
+                    "the server needs at least {needed_bytes} bytes of stack; raise the hard limit (`ulimit -Hs`), \
+                     or pass --postgres URL to use a server that is already running"
+                ),
+            }),
+            other => RunError::Frontend(other),
+        })?),
+    };
+    let (text, server) = match (&private, &options.url) {
+        (Some(private), _) => (private.connection_string(), private.describe()),
+        (None, Some(url)) => (url.clone(), secrets::redact(url)),
+        (None, None) => unreachable!("a private server is started when no URL is given"),
+    };
+    let connection = connection_config(&text, options.timeout)?;
+    let run = Run {
+        config,
+        options,
+        connection,
+        server,
+        server_pid: private.as_ref().map(PrivateCluster::pid),
+        table: Table::new(&unique::random_hex()),
+    };
+    // The driver's connection handshake nests deep: the runtime runs on a thread of its own, with a stack of
+    // known size, so that a small main-thread limit (`ulimit -s 128`) is not the driver's.
+    let outcome = std::thread::scope(|scope| {
+        let runtime_thread = std::thread::Builder::new()
+            .name("runtime".to_owned())
+            .stack_size(RUNTIME_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| {
+                    RunError::Frontend(PostgresError::ServerStart { detail: format!("no tokio runtime: {source}") })
+                })?;
+                let cpu_before = CpuUsage::of_this_process();
+                runtime.block_on(Box::pin(run.coordinate(cpu_before)))
+            })
+            .map_err(|source| {
+                RunError::Frontend(PostgresError::ServerStart { detail: format!("no runtime thread: {source}") })
+            })?;
+        runtime_thread.join().unwrap_or(Err(RunError::Frontend(PostgresError::RuntimePanicked)))
+    });
+    // The private server stops here, after every connection is closed.
+    drop(private);
+    outcome
+}
+
+/// One run's context.
+struct Run<'a> {
+    config: &'a Config,
+    options: &'a PostgresOptions,
+    connection: tokio_postgres::Config,
+    server: String,
+    server_pid: Option<i32>,
+    table: Table,
+}
+
+/// Why the coordination stopped.
+type Stop = counter_core::error::Stop<Error>;
+
+type Joined = Result<Result<(u64, Tally), WorkerError>, tokio::task::JoinError>;
+
+/// The next worker to end; meanwhile, every [`STOP_CHECK_INTERVAL`], a look for a stop signal, which turns the
+/// start line to [`Start::Abort`]: that wakes every sleeping worker, which then ends and reports.
+async fn next_or_stop(
+    tasks: &mut tokio::task::JoinSet<Result<(u64, Tally), WorkerError>>,
+    start: &watch::Sender<Start>,
+) -> Option<Joined> {
+    let mut next = std::pin::pin!(tasks.join_next());
+    let mut tick = std::pin::pin!(tokio::time::sleep(STOP_CHECK_INTERVAL));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(joined) = next.as_mut().poll(cx) {
+            return Poll::Ready(joined);
+        }
+        while tick.as_mut().poll(cx).is_ready() {
+            if signals::received().is_some() {
+                start.send_if_modified(|line| std::mem::replace(line, Start::Abort) != Start::Abort);
+            }
+            tick.as_mut().reset(tokio::time::Instant::now() + STOP_CHECK_INTERVAL);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Connects with `config`, drives the connection on the runtime, and sets the session's isolation level and
+/// statement timeout.
+async fn connect(
+    config: &tokio_postgres::Config,
+    isolation: Isolation,
+    timeout: Duration,
+) -> Result<Client, WorkerError> {
+    let (client, connection) = within(timeout, config.connect(NoTls)).await?;
+    // Ends with an error when the server goes; the client's next request says so.
+    tokio::spawn(connection);
+    let setup = format!(
+        "SET default_transaction_isolation = '{}'; SET statement_timeout = {}",
+        isolation.sql(),
+        timeout.as_millis()
+    );
+    within(timeout, client.batch_execute(&setup)).await?;
+    Ok(client)
+}
+
+impl Run<'_> {
+    /// A first connection: an error here is about the request (a refused connection, a wrong password), exit 2.
+    async fn connect_first(&self) -> Result<Client, Error> {
+        let mut config = self.connection.clone();
+        config.application_name("counter-lab");
+        connect(&config, self.options.isolation, self.options.timeout).await.map_err(|error| {
+            ConfigError::Conflict(secrets::redact(&format!(
+                "could not use the PostgreSQL server {}: {error} (is the server running, and are the address and \
+                 the credentials right?)",
+                self.server
+            )))
+            .into()
+        })
+    }
+
+    fn failed(&self, error: &WorkerError) -> Error {
+        RunError::Frontend(PostgresError::Server {
+            server: self.server.clone(),
+            detail: secrets::redact(&error.to_string()),
+        })
+    }
+
+    async fn coordinate(&self, cpu_before: CpuUsage) -> Result<RunReport, Error> {
+        let admin = self.connect_first().await?;
+        let timeout = self.options.timeout;
+        within(timeout, admin.batch_execute(&self.table.create(self.config.workers())))
+            .await
+            .map_err(|error| self.failed(&error))?;
+        let outcome = self.measure(&admin, cpu_before).await;
+        // Whatever happened, the table goes (unless kept). A server that is gone cannot be cleaned, and that is
+        // no new error.
+        if !self.options.keep {
+            let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
+        }
+        match outcome {
+            Ok(report) => Ok(report),
+            Err(Stop::Failed(error)) => Err(error),
+            Err(Stop::Signal(signal)) => {
+                let report =
+                    RunReport::new(MODEL, self.config, Measurements { stopped: true, ..Measurements::default() });
+                Err(RunInterrupted { signal, partial: Box::new(report) }.into())
+            }
+        }
+    }
+
+    /// The private server's processes (the postmaster and its children), summed PSS, KiB.
+    fn server_pss_kib(&self) -> Option<u64> {
+        let tree = proc::process_tree(self.server_pid?).ok()?;
+        memory::snapshot(&tree, "the server").ok().map(|snapshot| snapshot.pss_kib)
+    }
+
+    /// The backend processes of this run's connections, as `/proc` shows them: (count, mean PSS, mean USS).
+    async fn backends(&self, admin: &Client, prefix: &str) -> Result<(u64, Option<f64>, Option<f64>), Error> {
+        let rows = within(
+            self.options.timeout,
+            admin.query("SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1", &[&format!("{prefix}-%")]),
+        )
+        .await
+        .map_err(|error| self.failed(&error))?;
+        let measured: Vec<memory::ProcessMemory> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<_, i32>(0).ok())
+            .filter_map(|pid| memory::of_process(pid).ok())
+            .collect();
+        if measured.is_empty() {
+            return Ok((0, None, None));
+        }
+        let count = measured.len() as f64;
+        let mean = |figure: fn(&memory::ProcessMemory) -> u64| measured.iter().map(figure).sum::<u64>() as f64 / count;
+        Ok((measured.len() as u64, Some(mean(|m| m.pss_kib)), Some(mean(|m| m.uss_kib))))
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn measure(&self, admin: &Client, cpu_before: CpuUsage) -> Result<RunReport, Stop> {
+        let config = self.config;
+        let workers = config.workers();
+        let prefix = format!("counter-lab-{}", unique::random_hex());
+        let server_pss_before_kib = self.server_pss_kib();
+        let started = Instant::now();
+        let (start_tx, start_rx) = watch::channel(Start::Waiting);
+        let ready = Arc::new(AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        let connecting = Arc::new(tokio::sync::Semaphore::new(CONNECTING_AT_ONCE));
+        let job = Arc::new((config.clone(), self.table.clone()));
+        for index in 0..workers {
+            let mut connection = self.connection.clone();
+            connection.application_name(format!("{prefix}-{index}"));
+            let (isolation, timeout, job) = (self.options.isolation, self.options.timeout, Arc::clone(&job));
+            let (start, ready, connecting) = (start_rx.clone(), Arc::clone(&ready), Arc::clone(&connecting));
+            tasks.spawn(Box::pin(async move {
+                let permit = connecting.acquire_owned().await;
+                let client = connect(&connection, isolation, timeout).await?;
+                let (config, table) = &*job;
+                let worker = Worker::prepare(client, config, table, index, timeout, start.clone()).await?;
+                drop(permit);
+                ready.fetch_add(1, Ordering::Relaxed);
+                let mut start = start;
+                let go = start.wait_for(|start| *start != Start::Waiting).await.map(|start| *start).ok();
+                if go != Some(Start::Go) {
+                    return Ok((index, Tally::default()));
+                }
+                worker.run().await.map(|tally| (index, tally))
+            }));
+        }
+        // Every worker connected, or the first failure.
+        while ready.load(Ordering::Relaxed) < workers {
+            if let Some(signal) = signals::received() {
+                let _ = start_tx.send(Start::Abort);
+                return Err(Stop::Signal(signal));
+            }
+            match tasks.try_join_next() {
+                Some(Ok(Err(error))) => {
+                    let _ = start_tx.send(Start::Abort);
+                    return Err(Stop::Failed(self.failed(&error)));
+                }
+                Some(Err(_)) => {
+                    let _ = start_tx.send(Start::Abort);
+                    let worker = workers.saturating_sub(ready.load(Ordering::Relaxed));
+                    return Err(Stop::Failed(RunError::Frontend(PostgresError::WorkerPanicked { worker })));
+                }
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let start_time = started.elapsed();
+        // The tree, as ps and smem see it: this client process, and the private server's processes (if any).
+        let mut pids = vec![std::process::id() as i32];
+        if let Some(server) = self.server_pid {
+            pids.extend(proc::process_tree(server).unwrap_or_else(|_| vec![server]));
+        }
+        let taken = format!("all {workers} clients connected, before they started");
+        let client_memory =
+            memory::snapshot(&pids, taken).map_err(|error| Stop::Failed(CoreError::Probe(error).into()))?;
+        let server_pss_with_clients = self.server_pss_kib();
+        let (backends_measured, pss_per_backend, uss_per_backend) = self.backends(admin, &prefix).await?;
+        if let Some(hold_for) = config.hold() {
+            self.announce_hold(hold_for, workers);
+            let holding = hold::Holding::new(hold_for);
+            let held = loop {
+                if let Some(outcome) = holding.step(&mut || true, Duration::ZERO) {
+                    break outcome;
+                }
+                tokio::time::sleep(STOP_CHECK_INTERVAL).await;
+            };
+            if let hold::Outcome::Signal(signal) = held {
+                let _ = start_tx.send(Start::Abort);
+                return Err(Stop::Signal(signal));
+            }
+        }
+        let go = Instant::now();
+        let _ = start_tx.send(Start::Go);
+        let mut tallies: Vec<(u64, Tally)> = Vec::with_capacity(usize::try_from(workers).unwrap_or(0));
+        let mut failure = None;
+        while let Some(joined) = next_or_stop(&mut tasks, &start_tx).await {
+            match joined {
+                Ok(Ok(done)) => tallies.push(done),
+                Ok(Err(error)) => {
+                    // The first failure ends the run: the others are told to stop.
+                    let _ = start_tx.send(Start::Abort);
+                    failure.get_or_insert_with(|| self.failed(&error));
+                }
+                Err(_) => {
+                    failure.get_or_insert(RunError::Frontend(PostgresError::WorkerPanicked {
+                        worker: tallies.len() as u64,
+                    }));
+                }
+            }
+        }
+        let wall_time = go.elapsed();
+        if let Some(error) = failure {
+            return Err(Stop::Failed(error));
+        }
+        tallies.sort_by_key(|(index, _)| *index);
+        let final_value: i64 = within(self.options.timeout, admin.query_one(&self.table.total(), &[]))
+            .await
+            .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
+            .map_err(|error| Stop::Failed(self.failed(&error)))?;
+        let done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
+        let mut latencies = Latencies::default();
+        let mut worker_reports = WorkerTally::with_capacity(workers);
+        let (mut round_trips, mut serialization_failures, mut version_conflicts) = (0, 0, 0);
+        for (index, tally) in &tallies {
+            latencies.merge(&tally.latencies);
+            round_trips += tally.round_trips;
+            serialization_failures += tally.serialization_failures;
+            version_conflicts += tally.version_conflicts;
+            worker_reports.push(WorkerReport {
+                id: *index,
+                os_id: None,
+                increments_done: tally.increments_done,
+                elapsed_s: tally.elapsed.as_secs_f64(),
+                exit_status: None,
+                cpu: None,
+                max_rss_kib: None,
+            });
+        }
+        let stopped = signals::received();
+        let figures = PostgresFigures {
+            server: self.server.clone(),
+            isolation: self.options.isolation.sql().to_owned(),
+            table: self.table.name().to_owned(),
+            round_trips,
+            round_trips_per_increment: round_trips as f64 / done.max(1) as f64,
+            latency_median_us: latencies.quantile_us(0.5),
+            latency_p99_us: latencies.quantile_us(0.99),
+            latency_max_us: latencies.max_us(),
+            serialization_failures,
+            version_conflicts,
+            backends_measured,
+            backend_pss_kib: pss_per_backend,
+            backend_uss_kib: uss_per_backend,
+            server_pss_before_kib,
+            server_pss_added_bytes: server_pss_before_kib
+                .zip(server_pss_with_clients)
+                .map(|(before, with)| (with as i64 - before as i64) * 1024),
+        };
+        let measured = Measurements {
+            final_value: u64::try_from(final_value).unwrap_or(0),
+            wall_time,
+            start_time,
+            cpu: CpuUsage::of_this_process().since(cpu_before),
+            memory: client_memory,
+            peak_rss_kib: memory::peak_rss_kib(pids[0]).ok(),
+            // The compare-and-swap strategy's own retries; refused transactions are the server's figure.
+            retries: (config.strategy() == Strategy::Optimistic).then_some(version_conflicts),
+            extension: Some(figures.extension()),
+            workers: worker_reports,
+            stopped: stopped.is_some(),
+            notes: notes(config, self.options),
+            ..Measurements::default()
+        };
+        let report = RunReport::new(MODEL, config, measured);
+        match stopped {
+            Some(signal) => Err(Stop::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
+            None => Ok(report),
+        }
+    }
+
+    fn announce_hold(&self, hold_for: Hold, workers: u64) {
+        let pid = std::process::id() as i32;
+        let server = self.server_pid.map(|pid| format!("; server pid {pid}")).unwrap_or_default();
+        hold::announce(
+            hold_for,
+            &hold::Announcement {
+                model: MODEL,
+                workers,
+                ids_label: "clients have no OS id; this process's pid",
+                ids: &[i64::from(pid)],
+                extra: format!("{server}; server {}", self.server),
+                tries: vec![
+                    format!("ps -o pid,nlwp,rss,comm -p {pid}"),
+                    format!("cat /proc/{pid}/smaps_rollup"),
+                    self.server_pid.map_or_else(
+                        || "psql -c 'SELECT pid, application_name FROM pg_stat_activity'".to_owned(),
+                        |server| format!("ps -o pid,rss,cmd --ppid {server}"),
+                    ),
+                ],
+            },
+        );
+    }
+}
+
+/// What this run's choices mean, for the report.
+fn notes(config: &Config, options: &PostgresOptions) -> Vec<String> {
+    let mut notes = vec![format!(
+        "each worker is a tokio task with its own connection, served by a backend process of the server; every \
+         transaction at {}; memory is the tree's: this client process and the private server's processes, if any",
+        options.isolation.sql()
+    )];
+    notes.push(
+        match config.strategy() {
+            Strategy::Racy => {
+                "racy is BEGIN, SELECT v, UPDATE to the value read plus one, COMMIT: the window is a round trip, and \
+                 what isolation level lets through"
+            }
+            Strategy::Mutex => {
+                "mutex is SELECT ... FOR UPDATE, a row lock held to COMMIT; pg_advisory_xact_lock is the other common \
+                 lock, not offered here: it locks the same way, on a number instead of a row"
+            }
+            Strategy::Atomic => "atomic is UPDATE SET v = v + 1: the server reads and writes the row",
+            Strategy::Sharded => "sharded is UPDATE SET v = v + 1 on a row per worker, summed at the end",
+            Strategy::Optimistic => {
+                "optimistic is SELECT v, version, then UPDATE ... WHERE version = <read>; no row changed means \
+                 another wrote first, and the read and the write are made again"
+            }
+        }
+        .to_owned(),
+    );
+    if options.isolation != Isolation::ReadCommitted {
+        notes.push(
+            "a transaction refused with SQLSTATE 40001 (or 40P01) is rolled back and made again, and counted under \
+             refused"
+                .to_owned(),
+        );
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_connection_string_is_refused_without_its_password() {
+        let error = connection_config("postgresql://u:sekrit@host:notaport/db", Duration::from_secs(1)).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("invalid --postgres") && !message.contains("sekrit"), "{message}");
+    }
+
+    #[test]
+    fn the_password_comes_from_the_url_before_the_environment() {
+        let config = connection_config("postgresql://u:given@localhost/db", Duration::from_secs(1)).unwrap();
+        assert_eq!(config.get_password(), Some(&b"given"[..]));
+    }
+}

@@ -1,0 +1,350 @@
+//! One worker: a tokio task with its own connection, doing the workload against the counter in a table. Every
+//! strategy is a transaction of a few prepared statements, each one round trip, timed; a transaction the server
+//! refuses to serialize (SQLSTATE 40001) or ends as a deadlock's victim (40P01) is rolled back and made again.
+
+use std::{
+    task::Poll,
+    time::{Duration, Instant},
+};
+
+use counter_core::{
+    config::{Config, Strategy, Window, Work},
+    latency::Latencies,
+    signals,
+    workload::{Performed, SleepPacer, Start},
+};
+use tokio::sync::watch;
+use tokio_postgres::{Client, Row, Statement, error::SqlState, types::ToSql};
+
+use crate::table::Table;
+
+/// What one worker did.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) increments_done: u64,
+    pub(crate) elapsed: Duration,
+    pub(crate) round_trips: u64,
+    pub(crate) latencies: Latencies,
+    /// Transactions the server refused to serialize (40001), or chose as a deadlock's victim (40P01).
+    pub(crate) serialization_failures: u64,
+    /// Optimistic strategy: updates that found the version changed.
+    pub(crate) version_conflicts: u64,
+}
+
+/// Why a worker stopped early: the server's answer, or none within the timeout.
+#[derive(Debug)]
+pub(crate) enum WorkerError {
+    /// The server's error, or the connection's.
+    Server(tokio_postgres::Error),
+    /// No answer within the client's timeout.
+    Timeout(Duration),
+    /// The counter's row was not there: someone else changed the run's table.
+    MissingRow,
+}
+
+impl WorkerError {
+    /// The server refused to serialize the transaction (40001) or chose it as a deadlock's victim (40P01):
+    /// rolled back, it may be made again.
+    pub(crate) fn is_serialization_failure(&self) -> bool {
+        matches!(self, WorkerError::Server(error) if error.code().is_some_and(|code| {
+            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        }))
+    }
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The driver's own message is short ("db error"): the server's, with its code, says what happened.
+            WorkerError::Server(error) => match error.as_db_error() {
+                Some(db) => write!(f, "{} (SQLSTATE {})", db.message(), db.code().code()),
+                None => write!(f, "{error}"),
+            },
+            WorkerError::Timeout(timeout) => write!(f, "no answer within {timeout:?} (--timeout)"),
+            WorkerError::MissingRow => write!(f, "the counter's row is gone from the run's table"),
+        }
+    }
+}
+
+/// `future`, or a timeout error after `timeout`.
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    future: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, WorkerError> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(answer) => answer.map_err(WorkerError::Server),
+        Err(_) => Err(WorkerError::Timeout(timeout)),
+    }
+}
+
+/// The first column of the first row.
+fn first_column(rows: &[Row]) -> Result<i64, WorkerError> {
+    rows.first().ok_or(WorkerError::MissingRow)?.try_get(0).map_err(WorkerError::Server)
+}
+
+/// The statements of one connection, prepared once.
+struct Statements {
+    begin: Statement,
+    commit: Statement,
+    rollback: Statement,
+    read: Statement,
+    read_for_update: Statement,
+    write: Statement,
+    add_one: Statement,
+    read_versioned: Statement,
+    write_if_version: Statement,
+}
+
+/// A worker's connection and its counts.
+pub(crate) struct Worker<'a> {
+    client: Client,
+    statements: Statements,
+    config: &'a Config,
+    /// The row this worker adds to: its own with sharded, the shared one otherwise.
+    row: i32,
+    timeout: Duration,
+    tally: Tally,
+    pacer: SleepPacer,
+    /// The start line, which the coordinator turns to [`Start::Abort`] to stop a run: a sleeping worker is woken
+    /// by it, never by a timer of its own.
+    start: watch::Receiver<Start>,
+}
+
+fn should_stop() -> bool {
+    signals::received().is_some()
+}
+
+impl<'a> Worker<'a> {
+    /// Prepares the statements on `client`.
+    pub(crate) async fn prepare(
+        client: Client,
+        config: &'a Config,
+        table: &Table,
+        index: u64,
+        timeout: Duration,
+        start: watch::Receiver<Start>,
+    ) -> Result<Worker<'a>, WorkerError> {
+        let name = table.quoted();
+        let texts = [
+            "BEGIN".to_owned(),
+            "COMMIT".to_owned(),
+            "ROLLBACK".to_owned(),
+            format!("SELECT v FROM {name} WHERE shard = $1"),
+            format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"),
+            format!("UPDATE {name} SET v = $2 WHERE shard = $1"),
+            format!("UPDATE {name} SET v = v + 1 WHERE shard = $1"),
+            format!("SELECT v, version FROM {name} WHERE shard = $1"),
+            format!("UPDATE {name} SET v = $2, version = version + 1 WHERE shard = $1 AND version = $3"),
+        ];
+        let mut prepared = Vec::with_capacity(texts.len());
+        for text in &texts {
+            prepared.push(within(timeout, client.prepare(text)).await?);
+        }
+        let mut prepared = prepared.into_iter();
+        let mut next = || prepared.next().expect("one statement per text");
+        let statements = Statements {
+            begin: next(),
+            commit: next(),
+            rollback: next(),
+            read: next(),
+            read_for_update: next(),
+            write: next(),
+            add_one: next(),
+            read_versioned: next(),
+            write_if_version: next(),
+        };
+        let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
+        let pacer = SleepPacer::new(config.timer());
+        Ok(Worker { client, statements, config, row, timeout, tally: Tally::default(), pacer, start })
+    }
+
+    /// Runs the workload until done or stopped; an error is the server's (a timeout, a lost connection).
+    pub(crate) async fn run(mut self) -> Result<Tally, WorkerError> {
+        let started = Instant::now();
+        let config = self.config;
+        while self.tally.increments_done < config.increments() && !should_stop() {
+            if config.window() == Window::Before && self.work().await == Performed::Interrupted {
+                break;
+            }
+            let inside = config.window() == Window::Inside;
+            let finished = match config.strategy() {
+                Strategy::Racy => self.read_then_write(inside, false).await?,
+                Strategy::Mutex => self.read_then_write(inside, true).await?,
+                Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await?,
+                Strategy::Optimistic => self.optimistic(inside).await?,
+            };
+            if finished == Performed::Interrupted {
+                break;
+            }
+            self.tally.increments_done += 1;
+        }
+        self.tally.elapsed = started.elapsed();
+        Ok(self.tally)
+    }
+
+    /// A query, one round trip, timed: the rows it returned.
+    async fn rows(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, WorkerError> {
+        let started = Instant::now();
+        let answer = within(self.timeout, self.client.query(statement, params)).await;
+        self.tally.latencies.record(started.elapsed());
+        self.tally.round_trips += 1;
+        answer
+    }
+
+    /// A statement, one round trip, timed: how many rows it changed.
+    async fn changed(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<u64, WorkerError> {
+        let started = Instant::now();
+        let answer = within(self.timeout, self.client.execute(statement, params)).await;
+        self.tally.latencies.record(started.elapsed());
+        self.tally.round_trips += 1;
+        answer
+    }
+
+    /// `UPDATE ... SET v = v + 1`, one statement: the server reads and writes the row under its row lock. The
+    /// window cannot be inside it, so "inside" means just before it, as "before" does. Made again when refused.
+    async fn add_one(&mut self, inside: bool) -> Result<Performed, WorkerError> {
+        if inside && self.work().await == Performed::Interrupted {
+            return Ok(Performed::Interrupted);
+        }
+        let (statement, row) = (self.statements.add_one.clone(), self.row);
+        loop {
+            match self.changed(&statement, &[&row]).await {
+                Ok(1) => return Ok(Performed::Finished),
+                Ok(_) => return Err(WorkerError::MissingRow),
+                Err(error) if error.is_serialization_failure() => self.tally.serialization_failures += 1,
+                Err(error) => return Err(error),
+            }
+            if should_stop() {
+                return Ok(Performed::Interrupted);
+            }
+        }
+    }
+
+    /// BEGIN, SELECT (FOR UPDATE with `lock`), UPDATE to what was read plus one, COMMIT: at READ COMMITTED the
+    /// racy one loses updates; at REPEATABLE READ and SERIALIZABLE the server refuses one of two overlapping
+    /// transactions, which is rolled back and made again (the work is not: it was done).
+    async fn read_then_write(&mut self, inside: bool, lock: bool) -> Result<Performed, WorkerError> {
+        let mut work_inside = inside;
+        loop {
+            match self.transaction(work_inside, lock).await {
+                Err(error) if error.is_serialization_failure() => {
+                    self.tally.serialization_failures += 1;
+                    let rollback = self.statements.rollback.clone();
+                    self.changed(&rollback, &[]).await?;
+                    if should_stop() {
+                        return Ok(Performed::Interrupted);
+                    }
+                }
+                other => return other,
+            }
+            work_inside = false;
+        }
+    }
+
+    async fn transaction(&mut self, work_inside: bool, lock: bool) -> Result<Performed, WorkerError> {
+        let statements = &self.statements;
+        let (begin, commit, rollback, write) = (
+            statements.begin.clone(),
+            statements.commit.clone(),
+            statements.rollback.clone(),
+            statements.write.clone(),
+        );
+        let read = if lock { statements.read_for_update.clone() } else { statements.read.clone() };
+        let row = self.row;
+        self.changed(&begin, &[]).await?;
+        let value: i64 = first_column(&self.rows(&read, &[&row]).await?)?;
+        if work_inside && self.work().await == Performed::Interrupted {
+            self.changed(&rollback, &[]).await?;
+            return Ok(Performed::Interrupted);
+        }
+        self.changed(&write, &[&row, &(value + 1)]).await?;
+        self.changed(&commit, &[]).await?;
+        Ok(Performed::Finished)
+    }
+
+    /// SELECT the value and its version, then UPDATE ... WHERE version = the one read; no row changed means
+    /// another worker wrote first: read and write again (the work is not made again).
+    async fn optimistic(&mut self, inside: bool) -> Result<Performed, WorkerError> {
+        let (read, write, row) =
+            (self.statements.read_versioned.clone(), self.statements.write_if_version.clone(), self.row);
+        let mut work_inside = inside;
+        loop {
+            let rows = match self.rows(&read, &[&row]).await {
+                Ok(rows) => rows,
+                Err(error) if error.is_serialization_failure() => {
+                    self.tally.serialization_failures += 1;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let first = rows.first().ok_or(WorkerError::MissingRow)?;
+            let (value, version): (i64, i64) =
+                (first.try_get(0).map_err(WorkerError::Server)?, first.try_get(1).map_err(WorkerError::Server)?);
+            if work_inside && self.work().await == Performed::Interrupted {
+                return Ok(Performed::Interrupted);
+            }
+            work_inside = false;
+            match self.changed(&write, &[&row, &(value + 1), &version]).await {
+                Ok(1) => return Ok(Performed::Finished),
+                Ok(_) => self.tally.version_conflicts += 1,
+                Err(error) if error.is_serialization_failure() => self.tally.serialization_failures += 1,
+                Err(error) => return Err(error),
+            }
+            if should_stop() {
+                return Ok(Performed::Interrupted);
+            }
+        }
+    }
+
+    /// Sleeps `duration` from `started` in one timer, unless the coordinator stops the run first.
+    async fn sleep_unless_stopped(&mut self, started: tokio::time::Instant, duration: Duration) -> Performed {
+        let until = started.checked_add(duration);
+        let mut sleep = std::pin::pin!(async move {
+            match until {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        });
+        let mut stopped = std::pin::pin!(self.start.wait_for(|start| *start == Start::Abort));
+        std::future::poll_fn(|cx| {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Performed::Finished);
+            }
+            // A closed channel (the coordinator is gone) is a stop too.
+            stopped.as_mut().poll(cx).map(|_| Performed::Interrupted)
+        })
+        .await
+    }
+
+    /// One piece of work, awaiting where it can.
+    async fn work(&mut self) -> Performed {
+        match self.config.work() {
+            Work::None => Performed::Finished,
+            Work::Yield => {
+                tokio::task::yield_now().await;
+                Performed::Finished
+            }
+            Work::Sleep(duration) | Work::Block(duration) => {
+                let started = tokio::time::Instant::now();
+                let ask = self.pacer.ask(duration);
+                if ask.is_zero() {
+                    tokio::task::yield_now().await;
+                } else if self.sleep_unless_stopped(started, ask).await == Performed::Interrupted {
+                    return Performed::Interrupted;
+                }
+                self.pacer.record(duration, started.elapsed());
+                Performed::Finished
+            }
+            Work::Spin(duration) => {
+                let started = Instant::now();
+                while started.elapsed() < duration {
+                    if should_stop() {
+                        return Performed::Interrupted;
+                    }
+                    std::hint::spin_loop();
+                }
+                Performed::Finished
+            }
+        }
+    }
+}
