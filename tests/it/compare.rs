@@ -481,7 +481,7 @@ fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
             assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
         }
     }
-    assert!(stdout.contains("Memory per extra client (1 pairs of runs with 1 and 1000 clients)"), "{stdout}");
+    assert!(stdout.contains("Memory per extra redis client (1 pairs of runs with 1 and 1000 clients)"), "{stdout}");
 }
 
 #[test]

@@ -45,12 +45,16 @@ pub struct Description {
     /// Increments per worker in a contended scenario (no work, a million increments), when the scenario's own
     /// would take minutes here; such rows are timed among themselves, and the table says why in these words.
     pub contended: Option<(u64, &'static str)>,
+    /// The most measured runs a row of this model gets in a comparison, with no warm-up, when each run costs
+    /// seconds of its own (a server made for it); such rows say so in these words.
+    pub runs: Option<(u64, &'static str)>,
     /// Workers in the probe's larger run: enough that one more worker stands above page granularity.
     pub probe_workers: u64,
     /// Worker counts of a sweep, and of a quick one.
     pub sweep_counts: (&'static [u64], &'static [u64]),
-    /// The figure in its reports' extension that says what its server holds for the clients, bytes.
-    pub server_memory_figure: Option<&'static str>,
+    /// The figure in its reports' extension that says what its server holds for the clients, bytes, and what it
+    /// is in words.
+    pub server_memory_figure: Option<(&'static str, &'static str)>,
     /// Why a racy row of this model lost nothing, when the model itself rules a loss out there (no work
     /// inside the read-modify-write can be interrupted on one thread).
     pub racy_cannot_lose: Option<&'static str>,
@@ -90,6 +94,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: None,
         pools: true,
         contended: None,
+        runs: None,
         probe_workers: 1000,
         sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
         server_memory_figure: None,
@@ -102,6 +107,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: Some("--start"),
         pools: true,
         contended: None,
+        runs: None,
         probe_workers: 1000,
         sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
         server_memory_figure: None,
@@ -114,6 +120,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: None,
         pools: false,
         contended: None,
+        runs: None,
         // A task is a few hundred bytes: a thousand of them are lost in page granularity.
         probe_workers: 100_000,
         sweep_counts: (&[1, 10, 100, 1_000, 10_000, 100_000, 1_000_000], &[1, 1_000, 10_000]),
@@ -135,10 +142,11 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: false,
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
         contended: Some((500, "a round trip per step")),
+        runs: None,
         probe_workers: 1000,
         // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
         sweep_counts: (&[1, 10, 100, 1_000, 3_000], &[1, 10, 100]),
-        server_memory_figure: Some("server_memory_added_bytes"),
+        server_memory_figure: Some(("server_memory_added_bytes", "the server's used_memory")),
         racy_cannot_lose: None,
         workers_are_processes: false,
     },
@@ -155,10 +163,12 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: false,
         // A transaction is a few round trips and a commit: a few thousand a second on one row.
         contended: Some((200, "a transaction per step")),
+        // initdb alone takes 0.6 s here: a run is a second before its first increment.
+        runs: Some((3, "each run makes its own cluster, a second before its first increment")),
         probe_workers: 100,
         // Each connection is a server process: a few hundred is what a server is configured for.
         sweep_counts: (&[1, 10, 100, 300], &[1, 10, 30]),
-        server_memory_figure: Some("server_pss_added_bytes"),
+        server_memory_figure: Some(("server_pss_added_bytes", "the server's PSS (its processes, a backend each)")),
         racy_cannot_lose: None,
         workers_are_processes: false,
     },

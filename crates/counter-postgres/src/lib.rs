@@ -187,6 +187,12 @@ fn connection_config(text: &str, timeout: Duration) -> Result<tokio_postgres::Co
             "invalid --postgres '{text}': {error} (a postgresql://user@host/db URL or host=... user=... string)"
         )))
     })?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(ConfigError::Conflict(secrets::redact(&format!(
+            "--postgres '{text}': TLS (sslmode=require) is not built into counter-postgres; use a Unix socket, a \
+             server on this machine, or a TLS tunnel to the server"
+        ))));
+    }
     if config.get_password().is_none()
         && let Ok(password) = std::env::var(PASSWORD_VARIABLE)
         && !password.is_empty()
@@ -624,6 +630,13 @@ mod tests {
         let error = connection_config("postgresql://u:sekrit@host:notaport/db", Duration::from_secs(1)).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("invalid --postgres") && !message.contains("sekrit"), "{message}");
+    }
+
+    #[test]
+    fn tls_is_refused_saying_so() {
+        let error = connection_config("host=db sslmode=require password=sekrit", Duration::from_secs(1)).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("TLS") && !message.contains("sekrit"), "{message}");
     }
 
     #[test]

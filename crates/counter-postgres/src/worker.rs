@@ -56,10 +56,19 @@ impl std::fmt::Display for WorkerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             // The driver's own message is short ("db error"): the server's, with its code, says what happened.
-            WorkerError::Server(error) => match error.as_db_error() {
-                Some(db) => write!(f, "{} (SQLSTATE {})", db.message(), db.code().code()),
-                None => write!(f, "{error}"),
-            },
+            WorkerError::Server(error) => {
+                if let Some(db) = error.as_db_error() {
+                    return write!(f, "{} (SQLSTATE {})", db.message(), db.code().code());
+                }
+                // The driver's top message is generic ("error connecting to server"): its causes say why.
+                write!(f, "{error}")?;
+                let mut source = std::error::Error::source(error);
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
             WorkerError::Timeout(timeout) => write!(f, "no answer within {timeout:?} (--timeout)"),
             WorkerError::MissingRow => write!(f, "the counter's row is gone from the run's table"),
         }

@@ -24,10 +24,21 @@ pub(super) fn tables_and_sentences(
     for scenario in scenario_runs {
         prose(&mut text, format!("{}: {} ({})", scenario.name, scenario.flags, scenario.about));
         let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
-        if let Some(other) = scenario_rows.iter().find(|row| row.workload != scenario.flags) {
-            let why = models::of(other.model).contended.map_or("", |(_, why)| why);
-            let name = other.model.name();
-            prose(&mut text, format!("(the {name} rows: {}, {why}; timed among themselves)", other.workload));
+        let mut models_said = Vec::new();
+        for row in &scenario_rows {
+            if models_said.contains(&row.model) {
+                continue;
+            }
+            models_said.push(row.model);
+            let description = models::of(row.model);
+            let name = row.model.name();
+            if row.workload != scenario.flags {
+                let why = description.contended.map_or("", |(_, why)| why);
+                prose(&mut text, format!("(the {name} rows: {}, {why}; timed among themselves)", row.workload));
+            }
+            if let Some((most, why)) = description.runs {
+                prose(&mut text, format!("(the {name} rows: at most {most} runs each, no warm-up: {why})"));
+            }
         }
         let _ = writeln!(text, "{}\n", table::render(&scenario_rows, wide, width));
     }

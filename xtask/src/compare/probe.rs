@@ -52,9 +52,13 @@ impl Probe {
 impl Probe {
     /// What one worker is, in words, with its start method if it has one: `process (spawn)`.
     pub fn worker_noun(&self) -> String {
-        match self.start_method {
-            Some(start) => format!("{} ({})", self.model.worker_noun(), start.name()),
-            None => self.model.worker_noun().to_owned(),
+        let noun = self.model.worker_noun();
+        // A noun several models share (a client of Redis, of PostgreSQL) says whose.
+        let shared = Model::ALL.iter().filter(|model| model.worker_noun() == noun).count() > 1;
+        match (self.start_method, shared) {
+            (Some(start), _) => format!("{noun} ({})", start.name()),
+            (None, true) => format!("{} {noun}", self.model.name()),
+            (None, false) => noun.to_owned(),
         }
     }
 }

@@ -202,12 +202,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
          sample; system-wide, so an estimate. ~0: a figure the points do not resolve (a slope or a growth not above \
          zero), never a negative cost.\n\n",
     );
-    for model in &models {
+    for (model, one) in models.iter().zip(&swept) {
+        let server_words = models::of(one.model).server_memory_figure.map_or("the server's memory", |(_, words)| words);
         let _ = match (&model.fit, &model.stopped) {
             (Some(fit), _) if fit.server_kib.is_some() => writeln!(
                 text,
-                "- {}: {} PSS, {} USS, {} summed RSS per client (the client and its private server); the server's \
-                 used_memory {} more per connection; {} to connect one more{}",
+                "- {}: {} PSS, {} USS, {} summed RSS per client (the client and its private server); {server_words} \
+                 {} more per connection; {} to connect one more{}",
                 model.label,
                 cost(fit.pss_kib),
                 cost(fit.uss_kib),
@@ -300,7 +301,7 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
                 start_s: sample.report.start_time_s,
                 server_kib: models::of(swept.model)
                     .server_memory_figure
-                    .and_then(|figure| sample.report.extension.as_ref()?.number(figure))
+                    .and_then(|(figure, _)| sample.report.extension.as_ref()?.number(figure))
                     .map(|bytes| bytes / 1024.0),
             }),
             Err(error) if error.is::<TaskInterrupted>() => return Err(error),
