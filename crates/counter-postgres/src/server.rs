@@ -219,8 +219,18 @@ impl Drop for PrivateCluster {
             let _ = kill(pid, Signal::SIGINT);
             child::stop(pid, STOP_TIMEOUT);
         }
+        // A server that did not stop cleanly (killed) leaves its lock file, and the segment it names.
+        if let Some(id) = segment_named_in(&self.dir.path().join("data")) {
+            remove_segment(id);
+        }
         // The directory (a `TempDir`) goes next, with the server gone.
     }
+}
+
+/// The System V segment a server's lock file names (its seventh line: the key and the id).
+fn segment_named_in(data: &Path) -> Option<i32> {
+    let lock = fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    lock.lines().nth(6)?.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The stack a server process is given, when the limit allows: PostgreSQL refuses to start when its stack
@@ -299,8 +309,7 @@ fn remove_stale_dirs() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        // Line 7: the segment's key and id.
-        if let Some(id) = lock.lines().nth(6).and_then(|line| line.split_whitespace().nth(1)?.parse::<i32>().ok()) {
+        if let Some(id) = segment_named_in(&entry.path().join("data")) {
             remove_segment(id);
         }
         let _ = fs::remove_dir_all(entry.path());

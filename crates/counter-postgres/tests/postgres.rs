@@ -111,6 +111,18 @@ fn backends(pid: i32) -> usize {
         .count()
 }
 
+/// The System V segment the server in `dir` keeps: its lock file's seventh line holds its key and id.
+fn segment_of(dir: &std::path::Path) -> i32 {
+    let lock = std::fs::read_to_string(dir.join("data").join("postmaster.pid")).unwrap();
+    lock.lines().nth(6).and_then(|line| line.split_whitespace().nth(1)?.parse().ok()).expect("a segment id")
+}
+
+/// Whether System V segment `id` exists, as `ipcs -m` lists it.
+fn segment_exists(id: i32) -> bool {
+    let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+    table.lines().skip(1).any(|line| line.split_whitespace().nth(1) == Some(&id.to_string()))
+}
+
 /// Starts a long run and waits until its server is up and it has counted.
 fn long_run() -> (KillOnDrop, PathBuf, i32) {
     let child = KillOnDrop(
@@ -142,10 +154,12 @@ fn sigterm_stops_the_run_with_143_and_removes_its_cluster() {
         return;
     }
     let (mut child, dir, server) = long_run();
+    let segment = segment_of(&dir);
     signal_pid(child.0.id() as i32, libc::SIGTERM);
     let status = wait_timeout(&mut child.0, Duration::from_secs(15));
     assert_eq!(status.code(), Some(143));
     assert!(!dir.exists(), "{} is left", dir.display());
+    assert!(!segment_exists(segment), "System V segment {segment} is left");
     assert!(!process_exists(server), "the server {server} is left");
 }
 
@@ -155,6 +169,7 @@ fn kill_nine_leaves_no_server_and_the_next_run_removes_the_directory() {
         return;
     }
     let (mut child, dir, server) = long_run();
+    let segment = segment_of(&dir);
     signal_pid(child.0.id() as i32, libc::SIGKILL);
     wait_timeout(&mut child.0, Duration::from_secs(5));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -165,6 +180,7 @@ fn kill_nine_leaves_no_server_and_the_next_run_removes_the_directory() {
     let next = run(BIN, &["--workers", "1", "--increments", "1", "--work", "none"]);
     assert!(next.status.success(), "{}", stderr_of(&next));
     assert!(!dir.exists(), "{} is left after the next run", dir.display());
+    assert!(!segment_exists(segment), "System V segment {segment} is left after the next run");
 }
 
 #[test]
@@ -173,6 +189,7 @@ fn a_server_killed_mid_run_ends_it_with_exit_1_naming_the_server() {
         return;
     }
     let (mut child, dir, server) = long_run();
+    let segment = segment_of(&dir);
     signal_pid(server, libc::SIGKILL);
     let status = wait_timeout(&mut child.0, Duration::from_secs(15));
     let mut stderr = String::new();
@@ -180,4 +197,5 @@ fn a_server_killed_mid_run_ends_it_with_exit_1_naming_the_server() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the PostgreSQL server (private postgres"), "{stderr}");
     assert!(!dir.exists(), "{} is left", dir.display());
+    assert!(!segment_exists(segment), "System V segment {segment} is left");
 }
