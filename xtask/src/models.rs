@@ -5,6 +5,7 @@
 
 use counter_core::{
     child::on_path,
+    config::Strategy,
     model::{Model, StartMethod},
 };
 
@@ -48,6 +49,12 @@ pub struct Description {
     /// The most measured runs a row of this model gets in a comparison, with no warm-up, when each run costs
     /// seconds of its own (a server made for it); such rows say so in these words.
     pub runs: Option<(u64, &'static str)>,
+    /// The figure in its reports' extension that counts the transactions its server refused as conflicting
+    /// (and the run made again), where a server does that.
+    pub refusals_figure: Option<&'static str>,
+    /// Rows a comparison adds for this model beside its plain ones, where a setting of its own changes the
+    /// outcome (PostgreSQL's isolation levels).
+    pub extra_rows: &'static [ExtraRows],
     /// Workers in the probe's larger run: enough that one more worker stands above page granularity.
     pub probe_workers: u64,
     /// Worker counts of a sweep, and of a quick one.
@@ -61,6 +68,17 @@ pub struct Description {
     /// Its workers are processes: summed RSS counts what they share once per process, and the memory
     /// sentences set one such worker against the others.
     pub workers_are_processes: bool,
+}
+
+/// Rows of a model run with flags of its own: labelled `<model> <label>`, for the strategies named.
+#[derive(Debug)]
+pub struct ExtraRows {
+    /// What the rows are called after the model's name.
+    pub label: &'static str,
+    /// The flags that make them.
+    pub flags: &'static [&'static str],
+    /// The strategies whose outcome the flags change.
+    pub syncs: &'static [Strategy],
 }
 
 /// The server a model keeps its counter in.
@@ -95,6 +113,8 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: true,
         contended: None,
         runs: None,
+        extra_rows: &[],
+        refusals_figure: None,
         probe_workers: 1000,
         sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
         server_memory_figure: None,
@@ -108,6 +128,8 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: true,
         contended: None,
         runs: None,
+        extra_rows: &[],
+        refusals_figure: None,
         probe_workers: 1000,
         sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
         server_memory_figure: None,
@@ -121,6 +143,8 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: false,
         contended: None,
         runs: None,
+        extra_rows: &[],
+        refusals_figure: None,
         // A task is a few hundred bytes: a thousand of them are lost in page granularity.
         probe_workers: 100_000,
         sweep_counts: (&[1, 10, 100, 1_000, 10_000, 100_000, 1_000_000], &[1, 1_000, 10_000]),
@@ -143,6 +167,8 @@ pub const DESCRIPTIONS: [Description; 5] = [
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
         contended: Some((500, "a round trip per step")),
         runs: None,
+        extra_rows: &[],
+        refusals_figure: None,
         probe_workers: 1000,
         // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
         sweep_counts: (&[1, 10, 100, 1_000, 3_000], &[1, 10, 100]),
@@ -165,6 +191,16 @@ pub const DESCRIPTIONS: [Description; 5] = [
         contended: Some((200, "a transaction per step")),
         // initdb alone takes 0.6 s here: a run is a second before its first increment.
         runs: Some((3, "each run makes its own cluster, a second before its first increment")),
+        refusals_figure: Some("serialization_failures"),
+        // The lost update at read committed, refused and made again at the stricter levels.
+        extra_rows: &[
+            ExtraRows {
+                label: "repeatable-read",
+                flags: &["--isolation", "repeatable-read"],
+                syncs: &[Strategy::Racy],
+            },
+            ExtraRows { label: "serializable", flags: &["--isolation", "serializable"], syncs: &[Strategy::Racy] },
+        ],
         probe_workers: 100,
         // Each connection is a server process: a few hundred is what a server is configured for.
         sweep_counts: (&[1, 10, 100, 300], &[1, 10, 30]),

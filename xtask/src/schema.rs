@@ -5,8 +5,9 @@
 /// disappears. 2: numbers only, units in the names, scenarios with their load, memory per worker from the probe
 /// at scale. 3: rows' `unavailable` and `retries_median`, the probe's `start_method` and `start_s`, the
 /// `sentences` printed under the tables. 4: a row's `label` (its name in the tables, `processes pool 2`) is no
-/// longer called `model`, which now holds the model the row runs (`processes`; it was `kind`).
-pub const COMPARE: u32 = 4;
+/// longer called `model`, which now holds the model the row runs (`processes`; it was `kind`). 5: a row's
+/// `refused_median`, the transactions a server refused as conflicting.
+pub const COMPARE: u32 = 5;
 
 /// `cargo xtask calibrate`'s results. 2: the loops under `loops`, with each figure's range over the rounds, and
 /// `sleeping`.

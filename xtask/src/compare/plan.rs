@@ -1,5 +1,5 @@
-//! What gets rows: each model asked for (once per start method when asked, on a pool when asked), and the
-//! Python reference programs, each with the strategies it has.
+//! What gets rows: each model asked for (once per start method when asked, on a pool when asked, with the rows
+//! its description adds), and the Python reference programs, each with the strategies it has.
 
 use std::path::Path;
 
@@ -48,6 +48,13 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
             let label =
                 start.map_or_else(|| model.name().to_owned(), |start| format!("{} {}", model.name(), start.name()));
             targets.push(plain(label, flags));
+        }
+        for extra in description.extra_rows {
+            let syncs: Vec<Strategy> = asked.syncs.iter().copied().filter(|sync| extra.syncs.contains(sync)).collect();
+            if !syncs.is_empty() {
+                let flags = extra.flags.iter().map(|&flag| flag.to_owned()).collect();
+                targets.push(Target { syncs, ..plain(format!("{} {}", model.name(), extra.label), flags) });
+            }
         }
         if let Some(size) = asked.pool.filter(|_| description.pools) {
             targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));

@@ -5,7 +5,7 @@
 use counter_core::{config::Strategy, model::Model, proc::load::MachineLoad};
 use serde::Serialize;
 
-use crate::{runner::Sample, stats::Stats};
+use crate::{models, runner::Sample, stats::Stats};
 
 /// Above this difference between the frontend's own memory figures and ours, the row says so.
 const MISMATCH_TOLERANCE: f64 = 0.05;
@@ -58,6 +58,9 @@ pub struct Row {
     pub latency_median_us: Option<f64>,
     /// A model with a server: a round trip's 99th percentile, microseconds (the median over the runs).
     pub latency_p99_us: Option<f64>,
+    /// A model whose server refuses conflicting transactions: those refused (and made again), median over the
+    /// runs.
+    pub refused_median: Option<f64>,
     /// Runs measured (warm-up runs excluded).
     pub runs: usize,
     /// Workers per run.
@@ -187,6 +190,7 @@ impl Row {
             round_trips_per_increment_median: own("round_trips_per_increment"),
             latency_median_us: own("latency_median_us"),
             latency_p99_us: own("latency_p99_us"),
+            refused_median: models::of(key.model).refusals_figure.and_then(own),
             runs: samples.len(),
             expected: samples.first().map_or(0, |s| s.report.expected),
             final_median: collect(samples, |s| s.report.final_value as f64).median,
@@ -274,12 +278,13 @@ impl Row {
             self.round_trips_per_increment_median.map(number).unwrap_or_default(),
             self.latency_median_us.map(number).unwrap_or_default(),
             self.latency_p99_us.map(number).unwrap_or_default(),
+            self.refused_median.map(number).unwrap_or_default(),
         ]
     }
 }
 
 /// The CSV header, one name per field of [`Row::csv_record`], as in the JSON export.
-pub const CSV_HEADER: [&str; 30] = [
+pub const CSV_HEADER: [&str; 31] = [
     "scenario",
     "label",
     "sync",
@@ -310,6 +315,7 @@ pub const CSV_HEADER: [&str; 30] = [
     "round_trips_per_increment_median",
     "latency_median_us",
     "latency_p99_us",
+    "refused_median",
 ];
 
 /// Compares each run's self-reported memory with ours; describes the worst difference above the tolerance.

@@ -53,6 +53,11 @@ fn why_none_lost(row: &Row, cpus: usize) -> String {
     };
     if let Some(why) = ruled_out {
         why.to_owned()
+    } else if let Some(refused) = row.refused_median.filter(|&refused| refused > 0.0) {
+        format!(
+            "the server refused a median of {refused:.0} transactions a run that had read a value another one then \
+             changed, and each was made again"
+        )
     } else if no_work && row.parallelism_median < LOW_PARALLELISM && cpus > 1 {
         format!(
             "the workers overlapped little: CPU time over wall time {:.1} on {cpus} CPUs, so they rarely met inside the \
@@ -185,9 +190,9 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
                 out.push(sentence + ".");
             } else {
                 out.push(format!(
-                    "{name}: racy on {} lost no update in {} runs: {}.",
+                    "{name}: racy on {} lost no update in {}: {}.",
                     row.label,
-                    row.runs,
+                    units::count(row.runs as u64, "run", "runs"),
                     why_none_lost(row, cpus)
                 ));
             }
