@@ -28,7 +28,6 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -47,7 +46,7 @@ use counter_core::{
     },
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     secrets, signals, unique,
-    workload::{STOP_CHECK_INTERVAL, Start},
+    workload::Start,
 };
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
@@ -279,31 +278,6 @@ struct Run<'a> {
 /// Why the coordination stopped.
 type Stop = counter_core::error::Stop<Error>;
 
-type Joined = Result<Result<(u64, Tally), WorkerError>, tokio::task::JoinError>;
-
-/// The next worker to end; meanwhile, every [`STOP_CHECK_INTERVAL`], a look for a stop signal, which turns the
-/// start line to [`Start::Abort`]: that wakes every sleeping worker, which then ends and reports.
-async fn next_or_stop(
-    tasks: &mut tokio::task::JoinSet<Result<(u64, Tally), WorkerError>>,
-    start: &watch::Sender<Start>,
-) -> Option<Joined> {
-    let mut next = std::pin::pin!(tasks.join_next());
-    let mut tick = std::pin::pin!(tokio::time::sleep(STOP_CHECK_INTERVAL));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(joined) = next.as_mut().poll(cx) {
-            return Poll::Ready(joined);
-        }
-        while tick.as_mut().poll(cx).is_ready() {
-            if signals::received().is_some() {
-                start.send_if_modified(|line| std::mem::replace(line, Start::Abort) != Start::Abort);
-            }
-            tick.as_mut().reset(tokio::time::Instant::now() + STOP_CHECK_INTERVAL);
-        }
-        Poll::Pending
-    })
-    .await
-}
-
 /// Connects with `config`, drives the connection on the runtime, and sets the session's isolation level and
 /// statement timeout.
 async fn connect(
@@ -460,13 +434,7 @@ impl Run<'_> {
         let (backends_measured, pss_per_backend, uss_per_backend) = self.backends(admin, &prefix).await?;
         if let Some(hold_for) = config.hold() {
             self.announce_hold(hold_for, workers);
-            let holding = hold::Holding::new(hold_for);
-            let held = loop {
-                if let Some(outcome) = holding.step(&mut || true, Duration::ZERO) {
-                    break outcome;
-                }
-                tokio::time::sleep(STOP_CHECK_INTERVAL).await;
-            };
+            let held = counter_client::hold(hold_for).await;
             if let hold::Outcome::Signal(signal) = held {
                 let _ = start_tx.send(Start::Abort);
                 return Err(Stop::Signal(signal));
@@ -476,7 +444,7 @@ impl Run<'_> {
         let _ = start_tx.send(Start::Go);
         let mut tallies: Vec<(u64, Tally)> = Vec::with_capacity(usize::try_from(workers).unwrap_or(0));
         let mut failure = None;
-        while let Some(joined) = next_or_stop(&mut tasks, &start_tx).await {
+        while let Some(joined) = counter_client::next_or_stop(&mut tasks, &start_tx).await {
             match joined {
                 Ok(Ok(done)) => tallies.push(done),
                 Ok(Err(error)) => {

@@ -13,6 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use counter_client::server_dir;
 use counter_core::child;
 use nix::{
     sys::signal::{Signal, kill},
@@ -97,11 +98,7 @@ impl PrivateCluster {
         } else {
             None
         };
-        // `<tmp>/counter-postgres-<pid>-<random>`: the pid tells a later run whose it was.
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
-            .tempdir()
-            .map_err(|source| start_error(format!("no directory: {source}")))?;
+        let dir = server_dir::create(DIR_PREFIX).map_err(|source| start_error(format!("no directory: {source}")))?;
         if let Some(user) = &owner {
             chown(dir.path(), Some(user.uid), Some(user.gid)).map_err(|errno| {
                 start_error(format!("could not give {} to {SYSTEM_USER}: {errno}", dir.path().display()))
@@ -160,34 +157,15 @@ impl PrivateCluster {
     }
 
     fn wait_until_listening(&mut self) -> Result<(), PostgresError> {
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(PostgresError::ServerStart {
-                    detail: format!("postgres ended ({status}) before it listened: {}", self.log_tail()),
-                });
-            }
-            // The server writes `ready` as the lock file's eighth line once it accepts connections.
-            let lock = fs::read_to_string(self.dir.path().join("data").join("postmaster.pid")).unwrap_or_default();
-            if lock.lines().nth(7).is_some_and(|status| status.trim() == "ready")
-                && UnixStream::connect(self.socket()).is_ok()
-            {
-                return Ok(());
-            }
-            if started.elapsed() > START_TIMEOUT {
-                return Err(PostgresError::ServerStart {
-                    detail: format!("postgres did not listen within {START_TIMEOUT:?}: {}", self.log_tail()),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let mut text = String::new();
-        let _ = fs::File::open(self.dir.path().join("server.log")).and_then(|mut file| file.read_to_string(&mut text));
-        let lines: Vec<&str> = text.lines().rev().take(3).collect();
-        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        let (data, socket) = (self.dir.path().join("data"), self.socket());
+        // The server writes `ready` as its lock file's eighth line once it accepts connections.
+        let ready = || {
+            let lock = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+            lock.lines().nth(7).is_some_and(|status| status.trim() == "ready") && UnixStream::connect(&socket).is_ok()
+        };
+        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, ready).map_err(|why| PostgresError::ServerStart {
+            detail: format!("postgres: {why}: {}", server_dir::log_tail(&self.dir.path().join("server.log"))),
+        })
     }
 
     /// The connection string the clients use: the socket's folder, the cluster's user.
@@ -220,17 +198,18 @@ impl Drop for PrivateCluster {
             child::stop(pid, STOP_TIMEOUT);
         }
         // A server that did not stop cleanly (killed) leaves its lock file, and the segment it names.
-        if let Some(id) = segment_named_in(&self.dir.path().join("data")) {
-            remove_segment(id);
+        if let Some(segment) = segment_named_in(&self.dir.path().join("data")) {
+            remove_segment(segment);
         }
         // The directory (a `TempDir`) goes next, with the server gone.
     }
 }
 
 /// The System V segment a server's lock file names (its seventh line: the key and the id).
-fn segment_named_in(data: &Path) -> Option<i32> {
+fn segment_named_in(data: &Path) -> Option<(libc::key_t, i32)> {
     let lock = fs::read_to_string(data.join("postmaster.pid")).ok()?;
-    lock.lines().nth(6)?.split_whitespace().nth(1)?.parse().ok()
+    let mut fields = lock.lines().nth(6)?.split_whitespace();
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
 }
 
 /// The stack a server process is given, when the limit allows: PostgreSQL refuses to start when its stack
@@ -286,21 +265,15 @@ fn run_within(command: &mut Command, deadline: Duration) -> Result<(), String> {
 /// Removes the directories of private clusters whose owner died without cleaning up (`kill -9`): its pid is
 /// gone, and so is the server (it died with its owner). The System V segment the server kept goes too.
 fn remove_stale_dirs() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|name| name.strip_prefix(DIR_PREFIX)) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|pid| pid.parse::<i32>().ok()) else { continue };
-        if pid == std::process::id() as i32 || counter_core::proc::exists(pid) {
-            continue;
-        }
-        let lock = fs::read_to_string(entry.path().join("data").join("postmaster.pid")).unwrap_or_default();
+    for dir in server_dir::left_by_dead_owners(DIR_PREFIX) {
+        let data = dir.join("data");
+        let lock = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
         // A server that outlived its owner (it should have died with it) is stopped, if it is this directory's.
         if let Some(server) = lock.lines().next().and_then(|pid| pid.trim().parse::<i32>().ok())
             && counter_core::proc::exists(server)
         {
             let command_line = fs::read(format!("/proc/{server}/cmdline")).unwrap_or_default();
-            if !String::from_utf8_lossy(&command_line).contains(&*entry.path().to_string_lossy()) {
+            if !String::from_utf8_lossy(&command_line).contains(&*dir.to_string_lossy()) {
                 continue;
             }
             let _ = kill(Pid::from_raw(server), Signal::SIGKILL);
@@ -309,20 +282,22 @@ fn remove_stale_dirs() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        if let Some(id) = segment_named_in(&entry.path().join("data")) {
-            remove_segment(id);
+        if let Some(segment) = segment_named_in(&data) {
+            remove_segment(segment);
         }
-        let _ = fs::remove_dir_all(entry.path());
+        let _ = fs::remove_dir_all(dir);
     }
 }
 
-/// Removes System V segment `id` when nothing is attached to it.
-fn remove_segment(id: i32) {
+/// Removes the System V segment `id` if it is still the one with `key` (an id is reused once its segment is
+/// gone): marked for removal, the kernel frees it when the last process attached to it (a backend still ending
+/// after its server was killed) detaches.
+fn remove_segment((key, id): (libc::key_t, i32)) {
     let mut status = std::mem::MaybeUninit::<libc::shmid_ds>::zeroed();
     // SAFETY: IPC_STAT writes one `shmid_ds` into the buffer it is given, which is that size; a bad id fails.
     let found = unsafe { libc::shmctl(id, libc::IPC_STAT, status.as_mut_ptr()) } == 0;
     // SAFETY: the call succeeded, so the kernel wrote the whole struct (and it was zeroed before).
-    if found && unsafe { status.assume_init() }.shm_nattch == 0 {
+    if found && unsafe { status.assume_init() }.shm_perm.__key == key {
         // SAFETY: IPC_RMID reads no buffer (null is allowed); it marks the segment for removal.
         unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
     }

@@ -2,16 +2,13 @@
 //! strategy is a transaction of a few prepared statements, each one round trip, timed; a transaction the server
 //! refuses to serialize (SQLSTATE 40001) or ends as a deadlock's victim (40P01) is rolled back and made again.
 
-use std::{
-    task::Poll,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
+use counter_client::{Pacing, should_stop};
 use counter_core::{
-    config::{Config, Strategy, Window, Work},
+    config::{Config, Strategy, Window},
     latency::Latencies,
-    signals,
-    workload::{Performed, SleepPacer, Start},
+    workload::{Performed, Start},
 };
 use tokio::sync::watch;
 use tokio_postgres::{Client, Row, Statement, error::SqlState, types::ToSql};
@@ -113,14 +110,8 @@ pub(crate) struct Worker<'a> {
     row: i32,
     timeout: Duration,
     tally: Tally,
-    pacer: SleepPacer,
-    /// The start line, which the coordinator turns to [`Start::Abort`] to stop a run: a sleeping worker is woken
-    /// by it, never by a timer of its own.
-    start: watch::Receiver<Start>,
-}
-
-fn should_stop() -> bool {
-    signals::received().is_some()
+    /// Its work, which a stop wakes at once.
+    pacing: Pacing,
 }
 
 impl<'a> Worker<'a> {
@@ -163,8 +154,8 @@ impl<'a> Worker<'a> {
             write_if_version: next(),
         };
         let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
-        let pacer = SleepPacer::new(config.timer());
-        Ok(Worker { client, statements, config, row, timeout, tally: Tally::default(), pacer, start })
+        let pacing = Pacing::new(config.timer(), start);
+        Ok(Worker { client, statements, config, row, timeout, tally: Tally::default(), pacing })
     }
 
     /// Runs the workload until done or stopped; an error is the server's (a timeout, a lost connection).
@@ -305,55 +296,8 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Sleeps `duration` from `started` in one timer, unless the coordinator stops the run first.
-    async fn sleep_unless_stopped(&mut self, started: tokio::time::Instant, duration: Duration) -> Performed {
-        let until = started.checked_add(duration);
-        let mut sleep = std::pin::pin!(async move {
-            match until {
-                Some(until) => tokio::time::sleep_until(until).await,
-                None => std::future::pending().await,
-            }
-        });
-        let mut stopped = std::pin::pin!(self.start.wait_for(|start| *start == Start::Abort));
-        std::future::poll_fn(|cx| {
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Performed::Finished);
-            }
-            // A closed channel (the coordinator is gone) is a stop too.
-            stopped.as_mut().poll(cx).map(|_| Performed::Interrupted)
-        })
-        .await
-    }
-
     /// One piece of work, awaiting where it can.
     async fn work(&mut self) -> Performed {
-        match self.config.work() {
-            Work::None => Performed::Finished,
-            Work::Yield => {
-                tokio::task::yield_now().await;
-                Performed::Finished
-            }
-            Work::Sleep(duration) | Work::Block(duration) => {
-                let started = tokio::time::Instant::now();
-                let ask = self.pacer.ask(duration);
-                if ask.is_zero() {
-                    tokio::task::yield_now().await;
-                } else if self.sleep_unless_stopped(started, ask).await == Performed::Interrupted {
-                    return Performed::Interrupted;
-                }
-                self.pacer.record(duration, started.elapsed());
-                Performed::Finished
-            }
-            Work::Spin(duration) => {
-                let started = Instant::now();
-                while started.elapsed() < duration {
-                    if should_stop() {
-                        return Performed::Interrupted;
-                    }
-                    std::hint::spin_loop();
-                }
-                Performed::Finished
-            }
-        }
+        self.pacing.work(self.config.work()).await
     }
 }

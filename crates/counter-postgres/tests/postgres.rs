@@ -117,10 +117,18 @@ fn segment_of(dir: &std::path::Path) -> i32 {
     lock.lines().nth(6).and_then(|line| line.split_whitespace().nth(1)?.parse().ok()).expect("a segment id")
 }
 
-/// Whether System V segment `id` exists, as `ipcs -m` lists it.
+/// Whether System V segment `id` still exists, as `ipcs -m` lists it, a few seconds on: one marked for removal
+/// goes when the last process attached to it (a backend of a killed server, ending) detaches.
 fn segment_exists(id: i32) -> bool {
-    let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
-    table.lines().skip(1).any(|line| line.split_whitespace().nth(1) == Some(&id.to_string()))
+    let listed = || {
+        let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+        table.lines().skip(1).any(|line| line.split_whitespace().nth(1) == Some(&id.to_string()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while listed() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    listed()
 }
 
 /// Starts a long run and waits until its server is up and it has counted.

@@ -29,7 +29,6 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -44,7 +43,7 @@ use counter_core::{
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     secrets, signals, unique,
-    workload::{STOP_CHECK_INTERVAL, Start},
+    workload::Start,
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use tokio::sync::watch;
@@ -308,30 +307,6 @@ struct Run<'a> {
 /// Why the coordination stopped.
 type Stop = counter_core::error::Stop<Error>;
 
-/// The next worker to end; meanwhile, every [`STOP_CHECK_INTERVAL`], a look for a stop signal, which turns the
-/// start line to [`Start::Abort`]: that wakes every sleeping worker, which then ends and reports. The workers never
-/// wake up to look for themselves.
-async fn next_or_stop(
-    tasks: &mut tokio::task::JoinSet<Result<(u64, Tally), redis::RedisError>>,
-    start: &watch::Sender<Start>,
-) -> Option<Result<Result<(u64, Tally), redis::RedisError>, tokio::task::JoinError>> {
-    let mut next = std::pin::pin!(tasks.join_next());
-    let mut tick = std::pin::pin!(tokio::time::sleep(STOP_CHECK_INTERVAL));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(joined) = next.as_mut().poll(cx) {
-            return Poll::Ready(joined);
-        }
-        while tick.as_mut().poll(cx).is_ready() {
-            if signals::received().is_some() {
-                start.send_if_modified(|line| std::mem::replace(line, Start::Abort) != Start::Abort);
-            }
-            tick.as_mut().reset(tokio::time::Instant::now() + STOP_CHECK_INTERVAL);
-        }
-        Poll::Pending
-    })
-    .await
-}
-
 impl Run<'_> {
     fn connection_config(&self) -> AsyncConnectionConfig {
         AsyncConnectionConfig::new()
@@ -545,15 +520,7 @@ impl Run<'_> {
         let server_rss_kib = self.server_pid.and_then(|pid| memory::of_process(pid).ok()).map(|m| m.rss_kib);
         if let Some(hold_for) = config.hold() {
             self.announce_hold(hold_for, workers);
-            // A step at a time, awaiting in between: the connections' drivers go on answering the server while
-            // this waits, and no thread is added to the process while it is measured from outside.
-            let holding = hold::Holding::new(hold_for);
-            let held = loop {
-                if let Some(outcome) = holding.step(&mut || true, Duration::ZERO) {
-                    break outcome;
-                }
-                tokio::time::sleep(STOP_CHECK_INTERVAL).await;
-            };
+            let held = counter_client::hold(hold_for).await;
             if let hold::Outcome::Signal(signal) = held {
                 let _ = start_tx.send(Start::Abort);
                 return Err(Stop::Signal(signal));
@@ -568,7 +535,7 @@ impl Run<'_> {
         let _ = start_tx.send(Start::Go);
         let mut tallies: Vec<(u64, Tally)> = Vec::with_capacity(usize::try_from(workers).unwrap_or(0));
         let mut failure = None;
-        while let Some(joined) = next_or_stop(&mut tasks, &start_tx).await {
+        while let Some(joined) = counter_client::next_or_stop(&mut tasks, &start_tx).await {
             match joined {
                 Ok(Ok(done)) => tallies.push(done),
                 Ok(Err(error)) if failure.is_none() => failure = Some(self.connection_failed(admin, &error).await),

@@ -4,13 +4,13 @@
 
 use std::{
     fs,
-    io::Read,
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
+use counter_client::server_dir;
 use counter_core::child;
 use nix::unistd::Pid;
 use tempfile::TempDir;
@@ -39,10 +39,7 @@ impl PrivateServer {
     pub(crate) fn start(max_clients: u64) -> Result<PrivateServer, RedisError> {
         let binary = child::on_path("redis-server").ok_or(RedisError::NoServer)?;
         remove_stale_dirs();
-        // `<tmp>/counter-redis-<pid>-<random>`, readable by this user alone: the pid tells a later run whose it was.
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
-            .tempdir()
+        let dir = server_dir::create(DIR_PREFIX)
             .map_err(|source| RedisError::ServerStart { detail: format!("no directory: {source}") })?;
         let socket = dir.path().join("redis.sock");
         let log = dir.path().join("server.log");
@@ -69,30 +66,12 @@ impl PrivateServer {
     }
 
     fn wait_until_listening(&mut self) -> Result<(), RedisError> {
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(RedisError::ServerStart {
-                    detail: format!("redis-server ended ({status}) before it listened: {}", self.log_tail()),
-                });
-            }
-            if UnixStream::connect(&self.socket).is_ok() {
-                return Ok(());
-            }
-            if started.elapsed() > START_TIMEOUT {
-                return Err(RedisError::ServerStart {
-                    detail: format!("redis-server did not listen within {START_TIMEOUT:?}: {}", self.log_tail()),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let mut text = String::new();
-        let _ = fs::File::open(self.dir.path().join("server.log")).and_then(|mut file| file.read_to_string(&mut text));
-        let lines: Vec<&str> = text.lines().rev().take(3).collect();
-        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        let socket = self.socket.clone();
+        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, || UnixStream::connect(&socket).is_ok()).map_err(
+            |why| RedisError::ServerStart {
+                detail: format!("redis-server: {why}: {}", server_dir::log_tail(&self.dir.path().join("server.log"))),
+            },
+        )
     }
 
     /// The URL the clients connect to.
@@ -122,14 +101,8 @@ impl Drop for PrivateServer {
 /// Removes the directories of private servers whose owner died without cleaning up (`kill -9`): its pid is
 /// gone, and so is the server (it died with its owner).
 fn remove_stale_dirs() {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|name| name.strip_prefix(DIR_PREFIX)) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|pid| pid.parse::<i32>().ok()) else { continue };
-        if pid != std::process::id() as i32 && !counter_core::proc::exists(pid) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
+    for dir in server_dir::left_by_dead_owners(DIR_PREFIX) {
+        let _ = fs::remove_dir_all(dir);
     }
 }
 

@@ -4,19 +4,17 @@
 use std::{
     collections::HashMap,
     sync::Mutex,
-    task::Poll,
     time::{Duration, Instant},
 };
 
+use counter_client::{Pacing, should_stop};
 use counter_core::{
-    config::{Config, Strategy, Window, Work},
-    signals,
-    workload::{Performed, SleepPacer, Start},
+    config::{Config, Strategy, Window},
+    latency::Latencies,
+    workload::{Performed, Start},
 };
 use redis::{AsyncCommands, FromRedisValue, aio::MultiplexedConnection};
 use tokio::sync::watch;
-
-use counter_core::latency::Latencies;
 
 use crate::keys::Keys;
 
@@ -86,14 +84,8 @@ pub(crate) struct Worker<'a> {
     job: &'a Job,
     index: u64,
     tally: Tally,
-    pacer: SleepPacer,
-    /// The start line, which the coordinator turns to [`Start::Abort`] to stop a run: a sleeping worker is woken
-    /// by it, never by a timer of its own.
-    start: watch::Receiver<Start>,
-}
-
-fn should_stop() -> bool {
-    signals::received().is_some()
+    /// Its work, which a stop wakes at once.
+    pacing: Pacing,
 }
 
 impl<'a> Worker<'a> {
@@ -103,28 +95,8 @@ impl<'a> Worker<'a> {
         index: u64,
         start: watch::Receiver<Start>,
     ) -> Worker<'a> {
-        let pacer = SleepPacer::new(job.config.timer());
-        Worker { connection, job, index, tally: Tally::default(), pacer, start }
-    }
-
-    /// Sleeps `duration` from `started` in one timer, unless the coordinator stops the run first.
-    async fn sleep_unless_stopped(&mut self, started: tokio::time::Instant, duration: Duration) -> Performed {
-        let until = started.checked_add(duration);
-        let mut sleep = std::pin::pin!(async move {
-            match until {
-                Some(until) => tokio::time::sleep_until(until).await,
-                None => std::future::pending().await,
-            }
-        });
-        let mut stopped = std::pin::pin!(self.start.wait_for(|start| *start == Start::Abort));
-        std::future::poll_fn(|cx| {
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Performed::Finished);
-            }
-            // A closed channel (the coordinator is gone) is a stop too.
-            stopped.as_mut().poll(cx).map(|_| Performed::Interrupted)
-        })
-        .await
+        let pacing = Pacing::new(job.config.timer(), start);
+        Worker { connection, job, index, tally: Tally::default(), pacing }
     }
 
     /// One command, one round trip, timed.
@@ -295,34 +267,7 @@ impl<'a> Worker<'a> {
 
     /// One piece of work, awaiting where it can.
     async fn work(&mut self) -> Performed {
-        match self.job.config.work() {
-            Work::None => Performed::Finished,
-            Work::Yield => {
-                tokio::task::yield_now().await;
-                Performed::Finished
-            }
-            Work::Sleep(duration) | Work::Block(duration) => {
-                let started = tokio::time::Instant::now();
-                let ask = self.pacer.ask(duration);
-                if ask.is_zero() {
-                    tokio::task::yield_now().await;
-                } else if self.sleep_unless_stopped(started, ask).await == Performed::Interrupted {
-                    return Performed::Interrupted;
-                }
-                self.pacer.record(duration, started.elapsed());
-                Performed::Finished
-            }
-            Work::Spin(duration) => {
-                let started = Instant::now();
-                while started.elapsed() < duration {
-                    if should_stop() {
-                        return Performed::Interrupted;
-                    }
-                    std::hint::spin_loop();
-                }
-                Performed::Finished
-            }
-        }
+        self.pacing.work(self.job.config.work()).await
     }
 }
 
