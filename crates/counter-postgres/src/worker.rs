@@ -83,6 +83,11 @@ pub(crate) async fn within<T>(
     }
 }
 
+/// A statement prepared on `client`, within `timeout`.
+async fn prepare(client: &Client, timeout: Duration, text: &str) -> Result<Statement, WorkerError> {
+    within(timeout, client.prepare(text)).await
+}
+
 /// The first column of the first row.
 fn first_column(rows: &[Row]) -> Result<i64, WorkerError> {
     rows.first().ok_or(WorkerError::MissingRow)?.try_get(0).map_err(WorkerError::Server)
@@ -125,33 +130,23 @@ impl<'a> Worker<'a> {
         start: watch::Receiver<Start>,
     ) -> Result<Worker<'a>, WorkerError> {
         let name = table.quoted();
-        let texts = [
-            "BEGIN".to_owned(),
-            "COMMIT".to_owned(),
-            "ROLLBACK".to_owned(),
-            format!("SELECT v FROM {name} WHERE shard = $1"),
-            format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"),
-            format!("UPDATE {name} SET v = $2 WHERE shard = $1"),
-            format!("UPDATE {name} SET v = v + 1 WHERE shard = $1"),
-            format!("SELECT v, version FROM {name} WHERE shard = $1"),
-            format!("UPDATE {name} SET v = $2, version = version + 1 WHERE shard = $1 AND version = $3"),
-        ];
-        let mut prepared = Vec::with_capacity(texts.len());
-        for text in &texts {
-            prepared.push(within(timeout, client.prepare(text)).await?);
-        }
-        let mut prepared = prepared.into_iter();
-        let mut next = || prepared.next().expect("one statement per text");
         let statements = Statements {
-            begin: next(),
-            commit: next(),
-            rollback: next(),
-            read: next(),
-            read_for_update: next(),
-            write: next(),
-            add_one: next(),
-            read_versioned: next(),
-            write_if_version: next(),
+            begin: prepare(&client, timeout, "BEGIN").await?,
+            commit: prepare(&client, timeout, "COMMIT").await?,
+            rollback: prepare(&client, timeout, "ROLLBACK").await?,
+            read: prepare(&client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1")).await?,
+            read_for_update: prepare(&client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"))
+                .await?,
+            write: prepare(&client, timeout, &format!("UPDATE {name} SET v = $2 WHERE shard = $1")).await?,
+            add_one: prepare(&client, timeout, &format!("UPDATE {name} SET v = v + 1 WHERE shard = $1")).await?,
+            read_versioned: prepare(&client, timeout, &format!("SELECT v, version FROM {name} WHERE shard = $1"))
+                .await?,
+            write_if_version: prepare(
+                &client,
+                timeout,
+                &format!("UPDATE {name} SET v = $2, version = version + 1 WHERE shard = $1 AND version = $3"),
+            )
+            .await?,
         };
         let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
         let pacing = Pacing::new(config.timer(), start);
