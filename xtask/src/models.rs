@@ -24,6 +24,16 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// These, with `url` as `model`'s server.
+    pub fn with(mut self, model: Model, url: String) -> ServerArgs {
+        match model {
+            Model::Redis => self.redis = Some(url),
+            Model::Postgres => self.postgres = Some(url),
+            _ => {}
+        }
+        self
+    }
+
     /// The server given for `model`, if one was.
     pub fn url(&self, model: Model) -> Option<&str> {
         let given = [(Model::Redis, self.redis.as_deref()), (Model::Postgres, self.postgres.as_deref())];
@@ -46,9 +56,9 @@ pub struct Description {
     /// Increments per worker in a contended scenario (no work, a million increments), when the scenario's own
     /// would take minutes here; such rows are timed among themselves, and the table says why in these words.
     pub contended: Option<(u64, &'static str)>,
-    /// The most measured runs a row of this model gets in a comparison, with no warm-up, when each run costs
-    /// seconds of its own (a server made for it); such rows say so in these words.
-    pub runs: Option<(u64, &'static str)>,
+    /// The flag that makes its binary serve a private server for many runs (and print the value of its server
+    /// flag), when a server of its own costs each run a second or more.
+    pub serve_flag: Option<&'static str>,
     /// The figure in its reports' extension that counts the transactions its server refused as conflicting
     /// (and the run made again), where a server does that.
     pub refusals_figure: Option<&'static str>,
@@ -112,7 +122,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: None,
         pools: true,
         contended: None,
-        runs: None,
+        serve_flag: None,
         extra_rows: &[],
         refusals_figure: None,
         probe_workers: 1000,
@@ -127,7 +137,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: Some("--start"),
         pools: true,
         contended: None,
-        runs: None,
+        serve_flag: None,
         extra_rows: &[],
         refusals_figure: None,
         probe_workers: 1000,
@@ -142,7 +152,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: None,
         pools: false,
         contended: None,
-        runs: None,
+        serve_flag: None,
         extra_rows: &[],
         refusals_figure: None,
         // A task is a few hundred bytes: a thousand of them are lost in page granularity.
@@ -166,7 +176,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: false,
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
         contended: Some((500, "a round trip per step")),
-        runs: None,
+        serve_flag: None,
         extra_rows: &[],
         refusals_figure: None,
         probe_workers: 1000,
@@ -189,8 +199,8 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: false,
         // A transaction is a few round trips and a commit: a few thousand a second on one row.
         contended: Some((200, "a transaction per step")),
-        // initdb alone takes 0.6 s here: a run is a second before its first increment.
-        runs: Some((3, "each run makes its own cluster, a second before its first increment")),
+        // initdb alone takes 0.6 s here: the comparison's runs share one cluster.
+        serve_flag: Some("--serve"),
         refusals_figure: Some("serialization_failures"),
         // The lost update at read committed, refused and made again at the stricter levels.
         extra_rows: &[

@@ -24,6 +24,7 @@ mod table;
 mod worker;
 
 use std::{
+    os::fd::AsFd as _,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -264,6 +265,40 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
     drop(private);
     outcome
 }
+
+/// Connections a served cluster allows: many runs of a few clients each, one after another.
+const SERVED_CONNECTIONS: u64 = 200;
+
+/// `--serve`: makes a private cluster, prints the connection string that `--postgres` takes, and keeps the
+/// cluster until standard input closes or a stop signal arrives; then stops it and removes it. For a tool that
+/// runs this binary many times (`cargo xtask compare`), so that its runs do not each pay for `initdb`.
+pub fn serve() -> Result<(), PostgresError> {
+    let cluster = PrivateCluster::start(SERVED_CONNECTIONS)?;
+    if counter_core::output::print(&format!("{}\n", cluster.connection_string())).is_err() {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    loop {
+        if signals::received().is_some() {
+            return Ok(());
+        }
+        let mut fds = [nix::poll::PollFd::new(stdin.as_fd(), nix::poll::PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(STOP_CHECK_MS)) {
+            // Readable: its end (or input, which is read and ignored) is what is waited for.
+            Ok(1..) => {
+                let mut buffer = [0_u8; 64];
+                if matches!(std::io::Read::read(&mut stdin.lock(), &mut buffer), Ok(0) | Err(_)) {
+                    return Ok(());
+                }
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// How often `--serve` looks for a stop signal, milliseconds.
+const STOP_CHECK_MS: u16 = 50;
 
 /// One run's context.
 struct Run<'a> {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use counter_core::{
     cli::{self, RunArgs},
     duration::parse_duration,
+    error::{EXIT_FAILURE, EXIT_USAGE},
 };
 use counter_postgres::{FRONTEND, Isolation, MODEL, PostgresOptions, run};
 
@@ -45,6 +46,11 @@ struct PostgresFlags {
     #[arg(long)]
     keep: bool,
 
+    /// Make a private cluster, print its connection string, and keep it until standard input closes (for many
+    /// runs with --postgres); no workload is run
+    #[arg(long)]
+    serve: bool,
+
     /// How long connecting, or any statement, may take before the run fails, naming the server
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
     timeout: std::time::Duration,
@@ -52,7 +58,23 @@ struct PostgresFlags {
 
 fn main() -> ExitCode {
     let Args { run: run_args, postgres: args } = cli::parse(&FRONTEND);
+    if args.serve {
+        return serve();
+    }
     let options =
         PostgresOptions { url: args.postgres, isolation: args.isolation, keep: args.keep, timeout: args.timeout };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
+}
+
+/// `--serve`: the cluster until standard input closes; its errors as a run's are.
+fn serve() -> ExitCode {
+    let program = MODEL.binary();
+    if let Err(error) = counter_core::signals::install() {
+        return cli::fail(program, &error, EXIT_FAILURE);
+    }
+    match counter_postgres::serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error @ counter_postgres::PostgresError::NoServer) => cli::fail(program, &error, EXIT_USAGE),
+        Err(error) => cli::fail(program, &error, EXIT_FAILURE),
+    }
 }

@@ -207,3 +207,26 @@ fn a_server_killed_mid_run_ends_it_with_exit_1_naming_the_server() {
     assert!(!dir.exists(), "{} is left", dir.display());
     assert!(!segment_exists(segment), "System V segment {segment} is left");
 }
+
+#[test]
+fn serve_keeps_one_cluster_for_many_runs_until_its_input_closes() {
+    if !have_postgres("serve_keeps_one_cluster_for_many_runs_until_its_input_closes") {
+        return;
+    }
+    let mut server =
+        KillOnDrop(command(BIN).arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0.stdout.take().unwrap()), &mut line).unwrap();
+    let connection = line.trim().to_owned();
+    let dir = cluster_dir(server.0.id()).expect("the served cluster's directory");
+    for strategy in [Strategy::Atomic, Strategy::Sharded] {
+        let args = ["--postgres", &connection, "--sync", strategy.name(), "--workers", "3", "--increments", "50"];
+        let report = run_json(BIN, &[&args[..], &["--work", "none"]].concat());
+        assert_eq!(report.final_value, 150, "{strategy:?}");
+    }
+    let server_pid = postmaster(&dir).expect("the server runs");
+    drop(server.0.stdin.take());
+    let status = wait_timeout(&mut server.0, Duration::from_secs(15));
+    assert!(status.success(), "{status}");
+    assert!(!dir.exists() && !process_exists(server_pid), "{} or its server is left", dir.display());
+}

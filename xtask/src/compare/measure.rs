@@ -11,7 +11,6 @@ use super::{
     scenario::Scenario,
 };
 use crate::{
-    models,
     output::{self, RunDir},
     python,
     runner::{Program, Sample, TaskInterrupted, run_once},
@@ -65,9 +64,6 @@ impl Cell<'_> {
             return false;
         }
         let runs = self.samples.len();
-        if let Some((most, _)) = models::of(self.key.model).runs {
-            return (runs as u64) < rounds.repeats.min(most);
-        }
         if (runs as u64) < rounds.repeats {
             return true;
         }
@@ -154,10 +150,7 @@ pub(super) fn measure_all(
         }
         for round in 0..rounds.warmup {
             progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
-            let warms = |cell: &&mut Cell<'_>| {
-                cell.error.is_none() && cell.unavailable.is_none() && models::of(cell.key.model).runs.is_none()
-            };
-            for cell in cells.iter_mut().filter(warms) {
+            for cell in cells.iter_mut().filter(|cell| cell.error.is_none() && cell.unavailable.is_none()) {
                 cell.run(false, run_dir)?;
                 progress.inc(1);
             }

@@ -17,6 +17,7 @@ mod present;
 mod probe;
 mod results;
 mod scenario;
+mod shared;
 mod summary;
 mod table;
 #[cfg(test)]
@@ -196,12 +197,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let run_dir = RunDir::create(&workspace::results_dir("compare"))?;
     Machine::now("compare").record(run_dir.path())?;
     let scenarios = args.scenarios();
+    // Kept to the end of the comparison: dropping them stops the servers.
+    let (_shared_servers, servers) = shared::start(&args.models, &args.servers, &bin_dir);
     let asked = plan::Asked {
         models: &args.models,
         syncs: &args.syncs,
         starts: &args.starts,
         pool: args.pool,
-        servers: &args.servers,
+        servers: &servers,
         with_python: args.with_python,
     };
     let targets = plan::targets(&asked, &bin_dir);

@@ -36,8 +36,16 @@ pub(super) fn tables_and_sentences(
                 let why = description.contended.map_or("", |(_, why)| why);
                 prose(&mut text, format!("(the {name} rows: {}, {why}; timed among themselves)", row.workload));
             }
-            if let Some((most, why)) = description.runs {
-                prose(&mut text, format!("(the {name} rows: at most {most} runs each, no warm-up: {why})"));
+            if let Some(server) = &description.server
+                && row.flags.split_whitespace().any(|flag| flag == server.flag)
+            {
+                prose(
+                    &mut text,
+                    format!(
+                        "(the {name} rows: every run on one server, {}; its memory is outside their tree's)",
+                        server.flag
+                    ),
+                );
             }
         }
         let _ = writeln!(text, "{}\n", table::render(&scenario_rows, wide, width));
