@@ -77,7 +77,7 @@ fn the_json_report_describes_the_run() {
 fn text_output_starts_with_the_seed_line_and_names_each_figure() {
     for bin in tests::frontends("text_output_starts_with_the_seed_line_and_names_each_figure") {
         let output = run(bin, &["--workers", "2", "--increments", "3", "--work", "none"]);
-        assert!(output.status.success(), "{bin}");
+        assert!(output.status.success(), "{bin}: {}", tests::stderr_of(&output));
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(text.starts_with("Final counter value: "), "{bin}: {text}");
         for label in ["expected:", "lost updates:", "wall time:", "RSS", "PSS", "USS", "why:"] {

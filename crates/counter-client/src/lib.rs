@@ -11,13 +11,16 @@
 pub mod server_dir;
 
 use std::{
+    sync::atomic::{AtomicU64, Ordering},
     task::Poll,
     time::{Duration, Instant},
 };
 
 use counter_core::{
     config::{Hold, Timer, Work},
-    hold::{Holding, Outcome},
+    hold::{self, Holding, Outcome},
+    model::Model,
+    report::WorkerReport,
     signals,
     workload::{Performed, STOP_CHECK_INTERVAL, SleepPacer, Start},
 };
@@ -121,6 +124,44 @@ pub async fn next_or_stop<T: 'static>(
     .await
 }
 
+/// Why the workers were not all connected.
+#[derive(Debug)]
+pub enum NotReady<E> {
+    /// A stop signal arrived.
+    Signal(nix::sys::signal::Signal),
+    /// A worker could not connect: its error.
+    Failed(E),
+    /// A worker's task ended without a result (it panicked); how many were ready by then.
+    Panicked {
+        /// Workers that were ready.
+        ready: u64,
+    },
+}
+
+/// Waits until `workers` are `ready` (each counts itself once connected), or the first failure, or a stop
+/// signal; on either of those, turns the start line to [`Start::Abort`], which sends every waiting worker home.
+pub async fn until_connected<T: 'static, E: 'static>(
+    tasks: &mut JoinSet<Result<T, E>>,
+    ready: &AtomicU64,
+    workers: u64,
+    start: &watch::Sender<Start>,
+) -> Result<(), NotReady<E>> {
+    while ready.load(Ordering::Relaxed) < workers {
+        let not_ready = match (signals::received(), tasks.try_join_next()) {
+            (Some(signal), _) => NotReady::Signal(signal),
+            (None, Some(Ok(Err(error)))) => NotReady::Failed(error),
+            (None, Some(Err(_))) => NotReady::Panicked { ready: ready.load(Ordering::Relaxed) },
+            _ => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+        };
+        let _ = start.send(Start::Abort);
+        return Err(not_ready);
+    }
+    Ok(())
+}
+
 /// `--hold` on the runtime: a step at a time, awaiting in between, so that the connections' drivers go on
 /// answering their server and no thread is added to the process while it is measured from outside.
 pub async fn hold(hold_for: Hold) -> Outcome {
@@ -130,5 +171,47 @@ pub async fn hold(hold_for: Hold) -> Outcome {
             return outcome;
         }
         tokio::time::sleep(STOP_CHECK_INTERVAL).await;
+    }
+}
+
+/// What `--hold` prints for a run of clients: this process (clients have no OS id of their own), its server, and
+/// how to look at them, the last of which, `server_try`, is the server's own.
+pub fn announce_hold(
+    model: Model,
+    hold_for: Hold,
+    workers: u64,
+    (server_pid, server): (Option<i32>, &str),
+    server_try: String,
+) {
+    let pid = std::process::id() as i32;
+    let server_pid = server_pid.map(|pid| format!("; server pid {pid}")).unwrap_or_default();
+    hold::announce(
+        hold_for,
+        &hold::Announcement {
+            model,
+            workers,
+            ids_label: "clients have no OS id; this process's pid",
+            ids: &[i64::from(pid)],
+            extra: format!("{server_pid}; server {server}"),
+            tries: vec![
+                format!("ps -o pid,nlwp,rss,comm -p {pid}"),
+                format!("cat /proc/{pid}/smaps_rollup"),
+                server_try,
+            ],
+        },
+    );
+}
+
+/// A client's line in the report: which, what it did and for how long; it has no OS id, exit status, CPU or RSS
+/// of its own (it is a task of this process).
+pub fn worker_report(index: u64, increments_done: u64, elapsed: Duration) -> WorkerReport {
+    WorkerReport {
+        id: index,
+        os_id: None,
+        increments_done,
+        elapsed_s: elapsed.as_secs_f64(),
+        exit_status: None,
+        cpu: None,
+        max_rss_kib: None,
     }
 }

@@ -32,9 +32,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use counter_client::NotReady;
 use counter_core::{
     cli::Frontend,
-    config::{Abilities, Config, ConfigError, Hold, Strategy},
+    config::{Abilities, Config, ConfigError, Strategy},
     cpu::CpuUsage,
     error::{Error as CoreError, RunError, RunInterrupted},
     hold,
@@ -45,7 +46,7 @@ use counter_core::{
         limits::{self, LimitError},
         memory,
     },
-    report::{Measurements, RunReport, WorkerReport, WorkerTally},
+    report::{Measurements, RunReport, WorkerTally},
     secrets, signals, unique,
     workload::Start,
 };
@@ -437,24 +438,14 @@ impl Run<'_> {
             }));
         }
         // Every worker connected, or the first failure.
-        while ready.load(Ordering::Relaxed) < workers {
-            if let Some(signal) = signals::received() {
-                let _ = start_tx.send(Start::Abort);
-                return Err(Stop::Signal(signal));
+        match counter_client::until_connected(&mut tasks, &ready, workers, &start_tx).await {
+            Ok(()) => {}
+            Err(NotReady::Signal(signal)) => return Err(Stop::Signal(signal)),
+            Err(NotReady::Failed(error)) => return Err(Stop::Failed(self.failed(&error))),
+            Err(NotReady::Panicked { ready }) => {
+                let worker = workers.saturating_sub(ready);
+                return Err(Stop::Failed(RunError::Frontend(PostgresError::WorkerPanicked { worker })));
             }
-            match tasks.try_join_next() {
-                Some(Ok(Err(error))) => {
-                    let _ = start_tx.send(Start::Abort);
-                    return Err(Stop::Failed(self.failed(&error)));
-                }
-                Some(Err(_)) => {
-                    let _ = start_tx.send(Start::Abort);
-                    let worker = workers.saturating_sub(ready.load(Ordering::Relaxed));
-                    return Err(Stop::Failed(RunError::Frontend(PostgresError::WorkerPanicked { worker })));
-                }
-                _ => {}
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let start_time = started.elapsed();
         // The tree, as ps and smem see it: this client process, and the private server's processes (if any).
@@ -468,7 +459,11 @@ impl Run<'_> {
         let server_pss_with_clients = self.server_pss_kib();
         let (backends_measured, pss_per_backend, uss_per_backend) = self.backends(admin, &prefix).await?;
         if let Some(hold_for) = config.hold() {
-            self.announce_hold(hold_for, workers);
+            let server_try = self.server_pid.map_or_else(
+                || "psql -c 'SELECT pid, application_name FROM pg_stat_activity'".to_owned(),
+                |server| format!("ps -o pid,rss,cmd --ppid {server}"),
+            );
+            counter_client::announce_hold(MODEL, hold_for, workers, (self.server_pid, &self.server), server_try);
             let held = counter_client::hold(hold_for).await;
             if let hold::Outcome::Signal(signal) = held {
                 let _ = start_tx.send(Start::Abort);
@@ -512,15 +507,7 @@ impl Run<'_> {
             round_trips += tally.round_trips;
             serialization_failures += tally.serialization_failures;
             version_conflicts += tally.version_conflicts;
-            worker_reports.push(WorkerReport {
-                id: *index,
-                os_id: None,
-                increments_done: tally.increments_done,
-                elapsed_s: tally.elapsed.as_secs_f64(),
-                exit_status: None,
-                cpu: None,
-                max_rss_kib: None,
-            });
+            worker_reports.push(counter_client::worker_report(*index, tally.increments_done, tally.elapsed));
         }
         let stopped = signals::received();
         let figures = PostgresFigures {
@@ -562,29 +549,6 @@ impl Run<'_> {
             Some(signal) => Err(Stop::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
             None => Ok(report),
         }
-    }
-
-    fn announce_hold(&self, hold_for: Hold, workers: u64) {
-        let pid = std::process::id() as i32;
-        let server = self.server_pid.map(|pid| format!("; server pid {pid}")).unwrap_or_default();
-        hold::announce(
-            hold_for,
-            &hold::Announcement {
-                model: MODEL,
-                workers,
-                ids_label: "clients have no OS id; this process's pid",
-                ids: &[i64::from(pid)],
-                extra: format!("{server}; server {}", self.server),
-                tries: vec![
-                    format!("ps -o pid,nlwp,rss,comm -p {pid}"),
-                    format!("cat /proc/{pid}/smaps_rollup"),
-                    self.server_pid.map_or_else(
-                        || "psql -c 'SELECT pid, application_name FROM pg_stat_activity'".to_owned(),
-                        |server| format!("ps -o pid,rss,cmd --ppid {server}"),
-                    ),
-                ],
-            },
-        );
     }
 }
 

@@ -32,16 +32,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+use counter_client::NotReady;
 use counter_core::{
     cli::Frontend,
-    config::{Abilities, Config, ConfigError, Hold, Strategy},
+    config::{Abilities, Config, ConfigError, Strategy},
     cpu::CpuUsage,
     error::{Error as CoreError, RunError, RunInterrupted},
     hold,
     latency::Latencies,
     model::Model,
     proc::{limits::LimitError, memory},
-    report::{Measurements, RunReport, WorkerReport, WorkerTally},
+    report::{Measurements, RunReport, WorkerTally},
     secrets, signals, unique,
     workload::Start,
 };
@@ -488,25 +489,15 @@ impl Run<'_> {
             }));
         }
         // Every worker connected, or the first failure.
-        while ready.load(Ordering::Relaxed) < workers {
-            if let Some(signal) = signals::received() {
-                let _ = start_tx.send(Start::Abort);
-                return Err(Stop::Signal(signal));
+        match counter_client::until_connected(&mut tasks, &ready, workers, &start_tx).await {
+            Ok(()) => {}
+            Err(NotReady::Signal(signal)) => return Err(Stop::Signal(signal)),
+            // A client that could not connect, or name its connection (the server's client limit, say).
+            Err(NotReady::Failed(error)) => return Err(Stop::Failed(self.connection_failed(admin, &error).await)),
+            Err(NotReady::Panicked { ready }) => {
+                let worker = workers.saturating_sub(ready);
+                return Err(Stop::Failed(RunError::Frontend(RedisError::WorkerPanicked { worker })));
             }
-            match tasks.try_join_next() {
-                // A client that could not connect, or name its connection (the server's client limit, say).
-                Some(Ok(Err(error))) => {
-                    let _ = start_tx.send(Start::Abort);
-                    return Err(Stop::Failed(self.connection_failed(admin, &error).await));
-                }
-                Some(Err(_)) => {
-                    let _ = start_tx.send(Start::Abort);
-                    let worker = workers.saturating_sub(ready.load(Ordering::Relaxed));
-                    return Err(Stop::Failed(RunError::Frontend(RedisError::WorkerPanicked { worker })));
-                }
-                _ => {}
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let start_time = started.elapsed();
         // The tree, as ps and smem see it: this client process, and the private server it started (if any).
@@ -519,7 +510,8 @@ impl Run<'_> {
         let per_connection = self.memory_per_connection(admin, &name_prefix).await?;
         let server_rss_kib = self.server_pid.and_then(|pid| memory::of_process(pid).ok()).map(|m| m.rss_kib);
         if let Some(hold_for) = config.hold() {
-            self.announce_hold(hold_for, workers);
+            let server_try = "redis-cli -s <socket> CLIENT LIST".to_owned();
+            counter_client::announce_hold(MODEL, hold_for, workers, (self.server_pid, &self.server), server_try);
             let held = counter_client::hold(hold_for).await;
             if let hold::Outcome::Signal(signal) = held {
                 let _ = start_tx.send(Start::Abort);
@@ -569,15 +561,7 @@ impl Run<'_> {
             round_trips += tally.round_trips;
             lock_waits += tally.lock_waits;
             retries += tally.retries;
-            worker_reports.push(WorkerReport {
-                id: *index,
-                os_id: None,
-                increments_done: tally.increments_done,
-                elapsed_s: tally.elapsed.as_secs_f64(),
-                exit_status: None,
-                cpu: None,
-                max_rss_kib: None,
-            });
+            worker_reports.push(counter_client::worker_report(*index, tally.increments_done, tally.elapsed));
         }
         let stopped = signals::received();
         let figures = RedisFigures {
@@ -628,26 +612,6 @@ impl Run<'_> {
             value.unwrap_or(0)
         };
         Ok(value)
-    }
-
-    fn announce_hold(&self, hold_for: Hold, workers: u64) {
-        let pid = std::process::id() as i32;
-        let server = self.server_pid.map(|pid| format!("; server pid {pid}")).unwrap_or_default();
-        hold::announce(
-            hold_for,
-            &hold::Announcement {
-                model: MODEL,
-                workers,
-                ids_label: "clients have no OS id; this process's pid",
-                ids: &[i64::from(pid)],
-                extra: format!("{server}; server {}", self.server),
-                tries: vec![
-                    format!("ps -o pid,nlwp,rss,comm -p {pid}"),
-                    format!("cat /proc/{pid}/smaps_rollup"),
-                    "redis-cli -s <socket> CLIENT LIST".to_owned(),
-                ],
-            },
-        );
     }
 }
 
