@@ -29,6 +29,24 @@ use tokio::{
     task::{JoinError, JoinSet},
 };
 
+/// The `--work` help of a model whose workers are clients: their work awaits, it never blocks the runtime.
+pub const WORK_HELP: &str = "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's \
+                             timer), or spin:<duration> (busy loop). Durations: 10ms, 250us, 1s";
+
+/// Why such a model has no `--pool`.
+pub const NO_POOL: &str = "each worker is a client with its own connection";
+
+/// The report's line of round trips: how many, per increment, and their latency (median, p99, max).
+pub fn round_trips_line(round_trips: u64, per_increment: f64, [median_us, p99_us, max_us]: [f64; 3]) -> String {
+    let seconds = |us: f64| counter_core::units::seconds(us / 1e6);
+    format!(
+        "{round_trips} ({per_increment:.2} per increment); latency median {} … p99 {} … max {}",
+        seconds(median_us),
+        seconds(p99_us),
+        seconds(max_us)
+    )
+}
+
 /// A stop signal has arrived.
 pub fn should_stop() -> bool {
     signals::received().is_some()

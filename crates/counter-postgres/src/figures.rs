@@ -7,7 +7,7 @@ use counter_core::{
     extension::Extension,
     render::{ModelWords, explain_generic},
     report::RunReport,
-    units::{self, seconds},
+    units,
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,13 +73,10 @@ impl PostgresFigures {
             .line("isolation", self.isolation.clone())
             .line(
                 "round trips",
-                format!(
-                    "{} ({:.2} per increment); latency median {} … p99 {} … max {}",
+                counter_client::round_trips_line(
                     self.round_trips,
                     self.round_trips_per_increment,
-                    seconds(self.latency_median_us / 1e6),
-                    seconds(self.latency_p99_us / 1e6),
-                    seconds(self.latency_max_us / 1e6)
+                    [self.latency_median_us, self.latency_p99_us, self.latency_max_us],
                 ),
             )
             .line(

@@ -66,13 +66,8 @@ pub const MODEL: Model = Model::Postgres;
 /// How this crate's binary presents itself: what it can run, its help, its words.
 pub const FRONTEND: Frontend = Frontend {
     model: MODEL,
-    abilities: Abilities {
-        binary: MODEL.binary(),
-        blocking_work: false,
-        no_pool: Some("each worker is a client with its own connection"),
-    },
-    work_help: "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), or \
-                spin:<duration> (busy loop). Durations: 10ms, 250us, 1s",
+    abilities: Abilities { binary: MODEL.binary(), blocking_work: false, no_pool: Some(counter_client::NO_POOL) },
+    work_help: counter_client::WORK_HELP,
     words: figures::WORDS,
 };
 

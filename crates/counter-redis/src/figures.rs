@@ -6,7 +6,7 @@ use counter_core::{
     extension::Extension,
     render::{ModelWords, explain_generic},
     report::RunReport,
-    units::{self, seconds, whole_kib},
+    units::{self, whole_kib},
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,13 +49,10 @@ impl RedisFigures {
             .line("server", format!("{}; run id {}", self.server, self.run_id))
             .line(
                 "round trips",
-                format!(
-                    "{} ({:.2} per increment); latency median {} … p99 {} … max {}",
+                counter_client::round_trips_line(
                     self.round_trips,
                     self.round_trips_per_increment,
-                    seconds(self.latency_median_us / 1e6),
-                    seconds(self.latency_p99_us / 1e6),
-                    seconds(self.latency_max_us / 1e6)
+                    [self.latency_median_us, self.latency_p99_us, self.latency_max_us],
                 ),
             )
             .line(
