@@ -203,6 +203,20 @@ fn too_few_open_files_is_refused_naming_rlimit_nofile_never_a_failed_run() {
                 Some(2) => {
                     assert!(stderr.contains("is more than RLIMIT_NOFILE allows"), "{method} {files}: {stderr}");
                     refused = true;
+                    // The limit the message asks for is enough.
+                    let advised = stderr
+                        .split("`ulimit -n ")
+                        .nth(1)
+                        .and_then(|rest| rest.split('`').next())
+                        .unwrap_or_else(|| panic!("{method} {files}: no advised limit in {stderr}"));
+                    let output = std::process::Command::new("prlimit")
+                        .arg(format!("--nofile={advised}"))
+                        .arg(tests::binary(BIN))
+                        .args(["--start", method, "--workers", "3", "--increments", "1", "--work", "none"])
+                        .stdin(Stdio::null())
+                        .output()
+                        .unwrap();
+                    assert!(output.status.success(), "{method} at the advised {advised}: {}", stderr_of(&output));
                 }
                 Some(0) => {}
                 other => panic!("{method} with {files} open files: {other:?}, {stderr}"),

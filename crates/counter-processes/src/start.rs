@@ -49,17 +49,18 @@ pub(crate) trait MethodNote {
     fn note(self) -> &'static str;
 
     /// Descriptors the coordinator opens besides those open when it checks, whatever the number of workers
-    /// (the segment, the report and start pipes, and what the method adds: the fork server's request and reply
-    /// pipes, a spawned worker's hand-off; measured with `prlimit --nofile`).
+    /// at their peak (the segment, the report and start pipes, what the method adds: the fork server's request
+    /// and reply pipes, a spawned worker's hand-off; and the `/proc` file read while they are open), measured with
+    /// `prlimit --nofile` from a process with only 0, 1 and 2 open.
     fn descriptors(self) -> u64;
 }
 
 impl MethodNote for StartMethod {
     fn descriptors(self) -> u64 {
         match self {
-            StartMethod::Fork => 4,
-            StartMethod::Forkserver => 9,
-            StartMethod::Spawn => 12,
+            StartMethod::Fork => 6,
+            StartMethod::Forkserver => 10,
+            StartMethod::Spawn => 13,
         }
     }
 

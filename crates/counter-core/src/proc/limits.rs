@@ -244,17 +244,47 @@ pub fn check_processes(processes: u64, segment_bytes: u64) -> io::Result<Result<
 /// Checks that `more` descriptors can still be opened under `RLIMIT_NOFILE`, beside those open now.
 pub fn check_descriptors(more: u64, purpose: &str) -> io::Result<Result<(), LimitError>> {
     let Some(limit) = soft_limit(Resource::RLIMIT_NOFILE) else { return Ok(Ok(())) };
-    // The listing's own descriptor is in it while it is read.
-    let open = (fs::read_dir("/proc/self/fd")?.count() as u64).saturating_sub(1);
-    if open.saturating_add(more) <= limit {
+    let open = open_descriptors()?;
+    let below = |limit: u64| open.iter().filter(|&&number| number < limit).count() as u64;
+    if below(limit).saturating_add(more) <= limit {
         return Ok(Ok(()));
     }
     Ok(Err(LimitError {
         request: format!("{more} more open files ({purpose})"),
         limit: "RLIMIT_NOFILE",
         value: limit.to_string(),
-        detail: format!("{open} are open already; raise it with `ulimit -n {}` or more", open + more),
+        detail: format!(
+            "{} are open below it already; raise it with `ulimit -n {}` or more",
+            below(limit),
+            descriptor_limit_needed(&open, more)
+        ),
     }))
+}
+
+/// The numbers of this process's open descriptors.
+fn open_descriptors() -> io::Result<Vec<u64>> {
+    let mut numbers = Vec::new();
+    for entry in fs::read_dir("/proc/self/fd")? {
+        if let Some(number) = entry?.file_name().to_str().and_then(|name| name.parse::<u64>().ok()) {
+            numbers.push(number);
+        }
+    }
+    // The listing's own descriptor was among them; it is closed now, and its link with it.
+    numbers.retain(|number| fs::read_link(format!("/proc/self/fd/{number}")).is_ok());
+    Ok(numbers)
+}
+
+/// The smallest `RLIMIT_NOFILE` under which `more` descriptors can be opened beside `open`: a new descriptor
+/// takes the lowest free number, which must be below the limit, so only those open below it take a place.
+fn descriptor_limit_needed(open: &[u64], more: u64) -> u64 {
+    let mut limit = more;
+    loop {
+        let needed = more + open.iter().filter(|&&number| number < limit).count() as u64;
+        if needed <= limit {
+            return limit;
+        }
+        limit = needed;
+    }
 }
 
 /// Memory the kernel thinks can still be given out without swapping (`MemAvailable` in `/proc/meminfo`), KiB.
@@ -286,6 +316,17 @@ pub fn check_async_tasks(tasks: u64, bytes_per_task: u64) -> io::Result<Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptors_open_at_or_above_a_limit_take_no_place_under_it() {
+        assert_eq!(descriptor_limit_needed(&[0, 1, 2], 6), 9);
+        // 251 is above every limit that fits the rest.
+        assert_eq!(descriptor_limit_needed(&[0, 1, 2, 251], 6), 9);
+        // 9 is at the limit the others need, 8 below it: 8 takes a place there.
+        assert_eq!(descriptor_limit_needed(&[0, 1, 2, 9], 6), 9);
+        assert_eq!(descriptor_limit_needed(&[0, 1, 2, 8], 6), 10);
+        assert_eq!(descriptor_limit_needed(&[], 0), 0);
+    }
 
     #[test]
     fn limits_read() {
