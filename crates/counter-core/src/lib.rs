@@ -46,6 +46,7 @@ pub mod render;
 pub mod report;
 pub mod secrets;
 pub mod signals;
+mod sync;
 pub mod unique;
 pub mod units;
 pub mod workload;

@@ -3,10 +3,9 @@
 //! finds it. Jobs are taken in order, so the waits grow with the job's place in the
 //! queue: the wait of the job in the middle of the queue is their median.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering::Relaxed},
-    time::Duration,
-};
+use std::{sync::atomic::Ordering::Relaxed, time::Duration};
+
+use crate::sync::AtomicU64;
 
 /// Nanoseconds on `CLOCK_MONOTONIC`, which every process of the machine shares (unlike an `Instant`, which
 /// cannot be sent to another process).
