@@ -1,5 +1,5 @@
 //! The atomic word the counter and the job queue are made of: std's, or loom's when the crate is built with
-//! `--cfg loom` for the model-checking tests (`tests/loom.rs`), as tokio does for its own primitives.
+//! `--cfg loom` for the model-checking tests (`tests/loom.rs`).
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::AtomicU64;
