@@ -57,7 +57,7 @@ def main():
         futures = [pool.submit(worker) for _ in range(args.workers)]
         results = [future.result() for future in futures]
         wall = time.perf_counter() - begin
-    notes = [f"a ThreadPoolExecutor(max_workers={size}) ran {args.workers} jobs, one per worker"]
+    notes = [f"a ThreadPoolExecutor(max_workers={size}) ran {args.workers} jobs, one per worker", lib.threads_note()]
     lib.finish(PROGRAM, args, "threads", lib.implementation("concurrent.futures"), value[0], results, wall,
                start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"})
 

@@ -60,8 +60,7 @@ def main():
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - begin
-    notes = ["the GIL lets one thread run Python at a time and switches only at its switch points (every 5 ms, "
-             "or when a thread blocks, as in time.sleep)"]
+    notes = [lib.threads_note()]
     lib.finish(PROGRAM, args, "threads", lib.implementation("threading"), value[0], results, wall, start_time,
                memory, cpu_before, notes)
 

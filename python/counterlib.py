@@ -265,7 +265,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
                    "hold": None if args.hold is None else str(args.hold)},
         "participants": 1,
         "participants_unreported": 0,
-        "extension": None,
+        "extension": interpreter_extension(),
         "pool": None,
         "complete": done == expected,
         "expected": expected,
@@ -303,6 +303,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         print(f"lost updates:  {lost} ({report['lost_percent']:.2f}% of {done} increments done)")
         print(f"implementation: {implementation}, sync {args.sync}, work {args.work[2]}, window {args.window}")
         print(f"wall time:     {wall_time_s:.3f} s (ideal {ideal:.3f} s)")
+        print(f"interpreter:   {report['extension']['lines'][0]['text']}")
         print(f"memory:        {memory['taken']}: {memory['processes']} processes, {memory['threads']} threads; "
               f"RSS {memory['rss_kib']} KiB, PSS {memory['pss_kib']} KiB, USS {memory['uss_kib']} KiB")
         for note in notes:
@@ -310,4 +311,33 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
 
 
 def implementation(module):
-    return f"CPython {platform.python_version()} {module}"
+    return f"CPython {platform.python_version()}{'t' if interpreter()['free_threaded_build'] else ''} {module}"
+
+
+def interpreter():
+    """Which CPython ran the program: its version, whether it is the free-threaded build (PEP 703,
+    `Py_GIL_DISABLED`), and whether the GIL was enabled in this run (a free-threaded build can turn it back on:
+    `PYTHON_GIL=1`, or an extension module that needs it)."""
+    import sysconfig
+
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    gil_enabled = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+    return {"python_version": platform.python_version(), "free_threaded_build": free_threaded,
+            "gil_enabled": gil_enabled}
+
+
+def interpreter_extension():
+    """The report's `extension`: the interpreter, as a line for people and as figures."""
+    facts = interpreter()
+    build = "free-threaded build" if facts["free_threaded_build"] else "GIL build"
+    gil = "GIL enabled" if facts["gil_enabled"] else "GIL disabled"
+    text = f"CPython {facts['python_version']}, {build}, {gil}"
+    return {"name": "interpreter", "lines": [{"label": "interpreter", "text": text}], "figures": facts}
+
+
+def threads_note():
+    """What the interpreter lets threads do, from the run's own interpreter."""
+    if interpreter()["gil_enabled"]:
+        return ("the GIL lets one thread run Python at a time and switches only at its switch points (every 5 ms, "
+                "or when a thread blocks, as in time.sleep)")
+    return "no GIL in this run: the threads ran Python at the same time, one per CPU"

@@ -422,6 +422,8 @@ fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
         &scratch,
         &[
             "--with-python",
+            "--python",
+            "python3",
             "--models",
             "threads",
             "--syncs",
@@ -441,7 +443,7 @@ fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
     let optimistic: Vec<&Value> = rows.iter().filter(|row| row["sync"] == "optimistic").collect();
-    assert_eq!(optimistic.len(), 3, "threads, python threading, python futures: {rows:?}");
+    assert_eq!(optimistic.len(), 3, "threads, python3.N threading, python3.N futures: {rows:?}");
     for row in &optimistic {
         let python = row["python"].as_bool().unwrap();
         assert_eq!(row["unavailable"].is_string(), python, "{row}");

@@ -281,6 +281,40 @@ pub fn have_tool(tool: &str) -> bool {
     counter_core::child::on_path(tool).is_some()
 }
 
+/// The Python interpreters the reference programs are tested on: `python3` from the `PATH`, and each one that
+/// `cargo xtask python install` built in the target folder (a folder there marked built names its executable).
+pub fn pythons() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = counter_core::child::on_path("python3").into_iter().collect();
+    found.extend(built_pythons().into_iter().map(|(_, path)| path));
+    found
+}
+
+/// The interpreters `cargo xtask python install` built: (executable name, path), such as `python3.13t`.
+pub fn built_pythons() -> Vec<(String, PathBuf)> {
+    let dir = profile_dir().parent().expect("a profile folder lives in the target folder").join("python");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    let mut found: Vec<(String, PathBuf)> = entries
+        .filter_map(|entry| {
+            let folder = entry.ok()?.path();
+            let name = std::fs::read_to_string(folder.join(".built")).ok()?.trim().to_owned();
+            let executable = folder.join("bin").join(&name);
+            executable.is_file().then_some((name, executable))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The interpreter named `name` (`python3.13t`) that the install step built; if there is none, the test says
+/// it is skipped and how to build it.
+pub fn built_python(test: &str, name: &str) -> Option<PathBuf> {
+    let found = built_pythons().into_iter().find(|(built, _)| built == name).map(|(_, path)| path);
+    if found.is_none() {
+        skip(test, &format!("needs {name}: `cargo xtask python install` builds it"));
+    }
+    found
+}
+
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.

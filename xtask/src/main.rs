@@ -50,6 +50,9 @@ enum Task {
     Calibrate(calibrate::Args),
     /// Build one self-contained HTML page, with charts, from the latest compare and sweep results
     Report(report::Args),
+    /// Build the Python interpreters the Python rows can run on beside the PATH's python3: CPython 3.13
+    /// free-threaded (no GIL) and with the GIL
+    Python(python::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Task::Sweep(args) => sweep::run(&args),
         Task::Report(args) => report::run(&args),
         Task::Calibrate(args) => calibrate::run(&args),
+        Task::Python(args) => python::run(&args),
     };
     match outcome {
         Ok(code) => code,

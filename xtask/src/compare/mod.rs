@@ -25,6 +25,7 @@ mod tests;
 
 use std::{
     fmt::Write as _,
+    path::PathBuf,
     process::ExitCode,
     time::{Duration, Instant},
 };
@@ -149,10 +150,14 @@ pub struct Args {
     starts: Vec<StartMethod>,
 
     /// Also run the Python reference programs in python/ (threading, concurrent.futures, multiprocessing,
-    /// process pools, asyncio) for the strategies they have (racy, mutex); skipped with a message if
-    /// there is no python3
+    /// process pools, asyncio) for the strategies they have (racy, mutex), on the PATH's python3 and on
+    /// each interpreter `cargo xtask python install` built (rows named `python3.13t threading`, ...)
     #[arg(long)]
     with_python: bool,
+
+    /// With --with-python: run them on this interpreter instead (repeat for several)
+    #[arg(long, value_name = "PATH", requires = "with_python")]
+    python: Vec<PathBuf>,
 
     /// Build profile of the frontends
     #[arg(long, value_enum, default_value_t = Profile::Release)]
@@ -192,6 +197,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);
+    // A named interpreter that does not work is a bad request, found before the build.
+    let pythons = if args.with_python { python::interpreter::to_run(&args.python)? } else { Vec::new() };
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::results_dir("compare"))?;
@@ -205,7 +212,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         starts: &args.starts,
         pool: args.pool,
         servers: &servers,
-        with_python: args.with_python,
+        pythons: &pythons,
     };
     let targets = plan::targets(&asked, &bin_dir);
     if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(measure::BUSY_SAMPLE))

@@ -10,7 +10,7 @@ use counter_core::{
 
 use crate::{
     models::{self, ServerArgs},
-    python,
+    python::{self, interpreter::Interpreter},
     runner::Program,
 };
 
@@ -22,7 +22,8 @@ pub(super) struct Asked<'a> {
     pub(super) starts: &'a [StartMethod],
     pub(super) pool: Option<u64>,
     pub(super) servers: &'a ServerArgs,
-    pub(super) with_python: bool,
+    /// The interpreters the Python programs run on (none without --with-python).
+    pub(super) pythons: &'a [Interpreter],
 }
 
 /// Something that gets rows: a frontend, a frontend on a pool, or a Python reference program.
@@ -60,19 +61,17 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
             targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
         }
     }
-    if asked.with_python
-        && let Some(interpreter) = python::interpreter_or_say()
-    {
+    for interpreter in asked.pythons {
         for reference in python::PROGRAMS.iter().filter(|p| asked.models.contains(&p.model)) {
             let target = |label: String, extra_flags: Vec<String>| Target {
                 label,
                 model: reference.model,
-                program: reference.program(&interpreter),
+                program: reference.program(interpreter),
                 syncs: asked.syncs.iter().copied().filter(|sync| python::has_row(*sync)).collect(),
                 extra_flags,
                 python: true,
             };
-            for (label, flags) in reference.variants(asked.starts) {
+            for (label, flags) in reference.variants(interpreter, asked.starts) {
                 targets.push(target(label, flags));
             }
         }

@@ -32,12 +32,15 @@ pub struct ScenarioRun {
 pub struct Row {
     /// Scenario name: `io-like`, `cpu-contended`, `seed`, `custom`.
     pub scenario: String,
-    /// The row's label: `threads`, `processes pool 2`, `python threading`.
+    /// The row's label: `threads`, `processes pool 2`, `python3.13t threading`.
     pub label: String,
     /// The model the row runs, whatever its label says.
     pub model: Model,
     /// Whether the row runs a Python reference program rather than our binary.
     pub python: bool,
+    /// A Python row: whether its runs had the GIL enabled, as their reports say (`null` for ours, and when the
+    /// runs disagree or do not say).
+    pub gil_enabled: Option<bool>,
     /// `racy`, `mutex`, `atomic`, `sharded` or `optimistic`.
     pub sync: Strategy,
     /// The workload flags given to the program.
@@ -184,7 +187,11 @@ impl Row {
             let values: Vec<f64> = samples.iter().filter_map(|s| s.report.extension.as_ref()?.number(name)).collect();
             (!values.is_empty()).then(|| Stats::of(&values).median)
         };
+        let gil: Vec<bool> =
+            samples.iter().filter_map(|s| s.report.extension.as_ref()?.figures.get("gil_enabled")?.as_bool()).collect();
         Row {
+            gil_enabled: (!gil.is_empty() && gil.len() == samples.len() && gil.iter().all(|&on| on == gil[0]))
+                .then(|| gil[0]),
             unavailable: None,
             retries_median: (!retries.is_empty()).then(|| Stats::of(&retries).median),
             round_trips_per_increment_median: own("round_trips_per_increment"),
@@ -279,12 +286,13 @@ impl Row {
             self.latency_median_us.map(number).unwrap_or_default(),
             self.latency_p99_us.map(number).unwrap_or_default(),
             self.refused_median.map(number).unwrap_or_default(),
+            self.gil_enabled.map(|on| on.to_string()).unwrap_or_default(),
         ]
     }
 }
 
 /// The CSV header, one name per field of [`Row::csv_record`], as in the JSON export.
-pub const CSV_HEADER: [&str; 31] = [
+pub const CSV_HEADER: [&str; 32] = [
     "scenario",
     "label",
     "sync",
@@ -316,6 +324,7 @@ pub const CSV_HEADER: [&str; 31] = [
     "latency_median_us",
     "latency_p99_us",
     "refused_median",
+    "gil_enabled",
 ];
 
 /// Compares each run's self-reported memory with ours; describes the worst difference above the tolerance.

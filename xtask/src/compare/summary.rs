@@ -44,10 +44,8 @@ fn ok_rows<'a>(rows: &'a [Row], scenario: &'a str) -> impl Iterator<Item = &'a R
 fn why_none_lost(row: &Row, cpus: usize) -> String {
     let no_work = row.flags.contains("--work none");
     let ruled_out = if row.python {
-        python::PROGRAMS
-            .iter()
-            .find(|program| row.label.starts_with(program.label))
-            .and_then(python::PythonProgram::racy_cannot_lose)
+        python::PythonProgram::of_label(&row.label)
+            .and_then(|program| program.racy_cannot_lose(row.gil_enabled == Some(true)))
     } else {
         models::of(row.model).racy_cannot_lose
     };
@@ -209,6 +207,7 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
             ));
         }
         out.extend(cost_sentences(name, &scenario_rows));
+        out.extend(gil_sentences(name, &scenario_rows));
     }
     out.extend(memory_sentences(probes));
     out
@@ -246,6 +245,52 @@ fn cost_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
         .collect();
     if !networked.is_empty() {
         out.push(format!("{name}: round trips per increment, median per run: {}.", networked.join("; ")));
+    }
+    out
+}
+
+/// The same Python program and strategy with and without the GIL, side by side: losses, CPUs busy at once,
+/// and wall time (a ratio only when the intervals are apart).
+fn gil_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
+    let program = |row: &Row| row.label.split_once(' ').map(|(_, program)| program.to_owned());
+    let mut out = Vec::new();
+    for free in scenario_rows.iter().filter(|row| row.python && row.gil_enabled == Some(false)) {
+        for with_gil in scenario_rows.iter().filter(|row| {
+            row.python
+                && row.gil_enabled == Some(true)
+                && row.sync == free.sync
+                && row.workload == free.workload
+                && program(row) == program(free)
+        }) {
+            let lost = |row: &Row| {
+                if row.lost_max > 0.0 {
+                    format!(
+                        "lost {:.0} ({:.2}%)",
+                        row.lost_median,
+                        row.lost_median * 100.0 / row.expected.max(1) as f64
+                    )
+                } else {
+                    "lost none".to_owned()
+                }
+            };
+            let wall = if free.wall.overlaps(&with_gil.wall) {
+                "indistinguishable in wall time".to_owned()
+            } else {
+                format!("{:.1}x the wall time", free.wall_median_s / with_gil.wall_median_s)
+            };
+            out.push(format!(
+                "{name}: without the GIL {} {} {} (median of {}), with CPU time over wall time {:.1}; with the GIL \
+                 {} {} at {:.1}: {wall}.",
+                free.label,
+                free.sync.name(),
+                lost(free),
+                units::count(free.runs as u64, "run", "runs"),
+                free.parallelism_median,
+                with_gil.label,
+                lost(with_gil),
+                with_gil.parallelism_median,
+            ));
+        }
     }
     out
 }

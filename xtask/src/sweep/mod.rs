@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::{
     models::{self, ServerArgs},
     output::{self, RunDir, Table, Terminal},
-    python,
+    python::{self, interpreter::Interpreter},
     runner::{Program, TaskInterrupted, run_once},
     usage::Usage,
     workspace::{self, Profile},
@@ -57,9 +57,14 @@ pub struct Args {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "METHODS", default_values = ["fork", "forkserver", "spawn"])]
     starts: Vec<StartMethod>,
 
-    /// Also sweep the Python reference programs (threading, multiprocessing, asyncio)
+    /// Also sweep the Python reference programs (threading, multiprocessing, asyncio), on the PATH's python3
+    /// and on each interpreter `cargo xtask python install` built
     #[arg(long)]
     with_python: bool,
+
+    /// With --with-python: sweep them on this interpreter instead (repeat for several)
+    #[arg(long, value_name = "PATH", requires = "with_python")]
+    python: Vec<PathBuf>,
 
     /// Build profile of the frontends
     #[arg(long, value_enum, default_value_t = Profile::Release)]
@@ -121,7 +126,7 @@ pub struct Fit {
 /// One model's sweep.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelSweep {
-    /// `threads`, `processes`, `async`, `python threading`, …
+    /// `threads`, `processes`, `async`, `python3.11 threading`, …
     pub label: String,
     /// The points measured, by worker count.
     pub points: Vec<Point>,
@@ -169,12 +174,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
     }
     let models = models::runnable(&models::asked(&args.models), &args.servers);
+    let pythons = if args.with_python { python::interpreter::to_run(&args.python)? } else { Vec::new() };
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::results_dir("sweep"))?;
     crate::machine::Machine::now("sweep").record(run_dir.path())?;
     let plot = args.plot.clone().unwrap_or_else(|| run_dir.path().join("memory.svg"));
-    let swept = to_sweep(args, &models, &bin_dir);
+    let swept = to_sweep(args, &models, &pythons, &bin_dir);
     let mut sweeps = Vec::new();
     for one in &swept {
         let counts = if args.workers.is_empty() { default_counts(one, args.quick) } else { args.workers.clone() };
@@ -250,7 +256,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// What the sweep measures: each model (once per start method, if it has them), then the Python programs.
-fn to_sweep(args: &Args, models: &[Model], bin_dir: &std::path::Path) -> Vec<Swept> {
+fn to_sweep(args: &Args, models: &[Model], pythons: &[Interpreter], bin_dir: &std::path::Path) -> Vec<Swept> {
     let mut swept: Vec<Swept> = Vec::new();
     for &model in models {
         let description = models::of(model);
@@ -262,12 +268,10 @@ fn to_sweep(args: &Args, models: &[Model], bin_dir: &std::path::Path) -> Vec<Swe
             swept.push(Swept { label, model, python: false, program, strategy: "atomic", flags });
         }
     }
-    if args.with_python
-        && let Some(interpreter) = python::interpreter_or_say()
-    {
+    for interpreter in pythons {
         for reference in python::PROGRAMS.iter().filter(|p| !p.pooled && models.contains(&p.model)) {
-            for (label, flags) in reference.variants(&args.starts) {
-                let program = reference.program(&interpreter);
+            for (label, flags) in reference.variants(interpreter, &args.starts) {
+                let program = reference.program(interpreter);
                 swept.push(Swept { label, model: reference.model, python: true, program, strategy: "racy", flags });
             }
         }

@@ -1,9 +1,11 @@
-//! The Python reference programs in `python/`, which `--with-python` runs next to the Rust binaries.
+//! The Python reference programs in `python/`, which `--with-python` runs next to the Rust binaries, on
+//! every interpreter found (see [`interpreter`]), and the task that builds the free-threaded one ([`install`]).
 //!
 //! They run the same workload with `CPython`'s own tools and print the same JSON report, so the same runner
 //! measures them. Without a `python3` on the `PATH` their rows are skipped with one line, not an error.
 
-use std::{env, path::PathBuf};
+pub mod install;
+pub mod interpreter;
 
 use counter_core::{
     config::Strategy,
@@ -11,11 +13,32 @@ use counter_core::{
 };
 
 use crate::{models, runner::Program, workspace};
+use interpreter::Interpreter;
+
+/// `cargo xtask python`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Task {
+    /// Build CPython 3.13 free-threaded and with the GIL, from Debian's copy of the upstream tarball.
+    Install(install::Args),
+}
+
+/// Runs `cargo xtask python ...`.
+pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    match &args.task {
+        Task::Install(args) => install::run(args).map(|()| std::process::ExitCode::SUCCESS),
+    }
+}
 
 /// One reference program.
 #[derive(Debug, Clone, Copy)]
 pub struct PythonProgram {
-    /// Its row label: `python threading`.
+    /// What it runs, in its row label after the interpreter: `threading` (`python3.13t threading`).
     pub label: &'static str,
     /// Its script in `python/`.
     pub script: &'static str,
@@ -28,22 +51,33 @@ pub struct PythonProgram {
 impl PythonProgram {
     /// The variants to run, with their labels and flags: one per start method in `starts` for a program whose
     /// model has start methods (Python's `--start-method`), else the program alone.
-    pub fn variants(&self, starts: &[StartMethod]) -> Vec<(String, Vec<String>)> {
+    pub fn variants(&self, interpreter: &Interpreter, starts: &[StartMethod]) -> Vec<(String, Vec<String>)> {
+        let label = format!("{} {}", interpreter.name(), self.label);
         models::of(self.model)
             .variants(starts)
             .into_iter()
             .map(|(start, _)| match start {
                 Some(start) => {
-                    (format!("{} {}", self.label, start.name()), vec!["--start-method".into(), start.name().into()])
+                    (format!("{label} {}", start.name()), vec!["--start-method".into(), start.name().into()])
                 }
-                None => (self.label.to_owned(), Vec::new()),
+                None => (label.clone(), Vec::new()),
             })
             .collect()
     }
 
-    /// Why a racy row of this program that lost nothing lost nothing, when the interpreter rules it out.
-    pub fn racy_cannot_lose(&self) -> Option<&'static str> {
-        (self.model == Model::Threads && !self.pooled).then_some(
+    /// The program a row label names (`python3.11 process pool fork`), if any.
+    pub fn of_label(label: &str) -> Option<&'static PythonProgram> {
+        let (interpreter, rest) = label.split_once(' ')?;
+        if !interpreter.starts_with("python") {
+            return None;
+        }
+        PROGRAMS.iter().find(|program| rest == program.label || rest.starts_with(&format!("{} ", program.label)))
+    }
+
+    /// Why a racy row of this program that lost nothing lost nothing, when the interpreter rules it out: only
+    /// when its runs had the GIL on.
+    pub fn racy_cannot_lose(&self, gil_enabled: bool) -> Option<&'static str> {
+        (gil_enabled && self.model == Model::Threads && !self.pooled).then_some(
             "CPython's GIL hands the interpreter to another thread only at its check points (calls, backward \
              jumps, blocking), and none sits between the read and the write of `value += 1`",
         )
@@ -52,21 +86,16 @@ impl PythonProgram {
 
 /// Every reference program.
 pub const PROGRAMS: [PythonProgram; 5] = [
-    PythonProgram { label: "python threading", script: "counter_threading.py", model: Model::Threads, pooled: false },
-    PythonProgram { label: "python futures", script: "counter_futures.py", model: Model::Threads, pooled: true },
+    PythonProgram { label: "threading", script: "counter_threading.py", model: Model::Threads, pooled: false },
+    PythonProgram { label: "futures", script: "counter_futures.py", model: Model::Threads, pooled: true },
     PythonProgram {
-        label: "python multiprocessing",
+        label: "multiprocessing",
         script: "counter_multiprocessing.py",
         model: Model::Processes,
         pooled: false,
     },
-    PythonProgram {
-        label: "python process pool",
-        script: "counter_process_pool.py",
-        model: Model::Processes,
-        pooled: true,
-    },
-    PythonProgram { label: "python asyncio", script: "counter_asyncio.py", model: Model::Async, pooled: false },
+    PythonProgram { label: "process pool", script: "counter_process_pool.py", model: Model::Processes, pooled: true },
+    PythonProgram { label: "asyncio", script: "counter_asyncio.py", model: Model::Async, pooled: false },
 ];
 
 /// The strategies the Python programs have: no lock, or a lock (`CPython` has no user-level atomics).
@@ -88,31 +117,14 @@ pub fn has_row(strategy: Strategy) -> bool {
     SYNCS.contains(&strategy) || strategy == Strategy::Optimistic
 }
 
-/// The interpreter: `$COUNTER_PYTHON` if set, else `python3` from the `PATH`; `None` if it is not there.
-pub fn interpreter() -> Option<PathBuf> {
-    match env::var_os("COUNTER_PYTHON") {
-        Some(path) => Some(PathBuf::from(path)).filter(|path| path.is_file()),
-        None => counter_core::child::on_path("python3"),
-    }
-}
-
-/// The interpreter, or the one line that says the Python rows are skipped.
-pub fn interpreter_or_say() -> Option<PathBuf> {
-    let found = interpreter();
-    if found.is_none() {
-        crate::output::note("xtask: no python3 (on the PATH, or at $COUNTER_PYTHON): the Python rows are skipped");
-    }
-    found
-}
-
 impl PythonProgram {
     /// The program to run with `interpreter`.
-    pub fn program(&self, interpreter: &std::path::Path) -> Program {
+    pub fn program(&self, interpreter: &Interpreter) -> Program {
         let script = workspace::root().join("python").join(self.script);
         Program {
-            path: interpreter.to_path_buf(),
+            path: interpreter.path.clone(),
             leading: vec![script.display().to_string()],
-            name: self.script.to_owned(),
+            name: format!("{} {}", interpreter.name(), self.script),
         }
     }
 }
