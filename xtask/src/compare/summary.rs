@@ -250,45 +250,62 @@ fn cost_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
 }
 
 /// The same Python program and strategy with and without the GIL, side by side: losses, CPUs busy at once,
-/// and wall time (a ratio only when the intervals are apart).
+/// and wall time (a ratio only when the intervals are apart). A free-threaded row is set against the same
+/// version with the GIL when there is one (`python3.13t` against `python3.13`), else against every GIL row.
 fn gil_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
-    let program = |row: &Row| row.label.split_once(' ').map(|(_, program)| program.to_owned());
+    let split = |row: &Row| row.label.split_once(' ').map(|(python, program)| (python.to_owned(), program.to_owned()));
+    let lost = |row: &Row| {
+        if row.lost_max > 0.0 {
+            format!(
+                "lost a median of {:.0} ({:.2}%)",
+                row.lost_median,
+                row.lost_median * 100.0 / row.expected.max(1) as f64
+            )
+        } else {
+            "lost none".to_owned()
+        }
+    };
     let mut out = Vec::new();
     for free in scenario_rows.iter().filter(|row| row.python && row.gil_enabled == Some(false)) {
-        for with_gil in scenario_rows.iter().filter(|row| {
-            row.python
-                && row.gil_enabled == Some(true)
-                && row.sync == free.sync
-                && row.workload == free.workload
-                && program(row) == program(free)
-        }) {
-            let lost = |row: &Row| {
-                if row.lost_max > 0.0 {
-                    format!(
-                        "lost {:.0} ({:.2}%)",
-                        row.lost_median,
-                        row.lost_median * 100.0 / row.expected.max(1) as f64
-                    )
-                } else {
-                    "lost none".to_owned()
-                }
-            };
-            let wall = if free.wall.overlaps(&with_gil.wall) {
+        let Some((free_python, free_program)) = split(free) else { continue };
+        let with_gil: Vec<&&Row> = scenario_rows
+            .iter()
+            .filter(|row| {
+                row.python
+                    && row.gil_enabled == Some(true)
+                    && row.sync == free.sync
+                    && row.workload == free.workload
+                    && split(row).is_some_and(|(_, program)| program == free_program)
+            })
+            .collect();
+        let same_version: Vec<&&Row> = with_gil
+            .iter()
+            .copied()
+            .filter(|row| split(row).is_some_and(|(python, _)| free_python.strip_suffix('t') == Some(python.as_str())))
+            .collect();
+        for other in if same_version.is_empty() { with_gil } else { same_version } {
+            let wall = if free.wall.overlaps(&other.wall) {
                 "indistinguishable in wall time".to_owned()
             } else {
-                format!("{:.1}x the wall time", free.wall_median_s / with_gil.wall_median_s)
+                format!(
+                    "without the GIL it took {:.1}x ({:.1}x … {:.1}x) the wall time",
+                    free.wall_median_s / other.wall_median_s,
+                    free.wall_ci_low_s / other.wall_ci_high_s,
+                    free.wall_ci_high_s / other.wall_ci_low_s
+                )
             };
             out.push(format!(
-                "{name}: without the GIL {} {} {} (median of {}), with CPU time over wall time {:.1}; with the GIL \
-                 {} {} at {:.1}: {wall}.",
+                "{name}: {} {} (no GIL) {} in {}, with CPU time over wall time {:.1}; {} (GIL) {} in {}, at {:.1}; \
+                 {wall}.",
                 free.label,
                 free.sync.name(),
                 lost(free),
                 units::count(free.runs as u64, "run", "runs"),
                 free.parallelism_median,
-                with_gil.label,
-                lost(with_gil),
-                with_gil.parallelism_median,
+                other.label,
+                lost(other),
+                units::count(other.runs as u64, "run", "runs"),
+                other.parallelism_median,
             ));
         }
     }
