@@ -28,6 +28,81 @@ fn chromium(browser: &str, page: &Path, args: &[String]) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
+/// What the browser laid out: the document's width and the viewport's, and for every chart shown, its smallest
+/// text in CSS pixels and how many of its texts are numbers (tick labels).
+struct Measured {
+    width: (f64, f64),
+    charts: Vec<(f64, usize)>,
+}
+
+/// Lays the page out `width` pixels wide and measures it. A copy of the page gets a script that measures and
+/// writes what it found into the page; it is shown in a frame of that width (a headless window is never
+/// narrower than 500 px), and the frame's page read back from the browser's DOM. The page itself has no script.
+fn measure(browser: &str, scratch: &Scratch, page: &Path, width: u32) -> Measured {
+    const SCRIPT: &str = "<script>
+const out = ['width ' + document.documentElement.scrollWidth + ' ' + window.innerWidth];
+for (const svg of document.querySelectorAll('.chart svg')) {
+  const box = svg.getBoundingClientRect();
+  if (box.width === 0) continue;
+  const scale = box.width / svg.viewBox.baseVal.width;
+  let least = Infinity, ticks = 0;
+  for (const text of svg.querySelectorAll('text')) {
+    least = Math.min(least, parseFloat(getComputedStyle(text).fontSize) * scale);
+    if (/^[0-9.]+[kMG]?$/.test(text.textContent)) ticks++;
+  }
+  out.push('chart ' + least + ' ' + ticks);
+}
+const pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = out.join(';');
+document.body.appendChild(pre);
+</script></body>";
+    let html = std::fs::read_to_string(page).unwrap();
+    let measuring = scratch.file(&format!("measure-{width}.html"));
+    std::fs::write(&measuring, html.replace("</body>", SCRIPT)).unwrap();
+    let host = scratch.file(&format!("host-{width}.html"));
+    std::fs::write(
+        &host,
+        format!(
+            "<!DOCTYPE html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"{}\" \
+             style=\"width:{width}px;height:3000px;border:0\"></iframe><script>
+document.getElementById('f').addEventListener('load', () => {{
+  const pre = document.createElement('pre'); pre.id = 'out';
+  pre.textContent = document.getElementById('f').contentDocument.getElementById('measured').textContent;
+  document.body.appendChild(pre);
+}});</script></body></html>",
+            measuring.file_name().unwrap().to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let profile = scratch.file(&format!("profile-{width}"));
+    let (dom, log) = chromium(
+        browser,
+        &host,
+        &[
+            "--allow-file-access-from-files".to_owned(),
+            "--virtual-time-budget=10000".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+            "--window-size=1500,2000".to_owned(),
+            "--dump-dom".to_owned(),
+        ],
+    );
+    let text = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| panic!("nothing measured at {width} px: {log}"));
+    let mut measured = Measured { width: (0.0, 0.0), charts: Vec::new() };
+    for part in text.split(';') {
+        let words: Vec<&str> = part.split(' ').collect();
+        match words.as_slice() {
+            ["width", document, viewport] => measured.width = (document.parse().unwrap(), viewport.parse().unwrap()),
+            ["chart", font, ticks] => measured.charts.push((font.parse().unwrap(), ticks.parse().unwrap())),
+            _ => panic!("unreadable measure: {part}"),
+        }
+    }
+    assert!((measured.width.1 - f64::from(width)).abs() < 0.5, "the frame's viewport: {}", measured.width.1);
+    measured
+}
+
 /// The share of a screenshot's pixels that are not near-white.
 fn inked(png_file: &Path) -> f64 {
     let decoder = png::Decoder::new(std::fs::File::open(png_file).expect("a screenshot"));
@@ -97,7 +172,20 @@ fn the_report_is_one_self_contained_page_of_the_latest_runs() {
     for part in ["Where these figures come from", "cargo xtask compare", "Every row", "What the comparison says"] {
         assert!(html.contains(part), "{part}");
     }
-    assert_eq!(html.matches("<figcaption>").count(), html.matches("<svg").count(), "a caption for every chart");
+    // Every figure: a caption, and its chart drawn for a wide and for a narrow screen.
+    let figures = html.matches("<figure").count();
+    assert!(figures >= 3, "{figures} figures");
+    assert_eq!(html.matches("<figcaption>").count(), figures, "a caption for every chart");
+    assert_eq!(html.matches("class=\"chart wide\"").count(), figures);
+    assert_eq!(html.matches("class=\"chart narrow\"").count(), figures);
+    // The headline and the findings come from the runs shown, before the charts.
+    let headline = html.split("class=\"headline\">").nth(1).and_then(|rest| rest.split("</p>").next()).unwrap();
+    for part in ["threads", "processes", "async", "racy", "atomic", "3 workers x 20000 increments, no work"] {
+        assert!(headline.contains(part), "{part} is not in the headline: {headline}");
+    }
+    let findings = html.find("<h2>Findings</h2>").expect("findings");
+    assert!(findings < html.find("<figure").unwrap(), "the findings come before the charts");
+    assert!(html.contains("One more worker costs"), "the memory finding");
 }
 
 #[test]
@@ -114,8 +202,9 @@ fn the_report_renders_in_a_real_browser_at_a_phones_width_and_a_wide_screens() {
     let page = real_report(&scratch);
     // The DOM as the browser built it: every chart there, of a plausible size.
     let (dom, log) = chromium(browser, &page, &["--dump-dom".to_owned()]);
-    let charts: Vec<&str> = dom.split("<svg").skip(1).collect();
-    assert!(charts.len() >= 3, "{} charts in the DOM", charts.len());
+    // Legends' markers are SVG too: a chart is the drawing in a chart's box.
+    let charts: Vec<&str> = dom.split("class=\"chart ").skip(1).collect();
+    assert!(charts.len() >= 6, "{} charts in the DOM", charts.len());
     for chart in &charts {
         let view_box = chart.split("viewBox=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default();
         let size: Vec<f64> = view_box.split(' ').filter_map(|n| n.parse().ok()).collect();
@@ -126,7 +215,15 @@ fn the_report_renders_in_a_real_browser_at_a_phones_width_and_a_wide_screens() {
     for failure in ["CONSOLE", "Uncaught", "net::ERR", "Failed to load resource"] {
         assert!(!log.contains(failure), "the browser said {failure}: {log}");
     }
-    for width in [400, 1400] {
+    for width in [420, 1400] {
+        let measured = measure(browser, &scratch, &page, width);
+        let (document, viewport) = measured.width;
+        assert!(document <= viewport, "at {width} px the page is {document} px wide: it scrolls sideways");
+        assert!(measured.charts.len() >= 3, "at {width} px, {} charts shown", measured.charts.len());
+        for (index, &(least_font, ticks)) in measured.charts.iter().enumerate() {
+            assert!(least_font >= 11.0, "at {width} px, chart {index}'s text is {least_font} px");
+            assert!(ticks >= 3, "at {width} px, chart {index} has {ticks} labelled ticks");
+        }
         let shot = scratch.file(&format!("shot-{width}.png"));
         let (_, log) = chromium(
             browser,

@@ -7,6 +7,7 @@ mod html;
 mod validate;
 
 use std::{
+    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -15,7 +16,12 @@ use std::{
 use anyhow::Context as _;
 use serde_json::Value;
 
-use self::{charts::Dot, html::Page};
+use counter_core::{config::Strategy, model::Model, units};
+
+use self::{
+    charts::{Dot, Layout, Line, Style},
+    html::Page,
+};
 use crate::{machine::Machine, output::Terminal, usage::Usage, workspace};
 
 /// Build one HTML page, with charts, from the latest compare and sweep results.
@@ -110,15 +116,9 @@ fn text<'a>(value: &'a Value, field: &str) -> &'a str {
     value[field].as_str().unwrap_or("")
 }
 
-/// The page for a comparison, a sweep, or both.
+/// The page for a comparison, a sweep, or both: what it shows and what was found first, then the charts, the
+/// full tables, and where the figures come from.
 pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow::Result<String> {
-    let mut page = Page::default();
-    page.heading(1, "Shared counter: results");
-    page.paragraph(
-        "Five workers each add 1 to a shared counter after some simulated work: threads, processes, async tasks \
-         and Redis clients, with five ways of keeping the counter right. Every figure below comes from the runs \
-         named in the last section, as they were recorded; none was measured when this page was made.",
-    );
     // Everything is checked before anything is drawn; a stop signal is looked for between the long steps.
     if let Some(compare) = compare {
         validate::compare(&compare.results, &compare.folder.join("results.json"))?;
@@ -126,13 +126,27 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
     if let Some(sweep) = sweep {
         validate::sweep(&sweep.results, &sweep.folder.join("results.json"))?;
     }
+    let mut page = Page::default();
+    page.heading(1, "Shared counter: results");
+    page.headline(&headline(compare, sweep));
+    let mut found = Vec::new();
+    if let Some(compare) = compare {
+        found.extend(compare_findings(&compare.results));
+    }
+    if let Some(sweep) = sweep {
+        found.extend(sweep_findings(&sweep.results));
+    }
+    if !found.is_empty() {
+        page.heading(2, "Findings");
+        page.findings(&found);
+    }
     if let Some(compare) = compare {
         crate::runner::check_signals()?;
-        compare_section(&mut page, &compare.results)?;
+        compare_section(&mut page, &compare.results);
     }
     if let Some(sweep) = sweep {
         crate::runner::check_signals()?;
-        sweep_section(&mut page, &sweep.results)?;
+        sweep_section(&mut page, &sweep.results);
     }
     page.heading(2, "Where these figures come from");
     for (name, run) in [("Comparison", compare), ("Sweep", sweep)] {
@@ -141,6 +155,220 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
         page.definitions(&provenance(run));
     }
     Ok(page.finish("Shared counter: results"))
+}
+
+/// What the page shows, from the runs themselves: the models and strategies compared, on which workloads,
+/// when, on what machine; the counts swept.
+fn headline(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> String {
+    let mut parts = Vec::new();
+    if let Some(run) = compare {
+        let rows = run.results["rows"].as_array().map_or(&[][..], Vec::as_slice);
+        let mut families: Vec<String> = rows.iter().map(|row| family(text(row, "label"))).collect();
+        sort_families(&mut families);
+        let mut syncs: Vec<&str> = rows.iter().map(|row| text(row, "sync")).collect();
+        syncs.sort_by_key(|sync| strategy_order(sync));
+        syncs.dedup();
+        let scenarios: Vec<String> = run.results["scenarios"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|scenario| format!("{} ({})", text(scenario, "name"), workload_words(text(scenario, "flags"))))
+            .collect();
+        parts.push(format!(
+            "A comparison of {} with {}, on {}, {}",
+            families.join(", "),
+            syncs.join(", "),
+            scenarios.join(" and "),
+            recorded(run)
+        ));
+    }
+    if let Some(run) = sweep {
+        let models = run.results.as_array().map_or(&[][..], Vec::as_slice);
+        let counts: Vec<f64> = models
+            .iter()
+            .flat_map(|model| model["points"].as_array().into_iter().flatten().map(|point| number(&point["workers"])))
+            .collect();
+        let (least, most) =
+            (counts.iter().copied().fold(f64::INFINITY, f64::min), counts.iter().copied().fold(0.0, f64::max));
+        if least.is_finite() {
+            parts.push(format!(
+                "A sweep of the memory of {} lines from {least:.0} to {most:.0} workers, {}",
+                models.len(),
+                recorded(run)
+            ));
+        }
+    }
+    parts.join(". ")
+        + ". Every figure comes from these runs as they were recorded; none was measured when this \
+                        page was made."
+}
+
+/// When and where a run was recorded.
+fn recorded(run: &RunResults) -> String {
+    match &run.machine {
+        Some(machine) => format!("recorded {} on {} CPUs ({})", machine.date_utc, machine.cpus, machine.cpu_model),
+        None => "when and where it ran was not recorded".to_owned(),
+    }
+}
+
+/// A workload's flags in words: `5 workers x 200 increments, sleep:1ms before each`.
+fn workload_words(flags: &str) -> String {
+    let value = |name: &str| {
+        let words: Vec<&str> = flags.split_whitespace().collect();
+        words.iter().position(|word| *word == name).and_then(|i| words.get(i + 1)).copied()
+    };
+    let mut text =
+        format!("{} workers x {} increments", value("--workers").unwrap_or("?"), value("--increments").unwrap_or("?"));
+    match (value("--work"), value("--window")) {
+        (Some("none") | None, _) => text.push_str(", no work"),
+        (Some(work), Some("inside")) => {
+            let _ = write!(text, ", {work} inside the read-modify-write");
+        }
+        (Some(work), _) => {
+            let _ = write!(text, ", {work} before each");
+        }
+    }
+    text
+}
+
+/// The family a row or a line belongs to, which its colour and marker follow on every chart: its model
+/// (`processes` for `processes pool 2`), or for a Python row its interpreter (`python3.13t`).
+fn family(label: &str) -> String {
+    label.split(' ').next().unwrap_or_default().to_owned()
+}
+
+/// Families in a fixed order: the models as listed, then the interpreters by name.
+fn sort_families(families: &mut Vec<String>) {
+    let rank = |family: &String| Model::ALL.iter().position(|model| model.name() == family).unwrap_or(Model::ALL.len());
+    families.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    families.dedup();
+}
+
+fn strategy_order(sync: &str) -> usize {
+    Strategy::ALL.iter().position(|strategy| strategy.name() == sync).unwrap_or(Strategy::ALL.len())
+}
+
+/// The look of each family: every family of the page gets its own, in [`sort_families`]' order.
+#[derive(Debug)]
+struct Looks(Vec<String>);
+
+impl Looks {
+    fn of<'a>(labels: impl Iterator<Item = &'a str>) -> Looks {
+        let mut families: Vec<String> = labels.map(family).collect();
+        sort_families(&mut families);
+        Looks(families)
+    }
+
+    fn style(&self, label: &str) -> Style {
+        let family = family(label);
+        charts::style(self.0.iter().position(|known| *known == family).unwrap_or(self.0.len()))
+    }
+
+    /// The legend of the families among `labels`.
+    fn legend<'a>(&self, labels: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
+        let mut present: Vec<String> = labels.map(family).collect();
+        sort_families(&mut present);
+        present.into_iter().map(|family| (charts::legend_marker(self.style(&family), false), family)).collect()
+    }
+}
+
+/// The findings of a comparison, each with its figures: per scenario, which rows lost updates and how many,
+/// and the fastest and slowest rows with their ratio when their intervals are apart; the memory of one more
+/// worker per model.
+fn compare_findings(results: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for scenario in results["scenarios"].as_array().into_iter().flatten() {
+        let name = text(scenario, "name");
+        let rows = rows_of(results, name);
+        if rows.is_empty() {
+            continue;
+        }
+        let percent = |row: &Value, field: &str| number(&row[field]) * 100.0 / number(&row["expected"]).max(1.0);
+        let lossy: Vec<String> = rows
+            .iter()
+            .filter(|row| number(&row["runs_with_loss"]) > 0.0)
+            .map(|row| {
+                format!(
+                    "{} {} {:.2}% (up to {:.2}%, in {:.0} of {:.0} runs)",
+                    text(row, "label"),
+                    text(row, "sync"),
+                    percent(row, "lost_median"),
+                    percent(row, "lost_max"),
+                    number(&row["runs_with_loss"]),
+                    number(&row["runs"])
+                )
+            })
+            .collect();
+        found.push(if lossy.is_empty() {
+            format!("{name}: no row lost an update, in any run.")
+        } else {
+            format!(
+                "{name}: updates lost (median share of the increments): {}; the {} other rows lost none.",
+                lossy.join("; "),
+                rows.len() - lossy.len()
+            )
+        });
+        let by_wall = |a: &&&Value, b: &&&Value| number(&a["wall_median_s"]).total_cmp(&number(&b["wall_median_s"]));
+        if let (Some(fastest), Some(slowest)) = (rows.iter().min_by(by_wall), rows.iter().max_by(by_wall)) {
+            let apart = number(&slowest["wall_ci_low_s"]) > number(&fastest["wall_ci_high_s"]);
+            let name_of = |row: &Value| format!("{} {}", text(row, "label"), text(row, "sync"));
+            let wall = |row: &Value| units::seconds(number(&row["wall_median_s"]));
+            found.push(if apart {
+                format!(
+                    "{name}: fastest {} ({}), slowest {} ({}): {:.1}x as long.",
+                    name_of(fastest),
+                    wall(fastest),
+                    name_of(slowest),
+                    wall(slowest),
+                    number(&slowest["wall_median_s"]) / number(&fastest["wall_median_s"]).max(f64::MIN_POSITIVE)
+                )
+            } else {
+                format!(
+                    "{name}: every row took from {} to {}, and their intervals overlap: indistinguishable in wall time.",
+                    wall(fastest),
+                    wall(slowest)
+                )
+            });
+        }
+    }
+    let probes: Vec<String> = results["memory_per_worker"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|probe| probe["error"].is_null())
+        .map(|probe| {
+            let start = probe["start_method"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
+            format!(
+                "{}{start} {} PSS, {} USS",
+                text(probe, "model"),
+                units::bytes(number(&probe["pss_bytes"]["median"]).max(0.0) as u64),
+                units::bytes(number(&probe["uss_bytes"]["median"]).max(0.0) as u64)
+            )
+        })
+        .collect();
+    if !probes.is_empty() {
+        found.push(format!("One more worker costs (median of the probe's pairs): {}.", probes.join("; ")));
+    }
+    found
+}
+
+/// The sweep's finding: each line's fitted cost of one more worker.
+fn sweep_findings(results: &Value) -> Vec<String> {
+    let fitted: Vec<String> = results
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|model| !model["fit"].is_null())
+        .map(|model| {
+            let pss = number(&model["fit"]["pss_kib"]);
+            let cost = if pss > 0.0 { units::bytes((pss * 1024.0) as u64) } else { "below resolution".to_owned() };
+            format!("{} {cost}", text(model, "label"))
+        })
+        .collect();
+    if fitted.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("Memory per worker, fitted over the sweep's points (PSS): {}.", fitted.join("; "))]
 }
 
 fn provenance(run: &RunResults) -> Vec<(&'static str, String)> {
@@ -199,39 +427,51 @@ fn row_label(row: &Value, scenario_flags: &str) -> String {
     }
 }
 
-fn compare_section(page: &mut Page, results: &Value) -> anyhow::Result<()> {
+fn compare_section(page: &mut Page, results: &Value) {
     page.heading(2, "Comparison");
-    scenario_charts(page, results)?;
-    memory_chart(page, results)?;
+    let looks = Looks::of(results["rows"].as_array().into_iter().flatten().map(|row| text(row, "label")));
+    scenario_charts(page, results, &looks);
+    memory_chart(page, results);
     if let Some(sentences) = results["sentences"].as_array() {
         page.heading(3, "What the comparison says");
         let sentences: Vec<String> = sentences.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
         page.list(&sentences);
     }
     rows_table(page, results);
-    Ok(())
 }
 
-/// Per scenario: the wall time of every row, and the losses of the rows that lost updates.
-fn scenario_charts(page: &mut Page, results: &Value) -> anyhow::Result<()> {
+/// Both layouts of a dot plot.
+fn dot_plots(dots: &[Dot], x_description: &str, log: bool) -> (String, String) {
+    (
+        charts::dot_plot(dots, x_description, log, Layout::Wide),
+        charts::dot_plot(dots, x_description, log, Layout::Narrow),
+    )
+}
+
+/// Per scenario: the wall time of every row, and the losses of the rows that lost updates; rows grouped by
+/// strategy, so that like is next to like, each model in its own colour and marker.
+fn scenario_charts(page: &mut Page, results: &Value, looks: &Looks) {
     for scenario in results["scenarios"].as_array().into_iter().flatten() {
         let (name, flags) = (text(scenario, "name"), text(scenario, "flags"));
-        let rows = rows_of(results, name);
+        let mut rows = rows_of(results, name);
         if rows.is_empty() {
             continue;
         }
+        rows.sort_by_key(|row| strategy_order(text(row, "sync")));
         page.heading(3, &format!("{name}: {}", text(scenario, "about")));
-        page.paragraph(&format!("Workload: {flags}."));
+        page.paragraph(&format!("Workload: {}.", workload_words(flags)));
+        let legend = looks.legend(rows.iter().map(|row| text(row, "label")));
         let dots: Vec<Dot> = rows
             .iter()
             .map(|row| Dot {
                 label: row_label(row, flags),
-                values: vec![(
-                    0,
-                    number(&row["wall_median_s"]) * 1000.0,
-                    number(&row["wall_ci_low_s"]) * 1000.0,
-                    number(&row["wall_ci_high_s"]) * 1000.0,
-                )],
+                style: looks.style(text(row, "label")),
+                values: vec![charts::Value {
+                    median: number(&row["wall_median_s"]) * 1000.0,
+                    low: number(&row["wall_ci_low_s"]) * 1000.0,
+                    high: number(&row["wall_ci_high_s"]) * 1000.0,
+                    hollow: false,
+                }],
             })
             .collect();
         let spread = {
@@ -239,12 +479,15 @@ fn scenario_charts(page: &mut Page, results: &Value) -> anyhow::Result<()> {
             walls.iter().copied().fold(0.0, f64::max) / walls.iter().copied().fold(f64::INFINITY, f64::min)
         };
         let log = spread > 10.0;
+        let (wide, narrow) = dot_plots(&dots, "wall time, ms", log);
         page.figure(
-            &charts::dot_plot(&dots, &["wall time"], "wall time, ms", log)?,
+            &wide,
+            &narrow,
+            &legend,
             &format!(
-                "Wall time of each model and strategy: the median of its runs, and its 95% interval as a bar{}; \
-                 where bars overlap, the rows cannot be told apart.",
-                if log { ", on a log scale (each step is ten times the one before)" } else { "" }
+                "Wall time of each model and strategy, grouped by strategy: the median of its runs, and its 95% \
+                 interval as a bar{}; where bars overlap, the rows cannot be told apart.",
+                if log { ", on a log scale" } else { "" }
             ),
         );
         let lossy: Vec<&Value> = rows.iter().copied().filter(|row| number(&row["runs_with_loss"]) > 0.0).collect();
@@ -253,6 +496,7 @@ fn scenario_charts(page: &mut Page, results: &Value) -> anyhow::Result<()> {
                 .iter()
                 .map(|row| {
                     let expected = number(&row["expected"]).max(1.0);
+                    let median = number(&row["lost_median"]) / expected * 100.0;
                     Dot {
                         label: format!(
                             "{} ({} of {} runs)",
@@ -260,61 +504,73 @@ fn scenario_charts(page: &mut Page, results: &Value) -> anyhow::Result<()> {
                             number(&row["runs_with_loss"]),
                             number(&row["runs"])
                         ),
-                        values: vec![(
-                            1,
-                            number(&row["lost_median"]) / expected * 100.0,
-                            number(&row["lost_median"]) / expected * 100.0,
-                            number(&row["lost_max"]) / expected * 100.0,
-                        )],
+                        style: looks.style(text(row, "label")),
+                        values: vec![charts::Value {
+                            median,
+                            low: median,
+                            high: number(&row["lost_max"]) / expected * 100.0,
+                            hollow: false,
+                        }],
                     }
                 })
                 .collect();
+            let (wide, narrow) = dot_plots(&dots, "updates lost, % of the increments", false);
             page.figure(
-                &charts::dot_plot(&dots, &["lost"], "updates lost, % of the increments", false)?,
+                &wide,
+                &narrow,
+                &looks.legend(lossy.iter().map(|row| text(row, "label"))),
                 "Updates lost, as a share of the increments: the median run, with a bar to the worst; the label says \
                  in how many runs any was lost. Every other row lost none.",
             );
         }
     }
-    Ok(())
 }
 
 /// The memory one more worker costs, from compare's probe.
-fn memory_chart(page: &mut Page, results: &Value) -> anyhow::Result<()> {
+fn memory_chart(page: &mut Page, results: &Value) {
     let probes: Vec<&Value> = results["memory_per_worker"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|probe| probe["error"].is_null())
         .collect();
-    if !probes.is_empty() {
-        page.heading(3, "Memory of one more worker");
-        let dots: Vec<Dot> = probes
-            .iter()
-            .map(|probe| {
-                let start = probe["start_method"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
-                let figure = |name: &str, series: usize| {
-                    let stats = &probe[name];
-                    (
-                        series,
-                        number(&stats["median"]).max(1.0),
-                        number(&stats["min"]).max(1.0),
-                        number(&stats["max"]).max(1.0),
-                    )
-                };
-                Dot {
-                    label: format!("{}{start} at {}", text(probe, "model"), number(&probe["workers"])),
-                    values: vec![figure("pss_bytes", 0), figure("uss_bytes", 1)],
-                }
-            })
-            .collect();
-        page.figure(
-            &charts::dot_plot(&dots, &["PSS", "USS"], "bytes per extra worker (log)", true)?,
-            "Memory one more worker costs, from pairs of runs with 1 worker and with many: PSS (the tree's real \
-             total, shared pages split) and USS (pages of its own), median of the pairs with their range; log scale.",
-        );
+    if probes.is_empty() {
+        return;
     }
-    Ok(())
+    page.heading(3, "Memory of one more worker");
+    let looks = Looks::of(probes.iter().map(|probe| text(probe, "model")));
+    let dots: Vec<Dot> = probes
+        .iter()
+        .map(|probe| {
+            let start = probe["start_method"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
+            let figure = |name: &str, hollow: bool| {
+                let stats = &probe[name];
+                charts::Value {
+                    median: number(&stats["median"]).max(1.0),
+                    low: number(&stats["min"]).max(1.0),
+                    high: number(&stats["max"]).max(1.0),
+                    hollow,
+                }
+            };
+            Dot {
+                label: format!("{}{start} at {}", text(probe, "model"), number(&probe["workers"])),
+                style: looks.style(text(probe, "model")),
+                values: vec![figure("pss_bytes", false), figure("uss_bytes", true)],
+            }
+        })
+        .collect();
+    let (wide, narrow) = dot_plots(&dots, "bytes per extra worker (log)", true);
+    let neutral = charts::style(6);
+    let mut legend = looks.legend(probes.iter().map(|probe| text(probe, "model")));
+    legend.push((charts::legend_marker(neutral, false), "PSS (filled)".to_owned()));
+    legend.push((charts::legend_marker(neutral, true), "USS (hollow)".to_owned()));
+    page.figure(
+        &wide,
+        &narrow,
+        &legend,
+        "Memory one more worker costs, from pairs of runs with 1 worker and with many: PSS (the tree's real \
+         total, shared pages split) and USS (pages of its own), median of the pairs with their range; log scale.",
+    );
 }
 
 /// Every row of the comparison, as its table.
@@ -364,27 +620,30 @@ fn rows_table(page: &mut Page, results: &Value) {
     page.table(&header, &table);
 }
 
-fn sweep_section(page: &mut Page, results: &Value) -> anyhow::Result<()> {
+fn sweep_section(page: &mut Page, results: &Value) {
     page.heading(2, "Memory against workers");
     let models: Vec<&Value> = results.as_array().into_iter().flatten().collect();
-    let series: Vec<(String, Vec<(f64, f64)>)> = models
-        .iter()
-        .map(|model| {
-            let points = model["points"].as_array().into_iter().flatten();
-            let line = points.map(|p| (number(&p["workers"]), number(&p["pss_kib"]).max(1.0))).collect();
-            (text(model, "label").to_owned(), line)
-        })
-        .filter(|(_, line): &(String, Vec<(f64, f64)>)| !line.is_empty())
-        .collect();
-    if series.is_empty() {
-        page.figure(&charts::empty("the sweep has no point")?, "No model produced a point.");
-        return Ok(());
+    let lines = sweep_lines(&models);
+    if lines.is_empty() {
+        page.figure(
+            &charts::empty("the sweep has no point", Layout::Wide),
+            &charts::empty("the sweep has no point", Layout::Narrow),
+            &[],
+            "No model produced a point.",
+        );
+        return;
     }
+    let legend: Vec<(String, String)> =
+        lines.iter().map(|line| (charts::legend_marker(line.style, false), line.name.clone())).collect();
+    let draw = |layout| charts::lines(&lines, "workers (log)", "PSS of the process tree, KiB (log)", layout, false);
     page.figure(
-        &charts::lines(&series, "workers (log)", "PSS of the process tree, KiB (log)")?,
+        &draw(Layout::Wide),
+        &draw(Layout::Narrow),
+        &legend,
         "Memory of the whole process tree (summed PSS) with every worker alive, against the number of workers, \
          both on log scales: a line's height at the right is what that many workers hold, and parallel lines cost \
-         the same per worker; the table gives each line's fitted cost of one more worker.",
+         the same per worker; lines of one model are told apart by dashes; the table gives each line's fitted cost \
+         of one more worker.",
     );
     let header = [
         "model",
@@ -423,5 +682,29 @@ fn sweep_section(page: &mut Page, results: &Value) -> anyhow::Result<()> {
         })
         .collect();
     page.table(&header, &rows);
-    Ok(())
+}
+
+/// The sweep's lines: one per model (and start method, interpreter), each model in its colour and marker, the
+/// second and later lines of one model dashed, then dotted.
+pub fn sweep_lines(models: &[&Value]) -> Vec<Line> {
+    let looks = Looks::of(models.iter().map(|model| text(model, "label")));
+    let mut seen: Vec<String> = Vec::new();
+    models
+        .iter()
+        .filter_map(|model| {
+            let label = text(model, "label");
+            let points: Vec<(f64, f64)> = model["points"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| (number(&p["workers"]), number(&p["pss_kib"]).max(1.0)))
+                .collect();
+            if points.is_empty() {
+                return None;
+            }
+            let dashes = seen.iter().filter(|&seen| *seen == family(label)).count();
+            seen.push(family(label));
+            Some(Line { name: label.to_owned(), style: looks.style(label), dashes, points })
+        })
+        .collect()
 }

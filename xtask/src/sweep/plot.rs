@@ -6,22 +6,19 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use super::ModelSweep;
-use crate::report::charts;
+use crate::report::{
+    self,
+    charts::{self, Layout},
+};
 
-/// Draws the models' PSS against workers into an SVG file.
+/// Draws the models' PSS against workers into an SVG file, with its legend below the chart.
 pub fn draw(path: &Path, models: &[ModelSweep]) -> anyhow::Result<()> {
-    let series: Vec<(String, Vec<(f64, f64)>)> = models
-        .iter()
-        .filter(|model| !model.points.is_empty())
-        .map(|model| {
-            let line = model.points.iter().map(|p| (p.workers as f64, p.pss_kib.max(1) as f64)).collect();
-            (model.label.clone(), line)
-        })
-        .collect();
-    let svg = if series.is_empty() {
-        charts::empty("no model produced a point")?
+    let values: Vec<serde_json::Value> = models.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+    let lines = report::sweep_lines(&values.iter().collect::<Vec<_>>());
+    let svg = if lines.is_empty() {
+        charts::empty("no model produced a point", Layout::Wide)
     } else {
-        charts::lines(&series, "workers (log)", "PSS of the process tree, KiB (log)")?
+        charts::lines(&lines, "workers (log)", "PSS of the process tree, KiB (log)", Layout::Wide, true)
     };
     if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
