@@ -295,7 +295,7 @@ fn gil_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
                 )
             };
             out.push(format!(
-                "{name}: {} {} (no GIL) {} in {}, with CPU time over wall time {:.1}; {} (GIL) {} in {}, at {:.1}; \
+                "{name}: {} {} (no GIL) {} in {}, with CPU time over wall time {:.2}; {} (GIL) {} in {}, at {:.2}; \
                  {wall}.",
                 free.label,
                 free.sync.name(),
