@@ -116,7 +116,7 @@ pub(super) fn measure_all(
         let busy_cpus_before = MachineLoad::busy_cpus_over(BUSY_SAMPLE).ok();
         let load_before = MachineLoad::now().ok();
         let mut cells = Vec::new();
-        for target in targets {
+        for target in targets.iter().filter(|target| !(target.python && scenario.ours_only)) {
             let workload = scenario.flags_for(target.model);
             let mut flags = workload.clone();
             flags.extend(target.extra_flags.iter().cloned());

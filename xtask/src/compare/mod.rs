@@ -69,7 +69,7 @@ fn zero_to(name: &'static str, max: u64) -> impl Fn(&str) -> Result<u64, String>
 #[command(after_help = "Examples:
   # The default scenarios: about a minute after the build (see the README).
   cargo xtask compare
-  # The seed: 10 s a run; about 2 minutes with one strategy and 3 runs.
+  # The seed: 10 s a run, twice (two timers); 5 minutes with 1 strategy, 3 runs.
   cargo xtask compare --preset seed --syncs racy --repeats 3 --warmup 0
   cargo xtask compare --work none --increments 1000000 --syncs racy,atomic
   cargo xtask compare --models threads,async --export-markdown table.md
@@ -224,16 +224,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             load.cpus
         ));
     }
-    let cells: u64 = targets
+    let cells: u64 = scenarios
         .iter()
+        .flat_map(|scenario| targets.iter().filter(move |target| !(target.python && scenario.ours_only)))
         .map(|target| {
             target.syncs.iter().filter(|&&sync| !target.python || python::SYNCS.contains(&sync)).count() as u64
         })
         .sum();
     let rounds = measure::Rounds { repeats: args.repeats, warmup: args.warmup, row_budget: args.row_budget };
     let progress = measure::progress_bar(
-        scenarios.len() as u64 * cells * rounds.most_per_row()
-            + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
+        cells * rounds.most_per_row() + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
     );
     let mut rows = Vec::new();
     let mut scenario_runs = Vec::new();

@@ -308,27 +308,16 @@ fn compare_findings(results: &Value) -> Vec<String> {
                 rows.len() - lossy.len()
             )
         });
-        let by_wall = |a: &&&Value, b: &&&Value| number(&a["wall_median_s"]).total_cmp(&number(&b["wall_median_s"]));
-        if let (Some(fastest), Some(slowest)) = (rows.iter().min_by(by_wall), rows.iter().max_by(by_wall)) {
-            let apart = number(&slowest["wall_ci_low_s"]) > number(&fastest["wall_ci_high_s"]);
-            let name_of = |row: &Value| format!("{} {}", text(row, "label"), text(row, "sync"));
-            let wall = |row: &Value| units::seconds(number(&row["wall_median_s"]));
-            found.push(if apart {
-                format!(
-                    "{name}: fastest {} ({}), slowest {} ({}): {:.1}x as long.",
-                    name_of(fastest),
-                    wall(fastest),
-                    name_of(slowest),
-                    wall(slowest),
-                    number(&slowest["wall_median_s"]) / number(&fastest["wall_median_s"]).max(f64::MIN_POSITIVE)
-                )
-            } else {
-                format!(
-                    "{name}: every row took from {} to {}, and their intervals overlap: indistinguishable in wall time.",
-                    wall(fastest),
-                    wall(slowest)
-                )
-            });
+        // Rows timed on another workload (a slow model's, with fewer increments) are compared among themselves.
+        let mut workloads: Vec<&str> = Vec::new();
+        for row in &rows {
+            if !workloads.contains(&text(row, "workload")) {
+                workloads.push(text(row, "workload"));
+            }
+        }
+        for workload in workloads {
+            let group: Vec<&Value> = rows.iter().copied().filter(|row| text(row, "workload") == workload).collect();
+            found.extend(timing_finding(name, text(scenario, "flags"), workload, &group));
         }
     }
     let probes: Vec<String> = results["memory_per_worker"]
@@ -350,6 +339,39 @@ fn compare_findings(results: &Value) -> Vec<String> {
         found.push(format!("One more worker costs (median of the probe's pairs): {}.", probes.join("; ")));
     }
     found
+}
+
+/// Which row was fastest and which slowest among rows timed on one workload, with the ratio when their
+/// intervals are apart, or that they cannot be told apart.
+fn timing_finding(name: &str, scenario_flags: &str, workload: &str, rows: &[&Value]) -> Option<String> {
+    let by_wall = |a: &&&Value, b: &&&Value| number(&a["wall_median_s"]).total_cmp(&number(&b["wall_median_s"]));
+    let (fastest, slowest) = (rows.iter().min_by(by_wall)?, rows.iter().max_by(by_wall)?);
+    let heading = if workload.is_empty() || workload == scenario_flags {
+        name.to_owned()
+    } else {
+        format!("{name} ({})", workload_words(workload))
+    };
+    let name_of = |row: &Value| format!("{} {}", text(row, "label"), text(row, "sync"));
+    let wall = |row: &Value| units::seconds(number(&row["wall_median_s"]));
+    if rows.len() < 2 {
+        return None;
+    }
+    Some(if number(&slowest["wall_ci_low_s"]) > number(&fastest["wall_ci_high_s"]) {
+        format!(
+            "{heading}: fastest {} ({}), slowest {} ({}): {:.1}x as long.",
+            name_of(fastest),
+            wall(fastest),
+            name_of(slowest),
+            wall(slowest),
+            number(&slowest["wall_median_s"]) / number(&fastest["wall_median_s"]).max(f64::MIN_POSITIVE)
+        )
+    } else {
+        format!(
+            "{heading}: every row took from {} to {}, and their intervals overlap: indistinguishable in wall time.",
+            wall(fastest),
+            wall(slowest)
+        )
+    })
 }
 
 /// The sweep's finding: each line's fitted cost of one more worker.
@@ -560,7 +582,7 @@ fn memory_chart(page: &mut Page, results: &Value) {
         })
         .collect();
     let (wide, narrow) = dot_plots(&dots, "bytes per extra worker (log)", true);
-    let neutral = charts::style(6);
+    let neutral = Style { colour: "#000000", marker: charts::Marker::Circle };
     let mut legend = looks.legend(probes.iter().map(|probe| text(probe, "model")));
     legend.push((charts::legend_marker(neutral, false), "PSS (filled)".to_owned()));
     legend.push((charts::legend_marker(neutral, true), "USS (hollow)".to_owned()));
