@@ -297,3 +297,18 @@ fn the_readme_s_export_example_is_this_schema_s() {
     let report_version = format!("`schema_version` {}", counter_core::report::SCHEMA_VERSION);
     assert!(readme.contains(&report_version), "the README's flags table gives another report version");
 }
+
+#[test]
+fn the_seed_preset_runs_the_seeds_plain_sleeps_beside_our_timer_on_our_binaries_only() {
+    let scenarios = super::scenario::Preset::Seed.scenarios();
+    let names: Vec<&str> = scenarios.iter().map(|scenario| scenario.name).collect();
+    assert_eq!(names, ["seed", "seed-relative"]);
+    let relative = |scenario: &super::scenario::Scenario| {
+        scenario.flags.windows(2).any(|pair| pair[0] == "--timer" && pair[1] == "relative")
+    };
+    assert!(!relative(&scenarios[0]) && !scenarios[0].ours_only, "the Python programs run the seed");
+    assert!(relative(&scenarios[1]) && scenarios[1].ours_only);
+    // Only the timer differs.
+    let without_timer: Vec<&String> = scenarios[1].flags.iter().take_while(|flag| *flag != "--timer").collect();
+    assert_eq!(without_timer, scenarios[0].flags.iter().collect::<Vec<_>>());
+}
