@@ -44,10 +44,11 @@ fn a_quick_sweep_fits_every_model_and_draws_one_line_each() {
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
     assert_eq!(svg.matches("<svg").count(), 1);
-    // A line per model and a legend entry for each, drawn thicker than the axes and ticks (every other line is
-    // dashed, drawn in pieces).
-    let thick = svg.lines().filter(|l| l.contains(r#"stroke-width="2""#)).count();
-    assert!(thick >= 2 * models.len(), "{svg}");
+    // A line per model and a legend entry for each, drawn thicker than the axes and ticks; the lines of one
+    // model told apart by their dashes.
+    assert_eq!(svg.matches("<polyline").count(), models.len(), "{svg}");
+    assert!(svg.matches(r#"stroke-width="2""#).count() >= 2 * models.len(), "{svg}");
+    assert_eq!(svg.matches(r#"stroke-dasharray="8 5""#).count(), 2, "processes forkserver, line and legend");
     assert_eq!(svg.matches("viewBox=").count(), 1, "one view box, and no fixed size: it scales");
     for label in labels {
         assert!(svg.contains(&format!(">\n{label}\n</text>")) || svg.contains(&format!(">{label}</text>")), "{label}");
