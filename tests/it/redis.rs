@@ -180,32 +180,53 @@ fn a_lock_whose_holder_was_killed_expires_after_its_ttl_and_is_counted() {
     }
     let server = TestServer::start("redis-expiry", &[]);
     let url = server.url();
-    let shared =
-        ["--redis", &url, "--run-id", "expiry", "--participants", "2", "--sync", "mutex", "--lock-ttl", "1500ms"];
-    // The holder takes the lock and sleeps 5 s inside it; the other needs the lock every 10 ms.
-    let holder_args = ["--workers", "1", "--increments", "1", "--window", "inside", "--work", "sleep:5s"];
-    let holder = KillOnDrop(command(BIN).args(shared).args(holder_args).stdout(Stdio::null()).spawn().unwrap());
-    let other_args = ["--workers", "1", "--increments", "50", "--work", "sleep:10ms", "--format", "json"];
-    let other =
-        command(BIN).args(shared).args(other_args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    // Killed while it holds the lock: once both have started, the holder's one increment takes 5 s.
+    // Two participants of one run (the same configuration), each holding the lock for 300 ms per increment.
+    let args = [
+        "--redis",
+        &url,
+        "--run-id",
+        "expiry",
+        "--participants",
+        "2",
+        "--sync",
+        "mutex",
+        "--lock-ttl",
+        "1500ms",
+        "--workers",
+        "1",
+        "--increments",
+        "12",
+        "--window",
+        "inside",
+        "--work",
+        "sleep:300ms",
+        "--format",
+        "json",
+    ];
+    let mut both: Vec<KillOnDrop> = (0..2)
+        .map(|_| KillOnDrop(command(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()))
+        .collect();
+    // The holder, as the lock's token names it (its pid first), killed while it holds the lock.
     let started = Instant::now();
-    while server.cli(&["GET", "counter-lab:expiry:lock"]).is_empty() || started.elapsed() < Duration::from_millis(300) {
+    let holder_token = loop {
+        let token = server.cli(&["GET", "counter-lab:expiry:lock"]);
+        if !token.is_empty() {
+            break token;
+        }
         assert!(started.elapsed() < Duration::from_secs(20), "nobody took the lock");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let holder_token = server.cli(&["GET", "counter-lab:expiry:lock"]);
-    signal_pid(holder.0.id() as i32, libc::SIGKILL);
-    let output = other.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", stderr_of(&output));
-    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report.worker_summary.increments_done, 50, "the other went on once the lock expired");
+        thread::sleep(Duration::from_millis(10));
+    };
+    let holder: u32 = holder_token.split('-').next().and_then(|pid| pid.parse().ok()).expect("a pid first");
+    let at = both.iter().position(|child| child.0.id() == holder).expect("the holder is one of the two");
+    signal_pid(holder as i32, libc::SIGKILL);
+    let mut survivor = both.remove(1 - at);
+    let (status, stdout, stderr) = output_within(&mut survivor.0, Duration::from_secs(60));
+    assert!(status.success(), "{stderr}");
+    let report: RunReport = serde_json::from_slice(stdout.as_bytes()).unwrap();
+    assert_eq!(report.worker_summary.increments_done, 12, "the other went on once the lock expired");
     let redis = &report.extension.as_ref().unwrap().figures;
     assert!(count(&report, "lock_waits") > 0, "{redis:?}");
-    // The lock was the holder's (its only increment), unless the other took it first; then it was the other's
-    // own token at the check and the holder's just after.
-    let expiries = count(&report, "lock_expiries");
-    assert_eq!(expiries, 1, "the killed holder's lock, held for its whole TTL: {redis:?} ({holder_token})");
+    assert_eq!(count(&report, "lock_expiries"), 1, "the killed holder's lock, held for its whole TTL: {redis:?}");
     assert_eq!(report.participants_unreported, 1);
 }
 
@@ -444,4 +465,167 @@ fn a_server_at_its_client_limit_is_named_with_its_limit() {
     let stderr = stderr_of(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("it refused more clients: its maxclients is 4"), "{stderr}");
+}
+
+/// How a child with piped output ended, within `within` (killed when it is dropped, if it never ends): its
+/// status, standard output and standard error.
+fn output_within(child: &mut std::process::Child, within: Duration) -> (std::process::ExitStatus, String, String) {
+    let status = tests::wait_timeout(child, within);
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stdout, stderr)
+}
+
+/// A participant of a two-participant run, with `extra` flags.
+fn participant(url: &str, run_id: &str, extra: &[&str]) -> std::process::Child {
+    command(BIN)
+        .args(["--redis", url, "--run-id", run_id, "--participants", "2", "--format", "json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the run's configuration is claimed: its first participant is in.
+fn wait_for_claim(server: &TestServer, run_id: &str) {
+    let started = Instant::now();
+    while server.cli(&["EXISTS", &format!("counter-lab:{run_id}:config")]) != "1" {
+        assert!(started.elapsed() < Duration::from_secs(20), "the run was never claimed");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn participants_need_a_server_they_all_reach() {
+    let started = Instant::now();
+    let output = run(BIN, &["--run-id", "private", "--participants", "2", "--workers", "1", "--work", "none"]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("needs --redis URL"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "refused at once, not after a rendezvous");
+}
+
+/// A participant whose configuration differs from the run's, or that comes to a run that has ended and was
+/// kept, is refused (exit 2) saying why, and the run it would have spoiled is untouched.
+#[test]
+fn strangers_and_left_over_runs_are_refused_saying_what_differs() {
+    if !have_redis("strangers_and_left_over_runs_are_refused_saying_what_differs") {
+        return;
+    }
+    let server = TestServer::start("redis-strangers", &[]);
+    let url = server.url();
+    let shared = ["--workers", "2", "--increments", "50", "--work", "sleep:2ms", "--rendezvous-timeout", "30s"];
+    let first = KillOnDrop(participant(&url, "strangers", &[&shared[..], &["--sync", "atomic"]].concat()));
+    wait_for_claim(&server, "strangers");
+    for (args, differs) in [
+        (["--workers", "2", "--increments", "50", "--sync", "sharded"], "--sync sharded"),
+        (["--workers", "5", "--increments", "50", "--sync", "atomic"], "--workers 5"),
+        (["--workers", "2", "--increments", "60", "--sync", "atomic"], "--increments 60"),
+    ] {
+        let output =
+            participant(&url, "strangers", &[&args[..], &["--work", "sleep:2ms"]].concat()).wait_with_output().unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(said.contains("its participants were started with") && said.contains(differs), "{said}");
+    }
+    // The right partner completes the run; both count everything.
+    let partner = participant(&url, "strangers", &[&shared[..], &["--sync", "atomic"]].concat());
+    let mut both = [KillOnDrop(partner), first];
+    for child in &mut both {
+        let (status, stdout, stderr) = output_within(&mut child.0, Duration::from_secs(60));
+        assert!(status.success(), "{stderr}");
+        let report: RunReport = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((report.final_value, report.expected), (200, 200));
+    }
+    assert_eq!(server.cli(&["DBSIZE"]), "0", "the last to leave removed the keys");
+    // A run kept with --keep is not taken for a new one, alone or with a partner.
+    let kept = run(
+        BIN,
+        &["--redis", &url, "--run-id", "kept", "--keep", "--workers", "1", "--increments", "5", "--work", "none"],
+    );
+    assert!(kept.status.success(), "{}", stderr_of(&kept));
+    for participants in ["1", "2"] {
+        let output = run(
+            BIN,
+            &[
+                "--redis",
+                &url,
+                "--run-id",
+                "kept",
+                "--participants",
+                participants,
+                "--workers",
+                "1",
+                "--increments",
+                "5",
+            ],
+        );
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("run 'kept'"), "{stderr}");
+    }
+    // What a run leaves, even kept, lives no longer than the run's deadline.
+    let keys = server.cli(&["KEYS", "counter-lab:kept:*"]);
+    assert!(!keys.is_empty());
+    for key in keys.lines() {
+        let ttl: i64 = server.cli(&["PTTL", key]).parse().unwrap();
+        assert!(ttl > 0, "{key} has no time to live ({ttl})");
+    }
+}
+
+/// Ctrl-C on one participant withdraws that participant only: the other's run goes on with the counter as it
+/// was, and the last to leave removes the keys.
+#[test]
+fn ctrl_c_on_one_participant_leaves_the_shared_run_alone() {
+    if !have_redis("ctrl_c_on_one_participant_leaves_the_shared_run_alone") {
+        return;
+    }
+    let server = TestServer::start("redis-ctrl-c", &[]);
+    let url = server.url();
+    let args = ["--workers", "2", "--increments", "300", "--work", "sleep:5ms", "--sync", "atomic"];
+    let interrupted = participant(&url, "ctrl-c", &args);
+    let other = participant(&url, "ctrl-c", &args);
+    server.wait_for_value("counter-lab:ctrl-c:value", 100);
+    signal_pid(interrupted.id() as i32, libc::SIGINT);
+    let stopped = interrupted.wait_with_output().unwrap();
+    assert_eq!(stopped.status.code(), Some(130), "{}", stderr_of(&stopped));
+    let output = other.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.worker_summary.increments_done, 600, "its own workers finished");
+    // The counter still holds the interrupted participant's increments (nobody deleted it under the other), and
+    // the stopped participant reported what it had done before it left: every increment is accounted for.
+    assert!(report.final_value >= 600 + 50, "final {} after the other was stopped", report.final_value);
+    assert_eq!((report.participants_unreported, report.expected), (0, 1200), "{report:?}");
+    assert_eq!(report.lost_updates, Some(0), "{report:?}");
+    assert!(!report.complete, "the stopped participant did not make all its increments");
+    let started = Instant::now();
+    while server.cli(&["DBSIZE"]) != "0" {
+        assert!(started.elapsed() < Duration::from_secs(5), "keys left: {}", server.cli(&["KEYS", "*"]));
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A response timeout shorter than the server's blocking wait no longer fails the rendezvous.
+#[test]
+fn a_short_response_timeout_does_not_fail_the_rendezvous() {
+    if !have_redis("a_short_response_timeout_does_not_fail_the_rendezvous") {
+        return;
+    }
+    let server = TestServer::start("redis-short-timeout", &[]);
+    let url = server.url();
+    let args = ["--workers", "1", "--increments", "20", "--work", "none", "--sync", "atomic", "--timeout", "400ms"];
+    let first = participant(&url, "short", &args);
+    wait_for_claim(&server, "short");
+    thread::sleep(Duration::from_millis(1500));
+    let second = participant(&url, "short", &args);
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report.final_value, 40);
+    }
 }

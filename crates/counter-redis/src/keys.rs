@@ -8,6 +8,8 @@ pub const MAX_RUN_ID: usize = 64;
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     pub(crate) prefix: String,
+    /// The run's shared configuration, set by the participant that claims the run id (`SET NX`).
+    pub(crate) config: String,
     /// The counter (racy, mutex, atomic, optimistic).
     pub(crate) value: String,
     /// One field per worker (sharded).
@@ -33,6 +35,7 @@ impl Keys {
         let prefix = format!("counter-lab:{run_id}:");
         let key = |name: &str| format!("{prefix}{name}");
         Keys {
+            config: key("config"),
             value: key("value"),
             shards: key("shards"),
             lock: key("lock"),
@@ -47,8 +50,18 @@ impl Keys {
     }
 
     /// Every key a run may create but the heartbeats (which expire by themselves).
-    pub(crate) fn all(&self) -> [&str; 8] {
-        [&self.value, &self.shards, &self.lock, &self.ready, &self.go, &self.done, &self.members, &self.left]
+    pub(crate) fn all(&self) -> [&str; 9] {
+        [
+            &self.config,
+            &self.value,
+            &self.shards,
+            &self.lock,
+            &self.ready,
+            &self.go,
+            &self.done,
+            &self.members,
+            &self.left,
+        ]
     }
 
     /// A participant's heartbeat key.

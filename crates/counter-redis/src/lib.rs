@@ -191,6 +191,13 @@ impl RedisOptions {
         if self.participants == 0 {
             return Err(ConfigError::Conflict("invalid --participants '0': at least 1".to_owned()));
         }
+        if self.participants > 1 && self.url.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "--participants {} needs --redis URL, a server every participant reaches: a private server is this \
+                 process's alone",
+                self.participants
+            )));
+        }
         if let Some(url) = &self.url
             && url.starts_with("rediss://")
         {
@@ -388,23 +395,12 @@ impl Run<'_> {
     async fn coordinate(&self, cpu_before: CpuUsage) -> Result<RunReport, Error> {
         let mut admin = self.connect_first().await?;
         let keys = Keys::new(&self.id);
-        if self.options.participants == 1 && self.options.run_id.is_some() {
-            let existing: u64 =
-                redis::cmd("EXISTS").arg(&keys.all()[..]).query_async(&mut admin).await.map_err(|e| self.failed(&e))?;
-            if existing > 0 {
-                return Err(ConfigError::Conflict(format!(
-                    "the server holds keys of run '{}' already (under {}*): another run with this id, or one kept \
-                     with --keep; choose another --run-id, or remove them",
-                    self.id, keys.prefix
-                ))
-                .into());
-            }
-        }
+        self.claim(&mut admin, &keys).await?;
         let outcome = self.measure(&mut admin, &keys, cpu_before).await;
-        // Whatever happened, the keys go (unless kept, or another participant is still at work: the last one
-        // removes them). A server that is gone cannot be cleaned, and that is no new error.
-        let stopped = matches!(outcome, Err(Stop::Signal(_)));
-        if !self.options.keep && (self.options.participants == 1 || stopped) {
+        // Alone, the keys go whatever happened (unless kept). With participants, the last to leave removes them,
+        // and one that stops leaves them to the others: everything has a time to live besides. A server that is
+        // gone cannot be cleaned, and that is no new error.
+        if !self.options.keep && self.options.participants == 1 {
             let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(&mut admin).await;
         }
         match outcome {
@@ -416,6 +412,121 @@ impl Run<'_> {
                 Err(RunInterrupted { signal, partial: Box::new(report) }.into())
             }
         }
+    }
+
+    /// What every participant of a run must share, as the claim records it: `--sync atomic --workers 5 ...`.
+    fn shared_configuration(&self) -> String {
+        let config = self.config;
+        format!(
+            "--sync {} --workers {} --increments {} --work {} --window {} --timer {} --participants {} --lock-ttl {}ms",
+            config.strategy().name(),
+            config.workers(),
+            config.increments(),
+            config.work(),
+            config.window().name(),
+            config.timer().name(),
+            self.options.participants,
+            self.options.lock_ttl.as_millis()
+        )
+    }
+
+    /// How long the run's keys live: its rendezvous, twice its ideal time, and ten minutes, so that nothing a run
+    /// leaves (a participant killed, `--keep`) outlives it by more than that.
+    fn keys_ttl_ms(&self) -> u64 {
+        let ideal = self.config.work().nominal().as_secs_f64() * self.config.increments() as f64;
+        let seconds = self.options.rendezvous_timeout.as_secs_f64() + 2.0 * ideal + 600.0;
+        (seconds * 1000.0).min(1e15) as u64
+    }
+
+    /// Gives every key of the run that exists the run's time to live, but the lock, whose time to live is the
+    /// lease (`--lock-ttl`) and must stay so.
+    async fn expire_all(&self, admin: &mut MultiplexedConnection, keys: &Keys) -> Result<(), Stop> {
+        let ttl = self.keys_ttl_ms();
+        let mut pipe = redis::pipe();
+        for key in keys.all().into_iter().filter(|key| *key != keys.lock) {
+            pipe.cmd("PEXPIRE").arg(key).arg(ttl).ignore();
+        }
+        pipe.query_async::<()>(admin).await.map_err(|e| Stop::Failed(self.failed(&e)))
+    }
+
+    /// Claims the run id, or joins the run that claimed it: the first participant records the shared
+    /// configuration (`SET NX`, with the run's time to live); the others must bring the same, and find a run
+    /// still waiting for them. A stranger (another configuration), a run that has all its participants, or keys
+    /// left by an earlier run (kept with `--keep`, or of a participant that stopped without leaving) are refused
+    /// before anything is written.
+    async fn claim(&self, admin: &mut MultiplexedConnection, keys: &Keys) -> Result<(), Error> {
+        if self.options.run_id.is_none() {
+            // A drawn id is new.
+            return Ok(());
+        }
+        let shared = self.shared_configuration();
+        let refuse = |why: String| -> Error {
+            ConfigError::Conflict(format!(
+                "run '{}' (keys {}*): {why}; choose another --run-id, or remove its keys",
+                self.id, keys.prefix
+            ))
+            .into()
+        };
+        for _ in 0..3 {
+            let claimed: Option<String> = redis::cmd("SET")
+                .arg(&keys.config)
+                .arg(&shared)
+                .arg("NX")
+                .arg("PX")
+                .arg(self.keys_ttl_ms())
+                .query_async(admin)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            if claimed.is_some() {
+                let others: Vec<&str> = keys.all().into_iter().filter(|key| *key != keys.config).collect();
+                let left: u64 =
+                    redis::cmd("EXISTS").arg(&others).query_async(admin).await.map_err(|e| self.failed(&e))?;
+                if left == 0 {
+                    return Ok(());
+                }
+                let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.config).query_async(admin).await;
+                return Err(refuse("the server holds keys of an earlier run with this id".to_owned()));
+            }
+            let theirs: Option<String> =
+                redis::cmd("GET").arg(&keys.config).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            // Gone between the two commands (expired, or its last participant left): claim it again.
+            let Some(theirs) = theirs else { continue };
+            if theirs != shared {
+                return Err(refuse(format!("its participants were started with {theirs}; this one with {shared}")));
+            }
+            if self.options.participants == 1 {
+                return Err(refuse("another run with this id is under way, or was kept with --keep".to_owned()));
+            }
+            let members: Vec<String> =
+                redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            let ended: u64 = redis::cmd("EXISTS")
+                .arg(&keys.done)
+                .arg(&keys.left)
+                .arg(&keys.go)
+                .query_async(admin)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            if ended > 0 || members.len() as u64 >= self.options.participants {
+                return Err(refuse(format!(
+                    "the run has its {} participants already, or has ended (kept with --keep)",
+                    self.options.participants
+                )));
+            }
+            let alive: Vec<String> = members.iter().map(|member| keys.alive(member)).collect();
+            let beating: u64 = if alive.is_empty() {
+                0
+            } else {
+                redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?
+            };
+            if beating < members.len() as u64 {
+                return Err(refuse(format!(
+                    "{} of its participants stopped without leaving (their keys expire by themselves)",
+                    members.len() as u64 - beating
+                )));
+            }
+            return Ok(());
+        }
+        Err(refuse("its keys kept changing while this participant tried to claim or join it".to_owned()))
     }
 
     async fn server_memory(&self, admin: &mut MultiplexedConnection) -> Result<u64, Error> {
@@ -453,7 +564,8 @@ impl Run<'_> {
     ) -> Result<RunReport, Stop> {
         let config = self.config;
         let workers = config.workers();
-        let participant = unique::random_hex();
+        // The pid first: a lock token or a member names the process it belongs to (`ps`, `kill`).
+        let participant = format!("{}-{}", std::process::id(), unique::random_hex());
         let name_prefix = format!("counter-lab-{}-{participant}", self.id);
         let job = Arc::new(Job::new(config.clone(), keys.clone(), self.options.lock_ttl, participant.clone()));
         let memory_before = self.server_memory(admin).await?;
@@ -516,6 +628,28 @@ impl Run<'_> {
         let heartbeat = (self.options.participants > 1)
             .then(|| Heartbeat::start(self.client.clone(), self.connection_config(), keys.alive(&participant)));
         self.rendezvous(admin, keys, &participant, workers).await.inspect_err(|_| {
+            let _ = start_tx.send(Start::Abort);
+        })?;
+        // The counter exists before the first increment, with the run's time to live, which every write keeps:
+        // nothing the run leaves (killed, or kept) outlives its deadline.
+        let prepared: redis::RedisResult<()> = redis::pipe()
+            .cmd("SET")
+            .arg(&keys.value)
+            .arg(0)
+            .arg("NX")
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&keys.shards)
+            .arg("_")
+            .arg(0)
+            .ignore()
+            .query_async(admin)
+            .await;
+        if let Err(error) = prepared {
+            let _ = start_tx.send(Start::Abort);
+            return Err(Stop::Failed(self.failed(&error)));
+        }
+        self.expire_all(admin, keys).await.inspect_err(|_| {
             let _ = start_tx.send(Start::Abort);
         })?;
         let go = Instant::now();

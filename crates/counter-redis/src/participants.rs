@@ -75,6 +75,16 @@ impl Run<'_> {
         if participants == 1 {
             return Ok(());
         }
+        // Alive before it is a member, so that one joining meanwhile never finds a member without a heartbeat.
+        let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
+        let () = redis::cmd("SET")
+            .arg(keys.alive(participant))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(admin)
+            .await
+            .map_err(|e| self.failed(&e))?;
         let _: u64 = redis::cmd("SADD")
             .arg(&keys.members)
             .arg(participant)
@@ -82,31 +92,67 @@ impl Run<'_> {
             .await
             .map_err(|e| self.failed(&e))?;
         let everyone = workers.saturating_mul(participants);
-        let ready: u64 =
-            redis::cmd("INCRBY").arg(&keys.ready).arg(workers).query_async(admin).await.map_err(|e| self.failed(&e))?;
+        let ready: u64 = match redis::cmd("INCRBY").arg(&keys.ready).arg(workers).query_async(admin).await {
+            Ok(ready) => ready,
+            Err(error) => {
+                self.withdraw(admin, keys, participant, workers).await;
+                return Err(self.failed(&error).into());
+            }
+        };
+        // The keys this far, and those to come, live no longer than the run.
+        self.expire_all(admin, keys).await?;
         if ready >= everyone {
             let tokens: Vec<u64> = (0..participants).collect();
             let _: u64 =
                 redis::cmd("RPUSH").arg(&keys.go).arg(&tokens).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            self.expire_all(admin, keys).await?;
         }
+        // The server holds a blocking wait open for its whole length: it must end before the connection's own
+        // response timeout (--timeout) does.
+        let poll_s = (self.options.timeout.as_secs_f64() / 2.0).clamp(0.01, RENDEZVOUS_POLL_S);
         let waiting = Instant::now();
         loop {
             if let Some(signal) = signals::received() {
+                self.withdraw(admin, keys, participant, workers).await;
                 return Err(Stop::Signal(signal));
             }
-            let token: Option<(String, String)> = redis::cmd("BLPOP")
-                .arg(&keys.go)
-                .arg(RENDEZVOUS_POLL_S)
-                .query_async(admin)
-                .await
-                .map_err(|e| self.failed(&e))?;
-            if token.is_some() {
-                return Ok(());
+            let token: redis::RedisResult<Option<(String, String)>> =
+                redis::cmd("BLPOP").arg(&keys.go).arg(poll_s).query_async(admin).await;
+            match token {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => {}
+                Err(error) => {
+                    self.withdraw(admin, keys, participant, workers).await;
+                    return Err(self.failed(&error).into());
+                }
             }
             if waiting.elapsed() > self.options.rendezvous_timeout {
                 return Err(self.give_up(admin, keys, participant, workers, everyone).await);
             }
         }
+    }
+
+    /// Takes this participant out of a rendezvous that has not started (stopped, or failed): its ready count,
+    /// its membership and its heartbeat go, so that the others neither start with its workers counted nor wait
+    /// for it; the keys go with the last one out.
+    pub(crate) async fn withdraw(
+        &self,
+        admin: &mut MultiplexedConnection,
+        keys: &Keys,
+        participant: &str,
+        workers: u64,
+    ) -> Option<u64> {
+        let ready: Option<u64> = redis::cmd("GET").arg(&keys.ready).query_async(admin).await.ok().flatten();
+        let still_ready: redis::RedisResult<i64> =
+            redis::cmd("DECRBY").arg(&keys.ready).arg(workers).query_async(admin).await;
+        let _: redis::RedisResult<u64> =
+            redis::cmd("SREM").arg(&keys.members).arg(participant).query_async(admin).await;
+        let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(participant)).query_async(admin).await;
+        if still_ready.is_ok_and(|ready| ready <= 0) && !self.options.keep {
+            // Nobody else came: nothing of the run is left to keep.
+            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
+        }
+        ready
     }
 
     /// The others did not all come: this participant withdraws (so that one coming later does not start with
@@ -119,17 +165,7 @@ impl Run<'_> {
         workers: u64,
         everyone: u64,
     ) -> Stop {
-        let ready: Option<u64> = redis::cmd("GET").arg(&keys.ready).query_async(admin).await.ok().flatten();
-        let still_ready: redis::RedisResult<i64> =
-            redis::cmd("DECRBY").arg(&keys.ready).arg(workers).query_async(admin).await;
-        let _: redis::RedisResult<u64> =
-            redis::cmd("SREM").arg(&keys.members).arg(participant).query_async(admin).await;
-        // Its heartbeat goes now (it would expire by itself in two seconds).
-        let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(participant)).query_async(admin).await;
-        if still_ready.is_ok_and(|ready| ready <= 0) && !self.options.keep {
-            // Nobody else came: nothing of the run is left to keep.
-            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
-        }
+        let ready = self.withdraw(admin, keys, participant, workers).await;
         Stop::Failed(RunError::Frontend(RedisError::Rendezvous {
             run_id: self.id.clone(),
             ready: ready.unwrap_or(0),
@@ -160,8 +196,13 @@ impl Run<'_> {
             .await
             .map(drop)
             .map_err(|e| self.failed(&e))?;
+        self.expire_all(admin, keys).await?;
         let (reports, missing) = loop {
             if let Some(signal) = signals::received() {
+                // Stopped after it reported: it leaves now, and removes the keys only if every member has left
+                // (the others count it among those that reported, and the last of them removes them).
+                let members: u64 = redis::cmd("SCARD").arg(&keys.members).query_async(admin).await.unwrap_or(u64::MAX);
+                let _ = self.leave(admin, keys, members).await;
                 return Err(Stop::Signal(signal));
             }
             let members: Vec<String> =
@@ -209,7 +250,8 @@ impl Run<'_> {
         let left: u64 = redis::cmd("INCR").arg(&keys.left).query_async(admin).await.map_err(|e| self.failed(&e))?;
         if left >= reported && !self.options.keep {
             let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
+            return Ok(());
         }
-        Ok(())
+        self.expire_all(admin, keys).await
     }
 }

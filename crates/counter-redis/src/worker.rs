@@ -163,7 +163,7 @@ impl<'a> Worker<'a> {
         if inside && self.work().await == Performed::Interrupted {
             return Ok(Performed::Interrupted);
         }
-        let () = self.round_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1)).await?;
+        let () = self.round_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
         Ok(Performed::Finished)
     }
 
@@ -214,7 +214,8 @@ impl<'a> Worker<'a> {
         let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&keys.value)).await?;
         let performed = if inside { self.work().await } else { Performed::Finished };
         if performed == Performed::Finished {
-            let () = self.round_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1)).await?;
+            let () =
+                self.round_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
         }
         let released: i64 = self.round_trip(redis::cmd("EVAL").arg(RELEASE).arg(1).arg(&keys.lock).arg(&token)).await?;
         if released == 0 {
@@ -251,8 +252,15 @@ impl<'a> Worker<'a> {
             first = false;
             let started = Instant::now();
             // EXEC answers nil when a watched key changed: then nothing was written.
-            let exec: redis::Value =
-                redis::pipe().atomic().set(&key, read.unwrap_or(0) + 1).query_async(&mut self.connection).await?;
+            // KEEPTTL: the counter keeps the time to live the run gave it.
+            let exec: redis::Value = redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(&key)
+                .arg(read.unwrap_or(0) + 1)
+                .arg("KEEPTTL")
+                .query_async(&mut self.connection)
+                .await?;
             self.tally.latencies.record(started.elapsed());
             self.tally.round_trips += 1;
             if exec != redis::Value::Nil {
