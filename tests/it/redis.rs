@@ -629,3 +629,37 @@ fn a_short_response_timeout_does_not_fail_the_rendezvous() {
         assert_eq!(report.final_value, 40);
     }
 }
+
+/// A participant paused past its heartbeat is not heard from, not dead: the other reports it so (its count
+/// unknown) and leaves the keys to it; woken, it finishes against the same counter and reports every increment,
+/// and then the keys go.
+#[test]
+fn a_paused_participant_finds_its_run_where_it_left_it() {
+    if !have_redis("a_paused_participant_finds_its_run_where_it_left_it") {
+        return;
+    }
+    let server = TestServer::start("redis-paused", &[]);
+    let url = server.url();
+    let args = ["--workers", "1", "--increments", "200", "--work", "sleep:5ms", "--sync", "atomic"];
+    let mut paused = KillOnDrop(participant(&url, "paused", &args));
+    let mut other = KillOnDrop(participant(&url, "paused", &args));
+    server.wait_for_value("counter-lab:paused:value", 40);
+    signal_pid(paused.0.id() as i32, libc::SIGSTOP);
+    // The other finishes its 200 (about a second) and, the heartbeat lapsed after two, leaves.
+    let (status, stdout, stderr) = output_within(&mut other.0, Duration::from_secs(60));
+    assert!(status.success(), "{stderr}");
+    let report: RunReport = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report.participants_unreported, 1, "{report:?}");
+    assert!(report.lost_updates.is_none() && report.lost_updates_bounds.is_some(), "{report:?}");
+    assert_ne!(server.cli(&["EXISTS", "counter-lab:paused:value"]), "0", "the counter was removed under it");
+    signal_pid(paused.0.id() as i32, libc::SIGCONT);
+    let (status, stdout, stderr) = output_within(&mut paused.0, Duration::from_secs(60));
+    assert!(status.success(), "{stderr}");
+    let report: RunReport = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((report.final_value, report.expected, report.lost_updates), (400, 400, Some(0)), "{report:?}");
+    let started = Instant::now();
+    while server.cli(&["DBSIZE"]) != "0" {
+        assert!(started.elapsed() < Duration::from_secs(5), "keys left: {}", server.cli(&["KEYS", "*"]));
+        thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -680,7 +680,10 @@ impl Run<'_> {
             // Stopped (and its key removed) before leaving, so that the last to leave leaves no key behind.
             heartbeat.stop().await;
             let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(&participant)).query_async(admin).await;
-            self.leave(admin, keys, reported).await?;
+            // A participant not heard from may only be paused, and write when it wakes: then the keys are left to
+            // it (and to their time to live), not removed under it.
+            let everyone_reported = others.as_ref().is_none_or(|others| others.unreported == 0);
+            self.leave(admin, keys, if everyone_reported { reported } else { u64::MAX }).await?;
         }
         let mut latencies = Latencies::default();
         let mut worker_reports = WorkerTally::with_capacity(workers);

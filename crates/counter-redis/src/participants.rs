@@ -240,7 +240,8 @@ impl Run<'_> {
         ))
     }
 
-    /// Says this participant has read the totals; the last of those that reported removes the keys.
+    /// Says this participant has read the totals; the last of those that reported removes the keys (never,
+    /// with `reported` at `u64::MAX`: a participant not heard from may still write).
     pub(crate) async fn leave(
         &self,
         admin: &mut MultiplexedConnection,
