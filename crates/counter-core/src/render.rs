@@ -134,8 +134,8 @@ fn write_participants(out: &mut String, report: &RunReport) {
         (all, missing) => {
             let _ = writeln!(
                 out,
-                "participants:  {all}; {missing} stopped before reporting (its heartbeat expired), so its increments \
-                 are unknown"
+                "participants:  {all}; {missing} had not reported when this report was made (stopped, paused past \
+                 its heartbeat, or, when this one was interrupted, still at work), so its increments are unknown"
             );
         }
     }
@@ -273,8 +273,8 @@ pub fn explain_generic(report: &RunReport) -> Vec<String> {
             .lost_updates_bounds
             .map_or_else(String::new, |b| format!(": between {} and {}", b.at_least, b.at_most));
         return vec![format!(
-            "the {reported} that reported did {done} increments and the counter shows {}; what the {} that died did \
-             is unknown, so how many updates were lost is unknown too{bounds}",
+            "the {reported} that reported did {done} increments and the counter shows {}; what the {} that did not \
+             report did is unknown, so how many updates were lost is unknown too{bounds}",
             report.final_value,
             units::count(report.unreported_workers, noun, nouns),
         )];

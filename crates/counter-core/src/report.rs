@@ -152,7 +152,8 @@ pub struct RunReport {
     pub config: Config,
     /// Copies of the binary that shared the run, on any machines (1 unless the model shares runs).
     pub participants: u64,
-    /// Participants that stopped (their heartbeat expired) before they reported: their increments are unknown.
+    /// Participants that had not reported when this report was made (stopped, paused past their heartbeat, or
+    /// still at work when this one was interrupted): their increments are unknown.
     pub participants_unreported: u64,
     /// The pool, for a pooled run; then `workers` lists the pool's members, not the logical workers.
     #[serde(default)]

@@ -673,17 +673,14 @@ impl Run<'_> {
         }
         tallies.sort_by_key(|(index, _)| *index);
         let local_done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
-        let (others, reported) = self.meet_at_the_end(admin, keys, &participant, local_done).await?;
+        let met = self.meet_at_the_end(admin, keys, &participant, local_done).await?;
         // Read once every participant has finished (or stopped), before any leaves.
         let final_value = self.final_value(admin, keys).await?;
         if let Some(heartbeat) = heartbeat {
             // Stopped (and its key removed) before leaving, so that the last to leave leaves no key behind.
             heartbeat.stop().await;
             let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(&participant)).query_async(admin).await;
-            // A participant not heard from may only be paused, and write when it wakes: then the keys are left to
-            // it (and to their time to live), not removed under it.
-            let everyone_reported = others.as_ref().is_none_or(|others| others.unreported == 0);
-            self.leave(admin, keys, if everyone_reported { reported } else { u64::MAX }).await?;
+            self.leave(admin, keys, met.last_out_after).await?;
         }
         let mut latencies = Latencies::default();
         let mut worker_reports = WorkerTally::with_capacity(workers);
@@ -720,7 +717,7 @@ impl Run<'_> {
             peak_rss_kib: memory::peak_rss_kib(pids[0]).ok(),
             retries: (config.strategy() == Strategy::Optimistic).then_some(retries),
             extension: Some(figures.extension(config.strategy())),
-            others,
+            others: met.others,
             workers: worker_reports,
             stopped: stopped.is_some(),
             notes: notes(config, self.options),

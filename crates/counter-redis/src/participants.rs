@@ -20,6 +20,12 @@ const RENDEZVOUS_POLL_S: f64 = 1.0;
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 const HEARTBEAT_TTL: Duration = Duration::from_secs(2);
 
+/// What the meeting at the end found: the other participants' share, and after how many have left the keys go.
+pub(crate) struct Met {
+    pub(crate) others: Option<OtherParticipants>,
+    pub(crate) last_out_after: u64,
+}
+
 /// A participant's heartbeat: a key it sets again and again with a short time to live, on a connection of its
 /// own, so that the others know within seconds when it has stopped. Dropped, it stops at its next await.
 pub(crate) struct Heartbeat {
@@ -182,10 +188,10 @@ impl Run<'_> {
         keys: &Keys,
         participant: &str,
         local_done: u64,
-    ) -> Result<(Option<OtherParticipants>, u64), Stop> {
+    ) -> Result<Met, Stop> {
         let participants = self.options.participants;
         if participants == 1 {
-            return Ok((None, 0));
+            return Ok(Met { others: None, last_out_after: 0 });
         }
         let local_expected = self.config.expected();
         let () = redis::cmd("HSET")
@@ -197,13 +203,15 @@ impl Run<'_> {
             .map(drop)
             .map_err(|e| self.failed(&e))?;
         self.expire_all(admin, keys).await?;
-        let (reports, missing) = loop {
-            if let Some(signal) = signals::received() {
-                // Stopped after it reported: it leaves now, and removes the keys only if every member has left
-                // (the others count it among those that reported, and the last of them removes them).
-                let members: u64 = redis::cmd("SCARD").arg(&keys.members).query_async(admin).await.unwrap_or(u64::MAX);
-                let _ = self.leave(admin, keys, members).await;
-                return Err(Stop::Signal(signal));
+        let (reports, missing, stopped) = loop {
+            if signals::received().is_some() {
+                // Stopped after it reported: it does not wait for the others, and its report is partial.
+                let members: Vec<String> =
+                    redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.unwrap_or_default();
+                let reports: std::collections::HashMap<String, String> =
+                    redis::cmd("HGETALL").arg(&keys.done).query_async(admin).await.unwrap_or_default();
+                let missing = members.iter().filter(|member| !reports.contains_key(*member)).count() as u64;
+                break (reports, missing, Some(members.len() as u64));
             }
             let members: Vec<String> =
                 redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.map_err(|e| self.failed(&e))?;
@@ -211,14 +219,14 @@ impl Run<'_> {
                 redis::cmd("HGETALL").arg(&keys.done).query_async(admin).await.map_err(|e| self.failed(&e))?;
             let missing: Vec<&String> = members.iter().filter(|member| !reports.contains_key(*member)).collect();
             if missing.is_empty() {
-                break (reports, 0);
+                break (reports, 0, None);
             }
             let alive: Vec<String> = missing.iter().map(|member| keys.alive(member)).collect();
             let beating: u64 =
                 redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?;
             if beating == 0 {
                 // Every participant still missing has stopped: waiting longer would be waiting forever.
-                break (reports.clone(), missing.len() as u64);
+                break (reports.clone(), missing.len() as u64, None);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
@@ -228,28 +236,35 @@ impl Run<'_> {
             done = done.saturating_add(numbers.next().unwrap_or(0));
             expected = expected.saturating_add(numbers.next().unwrap_or(0));
         }
-        Ok((
-            Some(OtherParticipants {
+        // Who removes the keys: the last of those that reported, once every member has; never while a member
+        // not heard from may still write (it may be paused); after a stop, the last member out.
+        let last_out_after = match stopped {
+            Some(members) => members,
+            None if missing == 0 => reports.len() as u64,
+            None => u64::MAX,
+        };
+        Ok(Met {
+            others: Some(OtherParticipants {
                 count: participants - 1,
                 unreported: missing,
                 increments_done: done.saturating_sub(local_done),
                 expected: expected.saturating_sub(local_expected).saturating_add(missing * local_expected),
                 unreported_workers: missing * self.config.workers(),
             }),
-            reports.len() as u64,
-        ))
+            last_out_after,
+        })
     }
 
-    /// Says this participant has read the totals; the last of those that reported removes the keys (never,
-    /// with `reported` at `u64::MAX`: a participant not heard from may still write).
+    /// Says this participant has read the totals; the one that makes `left` reach `last_out_after` removes the
+    /// keys (never at `u64::MAX`).
     pub(crate) async fn leave(
         &self,
         admin: &mut MultiplexedConnection,
         keys: &Keys,
-        reported: u64,
+        last_out_after: u64,
     ) -> Result<(), Stop> {
         let left: u64 = redis::cmd("INCR").arg(&keys.left).query_async(admin).await.map_err(|e| self.failed(&e))?;
-        if left >= reported && !self.options.keep {
+        if left >= last_out_after && !self.options.keep {
             let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
             return Ok(());
         }
