@@ -668,3 +668,29 @@ fn a_paused_participant_finds_its_run_where_it_left_it() {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A participant more than the run was started for is refused, and the run goes on as the two it was.
+#[test]
+fn a_participant_too_many_is_refused_and_the_run_stays_as_it_was() {
+    if !have_redis("a_participant_too_many_is_refused_and_the_run_stays_as_it_was") {
+        return;
+    }
+    let server = TestServer::start("redis-too-many", &[]);
+    let url = server.url();
+    let args = ["--workers", "1", "--increments", "200", "--work", "sleep:5ms", "--sync", "atomic"];
+    let mut pair = [KillOnDrop(participant(&url, "pair", &args)), KillOnDrop(participant(&url, "pair", &args))];
+    server.wait_for_value("counter-lab:pair:value", 20);
+    let third = participant(&url, "pair", &args).wait_with_output().unwrap();
+    let stderr = stderr_of(&third);
+    assert_eq!(third.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.split_whitespace().collect::<Vec<_>>().join(" ").contains("has its 2 participants already"),
+        "{stderr}"
+    );
+    for child in &mut pair {
+        let (status, stdout, stderr) = output_within(&mut child.0, Duration::from_secs(60));
+        assert!(status.success(), "{stderr}");
+        let report: RunReport = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((report.final_value, report.expected, report.participants), (400, 400, 2));
+    }
+}
