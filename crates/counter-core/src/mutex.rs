@@ -8,6 +8,21 @@
 
 use std::{cell::UnsafeCell, io, marker::PhantomData, mem::MaybeUninit};
 
+/// How long a wait for the lock lasts before it looks whether the holder still exists, nanoseconds.
+const RECHECK_NS: libc::c_long = 100_000_000;
+
+/// The bits of a robust futex word that hold the owner's thread id.
+const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
+
+unsafe extern "C" {
+    // glibc 2.30 and later: `pthread_mutex_timedlock` on a clock that no one sets (the libc crate lacks it).
+    fn pthread_mutex_clocklock(
+        mutex: *mut libc::pthread_mutex_t,
+        clock: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
+}
+
 /// A `pthread_mutex_t` set up as `PTHREAD_PROCESS_SHARED` and `PTHREAD_MUTEX_ROBUST`.
 ///
 /// It must not move after [`RobustMutex::init_at`]: it lives at a fixed place inside the counter's memory.
@@ -82,12 +97,51 @@ impl RobustMutex {
         }
     }
 
-    /// Locks, waiting as long as it takes; recovers from a holder that died. The lock is held until the guard
-    /// is dropped, on this thread: the guard cannot be sent to another one.
+    /// Locks, waiting as long as the holder lives; recovers from a holder that died. The lock is held until the
+    /// guard is dropped, on this thread: the guard cannot be sent to another one.
+    ///
+    /// A free lock is taken at once (`trylock`: nothing is added to an uncontended lock's cost). A wait is cut
+    /// into slices of 100 ms: a holder killed in the middle of its unlock (the word cleared, the waiters not yet
+    /// woken) would otherwise leave them asleep forever, and a slice that ends finds the lock free and takes it.
+    /// A holder that is gone while its id is still in the lock's word (so that the kernel never released it) is
+    /// an error, not a wait without end. Allocates nothing: it runs in forked workers.
     pub fn lock(&self) -> Result<(RobustGuard<'_>, Acquired), MutexError> {
         // SAFETY: `self` was initialised by `init_at` (the only way a `RobustMutex` comes to exist in a counter)
         // and has not moved since.
-        let code = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        let first = unsafe { libc::pthread_mutex_trylock(self.raw.get()) };
+        let code = if first != libc::EBUSY { first } else { self.wait_for_lock()? };
+        self.acquired(code)
+    }
+
+    /// Waits for a lock that another holds, in slices (see [`RobustMutex::lock`]); the code of the lock call
+    /// that ended the wait.
+    fn wait_for_lock(&self) -> Result<libc::c_int, MutexError> {
+        loop {
+            let mut deadline = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_gettime writes the one timespec it is given.
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut deadline) };
+            deadline.tv_nsec += RECHECK_NS;
+            if deadline.tv_nsec >= 1_000_000_000 {
+                deadline.tv_sec += 1;
+                deadline.tv_nsec -= 1_000_000_000;
+            }
+            // SAFETY: `self` was initialised by `init_at` (the only way a `RobustMutex` comes to exist in a
+            // counter) and has not moved since; `deadline` is a valid timespec on the clock named.
+            let code = unsafe { pthread_mutex_clocklock(self.raw.get(), libc::CLOCK_MONOTONIC, &raw const deadline) };
+            if code != libc::ETIMEDOUT {
+                return Ok(code);
+            }
+            if self.holder_is_gone() {
+                return Err(MutexError {
+                    operation: "lock (its holder is gone, and the kernel never released the lock it held)",
+                    source: io::Error::from_raw_os_error(libc::ENOTRECOVERABLE),
+                });
+            }
+        }
+    }
+
+    /// The guard for a lock call's `code`: taken, or taken from a dead holder and made consistent, or an error.
+    fn acquired(&self, code: libc::c_int) -> Result<(RobustGuard<'_>, Acquired), MutexError> {
         let acquired = match code {
             0 => Acquired::Normally,
             libc::EOWNERDEAD => {
@@ -105,6 +159,21 @@ impl RobustMutex {
             code => return Err(MutexError { operation: "lock", source: io::Error::from_raw_os_error(code) }),
         };
         Ok((RobustGuard { mutex: self, not_send: PhantomData }, acquired))
+    }
+
+    /// Whether the thread whose id is in the lock's word no longer exists (reaped): glibc keeps the holder's
+    /// thread id in the low 30 bits of the mutex's first word (its futex), as the kernel's robust-futex protocol
+    /// requires.
+    fn holder_is_gone(&self) -> bool {
+        // SAFETY: the futex word is the first `int` of glibc's `pthread_mutex_t` on Linux, 4-byte aligned
+        // because the mutex is; it is only read here, atomically, as the kernel and glibc read it.
+        let word = unsafe { std::sync::atomic::AtomicI32::from_ptr(self.raw.get().cast::<i32>()) }
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let holder = word & FUTEX_TID_MASK;
+        // SAFETY: signal 0 only checks that the thread exists; nothing is sent.
+        holder != 0
+            && unsafe { libc::kill(holder, 0) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
     }
 
     /// Whether the mutex is free to be destroyed: takes it if nobody holds it (recovering it from a dead
