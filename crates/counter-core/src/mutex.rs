@@ -109,7 +109,7 @@ impl RobustMutex {
         // SAFETY: `self` was initialised by `init_at` (the only way a `RobustMutex` comes to exist in a counter)
         // and has not moved since.
         let first = unsafe { libc::pthread_mutex_trylock(self.raw.get()) };
-        let code = if first != libc::EBUSY { first } else { self.wait_for_lock()? };
+        let code = if first == libc::EBUSY { self.wait_for_lock()? } else { first };
         self.acquired(code)
     }
 
