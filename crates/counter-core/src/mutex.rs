@@ -240,3 +240,29 @@ impl Drop for RobustGuard<'_> {
         unsafe { libc::pthread_mutex_unlock(self.mutex.raw.get()) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lock whose word names a thread that no longer exists, without the kernel's owner-died mark (what a
+    /// holder that the kernel never released leaves), is an error within a slice, not a wait without end.
+    #[test]
+    fn a_lock_held_by_a_thread_that_is_gone_is_an_error_not_a_hang() {
+        let mut memory = Box::new(MaybeUninit::<RobustMutex>::uninit());
+        // SAFETY: a fresh, aligned allocation that nothing else uses; it outlives the mutex's use below.
+        unsafe { RobustMutex::init_at(memory.as_mut_ptr()) }.unwrap();
+        // SAFETY: initialised just above.
+        let mutex = unsafe { memory.assume_init_ref() };
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id() as i32;
+        gone.wait().unwrap();
+        // SAFETY: the futex word is the mutex's first int (see `holder_is_gone`); nobody else uses this mutex.
+        unsafe { std::sync::atomic::AtomicI32::from_ptr(mutex.raw.get().cast::<i32>()) }
+            .store(pid, std::sync::atomic::Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let error = mutex.lock().map(|_| ()).expect_err("a lock held by a thread that is gone");
+        assert!(error.operation.contains("holder is gone"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+}
