@@ -163,23 +163,24 @@ impl Workers {
         self.reap(false);
     }
 
-    fn read_reports(&mut self, timeout: Duration) {
+    /// Reads what has arrived within `timeout`; whether anything was read.
+    fn read_reports(&mut self, timeout: Duration) -> bool {
         let Some(report) = &self.report else {
             // Every report is in; what is left is reaping children that are exiting (the fork server exits just
             // after its last message). A short pause, so that the run's end is not measured a tick late.
             if !timeout.is_zero() {
                 std::thread::sleep(timeout.min(REAP_TICK));
             }
-            return;
+            return false;
         };
         let mut fds = [PollFd::new(report.as_fd(), PollFlags::POLLIN)];
         let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::NONE);
         match poll(&mut fds, timeout) {
-            Ok(0) | Err(Errno::EINTR) => return,
+            Ok(0) | Err(Errno::EINTR) => return false,
             Ok(_) => {}
             Err(errno) => {
                 self.fail(ProcessesError::Pipe(errno));
-                return;
+                return false;
             }
         }
         match nix::unistd::read(report, &mut self.buffer) {
@@ -189,13 +190,18 @@ impl Workers {
                     self.fail(ProcessesError::Report(error));
                 }
                 self.report = None;
+                false
             }
             Ok(n) => {
                 self.reader.push(&self.buffer[..n]);
                 self.handle_messages();
+                true
             }
-            Err(Errno::EINTR | Errno::EAGAIN) => {}
-            Err(errno) => self.fail(ProcessesError::Pipe(errno)),
+            Err(Errno::EINTR | Errno::EAGAIN) => false,
+            Err(errno) => {
+                self.fail(ProcessesError::Pipe(errno));
+                false
+            }
         }
     }
 
@@ -289,6 +295,9 @@ impl Workers {
     /// (their parent-death signal) without anyone to say how: they count as killed.
     fn server_ended(&mut self, reaped: Reaped) {
         self.server = None;
+        // Its last messages (how its last workers ended) were written before it exited, and may still be in the
+        // pipe when its exit is seen: read them first.
+        while self.unreaped > 0 && self.read_reports(Duration::ZERO) {}
         if self.unreaped == 0 {
             return;
         }
