@@ -198,7 +198,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);
     // A named interpreter that does not work is a bad request, found before the build.
-    let pythons = if args.with_python { python::interpreter::to_run(&args.python)? } else { Vec::new() };
+    let pythons = if args.with_python { python::interpreters(&args.python)? } else { Vec::new() };
     let packages: Vec<&str> = args.models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::results_dir("compare"))?;

@@ -1,5 +1,7 @@
 //! The Python reference programs in `python/`, which `--with-python` runs next to the Rust binaries, on
-//! every interpreter found (see [`interpreter`]), and the task that builds the free-threaded one ([`install`]).
+//! every interpreter found ([`interpreters`]: the `python3` on the `PATH` and those `cargo xtask python install`
+//! built, or the ones named with `--python PATH` or `$COUNTER_PYTHON`), and the task that builds the free-threaded
+//! one ([`install`]).
 //!
 //! They run the same workload with `CPython`'s own tools and print the same JSON report, so the same runner
 //! measures them. Without a `python3` on the `PATH` their rows are skipped with one line, not an error.
@@ -12,7 +14,11 @@ use counter_core::{
     model::{Model, StartMethod},
 };
 
-use crate::{models, runner::Program, workspace};
+use std::path::PathBuf;
+
+use counter_core::child;
+
+use crate::{models, output, runner::Program, usage::Usage, workspace};
 use interpreter::Interpreter;
 
 /// `cargo xtask python`.
@@ -141,4 +147,71 @@ pub fn flags(flags: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The interpreters to run: those named (each must work), or else the default `python3` and every one that the
+/// install step built. Says in one line which are missing and how to build them; an interpreter that fails
+/// its probe is an error when named, and a note otherwise.
+pub fn interpreters(named: &[PathBuf]) -> anyhow::Result<Vec<Interpreter>> {
+    if !named.is_empty() {
+        let mut found = Vec::new();
+        for path in named {
+            // A bare name (`python3.12`) is looked up on the PATH, as a shell would.
+            // One that does not work is a request that cannot be met (exit 2).
+            let path = if path.components().count() == 1 && !path.starts_with(".") {
+                child::on_path(&path.to_string_lossy())
+                    .ok_or_else(|| Usage(format!("--python {}: not on the PATH", path.display())))?
+            } else {
+                path.clone()
+            };
+            let interpreter =
+                Interpreter::probe(&path).map_err(|error| Usage(format!("--python {}: {error:#}", path.display())))?;
+            if !found.iter().any(|seen: &Interpreter| seen.name() == interpreter.name()) {
+                found.push(interpreter);
+            }
+        }
+        return Ok(found);
+    }
+    let mut found = Vec::new();
+    // `$COUNTER_PYTHON` names the one interpreter to use, as `--python` would.
+    if let Some(path) = std::env::var_os("COUNTER_PYTHON").map(PathBuf::from) {
+        match Interpreter::probe(&path) {
+            Ok(interpreter) => found.push(interpreter),
+            Err(error) => {
+                output::note(&format!("xtask: $COUNTER_PYTHON: {error:#}: the Python rows are skipped"));
+            }
+        }
+        return Ok(found);
+    }
+    let mut candidates: Vec<PathBuf> = child::on_path("python3").into_iter().collect();
+    let built = install::built();
+    candidates.extend(built.iter().map(|(_, path)| path.clone()));
+    for path in candidates {
+        match Interpreter::probe(&path) {
+            Ok(interpreter) if !found.iter().any(|seen: &Interpreter| seen.name() == interpreter.name()) => {
+                found.push(interpreter);
+            }
+            Ok(_) => {}
+            Err(error) => output::note(&format!("xtask: {error:#}: its Python rows are skipped")),
+        }
+    }
+    let missing: Vec<&str> = install::BUILDS
+        .iter()
+        .filter(|build| !built.iter().any(|(name, _)| *name == build.name))
+        .map(|build| build.name)
+        .collect();
+    if found.is_empty() {
+        output::note("xtask: no python3 on the PATH: the Python rows are skipped");
+    }
+    if !missing.is_empty() {
+        output::note(&format!(
+            "xtask: CPython {} not built, so no rows for {}: `cargo xtask python install` builds them in {} (about \
+             {} minutes on 2 CPUs)",
+            missing.join(" and "),
+            if missing.len() == 1 { "it" } else { "them" },
+            install::default_dir().display(),
+            install::BUILD_MINUTES_ON_TWO_CPUS * missing.len() as u64,
+        ));
+    }
+    Ok(found)
 }

@@ -174,7 +174,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
     }
     let models = models::runnable(&models::asked(&args.models), &args.servers);
-    let pythons = if args.with_python { python::interpreter::to_run(&args.python)? } else { Vec::new() };
+    let pythons = if args.with_python { python::interpreters(&args.python)? } else { Vec::new() };
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::results_dir("sweep"))?;
