@@ -188,16 +188,19 @@ fn too_few_open_files_is_refused_naming_rlimit_nofile_never_a_failed_run() {
     if !tests::can_run("too_few_open_files_is_refused_naming_rlimit_nofile_never_a_failed_run", false, &["prlimit"]) {
         return;
     }
+    let under_limit = |files: &str, method: &str| {
+        std::process::Command::new("prlimit")
+            .arg(format!("--nofile={files}"))
+            .arg(tests::binary(BIN))
+            .args(["--start", method, "--workers", "3", "--increments", "1", "--work", "none"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
     for method in METHODS {
         let mut refused = false;
         for files in 6..=24 {
-            let output = std::process::Command::new("prlimit")
-                .arg(format!("--nofile={files}"))
-                .arg(tests::binary(BIN))
-                .args(["--start", method, "--workers", "3", "--increments", "1", "--work", "none"])
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
+            let output = under_limit(&files.to_string(), method);
             let stderr = stderr_of(&output);
             match output.status.code() {
                 Some(2) => {
@@ -209,13 +212,7 @@ fn too_few_open_files_is_refused_naming_rlimit_nofile_never_a_failed_run() {
                         .nth(1)
                         .and_then(|rest| rest.split('`').next())
                         .unwrap_or_else(|| panic!("{method} {files}: no advised limit in {stderr}"));
-                    let output = std::process::Command::new("prlimit")
-                        .arg(format!("--nofile={advised}"))
-                        .arg(tests::binary(BIN))
-                        .args(["--start", method, "--workers", "3", "--increments", "1", "--work", "none"])
-                        .stdin(Stdio::null())
-                        .output()
-                        .unwrap();
+                    let output = under_limit(advised, method);
                     assert!(output.status.success(), "{method} at the advised {advised}: {}", stderr_of(&output));
                 }
                 Some(0) => {}

@@ -78,34 +78,24 @@ impl Preset {
                     )
                 },
             ],
-            Preset::Seed => vec![
-                scenario(
-                    "seed",
-                    "the seed program: 5 x 1000 increments after 10 ms of sleep",
-                    &["--workers", "5", "--increments", "1000", "--work", "sleep:10ms", "--window", "before"],
-                ),
-                // The seed sleeps with a plain `time.sleep`, whose oversleeps add up; our default timer makes up
-                // for them. Both side by side (the Python programs always sleep as the seed does).
-                Scenario {
-                    ours_only: true,
-                    ..scenario(
-                        "seed-relative",
-                        "the seed with plain sleeps, as its time.sleep: each oversleep adds to the wall time",
-                        &[
-                            "--workers",
-                            "5",
-                            "--increments",
-                            "1000",
-                            "--work",
-                            "sleep:10ms",
-                            "--window",
-                            "before",
-                            "--timer",
-                            "relative",
-                        ],
-                    )
-                },
-            ],
+            Preset::Seed => {
+                const SEED: [&str; 8] =
+                    ["--workers", "5", "--increments", "1000", "--work", "sleep:10ms", "--window", "before"];
+                let relative: Vec<&str> = SEED.iter().copied().chain(["--timer", "relative"]).collect();
+                vec![
+                    scenario("seed", "the seed program: 5 x 1000 increments after 10 ms of sleep", &SEED),
+                    // The seed sleeps with a plain `time.sleep`, whose oversleeps add up; our default timer makes
+                    // up for them. Both side by side (the Python programs always sleep as the seed does).
+                    Scenario {
+                        ours_only: true,
+                        ..scenario(
+                            "seed-relative",
+                            "the seed with plain sleeps, as its time.sleep: each oversleep adds to the wall time",
+                            &relative,
+                        )
+                    },
+                ]
+            }
         }
     }
 }
