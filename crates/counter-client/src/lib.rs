@@ -3,11 +3,13 @@
 //! [`Start::Abort`]; no worker wakes up on a timer of its own to look), and the coordinator's waits: for the next
 //! worker to end while it watches for a stop signal, and `--hold` on the runtime.
 //!
-//! A private server, started for one run, lives in a directory of its own (module [`server_dir`]).
+//! A private server, started for one run, lives in a directory of its own (module [`server_dir`]); a run shared
+//! by several participants is described in module [`participants`], whatever the store.
 //!
 //! It knows no store: a model's crate starts its server, makes the connections and carries the strategies out.
 #![warn(missing_docs)]
 
+pub mod participants;
 pub mod server_dir;
 
 use std::{

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod figures;
+mod participants;
 mod server;
 mod table;
 mod worker;
@@ -32,7 +33,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_client::NotReady;
+use counter_client::{
+    NotReady,
+    participants::{Sharing, participant_tag, shared_configuration},
+};
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError, Strategy},
@@ -55,6 +59,7 @@ use tokio_postgres::{Client, NoTls};
 
 pub use crate::figures::PostgresFigures;
 use crate::{
+    participants::{Heartbeat, Member},
     server::PrivateCluster,
     table::Table,
     worker::{Tally, Worker, WorkerError, within},
@@ -120,6 +125,21 @@ pub enum PostgresError {
         /// What went wrong.
         detail: String,
     },
+    /// The other participants did not all come.
+    #[error(
+        "run '{run_id}': {ready} of the {everyone} workers of every participant were ready after {waited:?} \
+         (--rendezvous-timeout); are the other participants started, with the same --run-id and --participants?"
+    )]
+    Rendezvous {
+        /// The run.
+        run_id: String,
+        /// Workers ready, over every participant.
+        ready: u64,
+        /// Workers of every participant.
+        everyone: u64,
+        /// How long this participant waited.
+        waited: Duration,
+    },
     /// The runtime's thread ended without a result (it panicked).
     #[error("the run's runtime thread ended without a result")]
     RuntimePanicked,
@@ -164,6 +184,8 @@ pub struct PostgresOptions {
     pub url: Option<String>,
     /// The isolation level of every transaction.
     pub isolation: Isolation,
+    /// The run's id and its participants.
+    pub sharing: Sharing,
     /// Keep the run's table at the end.
     pub keep: bool,
     /// How long connecting, or any statement, may take before the run fails.
@@ -172,7 +194,13 @@ pub struct PostgresOptions {
 
 impl Default for PostgresOptions {
     fn default() -> Self {
-        PostgresOptions { url: None, isolation: Isolation::default(), keep: false, timeout: Duration::from_secs(5) }
+        PostgresOptions {
+            url: None,
+            isolation: Isolation::default(),
+            sharing: Sharing::default(),
+            keep: false,
+            timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -204,6 +232,7 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
     if options.timeout.is_zero() {
         return Err(ConfigError::Conflict("--timeout must be longer than 0".to_owned()).into());
     }
+    options.sharing.validate(options.url.is_some(), "--postgres")?;
     let more = config.workers().saturating_add(SPARE_DESCRIPTORS);
     if let Ok(Err(limit)) = limits::check_descriptors(more, "a connection per client") {
         return Err(limit.into());
@@ -231,13 +260,15 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
         (None, None) => unreachable!("a private server is started when no URL is given"),
     };
     let connection = connection_config(&text, options.timeout)?;
+    let id = options.sharing.id();
     let run = Run {
         config,
         options,
         connection,
         server,
         server_pid: private.as_ref().map(PrivateCluster::pid),
-        table: Table::new(&unique::random_hex()),
+        table: Table::new(&id),
+        id,
     };
     // The driver's connection handshake nests deep: the runtime runs on a thread of its own, with a stack of
     // known size, so that a small main-thread limit (`ulimit -s 128`) is not the driver's.
@@ -303,6 +334,8 @@ struct Run<'a> {
     connection: tokio_postgres::Config,
     server: String,
     server_pid: Option<i32>,
+    /// The run's id, given (shared) or drawn.
+    id: String,
     table: Table,
 }
 
@@ -350,17 +383,38 @@ impl Run<'_> {
         })
     }
 
+    /// What every participant of a run must share, as the claim records it.
+    fn shared_configuration(&self) -> String {
+        let isolation = format!("--isolation {}", self.options.isolation.sql().replace(' ', "-"));
+        shared_configuration(self.config, self.options.sharing.participants, &isolation)
+    }
+
     async fn coordinate(&self, cpu_before: CpuUsage) -> Result<RunReport, Error> {
         let admin = self.connect_first().await?;
         let timeout = self.options.timeout;
-        within(timeout, admin.batch_execute(&self.table.create(self.config.workers())))
-            .await
-            .map_err(|error| self.failed(&error))?;
-        let outcome = self.measure(&admin, cpu_before).await;
-        // Whatever happened, the table goes (unless kept). A server that is gone cannot be cleaned, and that is
-        // no new error.
-        if !self.options.keep {
-            let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
+        let tag = participant_tag();
+        let member = self.claim(&admin, &tag).await?;
+        let heartbeat = if self.options.sharing.is_shared() {
+            match self.connect_first().await {
+                Ok(client) => Some(Heartbeat::start(client, self.table.members_quoted(), tag.clone(), timeout)),
+                Err(error) => {
+                    self.withdraw(&admin, &tag).await;
+                    return Err(error);
+                }
+            }
+        } else {
+            None
+        };
+        let outcome = self.measure(&admin, &member, heartbeat, cpu_before).await;
+        if !self.options.sharing.is_shared() {
+            // Alone, the table goes whatever happened (unless kept). A server that is gone cannot be cleaned,
+            // and that is no new error.
+            if !self.options.keep {
+                let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
+            }
+        } else if outcome.is_err() {
+            // A participant that stopped or failed is gone, not paused: the others need not wait for it.
+            self.abandon(&admin, &tag).await;
         }
         match outcome {
             Ok(report) => Ok(report),
@@ -401,7 +455,13 @@ impl Run<'_> {
     }
 
     #[allow(clippy::too_many_lines)]
-    async fn measure(&self, admin: &Client, cpu_before: CpuUsage) -> Result<RunReport, Stop> {
+    async fn measure(
+        &self,
+        admin: &Client,
+        member: &Member,
+        heartbeat: Option<Heartbeat>,
+        cpu_before: CpuUsage,
+    ) -> Result<RunReport, Stop> {
         let config = self.config;
         let workers = config.workers();
         let prefix = format!("counter-lab-{}", unique::random_hex());
@@ -412,6 +472,7 @@ impl Run<'_> {
         let mut tasks = tokio::task::JoinSet::new();
         let connecting = Arc::new(tokio::sync::Semaphore::new(CONNECTING_AT_ONCE));
         let job = Arc::new((config.clone(), self.table.clone()));
+        let shard_base = member.shard_base;
         for index in 0..workers {
             let mut connection = self.connection.clone();
             connection.application_name(format!("{prefix}-{index}"));
@@ -421,7 +482,7 @@ impl Run<'_> {
                 let permit = connecting.acquire_owned().await;
                 let client = connect(&connection, isolation, timeout).await?;
                 let (config, table) = &*job;
-                let worker = Worker::prepare(client, config, table, index, timeout, start.clone()).await?;
+                let worker = Worker::prepare(client, config, table, shard_base + index, timeout, start.clone()).await?;
                 drop(permit);
                 ready.fetch_add(1, Ordering::Relaxed);
                 let mut start = start;
@@ -465,6 +526,9 @@ impl Run<'_> {
                 return Err(Stop::Signal(signal));
             }
         }
+        self.rendezvous(admin, &member.tag).await.inspect_err(|_| {
+            let _ = start_tx.send(Start::Abort);
+        })?;
         let go = Instant::now();
         let _ = start_tx.send(Start::Go);
         let mut tallies: Vec<(u64, Tally)> = Vec::with_capacity(usize::try_from(workers).unwrap_or(0));
@@ -489,11 +553,17 @@ impl Run<'_> {
             return Err(Stop::Failed(error));
         }
         tallies.sort_by_key(|(index, _)| *index);
+        let done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
+        let met = self.meet_at_the_end(admin, &member.tag, done).await?;
+        // Read once every participant has finished (or gone unheard), before any leaves.
         let final_value: i64 = within(self.options.timeout, admin.query_one(&self.table.total(), &[]))
             .await
             .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
             .map_err(|error| Stop::Failed(self.failed(&error)))?;
-        let done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.stop().await;
+            self.leave(admin, &member.tag, met.last_out_after).await?;
+        }
         let mut latencies = Latencies::default();
         let mut worker_reports = WorkerTally::with_capacity(workers);
         let (mut round_trips, mut serialization_failures, mut version_conflicts) = (0, 0, 0);
@@ -534,6 +604,7 @@ impl Run<'_> {
             // The compare-and-swap strategy's own retries; refused transactions are the server's figure.
             retries: (config.strategy() == Strategy::Optimistic).then_some(version_conflicts),
             extension: Some(figures.extension()),
+            others: met.others,
             workers: worker_reports,
             stopped: stopped.is_some(),
             notes: notes(config, self.options),
@@ -573,6 +644,14 @@ fn notes(config: &Config, options: &PostgresOptions) -> Vec<String> {
         }
         .to_owned(),
     );
+    if options.sharing.is_shared() {
+        notes.push(
+            "the participants meet in the server's tables (the counter's and its members'); PostgreSQL has no time to \
+             live: the tables of a run whose participant never reported stay until dropped by hand, and the next \
+             claim of the run id names them"
+                .to_owned(),
+        );
+    }
     if options.isolation != Isolation::ReadCommitted {
         notes.push(
             "a transaction refused with SQLSTATE 40001 (or 40P01) is rolled back and made again, and counted under \

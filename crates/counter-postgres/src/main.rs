@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use counter_client::participants::SharingArgs;
 use counter_core::{
     cli::{self, RunArgs},
     duration::parse_duration,
@@ -42,6 +43,9 @@ struct PostgresFlags {
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = Isolation::ReadCommitted)]
     isolation: Isolation,
 
+    #[command(flatten)]
+    sharing: SharingArgs,
+
     /// Keep the run's table on the server at the end
     #[arg(long)]
     keep: bool,
@@ -61,8 +65,13 @@ fn main() -> ExitCode {
     if args.serve {
         return serve();
     }
-    let options =
-        PostgresOptions { url: args.postgres, isolation: args.isolation, keep: args.keep, timeout: args.timeout };
+    let options = PostgresOptions {
+        url: args.postgres,
+        isolation: args.isolation,
+        sharing: args.sharing.into(),
+        keep: args.keep,
+        timeout: args.timeout,
+    };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
 }
 

@@ -1,6 +1,7 @@
 //! The run's table: `counter_lab_<run id>`, a row per shard (row 0 the shared counter, row `i + 1` worker `i`'s
 //! own), each with its value and a version for the optimistic strategy. Made at the start, dropped at the end
-//! unless kept; nothing else on the server is touched.
+//! unless kept; nothing else on the server is touched. A run shared by participants has a second table,
+//! `counter_lab_<run id>:p`, its members (module `participants`).
 
 /// The run's table.
 #[derive(Debug, Clone)]
@@ -12,7 +13,8 @@ impl Table {
     /// The shared counter's row.
     pub(crate) const SHARED_ROW: i32 = 0;
 
-    /// The table of run `id`, which holds only ASCII letters, digits and `_` (checked where it is drawn).
+    /// The table of run `id`, which holds only ASCII letters, digits, `-`, `_` and `.` (checked where it is
+    /// given or drawn), so that quoted it is a name as it stands.
     pub(crate) fn new(id: &str) -> Table {
         Table { name: format!("counter_lab_{id}") }
     }
@@ -25,6 +27,11 @@ impl Table {
     /// Its name, quoted as an identifier.
     pub(crate) fn quoted(&self) -> String {
         format!("\"{}\"", self.name)
+    }
+
+    /// The members table's name, quoted as an identifier.
+    pub(crate) fn members_quoted(&self) -> String {
+        format!("\"{}:p\"", self.name)
     }
 
     /// Its name.
@@ -42,13 +49,23 @@ impl Table {
         )
     }
 
+    /// Adds the own rows of `workers` more workers, numbered from `base` on (sharded, with participants).
+    pub(crate) fn add_shards(&self, base: u64, workers: u64) -> String {
+        format!(
+            "INSERT INTO {} SELECT s, 0, 0 FROM generate_series({}, {}) AS s",
+            self.quoted(),
+            Table::shard_of(base),
+            Table::shard_of(base.saturating_add(workers).saturating_sub(1))
+        )
+    }
+
     /// The counter's value: the shared row, or the sum of every row (sharded).
     pub(crate) fn total(&self) -> String {
         format!("SELECT COALESCE(SUM(v), 0)::bigint FROM {}", self.quoted())
     }
 
-    /// Removes the table.
+    /// Removes the table, and the members table if any.
     pub(crate) fn drop_statement(&self) -> String {
-        format!("DROP TABLE IF EXISTS {}", self.quoted())
+        format!("DROP TABLE IF EXISTS {}, {}", self.quoted(), self.members_quoted())
     }
 }

@@ -208,25 +208,222 @@ fn a_server_killed_mid_run_ends_it_with_exit_1_naming_the_server() {
     assert!(!segment_exists(segment), "System V segment {segment} is left");
 }
 
+/// A cluster served by `counter-postgres --serve` for several runs: stopped when dropped.
+struct Served {
+    server: KillOnDrop,
+    connection: String,
+    dir: PathBuf,
+}
+
+impl Served {
+    fn start() -> Served {
+        let mut server =
+            KillOnDrop(command(BIN).arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0.stdout.take().unwrap()), &mut line).unwrap();
+        let dir = cluster_dir(server.0.id()).expect("the served cluster's directory");
+        Served { server, connection: line.trim().to_owned(), dir }
+    }
+
+    /// What `psql` prints for `sql`, unaligned, without headers.
+    fn query(&self, sql: &str) -> String {
+        let output = std::process::Command::new("psql")
+            .args([&self.connection, "-At", "-c", sql])
+            .output()
+            .expect("psql, which comes with the server");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// The tables on the server whose names begin with `counter_lab`.
+    fn tables(&self) -> Vec<String> {
+        let listed = self.query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'counter_lab%'");
+        listed.lines().map(str::to_owned).collect()
+    }
+
+    /// Closes its input and waits for it to stop: its status, and whether its directory and server are gone.
+    fn stop(mut self) -> (std::process::ExitStatus, bool) {
+        let server_pid = postmaster(&self.dir).expect("the server runs");
+        drop(self.server.0.stdin.take());
+        let status = wait_timeout(&mut self.server.0, Duration::from_secs(15));
+        (status, !self.dir.exists() && !process_exists(server_pid))
+    }
+}
+
 #[test]
 fn serve_keeps_one_cluster_for_many_runs_until_its_input_closes() {
     if !have_postgres("serve_keeps_one_cluster_for_many_runs_until_its_input_closes") {
         return;
     }
-    let mut server =
-        KillOnDrop(command(BIN).arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.0.stdout.take().unwrap()), &mut line).unwrap();
-    let connection = line.trim().to_owned();
-    let dir = cluster_dir(server.0.id()).expect("the served cluster's directory");
+    let served = Served::start();
     for strategy in [Strategy::Atomic, Strategy::Sharded] {
-        let args = ["--postgres", &connection, "--sync", strategy.name(), "--workers", "3", "--increments", "50"];
+        let args =
+            ["--postgres", &served.connection, "--sync", strategy.name(), "--workers", "3", "--increments", "50"];
         let report = run_json(BIN, &[&args[..], &["--work", "none"]].concat());
         assert_eq!(report.final_value, 150, "{strategy:?}");
     }
-    let server_pid = postmaster(&dir).expect("the server runs");
-    drop(server.0.stdin.take());
-    let status = wait_timeout(&mut server.0, Duration::from_secs(15));
+    let (status, gone) = served.stop();
     assert!(status.success(), "{status}");
-    assert!(!dir.exists() && !process_exists(server_pid), "{} or its server is left", dir.display());
+    assert!(gone, "the served cluster's directory or its server is left");
+}
+
+/// A participant of a run of `participants` on `connection`, with `extra` flags, its report as JSON.
+fn participant(connection: &str, run_id: &str, participants: u64, extra: &[&str]) -> std::process::Child {
+    command(BIN)
+        .args(["--postgres", connection, "--run-id", run_id, "--participants", &participants.to_string()])
+        .args(["--format", "json", "--rendezvous-timeout", "60s"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// How a participant ended: its status, its report if it made one, its standard error.
+fn ended(child: std::process::Child) -> (std::process::ExitStatus, Option<RunReport>, String) {
+    let mut child = KillOnDrop(child);
+    let status = wait_timeout(&mut child.0, Duration::from_secs(60));
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    std::io::Read::read_to_string(&mut child.0.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, serde_json::from_str(&stdout).ok(), stderr)
+}
+
+#[test]
+fn three_participants_in_three_processes_add_up_exactly() {
+    if !have_postgres("three_participants_in_three_processes_add_up_exactly") {
+        return;
+    }
+    let served = Served::start();
+    // Every strategy that cannot lose an update: each participant's count, and the total, exact.
+    for strategy in Strategy::ALL.into_iter().filter(|strategy| *strategy != Strategy::Racy) {
+        let run_id = format!("three-{}", strategy.name());
+        let args = ["--sync", strategy.name(), "--workers", "2", "--increments", "40", "--work", "sleep:1ms"];
+        let children: Vec<_> = (0..3).map(|_| participant(&served.connection, &run_id, 3, &args)).collect();
+        for child in children {
+            let (status, report, stderr) = ended(child);
+            assert!(status.success(), "{strategy:?}: {stderr}");
+            let report = report.expect("a report");
+            assert_eq!((report.final_value, report.expected, report.lost_updates), (240, 240, Some(0)), "{strategy:?}");
+            assert_eq!((report.participants, report.participants_unreported), (3, 0), "{strategy:?}");
+        }
+        assert!(served.tables().is_empty(), "{strategy:?}: the last to leave dropped the run's tables");
+    }
+    let (status, _) = served.stop();
+    assert!(status.success());
+}
+
+/// A participant whose configuration differs, one too many, or one coming to a kept run is refused (exit 2)
+/// saying why; the run it would have spoiled is untouched.
+#[test]
+fn strangers_and_a_participant_too_many_are_refused_saying_why() {
+    if !have_postgres("strangers_and_a_participant_too_many_are_refused_saying_why") {
+        return;
+    }
+    let served = Served::start();
+    let connection = &served.connection;
+    let shared = ["--sync", "atomic", "--workers", "2", "--increments", "50", "--work", "sleep:20ms"];
+    let first = participant(connection, "strangers", 2, &shared);
+    let started = Instant::now();
+    while served.tables().len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the run was never claimed");
+        thread::sleep(Duration::from_millis(10));
+    }
+    for (args, differs) in [
+        (["--sync", "sharded", "--workers", "2"], "--sync sharded"),
+        (["--sync", "atomic", "--workers", "3"], "--workers 3"),
+    ] {
+        let stranger = participant(
+            connection,
+            "strangers",
+            2,
+            &[&args[..], &["--increments", "50", "--work", "sleep:20ms"]].concat(),
+        );
+        let (status, _, stderr) = ended(stranger);
+        let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("its participants were started with") && said.contains(differs), "{said}");
+    }
+    let isolation = participant(connection, "strangers", 2, &[&shared[..], &["--isolation", "serializable"]].concat());
+    let (status, _, stderr) = ended(isolation);
+    assert!(status.code() == Some(2) && stderr.contains("--isolation serializable"), "{stderr}");
+    let second = participant(connection, "strangers", 2, &shared);
+    // A third for a run of two, while the pair is under way.
+    let members = "SELECT count(*) FROM \"counter_lab_strangers:p\" WHERE ready";
+    let started = Instant::now();
+    while served.query(members) != "2" {
+        assert!(started.elapsed() < Duration::from_secs(20), "the pair never met");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let (status, _, stderr) = ended(participant(connection, "strangers", 2, &shared));
+    assert!(status.code() == Some(2) && stderr.contains("has its 2 participants already"), "{stderr}");
+    let (first, second) = (ended(first), ended(second));
+    for (status, report, stderr) in [first, second] {
+        assert!(status.success(), "{stderr}");
+        let report = report.expect("a report");
+        assert_eq!((report.final_value, report.expected), (200, 200));
+    }
+    // A run kept with --keep is not taken for a new one, alone or with a partner.
+    let kept = run(
+        BIN,
+        &[
+            "--postgres",
+            connection,
+            "--run-id",
+            "kept",
+            "--keep",
+            "--workers",
+            "1",
+            "--increments",
+            "5",
+            "--work",
+            "none",
+        ],
+    );
+    assert!(kept.status.success(), "{}", stderr_of(&kept));
+    for participants in [1, 2] {
+        let again =
+            participant(connection, "kept", participants, &["--workers", "1", "--increments", "5", "--work", "none"]);
+        let (status, _, stderr) = ended(again);
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("run 'kept'"), "{stderr}");
+    }
+    let (status, _) = served.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn participants_need_a_server_they_all_reach() {
+    let output = run(BIN, &["--run-id", "private", "--participants", "2", "--workers", "1", "--work", "none"]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("needs --postgres URL"), "{stderr}");
+}
+
+#[test]
+fn a_participant_that_waits_in_vain_gives_up_and_withdraws() {
+    if !have_postgres("a_participant_that_waits_in_vain_gives_up_and_withdraws") {
+        return;
+    }
+    let served = Served::start();
+    let alone = command(BIN)
+        .args([
+            "--postgres",
+            &served.connection,
+            "--run-id",
+            "alone",
+            "--participants",
+            "2",
+            "--rendezvous-timeout",
+            "1s",
+        ])
+        .args(["--workers", "1", "--increments", "5", "--work", "none"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&alone);
+    assert_eq!(alone.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("1 of the 2 workers of every participant were ready"), "{stderr}");
+    assert!(served.tables().is_empty(), "the one who withdrew last dropped the tables: {:?}", served.tables());
+    let (status, _) = served.stop();
+    assert!(status.success());
 }

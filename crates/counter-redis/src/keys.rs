@@ -1,9 +1,6 @@
 //! The keys of one run, all under `counter-lab:<run-id>:`, and nothing else: a run never touches, flushes or
 //! scans another key.
 
-/// The most characters in a run id.
-pub const MAX_RUN_ID: usize = 64;
-
 /// A run's keys.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
@@ -68,15 +65,4 @@ impl Keys {
     pub(crate) fn alive(&self, tag: &str) -> String {
         format!("{}{tag}", self.alive_prefix)
     }
-}
-
-/// Checks a run id: letters, digits, `-`, `_` and `.`, at most [`MAX_RUN_ID`] characters.
-pub fn check_run_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > MAX_RUN_ID {
-        return Err(format!("invalid --run-id '{id}': it must have 1 to {MAX_RUN_ID} characters"));
-    }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
-        return Err(format!("invalid --run-id '{id}': '{bad}' is not allowed (letters, digits, '-', '_' and '.' are)"));
-    }
-    Ok(())
 }

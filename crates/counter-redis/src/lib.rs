@@ -33,6 +33,7 @@ use std::{
 };
 
 use counter_client::NotReady;
+use counter_client::participants::{Sharing, participant_tag, shared_configuration};
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError, Strategy},
@@ -43,16 +44,13 @@ use counter_core::{
     model::Model,
     proc::{limits::LimitError, memory},
     report::{Measurements, RunReport, WorkerTally},
-    secrets, signals, unique,
+    secrets, signals,
     workload::Start,
 };
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use tokio::sync::watch;
 
-pub use crate::{
-    figures::RedisFigures,
-    keys::{MAX_RUN_ID, check_run_id},
-};
+pub use crate::figures::RedisFigures;
 use crate::{
     keys::Keys,
     participants::Heartbeat,
@@ -148,30 +146,24 @@ pub enum RedisError {
 pub struct RedisOptions {
     /// A server to use (`redis://`, `unix://`); `None` starts a private one.
     pub url: Option<String>,
-    /// The run's id, shared by its participants; `None` draws one.
-    pub run_id: Option<String>,
-    /// Copies of the binary that share the run.
-    pub participants: u64,
+    /// The run's id and its participants.
+    pub sharing: Sharing,
     /// Keep the run's keys at the end.
     pub keep: bool,
     /// How long the mutex strategy's lock lives if its holder never releases it.
     pub lock_ttl: Duration,
     /// How long any command may take before the run fails.
     pub timeout: Duration,
-    /// How long a participant waits for the others to be ready.
-    pub rendezvous_timeout: Duration,
 }
 
 impl Default for RedisOptions {
     fn default() -> Self {
         RedisOptions {
             url: None,
-            run_id: None,
-            participants: 1,
+            sharing: Sharing::default(),
             keep: false,
             lock_ttl: Duration::from_secs(5),
             timeout: Duration::from_secs(5),
-            rendezvous_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -179,25 +171,7 @@ impl Default for RedisOptions {
 impl RedisOptions {
     /// Checks the options: a run id that makes valid keys, participants with a run id, no TLS URL.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(id) = &self.run_id {
-            check_run_id(id).map_err(ConfigError::Conflict)?;
-        }
-        if self.participants > 1 && self.run_id.is_none() {
-            return Err(ConfigError::Conflict(format!(
-                "--participants {} needs --run-id ID, the same for every participant, so that they find each other",
-                self.participants
-            )));
-        }
-        if self.participants == 0 {
-            return Err(ConfigError::Conflict("invalid --participants '0': at least 1".to_owned()));
-        }
-        if self.participants > 1 && self.url.is_none() {
-            return Err(ConfigError::Conflict(format!(
-                "--participants {} needs --redis URL, a server every participant reaches: a private server is this \
-                 process's alone",
-                self.participants
-            )));
-        }
+        self.sharing.validate(self.url.is_some(), "--redis")?;
         if let Some(url) = &self.url
             && url.starts_with("rediss://")
         {
@@ -259,7 +233,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         client,
         server,
         server_pid: private.as_ref().map(PrivateServer::pid),
-        id: options.run_id.clone().unwrap_or_else(|| format!("run-{}", unique::random_hex())),
+        id: options.sharing.id(),
     };
     let cpu_before = CpuUsage::of_this_process();
     // On the heap: the coordination's future holds every client's connection setup and is too large for a small
@@ -400,7 +374,7 @@ impl Run<'_> {
         // Alone, the keys go whatever happened (unless kept). With participants, the last to leave removes them,
         // and one that stops leaves them to the others: everything has a time to live besides. A server that is
         // gone cannot be cleaned, and that is no new error.
-        if !self.options.keep && self.options.participants == 1 {
+        if !self.options.keep && self.options.sharing.participants == 1 {
             let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(&mut admin).await;
         }
         match outcome {
@@ -416,25 +390,15 @@ impl Run<'_> {
 
     /// What every participant of a run must share, as the claim records it: `--sync atomic --workers 5 ...`.
     fn shared_configuration(&self) -> String {
-        let config = self.config;
-        format!(
-            "--sync {} --workers {} --increments {} --work {} --window {} --timer {} --participants {} --lock-ttl {}ms",
-            config.strategy().name(),
-            config.workers(),
-            config.increments(),
-            config.work(),
-            config.window().name(),
-            config.timer().name(),
-            self.options.participants,
-            self.options.lock_ttl.as_millis()
-        )
+        let lock_ttl = format!("--lock-ttl {}ms", self.options.lock_ttl.as_millis());
+        shared_configuration(self.config, self.options.sharing.participants, &lock_ttl)
     }
 
     /// How long the run's keys live: its rendezvous, twice its ideal time, and ten minutes, so that nothing a run
     /// leaves (a participant killed, `--keep`) outlives it by more than that.
     fn keys_ttl_ms(&self) -> u64 {
         let ideal = self.config.work().nominal().as_secs_f64() * self.config.increments() as f64;
-        let seconds = self.options.rendezvous_timeout.as_secs_f64() + 2.0 * ideal + 600.0;
+        let seconds = self.options.sharing.rendezvous_timeout.as_secs_f64() + 2.0 * ideal + 600.0;
         (seconds * 1000.0).min(1e15) as u64
     }
 
@@ -455,7 +419,7 @@ impl Run<'_> {
     /// left by an earlier run (kept with `--keep`, or of a participant that stopped without leaving) are refused
     /// before anything is written.
     async fn claim(&self, admin: &mut MultiplexedConnection, keys: &Keys) -> Result<(), Error> {
-        if self.options.run_id.is_none() {
+        if self.options.sharing.run_id.is_none() {
             // A drawn id is new.
             return Ok(());
         }
@@ -494,7 +458,7 @@ impl Run<'_> {
             if theirs != shared {
                 return Err(refuse(format!("its participants were started with {theirs}; this one with {shared}")));
             }
-            if self.options.participants == 1 {
+            if self.options.sharing.participants == 1 {
                 return Err(refuse("another run with this id is under way, or was kept with --keep".to_owned()));
             }
             let members: Vec<String> =
@@ -506,10 +470,10 @@ impl Run<'_> {
                 .query_async(admin)
                 .await
                 .map_err(|e| self.failed(&e))?;
-            if ended > 0 || members.len() as u64 >= self.options.participants {
+            if ended > 0 || members.len() as u64 >= self.options.sharing.participants {
                 return Err(refuse(format!(
                     "the run has its {} participants already, or has ended (kept with --keep)",
-                    self.options.participants
+                    self.options.sharing.participants
                 )));
             }
             let alive: Vec<String> = members.iter().map(|member| keys.alive(member)).collect();
@@ -565,7 +529,7 @@ impl Run<'_> {
         let config = self.config;
         let workers = config.workers();
         // The pid first: a lock token or a member names the process it belongs to (`ps`, `kill`).
-        let participant = format!("{}-{}", std::process::id(), unique::random_hex());
+        let participant = participant_tag();
         let name_prefix = format!("counter-lab-{}-{participant}", self.id);
         let job = Arc::new(Job::new(config.clone(), keys.clone(), self.options.lock_ttl, participant.clone()));
         let memory_before = self.server_memory(admin).await?;
@@ -625,7 +589,7 @@ impl Run<'_> {
                 return Err(Stop::Signal(signal));
             }
         }
-        let heartbeat = (self.options.participants > 1)
+        let heartbeat = (self.options.sharing.participants > 1)
             .then(|| Heartbeat::start(self.client.clone(), self.connection_config(), keys.alive(&participant)));
         self.rendezvous(admin, keys, &participant, workers).await.inspect_err(|_| {
             let _ = start_tx.send(Start::Abort);
@@ -784,8 +748,17 @@ mod tests {
     #[test]
     fn options_are_checked() {
         let bad = |options: RedisOptions| options.validate().unwrap_err().to_string();
-        assert!(bad(RedisOptions { participants: 3, ..RedisOptions::default() }).contains("needs --run-id"));
-        assert!(bad(RedisOptions { run_id: Some("a b".into()), ..RedisOptions::default() }).contains("' '"));
+        assert!(
+            bad(RedisOptions { sharing: Sharing { participants: 3, ..Sharing::default() }, ..RedisOptions::default() })
+                .contains("needs --run-id")
+        );
+        assert!(
+            bad(RedisOptions {
+                sharing: Sharing { run_id: Some("a b".into()), ..Sharing::default() },
+                ..RedisOptions::default()
+            })
+            .contains("' '")
+        );
         let tls = RedisOptions { url: Some("rediss://u:pw@h".into()), ..RedisOptions::default() };
         let message = bad(tls);
         assert!(message.contains("TLS") && !message.contains("pw"), "{message}");

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use counter_client::participants::SharingArgs;
 use counter_core::{
     cli::{self, RunArgs},
-    config::parse_count,
     duration::parse_duration,
 };
 use counter_redis::{FRONTEND, MODEL, RedisOptions, run};
@@ -38,14 +38,6 @@ struct RedisFlags {
     )]
     redis: Option<String>,
 
-    /// The run's id, shared by every participant: its keys are counter-lab:<ID>:* [default: drawn at random]
-    #[arg(long, value_name = "ID")]
-    run_id: Option<String>,
-
-    /// Copies of this binary, on any machines that reach the server, that share the run (with --run-id)
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = |s: &str| parse_count("participants", s))]
-    participants: u64,
-
     /// Keep the run's keys on the server at the end
     #[arg(long)]
     keep: bool,
@@ -58,21 +50,18 @@ struct RedisFlags {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
     timeout: std::time::Duration,
 
-    /// How long a participant waits for the others to be ready before it gives up (exit 1)
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = |s: &str| parse_duration(s))]
-    rendezvous_timeout: std::time::Duration,
+    #[command(flatten)]
+    sharing: SharingArgs,
 }
 
 fn main() -> ExitCode {
     let Args { run: run_args, redis: args } = cli::parse(&FRONTEND);
     let options = RedisOptions {
         url: args.redis,
-        run_id: args.run_id,
-        participants: args.participants,
+        sharing: args.sharing.into(),
         keep: args.keep,
         lock_ttl: args.lock_ttl,
         timeout: args.timeout,
-        rendezvous_timeout: args.rendezvous_timeout,
     };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
 }

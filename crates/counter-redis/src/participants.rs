@@ -7,18 +7,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Tally, last_out_after};
 use counter_core::{error::RunError, report::OtherParticipants, signals};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
 use crate::{RedisError, Run, Stop, keys::Keys};
-
-/// How long a blocking wait for the other participants lasts before the stop flag is looked at again.
-const RENDEZVOUS_POLL_S: f64 = 1.0;
-
-/// How often a participant says it is alive, and how long that lasts: a participant that stops (killed) is
-/// known to have stopped within a couple of seconds.
-const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
-const HEARTBEAT_TTL: Duration = Duration::from_secs(2);
 
 /// What the meeting at the end found: the other participants' share, and after how many have left the keys go.
 pub(crate) struct Met {
@@ -77,7 +70,7 @@ impl Run<'_> {
         participant: &str,
         workers: u64,
     ) -> Result<(), Stop> {
-        let participants = self.options.participants;
+        let participants = self.options.sharing.participants;
         if participants == 1 {
             return Ok(());
         }
@@ -115,7 +108,7 @@ impl Run<'_> {
         }
         // The server holds a blocking wait open for its whole length: it must end before the connection's own
         // response timeout (--timeout) does.
-        let poll_s = (self.options.timeout.as_secs_f64() / 2.0).clamp(0.01, RENDEZVOUS_POLL_S);
+        let poll_s = (self.options.timeout.as_secs_f64() / 2.0).clamp(0.01, RENDEZVOUS_POLL.as_secs_f64());
         let waiting = Instant::now();
         loop {
             if let Some(signal) = signals::received() {
@@ -132,7 +125,7 @@ impl Run<'_> {
                     return Err(self.failed(&error).into());
                 }
             }
-            if waiting.elapsed() > self.options.rendezvous_timeout {
+            if waiting.elapsed() > self.options.sharing.rendezvous_timeout {
                 return Err(self.give_up(admin, keys, participant, workers, everyone).await);
             }
         }
@@ -176,7 +169,7 @@ impl Run<'_> {
             run_id: self.id.clone(),
             ready: ready.unwrap_or(0),
             everyone,
-            waited: self.options.rendezvous_timeout,
+            waited: self.options.sharing.rendezvous_timeout,
         }))
     }
 
@@ -189,7 +182,7 @@ impl Run<'_> {
         participant: &str,
         local_done: u64,
     ) -> Result<Met, Stop> {
-        let participants = self.options.participants;
+        let participants = self.options.sharing.participants;
         if participants == 1 {
             return Ok(Met { others: None, last_out_after: 0 });
         }
@@ -230,28 +223,16 @@ impl Run<'_> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let (mut done, mut expected) = (0u64, 0u64);
-        for entry in reports.values() {
-            let mut numbers = entry.split(' ').filter_map(|n| n.parse::<u64>().ok());
-            done = done.saturating_add(numbers.next().unwrap_or(0));
-            expected = expected.saturating_add(numbers.next().unwrap_or(0));
-        }
-        // Who removes the keys: the last of those that reported, once every member has; never while a member
-        // not heard from may still write (it may be paused); after a stop, the last member out.
-        let last_out_after = match stopped {
-            Some(members) => members,
-            None if missing == 0 => reports.len() as u64,
-            None => u64::MAX,
-        };
-        Ok(Met {
-            others: Some(OtherParticipants {
-                count: participants - 1,
-                unreported: missing,
-                increments_done: done.saturating_sub(local_done),
-                expected: expected.saturating_sub(local_expected).saturating_add(missing * local_expected),
-                unreported_workers: missing * self.config.workers(),
+        let tally = Tally::of(
+            reports.values().map(|entry| {
+                let mut numbers = entry.split(' ').map(|n| n.parse::<u64>().unwrap_or(0));
+                (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0))
             }),
-            last_out_after,
+            missing,
+        );
+        Ok(Met {
+            others: Some(tally.others(participants, local_done, self.config)),
+            last_out_after: last_out_after(reports.len() as u64, missing, stopped),
         })
     }
 

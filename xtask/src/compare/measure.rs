@@ -26,7 +26,7 @@ const TARGET_HALF_WIDTH: f64 = 0.05;
 /// How long the machine is watched, idle, before each scenario to see what else keeps it busy.
 pub(super) const BUSY_SAMPLE: Duration = Duration::from_millis(250);
 
-/// How many runs a row gets: at least `repeats` measured ones after `warmup` unmeasured ones, and more while its
+/// How many runs a row gets: at least `repeats` measured ones (after `warmup` unmeasured ones of its program), and more while its
 /// interval is wide and `row_budget` lasts.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Rounds {
@@ -116,6 +116,8 @@ pub(super) fn measure_all(
         let busy_cpus_before = MachineLoad::busy_cpus_over(BUSY_SAMPLE).ok();
         let load_before = MachineLoad::now().ok();
         let mut cells = Vec::new();
+        // Each target's first row: the one its warm-up runs take.
+        let mut firsts = Vec::new();
         for target in targets.iter().filter(|target| !(target.python && scenario.ours_only)) {
             let workload = scenario.flags_for(target.model);
             let mut flags = workload.clone();
@@ -123,6 +125,7 @@ pub(super) fn measure_all(
             if target.python {
                 flags = python::flags(&flags);
             }
+            firsts.push(cells.len());
             for &strategy in &target.syncs {
                 let mut row_flags = flags.clone();
                 row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
@@ -148,9 +151,19 @@ pub(super) fn measure_all(
                 });
             }
         }
+        // A warm-up loads a program and its libraries, and warms its server: one row of each program does it
+        // for all its rows (a warm-up of every row cost a tenth of the default comparison).
         for round in 0..rounds.warmup {
             progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
-            for cell in cells.iter_mut().filter(|cell| cell.error.is_none() && cell.unavailable.is_none()) {
+            for &first in &firsts {
+                let Some(label) = cells.get(first).map(|cell| cell.key.label.clone()) else { continue };
+                let Some(cell) = cells[first..]
+                    .iter_mut()
+                    .take_while(|cell| cell.key.label == label)
+                    .find(|cell| cell.error.is_none() && cell.unavailable.is_none())
+                else {
+                    continue;
+                };
                 cell.run(false, run_dir)?;
                 progress.inc(1);
             }

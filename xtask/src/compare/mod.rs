@@ -111,7 +111,8 @@ pub struct Args {
     #[arg(long)]
     wide: bool,
 
-    /// Unmeasured runs per row before the measured ones (at most 100)
+    /// Unmeasured runs of each program per scenario (its first row's), before the measured ones: they load the
+    /// program and warm its server (at most 100)
     #[arg(long, default_value_t = 1, value_parser = zero_to("warmup", MAX_WARMUP))]
     warmup: u64,
 

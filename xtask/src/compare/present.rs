@@ -33,7 +33,7 @@ pub(super) fn tables_and_sentences(
             let description = models::of(row.model);
             let name = row.model.name();
             if row.workload != scenario.flags {
-                let why = description.contended.map_or("", |(_, why)| why);
+                let why = description.slow_step.map_or("", |slow| slow.why);
                 prose(&mut text, format!("(the {name} rows: {}, {why}; timed among themselves)", row.workload));
             }
             if let Some(server) = &description.server

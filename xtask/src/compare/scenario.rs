@@ -2,7 +2,7 @@
 
 use counter_core::{config::Config, model::Model};
 
-use crate::models;
+use crate::models::{self, SlowStep};
 
 /// One workload, run on every model and strategy.
 #[derive(Debug, Clone)]
@@ -15,24 +15,24 @@ pub struct Scenario {
     pub flags: Vec<String>,
     /// Workers, for the per-worker figures.
     pub workers: u64,
-    /// Whether the workers update the counter back to back: a model whose step is slow (its
-    /// [`models::Description::contended`]) then runs fewer increments, and its rows are their own group.
-    pub contended: bool,
+    /// Which of a slow-stepped model's increments its rows get here ([`models::Description::slow_step`]), if
+    /// fewer than the scenario's: then its rows are their own group.
+    pub slow_rows: Option<fn(&SlowStep) -> u64>,
     /// Whether only our binaries run it (a workload that differs only in a flag the Python programs do not
     /// have, such as `--timer`: theirs is already in another scenario).
     pub ours_only: bool,
 }
 
 impl Scenario {
-    /// The flags a model's rows get: the scenario's, with fewer increments where the scenario is contended and
-    /// the model's description asks for it.
+    /// The flags a model's rows get: the scenario's, with fewer increments where the scenario and the model's
+    /// description ask for it.
     pub fn flags_for(&self, model: Model) -> Vec<String> {
         let mut flags = self.flags.clone();
-        if let (true, Some((increments, _))) = (self.contended, models::of(model).contended)
+        if let (Some(increments), Some(slow)) = (self.slow_rows, models::of(model).slow_step)
             && let Some(i) = flags.iter().position(|flag| flag == "--increments")
             && let Some(value) = flags.get_mut(i + 1)
         {
-            *value = increments.to_string();
+            *value = increments(&slow).to_string();
         }
         flags
     }
@@ -56,7 +56,7 @@ fn scenario(name: &'static str, about: &'static str, flags: &[&str]) -> Scenario
         .and_then(|i| flags.get(i + 1))
         .and_then(|value| value.parse().ok())
         .unwrap_or(Config::default().workers());
-    Scenario { name, about, flags, workers, contended: false, ours_only: false }
+    Scenario { name, about, flags, workers, slow_rows: None, ours_only: false }
 }
 
 impl Preset {
@@ -64,13 +64,16 @@ impl Preset {
     pub fn scenarios(self) -> Vec<Scenario> {
         match self {
             Preset::Default => vec![
-                scenario(
-                    "io-like",
-                    "short sleeps before each update, like the seed",
-                    &["--workers", "5", "--increments", "200", "--work", "sleep:1ms", "--window", "before"],
-                ),
                 Scenario {
-                    contended: true,
+                    slow_rows: Some(|slow| slow.io_like),
+                    ..scenario(
+                        "io-like",
+                        "short sleeps before each update, like the seed",
+                        &["--workers", "5", "--increments", "100", "--work", "sleep:1ms", "--window", "before"],
+                    )
+                },
+                Scenario {
+                    slow_rows: Some(|slow| slow.contended),
                     ..scenario(
                         "cpu-contended",
                         "no work: the workers update the counter back to back",

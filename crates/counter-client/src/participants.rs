@@ -1,0 +1,238 @@
+//! What a run shared by several copies of a binary (participants, on any machines that reach one server) means
+//! whatever the store: its id, the options that must agree, how long a participant may go unheard, and the
+//! others' share as read from their reports. Each store's crate carries the protocol out in its own terms (keys
+//! with a time to live in Redis, rows in PostgreSQL).
+
+use std::time::Duration;
+
+use counter_core::{
+    config::{Config, ConfigError, parse_count},
+    duration::parse_duration,
+    report::OtherParticipants,
+    unique,
+};
+
+/// The most characters in a run id.
+pub const MAX_RUN_ID: usize = 48;
+
+/// How often a participant says it is alive.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+
+/// How long a participant may go unheard before the others stop waiting for it: it is then "not heard from"
+/// (stopped, or paused), and its counts are unknown.
+pub const HEARTBEAT_TTL: Duration = Duration::from_secs(2);
+
+/// How long a blocking or polled wait for the other participants lasts before the stop flag is looked at again.
+pub const RENDEZVOUS_POLL: Duration = Duration::from_secs(1);
+
+/// How a run is shared: its id, how many participants, how long to wait for them.
+#[derive(Debug, Clone)]
+pub struct Sharing {
+    /// The run's id, shared by its participants; `None` draws one.
+    pub run_id: Option<String>,
+    /// Copies of the binary that share the run.
+    pub participants: u64,
+    /// How long a participant waits for the others to be ready.
+    pub rendezvous_timeout: Duration,
+}
+
+impl Default for Sharing {
+    fn default() -> Self {
+        Sharing { run_id: None, participants: 1, rendezvous_timeout: Duration::from_secs(600) }
+    }
+}
+
+impl Sharing {
+    /// Checks the sharing: a valid run id; with more than one participant, a run id and a server every
+    /// participant reaches (`server_given`, named by its flag `server_flag`).
+    pub fn validate(&self, server_given: bool, server_flag: &str) -> Result<(), ConfigError> {
+        if let Some(id) = &self.run_id {
+            check_run_id(id).map_err(ConfigError::Conflict)?;
+        }
+        if self.participants == 0 {
+            return Err(ConfigError::Conflict("invalid --participants '0': at least 1".to_owned()));
+        }
+        if self.participants > 1 && self.run_id.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "--participants {} needs --run-id ID, the same for every participant, so that they find each other",
+                self.participants
+            )));
+        }
+        if self.participants > 1 && !server_given {
+            return Err(ConfigError::Conflict(format!(
+                "--participants {} needs {server_flag} URL, a server every participant reaches: a private server is \
+                 this process's alone",
+                self.participants
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the run is shared with others.
+    pub fn is_shared(&self) -> bool {
+        self.participants > 1
+    }
+
+    /// The run's id: the one given, or a new one drawn at random.
+    pub fn id(&self) -> String {
+        self.run_id.clone().unwrap_or_else(|| format!("run-{}", unique::random_hex()))
+    }
+}
+
+/// The flags that share a run, the same in every binary whose store can be shared.
+#[derive(Debug, clap::Args)]
+pub struct SharingArgs {
+    /// The run's id, shared by every participant [default: drawn at random]
+    #[arg(long, value_name = "ID")]
+    run_id: Option<String>,
+
+    /// Copies of this binary, on any machines that reach the server, that share the run (with --run-id)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = |s: &str| parse_count("participants", s))]
+    participants: u64,
+
+    /// How long a participant waits for the others to be ready before it gives up (exit 1)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = |s: &str| parse_duration(s))]
+    rendezvous_timeout: Duration,
+}
+
+impl From<SharingArgs> for Sharing {
+    fn from(args: SharingArgs) -> Sharing {
+        Sharing { run_id: args.run_id, participants: args.participants, rendezvous_timeout: args.rendezvous_timeout }
+    }
+}
+
+/// Checks a run id: letters, digits, `-`, `_` and `.`, at most [`MAX_RUN_ID`] characters (so that it fits in
+/// the names a store gives the run's keys or tables).
+pub fn check_run_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_RUN_ID {
+        return Err(format!("invalid --run-id '{id}': it must have 1 to {MAX_RUN_ID} characters"));
+    }
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(format!("invalid --run-id '{id}': '{bad}' is not allowed (letters, digits, '-', '_' and '.' are)"));
+    }
+    Ok(())
+}
+
+/// What every participant of a run must share, as the claim records it: `--sync atomic --workers 5 ...`, and
+/// the store's own options after it (`extra`).
+pub fn shared_configuration(config: &Config, participants: u64, extra: &str) -> String {
+    let mut shared = format!(
+        "--sync {} --workers {} --increments {} --work {} --window {} --timer {} --participants {participants}",
+        config.strategy().name(),
+        config.workers(),
+        config.increments(),
+        config.work(),
+        config.window().name(),
+        config.timer().name(),
+    );
+    if !extra.is_empty() {
+        shared.push(' ');
+        shared.push_str(extra);
+    }
+    shared
+}
+
+/// A participant's tag: its process id first, so that a lock token or a member names the process it belongs to
+/// (`ps`, `kill`), then a random part, unique across machines.
+pub fn participant_tag() -> String {
+    format!("{}-{}", std::process::id(), unique::random_hex())
+}
+
+/// What the meeting at the end found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Increments done, summed over every participant that reported (this one included).
+    pub done: u64,
+    /// Increments asked for, summed over every participant that reported (this one included).
+    pub expected: u64,
+    /// Participants that had not reported when the meeting ended.
+    pub missing: u64,
+}
+
+impl Tally {
+    /// Adds up the reports, `(done, expected)` each, with `missing` members that had not reported.
+    pub fn of(reports: impl IntoIterator<Item = (u64, u64)>, missing: u64) -> Tally {
+        let (mut done, mut expected) = (0_u64, 0_u64);
+        for (reported_done, reported_expected) in reports {
+            done = done.saturating_add(reported_done);
+            expected = expected.saturating_add(reported_expected);
+        }
+        Tally { done, expected, missing }
+    }
+
+    /// The others' share, as this participant (with `local_done` done of `config`) reports it: one that never
+    /// reported counts as asked for what this one was, its increments unknown.
+    pub fn others(&self, participants: u64, local_done: u64, config: &Config) -> OtherParticipants {
+        let local_expected = config.expected();
+        OtherParticipants {
+            count: participants.saturating_sub(1),
+            unreported: self.missing,
+            increments_done: self.done.saturating_sub(local_done),
+            expected: self
+                .expected
+                .saturating_sub(local_expected)
+                .saturating_add(self.missing.saturating_mul(local_expected)),
+            unreported_workers: self.missing.saturating_mul(config.workers()),
+        }
+    }
+}
+
+/// After how many participants have left the run's data goes: once every member has reported, the last of
+/// them; never while a member not heard from may still write (it may be paused: `u64::MAX`); after a stop
+/// (`stopped_with_members`), the last member out.
+pub fn last_out_after(reported: u64, missing: u64, stopped_with_members: Option<u64>) -> u64 {
+    match stopped_with_members {
+        Some(members) => members,
+        None if missing == 0 => reported,
+        None => u64::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_checked() {
+        assert!(check_run_id("run-1.a_b").is_ok());
+        assert!(check_run_id("").unwrap_err().contains("1 to 48"));
+        assert!(check_run_id(&"x".repeat(49)).unwrap_err().contains("1 to 48"));
+        assert!(check_run_id("a b").unwrap_err().contains("' '"));
+        assert!(check_run_id("a\"b").unwrap_err().contains("'\"'"));
+    }
+
+    #[test]
+    fn sharing_needs_a_run_id_and_a_server() {
+        let shared = |participants, run_id: Option<&str>| Sharing {
+            participants,
+            run_id: run_id.map(str::to_owned),
+            ..Sharing::default()
+        };
+        assert!(shared(2, None).validate(true, "--redis").unwrap_err().to_string().contains("needs --run-id"));
+        let message = shared(2, Some("x")).validate(false, "--postgres").unwrap_err().to_string();
+        assert!(message.contains("needs --postgres URL"), "{message}");
+        assert!(shared(0, None).validate(true, "--redis").is_err());
+        assert!(shared(2, Some("x")).validate(true, "--redis").is_ok());
+        assert!(shared(1, None).validate(false, "--redis").is_ok());
+    }
+
+    #[test]
+    fn a_participant_never_heard_from_counts_as_asked_for_what_this_one_was() {
+        let config =
+            counter_core::config::Request { workers: 2, increments: 10, ..Default::default() }.validate().unwrap();
+        // Three participants: this one (20 of 20) and one other (15 of 20) reported, one did not.
+        let tally = Tally::of([(20, 20), (15, 20)], 1);
+        let others = tally.others(3, 20, &config);
+        assert_eq!(
+            (others.count, others.unreported, others.increments_done, others.expected, others.unreported_workers),
+            (2, 1, 15, 40, 2)
+        );
+    }
+
+    #[test]
+    fn data_goes_with_the_last_out_and_never_under_a_participant_not_heard_from() {
+        assert_eq!(last_out_after(3, 0, None), 3);
+        assert_eq!(last_out_after(2, 1, None), u64::MAX);
+        assert_eq!(last_out_after(1, 2, Some(3)), 3);
+    }
+}

@@ -1,0 +1,400 @@
+//! Participants that share one run across machines, in the server's own tables: the run's members table
+//! (`counter_lab_<run id>:p`) holds the configuration they share (row `#config`) and a row per participant
+//! (its workers, whether they are ready, its heartbeat, what it reported, whether it has left). The server's
+//! clock, not a participant's, says when a heartbeat has lapsed.
+//!
+//! The run id is claimed by creating the members table and the counter's in one transaction: of two claims at
+//! once, one waits and then fails on the name. The others join: same configuration, room left, no member that
+//! stopped without leaving; a participant past the run's number (two joining at once) sees its place in the
+//! order of joining and withdraws. Each says its workers are ready and waits until every member's are; at the
+//! end each reports, waits for every other to report or to go unheard, reads the total, and leaves; the last to
+//! leave drops the tables, never while a member not heard from may still write.
+
+use std::time::{Duration, Instant};
+
+use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Tally, last_out_after};
+use counter_core::{config::ConfigError, error::RunError, signals};
+use tokio_postgres::{Client, error::SqlState};
+
+use crate::{
+    Error, PostgresError, Run, Stop,
+    worker::{WorkerError, within},
+};
+
+/// How often the rendezvous and the meeting at the end look at the members.
+const POLL_EVERY: Duration = Duration::from_millis(10);
+
+/// The members table's configuration row: not a participant.
+const CONFIG_TAG: &str = "#config";
+
+/// A participant's place in the run.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    /// Its tag: pid-random.
+    pub(crate) tag: String,
+    /// Where its workers' own rows begin (sharded): after every earlier member's.
+    pub(crate) shard_base: u64,
+}
+
+/// The others' share, and after how many have left the tables go.
+pub(crate) struct Met {
+    pub(crate) others: Option<counter_core::report::OtherParticipants>,
+    pub(crate) last_out_after: u64,
+}
+
+/// A participant's heartbeat: its row's `beat` set to the server's clock again and again, on a connection of
+/// its own. Dropped, it stops.
+pub(crate) struct Heartbeat {
+    stop: std::sync::Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    pub(crate) fn start(client: Client, members: String, tag: String, timeout: Duration) -> Heartbeat {
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let told = std::sync::Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let beat = format!("UPDATE {members} SET beat = clock_timestamp() WHERE tag = $1");
+            loop {
+                if within(timeout, client.execute(&beat, &[&tag])).await.is_err()
+                    || tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok()
+                {
+                    return;
+                }
+            }
+        });
+        Heartbeat { stop, task }
+    }
+
+    /// Stops it after its beat under way, if any, has been answered.
+    pub(crate) async fn stop(mut self) {
+        self.stop.notify_one();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether a member's heartbeat has lapsed, by the server's clock.
+fn lapsed_sql() -> String {
+    format!("clock_timestamp() - beat > interval '{} milliseconds'", HEARTBEAT_TTL.as_millis())
+}
+
+impl Run<'_> {
+    fn members(&self) -> String {
+        self.table.members_quoted()
+    }
+
+    fn refuse(&self, why: &str) -> Error {
+        ConfigError::Conflict(format!(
+            "run '{}' (tables {} and {}): {why}; choose another --run-id, or drop its tables",
+            self.id,
+            self.table.quoted(),
+            self.members()
+        ))
+        .into()
+    }
+
+    /// Claims the run id (makes the run's tables) or joins the run that did; returns this participant's place.
+    /// Without a run id given, the tables are new and the run is this process's alone.
+    pub(crate) async fn claim(&self, admin: &Client, tag: &str) -> Result<Member, Error> {
+        let timeout = self.options.timeout;
+        let workers = self.config.workers();
+        if self.options.sharing.run_id.is_none() {
+            within(timeout, admin.batch_execute(&self.table.create(workers)))
+                .await
+                .map_err(|error| self.failed(&error))?;
+            return Ok(Member { tag: tag.to_owned(), shard_base: 0 });
+        }
+        let members = self.members();
+        let shared = self.shared_configuration();
+        let create = format!(
+            "BEGIN; \
+             CREATE TABLE {members} (tag text PRIMARY KEY, joined bigserial, config text, workers bigint NOT NULL, \
+             ready boolean NOT NULL DEFAULT false, beat timestamptz NOT NULL DEFAULT clock_timestamp(), \
+             done bigint, expected bigint, left_run boolean NOT NULL DEFAULT false); \
+             INSERT INTO {members} (tag, config, workers) VALUES ('{CONFIG_TAG}', {}, 0); \
+             {}; COMMIT",
+            quote_literal(&shared),
+            self.table.create(workers)
+        );
+        match within(timeout, admin.batch_execute(&create)).await {
+            Ok(()) => {}
+            Err(error) => {
+                let _ = within(timeout, admin.batch_execute("ROLLBACK")).await;
+                if !is_name_taken(&error) {
+                    return Err(self.failed(&error));
+                }
+                self.check_joinable(admin, &shared).await?;
+            }
+        }
+        self.join(admin, tag).await
+    }
+
+    /// A run under way that this participant may join: the same configuration, room left, every member alive.
+    async fn check_joinable(&self, admin: &Client, shared: &str) -> Result<(), Error> {
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let query = format!(
+            "SELECT (SELECT config FROM {members} WHERE tag = '{CONFIG_TAG}'), \
+             count(*) FILTER (WHERE tag <> '{CONFIG_TAG}'), \
+             count(*) FILTER (WHERE tag <> '{CONFIG_TAG}' AND (done IS NOT NULL OR left_run)), \
+             count(*) FILTER (WHERE tag <> '{CONFIG_TAG}' AND {}) FROM {members}",
+            lapsed_sql()
+        );
+        let row = within(timeout, admin.query_one(&query, &[])).await.map_err(|error| match &error {
+            // The members table is missing: the counter's table alone is there, an earlier run's.
+            WorkerError::Server(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+                self.refuse("the server holds a table of an earlier run with this id")
+            }
+            _ => self.failed(&error),
+        })?;
+        let read = |index| row.try_get::<_, Option<i64>>(index).ok().flatten().unwrap_or(0);
+        let theirs: Option<String> = row.try_get(0).ok().flatten();
+        let Some(theirs) = theirs else {
+            return Err(self.refuse("its tables are not a run's (no configuration row)"));
+        };
+        if theirs != shared {
+            return Err(self.refuse(&format!("its participants were started with {theirs}; this one with {shared}")));
+        }
+        let participants = self.options.sharing.participants;
+        if participants == 1 {
+            return Err(self.refuse("another run with this id is under way, or was kept with --keep"));
+        }
+        let (joined, ended, lapsed) = (read(1), read(2), read(3));
+        if ended > 0 || joined as u64 >= participants {
+            return Err(self.refuse(&format!(
+                "the run has its {participants} participants already, or has ended (kept with --keep)"
+            )));
+        }
+        if lapsed > 0 {
+            return Err(self.refuse(&format!("{lapsed} of its participants stopped without leaving")));
+        }
+        Ok(())
+    }
+
+    /// Adds this participant's row (and its workers' own rows, sharded), then checks that it is within the
+    /// run's number: of two that joined at once, the later withdraws.
+    async fn join(&self, admin: &Client, tag: &str) -> Result<Member, Error> {
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let workers = i64::try_from(self.config.workers()).unwrap_or(i64::MAX);
+        let insert = format!("INSERT INTO {members} (tag, workers) VALUES ($1, $2) RETURNING joined");
+        let joined: i64 = within(timeout, admin.query_one(&insert, &[&tag, &workers]))
+            .await
+            .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
+            .map_err(|error| self.failed(&error))?;
+        let place = format!("SELECT count(*) FROM {members} WHERE tag <> '{CONFIG_TAG}' AND joined <= $1");
+        let place: i64 = within(timeout, admin.query_one(&place, &[&joined]))
+            .await
+            .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
+            .map_err(|error| self.failed(&error))?;
+        if place as u64 > self.options.sharing.participants {
+            self.withdraw(admin, tag).await;
+            return Err(
+                self.refuse(&format!("the run has its {} participants already", self.options.sharing.participants))
+            );
+        }
+        // The configuration row is joined 1; the first member 2.
+        let shard_base = u64::try_from(joined.saturating_sub(2)).unwrap_or(0).saturating_mul(self.config.workers());
+        if shard_base > 0 {
+            within(timeout, admin.batch_execute(&self.table.add_shards(shard_base, self.config.workers())))
+                .await
+                .map_err(|error| self.failed(&error))?;
+        }
+        Ok(Member { tag: tag.to_owned(), shard_base })
+    }
+
+    /// Takes this participant out of a run that has not started (stopped, or failed): its row goes, so that
+    /// the others neither start with its workers counted nor wait for it; the tables go with the last one out.
+    pub(crate) async fn withdraw(&self, admin: &Client, tag: &str) {
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let delete = format!("DELETE FROM {members} WHERE tag = $1");
+        let _ = within(timeout, admin.execute(&delete, &[&tag])).await;
+        let left = format!("SELECT count(*) FROM {members} WHERE tag <> '{CONFIG_TAG}'");
+        let remaining: Option<i64> =
+            within(timeout, admin.query_one(&left, &[])).await.ok().and_then(|row| row.try_get(0).ok());
+        if remaining == Some(0) && !self.options.keep {
+            let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
+        }
+    }
+
+    /// Takes this participant out of a run that it cannot finish (stopped, or failed): it has left without a
+    /// report, so that the others stop waiting for it at once; the tables go once every member has left.
+    pub(crate) async fn abandon(&self, admin: &Client, tag: &str) {
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let leave = format!("UPDATE {members} SET left_run = true WHERE tag = $1");
+        let _ = within(timeout, admin.execute(&leave, &[&tag])).await;
+        self.drop_when_everyone_left(admin, u64::MAX).await;
+    }
+
+    /// Drops the run's tables (unless kept) when `last_out_after` members have left, or every member has.
+    async fn drop_when_everyone_left(&self, admin: &Client, last_out_after: u64) {
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let count =
+            format!("SELECT count(*) FILTER (WHERE left_run), count(*) FROM {members} WHERE tag <> '{CONFIG_TAG}'");
+        let Ok(row) = within(timeout, admin.query_one(&count, &[])).await else { return };
+        let (left, everyone): (i64, i64) = (row.try_get(0).unwrap_or(0), row.try_get(1).unwrap_or(i64::MAX));
+        if (left as u64 >= last_out_after || left >= everyone) && !self.options.keep {
+            let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
+        }
+    }
+
+    /// Every worker of every participant connected before any starts: this one says its workers are ready, and
+    /// waits until every member of the run's number has said so.
+    pub(crate) async fn rendezvous(&self, admin: &Client, tag: &str) -> Result<(), Stop> {
+        let participants = self.options.sharing.participants;
+        if participants == 1 {
+            return Ok(());
+        }
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let ready = format!("UPDATE {members} SET ready = true, beat = clock_timestamp() WHERE tag = $1");
+        if let Err(error) = within(timeout, admin.execute(&ready, &[&tag])).await {
+            self.withdraw(admin, tag).await;
+            return Err(Stop::Failed(self.failed(&error)));
+        }
+        let count = format!(
+            "SELECT count(*) FILTER (WHERE ready), COALESCE(sum(workers) FILTER (WHERE ready), 0)::bigint \
+             FROM {members} WHERE tag <> '{CONFIG_TAG}'"
+        );
+        let waiting = Instant::now();
+        let mut last_look = Instant::now();
+        loop {
+            if let Some(signal) = signals::received() {
+                self.withdraw(admin, tag).await;
+                return Err(Stop::Signal(signal));
+            }
+            let row = match within(timeout, admin.query_one(&count, &[])).await {
+                Ok(row) => row,
+                Err(error) => {
+                    self.withdraw(admin, tag).await;
+                    return Err(Stop::Failed(self.failed(&error)));
+                }
+            };
+            let ready_members: i64 = row.try_get(0).unwrap_or(0);
+            if ready_members as u64 >= participants {
+                return Ok(());
+            }
+            if waiting.elapsed() > self.options.sharing.rendezvous_timeout {
+                let ready_workers: i64 = row.try_get(1).unwrap_or(0);
+                self.withdraw(admin, tag).await;
+                return Err(Stop::Failed(RunError::Frontend(PostgresError::Rendezvous {
+                    run_id: self.id.clone(),
+                    ready: u64::try_from(ready_workers).unwrap_or(0),
+                    everyone: self.config.workers().saturating_mul(participants),
+                    waited: self.options.sharing.rendezvous_timeout,
+                })));
+            }
+            // Looked at often at first, then at most every poll: a long wait need not cost many queries.
+            let pause = if last_look.duration_since(waiting) < Duration::from_secs(1) {
+                POLL_EVERY
+            } else {
+                RENDEZVOUS_POLL / 10
+            };
+            tokio::time::sleep(pause).await;
+            last_look = Instant::now();
+        }
+    }
+
+    /// With participants: reports this one's increments, waits until every other has reported or gone unheard,
+    /// and returns their share.
+    pub(crate) async fn meet_at_the_end(&self, admin: &Client, tag: &str, local_done: u64) -> Result<Met, Stop> {
+        let participants = self.options.sharing.participants;
+        if participants == 1 {
+            return Ok(Met { others: None, last_out_after: 0 });
+        }
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let (done, expected) =
+            (i64::try_from(local_done).unwrap_or(i64::MAX), i64::try_from(self.config.expected()).unwrap_or(i64::MAX));
+        let report = format!("UPDATE {members} SET done = $2, expected = $3 WHERE tag = $1");
+        within(timeout, admin.execute(&report, &[&tag, &done, &expected]))
+            .await
+            .map_err(|error| Stop::Failed(self.failed(&error)))?;
+        // Unheard: its heartbeat lapsed (stopped, or paused), or it left without a report (it failed).
+        let look =
+            format!("SELECT done, expected, {} OR left_run FROM {members} WHERE tag <> '{CONFIG_TAG}'", lapsed_sql());
+        loop {
+            let stopped = signals::received().is_some();
+            let rows = match within(timeout, admin.query(&look, &[])).await {
+                Ok(rows) => rows,
+                Err(error) if !stopped => return Err(Stop::Failed(self.failed(&error))),
+                Err(_) => Vec::new(),
+            };
+            let mut reports = Vec::new();
+            let (mut missing, mut unheard) = (0_u64, 0_u64);
+            for row in &rows {
+                let done: Option<i64> = row.try_get(0).ok().flatten();
+                let expected: Option<i64> = row.try_get(1).ok().flatten();
+                // What another participant wrote is checked before it is added: never below zero.
+                if let Some((done, expected)) = done.zip(expected) {
+                    reports.push((u64::try_from(done).unwrap_or(0), u64::try_from(expected).unwrap_or(0)));
+                } else {
+                    missing += 1;
+                    unheard += u64::from(row.try_get::<_, bool>(2).unwrap_or(false));
+                }
+            }
+            let members_now = rows.len() as u64;
+            if stopped || missing == 0 || unheard == missing {
+                let reported = reports.len() as u64;
+                let tally = Tally::of(reports, missing);
+                return Ok(Met {
+                    others: Some(tally.others(participants, local_done, self.config)),
+                    last_out_after: last_out_after(reported, missing, stopped.then_some(members_now)),
+                });
+            }
+            tokio::time::sleep(POLL_EVERY * 5).await;
+        }
+    }
+
+    /// Says this participant has read the total; the one that makes the count of those that left reach
+    /// `last_out_after` drops the tables (never at `u64::MAX`).
+    pub(crate) async fn leave(&self, admin: &Client, tag: &str, last_out_after: u64) -> Result<(), Stop> {
+        let timeout = self.options.timeout;
+        let members = self.members();
+        let leave = format!("UPDATE {members} SET left_run = true WHERE tag = $1");
+        within(timeout, admin.execute(&leave, &[&tag])).await.map_err(|error| Stop::Failed(self.failed(&error)))?;
+        self.drop_when_everyone_left(admin, last_out_after).await;
+        Ok(())
+    }
+}
+
+/// An error that says the name is taken: the table exists (42P07), or two made it at once (23505 on the
+/// catalog).
+fn is_name_taken(error: &WorkerError) -> bool {
+    matches!(error, WorkerError::Server(e) if e.code().is_some_and(|code| {
+        *code == SqlState::DUPLICATE_TABLE || *code == SqlState::UNIQUE_VIOLATION
+    }))
+}
+
+/// `text` as an SQL string literal.
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Table;
+
+    #[test]
+    fn literals_are_quoted() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn the_members_table_fits_a_postgres_name() {
+        let id = "x".repeat(counter_client::participants::MAX_RUN_ID);
+        let table = Table::new(&id);
+        // NAMEDATALEN is 64: a longer name would be cut short, silently.
+        assert!(table.members_quoted().trim_matches('"').len() <= 63, "{}", table.members_quoted());
+    }
+}
