@@ -7,7 +7,8 @@ const BIN: &str = "counter-async";
 
 #[test]
 fn safe_strategies_are_exact_on_the_multi_thread_runtime_too() {
-    for sync in Strategy::ALL.iter().filter(|strategy| !strategy.is_racy()).map(|strategy| strategy.name()) {
+    // Fenced is refused in memory (its own test): a lock there cannot expire.
+    for sync in Strategy::ALL.iter().filter(|s| !s.is_racy() && **s != Strategy::Fenced).map(|s| s.name()) {
         for window in [["--work", "none", "--window", "before"], ["--work", "sleep:1ms", "--window", "inside"]] {
             let mut args = vec!["--flavor", "multi-thread", "--threads", "2", "--sync", sync, "--increments", "40"];
             args.extend(window);

@@ -18,7 +18,8 @@ fn pooled(bin: &str, args: &[&str]) -> RunReport {
 fn safe_strategies_are_exact_on_a_pool_for_both_job_sizes() {
     for bin in POOLED {
         for jobs in ["worker", "increment"] {
-            for sync in Strategy::ALL.iter().filter(|strategy| !strategy.is_racy()).map(|strategy| strategy.name()) {
+            // Fenced is refused in memory (its own test): a lock there cannot expire.
+            for sync in Strategy::ALL.iter().filter(|s| !s.is_racy() && **s != Strategy::Fenced).map(|s| s.name()) {
                 let args = ["--pool", "3", "--jobs", jobs, "--sync", sync, "--workers", "7", "--increments", "2000"];
                 let report = pooled(bin, &[&args[..], &["--work", "none"]].concat());
                 assert_eq!((report.final_value, report.lost_updates), (14_000, Some(0)), "{bin} {jobs} {sync}");

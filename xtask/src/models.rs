@@ -64,6 +64,9 @@ pub struct Description {
     pub start_flag: Option<&'static str>,
     /// Whether its binary runs the workers' loops on a pool (`--pool`).
     pub pools: bool,
+    /// Whether its lock can expire under a live holder (a lease), so that `--sync fenced` means something; the
+    /// binaries of the others refuse it, saying why.
+    pub lock_expires: bool,
     /// Fewer increments per worker in the default scenarios, when each step is a round trip or more and the
     /// scenario's own would keep the comparison from ending within a minute; such rows are timed among
     /// themselves, and the table says why.
@@ -133,6 +136,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         server: None,
         start_flag: None,
         pools: true,
+        lock_expires: false,
         slow_step: None,
         serve_flag: None,
         extra_rows: &[],
@@ -148,6 +152,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         server: None,
         start_flag: Some("--start"),
         pools: true,
+        lock_expires: false,
         slow_step: None,
         serve_flag: None,
         extra_rows: &[],
@@ -163,6 +168,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         server: None,
         start_flag: None,
         pools: false,
+        lock_expires: false,
         slow_step: None,
         serve_flag: None,
         extra_rows: &[],
@@ -186,6 +192,8 @@ pub const DESCRIPTIONS: [Description; 5] = [
         }),
         start_flag: None,
         pools: false,
+        // Its lock is a lease (SET NX PX): it expires under a holder that pauses past it.
+        lock_expires: true,
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
         slow_step: Some(SlowStep { io_like: 50, contended: 250, why: "a round trip per step" }),
         serve_flag: None,
@@ -209,6 +217,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         }),
         start_flag: None,
         pools: false,
+        lock_expires: false,
         // A transaction is a few round trips and a commit: a few thousand a second on one row.
         slow_step: Some(SlowStep { io_like: 50, contended: 100, why: "a transaction per step" }),
         // initdb alone takes 0.6 s here: the comparison's runs share one cluster.

@@ -59,6 +59,7 @@ pub const FRONTEND: Frontend = Frontend {
         binary: MODEL.binary(),
         blocking_work: true,
         no_pool: Some("its tasks already run on the runtime's threads"),
+        no_fencing: Some(counter_core::config::IN_MEMORY_LOCK),
     },
     work_help: "Simulated work per increment: none, yield, sleep:<duration> (awaits the runtime's timer), \
                 spin:<duration> (busy loop), or block:<duration> (a blocking sleep inside the task). Durations: \
@@ -394,7 +395,7 @@ fn report_of(outcome: TaskOutcome) -> WorkerReport {
 /// What this run's choices mean, for the report.
 fn notes(config: &Config, options: &RuntimeOptions) -> Vec<String> {
     let mut notes = Vec::new();
-    if config.strategy() == Strategy::Mutex {
+    if config.strategy().takes_lock() {
         notes.push(match config.window() {
             Window::Inside => "the lock is held across the work, which may await: it is tokio's async mutex, \
                                which a waiting task yields on instead of blocking the thread"

@@ -63,7 +63,7 @@ fn bare(strategy: Strategy, workers: usize, n: u64) -> f64 {
                             }
                         }
                     }
-                    Strategy::Sharded | Strategy::Mutex => {
+                    Strategy::Sharded | Strategy::Mutex | Strategy::Fenced => {
                         for _ in 0..n {
                             let slot = black_box(slot);
                             slot.store(slot.load(Relaxed).wrapping_add(1), Relaxed);
@@ -112,7 +112,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn main() {
     let n = increments();
     // The lock-free strategies: the mutex's loop is the lock, whose cost compare measures.
-    for strategy in Strategy::ALL.into_iter().filter(|strategy| *strategy != Strategy::Mutex) {
+    for strategy in Strategy::ALL.into_iter().filter(|strategy| !strategy.takes_lock()) {
         // Interleaved rounds: drift in the machine's load falls on every figure alike.
         let mut figures: [Vec<f64>; 4] = Default::default();
         for _ in 0..ROUNDS {

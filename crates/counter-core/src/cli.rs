@@ -52,6 +52,8 @@ value_enum!(Strategy {
     Strategy::Atomic => "one indivisible read-modify-write",
     Strategy::Sharded => "one slot per worker, each written by its owner alone, summed at the end",
     Strategy::Optimistic => "compare-and-swap, made again when another worker got there first; retries counted",
+    Strategy::Fenced => "a lock whose grants carry a rising token the store checks: a holder whose lock expired is \
+                         refused (a store with expiring locks only)",
 });
 value_enum!(Window {
     Window::Before => "work, then read and write back: the seed program",

@@ -186,16 +186,25 @@ pub enum Strategy {
     /// Optimistic: read, then write the value plus one only if it is still what was read (compare-and-swap),
     /// and try again with the new value when another worker got there first. The retries are counted.
     Optimistic,
+    /// A lock whose every grant carries a rising token, checked by the store on each read and write: a holder
+    /// whose lock expired under it (paused past its lease) is refused ("fenced off") instead of writing over a
+    /// newer holder's update. Only where a lock can expire: elsewhere a lock needs no fencing.
+    Fenced,
 }
 
 impl Strategy {
     /// Every strategy, in the order the project presents them.
-    pub const ALL: [Strategy; 5] =
-        [Strategy::Racy, Strategy::Mutex, Strategy::Atomic, Strategy::Sharded, Strategy::Optimistic];
+    pub const ALL: [Strategy; 6] =
+        [Strategy::Racy, Strategy::Mutex, Strategy::Atomic, Strategy::Sharded, Strategy::Optimistic, Strategy::Fenced];
 
     /// Whether this strategy can lose updates.
     pub fn is_racy(self) -> bool {
         self == Strategy::Racy
+    }
+
+    /// Whether this strategy takes a lock around the read-modify-write (mutex, fenced).
+    pub fn takes_lock(self) -> bool {
+        matches!(self, Strategy::Mutex | Strategy::Fenced)
     }
 
     /// The name on the command line and in reports: `racy`, `sharded`.
@@ -206,6 +215,7 @@ impl Strategy {
             Strategy::Atomic => "atomic",
             Strategy::Sharded => "sharded",
             Strategy::Optimistic => "optimistic",
+            Strategy::Fenced => "fenced",
         }
     }
 }
@@ -377,9 +387,19 @@ impl Request {
         if let (Some(reason), Some(_)) = (abilities.no_pool, self.pool) {
             return Err(ConfigError::Conflict(format!("{} has no pool: {reason}", abilities.binary)));
         }
+        if let (Some(reason), Strategy::Fenced) = (abilities.no_fencing, self.strategy) {
+            return Err(ConfigError::Conflict(format!(
+                "{} has no --sync fenced: {reason}; a lock that cannot expire needs no fencing (--sync mutex)",
+                abilities.binary
+            )));
+        }
         self.validate()
     }
 }
+
+/// Why an in-memory model has no `--sync fenced`.
+pub const IN_MEMORY_LOCK: &str = "its lock is held until its holder releases it or dies, never taken from a \
+                                  holder that lives";
 
 /// What a model can run besides the workload every model runs; each frontend states its own, and
 /// [`Request::validate_for`] refuses the rest.
@@ -391,6 +411,8 @@ pub struct Abilities {
     pub blocking_work: bool,
     /// Why `--pool` means nothing here, when it does not.
     pub no_pool: Option<&'static str>,
+    /// Why `--sync fenced` means nothing here, when it does not: the model's lock cannot expire under a holder.
+    pub no_fencing: Option<&'static str>,
 }
 
 fn ideal_worker_time(work: Work, increments: u64) -> Option<Duration> {
@@ -617,8 +639,9 @@ mod tests {
 
     #[test]
     fn models_refuse_what_they_cannot_run() {
-        let blocking = Abilities { binary: "a", blocking_work: true, no_pool: Some("its tasks share threads") };
-        let plain = Abilities { binary: "b", blocking_work: false, no_pool: None };
+        let blocking =
+            Abilities { binary: "a", blocking_work: true, no_pool: Some("its tasks share threads"), no_fencing: None };
+        let plain = Abilities { binary: "b", blocking_work: false, no_pool: None, no_fencing: None };
         let block = Request { work: Work::Block(Duration::from_millis(1)), ..Request::default() };
         let message = block.clone().validate_for(&plain).unwrap_err().to_string();
         assert!(message.contains("block:1ms") && message.contains("sleep:") && message.contains(" b:"), "{message}");

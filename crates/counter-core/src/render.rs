@@ -222,6 +222,7 @@ fn describe_strategy(strategy: Strategy) -> &'static str {
         Strategy::Optimistic => {
             "optimistic: read, then compare-and-swap the value plus one; on a conflict, try again with the new value"
         }
+        Strategy::Fenced => "fenced: the read-modify-write under a lock whose grants carry a token the store checks",
     }
 }
 
@@ -308,7 +309,7 @@ pub fn explain_generic(report: &RunReport) -> Vec<String> {
              they never ran at the same moment)"
                 .to_owned(),
         ),
-        Strategy::Mutex => lines.push(
+        Strategy::Mutex | Strategy::Fenced => lines.push(
             "no update was lost: the lock made each read-modify-write exclusive; the price is waiting for it"
                 .to_owned(),
         ),

@@ -143,7 +143,7 @@ pub fn increments_without_work(
             Strategy::Optimistic => {
                 (0..batch).for_each(|_| counter.increment_lock_free(Strategy::Optimistic, writer));
             }
-            Strategy::Mutex => {
+            Strategy::Mutex | Strategy::Fenced => {
                 for _ in 0..batch {
                     counter.increment(Strategy::Mutex, writer)?;
                 }

@@ -25,7 +25,8 @@ fn promise(strategy: Strategy) -> Promise {
     match strategy {
         Strategy::Racy => Promise::LosesSometimes,
         Strategy::Atomic | Strategy::Sharded | Strategy::Optimistic => Promise::Exact,
-        Strategy::Mutex => Promise::NotModelled,
+        // The process-shared pthread mutex; fenced is a store's (in memory it is the mutex).
+        Strategy::Mutex | Strategy::Fenced => Promise::NotModelled,
     }
 }
 

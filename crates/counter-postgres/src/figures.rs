@@ -96,7 +96,9 @@ pub const WORDS: ModelWords = ModelWords { strategy: |strategy| Some(statements(
 fn statements(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::Racy => "racy: BEGIN, SELECT v, UPDATE SET v = <read + 1>, COMMIT",
-        Strategy::Mutex => "mutex: BEGIN, SELECT v FOR UPDATE (a row lock), UPDATE SET v = <read + 1>, COMMIT",
+        Strategy::Mutex | Strategy::Fenced => {
+            "mutex: BEGIN, SELECT v FOR UPDATE (a row lock), UPDATE SET v = <read + 1>, COMMIT"
+        }
         Strategy::Atomic => "atomic: UPDATE SET v = v + 1, one statement: the server reads and writes the row",
         Strategy::Sharded => "sharded: UPDATE SET v = v + 1 on each worker's own row, summed at the end",
         Strategy::Optimistic => {

@@ -71,7 +71,15 @@ pub const MODEL: Model = Model::Postgres;
 /// How this crate's binary presents itself: what it can run, its help, its words.
 pub const FRONTEND: Frontend = Frontend {
     model: MODEL,
-    abilities: Abilities { binary: MODEL.binary(), blocking_work: false, no_pool: Some(counter_client::NO_POOL) },
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: false,
+        no_pool: Some(counter_client::NO_POOL),
+        no_fencing: Some(
+            "its lock is a row lock held to COMMIT, or until the holder's connection ends and the server rolls its \
+             transaction back: never taken from a holder that is still connected",
+        ),
+    },
     work_help: counter_client::WORK_HELP,
     words: figures::WORDS,
 };
@@ -631,7 +639,7 @@ fn notes(config: &Config, options: &PostgresOptions) -> Vec<String> {
                 "racy is BEGIN, SELECT v, UPDATE to the value read plus one, COMMIT: the window is a round trip, and \
                  what isolation level lets through"
             }
-            Strategy::Mutex => {
+            Strategy::Mutex | Strategy::Fenced => {
                 "mutex is SELECT ... FOR UPDATE, a row lock held to COMMIT; pg_advisory_xact_lock is the other common \
                  lock, not offered here: it locks the same way, on a number instead of a row"
             }

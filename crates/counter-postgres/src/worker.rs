@@ -164,7 +164,8 @@ impl<'a> Worker<'a> {
             let inside = config.window() == Window::Inside;
             let finished = match config.strategy() {
                 Strategy::Racy => self.read_then_write(inside, false).await?,
-                Strategy::Mutex => self.read_then_write(inside, true).await?,
+                // Refused before a run (a row lock cannot expire): the mutex if it came.
+                Strategy::Mutex | Strategy::Fenced => self.read_then_write(inside, true).await?,
                 Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await?,
                 Strategy::Optimistic => self.optimistic(inside).await?,
             };

@@ -39,6 +39,10 @@ pub struct RedisFigures {
     pub lock_waits: u64,
     /// Mutex strategy: locks that expired (their TTL ran out) before their holder released them.
     pub lock_expiries: u64,
+    /// Fenced strategy: reads or writes refused because their lock's token was older than the newest the counter
+    /// had seen (a holder whose lease had expired), each increment then made again.
+    #[serde(default)]
+    pub fenced_off: u64,
 }
 
 impl RedisFigures {
@@ -65,13 +69,21 @@ impl RedisFigures {
                     self.server_rss_kib.map(|kib| format!("; server RSS {}", whole_kib(kib))).unwrap_or_default()
                 ),
             );
-        if strategy != Strategy::Mutex {
+        if !matches!(strategy, Strategy::Mutex | Strategy::Fenced) {
             return extension;
         }
+        let fenced = if strategy == Strategy::Fenced {
+            format!(
+                "; {} fenced off (an expired holder's token refused)",
+                units::count(self.fenced_off, "read or write", "reads or writes")
+            )
+        } else {
+            String::new()
+        };
         extension.line(
             "lock",
             format!(
-                "{} found it taken; {} before their holder released {} (--lock-ttl)",
+                "{} found it taken; {} before their holder released {} (--lock-ttl){fenced}",
                 units::count(self.lock_waits, "attempt", "attempts"),
                 units::count(self.lock_expiries, "lock expired", "locks expired"),
                 if self.lock_expiries == 1 { "it" } else { "them" },
@@ -91,6 +103,9 @@ fn commands(strategy: Strategy) -> &'static str {
         Strategy::Sharded => "sharded: HINCRBY on each worker's own field of a hash, summed at the end",
         Strategy::Optimistic => {
             "optimistic: WATCH, GET, MULTI / SET / EXEC; made again when EXEC finds the key changed"
+        }
+        Strategy::Fenced => {
+            "fenced: the mutex's lock with a token (INCR) per grant; GET and SET as scripts that refuse an older token"
         }
     }
 }
@@ -117,6 +132,18 @@ fn why(report: &RunReport) -> Option<Vec<String>> {
         (Strategy::Mutex, 0) => vec![
             "no update was lost: the lock key (SET NX) made each GET and SET exclusive, and no lease expired under \
              its holder"
+                .to_owned(),
+        ],
+        (Strategy::Fenced, 0) if figures.fenced_off > 0 => vec![format!(
+            "no update was lost, although {} before their holder released {}: the counter refused {} made with an \
+             older token than one it had seen (fenced off), and each such increment was made again under a new lock",
+            units::count(figures.lock_expiries, "lock expired", "locks expired"),
+            if figures.lock_expiries == 1 { "it" } else { "them" },
+            units::count(figures.fenced_off, "read or write", "reads or writes"),
+        )],
+        (Strategy::Fenced, 0) => vec![
+            "no update was lost: the lock made each read and write exclusive, and no holder's token was ever older \
+             than the counter's newest (none was fenced off)"
                 .to_owned(),
         ],
         (Strategy::Atomic, 0) => {

@@ -13,6 +13,10 @@ pub(crate) struct Keys {
     pub(crate) shards: String,
     /// The mutex.
     pub(crate) lock: String,
+    /// Fenced: the last token granted with the lock (INCR).
+    pub(crate) fence: String,
+    /// Fenced: the newest token the counter has been read or written with; an older one is refused.
+    pub(crate) fence_newest: String,
     /// Workers ready, over every participant.
     pub(crate) ready: String,
     /// One token per participant, pushed when every worker is ready.
@@ -36,6 +40,8 @@ impl Keys {
             value: key("value"),
             shards: key("shards"),
             lock: key("lock"),
+            fence: key("fence"),
+            fence_newest: key("fence-newest"),
             ready: key("ready"),
             go: key("go"),
             done: key("done"),
@@ -47,12 +53,14 @@ impl Keys {
     }
 
     /// Every key a run may create but the heartbeats (which expire by themselves).
-    pub(crate) fn all(&self) -> [&str; 9] {
+    pub(crate) fn all(&self) -> [&str; 11] {
         [
             &self.config,
             &self.value,
             &self.shards,
             &self.lock,
+            &self.fence,
+            &self.fence_newest,
             &self.ready,
             &self.go,
             &self.done,

@@ -64,7 +64,12 @@ pub const MODEL: Model = Model::Redis;
 /// How this crate's binary presents itself: what it can run, its help, its words.
 pub const FRONTEND: Frontend = Frontend {
     model: MODEL,
-    abilities: Abilities { binary: MODEL.binary(), blocking_work: false, no_pool: Some(counter_client::NO_POOL) },
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: false,
+        no_pool: Some(counter_client::NO_POOL),
+        no_fencing: None,
+    },
     work_help: counter_client::WORK_HELP,
     words: figures::WORDS,
 };
@@ -303,7 +308,7 @@ impl Run<'_> {
             .await
             .map(drop)
             .map_err(|error| self.unreachable(&error))?;
-        if self.config.strategy() == Strategy::Mutex {
+        if matches!(self.config.strategy(), Strategy::Mutex | Strategy::Fenced) {
             // The lock is taken with SET ... NX GET, which came with Redis 7.0.
             let info: String =
                 redis::cmd("INFO").arg("server").query_async(&mut connection).await.map_err(|e| self.failed(&e))?;
@@ -607,6 +612,16 @@ impl Run<'_> {
             .arg("_")
             .arg(0)
             .ignore()
+            .cmd("SET")
+            .arg(&keys.fence)
+            .arg(0)
+            .arg("NX")
+            .ignore()
+            .cmd("SET")
+            .arg(&keys.fence_newest)
+            .arg(0)
+            .arg("NX")
+            .ignore()
             .query_async(admin)
             .await;
         if let Err(error) = prepared {
@@ -648,11 +663,12 @@ impl Run<'_> {
         }
         let mut latencies = Latencies::default();
         let mut worker_reports = WorkerTally::with_capacity(workers);
-        let (mut round_trips, mut lock_waits, mut retries) = (0, 0, 0);
+        let (mut round_trips, mut lock_waits, mut retries, mut fenced_off) = (0, 0, 0, 0);
         for (index, tally) in &tallies {
             latencies.merge(&tally.latencies);
             round_trips += tally.round_trips;
             lock_waits += tally.lock_waits;
+            fenced_off += tally.fenced_off;
             retries += tally.retries;
             worker_reports.push(counter_client::worker_report(*index, tally.increments_done, tally.elapsed));
         }
@@ -671,6 +687,7 @@ impl Run<'_> {
             server_rss_kib,
             lock_waits,
             lock_expiries: job.lock_expiries(),
+            fenced_off,
         };
         let measured = Measurements {
             final_value,
@@ -720,6 +737,13 @@ fn notes(config: &Config, options: &RedisOptions) -> Vec<String> {
         Strategy::Mutex => notes.push(format!(
             "mutex is a lock key taken with SET NX PX {} ms (retried with backoff) and released with a compare-and-delete \
              script; a holder that dies keeps it until then",
+            options.lock_ttl.as_millis()
+        )),
+        Strategy::Fenced => notes.push(format!(
+            "fenced is the mutex's lock (SET NX PX {} ms) with a token from INCR at each grant; the GET and the SET \
+             are scripts that refuse a token older than the newest the counter has seen (Kleppmann's fencing), so a \
+             holder whose lease expired under it cannot write over a newer holder's update: it is fenced off, and \
+             takes the lock again",
             options.lock_ttl.as_millis()
         )),
         Strategy::Atomic => notes.push("atomic is INCR: the server does the read-modify-write".to_owned()),

@@ -22,6 +22,21 @@ use crate::keys::Keys;
 const RELEASE: &str =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
+/// Fenced: reads the counter with token ARGV[1], unless an older token than the newest seen (KEYS[1]): then
+/// -1. A newer token becomes the newest, so that every holder before it is fenced off from then on.
+const FENCED_GET: &str = "local newest = tonumber(redis.call('get', KEYS[1]) or '0') \
+                          if tonumber(ARGV[1]) < newest then return -1 end \
+                          redis.call('set', KEYS[1], ARGV[1], 'KEEPTTL') \
+                          return tonumber(redis.call('get', KEYS[2]) or '0')";
+
+/// Fenced: writes ARGV[2] to the counter (KEYS[2]) with token ARGV[1], unless an older token than the newest
+/// seen (KEYS[1]): 1 when written, 0 when fenced off.
+const FENCED_SET: &str = "local newest = tonumber(redis.call('get', KEYS[1]) or '0') \
+                          if tonumber(ARGV[1]) < newest then return 0 end \
+                          redis.call('set', KEYS[1], ARGV[1], 'KEEPTTL') \
+                          redis.call('set', KEYS[2], ARGV[2], 'KEEPTTL') \
+                          return 1";
+
 /// The shortest and longest pauses before trying a taken lock again.
 const BACKOFF_MIN: Duration = Duration::from_micros(100);
 const BACKOFF_MAX: Duration = Duration::from_millis(20);
@@ -35,6 +50,8 @@ pub(crate) struct Tally {
     pub(crate) latencies: Latencies,
     pub(crate) lock_waits: u64,
     pub(crate) retries: u64,
+    /// Fenced: reads or writes the counter refused for an older token than the newest it had seen.
+    pub(crate) fenced_off: u64,
 }
 
 /// What every worker shares.
@@ -120,6 +137,7 @@ impl<'a> Worker<'a> {
             let finished = match config.strategy() {
                 Strategy::Racy => self.racy(inside).await?,
                 Strategy::Mutex => self.locked(inside).await?,
+                Strategy::Fenced => self.fenced(inside).await?,
                 Strategy::Atomic => {
                     self.with_work_first(inside, |keys| redis::cmd("INCR").arg(&keys.value).clone()).await?
                 }
@@ -172,30 +190,108 @@ impl<'a> Worker<'a> {
     /// that saw the same holder for that long, or by its holder, whose release finds the lock gone.
     async fn locked(&mut self, inside: bool) -> redis::RedisResult<Performed> {
         let keys = self.job.keys.clone();
-        let token = format!("{}-{}-{}", self.job.participant, self.index, self.tally.increments_done);
+        let token = self.lock_token();
+        if self.take_lock(&token, false).await?.is_none() {
+            return Ok(Performed::Interrupted);
+        }
+        let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&keys.value)).await?;
+        let performed = if inside { self.work().await } else { Performed::Finished };
+        if performed == Performed::Finished {
+            let () =
+                self.round_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
+        }
+        self.release(&token).await?;
+        Ok(performed)
+    }
+
+    /// The mutex, with a fencing token from each grant: the GET and the SET are scripts that refuse a token older
+    /// than the newest the counter has seen. A holder whose lease expired under it, and whose lock another took,
+    /// is refused (fenced off) and makes the increment again under a new lock; its work is not made again.
+    async fn fenced(&mut self, inside: bool) -> redis::RedisResult<Performed> {
+        let keys = self.job.keys.clone();
+        let mut work_inside = inside;
+        loop {
+            let token = self.lock_token();
+            let Some(fence) = self.take_lock(&token, true).await? else {
+                return Ok(Performed::Interrupted);
+            };
+            let read: i64 = self
+                .round_trip(
+                    redis::cmd("EVAL").arg(FENCED_GET).arg(2).arg(&keys.fence_newest).arg(&keys.value).arg(fence),
+                )
+                .await?;
+            let written = if read < 0 {
+                false
+            } else {
+                if work_inside && self.work().await == Performed::Interrupted {
+                    self.release(&token).await?;
+                    return Ok(Performed::Interrupted);
+                }
+                work_inside = false;
+                let written: i64 = self
+                    .round_trip(
+                        redis::cmd("EVAL")
+                            .arg(FENCED_SET)
+                            .arg(2)
+                            .arg(&keys.fence_newest)
+                            .arg(&keys.value)
+                            .arg(fence)
+                            .arg(read + 1),
+                    )
+                    .await?;
+                written == 1
+            };
+            self.release(&token).await?;
+            if written {
+                return Ok(Performed::Finished);
+            }
+            self.tally.fenced_off += 1;
+            if should_stop() {
+                return Ok(Performed::Interrupted);
+            }
+        }
+    }
+
+    /// This worker's token for its next lock: participant, worker and increment, unique across machines.
+    fn lock_token(&self) -> String {
+        format!("{}-{}-{}-{}", self.job.participant, self.index, self.tally.increments_done, self.tally.fenced_off)
+    }
+
+    /// Takes the lock with `token`, retried with backoff while another holds it; with `fence`, the grant also
+    /// draws the next fencing token (INCR, in the same transaction). `None` when stopped while waiting.
+    async fn take_lock(&mut self, token: &str, fence: bool) -> redis::RedisResult<Option<i64>> {
+        let keys = self.job.keys.clone();
         let ttl_ms = u64::try_from(self.job.lock_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut backoff = BACKOFF_MIN;
         let mut waited_for = Vec::new();
         loop {
             // With GET, SET NX answers the holder's token when the lock is taken, and nil when we took it; PTTL in
-            // the same transaction says how long the holder's lock has left.
+            // the same transaction says how long the holder's lock has left. INCR draws a token even when the lock
+            // was taken by another: tokens only need to rise.
             let started = Instant::now();
-            let (holder, ttl_left): (Option<String>, i64) = redis::pipe()
-                .atomic()
+            let mut pipe = redis::pipe();
+            pipe.atomic()
                 .cmd("SET")
                 .arg(&keys.lock)
-                .arg(&token)
+                .arg(token)
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_ms)
                 .arg("GET")
                 .cmd("PTTL")
-                .arg(&keys.lock)
-                .query_async(&mut self.connection)
-                .await?;
+                .arg(&keys.lock);
+            if fence {
+                pipe.cmd("INCR").arg(&keys.fence);
+            } else {
+                pipe.cmd("ECHO").arg(0);
+            }
+            let (holder, ttl_left, drawn): (Option<String>, i64, i64) = pipe.query_async(&mut self.connection).await?;
             self.tally.latencies.record(started.elapsed());
             self.tally.round_trips += 1;
-            let Some(holder) = holder else { break };
+            let Some(holder) = holder else {
+                self.note_expired_holders(&waited_for);
+                return Ok(Some(drawn));
+            };
             self.tally.lock_waits += 1;
             // Only a holder seen about to expire is remembered: the map stays as small as such sightings are rare.
             if ttl_left <= ABOUT_TO_EXPIRE_MS {
@@ -205,23 +301,21 @@ impl<'a> Worker<'a> {
                 waited_for.push(holder);
             }
             if should_stop() {
-                return Ok(Performed::Interrupted);
+                return Ok(None);
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
-        self.note_expired_holders(&waited_for);
-        let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&keys.value)).await?;
-        let performed = if inside { self.work().await } else { Performed::Finished };
-        if performed == Performed::Finished {
-            let () =
-                self.round_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
-        }
-        let released: i64 = self.round_trip(redis::cmd("EVAL").arg(RELEASE).arg(1).arg(&keys.lock).arg(&token)).await?;
+    }
+
+    /// Releases the lock if it is still `token`'s; one found gone had expired under its holder.
+    async fn release(&mut self, token: &str) -> redis::RedisResult<()> {
+        let keys = self.job.keys.clone();
+        let released: i64 = self.round_trip(redis::cmd("EVAL").arg(RELEASE).arg(1).arg(&keys.lock).arg(token)).await?;
         if released == 0 {
-            self.job.holders().insert(token, Sighting { last_ttl_ms: 0, expired: true });
+            self.job.holders().insert(token.to_owned(), Sighting { last_ttl_ms: 0, expired: true });
         }
-        Ok(performed)
+        Ok(())
     }
 
     /// After taking the lock: a holder this participant's waiters last saw with its lock about to expire kept it

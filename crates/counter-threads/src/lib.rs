@@ -44,7 +44,12 @@ pub const MODEL: Model = Model::Threads;
 /// How this crate's binary presents itself: what it can run, its help, its words.
 pub const FRONTEND: Frontend = Frontend {
     model: MODEL,
-    abilities: Abilities { binary: MODEL.binary(), blocking_work: false, no_pool: None },
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: false,
+        no_pool: None,
+        no_fencing: Some(counter_core::config::IN_MEMORY_LOCK),
+    },
     work_help: WORK_HELP,
     words: ModelWords::GENERIC,
 };

@@ -41,9 +41,12 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
     for &model in asked.models {
         let description = models::of(model);
         let program = Program::binary(bin_dir, model.binary());
+        // A lock that cannot expire needs no fencing: such a model's binary refuses `fenced`, so it gets no row.
+        let syncs: Vec<Strategy> =
+            asked.syncs.iter().copied().filter(|sync| *sync != Strategy::Fenced || description.lock_expires).collect();
         let plain = |label: String, mut extra_flags: Vec<String>| {
             extra_flags.extend(description.server_flags(asked.servers));
-            Target { label, model, program: program.clone(), syncs: asked.syncs.to_vec(), extra_flags, python: false }
+            Target { label, model, program: program.clone(), syncs: syncs.clone(), extra_flags, python: false }
         };
         for (start, flags) in description.variants(asked.starts) {
             let label =
@@ -51,7 +54,7 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
             targets.push(plain(label, flags));
         }
         for extra in description.extra_rows {
-            let syncs: Vec<Strategy> = asked.syncs.iter().copied().filter(|sync| extra.syncs.contains(sync)).collect();
+            let syncs: Vec<Strategy> = syncs.iter().copied().filter(|sync| extra.syncs.contains(sync)).collect();
             if !syncs.is_empty() {
                 let flags = extra.flags.iter().map(|&flag| flag.to_owned()).collect();
                 targets.push(Target { syncs, ..plain(format!("{} {}", model.name(), extra.label), flags) });

@@ -209,8 +209,30 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
         out.extend(cost_sentences(name, &scenario_rows));
         out.extend(gil_sentences(name, &scenario_rows));
     }
+    out.extend(fencing_sentence(rows));
     out.extend(memory_sentences(probes));
     out
+}
+
+/// Which models had no fenced rows, and why: their locks cannot expire under a holder.
+fn fencing_sentence(rows: &[Row]) -> Option<String> {
+    let fenced: Vec<Model> = rows.iter().filter(|row| row.sync == Strategy::Fenced).map(|row| row.model).collect();
+    if fenced.is_empty() {
+        return None;
+    }
+    let mut without: Vec<&str> = Vec::new();
+    for row in rows.iter().filter(|row| !row.python && !fenced.contains(&row.model)) {
+        if !without.contains(&row.model.name()) {
+            without.push(row.model.name());
+        }
+    }
+    (!without.is_empty()).then(|| {
+        format!(
+            "fenced runs where a lock can expire under its holder (a lease): {} have locks that cannot, so they \
+             need no fencing and have no fenced rows.",
+            without.join(", ")
+        )
+    })
 }
 
 /// What the optimistic rows retried and what the networked rows cost in round trips.

@@ -114,6 +114,7 @@ pub fn unavailable(strategy: Strategy) -> Option<&'static str> {
         Strategy::Racy | Strategy::Mutex => None,
         Strategy::Optimistic => Some("CPython has no compare-and-swap on shared memory, so no lock-free retry"),
         Strategy::Atomic | Strategy::Sharded => Some("CPython has no atomic or per-worker counter to compare"),
+        Strategy::Fenced => Some("a lock in memory cannot expire under its holder, so it needs no fencing"),
     }
 }
 
