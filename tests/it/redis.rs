@@ -8,7 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_core::{config::Strategy, report::RunReport};
+use counter_core::{
+    config::Strategy,
+    report::{RunReport, Verdict},
+};
 use tests::{
     KillOnDrop, Scratch, can_run, command, process_exists, run, run_json, signal_pid, stderr_of, wait_timeout,
 };
@@ -50,6 +53,10 @@ impl TestServer {
 
     fn url(&self) -> String {
         format!("unix://{}", self.socket.display())
+    }
+
+    fn pid(&self) -> i32 {
+        self._process.0.id() as i32
     }
 
     /// Waits until `key` holds a number of at least `at_least`: the run it belongs to has started counting.
@@ -141,6 +148,71 @@ fn an_expired_lease_loses_updates_under_mutex_and_none_under_fenced() {
     let text = run(BIN, &[&args[..], &lease, &["--sync", "fenced"]].concat());
     let said = String::from_utf8_lossy(&text.stdout);
     assert!(said.lines().any(|line| line.starts_with("why:") && line.contains("fenced off")), "{said}");
+}
+
+/// A run whose figures are checked against their outcomes: started on `server` as `run_id` with `args`, its
+/// report once `fault` (called when the counter has reached 30) has done its work.
+fn run_through(server: &TestServer, run_id: &str, args: &[&str], fault: impl FnOnce()) -> RunReport {
+    let mut child = KillOnDrop(
+        command(BIN)
+            .args(["--redis", &server.url(), "--run-id", run_id, "--format", "json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    server.wait_for_value(&format!("counter-lab:{run_id}:value"), 30);
+    fault();
+    let (status, stdout, stderr) = output_within(&mut child.0, Duration::from_secs(60));
+    assert!(status.success(), "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// Connections killed by the server's own command (`CLIENT KILL`), twice: the workers connect again and go on,
+/// and the final value lies within the bounds the outcomes give.
+#[test]
+fn killed_connections_are_survived_by_reconnecting() {
+    if !have_redis("killed_connections_are_survived_by_reconnecting") {
+        return;
+    }
+    let server = TestServer::start("redis-client-kill", &[]);
+    let args = ["--sync", "atomic", "--workers", "3", "--increments", "200", "--work", "sleep:5ms", "--timeout", "1s"];
+    let report = run_through(&server, "killed", &args, || {
+        for _ in 0..2 {
+            assert_ne!(server.cli(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]), "0");
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let outcomes = report.outcomes.expect("the outcomes");
+    assert_eq!(outcomes.acknowledged + outcomes.failed + outcomes.indeterminate, 600, "{outcomes:?}");
+    assert!(outcomes.acknowledged < 600 && count(&report, "reconnections") >= 3, "{report:?}");
+    let (low, high) = (outcomes.acknowledged, outcomes.acknowledged + outcomes.indeterminate);
+    assert!((low..=high).contains(&report.final_value), "{} outside [{low}, {high}]", report.final_value);
+    assert!(matches!(outcomes.verdict, Verdict::Exact | Verdict::Consistent { .. }), "{outcomes:?}");
+    assert_eq!(server.cli(&["KEYS", "counter-lab:*"]), "", "the run's keys are gone");
+}
+
+/// The server stalled (SIGSTOP) past the response timeout: increments sent and never answered are
+/// indeterminate, the workers connect again once it answers, and the final value lies within the bounds.
+#[test]
+fn a_stalled_server_yields_indeterminate_increments_and_a_final_value_within_bounds() {
+    if !have_redis("a_stalled_server_yields_indeterminate_increments_and_a_final_value_within_bounds") {
+        return;
+    }
+    let server = TestServer::start("redis-stall", &[]);
+    let args =
+        ["--sync", "atomic", "--workers", "3", "--increments", "100", "--work", "sleep:5ms", "--timeout", "500ms"];
+    let report = run_through(&server, "stalled", &args, || {
+        signal_pid(server.pid(), libc::SIGSTOP);
+        thread::sleep(Duration::from_millis(1500));
+        signal_pid(server.pid(), libc::SIGCONT);
+    });
+    let outcomes = report.outcomes.expect("the outcomes");
+    assert!(outcomes.indeterminate > 0, "{outcomes:?}");
+    let (low, high) = (outcomes.acknowledged, outcomes.acknowledged + outcomes.indeterminate);
+    assert!((low..=high).contains(&report.final_value), "{} outside [{low}, {high}]", report.final_value);
+    assert!(matches!(outcomes.verdict, Verdict::Consistent { .. }), "{outcomes:?}");
 }
 
 #[test]

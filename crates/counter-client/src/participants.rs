@@ -8,7 +8,7 @@ use std::time::Duration;
 use counter_core::{
     config::{Config, ConfigError, parse_count},
     duration::parse_duration,
-    report::OtherParticipants,
+    report::{OtherParticipants, Unsettled},
     unique,
 };
 
@@ -138,6 +138,33 @@ pub fn participant_tag() -> String {
     format!("{}-{}", std::process::id(), unique::random_hex())
 }
 
+/// What one participant reported at the end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reported {
+    /// Increments done (acknowledged).
+    pub done: u64,
+    /// Increments asked for.
+    pub expected: u64,
+    /// Increments not acknowledged, where the store tracks them.
+    pub unsettled: Unsettled,
+}
+
+impl Reported {
+    /// As a store keeps it: `done expected failed indeterminate`.
+    pub fn encode(&self) -> String {
+        format!("{} {} {} {}", self.done, self.expected, self.unsettled.failed, self.unsettled.indeterminate)
+    }
+
+    /// Read back from [`Reported::encode`]'s form; `None` for anything else (another participant's report
+    /// crossed a process boundary: it is checked, not trusted).
+    pub fn decode(text: &str) -> Option<Reported> {
+        let numbers: Vec<u64> = text.split(' ').map(str::parse).collect::<Result<_, _>>().ok()?;
+        let [done, expected, failed, indeterminate] = numbers[..] else { return None };
+        (done <= expected && done.saturating_add(failed).saturating_add(indeterminate) <= expected)
+            .then_some(Reported { done, expected, unsettled: Unsettled { failed, indeterminate } })
+    }
+}
+
 /// What the meeting at the end found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
@@ -147,22 +174,27 @@ pub struct Tally {
     pub expected: u64,
     /// Participants that had not reported when the meeting ended.
     pub missing: u64,
+    /// Increments not acknowledged, summed over every participant that reported (this one included).
+    pub unsettled: Unsettled,
 }
 
 impl Tally {
-    /// Adds up the reports, `(done, expected)` each, with `missing` members that had not reported.
-    pub fn of(reports: impl IntoIterator<Item = (u64, u64)>, missing: u64) -> Tally {
-        let (mut done, mut expected) = (0_u64, 0_u64);
-        for (reported_done, reported_expected) in reports {
-            done = done.saturating_add(reported_done);
-            expected = expected.saturating_add(reported_expected);
+    /// Adds up the reports, with `missing` members that had not reported.
+    pub fn of(reports: impl IntoIterator<Item = Reported>, missing: u64) -> Tally {
+        let (mut done, mut expected, mut unsettled) = (0_u64, 0_u64, Unsettled::default());
+        for report in reports {
+            done = done.saturating_add(report.done);
+            expected = expected.saturating_add(report.expected);
+            unsettled.failed = unsettled.failed.saturating_add(report.unsettled.failed);
+            unsettled.indeterminate = unsettled.indeterminate.saturating_add(report.unsettled.indeterminate);
         }
-        Tally { done, expected, missing }
+        Tally { done, expected, missing, unsettled }
     }
 
-    /// The others' share, as this participant (with `local_done` done of `config`) reports it: one that never
+    /// The others' share, as this participant (which reported `local`, of `config`) reports it: one that never
     /// reported counts as asked for what this one was, its increments unknown.
-    pub fn others(&self, participants: u64, local_done: u64, config: &Config) -> OtherParticipants {
+    pub fn others(&self, participants: u64, local: &Reported, config: &Config) -> OtherParticipants {
+        let local_done = local.done;
         let local_expected = config.expected();
         OtherParticipants {
             count: participants.saturating_sub(1),
@@ -173,6 +205,10 @@ impl Tally {
                 .saturating_sub(local_expected)
                 .saturating_add(self.missing.saturating_mul(local_expected)),
             unreported_workers: self.missing.saturating_mul(config.workers()),
+            unsettled: Unsettled {
+                failed: self.unsettled.failed.saturating_sub(local.unsettled.failed),
+                indeterminate: self.unsettled.indeterminate.saturating_sub(local.unsettled.indeterminate),
+            },
         }
     }
 }
@@ -221,12 +257,22 @@ mod tests {
         let config =
             counter_core::config::Request { workers: 2, increments: 10, ..Default::default() }.validate().unwrap();
         // Three participants: this one (20 of 20) and one other (15 of 20) reported, one did not.
-        let tally = Tally::of([(20, 20), (15, 20)], 1);
-        let others = tally.others(3, 20, &config);
+        let report = |done, expected| Reported { done, expected, unsettled: Unsettled::default() };
+        let tally = Tally::of([report(20, 20), report(15, 20)], 1);
+        let others = tally.others(3, &report(20, 20), &config);
         assert_eq!(
             (others.count, others.unreported, others.increments_done, others.expected, others.unreported_workers),
             (2, 1, 15, 40, 2)
         );
+    }
+
+    #[test]
+    fn a_report_is_read_back_only_when_it_adds_up() {
+        let report = Reported { done: 7, expected: 10, unsettled: Unsettled { failed: 1, indeterminate: 2 } };
+        assert_eq!(Reported::decode(&report.encode()), Some(report));
+        for bad in ["", "7 10", "7 10 1 2 3", "11 10 0 0", "7 10 2 2", "-1 10 0 0", "7 ten 0 0"] {
+            assert_eq!(Reported::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use crate::{
     config::{Jobs, Strategy, Timer, Window, Work},
-    report::RunReport,
+    report::{RunReport, Verdict},
     units::{self, seconds as human_seconds, whole_kib as human_kib},
 };
 
@@ -68,6 +68,7 @@ pub fn text(report: &RunReport, words: &ModelWords) -> String {
             );
         }
     }
+    write_outcomes(&mut out, report);
     let strategy = (words.strategy)(config.strategy()).unwrap_or_else(|| describe_strategy(config.strategy()));
     let _ = writeln!(out, "strategy:      {strategy}");
     let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));
@@ -211,6 +212,32 @@ fn write_memory(out: &mut String, report: &RunReport) {
             memory.processes
         );
     }
+}
+
+/// The outcomes of the increments, where the store can leave one unknown, and the final value checked against
+/// them.
+fn write_outcomes(out: &mut String, report: &RunReport) {
+    let Some(outcomes) = report.outcomes else { return };
+    let (acknowledged, indeterminate) = (outcomes.acknowledged, outcomes.indeterminate);
+    let verdict = match outcomes.verdict {
+        Verdict::Exact => "exact: every acknowledged increment is in it, and none was unknown".to_owned(),
+        Verdict::Consistent { unknown } => format!(
+            "consistent: it lies within [{acknowledged}, {}], and {unknown} of the increments may or may not count",
+            acknowledged + indeterminate
+        ),
+        Verdict::LostAcknowledged { lost } => format!(
+            "{lost} acknowledged updates lost: it is below the {acknowledged} increments the store acknowledged"
+        ),
+        Verdict::AboveBounds { above } => format!(
+            "{above} above what can have been made: the acknowledged and indeterminate increments add up to {}",
+            acknowledged + indeterminate
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "outcomes:      {acknowledged} acknowledged, {} failed, {indeterminate} indeterminate; the final value {} is {verdict}",
+        outcomes.failed, report.final_value
+    );
 }
 
 fn describe_strategy(strategy: Strategy) -> &'static str {

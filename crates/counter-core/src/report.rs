@@ -199,6 +199,11 @@ pub struct RunReport {
     /// What only this model measures: a named section of labelled lines and the model's own figures.
     #[serde(default)]
     pub extension: Option<Extension>,
+    /// What became of every increment attempted, where the counter is in a store that can leave one unknown
+    /// (a request sent and never answered): acknowledged, failed, indeterminate, and the final value checked
+    /// against them. Null for a counter in memory, where every increment is acknowledged.
+    #[serde(default)]
+    pub outcomes: Option<Outcomes>,
     /// Every worker's figures; empty above [`DETAIL_LIMIT`] workers (see `worker_summary`).
     pub workers: Vec<WorkerReport>,
     /// Whether `workers` lists every worker (`full`) or was left out (`summary`).
@@ -207,6 +212,70 @@ pub struct RunReport {
     pub worker_summary: WorkerSummary,
     /// Model-specific remarks: which lock was used and why, and the like.
     pub notes: Vec<String>,
+}
+
+/// What became of the increments attempted, over every participant: each ended acknowledged (its write
+/// answered), failed (refused, or never sent), or indeterminate (sent, and no answer came: it may or may not
+/// have been applied). The final value is checked as Jepsen's counter checker does: it must lie between the
+/// acknowledged increments and those plus the indeterminate ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcomes {
+    /// Increments whose write was answered: the counter must show them.
+    pub acknowledged: u64,
+    /// Increments refused by the store or never sent: the counter must not show them.
+    pub failed: u64,
+    /// Increments sent without an answer: the counter may show them or not.
+    pub indeterminate: u64,
+    /// The check of the final value against them.
+    pub verdict: Verdict,
+}
+
+/// Where the final value lies against the outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Verdict {
+    /// Exactly the acknowledged increments, and none was left unknown.
+    Exact,
+    /// Within [acknowledged, acknowledged + indeterminate]: `unknown` of the increments may or may not count.
+    Consistent {
+        /// The width of the uncertainty: the indeterminate increments.
+        unknown: u64,
+    },
+    /// Below the acknowledged increments: `lost` acknowledged updates are not in the counter.
+    LostAcknowledged {
+        /// Acknowledged increments the counter does not show.
+        lost: u64,
+    },
+    /// Above what was attempted and not refused: `above` increments the workers cannot have made.
+    AboveBounds {
+        /// How far above.
+        above: u64,
+    },
+}
+
+impl Verdict {
+    /// The check of `final_value` against `acknowledged` and `indeterminate` increments.
+    pub fn of(final_value: u64, acknowledged: u64, indeterminate: u64) -> Verdict {
+        let most = acknowledged.saturating_add(indeterminate);
+        if final_value < acknowledged {
+            Verdict::LostAcknowledged { lost: acknowledged - final_value }
+        } else if final_value > most {
+            Verdict::AboveBounds { above: final_value - most }
+        } else if indeterminate == 0 {
+            Verdict::Exact
+        } else {
+            Verdict::Consistent { unknown: indeterminate }
+        }
+    }
+}
+
+/// A participant's increments that were not acknowledged, where a store can leave one unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unsettled {
+    /// Refused, or never sent.
+    pub failed: u64,
+    /// Sent without an answer.
+    pub indeterminate: u64,
 }
 
 /// The other participants' share of a run shared across machines.
@@ -222,6 +291,8 @@ pub struct OtherParticipants {
     pub expected: u64,
     /// Workers of participants that never reported, counted as this one's number of workers each.
     pub unreported_workers: u64,
+    /// What the other participants reported as not acknowledged.
+    pub unsettled: Unsettled,
 }
 
 /// Whether a report lists every worker.
@@ -260,6 +331,9 @@ pub struct Measurements {
     pub others: Option<OtherParticipants>,
     /// Each worker's figures, as reported.
     pub workers: WorkerTally,
+    /// Where the store can leave an increment unknown: this participant's increments not acknowledged (its
+    /// workers' `increments_done` are the acknowledged ones).
+    pub unsettled: Option<Unsettled>,
     /// Workers (or pool members) that ended without reporting: their increments are unknown.
     pub unreported_workers: u64,
     /// Whether the run was stopped before its end (a signal): then it is not complete, whatever was done.
@@ -294,6 +368,18 @@ impl RunReport {
         let ideal = config.ideal_worker_time();
         let wall_time_s = measured.wall_time.as_secs_f64();
         let complete = done == expected && unreported == 0 && !measured.stopped;
+        let outcomes = measured.unsettled.map(|unsettled| {
+            let (failed, indeterminate) = (
+                unsettled.failed.saturating_add(elsewhere.unsettled.failed),
+                unsettled.indeterminate.saturating_add(elsewhere.unsettled.indeterminate),
+            );
+            Outcomes {
+                acknowledged: done,
+                failed,
+                indeterminate,
+                verdict: Verdict::of(measured.final_value, done, indeterminate),
+            }
+        });
         let mut notes = measured.notes;
         notes.extend(pool::notes(config, model));
         RunReport {
@@ -323,6 +409,7 @@ impl RunReport {
             lock_recoveries: measured.lock_recoveries,
             retries: measured.retries,
             extension: measured.extension,
+            outcomes: outcomes.filter(|_| unreported == 0),
             workers,
             worker_detail,
             worker_summary,

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Tally, last_out_after};
+use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Reported, Tally, last_out_after};
 use counter_core::{config::ConfigError, error::RunError, signals};
 use tokio_postgres::{Client, error::SqlState};
 
@@ -336,7 +336,8 @@ impl Run<'_> {
                 let expected: Option<i64> = row.try_get(1).ok().flatten();
                 // What another participant wrote is checked before it is added: never below zero.
                 if let Some((done, expected)) = done.zip(expected) {
-                    reports.push((u64::try_from(done).unwrap_or(0), u64::try_from(expected).unwrap_or(0)));
+                    let (done, expected) = (u64::try_from(done).unwrap_or(0), u64::try_from(expected).unwrap_or(0));
+                    reports.push(Reported { done: done.min(expected), expected, ..Reported::default() });
                 } else {
                     missing += 1;
                     unheard += u64::from(row.try_get::<_, bool>(2).unwrap_or(false));
@@ -347,7 +348,11 @@ impl Run<'_> {
                 let reported = reports.len() as u64;
                 let tally = Tally::of(reports, missing);
                 return Ok(Met {
-                    others: Some(tally.others(participants, local_done, self.config)),
+                    others: Some(tally.others(
+                        participants,
+                        &Reported { done: local_done, expected: self.config.expected(), ..Reported::default() },
+                        self.config,
+                    )),
                     last_out_after: last_out_after(reported, missing, stopped.then_some(members_now)),
                 });
             }

@@ -43,6 +43,9 @@ pub struct RedisFigures {
     /// had seen (a holder whose lease had expired), each increment then made again.
     #[serde(default)]
     pub fenced_off: u64,
+    /// Connections made again after one broke (killed, or a server that stopped answering).
+    #[serde(default)]
+    pub reconnections: u64,
 }
 
 impl RedisFigures {
@@ -69,6 +72,14 @@ impl RedisFigures {
                     self.server_rss_kib.map(|kib| format!("; server RSS {}", whole_kib(kib))).unwrap_or_default()
                 ),
             );
+        let extension = if self.reconnections > 0 {
+            extension.line(
+                "connections",
+                format!("{} after one broke", units::count(self.reconnections, "made again", "made again")),
+            )
+        } else {
+            extension
+        };
         if !matches!(strategy, Strategy::Mutex | Strategy::Fenced) {
             return extension;
         }

@@ -33,7 +33,7 @@ use std::{
 };
 
 use counter_client::NotReady;
-use counter_client::participants::{Sharing, participant_tag, shared_configuration};
+use counter_client::participants::{Reported, Sharing, participant_tag, shared_configuration};
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError, Strategy},
@@ -43,7 +43,7 @@ use counter_core::{
     latency::Latencies,
     model::Model,
     proc::{limits::LimitError, memory},
-    report::{Measurements, RunReport, WorkerTally},
+    report::{Measurements, RunReport, Unsettled, WorkerTally},
     secrets, signals,
     workload::Start,
 };
@@ -536,7 +536,14 @@ impl Run<'_> {
         // The pid first: a lock token or a member names the process it belongs to (`ps`, `kill`).
         let participant = participant_tag();
         let name_prefix = format!("counter-lab-{}-{participant}", self.id);
-        let job = Arc::new(Job::new(config.clone(), keys.clone(), self.options.lock_ttl, participant.clone()));
+        let reconnect = worker::Reconnect {
+            client: self.client.clone(),
+            config: self.connection_config(),
+            name_prefix: name_prefix.clone(),
+            patience: reconnect_patience(self.options.timeout),
+        };
+        let job =
+            Arc::new(Job::new(config.clone(), keys.clone(), self.options.lock_ttl, participant.clone(), reconnect));
         let memory_before = self.server_memory(admin).await?;
         let started = Instant::now();
         let (start_tx, start_rx) = watch::channel(Start::Waiting);
@@ -650,9 +657,16 @@ impl Run<'_> {
         if let Some(error) = failure {
             return Err(Stop::Failed(error));
         }
+        // The coordinator's connection may have been killed with the workers': it is made again if so.
+        self.make_sure_of(admin).await?;
         tallies.sort_by_key(|(index, _)| *index);
         let local_done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
-        let met = self.meet_at_the_end(admin, keys, &participant, local_done).await?;
+        let unsettled = Unsettled {
+            failed: tallies.iter().map(|(_, tally)| tally.failed).sum(),
+            indeterminate: tallies.iter().map(|(_, tally)| tally.indeterminate).sum(),
+        };
+        let local = Reported { done: local_done, expected: config.expected(), unsettled };
+        let met = self.meet_at_the_end(admin, keys, &participant, local).await?;
         // Read once every participant has finished (or stopped), before any leaves.
         let final_value = self.final_value(admin, keys).await?;
         if let Some(heartbeat) = heartbeat {
@@ -688,6 +702,7 @@ impl Run<'_> {
             lock_waits,
             lock_expiries: job.lock_expiries(),
             fenced_off,
+            reconnections: tallies.iter().map(|(_, tally)| tally.reconnections).sum(),
         };
         let measured = Measurements {
             final_value,
@@ -699,6 +714,7 @@ impl Run<'_> {
             retries: (config.strategy() == Strategy::Optimistic).then_some(retries),
             extension: Some(figures.extension(config.strategy())),
             others: met.others,
+            unsettled: Some(unsettled),
             workers: worker_reports,
             stopped: stopped.is_some(),
             notes: notes(config, self.options),
@@ -709,6 +725,24 @@ impl Run<'_> {
             Some(signal) => Err(Stop::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
             None => Ok(report),
         }
+    }
+
+    /// `admin` answering: as it is, or connected again within the workers' patience.
+    async fn make_sure_of(&self, admin: &mut MultiplexedConnection) -> Result<(), Stop> {
+        let ping: redis::RedisResult<String> = redis::cmd("PING").query_async(admin).await;
+        let Err(mut last) = ping else { return Ok(()) };
+        let deadline = Instant::now() + reconnect_patience(self.options.timeout);
+        while Instant::now() < deadline {
+            match self.client.get_multiplexed_async_connection_with_config(&self.connection_config()).await {
+                Ok(connection) => {
+                    *admin = connection;
+                    return Ok(());
+                }
+                Err(error) => last = error,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(Stop::Failed(self.failed(&last)))
     }
 
     async fn final_value(&self, admin: &mut MultiplexedConnection, keys: &Keys) -> Result<u64, Stop> {
@@ -723,6 +757,12 @@ impl Run<'_> {
         };
         Ok(value)
     }
+}
+
+/// How long a worker whose connection broke keeps trying to connect again before it gives up: long enough for
+/// a server that stalls or restarts, a few response timeouts.
+fn reconnect_patience(timeout: Duration) -> Duration {
+    (timeout * 4).max(Duration::from_secs(10))
 }
 
 /// What this run's choices mean, for the report.

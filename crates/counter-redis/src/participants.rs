@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Tally, last_out_after};
+use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Reported, Tally, last_out_after};
 use counter_core::{error::RunError, report::OtherParticipants, signals};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
@@ -31,14 +31,22 @@ impl Heartbeat {
         let stop = Arc::new(tokio::sync::Notify::new());
         let told = Arc::clone(&stop);
         let task = tokio::spawn(async move {
-            let Ok(mut connection) = client.get_multiplexed_async_connection_with_config(&config).await else {
-                return;
-            };
             let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
+            let mut connection = None;
             loop {
-                let beat: redis::RedisResult<()> =
-                    redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(&mut connection).await;
-                if beat.is_err() || tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok() {
+                // A connection that broke (killed, or a server that stalled) is made again at the next beat: a
+                // participant at work stays heard from.
+                if connection.is_none() {
+                    connection = client.get_multiplexed_async_connection_with_config(&config).await.ok();
+                }
+                if let Some(live) = connection.as_mut() {
+                    let beat: redis::RedisResult<()> =
+                        redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(live).await;
+                    if beat.is_err() {
+                        connection = None;
+                    }
+                }
+                if tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok() {
                     return;
                 }
             }
@@ -180,17 +188,16 @@ impl Run<'_> {
         admin: &mut MultiplexedConnection,
         keys: &Keys,
         participant: &str,
-        local_done: u64,
+        local: Reported,
     ) -> Result<Met, Stop> {
         let participants = self.options.sharing.participants;
         if participants == 1 {
             return Ok(Met { others: None, last_out_after: 0 });
         }
-        let local_expected = self.config.expected();
         let () = redis::cmd("HSET")
             .arg(&keys.done)
             .arg(participant)
-            .arg(format!("{local_done} {local_expected}"))
+            .arg(local.encode())
             .query_async::<u64>(admin)
             .await
             .map(drop)
@@ -223,16 +230,13 @@ impl Run<'_> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let tally = Tally::of(
-            reports.values().map(|entry| {
-                let mut numbers = entry.split(' ').map(|n| n.parse::<u64>().unwrap_or(0));
-                (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0))
-            }),
-            missing,
-        );
+        // Another participant's report is read back only if it adds up; one that does not counts as missing.
+        let decoded: Vec<Reported> = reports.values().filter_map(|entry| Reported::decode(entry)).collect();
+        let unreadable = (reports.len() - decoded.len()) as u64;
+        let tally = Tally::of(decoded, missing + unreadable);
         Ok(Met {
-            others: Some(tally.others(participants, local_done, self.config)),
-            last_out_after: last_out_after(reports.len() as u64, missing, stopped),
+            others: Some(tally.others(participants, &local, self.config)),
+            last_out_after: last_out_after(reports.len() as u64, missing + unreadable, stopped),
         })
     }
 

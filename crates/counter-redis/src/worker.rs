@@ -50,8 +50,25 @@ pub(crate) struct Tally {
     pub(crate) latencies: Latencies,
     pub(crate) lock_waits: u64,
     pub(crate) retries: u64,
+    /// Increments refused by the server, or never sent (its connection was gone).
+    pub(crate) failed: u64,
+    /// Increments whose write was sent and never answered: applied or not, nobody knows.
+    pub(crate) indeterminate: u64,
+    /// Connections made again after one broke.
+    pub(crate) reconnections: u64,
     /// Fenced: reads or writes the counter refused for an older token than the newest it had seen.
     pub(crate) fenced_off: u64,
+}
+
+/// How a worker connects again after its connection broke.
+#[derive(Debug)]
+pub(crate) struct Reconnect {
+    pub(crate) client: redis::Client,
+    pub(crate) config: redis::AsyncConnectionConfig,
+    /// Before the worker's index: the name `CLIENT LIST` shows.
+    pub(crate) name_prefix: String,
+    /// How long it keeps trying before the worker gives up.
+    pub(crate) patience: Duration,
 }
 
 /// What every worker shares.
@@ -64,6 +81,7 @@ pub(crate) struct Job {
     pub(crate) participant: String,
     /// Mutex strategy: each lock holder this participant's workers have waited for.
     pub(crate) holders: Mutex<HashMap<String, Sighting>>,
+    pub(crate) reconnect: Reconnect,
 }
 
 /// A lock holder as the waiters saw it.
@@ -80,8 +98,14 @@ pub(crate) struct Sighting {
 const ABOUT_TO_EXPIRE_MS: i64 = 3 * BACKOFF_MAX.as_millis() as i64;
 
 impl Job {
-    pub(crate) fn new(config: Config, keys: Keys, lock_ttl: Duration, participant: String) -> Job {
-        Job { config, keys, lock_ttl, participant, holders: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(
+        config: Config,
+        keys: Keys,
+        lock_ttl: Duration,
+        participant: String,
+        reconnect: Reconnect,
+    ) -> Job {
+        Job { config, keys, lock_ttl, participant, holders: Mutex::new(HashMap::new()), reconnect }
     }
 
     fn holders(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sighting>> {
@@ -103,6 +127,8 @@ pub(crate) struct Worker<'a> {
     tally: Tally,
     /// Its work, which a stop wakes at once.
     pacing: Pacing,
+    /// Whether the increment's write is on its way: an error now leaves the increment indeterminate.
+    writing: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -113,7 +139,7 @@ impl<'a> Worker<'a> {
         start: watch::Receiver<Start>,
     ) -> Worker<'a> {
         let pacing = Pacing::new(job.config.timer(), start);
-        Worker { connection, job, index, tally: Tally::default(), pacing }
+        Worker { connection, job, index, tally: Tally::default(), pacing, writing: false }
     }
 
     /// One command, one round trip, timed.
@@ -125,38 +151,97 @@ impl<'a> Worker<'a> {
         result
     }
 
-    /// Runs the workload until done or stopped; an error is the server's (a timeout, a lost connection).
+    /// A command that writes the counter, one round trip, timed: from its sending until its answer, the
+    /// increment is indeterminate if anything goes wrong.
+    async fn write_trip<T: FromRedisValue>(&mut self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        self.writing = true;
+        let answer = self.round_trip(command).await;
+        self.writing = answer.is_err();
+        answer
+    }
+
+    /// Runs the workload until every increment was attempted, or a stop; each attempt ends acknowledged,
+    /// failed (refused, or not sent) or indeterminate (sent, unanswered). After a broken connection the worker
+    /// connects again and goes on; an error is one it could not get past (no connection within its patience).
     pub(crate) async fn run(mut self) -> Result<Tally, redis::RedisError> {
         let started = Instant::now();
         let config = &self.job.config;
-        while self.tally.increments_done < config.increments() && !should_stop() {
+        while self.attempts() < config.increments() && !should_stop() {
             if config.window() == Window::Before && self.work().await == Performed::Interrupted {
                 break;
             }
             let inside = config.window() == Window::Inside;
-            let finished = match config.strategy() {
-                Strategy::Racy => self.racy(inside).await?,
-                Strategy::Mutex => self.locked(inside).await?,
-                Strategy::Fenced => self.fenced(inside).await?,
+            self.writing = false;
+            let attempt = match config.strategy() {
+                Strategy::Racy => self.racy(inside).await,
+                Strategy::Mutex => self.locked(inside).await,
+                Strategy::Fenced => self.fenced(inside).await,
                 Strategy::Atomic => {
-                    self.with_work_first(inside, |keys| redis::cmd("INCR").arg(&keys.value).clone()).await?
+                    self.with_work_first(inside, |keys| redis::cmd("INCR").arg(&keys.value).clone()).await
                 }
                 Strategy::Sharded => {
                     let field = format!("{}-{}", self.job.participant, self.index);
                     self.with_work_first(inside, move |keys| {
                         redis::cmd("HINCRBY").arg(&keys.shards).arg(&field).arg(1).clone()
                     })
-                    .await?
+                    .await
                 }
-                Strategy::Optimistic => self.optimistic(inside).await?,
+                Strategy::Optimistic => self.optimistic(inside).await,
             };
-            if finished == Performed::Interrupted {
-                break;
+            match attempt {
+                Ok(Performed::Finished) => self.tally.increments_done += 1,
+                Ok(Performed::Interrupted) => break,
+                Err(error) => {
+                    if self.writing {
+                        self.tally.indeterminate += 1;
+                    } else {
+                        self.tally.failed += 1;
+                    }
+                    if error.is_timeout()
+                        || error.is_io_error()
+                        || error.is_connection_dropped()
+                        || error.is_connection_refusal()
+                    {
+                        self.reconnect(error).await?;
+                    }
+                }
             }
-            self.tally.increments_done += 1;
         }
         self.tally.elapsed = started.elapsed();
         Ok(self.tally)
+    }
+
+    /// Increments attempted so far, whatever became of them.
+    fn attempts(&self) -> u64 {
+        self.tally.increments_done + self.tally.failed + self.tally.indeterminate
+    }
+
+    /// A new connection after `broken`, tried again and again for the job's patience; a stop ends the trying.
+    async fn reconnect(&mut self, broken: redis::RedisError) -> Result<(), redis::RedisError> {
+        let reconnect = &self.job.reconnect;
+        let deadline = Instant::now() + reconnect.patience;
+        let name = format!("{}-{}", reconnect.name_prefix, self.index);
+        let mut last = broken;
+        while Instant::now() < deadline && !should_stop() {
+            let connected = match reconnect.client.get_multiplexed_async_connection_with_config(&reconnect.config).await
+            {
+                Ok(mut connection) => name_connection(&mut connection, &name).await.map(|()| connection),
+                Err(error) => Err(error),
+            };
+            match connected {
+                Ok(connection) => {
+                    self.connection = connection;
+                    self.tally.reconnections += 1;
+                    return Ok(());
+                }
+                Err(error) => last = error,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if should_stop() {
+            return Ok(());
+        }
+        Err(last)
     }
 
     /// A command that reads and writes in the server in one step (INCR, HINCRBY): the window cannot be inside
@@ -170,7 +255,7 @@ impl<'a> Worker<'a> {
             return Ok(Performed::Interrupted);
         }
         let command = command(&self.job.keys);
-        let _: i64 = self.round_trip(&command).await?;
+        let _: i64 = self.write_trip(&command).await?;
         Ok(Performed::Finished)
     }
 
@@ -181,7 +266,7 @@ impl<'a> Worker<'a> {
         if inside && self.work().await == Performed::Interrupted {
             return Ok(Performed::Interrupted);
         }
-        let () = self.round_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
+        let () = self.write_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
         Ok(Performed::Finished)
     }
 
@@ -198,9 +283,10 @@ impl<'a> Worker<'a> {
         let performed = if inside { self.work().await } else { Performed::Finished };
         if performed == Performed::Finished {
             let () =
-                self.round_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
+                self.write_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
         }
-        self.release(&token).await?;
+        // Written: a release that goes wrong leaves the lock to expire, and the increment acknowledged.
+        let _ = self.release(&token).await;
         Ok(performed)
     }
 
@@ -229,7 +315,7 @@ impl<'a> Worker<'a> {
                 }
                 work_inside = false;
                 let written: i64 = self
-                    .round_trip(
+                    .write_trip(
                         redis::cmd("EVAL")
                             .arg(FENCED_SET)
                             .arg(2)
@@ -241,10 +327,12 @@ impl<'a> Worker<'a> {
                     .await?;
                 written == 1
             };
-            self.release(&token).await?;
             if written {
+                // Written: a release that goes wrong leaves the lock to expire, and the increment acknowledged.
+                let _ = self.release(&token).await;
                 return Ok(Performed::Finished);
             }
+            self.release(&token).await?;
             self.tally.fenced_off += 1;
             if should_stop() {
                 return Ok(Performed::Interrupted);
@@ -347,6 +435,7 @@ impl<'a> Worker<'a> {
             let started = Instant::now();
             // EXEC answers nil when a watched key changed: then nothing was written.
             // KEEPTTL: the counter keeps the time to live the run gave it.
+            self.writing = true;
             let exec: redis::Value = redis::pipe()
                 .atomic()
                 .cmd("SET")
@@ -355,6 +444,7 @@ impl<'a> Worker<'a> {
                 .arg("KEEPTTL")
                 .query_async(&mut self.connection)
                 .await?;
+            self.writing = false;
             self.tally.latencies.record(started.elapsed());
             self.tally.round_trips += 1;
             if exec != redis::Value::Nil {
