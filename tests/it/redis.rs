@@ -24,7 +24,7 @@ fn have_redis(test: &str) -> bool {
 
 /// A redis-server of the test's own, on a Unix socket in a scratch folder; killed when dropped.
 struct TestServer {
-    _process: KillOnDrop,
+    process: KillOnDrop,
     socket: std::path::PathBuf,
     _scratch: Scratch,
 }
@@ -42,7 +42,7 @@ impl TestServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        let server = TestServer { _process: KillOnDrop(process), socket, _scratch: scratch };
+        let server = TestServer { process: KillOnDrop(process), socket, _scratch: scratch };
         let started = Instant::now();
         while std::os::unix::net::UnixStream::connect(&server.socket).is_err() {
             assert!(started.elapsed() < Duration::from_secs(10), "the test's redis-server never listened");
@@ -56,7 +56,7 @@ impl TestServer {
     }
 
     fn pid(&self) -> i32 {
-        self._process.0.id() as i32
+        self.process.0.id() as i32
     }
 
     /// Waits until `key` holds a number of at least `at_least`: the run it belongs to has started counting.
