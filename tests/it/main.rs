@@ -6,6 +6,7 @@ mod calibrate;
 mod compare;
 mod contract;
 mod edges;
+mod faults;
 mod pool;
 mod processes;
 mod python;

@@ -8,6 +8,7 @@
 
 mod calibrate;
 mod compare;
+mod faults;
 mod machine;
 mod models;
 mod output;
@@ -50,6 +51,7 @@ enum Task {
     Calibrate(calibrate::Args),
     /// Build one self-contained HTML page, with charts, from the latest compare and sweep results
     Report(report::Args),
+    Faults(faults::Args),
     /// Build the Python interpreters the Python rows can run on beside the PATH's python3: CPython 3.13
     /// free-threaded (no GIL) and with the GIL
     Python(python::Args),
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Task::Compare(args) => compare::run(&args),
         Task::Sweep(args) => sweep::run(&args),
         Task::Report(args) => report::run(&args),
+        Task::Faults(args) => faults::run(&args),
         Task::Calibrate(args) => calibrate::run(&args),
         Task::Python(args) => python::run(&args),
     };

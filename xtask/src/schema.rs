@@ -13,3 +13,6 @@ pub const COMPARE: u32 = 6;
 /// `cargo xtask calibrate`'s results. 2: the loops under `loops`, with each figure's range over the rounds, and
 /// `sleeping`.
 pub const CALIBRATE: u32 = 2;
+
+/// `cargo xtask faults`'s results. 1: a row per run of a fault on a strategy, with its outcomes and timeline.
+pub const FAULTS: u32 = 1;

@@ -1,0 +1,60 @@
+//! `cargo xtask faults` end to end, with the debug binaries, on a private Redis server of its own.
+
+use serde_json::Value;
+use tests::{Scratch, can_run};
+
+/// A paused lock holder loses acknowledged updates under `mutex` and none under `fenced`, which refuses its
+/// write; a stalled server leaves increments indeterminate and the final value within the bounds; killed
+/// connections are survived; a killed participant leaves its count unknown; nothing is left behind.
+#[test]
+fn faults_show_what_each_does_to_the_count_and_leave_nothing_behind() {
+    if !can_run(
+        "faults_show_what_each_does_to_the_count_and_leave_nothing_behind",
+        false,
+        &["redis-server", "redis-cli"],
+    ) {
+        return;
+    }
+    let scratch = Scratch::new("faults");
+    let json = scratch.file("faults.json");
+    let output = scratch
+        .xtask()
+        .args(["faults", "--profile", "dev", "--runs", "3", "--seed", "1", "--export-json"])
+        .arg(&json)
+        .output()
+        .expect("xtask runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    let of = |fault: &str, sync: &str| -> Vec<&Value> {
+        rows.iter().filter(|row| row["fault"] == fault && row["sync"] == sync).collect()
+    };
+    let number = |row: &Value, field: &str| row[field].as_u64().unwrap_or(0);
+    // Three runs each: the paused holder's stale write loses an acknowledged update in most runs.
+    let mutex = of("pause-holder", "mutex");
+    assert!(mutex.iter().filter(|row| number(row, "lost_acknowledged") > 0).count() >= 2, "{mutex:?}");
+    let fenced = of("pause-holder", "fenced");
+    assert!(fenced.iter().all(|row| number(row, "lost_acknowledged") == 0 && row["verdict"] == "exact"), "{fenced:?}");
+    assert!(fenced.iter().map(|row| number(row, "fenced_off")).sum::<u64>() > 0, "{fenced:?}");
+    for (fault, sync) in [("stall", "atomic"), ("stall", "fenced"), ("client-kill", "atomic")] {
+        for row in of(fault, sync) {
+            assert!(matches!(row["verdict"].as_str(), Some("exact" | "consistent")), "{fault} {sync}: {row}");
+            let (acked, indeterminate, final_value) =
+                (number(row, "acknowledged"), number(row, "indeterminate"), number(row, "final_value"));
+            assert!((acked..=acked + indeterminate).contains(&final_value), "{fault} {sync}: {row}");
+        }
+    }
+    assert!(of("stall", "atomic").iter().map(|row| number(row, "indeterminate")).sum::<u64>() > 0);
+    assert!(of("client-kill", "atomic").iter().all(|row| number(row, "reconnections") > 0));
+    assert!(
+        of("sigkill", "atomic")
+            .iter()
+            .all(|row| row["verdict"] == "unknown" && number(row, "participants_unreported") == 1)
+    );
+    for row in rows {
+        assert_eq!(number(row, "keys_without_ttl"), 0, "{row}");
+        assert_eq!(row["misbehaved"].as_array().map(Vec::len), Some(0), "{row}");
+    }
+    assert!(stdout.contains("a stale write landed") && stdout.contains("refused (fenced off)"), "{stdout}");
+}

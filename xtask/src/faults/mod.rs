@@ -1,0 +1,725 @@
+//! `cargo xtask faults`: the faults that matter across machines, injected on purpose at a recorded moment into
+//! a run that two `counter-redis` participants share on a private server, and what each did to the count.
+//!
+//! - `pause-holder`: a participant is stopped (SIGSTOP) while it holds the lock, for three leases, then goes on.
+//!   Under `mutex` it still believes it holds the lock when it wakes, and writes over what the other did
+//!   meanwhile; under `fenced` its write is refused. The server's own log of commands (`MONITOR`) shows when
+//!   the stale write landed.
+//! - `stall`: the server is stopped for 1.5 s (three response timeouts): increments sent then are indeterminate.
+//! - `client-kill`: the server kills one participant's connections (`CLIENT KILL ID`): its workers connect again.
+//! - `sigkill`: one participant is killed: the other reports it unheard, and what it did as unknown.
+//!
+//! Each run's row gives the outcomes over both participants (acknowledged, failed, indeterminate), the final
+//! value and the verdict of Jepsen's counter check, the lock's expiries and fenced-off writes, and what was left
+//! behind (a key without a time to live, a participant that did not end): none is allowed.
+
+mod monitor;
+
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitCode, Stdio},
+    thread,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, bail};
+use counter_core::{
+    child,
+    config::{Strategy, parse_count_up_to},
+    report::{RunReport, Verdict},
+    units,
+};
+use nix::{sys::signal::Signal, unistd::Pid};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    output::{self, RunDir, Table, Terminal},
+    runner,
+    usage::Usage,
+    workspace::{self, Profile},
+};
+
+/// See [`crate::schema::FAULTS`].
+pub const SCHEMA_VERSION: u32 = crate::schema::FAULTS;
+
+/// How long the lock lives: a pause of three of these outlives it.
+const LEASE_MS: u64 = 200;
+/// How long a participant waits for an answer before its increment is indeterminate.
+const TIMEOUT_MS: u64 = 500;
+/// How long a stopped holder stays stopped.
+const PAUSE: Duration = Duration::from_millis(3 * LEASE_MS);
+/// How long the server stays stopped.
+const STALL: Duration = Duration::from_millis(3 * TIMEOUT_MS);
+/// How long a participant may take, start to end, before it counts as hung.
+const PARTICIPANT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A fault to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// A lock holder stopped (SIGSTOP) past its lease.
+    PauseHolder,
+    /// The server stopped (SIGSTOP), then continued.
+    Stall,
+    /// One participant's connections killed by the server (`CLIENT KILL ID`).
+    ClientKill,
+    /// One participant killed (SIGKILL).
+    Sigkill,
+}
+
+impl Fault {
+    /// Every fault, in the order the table shows them.
+    pub const ALL: [Fault; 4] = [Fault::PauseHolder, Fault::Stall, Fault::ClientKill, Fault::Sigkill];
+
+    /// Its name on the command line and in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::PauseHolder => "pause-holder",
+            Fault::Stall => "stall",
+            Fault::ClientKill => "client-kill",
+            Fault::Sigkill => "sigkill",
+        }
+    }
+
+    /// The strategies it is shown on: the lock with and without fencing where the lock is the question.
+    fn syncs(self) -> &'static [Strategy] {
+        match self {
+            Fault::PauseHolder => &[Strategy::Mutex, Strategy::Fenced],
+            Fault::Stall => &[Strategy::Atomic, Strategy::Fenced],
+            Fault::ClientKill | Fault::Sigkill => &[Strategy::Atomic],
+        }
+    }
+
+    /// Each participant's workload: long holds of the lock (the work inside it) where a holder is paused.
+    fn workload(self) -> &'static [&'static str] {
+        match self {
+            Fault::PauseHolder => &["--increments", "40", "--window", "inside", "--work", "sleep:20ms"],
+            Fault::Stall | Fault::ClientKill | Fault::Sigkill => &["--increments", "100", "--work", "sleep:5ms"],
+        }
+    }
+}
+
+/// Inject faults into runs shared by two participants on a private Redis server, and tabulate what each did.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  cargo xtask faults
+  cargo xtask faults --faults pause-holder --runs 10 --seed 7")]
+pub struct Args {
+    /// The faults to inject, comma-separated [default: every fault]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    faults: Vec<Fault>,
+
+    /// Runs of each fault and strategy (at most 100)
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| parse_count_up_to("runs", s, 100))]
+    runs: u64,
+
+    /// The seed that chooses each fault's moment [default: drawn, and printed, so that a run can be made again]
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Build profile of counter-redis
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    profile: Profile,
+
+    #[command(flatten)]
+    exports: output::Exports,
+}
+
+/// Everything a `faults` run found.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Document {
+    /// See [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The seed of the moments.
+    pub seed: u64,
+    /// The server: `redis-server 7.0.15`.
+    pub server: String,
+    /// The flags every participant had besides its workload.
+    pub common_flags: String,
+    /// One row per run.
+    pub rows: Vec<FaultRun>,
+}
+
+/// One run: a fault injected into a run shared by two participants, and what came of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultRun {
+    /// The fault.
+    pub fault: Fault,
+    /// The strategy, by name.
+    pub sync: String,
+    /// Which run of this fault and strategy, from 1.
+    pub run: u64,
+    /// The participants' own flags (the workload).
+    pub workload: String,
+    /// When the fault was injected, milliseconds after the counter first moved.
+    pub injected_at_ms: u64,
+    /// What was done, in words, with when each step happened.
+    pub timeline: Vec<String>,
+    /// Increments acknowledged, over both participants (null when one never reported).
+    pub acknowledged: Option<u64>,
+    /// Increments refused or never sent.
+    pub failed: Option<u64>,
+    /// Increments sent and never answered.
+    pub indeterminate: Option<u64>,
+    /// The counter's value at the end.
+    pub final_value: u64,
+    /// The check of the final value: `exact`, `consistent`, `lost-acknowledged`, `above-bounds`, or `unknown`
+    /// when a participant never reported.
+    pub verdict: String,
+    /// Acknowledged increments the counter does not show.
+    pub lost_acknowledged: u64,
+    /// Locks that expired under their holder, as both participants saw them.
+    pub lock_expiries: u64,
+    /// Reads or writes refused for an old token.
+    pub fenced_off: u64,
+    /// Connections made again after one broke.
+    pub reconnections: u64,
+    /// The surviving participant's wall time, seconds.
+    pub wall_time_s: f64,
+    /// Participants whose report said another had not reported.
+    pub participants_unreported: u64,
+    /// Keys of the run left on the server without a time to live.
+    pub keys_without_ttl: u64,
+    /// Participants that did not end on their own within the deadline, or ended with an unexpected status.
+    pub misbehaved: Vec<String>,
+}
+
+/// A private redis-server for the faults: a Unix socket in a fresh directory, no persistence, killed with us.
+struct Server {
+    process: Child,
+    dir: tempfile::TempDir,
+    version: String,
+}
+
+impl Server {
+    fn start() -> anyhow::Result<Server> {
+        let binary = child::on_path("redis-server").ok_or_else(|| {
+            Usage("redis-server is not on the PATH; install it (apt-get install redis-server redis-tools)".to_owned())
+        })?;
+        if child::on_path("redis-cli").is_none() {
+            return Err(
+                Usage("redis-cli is not on the PATH; install it (apt-get install redis-tools)".to_owned()).into()
+            );
+        }
+        let dir = tempfile::Builder::new().prefix("counter-faults-").tempdir().context("no temporary directory")?;
+        let socket = dir.path().join("redis.sock");
+        let process = child::dies_with_us(
+            Command::new(&binary)
+                .args(["--port", "0", "--unixsocket"])
+                .arg(&socket)
+                .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir"])
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .spawn()
+        .with_context(|| format!("could not run {}", binary.display()))?;
+        let version = String::from_utf8_lossy(&Command::new(&binary).arg("--version").output()?.stdout)
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("v="))
+            .map_or_else(|| "redis-server".to_owned(), |v| format!("redis-server {v}"));
+        let server = Server { process, dir, version };
+        let started = Instant::now();
+        while server.cli(&["PING"]) != "PONG" {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("the private redis-server did not answer within 10 s");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("redis.sock")
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.process.id() as i32)
+    }
+
+    /// What `redis-cli` prints for `args`, trimmed; empty when it fails (the server stopped, say).
+    fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .arg("-s")
+            .arg(self.socket())
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Continued first, in case a fault left it stopped.
+        let _ = nix::sys::signal::kill(self.pid(), Signal::SIGCONT);
+        child::stop(self.pid(), Duration::from_secs(3));
+    }
+}
+
+/// The moments: a small generator (splitmix64) from the seed, so that a run can be made again.
+struct Moments(u64);
+
+impl Moments {
+    fn next_ms(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % below
+    }
+}
+
+/// The flags every participant gets besides its workload and strategy.
+fn common_flags() -> Vec<String> {
+    [
+        "--participants",
+        "2",
+        "--workers",
+        "2",
+        "--lock-ttl",
+        &format!("{LEASE_MS}ms"),
+        "--timeout",
+        &format!("{TIMEOUT_MS}ms"),
+        "--rendezvous-timeout",
+        "30s",
+        "--format",
+        "json",
+    ]
+    .iter()
+    .map(|flag| (*flag).to_owned())
+    .collect()
+}
+
+/// A participant: its process, and when it was started.
+struct Participant {
+    child: Child,
+}
+
+impl Participant {
+    fn start(binary: &Path, server: &Server, run_id: &str, sync: Strategy, workload: &[&str]) -> anyhow::Result<Self> {
+        let child = child::dies_with_us(
+            Command::new(binary)
+                .args(["--redis", &server.url(), "--run-id", run_id, "--sync", sync.name()])
+                .args(common_flags())
+                .args(workload)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .spawn()
+        .with_context(|| format!("could not run {}", binary.display()))?;
+        Ok(Participant { child })
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Its report, once it ends within the deadline; what went wrong otherwise (it is then killed).
+    fn finish(mut self, started: Instant) -> Result<RunReport, String> {
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if started.elapsed() > PARTICIPANT_DEADLINE => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err(format!("did not end within {PARTICIPANT_DEADLINE:?} and was killed"));
+                }
+                Ok(None) => thread::sleep(Duration::from_millis(20)),
+                Err(error) => return Err(format!("could not be waited for: {error}")),
+            }
+        }
+        let output = self.child.wait_with_output().map_err(|error| error.to_string())?;
+        if !output.status.success() {
+            return Err(format!(
+                "{}: {}",
+                child::describe(output.status),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        serde_json::from_slice(&output.stdout).map_err(|error| format!("printed no report: {error}"))
+    }
+}
+
+/// Milliseconds since `t0`, for the timeline.
+fn at(t0: Instant) -> String {
+    format!("+{} ms", t0.elapsed().as_millis())
+}
+
+/// A figure of the report's extension, 0 when absent.
+fn figure(report: &RunReport, name: &str) -> u64 {
+    report.extension.as_ref().and_then(|extension| extension.number(name)).map_or(0, |n| n as u64)
+}
+
+/// Injects `fault` into run `run_id`, whose participant A is `a_pid`, saying what was done in `timeline`.
+fn inject(fault: Fault, server: &Server, (run_id, a_pid): (&str, Pid), t0: Instant, timeline: &mut Vec<String>) {
+    match fault {
+        Fault::PauseHolder => {
+            let prefix = format!("{a_pid}-");
+            let waiting = Instant::now();
+            loop {
+                let holder = server.cli(&["GET", &format!("counter-lab:{run_id}:lock")]);
+                if holder.starts_with(&prefix) {
+                    let _ = nix::sys::signal::kill(a_pid, Signal::SIGSTOP);
+                    timeline.push(format!("{}: A stopped (SIGSTOP) holding the lock ({holder})", at(t0)));
+                    break;
+                }
+                if waiting.elapsed() > Duration::from_secs(10) {
+                    timeline.push(format!("{}: A never held the lock within 10 s: nothing injected", at(t0)));
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            thread::sleep(PAUSE);
+            let _ = nix::sys::signal::kill(a_pid, Signal::SIGCONT);
+            timeline.push(format!("{}: A continued (SIGCONT), {} ms later: three leases", at(t0), PAUSE.as_millis()));
+        }
+        Fault::Stall => {
+            let _ = nix::sys::signal::kill(server.pid(), Signal::SIGSTOP);
+            timeline.push(format!("{}: the server stopped (SIGSTOP)", at(t0)));
+            thread::sleep(STALL);
+            let _ = nix::sys::signal::kill(server.pid(), Signal::SIGCONT);
+            timeline.push(format!("{}: the server continued (SIGCONT), {} ms later", at(t0), STALL.as_millis()));
+        }
+        Fault::ClientKill => {
+            let name = format!("name=counter-lab-{run_id}-{a_pid}-");
+            let list = server.cli(&["CLIENT", "LIST"]);
+            let ids: Vec<&str> = list
+                .lines()
+                .filter(|line| line.split_whitespace().any(|field| field.starts_with(&name)))
+                .filter_map(|line| line.split_whitespace().find_map(|field| field.strip_prefix("id=")))
+                .collect();
+            for id in &ids {
+                server.cli(&["CLIENT", "KILL", "ID", id]);
+            }
+            timeline.push(format!(
+                "{}: the server killed A's {} worker connections (CLIENT KILL ID)",
+                at(t0),
+                ids.len()
+            ));
+        }
+        Fault::Sigkill => {
+            let _ = nix::sys::signal::kill(a_pid, Signal::SIGKILL);
+            timeline.push(format!("{}: A killed (SIGKILL)", at(t0)));
+        }
+    }
+}
+
+/// One run of `fault` on `sync`.
+fn run_one(
+    binary: &Path,
+    server: &Server,
+    (fault, sync, run): (Fault, Strategy, u64),
+    moments: &mut Moments,
+) -> anyhow::Result<FaultRun> {
+    let run_id = format!("faults-{}-{}-{run}-{}", fault.name(), sync.name(), std::process::id());
+    let value_key = format!("counter-lab:{run_id}:value");
+    let monitor =
+        (fault == Fault::PauseHolder).then(|| monitor::Monitor::start(&server.socket(), &value_key)).transpose()?;
+    let started = Instant::now();
+    let a = Participant::start(binary, server, &run_id, sync, fault.workload())?;
+    let b = Participant::start(binary, server, &run_id, sync, fault.workload())?;
+    let mut timeline = vec![format!("participants A (pid {}) and B (pid {}) started", a.pid(), b.pid())];
+    // The counter moves once both have met and started.
+    while server.cli(&["GET", &value_key]).parse::<u64>().unwrap_or(0) < 5 {
+        runner::check_signals()?;
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("run {run_id}: the counter never moved (are both participants running?)");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let t0 = Instant::now();
+    timeline.push("+0 ms: the counter moved".to_owned());
+    let delay = moments.next_ms(300);
+    thread::sleep(Duration::from_millis(delay));
+    let injected_at_ms = t0.elapsed().as_millis() as u64;
+    inject(fault, server, (&run_id, a.pid()), t0, &mut timeline);
+    let (a_pid, b_pid) = (a.pid(), b.pid());
+    let (a_report, b_report) = (a.finish(started), b.finish(started));
+    timeline.push(format!("{}: both participants ended", at(t0)));
+    let mut misbehaved = Vec::new();
+    let a_report = match (fault, a_report) {
+        (Fault::Sigkill, Err(_)) => None,
+        (_, Err(why)) => {
+            misbehaved.push(format!("A (pid {a_pid}) {why}"));
+            None
+        }
+        (_, Ok(report)) => Some(report),
+    };
+    let report = match b_report {
+        Ok(report) => report,
+        Err(why) => {
+            misbehaved.push(format!("B (pid {b_pid}) {why}"));
+            match a_report.clone() {
+                Some(report) => report,
+                None => bail!("run {run_id}: neither participant made a report ({})", misbehaved.join("; ")),
+            }
+        }
+    };
+    if let Some(monitor) = monitor {
+        timeline.extend(monitor.finish(t0));
+    }
+    // Everything a run leaves has a time to live; then the keys go, so that the next run starts clean.
+    let pattern = format!("counter-lab:{run_id}:*");
+    let keys = server.cli(&["--scan", "--pattern", &pattern]);
+    let mut keys_without_ttl = 0;
+    for key in keys.lines().filter(|key| !key.is_empty()) {
+        if server.cli(&["PTTL", key]) == "-1" {
+            keys_without_ttl += 1;
+        }
+        server.cli(&["DEL", key]);
+    }
+    let reports: Vec<&RunReport> = std::iter::once(&report).chain(a_report.as_ref()).collect();
+    let sum = |name| reports.iter().map(|report| figure(report, name)).sum::<u64>();
+    let outcomes = report.outcomes;
+    let verdict = match outcomes.map(|outcomes| outcomes.verdict) {
+        Some(Verdict::Exact) => "exact".to_owned(),
+        Some(Verdict::Consistent { .. }) => "consistent".to_owned(),
+        Some(Verdict::LostAcknowledged { .. }) => "lost-acknowledged".to_owned(),
+        Some(Verdict::AboveBounds { .. }) => "above-bounds".to_owned(),
+        None => "unknown".to_owned(),
+    };
+    let lost_acknowledged = match outcomes.map(|outcomes| outcomes.verdict) {
+        Some(Verdict::LostAcknowledged { lost }) => lost,
+        _ => 0,
+    };
+    Ok(FaultRun {
+        fault,
+        sync: sync.name().to_owned(),
+        run,
+        workload: fault.workload().join(" "),
+        injected_at_ms,
+        timeline,
+        acknowledged: outcomes.map(|outcomes| outcomes.acknowledged),
+        failed: outcomes.map(|outcomes| outcomes.failed),
+        indeterminate: outcomes.map(|outcomes| outcomes.indeterminate),
+        final_value: report.final_value,
+        verdict,
+        lost_acknowledged,
+        lock_expiries: sum("lock_expiries"),
+        fenced_off: sum("fenced_off"),
+        reconnections: sum("reconnections"),
+        wall_time_s: report.wall_time_s,
+        participants_unreported: report.participants_unreported,
+        keys_without_ttl,
+        misbehaved,
+    })
+}
+
+fn table(rows: &[FaultRun]) -> Table {
+    let count = |value: Option<u64>| value.map_or_else(|| "?".to_owned(), |value| value.to_string());
+    Table {
+        headers: vec![
+            "fault", "sync", "run", "at", "acked", "failed", "indet.", "final", "verdict", "expired", "fenced", "time",
+        ],
+        rows: rows
+            .iter()
+            .map(|row| {
+                vec![
+                    row.fault.name().to_owned(),
+                    row.sync.clone(),
+                    row.run.to_string(),
+                    format!("{} ms", row.injected_at_ms),
+                    count(row.acknowledged),
+                    count(row.failed),
+                    count(row.indeterminate),
+                    row.final_value.to_string(),
+                    if row.lost_acknowledged > 0 {
+                        format!("lost {}", row.lost_acknowledged)
+                    } else {
+                        row.verdict.clone()
+                    },
+                    row.lock_expiries.to_string(),
+                    row.fenced_off.to_string(),
+                    format!("{:.2} s", row.wall_time_s),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// One sentence per fault and strategy, from the rows.
+fn sentences(rows: &[FaultRun]) -> Vec<String> {
+    let mut out = Vec::new();
+    for fault in Fault::ALL {
+        for sync in fault.syncs() {
+            let group: Vec<&FaultRun> =
+                rows.iter().filter(|row| row.fault == fault && row.sync == sync.name()).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let n = group.len();
+            let lost: Vec<u64> = group.iter().map(|row| row.lost_acknowledged).filter(|lost| *lost > 0).collect();
+            let within = group.iter().filter(|row| matches!(row.verdict.as_str(), "exact" | "consistent")).count();
+            let known = group.iter().filter(|row| row.verdict != "unknown").count();
+            let indeterminate: u64 = group.iter().filter_map(|row| row.indeterminate).sum();
+            let fenced: u64 = group.iter().map(|row| row.fenced_off).sum();
+            let expired: u64 = group.iter().map(|row| row.lock_expiries).sum();
+            let unknown = group.iter().filter(|row| row.verdict == "unknown").count();
+            let mut sentence = format!("{} on {}: ", fault.name(), sync.name());
+            if known > 0 && lost.is_empty() {
+                let _ = write!(
+                    sentence,
+                    "no acknowledged update lost in {}; the final value within [acknowledged, acknowledged + \
+                     indeterminate] in {within} of them",
+                    units::count(known as u64, "run", "runs")
+                );
+            } else if known > 0 {
+                let _ = write!(
+                    sentence,
+                    "acknowledged updates lost in {} of {known} runs ({} in all, {} at most in one); the final value \
+                     within [acknowledged, acknowledged + indeterminate] in {within} of {known}",
+                    lost.len(),
+                    lost.iter().sum::<u64>(),
+                    lost.iter().max().copied().unwrap_or(0)
+                );
+            }
+            if unknown > 0 {
+                let _ = write!(
+                    sentence,
+                    "{}in {unknown} of {n} a participant never reported, so what it did, and whether an update was \
+                     lost, is unknown (its keys expire with the run's time to live)",
+                    if known > 0 { "; " } else { "" }
+                );
+            }
+            if indeterminate > 0 {
+                let _ = write!(
+                    sentence,
+                    "; {} in all",
+                    units::count(indeterminate, "indeterminate increment", "indeterminate increments")
+                );
+            }
+            if expired > 0 || fenced > 0 {
+                let _ = write!(
+                    sentence,
+                    "; {}, {} fenced off",
+                    units::count(expired, "lock expiry", "lock expiries"),
+                    units::count(fenced, "read or write", "reads or writes")
+                );
+            }
+            out.push(sentence + ".");
+        }
+    }
+    let leaks: Vec<String> = rows
+        .iter()
+        .filter(|row| row.keys_without_ttl > 0 || !row.misbehaved.is_empty())
+        .map(|row| {
+            format!(
+                "{} {} run {}: {} keys without TTL; {}",
+                row.fault.name(),
+                row.sync,
+                row.run,
+                row.keys_without_ttl,
+                row.misbehaved.join("; ")
+            )
+        })
+        .collect();
+    if leaks.is_empty() {
+        out.push("Nothing was left behind: every key of every run had a time to live, and every participant ended on its own (the one killed by sigkill aside).".to_owned());
+    } else {
+        out.push(format!("Left behind or misbehaved: {}.", leaks.join(" | ")));
+    }
+    out
+}
+
+/// Runs the faults.
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(html) = &args.exports.html {
+        return Err(
+            Usage(format!("--export-html {}: faults draws no page; cargo xtask report does", html.display())).into()
+        );
+    }
+    let exports = args.exports.open()?;
+    let terminal = Terminal::new(&exports);
+    let faults = if args.faults.is_empty() { Fault::ALL.to_vec() } else { args.faults.clone() };
+    let seed = args
+        .seed
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |elapsed| elapsed.as_nanos() as u64));
+    let bin_dir = workspace::build(&["counter-redis"], args.profile)?;
+    let binary = bin_dir.join("counter-redis");
+    let server = Server::start()?;
+    let run_dir = RunDir::create(&workspace::results_dir("faults"))?;
+    let mut moments = Moments(seed);
+    let mut rows = Vec::new();
+    for &fault in &faults {
+        for &sync in fault.syncs() {
+            for run in 1..=args.runs {
+                runner::check_signals()?;
+                output::note(&format!("faults: {} on {}, run {run} of {}", fault.name(), sync.name(), args.runs));
+                rows.push(run_one(&binary, &server, (fault, sync, run), &mut moments)?);
+            }
+        }
+    }
+    let document = Document {
+        schema_version: SCHEMA_VERSION,
+        seed,
+        server: server.version.clone(),
+        common_flags: common_flags().join(" "),
+        rows,
+    };
+    let json = serde_json::to_string_pretty(&document)?;
+    run_dir.publish(&json)?;
+    let table = table(&document.rows);
+    let mut csv = "fault,sync,run,injected_at_ms,acknowledged,failed,indeterminate,final_value,verdict,lost_acknowledged,lock_expiries,fenced_off,wall_time_s\n".to_owned();
+    for row in &document.rows {
+        let opt = |value: Option<u64>| value.map_or_else(String::new, |value| value.to_string());
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            row.fault.name(),
+            row.sync,
+            row.run,
+            row.injected_at_ms,
+            opt(row.acknowledged),
+            opt(row.failed),
+            opt(row.indeterminate),
+            row.final_value,
+            row.verdict,
+            row.lost_acknowledged,
+            row.lock_expiries,
+            row.fenced_off,
+            row.wall_time_s
+        );
+    }
+    exports.write(&json, &csv, &output::to_markdown(&table), None)?;
+    let width = output::width();
+    let mut text = output::wrap(
+        &format!(
+            "Two counter-redis participants per run on a private {} (Unix socket), each with {}, seed {seed} \
+             (the moment of each fault: --seed {seed} makes them again). acked, failed, indet.: the increments' \
+             outcomes over both; verdict: the final value against [acked, acked + indet.]; expired: locks that \
+             expired under their holder; fenced: reads or writes refused for an old token.",
+            document.server, document.common_flags
+        ),
+        width,
+    );
+    text.push_str("\n\n");
+    text.push_str(&output::render_to_width(&table, width));
+    text.push('\n');
+    for row in document.rows.iter().filter(|row| row.fault == Fault::PauseHolder) {
+        let _ = writeln!(text, "\n{} on {}, run {}:", row.fault.name(), row.sync, row.run);
+        for event in &row.timeline {
+            let _ = writeln!(text, "  {event}");
+        }
+    }
+    text.push('\n');
+    for sentence in sentences(&document.rows) {
+        text.push_str(&output::wrap(&format!("- {sentence}"), width));
+        text.push('\n');
+    }
+    let _ = writeln!(text, "\nResults: {}", run_dir.path().display());
+    terminal.print(&text)?;
+    let defects = document.rows.iter().any(|row| {
+        row.keys_without_ttl > 0
+            || !row.misbehaved.is_empty()
+            || row.verdict == "above-bounds"
+            || (row.sync == Strategy::Fenced.name() && row.lost_acknowledged > 0)
+    });
+    Ok(if defects { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
