@@ -514,9 +514,10 @@ fn run_one(
 
 fn table(rows: &[FaultRun]) -> Table {
     let count = |value: Option<u64>| value.map_or_else(|| "?".to_owned(), |value| value.to_string());
+    // The columns read first come first: a narrow terminal leaves out the last ones.
     Table {
         headers: vec![
-            "fault", "sync", "run", "at", "acked", "failed", "indet.", "final", "verdict", "expired", "fenced", "time",
+            "fault", "sync", "run", "acked", "indet.", "final", "verdict", "fenced", "expired", "failed", "at", "time",
         ],
         rows: rows
             .iter()
@@ -525,9 +526,7 @@ fn table(rows: &[FaultRun]) -> Table {
                     row.fault.name().to_owned(),
                     row.sync.clone(),
                     row.run.to_string(),
-                    format!("{} ms", row.injected_at_ms),
                     count(row.acknowledged),
-                    count(row.failed),
                     count(row.indeterminate),
                     row.final_value.to_string(),
                     if row.lost_acknowledged > 0 {
@@ -535,8 +534,10 @@ fn table(rows: &[FaultRun]) -> Table {
                     } else {
                         row.verdict.clone()
                     },
-                    row.lock_expiries.to_string(),
                     row.fenced_off.to_string(),
+                    row.lock_expiries.to_string(),
+                    count(row.failed),
+                    format!("{} ms", row.injected_at_ms),
                     format!("{:.2} s", row.wall_time_s),
                 ]
             })
@@ -705,7 +706,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for row in document.rows.iter().filter(|row| row.fault == Fault::PauseHolder) {
         let _ = writeln!(text, "\n{} on {}, run {}:", row.fault.name(), row.sync, row.run);
         for event in &row.timeline {
-            let _ = writeln!(text, "  {event}");
+            let wrapped = output::wrap(event, width.saturating_sub(2).max(40));
+            for line in wrapped.lines() {
+                let _ = writeln!(text, "  {line}");
+            }
         }
     }
     text.push('\n');

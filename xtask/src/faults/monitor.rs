@@ -65,36 +65,37 @@ impl Monitor {
         }
         let seen = self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let offset = |when: Instant| when.checked_duration_since(t0).map_or(0, |elapsed| elapsed.as_millis());
-        let (mut highest, mut newest_token, mut writes) = (0, 0, 0);
+        // Under a lock the writes follow each other: a write at or below the one before went back.
+        let (mut current, mut newest_token, mut writes) = (None::<u64>, 0, 0);
         let mut events = Vec::new();
         for (index, &(when, event)) in seen.iter().enumerate() {
             match event {
                 Seen::Write(value) => {
                     writes += 1;
-                    if value <= highest {
+                    if let Some(before) = current.filter(|before| value <= *before) {
                         let next = seen[index + 1..].iter().find_map(|(_, later)| match later {
                             Seen::Write(next) => Some(*next),
                             Seen::Fenced { .. } => None,
                         });
                         let cost = match next {
-                            Some(next) if next > highest => format!(
-                                "the next write, {next}, came from a holder that had read {highest}: the stale \
+                            Some(next) if next > before => format!(
+                                "the next write, {next}, came from a holder that had read {before}: the stale \
                                  holder's own increment is the one lost"
                             ),
                             Some(next) => format!(
                                 "the next write, {next}, went on from it: the {} increments it overwrote are lost",
-                                highest - value + 1
+                                before - value + 1
                             ),
                             None => {
-                                format!("it was the last: the {} increments it overwrote are lost", highest - value + 1)
+                                format!("it was the last: the {} increments it overwrote are lost", before - value + 1)
                             }
                         };
                         events.push(format!(
-                            "+{} ms: a stale write landed (the server's MONITOR): SET {value} over {highest}; {cost}",
+                            "+{} ms: a stale write landed (the server's MONITOR): SET {value} over {before}; {cost}",
                             offset(when)
                         ));
                     }
-                    highest = highest.max(value);
+                    current = Some(value);
                 }
                 Seen::Fenced { token, write } => {
                     writes += u64::from(write);
