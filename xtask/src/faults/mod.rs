@@ -693,7 +693,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut text = output::wrap(
         &format!(
             "Two counter-redis participants per run on a private {} (Unix socket), each with {}, seed {seed} \
-             (the moment of each fault: --seed {seed} makes them again). acked, failed, indet.: the increments' \
+             (--seed {seed} chooses the same moments again: how long after the counter first moved each fault comes). acked, failed, indet.: the increments' \
              outcomes over both; verdict: the final value against [acked, acked + indet.]; expired: locks that \
              expired under their holder; fenced: reads or writes refused for an old token.",
             document.server, document.common_flags
