@@ -152,7 +152,8 @@ pub struct FaultRun {
     pub run: u64,
     /// The participants' own flags (the workload).
     pub workload: String,
-    /// When the fault was injected, milliseconds after the counter first moved.
+    /// When the fault was injected, milliseconds after the counter first moved (a paused holder: when it was
+    /// stopped, the first moment after the seed's at which participant A held the lock).
     pub injected_at_ms: u64,
     /// What was done, in words, with when each step happened.
     pub timeline: Vec<String>,
@@ -357,8 +358,10 @@ fn figure(report: &RunReport, name: &str) -> u64 {
     report.extension.as_ref().and_then(|extension| extension.number(name)).map_or(0, |n| n as u64)
 }
 
-/// Injects `fault` into run `run_id`, whose participant A is `a_pid`, saying what was done in `timeline`.
-fn inject(fault: Fault, server: &Server, (run_id, a_pid): (&str, Pid), t0: Instant, timeline: &mut Vec<String>) {
+/// Injects `fault` into run `run_id`, whose participant A is `a_pid`, saying what was done in `timeline`;
+/// returns when it was injected, milliseconds after `t0` (a paused holder: once A holds the lock).
+fn inject(fault: Fault, server: &Server, (run_id, a_pid): (&str, Pid), t0: Instant, timeline: &mut Vec<String>) -> u64 {
+    let mut injected_at_ms = t0.elapsed().as_millis() as u64;
     match fault {
         Fault::PauseHolder => {
             let prefix = format!("{a_pid}-");
@@ -366,6 +369,7 @@ fn inject(fault: Fault, server: &Server, (run_id, a_pid): (&str, Pid), t0: Insta
             loop {
                 let holder = server.cli(&["GET", &format!("counter-lab:{run_id}:lock")]);
                 if holder.starts_with(&prefix) {
+                    injected_at_ms = t0.elapsed().as_millis() as u64;
                     let _ = nix::sys::signal::kill(a_pid, Signal::SIGSTOP);
                     timeline.push(format!("{}: A stopped (SIGSTOP) holding the lock ({holder})", at(t0)));
                     break;
@@ -409,6 +413,7 @@ fn inject(fault: Fault, server: &Server, (run_id, a_pid): (&str, Pid), t0: Insta
             timeline.push(format!("{}: A killed (SIGKILL)", at(t0)));
         }
     }
+    injected_at_ms
 }
 
 /// One run of `fault` on `sync`.
@@ -438,8 +443,7 @@ fn run_one(
     timeline.push("+0 ms: the counter moved".to_owned());
     let delay = moments.next_ms(300);
     thread::sleep(Duration::from_millis(delay));
-    let injected_at_ms = t0.elapsed().as_millis() as u64;
-    inject(fault, server, (&run_id, a.pid()), t0, &mut timeline);
+    let injected_at_ms = inject(fault, server, (&run_id, a.pid()), t0, &mut timeline);
     let (a_pid, b_pid) = (a.pid(), b.pid());
     let (a_report, b_report) = (a.finish(started), b.finish(started));
     timeline.push(format!("{}: both participants ended", at(t0)));
