@@ -257,7 +257,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         cpu["user_s"] += unreaped_cpu[0]
         cpu["sys_s"] += unreaped_cpu[1]
     report = {
-        "schema_version": 4,
+        "schema_version": 5,
         "model": model,
         "implementation": implementation,
         "config": {"workers": args.workers, "increments": args.increments, "work": args.work[2],

@@ -19,8 +19,9 @@ use crate::{
 /// may be null (a worker died before it reported), with `unreported_workers` and `lost_updates_bounds`. Version
 /// 3: `retries`, and the `optimistic` strategy. Version 4: the two fields that held one model's own figures
 /// each became `extension` (its `figures` keep their names), and `participants` with `participants_unreported`
-/// came up from one model's figures to the report, for every model that shares a run across machines.
-pub const SCHEMA_VERSION: u32 = 4;
+/// came up from one model's figures to the report, for every model that shares a run across machines. Version
+/// 5: `outcomes` (acknowledged, failed, indeterminate, and the verdict), and the `fenced` strategy.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// One worker's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
