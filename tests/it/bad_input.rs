@@ -19,7 +19,7 @@ const CASES: &[(&[&str], &str)] = &[
     (&["--work", "sleep:10xs"], "unknown unit 'xs'"),
     (&["--work", "nap:1ms"], "none, yield, sleep:<duration>"),
     (&["--work", "spin:1h", "--increments", "18446744073709551615", "--workers", "1"], "584 years"),
-    (&["--sync", "lockfree"], "[possible values: racy, mutex, atomic, sharded, optimistic]"),
+    (&["--sync", "lockfree"], "[possible values: racy, mutex, atomic, sharded, optimistic, fenced]"),
     (&["--window", "around"], "[possible values: before, inside]"),
     (&["--format", "xml"], "[possible values: text, json]"),
     (&["--hold", "soon"], "'soon'"),

@@ -56,5 +56,20 @@ fn faults_show_what_each_does_to_the_count_and_leave_nothing_behind() {
         assert_eq!(number(row, "keys_without_ttl"), 0, "{row}");
         assert_eq!(row["misbehaved"].as_array().map(Vec::len), Some(0), "{row}");
     }
-    assert!(stdout.contains("a stale write landed") && stdout.contains("refused (fenced off)"), "{stdout}");
+    let said = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("a stale write landed") && said.contains("refused (fenced off)"), "{stdout}");
+
+    // The results page shows the run: its table, and a timeline of the paused holders per strategy, whose
+    // captions count what the rows hold.
+    let page = scratch.file("page.html");
+    let report = scratch.xtask().args(["report", "--output"]).arg(&page).output().expect("xtask runs");
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h2>Faults across machines</h2>"), "no faults section");
+    let stale_runs = mutex.iter().filter(|row| {
+        row["timeline"].as_array().unwrap().iter().any(|event| event.as_str().unwrap().contains("stale write landed"))
+    });
+    let caption = format!("a stale write landed in {} of 3 runs", stale_runs.count());
+    assert!(html.contains(&caption), "no caption '{caption}'");
+    assert_eq!(html.matches("<div class=\"chart wide\">").count(), 2, "a timeline per strategy");
 }

@@ -650,6 +650,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let binary = bin_dir.join("counter-redis");
     let server = Server::start()?;
     let run_dir = RunDir::create(&workspace::results_dir("faults"))?;
+    crate::machine::Machine::now("faults").record(run_dir.path())?;
     let mut moments = Moments(seed);
     let mut rows = Vec::new();
     for &fault in &faults {

@@ -528,3 +528,110 @@ mod tests {
         }
     }
 }
+
+/// One run on a timeline: its span, the pause, and the marks that matter.
+#[derive(Debug, Clone)]
+pub struct TimelineRun {
+    /// Its label: `mutex, run 3`.
+    pub label: String,
+    /// When it ended, milliseconds after the counter first moved.
+    pub end_ms: f64,
+    /// When the holder was stopped and continued.
+    pub pause_ms: Option<(f64, f64)>,
+    /// A stale write landed (`true`) or an old token was refused (`false`), at these moments.
+    pub marks: Vec<(f64, bool)>,
+}
+
+/// The colours of a timeline: the pause, a stale write, a refused one.
+pub const TIMELINE_PAUSE: &str = "#e69f00";
+pub const TIMELINE_STALE: &str = "#d55e00";
+pub const TIMELINE_REFUSED: &str = "#0072b2";
+
+/// Runs on one time axis, a row each: a grey line for the run, an amber box for the pause, a vermilion
+/// diamond where a stale write landed, a blue circle where an old token was refused.
+pub fn timeline(runs: &[TimelineRun], layout: Layout) -> String {
+    let (width, font) = (layout.width(), layout.font());
+    let row = font * 2.4;
+    let (left, right, top) = match layout {
+        Layout::Wide => (150.0, 20.0, 10.0),
+        Layout::Narrow => (10.0, 15.0, 10.0),
+    };
+    let label_above = layout == Layout::Narrow;
+    let per_row = if label_above { row + font * 1.2 } else { row };
+    let axis_y = top + per_row * runs.len() as f64 + 10.0;
+    let height = axis_y + font * 2.6;
+    let most = runs.iter().map(|run| run.end_ms).fold(1.0_f64, f64::max);
+    let x = |ms: f64| left + (ms / most).clamp(0.0, 1.0) * (width - left - right);
+    let mut out = String::new();
+    open(&mut out, width, height, font);
+    for (index, run) in runs.iter().enumerate() {
+        let base = top + per_row * index as f64 + if label_above { font * 1.2 } else { 0.0 };
+        let mid = base + row / 2.0;
+        if label_above {
+            let _ = write!(out, "<text x=\"{left}\" y=\"{:.1}\">{}</text>", base - 3.0, escape(&run.label));
+        } else {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                left - 8.0,
+                mid + font / 3.0,
+                escape(&fit(&run.label, left - 12.0, font))
+            );
+        }
+        let _ = write!(
+            out,
+            "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{mid:.1}\" y2=\"{mid:.1}\" stroke=\"#888888\" stroke-width=\"2\"/>",
+            x(0.0),
+            x(run.end_ms)
+        );
+        if let Some((from, to)) = run.pause_ms {
+            let _ = write!(
+                out,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{TIMELINE_PAUSE}\" \
+                 fill-opacity=\"0.6\"/>",
+                x(from),
+                mid - row * 0.3,
+                (x(to) - x(from)).max(1.0),
+                row * 0.6
+            );
+        }
+        for &(at, stale) in &run.marks {
+            let (cx, size) = (x(at), row * 0.28);
+            if stale {
+                let _ = write!(
+                    out,
+                    "<path d=\"M{cx:.1} {:.1} L{:.1} {mid:.1} L{cx:.1} {:.1} L{:.1} {mid:.1} Z\" fill=\"{TIMELINE_STALE}\"/>",
+                    mid - size,
+                    cx + size,
+                    mid + size,
+                    cx - size
+                );
+            } else {
+                let _ =
+                    write!(out, "<circle cx=\"{cx:.1}\" cy=\"{mid:.1}\" r=\"{size:.1}\" fill=\"{TIMELINE_REFUSED}\"/>");
+            }
+        }
+    }
+    let ticks = ticks(0.0, most, false, layout.max_ticks());
+    let _ = write!(
+        out,
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"black\"/>",
+        width - right
+    );
+    for tick in ticks.iter().filter(|tick| **tick <= most) {
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}</text>",
+            x(*tick),
+            axis_y + font * 1.2,
+            tick
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">ms after the counter first moved</text></svg>",
+        left + (width - left - right) / 2.0,
+        axis_y + font * 2.4
+    );
+    out
+}

@@ -3,6 +3,7 @@
 //! own run. The page is built from the runs' `results.json` and `machine.json`, never from anything measured now.
 
 pub mod charts;
+mod faults;
 mod html;
 mod validate;
 
@@ -42,6 +43,11 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     sweep: Option<PathBuf>,
 
+    /// The faults run to show: a run's folder, or its results.json [default: target/faults/latest, or
+    /// `$COUNTER_LAB_RESULTS/faults/latest`, when there is one]
+    #[arg(long, value_name = "PATH")]
+    faults: Option<PathBuf>,
+
     /// Where to write the page [default: target/report/index.html, or `$COUNTER_LAB_RESULTS/report/index.html`]
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -79,9 +85,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let compare_path = args.compare.clone().unwrap_or_else(|| workspace::results_dir("compare").join("latest"));
     let sweep_path = args.sweep.clone().unwrap_or_else(|| workspace::results_dir("sweep").join("latest"));
     let output = args.output.clone().unwrap_or_else(|| workspace::results_dir("report").join("index.html"));
+    let faults_path = args.faults.clone().unwrap_or_else(|| workspace::results_dir("faults").join("latest"));
     let compare = RunResults::read(&compare_path)?;
     let sweep = RunResults::read(&sweep_path)?;
-    if compare.is_none() && sweep.is_none() {
+    let faults = RunResults::read(&faults_path)?;
+    if let (Some(given), None) = (&args.faults, &faults) {
+        return Err(Usage(format!("--faults {}: no results.json there", given.display())).into());
+    }
+    if compare.is_none() && sweep.is_none() && faults.is_none() {
         return Err(Usage(format!(
             "no results to show: neither {} nor {} holds a results.json; run `cargo xtask compare` or `cargo xtask \
              sweep` first",
@@ -90,7 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let page = page(compare.as_ref(), sweep.as_ref())?;
+    let page = page_with_faults(compare.as_ref(), sweep.as_ref(), faults.as_ref())?;
     write(&output, &page)?;
     Terminal::new(&crate::output::Exports::default().open()?).print(&format!(
         "Report: {} ({} KiB, self-contained: open it in any browser, offline)\n",
@@ -119,6 +130,15 @@ fn text<'a>(value: &'a Value, field: &str) -> &'a str {
 /// The page for a comparison, a sweep, or both: what it shows and what was found first, then the charts, the
 /// full tables, and where the figures come from.
 pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow::Result<String> {
+    page_with_faults(compare, sweep, None)
+}
+
+/// [`page`], with a faults run's section after the others when there is one.
+pub fn page_with_faults(
+    compare: Option<&RunResults>,
+    sweep: Option<&RunResults>,
+    faults: Option<&RunResults>,
+) -> anyhow::Result<String> {
     // Everything is checked before anything is drawn; a stop signal is looked for between the long steps.
     if let Some(compare) = compare {
         validate::compare(&compare.results, &compare.folder.join("results.json"))?;
@@ -126,15 +146,21 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
     if let Some(sweep) = sweep {
         validate::sweep(&sweep.results, &sweep.folder.join("results.json"))?;
     }
+    if let Some(faults) = faults {
+        validate::faults(&faults.results, &faults.folder.join("results.json"))?;
+    }
     let mut page = Page::default();
     page.heading(1, "Shared counter: results");
-    page.headline(&headline(compare, sweep));
+    page.headline(&headline(compare, sweep, faults));
     let mut found = Vec::new();
     if let Some(compare) = compare {
         found.extend(compare_findings(&compare.results));
     }
     if let Some(sweep) = sweep {
         found.extend(sweep_findings(&sweep.results));
+    }
+    if let Some(faults) = faults {
+        found.extend(faults::findings(&faults.results));
     }
     if !found.is_empty() {
         page.heading(2, "Findings");
@@ -148,8 +174,11 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
         crate::runner::check_signals()?;
         sweep_section(&mut page, &sweep.results);
     }
+    if let Some(faults) = faults {
+        faults::section(&mut page, &faults.results);
+    }
     page.heading(2, "Where these figures come from");
-    for (name, run) in [("Comparison", compare), ("Sweep", sweep)] {
+    for (name, run) in [("Comparison", compare), ("Sweep", sweep), ("Faults", faults)] {
         let Some(run) = run else { continue };
         page.heading(3, name);
         page.definitions(&provenance(run));
@@ -159,7 +188,7 @@ pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow:
 
 /// What the page shows, from the runs themselves: the models and strategies compared, on which workloads,
 /// when, on what machine; the counts swept.
-fn headline(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> String {
+fn headline(compare: Option<&RunResults>, sweep: Option<&RunResults>, faults: Option<&RunResults>) -> String {
     let mut parts = Vec::new();
     if let Some(run) = compare {
         let rows = run.results["rows"].as_array().map_or(&[][..], Vec::as_slice);
@@ -197,6 +226,9 @@ fn headline(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> String 
                 recorded(run)
             ));
         }
+    }
+    if let Some(run) = faults {
+        parts.push(format!("{}, {}", faults::headline(&run.results), recorded(run)));
     }
     parts.join(". ")
         + ". Every figure comes from these runs as they were recorded; none was measured when this \

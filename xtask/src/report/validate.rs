@@ -55,6 +55,31 @@ pub fn sweep(results: &Value, file: &Path) -> Result<(), Usage> {
     figures(results, "", &refuse)
 }
 
+/// Checks a faults run's results: this build's schema, rows with their fault, strategy and timeline, sane figures.
+pub fn faults(results: &Value, file: &Path) -> Result<(), Usage> {
+    let refuse = |why: String| Usage(format!("{}: {why}", file.display()));
+    match results.get("schema_version").and_then(Value::as_u64) {
+        Some(version) if version == u64::from(schema::FAULTS) => {}
+        _ => {
+            return Err(refuse(format!(
+                "not a faults run of schema_version {} (run `cargo xtask faults` again)",
+                schema::FAULTS
+            )));
+        }
+    }
+    let Some(rows) = results.get("rows").and_then(Value::as_array) else {
+        return Err(refuse("no list of rows".to_owned()));
+    };
+    for (index, row) in rows.iter().enumerate() {
+        if !["fault", "sync"].iter().all(|field| row.get(*field).is_some_and(Value::is_string))
+            || !row.get("timeline").is_some_and(Value::is_array)
+        {
+            return Err(refuse(format!("rows[{index}] has no fault, sync or timeline")));
+        }
+    }
+    figures(results, "", &refuse)
+}
+
 /// Every number under `value` within what its field's unit allows: a field's name says its unit (`_s`, `_bytes`,
 /// `_kib`), and the fields of a summary (`median`, `min`, ...) take their parent's.
 fn figures(value: &Value, unit_field: &str, refuse: &dyn Fn(String) -> Usage) -> Result<(), Usage> {

@@ -1,0 +1,197 @@
+//! The page's section for a `cargo xtask faults` run: a row per fault and strategy from the runs, and the paused
+//! holders' timelines (who was stopped when, where a stale write landed or an old token was refused).
+
+use serde_json::Value;
+
+use super::{
+    charts::{self, Layout, TimelineRun},
+    html::Page,
+    number, text,
+};
+
+/// The faults and strategies in the order the runs came, each with its rows.
+fn groups(results: &Value) -> Vec<((String, String), Vec<&Value>)> {
+    let mut groups: Vec<((String, String), Vec<&Value>)> = Vec::new();
+    for row in results["rows"].as_array().into_iter().flatten() {
+        let key = (text(row, "fault").to_owned(), text(row, "sync").to_owned());
+        match groups.iter_mut().find(|(existing, _)| *existing == key) {
+            Some((_, rows)) => rows.push(row),
+            None => groups.push((key, vec![row])),
+        }
+    }
+    groups
+}
+
+/// What the run was, for the page's headline.
+pub(super) fn headline(results: &Value) -> String {
+    let groups = groups(results);
+    let faults: Vec<String> = groups.iter().map(|((fault, sync), _)| format!("{fault} on {sync}")).collect();
+    let runs = groups.first().map_or(0, |(_, rows)| rows.len());
+    format!(
+        "Faults injected into runs shared by two counter-redis participants ({runs} runs each of {})",
+        faults.join(", ")
+    )
+}
+
+/// The finding: what a paused holder did under each lock, from the rows.
+pub(super) fn findings(results: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for ((fault, sync), rows) in groups(results) {
+        if fault != "pause-holder" {
+            continue;
+        }
+        let lost: Vec<f64> =
+            rows.iter().map(|row| number(&row["lost_acknowledged"])).filter(|lost| *lost > 0.0).collect();
+        let fenced: f64 = rows.iter().map(|row| number(&row["fenced_off"])).sum();
+        out.push(format!(
+            "A lock holder paused past its lease, under {sync}: acknowledged updates lost in {} of {} runs ({:.0} in \
+             all); {fenced:.0} reads or writes fenced off.",
+            lost.len(),
+            rows.len(),
+            lost.iter().sum::<f64>()
+        ));
+    }
+    out
+}
+
+/// A paused holder's run as the timeline draws it, from the events its row lists (`+N ms: ...`).
+fn timeline_run(row: &Value) -> TimelineRun {
+    let mut run = TimelineRun {
+        label: format!("{}, run {}", text(row, "sync"), number(&row["run"])),
+        end_ms: 0.0,
+        pause_ms: None,
+        marks: Vec::new(),
+    };
+    let mut stopped = None;
+    for event in row["timeline"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let Some((at, what)) = event.strip_prefix('+').and_then(|rest| rest.split_once(" ms: ")) else { continue };
+        let Ok(at) = at.parse::<f64>() else { continue };
+        if what.contains("(SIGSTOP)") {
+            stopped = Some(at);
+        } else if what.contains("(SIGCONT)") {
+            run.pause_ms = stopped.map(|from| (from, at));
+        } else if what.contains("both participants ended") {
+            run.end_ms = at;
+        } else if what.contains("stale write landed") {
+            run.marks.push((at, true));
+        } else if what.contains("(fenced off)") {
+            run.marks.push((at, false));
+        }
+    }
+    run
+}
+
+/// The section: the table of every fault and strategy, then a timeline of the paused holders per strategy.
+pub(super) fn section(page: &mut Page, results: &Value) {
+    page.heading(2, "Faults across machines");
+    page.paragraph(&format!(
+        "Two counter-redis participants per run on a private {}, each with {}; the moment of each fault chosen by \
+         seed {:.0}. The final value is checked against the increments' outcomes over both participants: within \
+         [acknowledged, acknowledged + indeterminate] it is consistent, below the acknowledged ones acknowledged \
+         updates were lost.",
+        text(results, "server"),
+        text(results, "common_flags"),
+        number(&results["seed"])
+    ));
+    let mut table = Vec::new();
+    for ((fault, sync), rows) in groups(results) {
+        let count = |verdict: &str| rows.iter().filter(|row| text(row, "verdict") == verdict).count();
+        let verdicts: Vec<String> = ["exact", "consistent", "lost-acknowledged", "above-bounds", "unknown"]
+            .iter()
+            .filter(|verdict| count(verdict) > 0)
+            .map(|verdict| format!("{verdict} {}", count(verdict)))
+            .collect();
+        let sum = |field: &str| rows.iter().map(|row| number(&row[field])).sum::<f64>();
+        let lost_runs = rows.iter().filter(|row| number(&row["lost_acknowledged"]) > 0.0).count();
+        table.push(vec![
+            fault.clone(),
+            sync.clone(),
+            rows.len().to_string(),
+            format!("{lost_runs} ({:.0})", sum("lost_acknowledged")),
+            verdicts.join(", "),
+            format!("{:.0}", sum("indeterminate")),
+            format!("{:.0}", sum("failed")),
+            format!("{:.0}", sum("fenced_off")),
+            format!("{:.0}", sum("lock_expiries")),
+        ]);
+    }
+    page.table(
+        &[
+            "fault",
+            "strategy",
+            "runs",
+            "runs that lost acknowledged (in all)",
+            "verdicts",
+            "indeterminate",
+            "failed",
+            "fenced off",
+            "lock expiries",
+        ],
+        &table,
+    );
+    for ((fault, sync), rows) in groups(results) {
+        if fault != "pause-holder" {
+            continue;
+        }
+        let runs: Vec<TimelineRun> = rows.iter().map(|row| timeline_run(row)).collect();
+        let stale = runs.iter().filter(|run| run.marks.iter().any(|(_, stale)| *stale)).count();
+        let refused = runs.iter().filter(|run| run.marks.iter().any(|(_, stale)| !*stale)).count();
+        let legend = vec![
+            (marker_box(charts::TIMELINE_PAUSE), "participant A stopped (SIGSTOP) holding the lock".to_owned()),
+            (marker_diamond(charts::TIMELINE_STALE), "a stale write landed".to_owned()),
+            (marker_circle(charts::TIMELINE_REFUSED), "an old token refused (fenced off)".to_owned()),
+        ];
+        page.figure(
+            &charts::timeline(&runs, Layout::Wide),
+            &charts::timeline(&runs, Layout::Narrow),
+            &legend,
+            &format!(
+                "Under {sync}, a lock holder stopped past its lease (three leases): a stale write landed in {stale} of \
+                 {} runs, and an old token was refused in {refused}.",
+                runs.len()
+            ),
+        );
+    }
+}
+
+fn marker_box(colour: &str) -> String {
+    format!(
+        "<svg width=\"16\" height=\"12\" aria-hidden=\"true\"><rect width=\"16\" height=\"12\" fill=\"{colour}\" fill-opacity=\"0.6\"/></svg>"
+    )
+}
+
+fn marker_diamond(colour: &str) -> String {
+    format!(
+        "<svg width=\"14\" height=\"14\" aria-hidden=\"true\"><path d=\"M7 0 L14 7 L7 14 L0 7 Z\" fill=\"{colour}\"/></svg>"
+    )
+}
+
+fn marker_circle(colour: &str) -> String {
+    format!(
+        "<svg width=\"14\" height=\"14\" aria-hidden=\"true\"><circle cx=\"7\" cy=\"7\" r=\"6\" fill=\"{colour}\"/></svg>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeline_is_read_from_its_events() {
+        let row = serde_json::json!({
+            "sync": "mutex", "run": 2,
+            "timeline": [
+                "participants A (pid 1) and B (pid 2) started",
+                "+0 ms: the counter moved",
+                "+70 ms: A stopped (SIGSTOP) holding the lock (1-x-0-0-0)",
+                "+670 ms: A continued (SIGCONT), 600 ms later: three leases",
+                "+2804 ms: both participants ended",
+                "+671 ms: a stale write landed (the server's MONITOR): SET 9 over 27; ...",
+                "+900 ms: a write with token 5 reached the counter after token 9: refused (fenced off)"
+            ]
+        });
+        let run = timeline_run(&row);
+        assert_eq!((run.label.as_str(), run.end_ms, run.pause_ms), ("mutex, run 2", 2804.0, Some((70.0, 670.0))));
+        assert_eq!(run.marks, vec![(671.0, true), (900.0, false)]);
+    }
+}
