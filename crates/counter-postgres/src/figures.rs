@@ -36,6 +36,9 @@ pub struct PostgresFigures {
     pub serialization_failures: u64,
     /// Optimistic strategy: updates that found the version changed, and were made again.
     pub version_conflicts: u64,
+    /// Mutex strategy: transactions that found the row locked by another, and waited for it.
+    #[serde(default)]
+    pub lock_waits: u64,
     /// The backend processes serving this run's connections, measured from `/proc` (none for a server this
     /// process cannot see).
     pub backends_measured: u64,
@@ -51,7 +54,7 @@ pub struct PostgresFigures {
 
 impl PostgresFigures {
     /// The report's section: these figures, and a line for each of their groups.
-    pub fn extension(&self) -> Extension {
+    pub fn extension(&self, strategy: Strategy) -> Extension {
         let memory = match (self.backend_pss_kib, self.backend_uss_kib) {
             (Some(pss), Some(uss)) => format!(
                 "a backend process per connection: PSS {} and USS {} each (mean of {}){}",
@@ -68,7 +71,7 @@ impl PostgresFigures {
             _ => "a backend process per connection, not visible from here (another machine, or another user's)"
                 .to_owned(),
         };
-        Extension::new("server", self)
+        let extension = Extension::new("server", self)
             .line("server", format!("{}; table {}", self.server, self.table))
             .line("isolation", self.isolation.clone())
             .line(
@@ -86,7 +89,18 @@ impl PostgresFigures {
                     units::count(self.serialization_failures, "transaction", "transactions")
                 ),
             )
-            .line("server memory", memory)
+            .line("server memory", memory);
+        if !strategy.takes_lock() {
+            return extension;
+        }
+        extension.line(
+            "lock",
+            format!(
+                "{} found the row locked by another and waited for it (tried with SKIP LOCKED first: a wait costs one \
+                 round trip more)",
+                units::count(self.lock_waits, "transaction", "transactions")
+            ),
+        )
     }
 }
 
@@ -136,11 +150,11 @@ fn why(report: &RunReport) -> Option<Vec<String>> {
                 units::count(refused, "transaction", "transactions")
             )]
         }
-        (Strategy::Mutex, 0) => vec![
+        (Strategy::Mutex, 0) => vec![format!(
             "no update was lost: SELECT ... FOR UPDATE locked the row until COMMIT, so no other transaction read it \
-             in between"
-                .to_owned(),
-        ],
+             in between ({} waited for it)",
+            units::count(figures.lock_waits, "transaction", "transactions")
+        )],
         (Strategy::Atomic, 0) => vec![
             "no update was lost: each UPDATE read and wrote the row under its row lock, in one statement".to_owned(),
         ],

@@ -574,12 +574,13 @@ impl Run<'_> {
         }
         let mut latencies = Latencies::default();
         let mut worker_reports = WorkerTally::with_capacity(workers);
-        let (mut round_trips, mut serialization_failures, mut version_conflicts) = (0, 0, 0);
+        let (mut round_trips, mut serialization_failures, mut version_conflicts, mut lock_waits) = (0, 0, 0, 0);
         for (index, tally) in &tallies {
             latencies.merge(&tally.latencies);
             round_trips += tally.round_trips;
             serialization_failures += tally.serialization_failures;
             version_conflicts += tally.version_conflicts;
+            lock_waits += tally.lock_waits;
             worker_reports.push(counter_client::worker_report(*index, tally.increments_done, tally.elapsed));
         }
         let stopped = signals::received();
@@ -594,6 +595,7 @@ impl Run<'_> {
             latency_max_us: latencies.max_us(),
             serialization_failures,
             version_conflicts,
+            lock_waits,
             backends_measured,
             backend_pss_kib: pss_per_backend,
             backend_uss_kib: uss_per_backend,
@@ -611,7 +613,7 @@ impl Run<'_> {
             peak_rss_kib: memory::peak_rss_kib(pids[0]).ok(),
             // The compare-and-swap strategy's own retries; refused transactions are the server's figure.
             retries: (config.strategy() == Strategy::Optimistic).then_some(version_conflicts),
-            extension: Some(figures.extension()),
+            extension: Some(figures.extension(config.strategy())),
             others: met.others,
             workers: worker_reports,
             stopped: stopped.is_some(),

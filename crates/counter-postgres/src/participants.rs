@@ -372,11 +372,11 @@ impl Run<'_> {
     }
 }
 
-/// An error that says the name is taken: the table exists (42P07), or two made it at once (23505 on the
-/// catalog).
+/// An error that says the name is taken: the table exists (42P07), or two made it at once (the catalog's
+/// unique index, 23505, or the table's row type, 42710, whichever the server met first).
 fn is_name_taken(error: &WorkerError) -> bool {
     matches!(error, WorkerError::Server(e) if e.code().is_some_and(|code| {
-        *code == SqlState::DUPLICATE_TABLE || *code == SqlState::UNIQUE_VIOLATION
+        *code == SqlState::DUPLICATE_TABLE || *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_OBJECT
     }))
 }
 

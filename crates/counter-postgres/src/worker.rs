@@ -26,6 +26,8 @@ pub(crate) struct Tally {
     pub(crate) serialization_failures: u64,
     /// Optimistic strategy: updates that found the version changed.
     pub(crate) version_conflicts: u64,
+    /// Mutex strategy: transactions that found the row locked by another, and waited for it.
+    pub(crate) lock_waits: u64,
 }
 
 /// Why a worker stopped early: the server's answer, or none within the timeout.
@@ -100,6 +102,7 @@ struct Statements {
     rollback: Statement,
     read: Statement,
     read_for_update: Statement,
+    try_read_for_update: Statement,
     write: Statement,
     add_one: Statement,
     read_versioned: Statement,
@@ -137,6 +140,12 @@ impl<'a> Worker<'a> {
             read: prepare(&client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1")).await?,
             read_for_update: prepare(&client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"))
                 .await?,
+            try_read_for_update: prepare(
+                &client,
+                timeout,
+                &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE SKIP LOCKED"),
+            )
+            .await?,
             write: prepare(&client, timeout, &format!("UPDATE {name} SET v = $2 WHERE shard = $1")).await?,
             add_one: prepare(&client, timeout, &format!("UPDATE {name} SET v = v + 1 WHERE shard = $1")).await?,
             read_versioned: prepare(&client, timeout, &format!("SELECT v, version FROM {name} WHERE shard = $1"))
@@ -245,10 +254,27 @@ impl<'a> Worker<'a> {
             statements.rollback.clone(),
             statements.write.clone(),
         );
-        let read = if lock { statements.read_for_update.clone() } else { statements.read.clone() };
+        let (read, try_lock) = if lock {
+            (statements.read_for_update.clone(), Some(statements.try_read_for_update.clone()))
+        } else {
+            (statements.read.clone(), None)
+        };
         let row = self.row;
         self.changed(&begin, &[]).await?;
-        let value: i64 = first_column(&self.rows(&read, &[&row]).await?)?;
+        // The lock tried first without waiting (SKIP LOCKED answers no row when another holds it): a wait is
+        // then counted, at the price of one round trip more, and the row locked waiting.
+        let taken = match try_lock {
+            Some(try_lock) => self.rows(&try_lock, &[&row]).await?,
+            None => Vec::new(),
+        };
+        let value: i64 = if taken.is_empty() {
+            if lock {
+                self.tally.lock_waits += 1;
+            }
+            first_column(&self.rows(&read, &[&row]).await?)?
+        } else {
+            first_column(&taken)?
+        };
         if work_inside && self.work().await == Performed::Interrupted {
             self.changed(&rollback, &[]).await?;
             return Ok(Performed::Interrupted);

@@ -44,6 +44,10 @@ fn every_strategy_but_racy_is_exact_and_racy_loses_at_read_committed() {
             assert_eq!(report.final_value, 1500, "{strategy:?}");
             assert_eq!(lost, 0, "{strategy:?}");
         }
+        if strategy == Strategy::Mutex {
+            // Five workers on one row, back to back: some find it locked, and the report counts their waits.
+            assert!(figures(&report)["lock_waits"].as_u64().unwrap_or(0) > 0, "{report:?}");
+        }
         assert_eq!(figures(&report)["isolation"], "read committed");
     }
 }
