@@ -219,7 +219,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         pools: false,
         lock_expires: false,
         // A transaction is a few round trips and a commit: a few thousand a second on one row.
-        slow_step: Some(SlowStep { io_like: 50, contended: 100, why: "a transaction per step" }),
+        slow_step: Some(SlowStep { io_like: 50, contended: 50, why: "a transaction per step" }),
         // initdb alone takes 0.6 s here: the comparison's runs share one cluster.
         serve_flag: Some("--serve"),
         refusals_figure: Some("serialization_failures"),

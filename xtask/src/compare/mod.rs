@@ -98,7 +98,7 @@ pub struct Args {
     repeats: u64,
 
     /// Time a row may spend on runs beyond --repeats to narrow its interval (0s: none)
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = |s: &str| parse_duration(s))]
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = |s: &str| parse_duration(s))]
     row_budget: Duration,
 
     /// Pairs of runs (1 worker, then 1000 threads or processes or 100 000 tasks) that measure the memory of one
