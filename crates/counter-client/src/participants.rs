@@ -3,7 +3,7 @@
 //! others' share as read from their reports. Each store's crate carries the protocol out in its own terms (keys
 //! with a time to live in Redis, rows in PostgreSQL).
 
-use std::time::Duration;
+use std::{future::Future, sync::Arc, time::Duration};
 
 use counter_core::{
     config::{Config, ConfigError, parse_count},
@@ -24,6 +24,67 @@ pub const HEARTBEAT_TTL: Duration = Duration::from_secs(2);
 
 /// How long a blocking or polled wait for the other participants lasts before the stop flag is looked at again.
 pub const RENDEZVOUS_POLL: Duration = Duration::from_secs(1);
+
+/// The other participants did not all come within the rendezvous timeout.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "run '{run_id}': {ready} of the {everyone} workers of every participant were ready after {waited:?} \
+     (--rendezvous-timeout); are the other participants started, with the same --run-id and --participants?"
+)]
+pub struct RendezvousTimeout {
+    /// The run.
+    pub run_id: String,
+    /// Workers ready, over every participant.
+    pub ready: u64,
+    /// Workers of every participant.
+    pub everyone: u64,
+    /// How long this participant waited.
+    pub waited: Duration,
+}
+
+/// One beat of a participant's heartbeat, in a store's terms: it says "alive" (and makes its connection again
+/// if that broke), and never fails the run.
+pub trait Beat: Send + 'static {
+    /// Says this participant is alive.
+    fn beat(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// A participant's heartbeat: a [`Beat`] every [`HEARTBEAT_EVERY`] on a task of its own, so that the others know
+/// within [`HEARTBEAT_TTL`] when it has stopped. Dropped, it stops at its next await.
+#[derive(Debug)]
+pub struct Heartbeat {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeat {
+    /// Starts beating with `beat` on the current runtime.
+    pub fn start(mut beat: impl Beat) -> Heartbeat {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let told = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            loop {
+                beat.beat().await;
+                if tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok() {
+                    return;
+                }
+            }
+        });
+        Heartbeat { stop, task }
+    }
+
+    /// Stops it after its beat under way, if any, has been answered.
+    pub async fn stop(mut self) {
+        self.stop.notify_one();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// How a run is shared: its id, how many participants, how long to wait for them.
 #[derive(Debug, Clone)]

@@ -35,7 +35,7 @@ use std::{
 
 use counter_client::{
     NotReady,
-    participants::{Sharing, participant_tag, shared_configuration},
+    participants::{Heartbeat, RendezvousTimeout, Sharing, participant_tag, shared_configuration},
 };
 use counter_core::{
     cli::Frontend,
@@ -59,7 +59,7 @@ use tokio_postgres::{Client, NoTls};
 
 pub use crate::figures::PostgresFigures;
 use crate::{
-    participants::{Heartbeat, Member},
+    participants::{Member, PostgresBeat},
     server::PrivateCluster,
     table::Table,
     worker::{Tally, Worker, WorkerError, within},
@@ -134,20 +134,8 @@ pub enum PostgresError {
         detail: String,
     },
     /// The other participants did not all come.
-    #[error(
-        "run '{run_id}': {ready} of the {everyone} workers of every participant were ready after {waited:?} \
-         (--rendezvous-timeout); are the other participants started, with the same --run-id and --participants?"
-    )]
-    Rendezvous {
-        /// The run.
-        run_id: String,
-        /// Workers ready, over every participant.
-        ready: u64,
-        /// Workers of every participant.
-        everyone: u64,
-        /// How long this participant waited.
-        waited: Duration,
-    },
+    #[error(transparent)]
+    Rendezvous(RendezvousTimeout),
     /// The runtime's thread ended without a result (it panicked).
     #[error("the run's runtime thread ended without a result")]
     RuntimePanicked,
@@ -402,17 +390,18 @@ impl Run<'_> {
         let timeout = self.options.timeout;
         let tag = participant_tag();
         let member = self.claim(&admin, &tag).await?;
-        let heartbeat = if self.options.sharing.is_shared() {
-            match self.connect_first().await {
-                Ok(client) => Some(Heartbeat::start(client, self.table.members_quoted(), tag.clone(), timeout)),
-                Err(error) => {
-                    self.withdraw(&admin, &tag).await;
-                    return Err(error);
-                }
-            }
-        } else {
-            None
-        };
+        let heartbeat = self.options.sharing.is_shared().then(|| {
+            let mut connection = self.connection.clone();
+            connection.application_name("counter-lab");
+            Heartbeat::start(PostgresBeat {
+                connection,
+                isolation: self.options.isolation,
+                members: self.table.members_quoted(),
+                tag: tag.clone(),
+                timeout,
+                client: None,
+            })
+        });
         let outcome = self.measure(&admin, &member, heartbeat, cpu_before).await;
         if !self.options.sharing.is_shared() {
             // Alone, the table goes whatever happened (unless kept). A server that is gone cannot be cleaned,

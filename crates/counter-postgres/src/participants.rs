@@ -12,7 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Reported, Tally, last_out_after};
+use counter_client::participants::{
+    Beat, HEARTBEAT_TTL, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after,
+};
 use counter_core::{config::ConfigError, error::RunError, signals};
 use tokio_postgres::{Client, error::SqlState};
 
@@ -42,40 +44,28 @@ pub(crate) struct Met {
     pub(crate) last_out_after: u64,
 }
 
-/// A participant's heartbeat: its row's `beat` set to the server's clock again and again, on a connection of
-/// its own. Dropped, it stops.
-pub(crate) struct Heartbeat {
-    stop: std::sync::Arc<tokio::sync::Notify>,
-    task: tokio::task::JoinHandle<()>,
+/// A PostgreSQL participant's beat: its row's `beat` set to the server's clock, on a connection of its own, made
+/// again if it broke (terminated, or a server that stalled), so that a participant at work stays heard from.
+pub(crate) struct PostgresBeat {
+    pub(crate) connection: tokio_postgres::Config,
+    pub(crate) isolation: crate::Isolation,
+    pub(crate) members: String,
+    pub(crate) tag: String,
+    pub(crate) timeout: Duration,
+    pub(crate) client: Option<Client>,
 }
 
-impl Heartbeat {
-    pub(crate) fn start(client: Client, members: String, tag: String, timeout: Duration) -> Heartbeat {
-        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-        let told = std::sync::Arc::clone(&stop);
-        let task = tokio::spawn(async move {
-            let beat = format!("UPDATE {members} SET beat = clock_timestamp() WHERE tag = $1");
-            loop {
-                if within(timeout, client.execute(&beat, &[&tag])).await.is_err()
-                    || tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok()
-                {
-                    return;
-                }
+impl Beat for PostgresBeat {
+    async fn beat(&mut self) {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = crate::connect(&self.connection, self.isolation, self.timeout).await.ok();
+        }
+        if let Some(client) = &self.client {
+            let beat = format!("UPDATE {} SET beat = clock_timestamp() WHERE tag = $1", self.members);
+            if within(self.timeout, client.execute(&beat, &[&self.tag])).await.is_err() {
+                self.client = None;
             }
-        });
-        Heartbeat { stop, task }
-    }
-
-    /// Stops it after its beat under way, if any, has been answered.
-    pub(crate) async fn stop(mut self) {
-        self.stop.notify_one();
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.task.abort();
+        }
     }
 }
 
@@ -286,12 +276,12 @@ impl Run<'_> {
             if waiting.elapsed() > self.options.sharing.rendezvous_timeout {
                 let ready_workers: i64 = row.try_get(1).unwrap_or(0);
                 self.withdraw(admin, tag).await;
-                return Err(Stop::Failed(RunError::Frontend(PostgresError::Rendezvous {
+                return Err(Stop::Failed(RunError::Frontend(PostgresError::Rendezvous(RendezvousTimeout {
                     run_id: self.id.clone(),
                     ready: u64::try_from(ready_workers).unwrap_or(0),
                     everyone: self.config.workers().saturating_mul(participants),
                     waited: self.options.sharing.rendezvous_timeout,
-                })));
+                }))));
             }
             // Looked at often at first, then at most every poll: a long wait need not cost many queries.
             let pause = if last_look.duration_since(waiting) < Duration::from_secs(1) {

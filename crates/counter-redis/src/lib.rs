@@ -33,7 +33,9 @@ use std::{
 };
 
 use counter_client::NotReady;
-use counter_client::participants::{Reported, Sharing, participant_tag, shared_configuration};
+use counter_client::participants::{
+    Heartbeat, RendezvousTimeout, Reported, Sharing, participant_tag, shared_configuration,
+};
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError, Strategy},
@@ -53,7 +55,7 @@ use tokio::sync::watch;
 pub use crate::figures::RedisFigures;
 use crate::{
     keys::Keys,
-    participants::Heartbeat,
+    participants::RedisBeat,
     server::PrivateServer,
     worker::{Job, Tally, Worker},
 };
@@ -124,20 +126,8 @@ pub enum RedisError {
         detail: String,
     },
     /// The other participants did not all come.
-    #[error(
-        "run '{run_id}': {ready} of the {everyone} workers of every participant were ready after {waited:?} \
-         (--rendezvous-timeout); are the other participants started, with the same --run-id and --participants?"
-    )]
-    Rendezvous {
-        /// The run.
-        run_id: String,
-        /// Workers ready.
-        ready: u64,
-        /// Workers expected over every participant.
-        everyone: u64,
-        /// How long this one waited.
-        waited: Duration,
-    },
+    #[error(transparent)]
+    Rendezvous(RendezvousTimeout),
     /// A worker's task ended without a result (it panicked).
     #[error("worker {worker} ended without a result")]
     WorkerPanicked {
@@ -601,8 +591,14 @@ impl Run<'_> {
                 return Err(Stop::Signal(signal));
             }
         }
-        let heartbeat = (self.options.sharing.participants > 1)
-            .then(|| Heartbeat::start(self.client.clone(), self.connection_config(), keys.alive(&participant)));
+        let heartbeat = (self.options.sharing.participants > 1).then(|| {
+            Heartbeat::start(RedisBeat {
+                client: self.client.clone(),
+                config: self.connection_config(),
+                key: keys.alive(&participant),
+                connection: None,
+            })
+        });
         self.rendezvous(admin, keys, &participant, workers).await.inspect_err(|_| {
             let _ = start_tx.send(Start::Abort);
         })?;

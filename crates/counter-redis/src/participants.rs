@@ -2,12 +2,11 @@
 //! participant connected), keep a heartbeat key alive while they run, and meet again at the end to add up their
 //! counts; the last to leave removes the run's keys.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use counter_client::participants::{HEARTBEAT_EVERY, HEARTBEAT_TTL, RENDEZVOUS_POLL, Reported, Tally, last_out_after};
+use counter_client::participants::{
+    Beat, HEARTBEAT_TTL, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after,
+};
 use counter_core::{error::RunError, report::OtherParticipants, signals};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
@@ -19,51 +18,28 @@ pub(crate) struct Met {
     pub(crate) last_out_after: u64,
 }
 
-/// A participant's heartbeat: a key it sets again and again with a short time to live, on a connection of its
-/// own, so that the others know within seconds when it has stopped. Dropped, it stops at its next await.
-pub(crate) struct Heartbeat {
-    stop: Arc<tokio::sync::Notify>,
-    task: tokio::task::JoinHandle<()>,
+/// A Redis participant's beat: a key it sets again and again with a short time to live, on a connection of its
+/// own, made again if it broke (killed, or a server that stalled), so that a participant at work stays heard from.
+pub(crate) struct RedisBeat {
+    pub(crate) client: Client,
+    pub(crate) config: AsyncConnectionConfig,
+    pub(crate) key: String,
+    pub(crate) connection: Option<MultiplexedConnection>,
 }
 
-impl Heartbeat {
-    pub(crate) fn start(client: Client, config: AsyncConnectionConfig, key: String) -> Heartbeat {
-        let stop = Arc::new(tokio::sync::Notify::new());
-        let told = Arc::clone(&stop);
-        let task = tokio::spawn(async move {
+impl Beat for RedisBeat {
+    async fn beat(&mut self) {
+        if self.connection.is_none() {
+            self.connection = self.client.get_multiplexed_async_connection_with_config(&self.config).await.ok();
+        }
+        if let Some(live) = self.connection.as_mut() {
             let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
-            let mut connection = None;
-            loop {
-                // A connection that broke (killed, or a server that stalled) is made again at the next beat: a
-                // participant at work stays heard from.
-                if connection.is_none() {
-                    connection = client.get_multiplexed_async_connection_with_config(&config).await.ok();
-                }
-                if let Some(live) = connection.as_mut() {
-                    let beat: redis::RedisResult<()> =
-                        redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(ttl_ms).query_async(live).await;
-                    if beat.is_err() {
-                        connection = None;
-                    }
-                }
-                if tokio::time::timeout(HEARTBEAT_EVERY, told.notified()).await.is_ok() {
-                    return;
-                }
+            let beat: redis::RedisResult<()> =
+                redis::cmd("SET").arg(&self.key).arg(1).arg("PX").arg(ttl_ms).query_async(live).await;
+            if beat.is_err() {
+                self.connection = None;
             }
-        });
-        Heartbeat { stop, task }
-    }
-
-    /// Stops it after its beat under way, if any, has been answered.
-    pub(crate) async fn stop(mut self) {
-        self.stop.notify_one();
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.task.abort();
+        }
     }
 }
 
@@ -173,12 +149,12 @@ impl Run<'_> {
         everyone: u64,
     ) -> Stop {
         let ready = self.withdraw(admin, keys, participant, workers).await;
-        Stop::Failed(RunError::Frontend(RedisError::Rendezvous {
+        Stop::Failed(RunError::Frontend(RedisError::Rendezvous(RendezvousTimeout {
             run_id: self.id.clone(),
             ready: ready.unwrap_or(0),
             everyone,
             waited: self.options.sharing.rendezvous_timeout,
-        }))
+        })))
     }
 
     /// With participants: reports this one's increments, waits until every other has reported or stopped (its
