@@ -51,6 +51,8 @@ const TIMEOUT_MS: u64 = 500;
 const PAUSE: Duration = Duration::from_millis(3 * LEASE_MS);
 /// How long the server stays stopped.
 const STALL: Duration = Duration::from_millis(3 * TIMEOUT_MS);
+/// How long one `redis-cli` command may take.
+const CLI_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a participant may take, start to end, before it counts as hung.
 const PARTICIPANT_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -243,16 +245,39 @@ impl Server {
         Pid::from_raw(self.process.id() as i32)
     }
 
-    /// What `redis-cli` prints for `args`, trimmed; empty when it fails (the server stopped, say).
+    /// What `redis-cli` prints for `args`, trimmed; empty when it fails, or has not answered within
+    /// [`CLI_DEADLINE`] (a server that stopped answering: it is then killed).
     fn cli(&self, args: &[&str]) -> String {
-        Command::new("redis-cli")
+        let Ok(mut child) = Command::new("redis-cli")
             .arg("-s")
             .arg(self.socket())
             .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .output()
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-            .unwrap_or_default()
+            .spawn()
+        else {
+            return String::new();
+        };
+        // Read while it runs, so that a long answer never fills the pipe and stalls it.
+        let mut stdout = child.stdout.take();
+        let reader = thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(stdout) = stdout.as_mut() {
+                let _ = std::io::Read::read_to_string(stdout, &mut text);
+            }
+            text
+        });
+        let started = Instant::now();
+        while matches!(child.try_wait(), Ok(None)) {
+            if started.elapsed() > CLI_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                return String::new();
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        reader.join().map(|text| text.trim().to_owned()).unwrap_or_default()
     }
 }
 
