@@ -39,6 +39,9 @@ pub struct PostgresFigures {
     /// Mutex strategy: transactions that found the row locked by another, and waited for it.
     #[serde(default)]
     pub lock_waits: u64,
+    /// Connections made again after one broke (terminated by the server, or a server that stopped answering).
+    #[serde(default)]
+    pub reconnections: u64,
     /// The backend processes serving this run's connections, measured from `/proc` (none for a server this
     /// process cannot see).
     pub backends_measured: u64,
@@ -90,6 +93,14 @@ impl PostgresFigures {
                 ),
             )
             .line("server memory", memory);
+        let extension = if self.reconnections > 0 {
+            extension.line(
+                "connections",
+                format!("{} after one broke", units::count(self.reconnections, "made again", "made again")),
+            )
+        } else {
+            extension
+        };
         if !strategy.takes_lock() {
             return extension;
         }

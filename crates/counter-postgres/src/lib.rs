@@ -35,7 +35,7 @@ use std::{
 
 use counter_client::{
     NotReady,
-    participants::{Heartbeat, RendezvousTimeout, Sharing, participant_tag, shared_configuration},
+    participants::{Heartbeat, RendezvousTimeout, Reported, Sharing, participant_tag, shared_configuration},
 };
 use counter_core::{
     cli::Frontend,
@@ -50,8 +50,8 @@ use counter_core::{
         limits::{self, LimitError},
         memory,
     },
-    report::{Measurements, RunReport, WorkerTally},
-    secrets, signals, unique,
+    report::{Measurements, RunReport, Unsettled, WorkerTally},
+    secrets, signals,
     workload::Start,
 };
 use tokio::sync::watch;
@@ -62,7 +62,7 @@ use crate::{
     participants::{Member, PostgresBeat},
     server::PrivateCluster,
     table::Table,
-    worker::{Tally, Worker, WorkerError, within},
+    worker::{Reconnect, Tally, Worker, WorkerError, within},
 };
 
 /// The model this crate runs.
@@ -461,7 +461,8 @@ impl Run<'_> {
     ) -> Result<RunReport, Stop> {
         let config = self.config;
         let workers = config.workers();
-        let prefix = format!("counter-lab-{}", unique::random_hex());
+        // The participant's tag (its pid first): `pg_stat_activity` tells this participant's connections apart.
+        let prefix = format!("counter-lab-{}", member.tag);
         let server_pss_before_kib = self.server_pss_kib();
         let started = Instant::now();
         let (start_tx, start_rx) = watch::channel(Start::Waiting);
@@ -479,7 +480,11 @@ impl Run<'_> {
                 let permit = connecting.acquire_owned().await;
                 let client = connect(&connection, isolation, timeout).await?;
                 let (config, table) = &*job;
-                let worker = Worker::prepare(client, config, table, shard_base + index, timeout, start.clone()).await?;
+                let reconnect =
+                    Reconnect { connection: connection.clone(), isolation, patience: reconnect_patience(timeout) };
+                let worker =
+                    Worker::prepare(client, (config, table), shard_base + index, timeout, reconnect, start.clone())
+                        .await?;
                 drop(permit);
                 ready.fetch_add(1, Ordering::Relaxed);
                 let mut start = start;
@@ -551,7 +556,12 @@ impl Run<'_> {
         }
         tallies.sort_by_key(|(index, _)| *index);
         let done: u64 = tallies.iter().map(|(_, tally)| tally.increments_done).sum();
-        let met = self.meet_at_the_end(admin, &member.tag, done).await?;
+        let unsettled = Unsettled {
+            failed: tallies.iter().map(|(_, tally)| tally.failed).sum(),
+            indeterminate: tallies.iter().map(|(_, tally)| tally.indeterminate).sum(),
+        };
+        let local = Reported { done, expected: config.expected(), unsettled };
+        let met = self.meet_at_the_end(admin, &member.tag, &local).await?;
         // Read once every participant has finished (or gone unheard), before any leaves.
         let final_value: i64 = within(self.options.timeout, admin.query_one(&self.table.total(), &[]))
             .await
@@ -585,6 +595,7 @@ impl Run<'_> {
             serialization_failures,
             version_conflicts,
             lock_waits,
+            reconnections: tallies.iter().map(|(_, tally)| tally.reconnections).sum(),
             backends_measured,
             backend_pss_kib: pss_per_backend,
             backend_uss_kib: uss_per_backend,
@@ -604,6 +615,7 @@ impl Run<'_> {
             retries: (config.strategy() == Strategy::Optimistic).then_some(version_conflicts),
             extension: Some(figures.extension(config.strategy())),
             others: met.others,
+            unsettled: Some(unsettled),
             workers: worker_reports,
             stopped: stopped.is_some(),
             notes: notes(config, self.options),
@@ -615,6 +627,12 @@ impl Run<'_> {
             None => Ok(report),
         }
     }
+}
+
+/// How long a worker whose connection broke keeps trying to connect again before the run fails: a server that
+/// stalls or whose backend was terminated is back within it; one that is gone is named within seconds.
+fn reconnect_patience(timeout: Duration) -> Duration {
+    (timeout * 2).max(Duration::from_secs(2))
 }
 
 /// What this run's choices mean, for the report.

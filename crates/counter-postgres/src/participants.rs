@@ -106,7 +106,8 @@ impl Run<'_> {
             "BEGIN; \
              CREATE TABLE {members} (tag text PRIMARY KEY, joined bigserial, config text, workers bigint NOT NULL, \
              ready boolean NOT NULL DEFAULT false, beat timestamptz NOT NULL DEFAULT clock_timestamp(), \
-             done bigint, expected bigint, left_run boolean NOT NULL DEFAULT false); \
+             done bigint, expected bigint, failed bigint, indeterminate bigint, \
+             left_run boolean NOT NULL DEFAULT false); \
              INSERT INTO {members} (tag, config, workers) VALUES ('{CONFIG_TAG}', {}, 0); \
              {}; COMMIT",
             quote_literal(&shared),
@@ -296,22 +297,25 @@ impl Run<'_> {
 
     /// With participants: reports this one's increments, waits until every other has reported or gone unheard,
     /// and returns their share.
-    pub(crate) async fn meet_at_the_end(&self, admin: &Client, tag: &str, local_done: u64) -> Result<Met, Stop> {
+    pub(crate) async fn meet_at_the_end(&self, admin: &Client, tag: &str, local: &Reported) -> Result<Met, Stop> {
         let participants = self.options.sharing.participants;
         if participants == 1 {
             return Ok(Met { others: None, last_out_after: 0 });
         }
         let timeout = self.options.timeout;
         let members = self.members();
-        let (done, expected) =
-            (i64::try_from(local_done).unwrap_or(i64::MAX), i64::try_from(self.config.expected()).unwrap_or(i64::MAX));
-        let report = format!("UPDATE {members} SET done = $2, expected = $3 WHERE tag = $1");
-        within(timeout, admin.execute(&report, &[&tag, &done, &expected]))
+        let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let report =
+            format!("UPDATE {members} SET done = $2, expected = $3, failed = $4, indeterminate = $5 WHERE tag = $1");
+        let figures = [local.done, local.expected, local.unsettled.failed, local.unsettled.indeterminate].map(number);
+        within(timeout, admin.execute(&report, &[&tag, &figures[0], &figures[1], &figures[2], &figures[3]]))
             .await
             .map_err(|error| Stop::Failed(self.failed(&error)))?;
         // Unheard: its heartbeat lapsed (stopped, or paused), or it left without a report (it failed).
-        let look =
-            format!("SELECT done, expected, {} OR left_run FROM {members} WHERE tag <> '{CONFIG_TAG}'", lapsed_sql());
+        let look = format!(
+            "SELECT done, expected, failed, indeterminate, {} OR left_run FROM {members} WHERE tag <> '{CONFIG_TAG}'",
+            lapsed_sql()
+        );
         loop {
             let stopped = signals::received().is_some();
             let rows = match within(timeout, admin.query(&look, &[])).await {
@@ -322,15 +326,21 @@ impl Run<'_> {
             let mut reports = Vec::new();
             let (mut missing, mut unheard) = (0_u64, 0_u64);
             for row in &rows {
-                let done: Option<i64> = row.try_get(0).ok().flatten();
-                let expected: Option<i64> = row.try_get(1).ok().flatten();
-                // What another participant wrote is checked before it is added: never below zero.
-                if let Some((done, expected)) = done.zip(expected) {
-                    let (done, expected) = (u64::try_from(done).unwrap_or(0), u64::try_from(expected).unwrap_or(0));
-                    reports.push(Reported { done: done.min(expected), expected, ..Reported::default() });
+                let figure = |index: usize| row.try_get::<_, Option<i64>>(index).ok().flatten();
+                // What another participant wrote is read back only if it adds up; what does not counts as missing.
+                let reported = match (figure(0), figure(1)) {
+                    (Some(done), Some(expected)) => Reported::decode(&format!(
+                        "{done} {expected} {} {}",
+                        figure(2).unwrap_or(0),
+                        figure(3).unwrap_or(0)
+                    )),
+                    _ => None,
+                };
+                if let Some(reported) = reported {
+                    reports.push(reported);
                 } else {
                     missing += 1;
-                    unheard += u64::from(row.try_get::<_, bool>(2).unwrap_or(false));
+                    unheard += u64::from(row.try_get::<_, bool>(4).unwrap_or(false));
                 }
             }
             let members_now = rows.len() as u64;
@@ -338,11 +348,7 @@ impl Run<'_> {
                 let reported = reports.len() as u64;
                 let tally = Tally::of(reports, missing);
                 return Ok(Met {
-                    others: Some(tally.others(
-                        participants,
-                        &Reported { done: local_done, expected: self.config.expected(), ..Reported::default() },
-                        self.config,
-                    )),
+                    others: Some(tally.others(participants, local, self.config)),
                     last_out_after: last_out_after(reported, missing, stopped.then_some(members_now)),
                 });
             }

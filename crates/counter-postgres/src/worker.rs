@@ -28,6 +28,21 @@ pub(crate) struct Tally {
     pub(crate) version_conflicts: u64,
     /// Mutex strategy: transactions that found the row locked by another, and waited for it.
     pub(crate) lock_waits: u64,
+    /// Increments refused by the server, or whose commit was never sent.
+    pub(crate) failed: u64,
+    /// Increments whose commit (or one-statement update) was sent and never answered.
+    pub(crate) indeterminate: u64,
+    /// Connections made again after one broke.
+    pub(crate) reconnections: u64,
+}
+
+/// How a worker connects again after its connection broke (terminated by the server, or a server that stopped
+/// answering), and for how long it keeps trying.
+#[derive(Debug, Clone)]
+pub(crate) struct Reconnect {
+    pub(crate) connection: tokio_postgres::Config,
+    pub(crate) isolation: crate::Isolation,
+    pub(crate) patience: Duration,
 }
 
 /// Why a worker stopped early: the server's answer, or none within the timeout.
@@ -109,11 +124,46 @@ struct Statements {
     write_if_version: Statement,
 }
 
+impl Statements {
+    /// Every statement a worker uses, prepared on `client`.
+    async fn prepare(client: &Client, table: &Table, timeout: Duration) -> Result<Statements, WorkerError> {
+        let name = table.quoted();
+        Ok(Statements {
+            begin: prepare(client, timeout, "BEGIN").await?,
+            commit: prepare(client, timeout, "COMMIT").await?,
+            rollback: prepare(client, timeout, "ROLLBACK").await?,
+            read: prepare(client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1")).await?,
+            read_for_update: prepare(client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"))
+                .await?,
+            try_read_for_update: prepare(
+                client,
+                timeout,
+                &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE SKIP LOCKED"),
+            )
+            .await?,
+            write: prepare(client, timeout, &format!("UPDATE {name} SET v = $2 WHERE shard = $1")).await?,
+            add_one: prepare(client, timeout, &format!("UPDATE {name} SET v = v + 1 WHERE shard = $1")).await?,
+            read_versioned: prepare(client, timeout, &format!("SELECT v, version FROM {name} WHERE shard = $1"))
+                .await?,
+            write_if_version: prepare(
+                client,
+                timeout,
+                &format!("UPDATE {name} SET v = $2, version = version + 1 WHERE shard = $1 AND version = $3"),
+            )
+            .await?,
+        })
+    }
+}
+
 /// A worker's connection and its counts.
 pub(crate) struct Worker<'a> {
     client: Client,
     statements: Statements,
     config: &'a Config,
+    table: &'a Table,
+    reconnect: Reconnect,
+    /// Whether the increment's commit is on its way: an error now leaves the increment indeterminate.
+    writing: bool,
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
     row: i32,
     timeout: Duration,
@@ -126,65 +176,111 @@ impl<'a> Worker<'a> {
     /// Prepares the statements on `client`.
     pub(crate) async fn prepare(
         client: Client,
-        config: &'a Config,
-        table: &Table,
+        (config, table): (&'a Config, &'a Table),
         index: u64,
         timeout: Duration,
+        reconnect: Reconnect,
         start: watch::Receiver<Start>,
     ) -> Result<Worker<'a>, WorkerError> {
-        let name = table.quoted();
-        let statements = Statements {
-            begin: prepare(&client, timeout, "BEGIN").await?,
-            commit: prepare(&client, timeout, "COMMIT").await?,
-            rollback: prepare(&client, timeout, "ROLLBACK").await?,
-            read: prepare(&client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1")).await?,
-            read_for_update: prepare(&client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"))
-                .await?,
-            try_read_for_update: prepare(
-                &client,
-                timeout,
-                &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE SKIP LOCKED"),
-            )
-            .await?,
-            write: prepare(&client, timeout, &format!("UPDATE {name} SET v = $2 WHERE shard = $1")).await?,
-            add_one: prepare(&client, timeout, &format!("UPDATE {name} SET v = v + 1 WHERE shard = $1")).await?,
-            read_versioned: prepare(&client, timeout, &format!("SELECT v, version FROM {name} WHERE shard = $1"))
-                .await?,
-            write_if_version: prepare(
-                &client,
-                timeout,
-                &format!("UPDATE {name} SET v = $2, version = version + 1 WHERE shard = $1 AND version = $3"),
-            )
-            .await?,
-        };
+        let statements = Statements::prepare(&client, table, timeout).await?;
         let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
         let pacing = Pacing::new(config.timer(), start);
-        Ok(Worker { client, statements, config, row, timeout, tally: Tally::default(), pacing })
+        Ok(Worker {
+            client,
+            statements,
+            config,
+            table,
+            reconnect,
+            writing: false,
+            row,
+            timeout,
+            tally: Tally::default(),
+            pacing,
+        })
     }
 
-    /// Runs the workload until done or stopped; an error is the server's (a timeout, a lost connection).
+    /// Runs the workload until every increment was attempted, or a stop; each attempt ends acknowledged,
+    /// failed (refused, or its commit not sent) or indeterminate (its commit sent, unanswered). After a broken
+    /// connection the worker connects again and goes on; an error is one it could not get past (no connection
+    /// within its patience, or the run's table changed under it).
     pub(crate) async fn run(mut self) -> Result<Tally, WorkerError> {
         let started = Instant::now();
         let config = self.config;
-        while self.tally.increments_done < config.increments() && !should_stop() {
+        while self.attempts() < config.increments() && !should_stop() {
             if config.window() == Window::Before && self.work().await == Performed::Interrupted {
                 break;
             }
             let inside = config.window() == Window::Inside;
-            let finished = match config.strategy() {
-                Strategy::Racy => self.read_then_write(inside, false).await?,
+            self.writing = false;
+            let attempt = match config.strategy() {
+                Strategy::Racy => self.read_then_write(inside, false).await,
                 // Refused before a run (a row lock cannot expire): the mutex if it came.
-                Strategy::Mutex | Strategy::Fenced => self.read_then_write(inside, true).await?,
-                Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await?,
-                Strategy::Optimistic => self.optimistic(inside).await?,
+                Strategy::Mutex | Strategy::Fenced => self.read_then_write(inside, true).await,
+                Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await,
+                Strategy::Optimistic => self.optimistic(inside).await,
             };
-            if finished == Performed::Interrupted {
-                break;
+            match attempt {
+                Ok(Performed::Finished) => self.tally.increments_done += 1,
+                Ok(Performed::Interrupted) => break,
+                Err(error @ WorkerError::MissingRow) => return Err(error),
+                Err(error) => {
+                    if self.writing {
+                        self.tally.indeterminate += 1;
+                    } else {
+                        self.tally.failed += 1;
+                    }
+                    // A refusal on a live connection leaves at most an aborted transaction, rolled back here;
+                    // anything else means a new connection.
+                    let broken = matches!(error, WorkerError::Timeout(_))
+                        || self.client.is_closed()
+                        || self.in_transaction_left().await.is_err();
+                    if broken {
+                        self.connect_again(error).await?;
+                    }
+                }
             }
-            self.tally.increments_done += 1;
         }
         self.tally.elapsed = started.elapsed();
         Ok(self.tally)
+    }
+
+    /// Increments attempted so far, whatever became of them.
+    fn attempts(&self) -> u64 {
+        self.tally.increments_done + self.tally.failed + self.tally.indeterminate
+    }
+
+    /// After a statement the server refused: the transaction it may have left open is rolled back.
+    async fn in_transaction_left(&mut self) -> Result<(), WorkerError> {
+        within(self.timeout, self.client.batch_execute("ROLLBACK")).await
+    }
+
+    /// A new connection and its statements after `broken`, tried again and again for the worker's patience; a
+    /// stop ends the trying.
+    async fn connect_again(&mut self, broken: WorkerError) -> Result<(), WorkerError> {
+        let deadline = Instant::now() + self.reconnect.patience;
+        let mut last = broken;
+        while Instant::now() < deadline && !should_stop() {
+            let connected =
+                match crate::connect(&self.reconnect.connection, self.reconnect.isolation, self.timeout).await {
+                    Ok(client) => Statements::prepare(&client, self.table, self.timeout)
+                        .await
+                        .map(|statements| (client, statements)),
+                    Err(error) => Err(error),
+                };
+            match connected {
+                Ok((client, statements)) => {
+                    (self.client, self.statements) = (client, statements);
+                    self.tally.reconnections += 1;
+                    return Ok(());
+                }
+                Err(error) => last = error,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if should_stop() {
+            return Ok(());
+        }
+        Err(last)
     }
 
     /// A query, one round trip, timed: the rows it returned.
@@ -213,7 +309,10 @@ impl<'a> Worker<'a> {
         }
         let (statement, row) = (self.statements.add_one.clone(), self.row);
         loop {
-            match self.changed(&statement, &[&row]).await {
+            self.writing = true;
+            let answer = self.changed(&statement, &[&row]).await;
+            self.writing = answer.is_err();
+            match answer {
                 Ok(1) => return Ok(Performed::Finished),
                 Ok(_) => return Err(WorkerError::MissingRow),
                 Err(error) if error.is_serialization_failure() => self.tally.serialization_failures += 1,
@@ -260,6 +359,7 @@ impl<'a> Worker<'a> {
             (statements.read.clone(), None)
         };
         let row = self.row;
+        self.writing = false;
         self.changed(&begin, &[]).await?;
         // The lock tried first without waiting (SKIP LOCKED answers no row when another holds it): a wait is
         // then counted, at the price of one round trip more, and the row locked waiting.
@@ -280,7 +380,10 @@ impl<'a> Worker<'a> {
             return Ok(Performed::Interrupted);
         }
         self.changed(&write, &[&row, &(value + 1)]).await?;
+        // Until its answer, the commit may or may not have happened.
+        self.writing = true;
         self.changed(&commit, &[]).await?;
+        self.writing = false;
         Ok(Performed::Finished)
     }
 
@@ -306,7 +409,10 @@ impl<'a> Worker<'a> {
                 return Ok(Performed::Interrupted);
             }
             work_inside = false;
-            match self.changed(&write, &[&row, &(value + 1), &version]).await {
+            self.writing = true;
+            let answer = self.changed(&write, &[&row, &(value + 1), &version]).await;
+            self.writing = answer.is_err();
+            match answer {
                 Ok(1) => return Ok(Performed::Finished),
                 Ok(_) => self.tally.version_conflicts += 1,
                 Err(error) if error.is_serialization_failure() => self.tally.serialization_failures += 1,
