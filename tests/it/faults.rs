@@ -1,4 +1,5 @@
-//! `cargo xtask faults` end to end, with the debug binaries, on a private Redis server of its own.
+//! `cargo xtask faults` end to end, with the debug binaries, on a private Redis server and a private PostgreSQL
+//! cluster of its own.
 
 use serde_json::Value;
 use tests::{Scratch, can_run};
@@ -27,9 +28,10 @@ fn faults_show_what_each_does_to_the_count_and_leave_nothing_behind() {
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
-    let of = |fault: &str, sync: &str| -> Vec<&Value> {
-        rows.iter().filter(|row| row["fault"] == fault && row["sync"] == sync).collect()
+    let of_store = |store: &str, fault: &str, sync: &str| -> Vec<&Value> {
+        rows.iter().filter(|row| row["store"] == store && row["fault"] == fault && row["sync"] == sync).collect()
     };
+    let of = |fault: &str, sync: &str| of_store("redis", fault, sync);
     let number = |row: &Value, field: &str| row[field].as_u64().unwrap_or(0);
     // Three runs each: the paused holder's stale write loses an acknowledged update in most runs.
     let mutex = of("pause-holder", "mutex");
@@ -47,14 +49,25 @@ fn faults_show_what_each_does_to_the_count_and_leave_nothing_behind() {
     }
     assert!(of("stall", "atomic").iter().map(|row| number(row, "indeterminate")).sum::<u64>() > 0);
     assert!(of("client-kill", "atomic").iter().all(|row| number(row, "reconnections") > 0));
-    assert!(
-        of("sigkill", "atomic")
-            .iter()
-            .all(|row| row["verdict"] == "unknown" && number(row, "participants_unreported") == 1)
-    );
+    for store in ["redis", "postgres"] {
+        let killed = of_store(store, "sigkill", "atomic");
+        assert!(!killed.is_empty() && killed.iter().all(|row| row["verdict"] == "unknown"), "{killed:?}");
+        assert!(killed.iter().all(|row| number(row, "participants_unreported") == 1), "{killed:?}");
+    }
+    // PostgreSQL: no paused holder (its lock is not a lease); a stall and terminated connections within bounds.
+    assert!(of_store("postgres", "pause-holder", "mutex").is_empty());
+    for (fault, sync) in [("stall", "atomic"), ("stall", "mutex"), ("client-kill", "atomic")] {
+        for row in of_store("postgres", fault, sync) {
+            assert!(matches!(row["verdict"].as_str(), Some("exact" | "consistent")), "postgres {fault} {sync}: {row}");
+        }
+    }
+    assert!(of_store("postgres", "client-kill", "atomic").iter().all(|row| number(row, "reconnections") > 0));
     for row in rows {
         assert_eq!(number(row, "keys_without_ttl"), 0, "{row}");
         assert_eq!(row["misbehaved"].as_array().map(Vec::len), Some(0), "{row}");
+        // A killed PostgreSQL participant's tables wait for it (no time to live): the two of its run, only there.
+        let tables = if row["store"] == "postgres" && row["fault"] == "sigkill" { 2 } else { 0 };
+        assert_eq!(number(row, "tables_left"), tables, "{row}");
     }
     let said = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(said.contains("a stale write landed") && said.contains("refused (fenced off)"), "{stdout}");
@@ -69,7 +82,10 @@ fn faults_show_what_each_does_to_the_count_and_leave_nothing_behind() {
     let stale_runs = mutex.iter().filter(|row| {
         row["timeline"].as_array().unwrap().iter().any(|event| event.as_str().unwrap().contains("stale write landed"))
     });
-    let caption = format!("a stale write landed in {} of 3 runs", stale_runs.count());
+    let caption = format!(
+        "Under redis mutex, a lock holder stopped past its lease (three leases): a stale write landed in {} of 3 runs",
+        stale_runs.count()
+    );
     assert!(html.contains(&caption), "no caption '{caption}'");
     assert_eq!(html.matches("<div class=\"chart wide\">").count(), 2, "a timeline per strategy");
 }

@@ -15,4 +15,5 @@ pub const COMPARE: u32 = 6;
 pub const CALIBRATE: u32 = 2;
 
 /// `cargo xtask faults`'s results. 1: a row per run of a fault on a strategy, with its outcomes and timeline.
-pub const FAULTS: u32 = 1;
+/// 2: rows of PostgreSQL beside Redis (`store`, `tables_left`), and `servers` for `server`.
+pub const FAULTS: u32 = 2;

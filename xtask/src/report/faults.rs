@@ -9,11 +9,14 @@ use super::{
     number, text,
 };
 
-/// The faults and strategies in the order the runs came, each with its rows.
-fn groups(results: &Value) -> Vec<((String, String), Vec<&Value>)> {
-    let mut groups: Vec<((String, String), Vec<&Value>)> = Vec::new();
+/// A group's key: the store, the fault, the strategy.
+type Key = (String, String, String);
+
+/// The stores, faults and strategies in the order the runs came, each with its rows.
+fn groups(results: &Value) -> Vec<(Key, Vec<&Value>)> {
+    let mut groups: Vec<(Key, Vec<&Value>)> = Vec::new();
     for row in results["rows"].as_array().into_iter().flatten() {
-        let key = (text(row, "fault").to_owned(), text(row, "sync").to_owned());
+        let key = (text(row, "store").to_owned(), text(row, "fault").to_owned(), text(row, "sync").to_owned());
         match groups.iter_mut().find(|(existing, _)| *existing == key) {
             Some((_, rows)) => rows.push(row),
             None => groups.push((key, vec![row])),
@@ -25,30 +28,28 @@ fn groups(results: &Value) -> Vec<((String, String), Vec<&Value>)> {
 /// What the run was, for the page's headline.
 pub(super) fn headline(results: &Value) -> String {
     let groups = groups(results);
-    let faults: Vec<String> = groups.iter().map(|((fault, sync), _)| format!("{fault} on {sync}")).collect();
+    let faults: Vec<String> =
+        groups.iter().map(|((store, fault, sync), _)| format!("{store} {fault} on {sync}")).collect();
     let runs = groups.first().map_or(0, |(_, rows)| rows.len());
-    format!(
-        "Faults injected into runs shared by two counter-redis participants ({runs} runs each of {})",
-        faults.join(", ")
-    )
+    format!("Faults injected into runs shared by two participants ({runs} runs each of {})", faults.join(", "))
 }
 
 /// The finding: what a paused holder did under each lock, from the rows.
 pub(super) fn findings(results: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for ((fault, sync), rows) in groups(results) {
+    for ((store, fault, sync), rows) in groups(results) {
         if fault != "pause-holder" {
             continue;
         }
-        let lost: Vec<f64> =
-            rows.iter().map(|row| number(&row["lost_acknowledged"])).filter(|lost| *lost > 0.0).collect();
-        let fenced: f64 = rows.iter().map(|row| number(&row["fenced_off"])).sum();
+        let whole = |row: &&Value, field: &str| row[field].as_u64().unwrap_or(0);
+        let lost: Vec<u64> = rows.iter().map(|row| whole(row, "lost_acknowledged")).filter(|lost| *lost > 0).collect();
+        let fenced: u64 = rows.iter().map(|row| whole(row, "fenced_off")).sum();
         out.push(format!(
-            "A lock holder paused past its lease, under {sync}: acknowledged updates lost in {} of {} runs ({:.0} in \
-             all); {fenced:.0} reads or writes fenced off.",
+            "A {store} lock holder paused past its lease, under {sync}: acknowledged updates lost in {} of {} runs \
+             ({} in all); {fenced} reads or writes fenced off.",
             lost.len(),
             rows.len(),
-            lost.iter().sum::<f64>()
+            lost.iter().sum::<u64>()
         ));
     }
     out
@@ -85,16 +86,23 @@ fn timeline_run(row: &Value) -> TimelineRun {
 pub(super) fn section(page: &mut Page, results: &Value) {
     page.heading(2, "Faults across machines");
     page.paragraph(&format!(
-        "Two counter-redis participants per run on a private {}, each with {}; the moment of each fault chosen by \
-         seed {:.0}. The final value is checked against the increments' outcomes over both participants: within \
+        "Two participants per run on a private {}, each with {}; the moment of each fault chosen by seed {:.0}. A \
+         PostgreSQL lock holder is not paused: its row lock is not a lease, and the others wait for it. The final \
+         value is checked against the increments' outcomes over both participants: within \
          [acknowledged, acknowledged + indeterminate] it is consistent, below the acknowledged ones acknowledged \
          updates were lost.",
-        text(results, "server"),
+        results["servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" and a private "),
         text(results, "common_flags"),
         number(&results["seed"])
     ));
     let mut table = Vec::new();
-    for ((fault, sync), rows) in groups(results) {
+    for ((store, fault, sync), rows) in groups(results) {
         let count = |verdict: &str| rows.iter().filter(|row| text(row, "verdict") == verdict).count();
         let verdicts: Vec<String> = ["exact", "consistent", "lost-acknowledged", "above-bounds", "unknown"]
             .iter()
@@ -104,6 +112,7 @@ pub(super) fn section(page: &mut Page, results: &Value) {
         let sum = |field: &str| rows.iter().map(|row| number(&row[field])).sum::<f64>();
         let lost_runs = rows.iter().filter(|row| number(&row["lost_acknowledged"]) > 0.0).count();
         table.push(vec![
+            store.clone(),
             fault.clone(),
             sync.clone(),
             rows.len().to_string(),
@@ -117,6 +126,7 @@ pub(super) fn section(page: &mut Page, results: &Value) {
     }
     page.table(
         &[
+            "store",
             "fault",
             "strategy",
             "runs",
@@ -129,7 +139,7 @@ pub(super) fn section(page: &mut Page, results: &Value) {
         ],
         &table,
     );
-    for ((fault, sync), rows) in groups(results) {
+    for ((store, fault, sync), rows) in groups(results) {
         if fault != "pause-holder" {
             continue;
         }
@@ -146,7 +156,7 @@ pub(super) fn section(page: &mut Page, results: &Value) {
             &charts::timeline(&runs, Layout::Narrow),
             &legend,
             &format!(
-                "Under {sync}, a lock holder stopped past its lease (three leases): a stale write landed in {stale} of \
+                "Under {store} {sync}, a lock holder stopped past its lease (three leases): a stale write landed in {stale} of \
                  {} runs, and an old token was refused in {refused}.",
                 runs.len()
             ),

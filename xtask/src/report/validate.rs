@@ -71,10 +71,10 @@ pub fn faults(results: &Value, file: &Path) -> Result<(), Usage> {
         return Err(refuse("no list of rows".to_owned()));
     };
     for (index, row) in rows.iter().enumerate() {
-        if !["fault", "sync"].iter().all(|field| row.get(*field).is_some_and(Value::is_string))
+        if !["store", "fault", "sync"].iter().all(|field| row.get(*field).is_some_and(Value::is_string))
             || !row.get("timeline").is_some_and(Value::is_array)
         {
-            return Err(refuse(format!("rows[{index}] has no fault, sync or timeline")));
+            return Err(refuse(format!("rows[{index}] has no store, fault, sync or timeline")));
         }
     }
     figures(results, "", &refuse)
