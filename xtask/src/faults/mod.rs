@@ -276,6 +276,12 @@ impl Participant {
                     let _ = self.child.wait();
                     return Err(format!("did not end within {PARTICIPANT_DEADLINE:?} and was killed"));
                 }
+                // The task was told to stop: the participant goes now (the task then says it was interrupted).
+                Ok(None) if counter_core::signals::received().is_some() => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err("stopped with the task".to_owned());
+                }
                 Ok(None) => thread::sleep(Duration::from_millis(20)),
                 Err(error) => return Err(format!("could not be waited for: {error}")),
             }
@@ -383,6 +389,7 @@ fn run_one(
     let injected_at_ms = inject(fault, server, (&run_id, a.pid()), t0, &mut timeline);
     let (a_pid, b_pid) = (a.pid(), b.pid());
     let (a_report, b_report) = (a.finish(started), b.finish(started));
+    runner::check_signals()?;
     timeline.push(format!("{}: both participants ended", at(t0)));
     let mut misbehaved = Vec::new();
     let a_report = match (fault, a_report) {
