@@ -35,7 +35,7 @@ printf 'UPDATE c SET v = v + 1 WHERE shard = 0;\n' >"$dir/atomic.sql"
 printf 'BEGIN;\nSELECT v FROM c WHERE shard = 0 \\gset\nUPDATE c SET v = :v + 1 WHERE shard = 0;\nCOMMIT;\n' \
     >"$dir/racy.sql"
 chmod a+r "$dir"/*.sql
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$bindir/postgres" --version)"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$bindir/postgres" --version)"
 echo "# $clients clients x $per_client transactions; pgbench -n -c $clients -j 1 -M prepared; $ours --workers $clients --work none"
 printf '%-7s %-6s %12s %12s %7s\n' round sync pgbench_tps ours_tps ratio
 for round in $(seq "$rounds"); do
