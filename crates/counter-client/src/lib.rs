@@ -38,6 +38,41 @@ pub const WORK_HELP: &str = "Simulated work per increment: none, yield, sleep:<d
 /// Why such a model has no `--pool`.
 pub const NO_POOL: &str = "each worker is a client with its own connection";
 
+/// How long a worker waits between two tries to connect again.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+
+/// A connection made again after one broke: `connect` tried again and again, [`RECONNECT_PAUSE`] apart, until it
+/// succeeds or `patience` has passed (then the last error, or `broken` if none came); `Ok(None)` when a stop
+/// signal ended the trying.
+pub async fn connect_again<T, E, Fut>(
+    patience: Duration,
+    broken: E,
+    mut connect: impl FnMut() -> Fut,
+) -> Result<Option<T>, E>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = Instant::now() + patience;
+    let mut last = broken;
+    while Instant::now() < deadline {
+        if should_stop() {
+            return Ok(None);
+        }
+        match connect().await {
+            Ok(connection) => return Ok(Some(connection)),
+            Err(error) => last = error,
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+    if should_stop() { Ok(None) } else { Err(last) }
+}
+
+/// The report's line of connections made again after one broke, when there were any.
+pub fn reconnections_line(reconnections: u64) -> Option<String> {
+    (reconnections > 0)
+        .then(|| format!("{} after one broke", counter_core::units::count(reconnections, "made again", "made again")))
+}
+
 /// The report's line of round trips: how many, per increment, and their latency (median, p99, max).
 pub fn round_trips_line(round_trips: u64, per_increment: f64, [median_us, p99_us, max_us]: [f64; 3]) -> String {
     let seconds = |us: f64| counter_core::units::seconds(us / 1e6);

@@ -93,13 +93,9 @@ impl PostgresFigures {
                 ),
             )
             .line("server memory", memory);
-        let extension = if self.reconnections > 0 {
-            extension.line(
-                "connections",
-                format!("{} after one broke", units::count(self.reconnections, "made again", "made again")),
-            )
-        } else {
-            extension
+        let extension = match counter_client::reconnections_line(self.reconnections) {
+            Some(line) => extension.line("connections", line),
+            None => extension,
         };
         if !strategy.takes_lock() {
             return extension;

@@ -257,30 +257,18 @@ impl<'a> Worker<'a> {
     /// A new connection and its statements after `broken`, tried again and again for the worker's patience; a
     /// stop ends the trying.
     async fn connect_again(&mut self, broken: WorkerError) -> Result<(), WorkerError> {
-        let deadline = Instant::now() + self.reconnect.patience;
-        let mut last = broken;
-        while Instant::now() < deadline && !should_stop() {
-            let connected =
-                match crate::connect(&self.reconnect.connection, self.reconnect.isolation, self.timeout).await {
-                    Ok(client) => Statements::prepare(&client, self.table, self.timeout)
-                        .await
-                        .map(|statements| (client, statements)),
-                    Err(error) => Err(error),
-                };
-            match connected {
-                Ok((client, statements)) => {
-                    (self.client, self.statements) = (client, statements);
-                    self.tally.reconnections += 1;
-                    return Ok(());
-                }
-                Err(error) => last = error,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let (reconnect, table, timeout) = (&self.reconnect, self.table, self.timeout);
+        let connected = counter_client::connect_again(reconnect.patience, broken, || async move {
+            let client = crate::connect(&reconnect.connection, reconnect.isolation, timeout).await?;
+            let statements = Statements::prepare(&client, table, timeout).await?;
+            Ok((client, statements))
+        })
+        .await?;
+        if let Some((client, statements)) = connected {
+            (self.client, self.statements) = (client, statements);
+            self.tally.reconnections += 1;
         }
-        if should_stop() {
-            return Ok(());
-        }
-        Err(last)
+        Ok(())
     }
 
     /// A query, one round trip, timed: the rows it returned.

@@ -72,15 +72,11 @@ impl RedisFigures {
                     self.server_rss_kib.map(|kib| format!("; server RSS {}", whole_kib(kib))).unwrap_or_default()
                 ),
             );
-        let extension = if self.reconnections > 0 {
-            extension.line(
-                "connections",
-                format!("{} after one broke", units::count(self.reconnections, "made again", "made again")),
-            )
-        } else {
-            extension
+        let extension = match counter_client::reconnections_line(self.reconnections) {
+            Some(line) => extension.line("connections", line),
+            None => extension,
         };
-        if !matches!(strategy, Strategy::Mutex | Strategy::Fenced) {
+        if !strategy.takes_lock() {
             return extension;
         }
         let fenced = if strategy == Strategy::Fenced {

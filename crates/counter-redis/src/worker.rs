@@ -219,29 +219,19 @@ impl<'a> Worker<'a> {
     /// A new connection after `broken`, tried again and again for the job's patience; a stop ends the trying.
     async fn reconnect(&mut self, broken: redis::RedisError) -> Result<(), redis::RedisError> {
         let reconnect = &self.job.reconnect;
-        let deadline = Instant::now() + reconnect.patience;
         let name = format!("{}-{}", reconnect.name_prefix, self.index);
-        let mut last = broken;
-        while Instant::now() < deadline && !should_stop() {
-            let connected = match reconnect.client.get_multiplexed_async_connection_with_config(&reconnect.config).await
-            {
-                Ok(mut connection) => name_connection(&mut connection, &name).await.map(|()| connection),
-                Err(error) => Err(error),
-            };
-            match connected {
-                Ok(connection) => {
-                    self.connection = connection;
-                    self.tally.reconnections += 1;
-                    return Ok(());
-                }
-                Err(error) => last = error,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let connected = counter_client::connect_again(reconnect.patience, broken, || async {
+            let mut connection =
+                reconnect.client.get_multiplexed_async_connection_with_config(&reconnect.config).await?;
+            name_connection(&mut connection, &name).await?;
+            Ok(connection)
+        })
+        .await?;
+        if let Some(connection) = connected {
+            self.connection = connection;
+            self.tally.reconnections += 1;
         }
-        if should_stop() {
-            return Ok(());
-        }
-        Err(last)
+        Ok(())
     }
 
     /// A command that reads and writes in the server in one step (INCR, HINCRBY): the window cannot be inside
