@@ -41,7 +41,7 @@ pub const NO_POOL: &str = "each worker is a client with its own connection";
 /// How long a worker waits between two tries to connect again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
-/// A connection made again after one broke: `connect` tried again and again, [`RECONNECT_PAUSE`] apart, until it
+/// A connection made again after one broke: `connect` tried again and again, 100 ms apart, until it
 /// succeeds or `patience` has passed (then the last error, or `broken` if none came); `Ok(None)` when a stop
 /// signal ended the trying.
 pub async fn connect_again<T, E, Fut>(
