@@ -147,16 +147,16 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
     // PSS and USS move whenever another process maps or unmaps the same pages, and tests run in parallel: ours
     // is read between two readings of the kernel's and must lie within 5% of the range they span. A moment when
     // the others' starts and exits carry the figures outside it is tried again, up to 20 times.
-    let mut disagreements = Vec::new();
+    let within = |value: u64, a: u64, b: u64| {
+        within_5_percent(value, a) || within_5_percent(value, b) || (a.min(b)..=a.max(b)).contains(&value)
+    };
     let mut ours = counter_core::proc::memory::snapshot_tree(coordinator, "test").unwrap();
+    let pids: Vec<i32> = ours.per_process.iter().map(|p| p.pid).collect();
+    let mut disagreements = Vec::new();
     for _ in 0..20 {
-        let pids: Vec<i32> = ours.per_process.iter().map(|p| p.pid).collect();
         let before = kernel(&pids);
         ours = counter_core::proc::memory::snapshot_tree(coordinator, "test").unwrap();
         let after = kernel(&pids);
-        let within = |value: u64, a: u64, b: u64| {
-            within_5_percent(value, a) || within_5_percent(value, b) || (a.min(b)..=a.max(b)).contains(&value)
-        };
         if within(ours.pss_kib, before.0, after.0) && within(ours.uss_kib, before.1, after.1) {
             disagreements.clear();
             break;
@@ -166,7 +166,6 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
             ours.pss_kib, before.0, after.0, ours.uss_kib, before.1, after.1
         ));
     }
-    let pids: Vec<i32> = ours.per_process.iter().map(|p| p.pid).collect();
     let ps_rss = ps_rss_sum(&pids);
     held.release();
     assert!(held.finish().0.success());
