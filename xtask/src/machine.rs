@@ -39,7 +39,8 @@ impl Machine {
     /// This machine, now, for the task run as `task` with this process's arguments.
     pub fn now(task: &str) -> Machine {
         let arguments: Vec<String> = std::env::args().skip(2).collect();
-        let command = counter_core::secrets::redact(format!("cargo xtask {task} {}", arguments.join(" ")).trim_end());
+        let arguments = crate::models::conceal_servers(&arguments);
+        let command = format!("cargo xtask {task} {}", arguments.join(" ")).trim_end().to_owned();
         let (cpu_model, memory_total_kib, kernel) = counter_core::proc::machine_facts();
         Machine {
             date_utc: crate::output::utc_time_now(),

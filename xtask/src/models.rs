@@ -288,6 +288,14 @@ impl Description {
     }
 }
 
+/// `args` fit to record: the value of every flag that names a server (it may hold a password, in any shape)
+/// replaced by [`counter_core::secrets::NOT_SHOWN`].
+pub fn conceal_servers(args: &[String]) -> Vec<String> {
+    let flags: Vec<&str> =
+        DESCRIPTIONS.iter().filter_map(|description| description.server.as_ref()).map(|server| server.flag).collect();
+    counter_core::secrets::conceal_values(args, &flags)
+}
+
 /// `models` less those that cannot run here, each of those said in one line.
 pub fn runnable(models: &[Model], servers: &ServerArgs) -> Vec<Model> {
     models

@@ -6,11 +6,15 @@
 //! A private server, started for one run, lives in a directory of its own (module [`server_dir`]); a run shared
 //! by several participants is described in module [`participants`], whatever the store.
 //!
-//! It knows no store: a model's crate starts its server, makes the connections and carries the strategies out.
+//! The run itself is coordinated once for every store (module [`coordinator`]), driven by the [`store::Store`]
+//! trait that a model's crate implements: it knows no store; a model's crate starts its server, makes the
+//! connections and carries the strategies and the participants' record out in its own terms.
 #![warn(missing_docs)]
 
+pub mod coordinator;
 pub mod participants;
 pub mod server_dir;
+pub mod store;
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},

@@ -274,6 +274,16 @@ impl Tally {
     }
 }
 
+/// What the meeting at the end found: the other participants' share, and after how many have left the run's
+/// data goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Met {
+    /// The others' share; `None` when the run is not shared.
+    pub others: Option<OtherParticipants>,
+    /// See [`last_out_after`].
+    pub last_out_after: u64,
+}
+
 /// After how many participants have left the run's data goes: once every member has reported, the last of
 /// them; never while a member not heard from may still write (it may be paused: `u64::MAX`); after a stop
 /// (`stopped_with_members`), the last member out.

@@ -1,9 +1,37 @@
-//! Credentials never appear in what we print or write: [`redact`] masks them in any text that may hold a server's
-//! address, whatever its shape (`store://user:pw@host`, a mistyped `store:/:pw@host`, a bare `:pw@host`, a
-//! `?pass=pw` or `password=pw` parameter, given once or twice).
+//! Credentials never appear in what we print or write. The first rule is structural: a server's address as the
+//! user gave it is never printed; a binary prints what it parsed from it (host, port or socket, database, user),
+//! and a tool that passes such a value on records it as [`NOT_SHOWN`] ([`conceal_values`]). [`redact`] is the
+//! second line, for text we do not make ourselves (a server's or a driver's error): it masks the passwords it
+//! can recognise (`store://user:pw@host`, a bare `:pw@host`, a `?pass=pw` or `password=pw` parameter).
 
 /// What a masked secret reads as.
 pub const MASK: &str = "***";
+
+/// What stands where a value that may hold a credential was given.
+pub const NOT_SHOWN: &str = "<not shown>";
+
+/// `args` with the value of each flag in `flags` (`--flag VALUE` or `--flag=VALUE`) replaced by [`NOT_SHOWN`]:
+/// a command line fit to record.
+pub fn conceal_values(args: &[String], flags: &[&str]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut next_is_value = false;
+    for arg in args {
+        if next_is_value {
+            out.push(NOT_SHOWN.to_owned());
+            next_is_value = false;
+        } else if flags.contains(&arg.as_str()) {
+            out.push(arg.clone());
+            next_is_value = true;
+        } else if let Some(flag) =
+            flags.iter().find(|flag| arg.strip_prefix(**flag).is_some_and(|rest| rest.starts_with('=')))
+        {
+            out.push(format!("{flag}={NOT_SHOWN}"));
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    out
+}
 
 /// The parameters whose value is a secret.
 const SECRET_PARAMETERS: [&str; 3] = ["pass=", "password=", "passwd="];
@@ -84,6 +112,18 @@ mod tests {
             assert_eq!(redacted, shown, "{given}");
             assert!(!redacted.contains("secret") && !redacted.contains(":p@"), "{given}: {redacted}");
         }
+    }
+
+    #[test]
+    fn a_flag_value_is_never_kept_whatever_it_holds() {
+        let args: Vec<String> =
+            ["--redis", "redis://:Alpha9 Bravo7Zulu@h", "--sync", "atomic", "--postgres=password = x y"]
+                .map(str::to_owned)
+                .to_vec();
+        assert_eq!(
+            conceal_values(&args, &["--redis", "--postgres"]),
+            ["--redis", NOT_SHOWN, "--sync", "atomic", &format!("--postgres={NOT_SHOWN}")]
+        );
     }
 
     #[test]

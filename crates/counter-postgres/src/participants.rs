@@ -10,21 +10,18 @@
 //! end each reports, waits for every other to report or to go unheard, reads the total, and leaves; the last to
 //! leave drops the tables, never while a member not heard from may still write.
 
-use std::time::{Duration, Instant};
-
-use counter_client::participants::{
-    Beat, HEARTBEAT_TTL, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after,
+use counter_client::{
+    participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
+    store::{Entry, Roll},
 };
-use counter_core::{config::ConfigError, error::RunError, signals};
+use counter_core::config::ConfigError;
 use tokio_postgres::{Client, error::SqlState};
 
 use crate::{
-    Error, PostgresError, Run, Stop,
-    worker::{WorkerError, within},
+    client::{WorkerError, within},
+    options::{Error, Isolation},
+    run::{Answer, Run},
 };
-
-/// How often the rendezvous and the meeting at the end look at the members.
-const POLL_EVERY: Duration = Duration::from_millis(10);
 
 /// The members table's configuration row: not a participant.
 const CONFIG_TAG: &str = "#config";
@@ -38,27 +35,21 @@ pub(crate) struct Member {
     pub(crate) shard_base: u64,
 }
 
-/// The others' share, and after how many have left the tables go.
-pub(crate) struct Met {
-    pub(crate) others: Option<counter_core::report::OtherParticipants>,
-    pub(crate) last_out_after: u64,
-}
-
 /// A PostgreSQL participant's beat: its row's `beat` set to the server's clock, on a connection of its own, made
 /// again if it broke (terminated, or a server that stalled), so that a participant at work stays heard from.
 pub(crate) struct PostgresBeat {
     pub(crate) connection: tokio_postgres::Config,
-    pub(crate) isolation: crate::Isolation,
+    pub(crate) isolation: Isolation,
     pub(crate) members: String,
     pub(crate) tag: String,
-    pub(crate) timeout: Duration,
+    pub(crate) timeout: std::time::Duration,
     pub(crate) client: Option<Client>,
 }
 
 impl Beat for PostgresBeat {
     async fn beat(&mut self) {
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            self.client = crate::connect(&self.connection, self.isolation, self.timeout).await.ok();
+            self.client = crate::client::connect(&self.connection, self.isolation, self.timeout).await.ok();
         }
         if let Some(client) = &self.client {
             let beat = format!("UPDATE {} SET beat = clock_timestamp() WHERE tag = $1", self.members);
@@ -75,6 +66,12 @@ fn lapsed_sql() -> String {
 }
 
 impl Run<'_> {
+    /// What every participant of a run must share, as the claim records it.
+    fn shared_configuration(&self) -> String {
+        let isolation = format!("--isolation {}", self.options.isolation.sql().replace(' ', "-"));
+        shared_configuration(self.config, self.options.sharing.participants, &isolation)
+    }
+
     fn members(&self) -> String {
         self.table.members_quoted()
     }
@@ -201,170 +198,105 @@ impl Run<'_> {
     }
 
     /// Takes this participant out of a run that has not started (stopped, or failed): its row goes, so that
-    /// the others neither start with its workers counted nor wait for it; the tables go with the last one out.
-    pub(crate) async fn withdraw(&self, admin: &Client, tag: &str) {
+    /// the others neither start with its workers counted nor wait for it; returns the members left.
+    pub(crate) async fn withdraw(&self, admin: &Client, tag: &str) -> Option<u64> {
         let timeout = self.options.timeout;
         let members = self.members();
         let delete = format!("DELETE FROM {members} WHERE tag = $1");
         let _ = within(timeout, admin.execute(&delete, &[&tag])).await;
         let left = format!("SELECT count(*) FROM {members} WHERE tag <> '{CONFIG_TAG}'");
-        let remaining: Option<i64> =
-            within(timeout, admin.query_one(&left, &[])).await.ok().and_then(|row| row.try_get(0).ok());
-        if remaining == Some(0) && !self.options.keep {
-            let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
-        }
+        let remaining: i64 = within(timeout, admin.query_one(&left, &[])).await.ok()?.try_get(0).ok()?;
+        u64::try_from(remaining).ok()
     }
 
-    /// Takes this participant out of a run that it cannot finish (stopped, or failed): it has left without a
-    /// report, so that the others stop waiting for it at once; the tables go once every member has left.
-    pub(crate) async fn abandon(&self, admin: &Client, tag: &str) {
+    /// Says this participant's workers are ready.
+    pub(crate) async fn say_ready(&self, admin: &Client, tag: &str) -> Answer<()> {
+        let ready = format!("UPDATE {} SET ready = true, beat = clock_timestamp() WHERE tag = $1", self.members());
+        within(self.options.timeout, admin.execute(&ready, &[&tag])).await.map(drop).map_err(|e| self.failed(&e))
+    }
+
+    /// The workers ready over every member, and the ready members whose heartbeat lapsed (by the server's clock;
+    /// one still connecting its workers has no heartbeat yet).
+    pub(crate) async fn roll(&self, admin: &Client) -> Answer<Roll> {
+        let count = format!(
+            "SELECT COALESCE(sum(workers) FILTER (WHERE ready), 0)::bigint, \
+             count(*) FILTER (WHERE ready AND NOT left_run AND {}) FROM {} WHERE tag <> '{CONFIG_TAG}'",
+            lapsed_sql(),
+            self.members()
+        );
+        let row = within(self.options.timeout, admin.query_one(&count, &[])).await.map_err(|e| self.failed(&e))?;
+        let figure = |index| u64::try_from(row.try_get::<_, i64>(index).unwrap_or(0)).unwrap_or(0);
+        Ok(Roll { ready_workers: figure(0), stopped: figure(1) })
+    }
+
+    /// Records this participant's report.
+    pub(crate) async fn report(&self, admin: &Client, tag: &str, local: &Reported) -> Answer<()> {
+        let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let report = format!(
+            "UPDATE {} SET done = $2, expected = $3, failed = $4, indeterminate = $5 WHERE tag = $1",
+            self.members()
+        );
+        let figures = [local.done, local.expected, local.unsettled.failed, local.unsettled.indeterminate].map(number);
+        within(
+            self.options.timeout,
+            admin.execute(&report, &[&tag, &figures[0], &figures[1], &figures[2], &figures[3]]),
+        )
+        .await
+        .map(drop)
+        .map_err(|error| self.failed(&error))
+    }
+
+    /// Every member's entry: its report, read back only if it adds up, or whether it is unheard (its heartbeat
+    /// lapsed, or it left without a report). A member that wrote a report, readable or not, is done.
+    pub(crate) async fn entries(&self, admin: &Client) -> Answer<Vec<Entry>> {
+        let look = format!(
+            "SELECT done, expected, failed, indeterminate, {} OR left_run FROM {} WHERE tag <> '{CONFIG_TAG}'",
+            lapsed_sql(),
+            self.members()
+        );
+        let rows = within(self.options.timeout, admin.query(&look, &[])).await.map_err(|e| self.failed(&e))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let figure = |index: usize| row.try_get::<_, Option<i64>>(index).ok().flatten();
+                match (figure(0), figure(1)) {
+                    (Some(done), Some(expected)) => Entry {
+                        reported: Reported::decode(&format!(
+                            "{done} {expected} {} {}",
+                            figure(2).unwrap_or(0),
+                            figure(3).unwrap_or(0)
+                        )),
+                        unheard: true,
+                    },
+                    _ => Entry { reported: None, unheard: row.try_get::<_, bool>(4).unwrap_or(false) },
+                }
+            })
+            .collect())
+    }
+
+    /// Says this participant has left (with its report, or without); returns how many members have left, and
+    /// how many there are.
+    pub(crate) async fn leave(&self, admin: &Client, tag: &str) -> Answer<(u64, u64)> {
         let timeout = self.options.timeout;
         let members = self.members();
         let leave = format!("UPDATE {members} SET left_run = true WHERE tag = $1");
-        let _ = within(timeout, admin.execute(&leave, &[&tag])).await;
-        self.drop_when_everyone_left(admin, u64::MAX).await;
-    }
-
-    /// Drops the run's tables (unless kept) when `last_out_after` members have left, or every member has.
-    async fn drop_when_everyone_left(&self, admin: &Client, last_out_after: u64) {
-        let timeout = self.options.timeout;
-        let members = self.members();
+        within(timeout, admin.execute(&leave, &[&tag])).await.map_err(|error| self.failed(&error))?;
         let count =
             format!("SELECT count(*) FILTER (WHERE left_run), count(*) FROM {members} WHERE tag <> '{CONFIG_TAG}'");
-        let Ok(row) = within(timeout, admin.query_one(&count, &[])).await else { return };
-        let (left, everyone): (i64, i64) = (row.try_get(0).unwrap_or(0), row.try_get(1).unwrap_or(i64::MAX));
-        if (left as u64 >= last_out_after || left >= everyone) && !self.options.keep {
-            let _ = within(timeout, admin.batch_execute(&self.table.drop_statement())).await;
-        }
+        let row = within(timeout, admin.query_one(&count, &[])).await.map_err(|error| self.failed(&error))?;
+        let figure = |index| u64::try_from(row.try_get::<_, i64>(index).unwrap_or(0)).unwrap_or(0);
+        Ok((figure(0), figure(1)))
     }
 
-    /// Every worker of every participant connected before any starts: this one says its workers are ready, and
-    /// waits until every member of the run's number has said so.
-    pub(crate) async fn rendezvous(&self, admin: &Client, tag: &str) -> Result<(), Stop> {
-        let participants = self.options.sharing.participants;
-        if participants == 1 {
-            return Ok(());
-        }
-        let timeout = self.options.timeout;
-        let members = self.members();
-        let ready = format!("UPDATE {members} SET ready = true, beat = clock_timestamp() WHERE tag = $1");
-        if let Err(error) = within(timeout, admin.execute(&ready, &[&tag])).await {
-            self.withdraw(admin, tag).await;
-            return Err(Stop::Failed(self.failed(&error)));
-        }
-        let count = format!(
-            "SELECT count(*) FILTER (WHERE ready), COALESCE(sum(workers) FILTER (WHERE ready), 0)::bigint \
-             FROM {members} WHERE tag <> '{CONFIG_TAG}'"
-        );
-        let waiting = Instant::now();
-        let mut last_look = Instant::now();
-        loop {
-            if let Some(signal) = signals::received() {
-                self.withdraw(admin, tag).await;
-                return Err(Stop::Signal(signal));
-            }
-            let row = match within(timeout, admin.query_one(&count, &[])).await {
-                Ok(row) => row,
-                Err(error) => {
-                    self.withdraw(admin, tag).await;
-                    return Err(Stop::Failed(self.failed(&error)));
-                }
-            };
-            let ready_members: i64 = row.try_get(0).unwrap_or(0);
-            if ready_members as u64 >= participants {
-                return Ok(());
-            }
-            if waiting.elapsed() > self.options.sharing.rendezvous_timeout {
-                let ready_workers: i64 = row.try_get(1).unwrap_or(0);
-                self.withdraw(admin, tag).await;
-                return Err(Stop::Failed(RunError::Frontend(PostgresError::Rendezvous(RendezvousTimeout {
-                    run_id: self.id.clone(),
-                    ready: u64::try_from(ready_workers).unwrap_or(0),
-                    everyone: self.config.workers().saturating_mul(participants),
-                    waited: self.options.sharing.rendezvous_timeout,
-                }))));
-            }
-            // Looked at often at first, then at most every poll: a long wait need not cost many queries.
-            let pause = if last_look.duration_since(waiting) < Duration::from_secs(1) {
-                POLL_EVERY
-            } else {
-                RENDEZVOUS_POLL / 10
-            };
-            tokio::time::sleep(pause).await;
-            last_look = Instant::now();
-        }
-    }
-
-    /// With participants: reports this one's increments, waits until every other has reported or gone unheard,
-    /// and returns their share.
-    pub(crate) async fn meet_at_the_end(&self, admin: &Client, tag: &str, local: &Reported) -> Result<Met, Stop> {
-        let participants = self.options.sharing.participants;
-        if participants == 1 {
-            return Ok(Met { others: None, last_out_after: 0 });
-        }
-        let timeout = self.options.timeout;
-        let members = self.members();
-        let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let report =
-            format!("UPDATE {members} SET done = $2, expected = $3, failed = $4, indeterminate = $5 WHERE tag = $1");
-        let figures = [local.done, local.expected, local.unsettled.failed, local.unsettled.indeterminate].map(number);
-        within(timeout, admin.execute(&report, &[&tag, &figures[0], &figures[1], &figures[2], &figures[3]]))
-            .await
-            .map_err(|error| Stop::Failed(self.failed(&error)))?;
-        // Unheard: its heartbeat lapsed (stopped, or paused), or it left without a report (it failed).
-        let look = format!(
-            "SELECT done, expected, failed, indeterminate, {} OR left_run FROM {members} WHERE tag <> '{CONFIG_TAG}'",
-            lapsed_sql()
-        );
-        loop {
-            let stopped = signals::received().is_some();
-            let rows = match within(timeout, admin.query(&look, &[])).await {
-                Ok(rows) => rows,
-                Err(error) if !stopped => return Err(Stop::Failed(self.failed(&error))),
-                Err(_) => Vec::new(),
-            };
-            let mut reports = Vec::new();
-            let (mut missing, mut unheard) = (0_u64, 0_u64);
-            for row in &rows {
-                let figure = |index: usize| row.try_get::<_, Option<i64>>(index).ok().flatten();
-                // What another participant wrote is read back only if it adds up; what does not counts as missing.
-                let reported = match (figure(0), figure(1)) {
-                    (Some(done), Some(expected)) => Reported::decode(&format!(
-                        "{done} {expected} {} {}",
-                        figure(2).unwrap_or(0),
-                        figure(3).unwrap_or(0)
-                    )),
-                    _ => None,
-                };
-                if let Some(reported) = reported {
-                    reports.push(reported);
-                } else {
-                    missing += 1;
-                    unheard += u64::from(row.try_get::<_, bool>(4).unwrap_or(false));
-                }
-            }
-            let members_now = rows.len() as u64;
-            if stopped || missing == 0 || unheard == missing {
-                let reported = reports.len() as u64;
-                let tally = Tally::of(reports, missing);
-                return Ok(Met {
-                    others: Some(tally.others(participants, local, self.config)),
-                    last_out_after: last_out_after(reported, missing, stopped.then_some(members_now)),
-                });
-            }
-            tokio::time::sleep(POLL_EVERY * 5).await;
-        }
-    }
-
-    /// Says this participant has read the total; the one that makes the count of those that left reach
-    /// `last_out_after` drops the tables (never at `u64::MAX`).
-    pub(crate) async fn leave(&self, admin: &Client, tag: &str, last_out_after: u64) -> Result<(), Stop> {
-        let timeout = self.options.timeout;
-        let members = self.members();
-        let leave = format!("UPDATE {members} SET left_run = true WHERE tag = $1");
-        within(timeout, admin.execute(&leave, &[&tag])).await.map_err(|error| Stop::Failed(self.failed(&error)))?;
-        self.drop_when_everyone_left(admin, last_out_after).await;
-        Ok(())
+    /// Drops the run's tables; what could not be dropped, named.
+    pub(crate) async fn remove(&self, admin: &Client) -> Result<(), String> {
+        within(self.options.timeout, admin.batch_execute(&self.table.drop_statement())).await.map_err(|error| {
+            format!(
+                "the run's tables ({} and {}) could not be dropped ({error}); drop them by hand",
+                self.table.quoted(),
+                self.members()
+            )
+        })
     }
 }
 

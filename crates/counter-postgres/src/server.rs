@@ -21,7 +21,7 @@ use nix::{
 };
 use tempfile::TempDir;
 
-use crate::PostgresError;
+use crate::options::PostgresError;
 
 /// How long `initdb` may take.
 const INITDB_TIMEOUT: Duration = Duration::from_secs(60);

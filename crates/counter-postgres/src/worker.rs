@@ -2,102 +2,54 @@
 //! strategy is a transaction of a few prepared statements, each one round trip, timed; a transaction the server
 //! refuses to serialize (SQLSTATE 40001) or ends as a deadlock's victim (40P01) is rolled back and made again.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use counter_client::{Pacing, should_stop};
+use counter_client::{
+    Pacing, should_stop,
+    store::{Counted, Counts},
+};
 use counter_core::{
     config::{Config, Strategy, Window},
-    latency::Latencies,
     workload::{Performed, Start},
 };
 use tokio::sync::watch;
-use tokio_postgres::{Client, Row, Statement, error::SqlState, types::ToSql};
+use tokio_postgres::{Client, Row, Statement, types::ToSql};
 
-use crate::table::Table;
+use crate::{
+    client::{Reconnect, WorkerError, within},
+    table::Table,
+};
 
-/// What one worker did.
+/// What only a PostgreSQL worker counts.
 #[derive(Debug, Default)]
-pub(crate) struct Tally {
-    pub(crate) increments_done: u64,
-    pub(crate) elapsed: Duration,
-    pub(crate) round_trips: u64,
-    pub(crate) latencies: Latencies,
+pub(crate) struct PostgresCounts {
     /// Transactions the server refused to serialize (40001), or chose as a deadlock's victim (40P01).
     pub(crate) serialization_failures: u64,
     /// Optimistic strategy: updates that found the version changed.
     pub(crate) version_conflicts: u64,
     /// Mutex strategy: transactions that found the row locked by another, and waited for it.
     pub(crate) lock_waits: u64,
-    /// Increments refused by the server, or whose commit was never sent.
-    pub(crate) failed: u64,
-    /// Increments whose commit (or one-statement update) was sent and never answered.
-    pub(crate) indeterminate: u64,
-    /// Connections made again after one broke.
-    pub(crate) reconnections: u64,
 }
 
-/// How a worker connects again after its connection broke (terminated by the server, or a server that stopped
-/// answering), and for how long it keeps trying.
-#[derive(Debug, Clone)]
-pub(crate) struct Reconnect {
-    pub(crate) connection: tokio_postgres::Config,
-    pub(crate) isolation: crate::Isolation,
-    pub(crate) patience: Duration,
+impl Counts for PostgresCounts {
+    fn add(&mut self, other: &Self) {
+        self.serialization_failures += other.serialization_failures;
+        self.version_conflicts += other.version_conflicts;
+        self.lock_waits += other.lock_waits;
+    }
 }
 
-/// Why a worker stopped early: the server's answer, or none within the timeout.
+/// What one worker did.
+pub(crate) type Tally = Counted<PostgresCounts>;
+
+/// What every worker of a run shares.
 #[derive(Debug)]
-pub(crate) enum WorkerError {
-    /// The server's error, or the connection's.
-    Server(tokio_postgres::Error),
-    /// No answer within the client's timeout.
-    Timeout(Duration),
-    /// The counter's row was not there: someone else changed the run's table.
-    MissingRow,
-}
-
-impl WorkerError {
-    /// The server refused to serialize the transaction (40001) or chose it as a deadlock's victim (40P01):
-    /// rolled back, it may be made again.
-    pub(crate) fn is_serialization_failure(&self) -> bool {
-        matches!(self, WorkerError::Server(error) if error.code().is_some_and(|code| {
-            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
-        }))
-    }
-}
-
-impl std::fmt::Display for WorkerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            // The driver's own message is short ("db error"): the server's, with its code, says what happened.
-            WorkerError::Server(error) => {
-                if let Some(db) = error.as_db_error() {
-                    return write!(f, "{} (SQLSTATE {})", db.message(), db.code().code());
-                }
-                // The driver's top message is generic ("error connecting to server"): its causes say why.
-                write!(f, "{error}")?;
-                let mut source = std::error::Error::source(error);
-                while let Some(cause) = source {
-                    write!(f, ": {cause}")?;
-                    source = cause.source();
-                }
-                Ok(())
-            }
-            WorkerError::Timeout(timeout) => write!(f, "no answer within {timeout:?} (--timeout)"),
-            WorkerError::MissingRow => write!(f, "the counter's row is gone from the run's table"),
-        }
-    }
-}
-
-/// `future`, or a timeout error after `timeout`.
-pub(crate) async fn within<T>(
-    timeout: Duration,
-    future: impl Future<Output = Result<T, tokio_postgres::Error>>,
-) -> Result<T, WorkerError> {
-    match tokio::time::timeout(timeout, future).await {
-        Ok(answer) => answer.map_err(WorkerError::Server),
-        Err(_) => Err(WorkerError::Timeout(timeout)),
-    }
+pub(crate) struct Job {
+    pub(crate) config: Config,
+    pub(crate) table: Table,
 }
 
 /// A statement prepared on `client`, within `timeout`.
@@ -156,11 +108,10 @@ impl Statements {
 }
 
 /// A worker's connection and its counts.
-pub(crate) struct Worker<'a> {
+pub(crate) struct Worker {
     client: Client,
     statements: Statements,
-    config: &'a Config,
-    table: &'a Table,
+    job: Arc<Job>,
     reconnect: Reconnect,
     /// Whether the increment's commit is on its way: an error now leaves the increment indeterminate.
     writing: bool,
@@ -172,41 +123,41 @@ pub(crate) struct Worker<'a> {
     pacing: Pacing,
 }
 
-impl<'a> Worker<'a> {
+impl counter_client::store::Worker for Worker {
+    type Counts = PostgresCounts;
+    type Error = WorkerError;
+
+    fn run(self) -> impl Future<Output = Result<Tally, WorkerError>> + Send {
+        self.run()
+    }
+}
+
+impl Worker {
     /// Prepares the statements on `client`.
     pub(crate) async fn prepare(
         client: Client,
-        (config, table): (&'a Config, &'a Table),
+        job: Arc<Job>,
         index: u64,
         timeout: Duration,
         reconnect: Reconnect,
         start: watch::Receiver<Start>,
-    ) -> Result<Worker<'a>, WorkerError> {
+    ) -> Result<Worker, WorkerError> {
+        let (config, table) = (&job.config, &job.table);
         let statements = Statements::prepare(&client, table, timeout).await?;
         let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
         let pacing = Pacing::new(config.timer(), start);
-        Ok(Worker {
-            client,
-            statements,
-            config,
-            table,
-            reconnect,
-            writing: false,
-            row,
-            timeout,
-            tally: Tally::default(),
-            pacing,
-        })
+        Ok(Worker { client, statements, job, reconnect, writing: false, row, timeout, tally: Tally::default(), pacing })
     }
 
     /// Runs the workload until every increment was attempted, or a stop; each attempt ends acknowledged,
     /// failed (refused, or its commit not sent) or indeterminate (its commit sent, unanswered). After a broken
     /// connection the worker connects again and goes on; an error is one it could not get past (no connection
     /// within its patience, or the run's table changed under it).
-    pub(crate) async fn run(mut self) -> Result<Tally, WorkerError> {
+    async fn run(mut self) -> Result<Tally, WorkerError> {
         let started = Instant::now();
-        let config = self.config;
-        while self.attempts() < config.increments() && !should_stop() {
+        let job = Arc::clone(&self.job);
+        let config = &job.config;
+        while self.tally.attempts() < config.increments() && !should_stop() {
             if config.window() == Window::Before && self.work().await == Performed::Interrupted {
                 break;
             }
@@ -244,11 +195,6 @@ impl<'a> Worker<'a> {
         Ok(self.tally)
     }
 
-    /// Increments attempted so far, whatever became of them.
-    fn attempts(&self) -> u64 {
-        self.tally.increments_done + self.tally.failed + self.tally.indeterminate
-    }
-
     /// After a statement the server refused: the transaction it may have left open is rolled back.
     async fn in_transaction_left(&mut self) -> Result<(), WorkerError> {
         within(self.timeout, self.client.batch_execute("ROLLBACK")).await
@@ -257,9 +203,10 @@ impl<'a> Worker<'a> {
     /// A new connection and its statements after `broken`, tried again and again for the worker's patience; a
     /// stop ends the trying.
     async fn connect_again(&mut self, broken: WorkerError) -> Result<(), WorkerError> {
-        let (reconnect, table, timeout) = (&self.reconnect, self.table, self.timeout);
+        let job = Arc::clone(&self.job);
+        let (reconnect, table, timeout) = (&self.reconnect, &job.table, self.timeout);
         let connected = counter_client::connect_again(reconnect.patience, broken, || async move {
-            let client = crate::connect(&reconnect.connection, reconnect.isolation, timeout).await?;
+            let client = crate::client::connect(&reconnect.connection, reconnect.isolation, timeout).await?;
             let statements = Statements::prepare(&client, table, timeout).await?;
             Ok((client, statements))
         })
@@ -275,8 +222,7 @@ impl<'a> Worker<'a> {
     async fn rows(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, WorkerError> {
         let started = Instant::now();
         let answer = within(self.timeout, self.client.query(statement, params)).await;
-        self.tally.latencies.record(started.elapsed());
-        self.tally.round_trips += 1;
+        self.tally.round_trip(started.elapsed());
         answer
     }
 
@@ -284,8 +230,7 @@ impl<'a> Worker<'a> {
     async fn changed(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<u64, WorkerError> {
         let started = Instant::now();
         let answer = within(self.timeout, self.client.execute(statement, params)).await;
-        self.tally.latencies.record(started.elapsed());
-        self.tally.round_trips += 1;
+        self.tally.round_trip(started.elapsed());
         answer
     }
 
@@ -303,7 +248,7 @@ impl<'a> Worker<'a> {
             match answer {
                 Ok(1) => return Ok(Performed::Finished),
                 Ok(_) => return Err(WorkerError::MissingRow),
-                Err(error) if error.is_serialization_failure() => self.tally.serialization_failures += 1,
+                Err(error) if error.is_serialization_failure() => self.tally.own.serialization_failures += 1,
                 Err(error) => return Err(error),
             }
             if should_stop() {
@@ -320,7 +265,7 @@ impl<'a> Worker<'a> {
         loop {
             match self.transaction(work_inside, lock).await {
                 Err(error) if error.is_serialization_failure() => {
-                    self.tally.serialization_failures += 1;
+                    self.tally.own.serialization_failures += 1;
                     let rollback = self.statements.rollback.clone();
                     self.changed(&rollback, &[]).await?;
                     if should_stop() {
@@ -357,7 +302,7 @@ impl<'a> Worker<'a> {
         };
         let value: i64 = if taken.is_empty() {
             if lock {
-                self.tally.lock_waits += 1;
+                self.tally.own.lock_waits += 1;
             }
             first_column(&self.rows(&read, &[&row]).await?)?
         } else {
@@ -385,7 +330,7 @@ impl<'a> Worker<'a> {
             let rows = match self.rows(&read, &[&row]).await {
                 Ok(rows) => rows,
                 Err(error) if error.is_serialization_failure() => {
-                    self.tally.serialization_failures += 1;
+                    self.tally.own.serialization_failures += 1;
                     continue;
                 }
                 Err(error) => return Err(error),
@@ -402,8 +347,8 @@ impl<'a> Worker<'a> {
             self.writing = answer.is_err();
             match answer {
                 Ok(1) => return Ok(Performed::Finished),
-                Ok(_) => self.tally.version_conflicts += 1,
-                Err(error) if error.is_serialization_failure() => self.tally.serialization_failures += 1,
+                Ok(_) => self.tally.own.version_conflicts += 1,
+                Err(error) if error.is_serialization_failure() => self.tally.own.serialization_failures += 1,
                 Err(error) => return Err(error),
             }
             if should_stop() {
@@ -414,6 +359,6 @@ impl<'a> Worker<'a> {
 
     /// One piece of work, awaiting where it can.
     async fn work(&mut self) -> Performed {
-        self.pacing.work(self.config.work()).await
+        self.pacing.work(self.job.config.work()).await
     }
 }

@@ -1,22 +1,21 @@
-//! Participants that share one run across machines: they meet in Redis before the start (every worker of every
-//! participant connected), keep a heartbeat key alive while they run, and meet again at the end to add up their
-//! counts; the last to leave removes the run's keys.
+//! The run's shared record in Redis, for participants that share one run across machines: the claim (the
+//! configuration they share, `SET NX` with the run's time to live), the members (a set) and a heartbeat key each
+//! with a short time to live, the ready count, the reports (a hash), and the count of those that left. The
+//! protocol (who waits for whom, when the keys go) is `counter_client`'s; these are its steps in Redis' terms.
 
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
 
-use counter_client::participants::{
-    Beat, HEARTBEAT_TTL, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after,
+use counter_client::{
+    participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
+    store::{Entry, Roll},
 };
-use counter_core::{error::RunError, report::OtherParticipants, signals};
+use counter_core::config::ConfigError;
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
-use crate::{RedisError, Run, Stop, keys::Keys};
-
-/// What the meeting at the end found: the other participants' share, and after how many have left the keys go.
-pub(crate) struct Met {
-    pub(crate) others: Option<OtherParticipants>,
-    pub(crate) last_out_after: u64,
-}
+use crate::{
+    options::Error,
+    run::{Answer, Run},
+};
 
 /// A Redis participant's beat: a key it sets again and again with a short time to live, on a connection of its
 /// own, made again if it broke (killed, or a server that stalled), so that a participant at work stays heard from.
@@ -33,9 +32,8 @@ impl Beat for RedisBeat {
             self.connection = self.client.get_multiplexed_async_connection_with_config(&self.config).await.ok();
         }
         if let Some(live) = self.connection.as_mut() {
-            let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
             let beat: redis::RedisResult<()> =
-                redis::cmd("SET").arg(&self.key).arg(1).arg("PX").arg(ttl_ms).query_async(live).await;
+                redis::cmd("SET").arg(&self.key).arg(1).arg("PX").arg(heartbeat_ttl_ms()).query_async(live).await;
             if beat.is_err() {
                 self.connection = None;
             }
@@ -43,192 +41,217 @@ impl Beat for RedisBeat {
     }
 }
 
+fn heartbeat_ttl_ms() -> u64 {
+    u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Run<'_> {
-    /// Every worker of every participant ready before any starts: each participant joins the members and adds
-    /// its workers to the ready count; the last to be ready pushes one token per participant, and each waits
-    /// for its token.
-    pub(crate) async fn rendezvous(
-        &self,
-        admin: &mut MultiplexedConnection,
-        keys: &Keys,
-        participant: &str,
-        workers: u64,
-    ) -> Result<(), Stop> {
-        let participants = self.options.sharing.participants;
-        if participants == 1 {
+    /// What every participant of a run must share, as the claim records it: `--sync atomic --workers 5 ...`.
+    fn shared_configuration(&self) -> String {
+        let lock_ttl = format!("--lock-ttl {}ms", self.options.lock_ttl.as_millis());
+        shared_configuration(self.config, self.options.sharing.participants, &lock_ttl)
+    }
+
+    /// Claims the run id, or joins the run that claimed it: the first participant records the shared
+    /// configuration (`SET NX`, with the run's time to live); the others must bring the same, and find a run
+    /// still waiting for them. A stranger (another configuration), a run that has all its participants, or keys
+    /// left by an earlier run (kept with `--keep`, or of a participant that stopped without leaving) are refused
+    /// before anything is written.
+    pub(crate) async fn claim(&self, admin: &mut MultiplexedConnection) -> Answer<()> {
+        let keys = &self.keys;
+        if self.options.sharing.run_id.is_none() {
+            // A drawn id is new.
             return Ok(());
         }
-        // Alive before it is a member, so that one joining meanwhile never finds a member without a heartbeat.
-        let ttl_ms = u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX);
-        let () = redis::cmd("SET")
-            .arg(keys.alive(participant))
-            .arg(1)
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(admin)
-            .await
-            .map_err(|e| self.failed(&e))?;
-        let _: u64 = redis::cmd("SADD")
-            .arg(&keys.members)
-            .arg(participant)
-            .query_async(admin)
-            .await
-            .map_err(|e| self.failed(&e))?;
-        let everyone = workers.saturating_mul(participants);
-        let ready: u64 = match redis::cmd("INCRBY").arg(&keys.ready).arg(workers).query_async(admin).await {
-            Ok(ready) => ready,
-            Err(error) => {
-                self.withdraw(admin, keys, participant, workers).await;
-                return Err(self.failed(&error).into());
-            }
+        let shared = self.shared_configuration();
+        let refuse = |why: String| -> Error {
+            ConfigError::Conflict(format!(
+                "run '{}' (keys {}*): {why}; choose another --run-id, or remove its keys",
+                self.id, keys.prefix
+            ))
+            .into()
         };
-        // The keys this far, and those to come, live no longer than the run.
-        self.expire_all(admin, keys).await?;
-        if ready >= everyone {
-            let tokens: Vec<u64> = (0..participants).collect();
-            let _: u64 =
-                redis::cmd("RPUSH").arg(&keys.go).arg(&tokens).query_async(admin).await.map_err(|e| self.failed(&e))?;
-            self.expire_all(admin, keys).await?;
-        }
-        // The server holds a blocking wait open for its whole length: it must end before the connection's own
-        // response timeout (--timeout) does.
-        let poll_s = (self.options.timeout.as_secs_f64() / 2.0).clamp(0.01, RENDEZVOUS_POLL.as_secs_f64());
-        let waiting = Instant::now();
-        loop {
-            if let Some(signal) = signals::received() {
-                self.withdraw(admin, keys, participant, workers).await;
-                return Err(Stop::Signal(signal));
-            }
-            let token: redis::RedisResult<Option<(String, String)>> =
-                redis::cmd("BLPOP").arg(&keys.go).arg(poll_s).query_async(admin).await;
-            match token {
-                Ok(Some(_)) => return Ok(()),
-                Ok(None) => {}
-                Err(error) => {
-                    self.withdraw(admin, keys, participant, workers).await;
-                    return Err(self.failed(&error).into());
+        for _ in 0..3 {
+            let claimed: Option<String> = redis::cmd("SET")
+                .arg(&keys.config)
+                .arg(&shared)
+                .arg("NX")
+                .arg("PX")
+                .arg(self.keys_ttl_ms())
+                .query_async(admin)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            if claimed.is_some() {
+                let others: Vec<&str> = keys.all().into_iter().filter(|key| *key != keys.config).collect();
+                let left: u64 =
+                    redis::cmd("EXISTS").arg(&others).query_async(admin).await.map_err(|e| self.failed(&e))?;
+                if left == 0 {
+                    return Ok(());
                 }
+                let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.config).query_async(admin).await;
+                return Err(refuse("the server holds keys of an earlier run with this id".to_owned()));
             }
-            if waiting.elapsed() > self.options.sharing.rendezvous_timeout {
-                return Err(self.give_up(admin, keys, participant, workers, everyone).await);
+            let theirs: Option<String> =
+                redis::cmd("GET").arg(&keys.config).query_async(admin).await.map_err(|e| self.failed(&e))?;
+            // Gone between the two commands (expired, or its last participant left): claim it again.
+            let Some(theirs) = theirs else { continue };
+            if theirs != shared {
+                return Err(refuse(format!("its participants were started with {theirs}; this one with {shared}")));
             }
-        }
-    }
-
-    /// Takes this participant out of a rendezvous that has not started (stopped, or failed): its ready count,
-    /// its membership and its heartbeat go, so that the others neither start with its workers counted nor wait
-    /// for it; the keys go with the last one out.
-    pub(crate) async fn withdraw(
-        &self,
-        admin: &mut MultiplexedConnection,
-        keys: &Keys,
-        participant: &str,
-        workers: u64,
-    ) -> Option<u64> {
-        let ready: Option<u64> = redis::cmd("GET").arg(&keys.ready).query_async(admin).await.ok().flatten();
-        let still_ready: redis::RedisResult<i64> =
-            redis::cmd("DECRBY").arg(&keys.ready).arg(workers).query_async(admin).await;
-        let _: redis::RedisResult<u64> =
-            redis::cmd("SREM").arg(&keys.members).arg(participant).query_async(admin).await;
-        let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(participant)).query_async(admin).await;
-        if still_ready.is_ok_and(|ready| ready <= 0) && !self.options.keep {
-            // Nobody else came: nothing of the run is left to keep.
-            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
-        }
-        ready
-    }
-
-    /// The others did not all come: this participant withdraws (so that one coming later does not start with
-    /// its workers counted) and fails, saying how many were ready.
-    async fn give_up(
-        &self,
-        admin: &mut MultiplexedConnection,
-        keys: &Keys,
-        participant: &str,
-        workers: u64,
-        everyone: u64,
-    ) -> Stop {
-        let ready = self.withdraw(admin, keys, participant, workers).await;
-        Stop::Failed(RunError::Frontend(RedisError::Rendezvous(RendezvousTimeout {
-            run_id: self.id.clone(),
-            ready: ready.unwrap_or(0),
-            everyone,
-            waited: self.options.sharing.rendezvous_timeout,
-        })))
-    }
-
-    /// With participants: reports this one's increments, waits until every other has reported or stopped (its
-    /// heartbeat expired), and returns their share. The last to leave removes the keys.
-    pub(crate) async fn meet_at_the_end(
-        &self,
-        admin: &mut MultiplexedConnection,
-        keys: &Keys,
-        participant: &str,
-        local: Reported,
-    ) -> Result<Met, Stop> {
-        let participants = self.options.sharing.participants;
-        if participants == 1 {
-            return Ok(Met { others: None, last_out_after: 0 });
-        }
-        let () = redis::cmd("HSET")
-            .arg(&keys.done)
-            .arg(participant)
-            .arg(local.encode())
-            .query_async::<u64>(admin)
-            .await
-            .map(drop)
-            .map_err(|e| self.failed(&e))?;
-        self.expire_all(admin, keys).await?;
-        let (reports, missing, stopped) = loop {
-            if signals::received().is_some() {
-                // Stopped after it reported: it does not wait for the others, and its report is partial.
-                let members: Vec<String> =
-                    redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.unwrap_or_default();
-                let reports: std::collections::HashMap<String, String> =
-                    redis::cmd("HGETALL").arg(&keys.done).query_async(admin).await.unwrap_or_default();
-                let missing = members.iter().filter(|member| !reports.contains_key(*member)).count() as u64;
-                break (reports, missing, Some(members.len() as u64));
+            if self.options.sharing.participants == 1 {
+                return Err(refuse("another run with this id is under way, or was kept with --keep".to_owned()));
             }
             let members: Vec<String> =
                 redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.map_err(|e| self.failed(&e))?;
-            let reports: std::collections::HashMap<String, String> =
-                redis::cmd("HGETALL").arg(&keys.done).query_async(admin).await.map_err(|e| self.failed(&e))?;
-            let missing: Vec<&String> = members.iter().filter(|member| !reports.contains_key(*member)).collect();
-            if missing.is_empty() {
-                break (reports, 0, None);
+            let ended: u64 = redis::cmd("EXISTS")
+                .arg(&keys.done)
+                .arg(&keys.left)
+                .arg(&keys.go)
+                .query_async(admin)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            if ended > 0 || members.len() as u64 >= self.options.sharing.participants {
+                return Err(refuse(format!(
+                    "the run has its {} participants already, or has ended (kept with --keep)",
+                    self.options.sharing.participants
+                )));
             }
-            let alive: Vec<String> = missing.iter().map(|member| keys.alive(member)).collect();
-            let beating: u64 =
-                redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?;
-            if beating == 0 {
-                // Every participant still missing has stopped: waiting longer would be waiting forever.
-                break (reports.clone(), missing.len() as u64, None);
+            let alive: Vec<String> = members.iter().map(|member| keys.alive(member)).collect();
+            let beating: u64 = if alive.is_empty() {
+                0
+            } else {
+                redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?
+            };
+            if beating < members.len() as u64 {
+                return Err(refuse(format!(
+                    "{} of its participants stopped without leaving (their keys expire by themselves)",
+                    members.len() as u64 - beating
+                )));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        // Another participant's report is read back only if it adds up; one that does not counts as missing.
-        let decoded: Vec<Reported> = reports.values().filter_map(|entry| Reported::decode(entry)).collect();
-        let unreadable = (reports.len() - decoded.len()) as u64;
-        let tally = Tally::of(decoded, missing + unreadable);
-        Ok(Met {
-            others: Some(tally.others(participants, &local, self.config)),
-            last_out_after: last_out_after(reports.len() as u64, missing + unreadable, stopped),
-        })
-    }
-
-    /// Says this participant has read the totals; the one that makes `left` reach `last_out_after` removes the
-    /// keys (never at `u64::MAX`).
-    pub(crate) async fn leave(
-        &self,
-        admin: &mut MultiplexedConnection,
-        keys: &Keys,
-        last_out_after: u64,
-    ) -> Result<(), Stop> {
-        let left: u64 = redis::cmd("INCR").arg(&keys.left).query_async(admin).await.map_err(|e| self.failed(&e))?;
-        if left >= last_out_after && !self.options.keep {
-            let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.all()[..]).query_async(admin).await;
             return Ok(());
         }
-        self.expire_all(admin, keys).await
+        Err(refuse("its keys kept changing while this participant tried to claim or join it".to_owned()))
+    }
+
+    /// Says this participant's workers are ready: alive first (so that one joining meanwhile never finds a
+    /// member without a heartbeat), then a member, then its workers added to the ready count.
+    pub(crate) async fn say_ready(&self, admin: &mut MultiplexedConnection, tag: &str) -> Answer<()> {
+        let keys = &self.keys;
+        let () =
+            self.ask(admin, redis::cmd("SET").arg(keys.alive(tag)).arg(1).arg("PX").arg(heartbeat_ttl_ms())).await?;
+        let _: u64 = self.ask(admin, redis::cmd("SADD").arg(&keys.members).arg(tag)).await?;
+        let _: u64 = self.ask(admin, redis::cmd("INCRBY").arg(&keys.ready).arg(self.config.workers())).await?;
+        // The keys this far, and those to come, live no longer than the run.
+        self.expire_all(admin).await
+    }
+
+    /// The workers ready over every member, and the members whose heartbeat lapsed.
+    pub(crate) async fn roll(&self, admin: &mut MultiplexedConnection) -> Answer<Roll> {
+        let keys = &self.keys;
+        let ready: Option<u64> = self.ask(admin, redis::cmd("GET").arg(&keys.ready)).await?;
+        let members: Vec<String> = self.ask(admin, redis::cmd("SMEMBERS").arg(&keys.members)).await?;
+        let beating = self.beating(admin, &members).await?;
+        Ok(Roll { ready_workers: ready.unwrap_or(0), stopped: (members.len() as u64).saturating_sub(beating) })
+    }
+
+    /// How many of `members` have a heartbeat.
+    async fn beating(&self, admin: &mut MultiplexedConnection, members: &[String]) -> Answer<u64> {
+        if members.is_empty() {
+            return Ok(0);
+        }
+        let alive: Vec<String> = members.iter().map(|member| self.keys.alive(member)).collect();
+        self.ask(admin, redis::cmd("EXISTS").arg(&alive)).await
+    }
+
+    /// Takes this participant out of a run that has not started: its membership, its workers from the ready
+    /// count (if it had added them), its heartbeat; returns the members left.
+    pub(crate) async fn withdraw(&self, admin: &mut MultiplexedConnection, tag: &str) -> Option<u64> {
+        let keys = &self.keys;
+        let was_member: u64 = redis::cmd("SREM").arg(&keys.members).arg(tag).query_async(admin).await.ok()?;
+        if was_member > 0 {
+            let _: redis::RedisResult<i64> =
+                redis::cmd("DECRBY").arg(&keys.ready).arg(self.config.workers()).query_async(admin).await;
+        }
+        let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(keys.alive(tag)).query_async(admin).await;
+        redis::cmd("SCARD").arg(&keys.members).query_async(admin).await.ok()
+    }
+
+    /// The counter, its shards and its fences exist before the first increment, with the run's time to live,
+    /// which every write keeps: nothing the run leaves (killed, or kept) outlives its deadline.
+    pub(crate) async fn prepare_counter(&self, admin: &mut MultiplexedConnection) -> Answer<()> {
+        let keys = &self.keys;
+        let prepared: redis::RedisResult<()> = redis::pipe()
+            .cmd("SET")
+            .arg(&keys.value)
+            .arg(0)
+            .arg("NX")
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&keys.shards)
+            .arg("_")
+            .arg(0)
+            .ignore()
+            .cmd("SET")
+            .arg(&keys.fence)
+            .arg(0)
+            .arg("NX")
+            .ignore()
+            .cmd("SET")
+            .arg(&keys.fence_newest)
+            .arg(0)
+            .arg("NX")
+            .ignore()
+            .query_async(admin)
+            .await;
+        prepared.map_err(|error| self.failed(&error))?;
+        self.expire_all(admin).await
+    }
+
+    /// Records this participant's report.
+    pub(crate) async fn report(&self, admin: &mut MultiplexedConnection, tag: &str, local: &Reported) -> Answer<()> {
+        let _: u64 = self.ask(admin, redis::cmd("HSET").arg(&self.keys.done).arg(tag).arg(local.encode())).await?;
+        self.expire_all(admin).await
+    }
+
+    /// Every member's entry: its report, read back only if it adds up, or whether it is unheard. A member that
+    /// wrote a report, readable or not, is done: it will not be heard from again.
+    pub(crate) async fn entries(&self, admin: &mut MultiplexedConnection) -> Answer<Vec<Entry>> {
+        let keys = &self.keys;
+        let members: Vec<String> = self.ask(admin, redis::cmd("SMEMBERS").arg(&keys.members)).await?;
+        let reports: HashMap<String, String> = self.ask(admin, redis::cmd("HGETALL").arg(&keys.done)).await?;
+        let mut entries = Vec::with_capacity(members.len());
+        for member in &members {
+            let entry = if let Some(report) = reports.get(member) {
+                Entry { reported: Reported::decode(report), unheard: true }
+            } else {
+                let alive: u64 = self.ask(admin, redis::cmd("EXISTS").arg(keys.alive(member))).await?;
+                Entry { reported: None, unheard: alive == 0 }
+            };
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// Says this participant has left (its heartbeat gone with it); returns how many have left, and how many
+    /// members there are. The keys live on with the run's time to live until the last one out removes them.
+    pub(crate) async fn leave(&self, admin: &mut MultiplexedConnection, tag: &str) -> Answer<(u64, u64)> {
+        let keys = &self.keys;
+        let _: u64 = self.ask(admin, redis::cmd("DEL").arg(keys.alive(tag))).await?;
+        let left: u64 = self.ask(admin, redis::cmd("INCR").arg(&keys.left)).await?;
+        let members: u64 = self.ask(admin, redis::cmd("SCARD").arg(&keys.members)).await?;
+        self.expire_all(admin).await?;
+        Ok((left, members))
+    }
+
+    /// Removes every key of the run; what could not be removed, named.
+    pub(crate) async fn remove(&self, admin: &mut MultiplexedConnection) -> Result<(), String> {
+        let removed: redis::RedisResult<u64> = redis::cmd("DEL").arg(&self.keys.all()[..]).query_async(admin).await;
+        removed.map(drop).map_err(|error| {
+            format!(
+                "the run's keys ({}*) could not be removed ({error}); they expire by themselves within {} s",
+                self.keys.prefix,
+                self.keys_ttl_ms() / 1000
+            )
+        })
     }
 }

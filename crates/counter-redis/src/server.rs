@@ -15,7 +15,7 @@ use counter_core::child;
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use crate::RedisError;
+use crate::options::RedisError;
 
 /// How long a fresh server gets to open its socket.
 const START_TIMEOUT: Duration = Duration::from_secs(10);

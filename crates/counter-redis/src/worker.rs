@@ -3,14 +3,16 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use counter_client::{Pacing, should_stop};
+use counter_client::{
+    Pacing, should_stop,
+    store::{Counted, Counts},
+};
 use counter_core::{
     config::{Config, Strategy, Window},
-    latency::Latencies,
     workload::{Performed, Start},
 };
 use redis::{AsyncCommands, FromRedisValue, aio::MultiplexedConnection};
@@ -41,24 +43,25 @@ const FENCED_SET: &str = "local newest = tonumber(redis.call('get', KEYS[1]) or 
 const BACKOFF_MIN: Duration = Duration::from_micros(100);
 const BACKOFF_MAX: Duration = Duration::from_millis(20);
 
-/// What one worker did.
+/// What only a Redis worker counts.
 #[derive(Debug, Default)]
-pub(crate) struct Tally {
-    pub(crate) increments_done: u64,
-    pub(crate) elapsed: Duration,
-    pub(crate) round_trips: u64,
-    pub(crate) latencies: Latencies,
+pub(crate) struct RedisCounts {
     pub(crate) lock_waits: u64,
     pub(crate) retries: u64,
-    /// Increments refused by the server, or never sent (its connection was gone).
-    pub(crate) failed: u64,
-    /// Increments whose write was sent and never answered: applied or not, nobody knows.
-    pub(crate) indeterminate: u64,
-    /// Connections made again after one broke.
-    pub(crate) reconnections: u64,
     /// Fenced: reads or writes the counter refused for an older token than the newest it had seen.
     pub(crate) fenced_off: u64,
 }
+
+impl Counts for RedisCounts {
+    fn add(&mut self, other: &Self) {
+        self.lock_waits += other.lock_waits;
+        self.retries += other.retries;
+        self.fenced_off += other.fenced_off;
+    }
+}
+
+/// What one worker did.
+pub(crate) type Tally = Counted<RedisCounts>;
 
 /// How a worker connects again after its connection broke.
 #[derive(Debug)]
@@ -120,9 +123,9 @@ impl Job {
 }
 
 /// A worker's connection and its counts.
-pub(crate) struct Worker<'a> {
+pub(crate) struct Worker {
     connection: MultiplexedConnection,
-    job: &'a Job,
+    job: Arc<Job>,
     index: u64,
     tally: Tally,
     /// Its work, which a stop wakes at once.
@@ -131,13 +134,22 @@ pub(crate) struct Worker<'a> {
     writing: bool,
 }
 
-impl<'a> Worker<'a> {
+impl counter_client::store::Worker for Worker {
+    type Counts = RedisCounts;
+    type Error = redis::RedisError;
+
+    fn run(self) -> impl Future<Output = Result<Tally, redis::RedisError>> + Send {
+        self.run()
+    }
+}
+
+impl Worker {
     pub(crate) fn new(
         connection: MultiplexedConnection,
-        job: &'a Job,
+        job: Arc<Job>,
         index: u64,
         start: watch::Receiver<Start>,
-    ) -> Worker<'a> {
+    ) -> Worker {
         let pacing = Pacing::new(job.config.timer(), start);
         Worker { connection, job, index, tally: Tally::default(), pacing, writing: false }
     }
@@ -146,8 +158,7 @@ impl<'a> Worker<'a> {
     async fn round_trip<T: FromRedisValue>(&mut self, command: &redis::Cmd) -> redis::RedisResult<T> {
         let started = Instant::now();
         let result = command.query_async(&mut self.connection).await;
-        self.tally.latencies.record(started.elapsed());
-        self.tally.round_trips += 1;
+        self.tally.round_trip(started.elapsed());
         result
     }
 
@@ -163,10 +174,11 @@ impl<'a> Worker<'a> {
     /// Runs the workload until every increment was attempted, or a stop; each attempt ends acknowledged,
     /// failed (refused, or not sent) or indeterminate (sent, unanswered). After a broken connection the worker
     /// connects again and goes on; an error is one it could not get past (no connection within its patience).
-    pub(crate) async fn run(mut self) -> Result<Tally, redis::RedisError> {
+    async fn run(mut self) -> Result<Tally, redis::RedisError> {
         let started = Instant::now();
-        let config = &self.job.config;
-        while self.attempts() < config.increments() && !should_stop() {
+        let job = Arc::clone(&self.job);
+        let config = &job.config;
+        while self.tally.attempts() < config.increments() && !should_stop() {
             if config.window() == Window::Before && self.work().await == Performed::Interrupted {
                 break;
             }
@@ -211,14 +223,10 @@ impl<'a> Worker<'a> {
         Ok(self.tally)
     }
 
-    /// Increments attempted so far, whatever became of them.
-    fn attempts(&self) -> u64 {
-        self.tally.increments_done + self.tally.failed + self.tally.indeterminate
-    }
-
     /// A new connection after `broken`, tried again and again for the job's patience; a stop ends the trying.
     async fn reconnect(&mut self, broken: redis::RedisError) -> Result<(), redis::RedisError> {
-        let reconnect = &self.job.reconnect;
+        let job = Arc::clone(&self.job);
+        let reconnect = &job.reconnect;
         let name = format!("{}-{}", reconnect.name_prefix, self.index);
         let connected = counter_client::connect_again(reconnect.patience, broken, || async {
             let mut connection =
@@ -323,7 +331,7 @@ impl<'a> Worker<'a> {
                 return Ok(Performed::Finished);
             }
             self.release(&token).await?;
-            self.tally.fenced_off += 1;
+            self.tally.own.fenced_off += 1;
             if should_stop() {
                 return Ok(Performed::Interrupted);
             }
@@ -332,7 +340,7 @@ impl<'a> Worker<'a> {
 
     /// This worker's token for its next lock: participant, worker and increment, unique across machines.
     fn lock_token(&self) -> String {
-        format!("{}-{}-{}-{}", self.job.participant, self.index, self.tally.increments_done, self.tally.fenced_off)
+        format!("{}-{}-{}-{}", self.job.participant, self.index, self.tally.increments_done, self.tally.own.fenced_off)
     }
 
     /// Takes the lock with `token`, retried with backoff while another holds it; with `fence`, the grant also
@@ -364,13 +372,12 @@ impl<'a> Worker<'a> {
                 pipe.cmd("ECHO").arg(0);
             }
             let (holder, ttl_left, drawn): (Option<String>, i64, i64) = pipe.query_async(&mut self.connection).await?;
-            self.tally.latencies.record(started.elapsed());
-            self.tally.round_trips += 1;
+            self.tally.round_trip(started.elapsed());
             let Some(holder) = holder else {
                 self.note_expired_holders(&waited_for);
                 return Ok(Some(drawn));
             };
-            self.tally.lock_waits += 1;
+            self.tally.own.lock_waits += 1;
             // Only a holder seen about to expire is remembered: the map stays as small as such sightings are rare.
             if ttl_left <= ABOUT_TO_EXPIRE_MS {
                 self.job.holders().entry(holder.clone()).or_insert(Sighting { last_ttl_ms: ttl_left, expired: false });
@@ -435,12 +442,11 @@ impl<'a> Worker<'a> {
                 .query_async(&mut self.connection)
                 .await?;
             self.writing = false;
-            self.tally.latencies.record(started.elapsed());
-            self.tally.round_trips += 1;
+            self.tally.round_trip(started.elapsed());
             if exec != redis::Value::Nil {
                 return Ok(Performed::Finished);
             }
-            self.tally.retries += 1;
+            self.tally.own.retries += 1;
             if should_stop() {
                 return Ok(Performed::Interrupted);
             }

@@ -135,7 +135,7 @@ pub(super) fn measure_all(
                     model: target.model,
                     python: target.python,
                     sync: strategy,
-                    flags: counter_core::secrets::redact(&flags.join(" ")),
+                    flags: crate::models::conceal_servers(&flags).join(" "),
                     workload: workload.join(" "),
                     workers: scenario.workers,
                 };

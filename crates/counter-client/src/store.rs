@@ -1,0 +1,280 @@
+//! What a store is to the coordinator: the [`Store`] trait, which a server model implements with only what is
+//! its own (its connections, each strategy's commands in its [`Worker`], the participants' record in its own
+//! terms, its server's figures), and what every client worker counts ([`Counted`]).
+//!
+//! The coordinator (module `coordinator`) drives it, the same way for every store: connect the clients a few
+//! at a time, measure, hold, meet the other participants, go, join with one failure policy, meet again, read
+//! the total, leave, report.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use counter_core::{
+    config::Config, error::RunError, extension::Extension, latency::Latencies, model::Model, report::Unsettled,
+    workload::Start,
+};
+use tokio::sync::watch;
+
+use crate::participants::{Beat, RendezvousTimeout, Reported, Sharing};
+
+/// What a store's worker counts beyond what every client worker counts (lock waits, refused transactions):
+/// added up over the workers at the end.
+pub trait Counts: Default + Send + 'static {
+    /// Adds `other`'s counts to these.
+    fn add(&mut self, other: &Self);
+}
+
+impl Counts for () {
+    fn add(&mut self, (): &()) {}
+}
+
+/// What one client worker counted: what every store's worker counts, and the store's own `C`.
+#[derive(Debug, Default)]
+pub struct Counted<C> {
+    /// Increments acknowledged by the server.
+    pub increments_done: u64,
+    /// From the start to the worker's last increment.
+    pub elapsed: Duration,
+    /// Requests to the server, each one round trip.
+    pub round_trips: u64,
+    /// Their latencies.
+    pub latencies: Latencies,
+    /// Increments refused by the server, or never sent (the connection was gone).
+    pub failed: u64,
+    /// Increments whose write was sent and never answered: applied or not, nobody knows.
+    pub indeterminate: u64,
+    /// Connections made again after one broke.
+    pub reconnections: u64,
+    /// The store's own counts.
+    pub own: C,
+}
+
+impl<C> Counted<C> {
+    /// Increments attempted so far, whatever became of them.
+    pub fn attempts(&self) -> u64 {
+        self.increments_done + self.failed + self.indeterminate
+    }
+
+    /// One round trip that took `elapsed`.
+    pub fn round_trip(&mut self, elapsed: Duration) {
+        self.latencies.record(elapsed);
+        self.round_trips += 1;
+    }
+}
+
+/// What a participant's workers counted, added up.
+#[derive(Debug, Default)]
+pub struct Totals<C> {
+    /// Increments acknowledged.
+    pub done: u64,
+    /// Round trips.
+    pub round_trips: u64,
+    /// Their latencies.
+    pub latencies: Latencies,
+    /// Increments failed or indeterminate.
+    pub unsettled: Unsettled,
+    /// Connections made again.
+    pub reconnections: u64,
+    /// The store's own counts.
+    pub own: C,
+}
+
+impl<C: Counts> Totals<C> {
+    /// Adds one worker's counts.
+    pub fn add(&mut self, counted: &Counted<C>) {
+        self.done += counted.increments_done;
+        self.round_trips += counted.round_trips;
+        self.latencies.merge(&counted.latencies);
+        self.unsettled.failed += counted.failed;
+        self.unsettled.indeterminate += counted.indeterminate;
+        self.reconnections += counted.reconnections;
+        self.own.add(&counted.own);
+    }
+
+    /// Round trips per increment acknowledged.
+    pub fn round_trips_per_increment(&self) -> f64 {
+        self.round_trips as f64 / self.done.max(1) as f64
+    }
+
+    /// The round trips' latency, microseconds: median, p99, max.
+    pub fn latency_us(&self) -> [f64; 3] {
+        [self.latencies.quantile_us(0.5), self.latencies.quantile_us(0.99), self.latencies.max_us()]
+    }
+}
+
+/// A client worker, connected and prepared, waiting for the start.
+pub trait Worker: Send + 'static {
+    /// The store's own counts.
+    type Counts: Counts;
+    /// Why it could not go on (after trying to connect again, where the store does).
+    type Error: Send + 'static;
+
+    /// Runs the workload until every increment was attempted, or a stop.
+    fn run(self) -> impl Future<Output = Result<Counted<Self::Counts>, Self::Error>> + Send;
+}
+
+/// A worker's connecting, on a task of its own.
+pub type Connecting<W, E> = Pin<Box<dyn Future<Output = Result<W, E>> + Send + 'static>>;
+
+/// Why the coordination itself failed, whatever the store.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinationError {
+    /// The other participants did not all come.
+    #[error(transparent)]
+    Rendezvous(RendezvousTimeout),
+    /// A participant of the run stopped (its heartbeat lapsed) before the start: the others would wait for it in
+    /// vain.
+    #[error(
+        "run '{run_id}': {stopped} of its participants stopped without leaving before the start (their heartbeat \
+         lapsed); this one gives up rather than wait for them"
+    )]
+    ParticipantStopped {
+        /// The run.
+        run_id: String,
+        /// How many stopped.
+        stopped: u64,
+    },
+    /// A worker's task ended without a result (it panicked).
+    #[error("worker {worker} ended without a result")]
+    WorkerPanicked {
+        /// The worker.
+        worker: u64,
+    },
+}
+
+/// The error a store's run ends with.
+pub type StoreError<S> = RunError<<S as Store>::Own>;
+
+/// Why a coordination stopped early.
+pub type Stop<S> = counter_core::error::Stop<StoreError<S>>;
+
+/// Who the run's members are in the shared record, at a look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Roll {
+    /// Workers of the members that are ready, over every participant.
+    pub ready_workers: u64,
+    /// Members whose heartbeat lapsed without their leaving.
+    pub stopped: u64,
+}
+
+/// One member's entry at the end: its report (read back only if it adds up), or whether it went unheard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// What it reported, if it did and it adds up.
+    pub reported: Option<Reported>,
+    /// Not reported, and not heard from (its heartbeat lapsed, or it left without a report).
+    pub unheard: bool,
+}
+
+/// A store, as the coordinator drives it. Its methods are only what is the store's own: connecting, the
+/// workers (each strategy's commands), the run's shared record (claimed, joined, ready, reported, left), the
+/// server's figures and the words of its report. Every method that talks to the server has a deadline.
+///
+/// The coordinator runs on a current-thread runtime (`block_on`), so the futures of the methods that take the
+/// coordinator's own connection need not be `Send`; what runs on tasks of its own (the workers, the heartbeat)
+/// is.
+#[allow(async_fn_in_trait)]
+pub trait Store: Sync {
+    /// What only this store can fail with.
+    type Own: std::error::Error + From<CoordinationError> + Send + 'static;
+    /// The coordinator's own connection.
+    type Admin;
+    /// This participant's place in the run (its tag, where its shards begin, what its workers share).
+    type Member;
+    /// A connected worker.
+    type Worker: Worker;
+    /// The server's figures, taken before the clients connect and completed once they have.
+    type Probe;
+    /// A participant's heartbeat, on a connection of its own.
+    type Beat: Beat;
+
+    /// Clients connecting at once: under the server's listen backlog.
+    const CONNECTING_AT_ONCE: usize = 32;
+
+    /// The model.
+    fn model(&self) -> Model;
+    /// The workload.
+    fn config(&self) -> &Config;
+    /// The run's sharing.
+    fn sharing(&self) -> &Sharing;
+    /// The run's id.
+    fn run_id(&self) -> &str;
+    /// Whether the run's data is kept at the end (`--keep`).
+    fn keep(&self) -> bool;
+    /// The server's pid when it is ours, and the server as the report names it (never with a credential).
+    fn server(&self) -> (Option<i32>, &str);
+    /// The server's processes, when it is ours, for the memory of the run's tree.
+    fn server_processes(&self) -> Vec<i32>;
+    /// The command `--hold` suggests to look at the server.
+    fn hold_try(&self) -> String;
+
+    /// The coordinator's connection: an error here is about the request (a refused connection, a wrong
+    /// password), exit 2.
+    async fn connect(&self) -> Result<Self::Admin, StoreError<Self>>;
+    /// `admin` answering: as it is, or connected again; `patient`, tried again within the workers' patience,
+    /// else once (to clean up after a failure, without waiting for a server that is gone).
+    async fn reconnect(&self, admin: &mut Self::Admin, patient: bool) -> Result<(), StoreError<Self>>;
+    /// Claims the run id, or joins the run that claimed it (strangers and full or ended runs refused, exit 2).
+    async fn claim(&self, admin: &mut Self::Admin, tag: &str) -> Result<Self::Member, StoreError<Self>>;
+    /// The server's figures before the clients connect.
+    async fn probe(&self, admin: &mut Self::Admin) -> Result<Self::Probe, StoreError<Self>>;
+    /// Connects worker `index` and prepares it; it starts when `start` says so.
+    fn connect_worker(
+        &self,
+        member: &Self::Member,
+        index: u64,
+        start: watch::Receiver<Start>,
+    ) -> Connecting<Self::Worker, <Self::Worker as Worker>::Error>;
+    /// What a worker's error means for the run (the server's client limit, say).
+    async fn worker_failed(&self, admin: &mut Self::Admin, error: <Self::Worker as Worker>::Error) -> StoreError<Self>;
+    /// The server's figures once every client is connected.
+    async fn probe_clients(
+        &self,
+        admin: &mut Self::Admin,
+        member: &Self::Member,
+        probe: &mut Self::Probe,
+    ) -> Result<(), StoreError<Self>>;
+    /// The member's heartbeat.
+    fn beat(&self, member: &Self::Member) -> Self::Beat;
+
+    /// Says this member's workers are ready (shared runs).
+    async fn say_ready(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(), StoreError<Self>>;
+    /// The members' readiness (shared runs).
+    async fn roll(&self, admin: &mut Self::Admin) -> Result<Roll, StoreError<Self>>;
+    /// Takes this member out of a run that has not started; returns the members left.
+    async fn withdraw(&self, admin: &mut Self::Admin, member: &Self::Member) -> Option<u64>;
+    /// Makes the counter ready to be written, just before the start.
+    async fn prepare_counter(&self, admin: &mut Self::Admin) -> Result<(), StoreError<Self>>;
+    /// Records this member's report (shared runs).
+    async fn report(
+        &self,
+        admin: &mut Self::Admin,
+        member: &Self::Member,
+        local: &Reported,
+    ) -> Result<(), StoreError<Self>>;
+    /// Every member's entry (shared runs).
+    async fn entries(&self, admin: &mut Self::Admin) -> Result<Vec<Entry>, StoreError<Self>>;
+    /// The counter's value (the shards summed).
+    async fn final_value(&self, admin: &mut Self::Admin) -> Result<u64, StoreError<Self>>;
+    /// Says this member has left, with its report or without (`abandoned`); returns how many members have
+    /// left and how many there are.
+    async fn leave(
+        &self,
+        admin: &mut Self::Admin,
+        member: &Self::Member,
+        abandoned: bool,
+    ) -> Result<(u64, u64), StoreError<Self>>;
+    /// Removes the run's data from the server; what it could not remove, named.
+    async fn remove_run(&self, admin: &mut Self::Admin) -> Result<(), String>;
+
+    /// This model's figures, for the report's extension.
+    fn figures(
+        &self,
+        member: &Self::Member,
+        probe: Self::Probe,
+        totals: &Totals<<Self::Worker as Worker>::Counts>,
+    ) -> Extension;
+    /// The strategy's retries, where it has them.
+    fn retries(&self, totals: &Totals<<Self::Worker as Worker>::Counts>) -> Option<u64>;
+    /// What this run's choices mean, for the report.
+    fn notes(&self) -> Vec<String>;
+}

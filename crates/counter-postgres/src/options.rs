@@ -1,0 +1,215 @@
+//! What a run against PostgreSQL is asked for, beyond the shared workload: the server (a URL or key=value
+//! string, never shown as given: only what was parsed from it), the isolation level, the run's sharing, the
+//! timeout; and what only this model can fail with.
+
+use std::time::Duration;
+
+use counter_client::{participants::Sharing, store::CoordinationError};
+use counter_core::{config::ConfigError, error::RunError};
+
+/// The variable that holds the server's password, as `psql` reads it: so that it need not sit in argv.
+pub const PASSWORD_VARIABLE: &str = "PGPASSWORD";
+
+/// Why a run produced no report: a reason every frontend shares, or [`PostgresError`].
+pub type Error = RunError<PostgresError>;
+
+/// What only this frontend can hit.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    /// No PostgreSQL to start, and no `--postgres` given.
+    #[error(
+        "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/<version>/bin, the PATH): \
+         install them (`apt-get install postgresql`), or pass --postgres URL to use a server that is already running"
+    )]
+    NoServer,
+    /// The private server did not start.
+    #[error("could not start a private PostgreSQL server: {detail}")]
+    ServerStart {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The hard stack limit is below what a PostgreSQL server starts with.
+    #[error("the hard stack limit is {hard_bytes} bytes; a PostgreSQL server needs {needed_bytes}")]
+    StackLimit {
+        /// The hard `RLIMIT_STACK`.
+        hard_bytes: u64,
+        /// What the server needs.
+        needed_bytes: u64,
+    },
+    /// The server stopped answering during the run, or answered with an error.
+    #[error("the PostgreSQL server ({server}) failed during the run: {detail}")]
+    Server {
+        /// Which server.
+        server: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The run's runtime thread ended without a result (it panicked).
+    #[error("the run's runtime thread ended without a result")]
+    RuntimePanicked,
+    /// The coordination failed (the other participants did not all come, a worker panicked).
+    #[error(transparent)]
+    Coordination(#[from] CoordinationError),
+}
+
+/// The isolation level of every transaction of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Isolation {
+    /// PostgreSQL's default: each statement sees what was committed before it began.
+    #[default]
+    ReadCommitted,
+    /// A transaction sees one snapshot; an update of a row changed since is refused (40001).
+    RepeatableRead,
+    /// As repeatable read, and any order of transactions that no serial order could give is refused.
+    Serializable,
+}
+
+impl Isolation {
+    /// Every level, weakest first.
+    pub const ALL: [Isolation; 3] = [Isolation::ReadCommitted, Isolation::RepeatableRead, Isolation::Serializable];
+
+    /// Its name in SQL: `read committed`.
+    pub const fn sql(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Serializable => "serializable",
+        }
+    }
+}
+
+/// How to reach the server, on top of the shared [`Config`].
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// A server to use (`postgresql://` URL or `key=value` string); `None` starts a private one.
+    pub url: Option<String>,
+    /// The isolation level of every transaction.
+    pub isolation: Isolation,
+    /// The run's id and its participants.
+    pub sharing: Sharing,
+    /// Keep the run's table at the end.
+    pub keep: bool,
+    /// How long connecting, or any statement, may take before the run fails.
+    pub timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            url: None,
+            isolation: Isolation::default(),
+            sharing: Sharing::default(),
+            keep: false,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The server to connect to: `text` parsed, the password from [`PASSWORD_VARIABLE`] when it has none. `text` is
+/// never shown (it may hold a password, in any shape): only what was parsed from it.
+pub(crate) fn connection_config(text: &str, timeout: Duration) -> Result<tokio_postgres::Config, ConfigError> {
+    let mut config: tokio_postgres::Config = text.parse().map_err(|error: tokio_postgres::Error| {
+        ConfigError::Conflict(format!(
+            "invalid --postgres (its {} characters are not shown): {}; a postgresql://user@host/db URL or a \
+             host=... user=... dbname=... string is expected, the password better in {PASSWORD_VARIABLE}",
+            text.chars().count(),
+            parse_error_without_values(&error)
+        ))
+    })?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(ConfigError::Conflict(
+            "--postgres with sslmode=require: TLS is not built into counter-postgres; use a Unix socket, a server on \
+             this machine, or a TLS tunnel to the server"
+                .to_owned(),
+        ));
+    }
+    if config.get_password().is_none()
+        && let Ok(password) = std::env::var(PASSWORD_VARIABLE)
+        && !password.is_empty()
+    {
+        config.password(password);
+    }
+    config.connect_timeout(timeout);
+    Ok(config)
+}
+
+/// The driver's parse error, less what it quotes of the text (an option's name that may be part of a password,
+/// the character it stopped at); the names of the options it knows are kept.
+fn parse_error_without_values(error: &tokio_postgres::Error) -> String {
+    // The driver's own option names, the only quoted text kept.
+    const KNOWN: [&str; 12] = [
+        "host",
+        "hostaddr",
+        "port",
+        "user",
+        "dbname",
+        "password",
+        "sslmode",
+        "connect_timeout",
+        "options",
+        "application_name",
+        "target_session_attrs",
+        "channel_binding",
+    ];
+    let text = std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
+    let mut out = String::with_capacity(text.len());
+    let mut parts = text.split('`');
+    out.push_str(parts.next().unwrap_or_default());
+    while let Some(quoted) = parts.next() {
+        out.push('`');
+        out.push_str(if KNOWN.contains(&quoted) { quoted } else { "…" });
+        out.push('`');
+        out.push_str(parts.next().unwrap_or_default());
+    }
+    out
+}
+
+/// A server as the report names it: what was parsed from the connection string (hosts or sockets, ports,
+/// database, user), never the string itself.
+pub(crate) fn describe(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let mut parts = vec![format!("host={}", if hosts.is_empty() { "(default)".to_owned() } else { hosts.join(",") })];
+    if !config.get_ports().is_empty() {
+        let numbers: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+        parts.push(format!("port={}", numbers.join(",")));
+    }
+    if let Some(user) = config.get_user() {
+        parts.push(format!("user={user}"));
+    }
+    if let Some(dbname) = config.get_dbname() {
+        parts.push(format!("dbname={dbname}"));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_connection_string_is_refused_without_its_password() {
+        let error = connection_config("postgresql://u:sekrit@host:notaport/db", Duration::from_secs(1)).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("invalid --postgres") && !message.contains("sekrit"), "{message}");
+    }
+
+    #[test]
+    fn tls_is_refused_saying_so() {
+        let error = connection_config("host=db sslmode=require password=sekrit", Duration::from_secs(1)).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("TLS") && !message.contains("sekrit"), "{message}");
+    }
+
+    #[test]
+    fn the_password_comes_from_the_url_before_the_environment() {
+        let config = connection_config("postgresql://u:given@localhost/db", Duration::from_secs(1)).unwrap();
+        assert_eq!(config.get_password(), Some(&b"given"[..]));
+    }
+}

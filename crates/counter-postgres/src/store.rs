@@ -1,0 +1,273 @@
+//! The PostgreSQL store as the shared coordinator drives it (`counter_client::store::Store`): the coordinator's
+//! connection, the workers (module `worker`), the run's shared record (module `participants`), and the server's
+//! figures: the private server's PSS before and with the clients, and the backend process of each connection.
+
+use std::sync::Arc;
+
+use counter_client::{
+    participants::{Reported, Sharing},
+    store::{Connecting, Entry, Roll, Store, Totals},
+};
+use counter_core::{
+    config::{Config, Strategy},
+    extension::Extension,
+    model::Model,
+    proc,
+    workload::Start,
+};
+use tokio::sync::watch;
+use tokio_postgres::Client;
+
+use crate::{
+    client::{Reconnect, WorkerError, connect},
+    figures::PostgresFigures,
+    options::{Error, Isolation, PostgresError, PostgresOptions},
+    participants::PostgresBeat,
+    run::{Answer, Run, reconnect_patience},
+    worker::{Job, PostgresCounts, Worker},
+};
+
+/// This participant's place in the run: its tag, where its workers' own rows begin (sharded), the prefix of its
+/// connections' names, what its workers share.
+pub(crate) struct Participant {
+    tag: String,
+    shard_base: u64,
+    /// Its tag after `counter-lab-`: `pg_stat_activity` tells this participant's connections apart by it.
+    prefix: String,
+    job: Arc<Job>,
+}
+
+/// The server's figures around the clients' connecting.
+#[derive(Default)]
+pub(crate) struct Probe {
+    server_pss_before_kib: Option<u64>,
+    server_pss_with_clients_kib: Option<u64>,
+    backends_measured: u64,
+    backend_pss_kib: Option<f64>,
+    backend_uss_kib: Option<f64>,
+}
+
+impl Store for Run<'_> {
+    type Own = PostgresError;
+    type Admin = Client;
+    type Member = Participant;
+    type Worker = Worker;
+    type Probe = Probe;
+    type Beat = PostgresBeat;
+
+    fn model(&self) -> Model {
+        crate::MODEL
+    }
+
+    fn config(&self) -> &Config {
+        self.config
+    }
+
+    fn sharing(&self) -> &Sharing {
+        &self.options.sharing
+    }
+
+    fn run_id(&self) -> &str {
+        &self.id
+    }
+
+    fn keep(&self) -> bool {
+        self.options.keep
+    }
+
+    fn server(&self) -> (Option<i32>, &str) {
+        (self.server_pid, &self.server)
+    }
+
+    fn server_processes(&self) -> Vec<i32> {
+        self.server_pid.map(|server| proc::process_tree(server).unwrap_or_else(|_| vec![server])).unwrap_or_default()
+    }
+
+    fn hold_try(&self) -> String {
+        self.server_pid.map_or_else(
+            || "psql -c 'SELECT pid, application_name FROM pg_stat_activity'".to_owned(),
+            |server| format!("ps -o pid,rss,cmd --ppid {server}"),
+        )
+    }
+
+    async fn connect(&self) -> Answer<Client> {
+        self.connect_first().await
+    }
+
+    async fn reconnect(&self, admin: &mut Client, patient: bool) -> Answer<()> {
+        self.make_sure_of(admin, patient).await
+    }
+
+    async fn claim(&self, admin: &mut Client, tag: &str) -> Answer<Participant> {
+        let place = Run::claim(self, admin, tag).await?;
+        let job = Job { config: self.config.clone(), table: self.table.clone() };
+        Ok(Participant {
+            prefix: format!("counter-lab-{}", place.tag),
+            tag: place.tag,
+            shard_base: place.shard_base,
+            job: Arc::new(job),
+        })
+    }
+
+    async fn probe(&self, _admin: &mut Client) -> Answer<Probe> {
+        Ok(Probe { server_pss_before_kib: self.server_pss_kib(), ..Probe::default() })
+    }
+
+    fn connect_worker(
+        &self,
+        member: &Participant,
+        index: u64,
+        start: watch::Receiver<Start>,
+    ) -> Connecting<Worker, WorkerError> {
+        let mut connection = self.connection.clone();
+        connection.application_name(format!("{}-{index}", member.prefix));
+        let (isolation, timeout, job) = (self.options.isolation, self.options.timeout, Arc::clone(&member.job));
+        let shard = member.shard_base + index;
+        Box::pin(async move {
+            let client = connect(&connection, isolation, timeout).await?;
+            let reconnect = Reconnect { connection, isolation, patience: reconnect_patience(timeout) };
+            Worker::prepare(client, job, shard, timeout, reconnect, start).await
+        })
+    }
+
+    async fn worker_failed(&self, _admin: &mut Client, error: WorkerError) -> Error {
+        self.failed(&error)
+    }
+
+    async fn probe_clients(&self, admin: &mut Client, member: &Participant, probe: &mut Probe) -> Answer<()> {
+        probe.server_pss_with_clients_kib = self.server_pss_kib();
+        (probe.backends_measured, probe.backend_pss_kib, probe.backend_uss_kib) =
+            self.backends(admin, &member.prefix).await?;
+        Ok(())
+    }
+
+    fn beat(&self, member: &Participant) -> PostgresBeat {
+        let mut connection = self.connection.clone();
+        connection.application_name("counter-lab");
+        PostgresBeat {
+            connection,
+            isolation: self.options.isolation,
+            members: self.table.members_quoted(),
+            tag: member.tag.clone(),
+            timeout: self.options.timeout,
+            client: None,
+        }
+    }
+
+    async fn say_ready(&self, admin: &mut Client, member: &Participant) -> Answer<()> {
+        Run::say_ready(self, admin, &member.tag).await
+    }
+
+    async fn roll(&self, admin: &mut Client) -> Answer<Roll> {
+        Run::roll(self, admin).await
+    }
+
+    async fn withdraw(&self, admin: &mut Client, member: &Participant) -> Option<u64> {
+        Run::withdraw(self, admin, &member.tag).await
+    }
+
+    async fn prepare_counter(&self, _admin: &mut Client) -> Answer<()> {
+        // The table was made with its rows when the run was claimed.
+        Ok(())
+    }
+
+    async fn report(&self, admin: &mut Client, member: &Participant, local: &Reported) -> Answer<()> {
+        Run::report(self, admin, &member.tag, local).await
+    }
+
+    async fn entries(&self, admin: &mut Client) -> Answer<Vec<Entry>> {
+        Run::entries(self, admin).await
+    }
+
+    async fn final_value(&self, admin: &mut Client) -> Answer<u64> {
+        self.total(admin).await
+    }
+
+    async fn leave(&self, admin: &mut Client, member: &Participant, _abandoned: bool) -> Answer<(u64, u64)> {
+        Run::leave(self, admin, &member.tag).await
+    }
+
+    async fn remove_run(&self, admin: &mut Client) -> Result<(), String> {
+        self.remove(admin).await
+    }
+
+    fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<PostgresCounts>) -> Extension {
+        let [latency_median_us, latency_p99_us, latency_max_us] = totals.latency_us();
+        PostgresFigures {
+            server: self.server.clone(),
+            isolation: self.options.isolation.sql().to_owned(),
+            table: self.table.name().to_owned(),
+            round_trips: totals.round_trips,
+            round_trips_per_increment: totals.round_trips_per_increment(),
+            latency_median_us,
+            latency_p99_us,
+            latency_max_us,
+            serialization_failures: totals.own.serialization_failures,
+            version_conflicts: totals.own.version_conflicts,
+            lock_waits: totals.own.lock_waits,
+            reconnections: totals.reconnections,
+            backends_measured: probe.backends_measured,
+            backend_pss_kib: probe.backend_pss_kib,
+            backend_uss_kib: probe.backend_uss_kib,
+            server_pss_before_kib: probe.server_pss_before_kib,
+            server_pss_added_bytes: probe
+                .server_pss_before_kib
+                .zip(probe.server_pss_with_clients_kib)
+                .map(|(before, with)| (with as i64 - before as i64) * 1024),
+        }
+        .extension(self.config.strategy())
+    }
+
+    fn retries(&self, totals: &Totals<PostgresCounts>) -> Option<u64> {
+        // The compare-and-swap strategy's own retries; refused transactions are the server's figure.
+        (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.version_conflicts)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        notes(self.config, self.options)
+    }
+}
+
+/// What this run's choices mean, for the report.
+fn notes(config: &Config, options: &PostgresOptions) -> Vec<String> {
+    let mut notes = vec![format!(
+        "each worker is a tokio task with its own connection, served by a backend process of the server; every \
+         transaction at {}; memory is the tree's: this client process and the private server's processes, if any",
+        options.isolation.sql()
+    )];
+    notes.push(
+        match config.strategy() {
+            Strategy::Racy => {
+                "racy is BEGIN, SELECT v, UPDATE to the value read plus one, COMMIT: the window is a round trip, and \
+                 what isolation level lets through"
+            }
+            Strategy::Mutex | Strategy::Fenced => {
+                "mutex is SELECT ... FOR UPDATE, a row lock held to COMMIT; pg_advisory_xact_lock is the other common \
+                 lock, not offered here: it locks the same way, on a number instead of a row"
+            }
+            Strategy::Atomic => "atomic is UPDATE SET v = v + 1: the server reads and writes the row",
+            Strategy::Sharded => "sharded is UPDATE SET v = v + 1 on a row per worker, summed at the end",
+            Strategy::Optimistic => {
+                "optimistic is SELECT v, version, then UPDATE ... WHERE version = <read>; no row changed means \
+                 another wrote first, and the read and the write are made again"
+            }
+        }
+        .to_owned(),
+    );
+    if options.sharing.is_shared() {
+        notes.push(
+            "the participants meet in the server's tables (the counter's and its members'); PostgreSQL has no time to \
+             live: the tables of a run whose participant never reported stay until dropped by hand, and the next \
+             claim of the run id names them"
+                .to_owned(),
+        );
+    }
+    if options.isolation != Isolation::ReadCommitted {
+        notes.push(
+            "a transaction refused with SQLSTATE 40001 (or 40P01) is rolled back and made again, and counted under \
+             refused"
+                .to_owned(),
+        );
+    }
+    notes
+}

@@ -1,0 +1,161 @@
+//! What a run against Redis is asked for, beyond the shared workload: the server (a URL, never shown as given:
+//! only what was parsed from it), the run's sharing, the lock's lease, the timeout; and what only this model can
+//! fail with.
+
+use std::time::Duration;
+
+use counter_client::{participants::Sharing, store::CoordinationError};
+use counter_core::{config::ConfigError, error::RunError};
+
+/// Why a run produced no report: a reason every frontend shares, or [`RedisError`].
+pub type Error = RunError<RedisError>;
+
+/// What only this frontend can hit.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// No `redis-server` to start, and no `--redis` given.
+    #[error(
+        "no redis-server on the PATH: install it (`apt-get install redis-server`), or pass --redis URL to use a \
+         server that is already running"
+    )]
+    NoServer,
+    /// The private server did not start.
+    #[error("could not start a private redis-server: {detail}")]
+    ServerStart {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The server stopped answering during the run, or answered with an error.
+    #[error("the redis server ({server}) failed during the run: {detail}")]
+    Server {
+        /// Which server.
+        server: String,
+        /// What the client said (its message carries its own causes).
+        detail: String,
+    },
+    /// The coordination failed (the other participants did not all come, a worker panicked).
+    #[error(transparent)]
+    Coordination(#[from] CoordinationError),
+}
+
+/// How to reach the server and share the run, on top of the shared [`Config`].
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// A server to use (`redis://`, `unix://`); `None` starts a private one.
+    pub url: Option<String>,
+    /// The run's id and its participants.
+    pub sharing: Sharing,
+    /// Keep the run's keys at the end.
+    pub keep: bool,
+    /// How long the mutex strategy's lock lives if its holder never releases it.
+    pub lock_ttl: Duration,
+    /// How long any command may take before the run fails.
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            url: None,
+            sharing: Sharing::default(),
+            keep: false,
+            lock_ttl: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RedisOptions {
+    /// Checks the options: a run id that makes valid keys, participants with a run id, no TLS URL.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.sharing.validate(self.url.is_some(), "--redis")?;
+        if let Some(url) = &self.url
+            && url.starts_with("rediss://")
+        {
+            return Err(ConfigError::Conflict(
+                "--redis rediss://...: TLS is not built into counter-redis; use redis:// or unix://, or a TLS tunnel \
+                 to the server"
+                    .to_owned(),
+            ));
+        }
+        if self.lock_ttl.is_zero() || self.timeout.is_zero() {
+            return Err(ConfigError::Conflict("--lock-ttl and --timeout must be longer than 0".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// The variable that holds the server's password, as `redis-cli` reads it: so that it need not sit in argv.
+pub const PASSWORD_VARIABLE: &str = "REDISCLI_AUTH";
+
+/// Where the password a server is given comes from: what a refusal names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PasswordFrom {
+    Url,
+    Environment,
+    Nowhere,
+}
+
+/// The server to connect to: the URL, with the password from [`PASSWORD_VARIABLE`] when the URL has none.
+pub(crate) fn connection_info(url: &str) -> redis::RedisResult<(redis::ConnectionInfo, PasswordFrom)> {
+    use redis::IntoConnectionInfo as _;
+    let info = url.into_connection_info()?;
+    if info.redis_settings().password().is_some() {
+        return Ok((info, PasswordFrom::Url));
+    }
+    match std::env::var(PASSWORD_VARIABLE) {
+        Ok(password) if !password.is_empty() => {
+            let settings = info.redis_settings().clone().set_password(password);
+            Ok((info.set_redis_settings(settings), PasswordFrom::Environment))
+        }
+        _ => Ok((info, PasswordFrom::Nowhere)),
+    }
+}
+
+/// A server as the report names it: what was parsed from the URL (address, database, whether a password is
+/// given), never the URL itself, nor its user field, where a misplaced password would sit.
+pub(crate) fn describe(info: &redis::ConnectionInfo, password: PasswordFrom) -> String {
+    let address = match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) | redis::ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("{host} port {port}")
+        }
+        redis::ConnectionAddr::Unix(path) => format!("Unix socket {}", path.display()),
+        // An address kind of a later client version: its own display is an address, never credentials.
+        other => other.to_string(),
+    };
+    let database = info.redis_settings().db();
+    let database = if database == 0 { String::new() } else { format!(", database {database}") };
+    let password = match password {
+        PasswordFrom::Url => ", with the URL's password",
+        PasswordFrom::Environment => ", with the password in REDISCLI_AUTH",
+        PasswordFrom::Nowhere => "",
+    };
+    format!("{address}{database}{password}")
+}
+
+#[cfg(test)]
+mod tests {
+    use counter_client::participants::Sharing;
+
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        let bad = |options: RedisOptions| options.validate().unwrap_err().to_string();
+        assert!(
+            bad(RedisOptions { sharing: Sharing { participants: 3, ..Sharing::default() }, ..RedisOptions::default() })
+                .contains("needs --run-id")
+        );
+        assert!(
+            bad(RedisOptions {
+                sharing: Sharing { run_id: Some("a b".into()), ..Sharing::default() },
+                ..RedisOptions::default()
+            })
+            .contains("' '")
+        );
+        let tls = RedisOptions { url: Some("rediss://u:pw@h".into()), ..RedisOptions::default() };
+        let message = bad(tls);
+        assert!(message.contains("TLS") && !message.contains("pw"), "{message}");
+        assert!(RedisOptions::default().validate().is_ok());
+    }
+}
