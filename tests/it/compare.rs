@@ -602,7 +602,7 @@ fn strip_escapes(text: &str) -> String {
 #[test]
 fn postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differs() {
     let test = "postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differs";
-    if !tests::frontends(test).contains(&Model::Postgres.binary()) {
+    if !tests::runnable(test, Model::Postgres.binary()) {
         return;
     }
     let scratch = Scratch::new("postgres-rows");

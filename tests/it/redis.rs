@@ -13,7 +13,8 @@ use counter_core::{
     report::{RunReport, Verdict},
 };
 use tests::{
-    KillOnDrop, Scratch, can_run, command, process_exists, run, run_json, signal_pid, stderr_of, wait_timeout,
+    KillOnDrop, Scratch, can_run, command, conformance, process_exists, run, run_json, signal_pid, stderr_of,
+    wait_timeout,
 };
 
 const BIN: &str = "counter-redis";
@@ -72,6 +73,107 @@ impl TestServer {
         let output = Command::new("redis-cli").arg("-s").arg(&self.socket).args(args).output().unwrap();
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
+}
+
+/// `text` with every byte but letters and digits percent-encoded, for a URL.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+impl conformance::Server for TestServer {
+    fn bin(&self) -> &'static str {
+        BIN
+    }
+
+    fn flag(&self) -> &'static str {
+        "--redis"
+    }
+
+    fn model(&self) -> &'static str {
+        "redis"
+    }
+
+    fn password_variable(&self) -> &'static str {
+        "REDISCLI_AUTH"
+    }
+
+    fn url(&self) -> String {
+        TestServer::url(self)
+    }
+
+    /// A user `counter` with `password` (the default user stays open for the test's own commands).
+    fn urls_with_password(&self, password: &str) -> Vec<String> {
+        assert_eq!(
+            self.cli(&["ACL", "SETUSER", "counter", "reset", "on", &format!(">{password}"), "~*", "&*", "+@all"]),
+            "OK"
+        );
+        let mut urls = vec![format!("{}?user=counter&pass={}", TestServer::url(self), percent_encoded(password))];
+        if !password.contains(['&', '%', '+', '#']) {
+            urls.push(format!("{}?user=counter&pass={password}", TestServer::url(self)));
+        }
+        urls
+    }
+
+    fn unusable_urls(&self, password: &str) -> Vec<String> {
+        vec![
+            password.to_owned(),
+            format!("redis://:{password}@127.0.0.1:1/0"),
+            format!("redis:/:{password}@127.0.0.1:1"),
+            format!("redis://{password}@127.0.0.1:1"),
+            format!("rediss://u:{password}@127.0.0.1:1"),
+            format!("{}?user=counter&pass=x{}", TestServer::url(self), percent_encoded(password)),
+        ]
+    }
+
+    fn kill_connections(&self) {
+        self.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+    }
+
+    fn run_data(&self) -> Vec<String> {
+        self.cli(&["KEYS", "counter-lab:*"]).lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
+    }
+
+    fn ready_workers(&self, run_id: &str) -> u64 {
+        self.cli(&["GET", &format!("counter-lab:{run_id}:ready")]).parse().unwrap_or(0)
+    }
+
+    fn counter(&self, run_id: &str) -> Option<u64> {
+        self.cli(&["GET", &format!("counter-lab:{run_id}:value")]).parse().ok()
+    }
+}
+
+#[test]
+fn a_password_never_appears_in_what_is_printed_or_written() {
+    if !have_redis("a_password_never_appears_in_what_is_printed_or_written") {
+        return;
+    }
+    conformance::a_password_never_appears_in_what_is_printed_or_written(&TestServer::start("redis-password", &[]));
+}
+
+#[test]
+fn a_short_timeout_does_not_fail_the_rendezvous() {
+    if !have_redis("a_short_timeout_does_not_fail_the_rendezvous") {
+        return;
+    }
+    conformance::a_short_timeout_does_not_fail_the_rendezvous(&TestServer::start("redis-short", &[]));
+}
+
+#[test]
+fn a_participant_killed_in_the_rendezvous_ends_the_wait() {
+    if !have_redis("a_participant_killed_in_the_rendezvous_ends_the_wait") {
+        return;
+    }
+    conformance::a_participant_killed_in_the_rendezvous_ends_the_wait(&TestServer::start("redis-killed-early", &[]));
+}
+
+#[test]
+fn connections_killed_mid_run_are_survived_and_cleaned_up() {
+    if !have_redis("connections_killed_mid_run_are_survived_and_cleaned_up") {
+        return;
+    }
+    conformance::connections_killed_mid_run_are_survived_and_cleaned_up(&TestServer::start("redis-killed", &[]));
 }
 
 /// Private servers still running, and their folders still there, of the binary run as `pid`.
@@ -494,45 +596,6 @@ fn count(report: &RunReport, name: &str) -> u64 {
 }
 
 #[test]
-fn a_password_never_appears_in_what_is_printed_or_written() {
-    // No server answers on port 9: what matters is every way the URL is echoed, in any shape.
-    for url in [
-        "redis://:sekrit@127.0.0.1:9/0",
-        "redis:/:sekrit@127.0.0.1:9",
-        ":sekrit@127.0.0.1:9",
-        "unix:///x?pass=sekrit&pass=sekrit",
-    ] {
-        let output = command(BIN).args(["--redis", url, "--workers", "1", "--increments", "1"]).output().unwrap();
-        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr_of(&output));
-        assert!(!output.status.success(), "{url}: {printed}");
-        assert!(!printed.contains("sekrit"), "{url}: {printed}");
-    }
-    // Nor in what compare keeps: its rows, the machine's record, the exports, the page.
-    let scratch = tests::Scratch::new("redis-password");
-    let output = scratch
-        .xtask()
-        .args(["compare", "--profile", "dev", "--models", "redis", "--redis", "redis://u:sekrit@127.0.0.1:9/0"])
-        .args(["--repeats", "1", "--warmup", "0", "--probe-pairs", "0", "--syncs", "atomic", "--increments", "1"])
-        .args(["--export-json", scratch.file("e.json").to_str().unwrap()])
-        .args(["--export-html", scratch.file("e.html").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr_of(&output));
-    assert!(!printed.contains("sekrit"), "{printed}");
-    let mut files = vec![scratch.path().to_path_buf()];
-    let mut read = 0;
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
-        } else if let Ok(text) = std::fs::read_to_string(&path) {
-            read += 1;
-            assert!(!text.contains("sekrit"), "{} holds the password", path.display());
-        }
-    }
-    assert!(read >= 4, "results, machine record and exports were written: {read} files");
-}
-
-#[test]
 fn the_password_can_come_from_the_environment_as_redis_cli_takes_it() {
     if !have_redis("the_password_can_come_from_the_environment_as_redis_cli_takes_it") {
         return;
@@ -704,27 +767,6 @@ fn ctrl_c_on_one_participant_leaves_the_shared_run_alone() {
     while server.cli(&["DBSIZE"]) != "0" {
         assert!(started.elapsed() < Duration::from_secs(5), "keys left: {}", server.cli(&["KEYS", "*"]));
         thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A response timeout shorter than the server's blocking wait no longer fails the rendezvous.
-#[test]
-fn a_short_response_timeout_does_not_fail_the_rendezvous() {
-    if !have_redis("a_short_response_timeout_does_not_fail_the_rendezvous") {
-        return;
-    }
-    let server = TestServer::start("redis-short-timeout", &[]);
-    let url = server.url();
-    let args = ["--workers", "1", "--increments", "20", "--work", "none", "--sync", "atomic", "--timeout", "400ms"];
-    let first = participant(&url, "short", &args);
-    wait_for_claim(&server, "short");
-    thread::sleep(Duration::from_millis(1500));
-    let second = participant(&url, "short", &args);
-    for child in [first, second] {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", stderr_of(&output));
-        let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(report.final_value, 40);
     }
 }
 

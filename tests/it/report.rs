@@ -287,6 +287,16 @@ fn compare_and_sweep_write_the_page_of_their_own_run() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// Every number under `value` made -1.
+fn all_minus_one(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(_) => *value = serde_json::json!(-1),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(all_minus_one),
+        serde_json::Value::Object(map) => map.values_mut().for_each(all_minus_one),
+        _ => {}
+    }
+}
+
 #[test]
 fn a_results_file_of_another_schema_or_with_a_wild_figure_is_refused_before_drawing() {
     let scratch = Scratch::new("report-refuses");
@@ -307,4 +317,18 @@ fn a_results_file_of_another_schema_or_with_a_wild_figure_is_refused_before_draw
         assert!(stderr.contains(expected) && stderr.contains("results.json"), "{results}: {stderr}");
         assert!(!page.exists(), "no page is drawn from it");
     }
+    // A recorded comparison with every figure turned to -1: a time, a count, a size below zero is refused.
+    let recorded =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/compare/default.json")).unwrap();
+    let mut results: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    let version = results["schema_version"].clone();
+    all_minus_one(&mut results);
+    results["schema_version"] = version;
+    std::fs::write(run.join("results.json"), results.to_string()).unwrap();
+    let page = scratch.file("page.html");
+    let output = xtask(&scratch, &["report", "--compare", run.to_str().unwrap(), "--output", page.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("= -1") && stderr.contains("below zero"), "{stderr}");
+    assert!(!page.exists(), "no page is drawn from it");
 }

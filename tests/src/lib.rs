@@ -18,6 +18,8 @@ use std::{
 
 use counter_core::{hold::READY_PREFIX, model::Model, report::RunReport};
 
+pub mod conformance;
+
 /// The profile folder the test executable lives in: `target/debug` (the test is in `target/debug/deps`).
 fn profile_dir() -> PathBuf {
     let exe = env::current_exe().expect("the test executable has a path");
@@ -327,12 +329,11 @@ pub fn every_frontend() -> impl Iterator<Item = &'static str> {
     Model::ALL.into_iter().map(Model::binary)
 }
 
-/// Every model's binary that can run on this machine, from the one list of models. A model that cannot (its
-/// binary refuses a tiny run with exit 2: a server it needs is not installed) is skipped with one line naming
-/// the test and the binary's own reason.
-pub fn frontends(test: &str) -> Vec<&'static str> {
+/// Every model's binary, with the first line of its refusal of a tiny run when it cannot run here (exit 2: a
+/// server it needs is not installed); asked once per test run.
+fn refusals() -> &'static [(&'static str, Option<String>)] {
     static RUNNABLE: OnceLock<Vec<(&'static str, Option<String>)>> = OnceLock::new();
-    let runnable = RUNNABLE.get_or_init(|| {
+    RUNNABLE.get_or_init(|| {
         Model::ALL
             .iter()
             .map(|model| {
@@ -342,17 +343,31 @@ pub fn frontends(test: &str) -> Vec<&'static str> {
                 (model.binary(), refused.then_some(reason))
             })
             .collect()
-    });
-    runnable
+    })
+}
+
+/// Every model's binary that can run on this machine, from the one list of models. When some cannot, the test
+/// says so on one line naming them and their own reasons (it ran for the others, not for them).
+pub fn frontends(test: &str) -> Vec<&'static str> {
+    let refused: Vec<String> = refusals()
         .iter()
-        .filter_map(|(binary, refused)| match refused {
-            None => Some(*binary),
-            Some(reason) => {
-                skip(test, &format!("needs what {binary} needs here ({reason})"));
-                None
-            }
-        })
-        .collect()
+        .filter_map(|(binary, refused)| refused.as_ref().map(|reason| format!("{binary} ({reason})")))
+        .collect();
+    if !refused.is_empty() {
+        skip(test, &format!("in part: needs what these need here: {}", refused.join("; ")));
+    }
+    refusals().iter().filter(|(_, refused)| refused.is_none()).map(|(binary, _)| *binary).collect()
+}
+
+/// Whether `binary` can run on this machine; if not, the test says so on one line with the binary's reason.
+pub fn runnable(test: &str, binary: &str) -> bool {
+    match refusals().iter().find(|(name, _)| *name == binary) {
+        Some((_, Some(reason))) => {
+            skip(test, &format!("needs what {binary} needs here ({reason})"));
+            false
+        }
+        _ => true,
+    }
 }
 
 /// Whether `test` can run: root and every tool in `tools` are there; if not, says so on one line.

@@ -35,7 +35,33 @@ use crate::{
 /// How often the rendezvous looks at the members in its first second, and the meeting at the end always.
 const LOOK_EVERY: Duration = Duration::from_millis(10);
 
-/// Runs the workload against `store` and reports what happened.
+/// The runtime thread's stack: the drivers' handshakes nest deeper than a small main-thread stack allows.
+const RUNTIME_STACK_BYTES: usize = 2 << 20;
+
+/// Runs the workload against `store` and reports what happened: the coordination on a current-thread runtime,
+/// on a thread of its own with a stack of known size, so that a small main-thread limit (`ulimit -s 128`) is
+/// not the drivers'.
+pub fn run<S: Store>(store: &S) -> Result<RunReport, StoreError<S>> {
+    let runtime_failed = |detail: String| coordination::<S>(CoordinationError::Runtime(detail));
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("runtime".to_owned())
+            .stack_size(RUNTIME_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|source| runtime_failed(format!("no tokio runtime: {source}")))?;
+                let cpu_before = CpuUsage::of_this_process();
+                // On the heap: the coordination's future holds every client's connection setup.
+                runtime.block_on(Box::pin(coordinate(store, cpu_before)))
+            })
+            .map_err(|source| runtime_failed(format!("no runtime thread: {source}")))?;
+        thread.join().unwrap_or_else(|_| Err(runtime_failed("the runtime thread panicked".to_owned())))
+    })
+}
+
+/// Runs the workload against `store` on the current runtime and reports what happened.
 pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<RunReport, StoreError<S>> {
     let mut admin = store.connect().await?;
     let tag = participant_tag();
@@ -93,11 +119,11 @@ async fn withdraw<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member)
             "could not take itself out of the shared run: the others give up once its heartbeat lapses".into(),
         );
     }
-    match store.withdraw(admin, member).await {
-        // Nobody else came: nothing of the run is left to keep.
-        Some(0) if !store.keep() => store.remove_run(admin).await.err(),
-        _ => None,
-    }
+    let Some(remaining) = store.withdraw(admin, member).await else { return None };
+    // Nobody else came, or every other member stopped before the start (the run can never start: a newcomer is
+    // refused it): nothing of the run is left to keep.
+    let others_stopped = remaining > 0 && store.roll(admin).await.is_ok_and(|roll| roll.stopped >= remaining);
+    if (remaining == 0 || others_stopped) && !store.keep() { store.remove_run(admin).await.err() } else { None }
 }
 
 /// Leaves a shared run without a report; the data goes if every member has left.

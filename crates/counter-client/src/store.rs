@@ -133,6 +133,9 @@ pub enum CoordinationError {
         /// How many stopped.
         stopped: u64,
     },
+    /// The run's runtime could not be made, or ended without a result.
+    #[error("the run's runtime failed: {0}")]
+    Runtime(String),
     /// A worker's task ended without a result (it panicked).
     #[error("worker {worker} ended without a result")]
     WorkerPanicked {

@@ -33,7 +33,6 @@ use std::os::fd::AsFd as _;
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError},
-    cpu::CpuUsage,
     error::RunError,
     model::Model,
     proc::limits::{self, LimitError},
@@ -76,9 +75,6 @@ const SPARE_CONNECTIONS: u64 = 10;
 
 /// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
 const SPARE_DESCRIPTORS: u64 = 64;
-
-/// The runtime thread's stack: the driver's handshake needs more than a small main-thread limit gives.
-const RUNTIME_STACK_BYTES: usize = 2 << 20;
 
 /// Runs the workload against the counter in PostgreSQL and reports what happened.
 pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Error> {
@@ -124,24 +120,7 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
         table: Table::new(&id),
         id,
     };
-    // The driver's connection handshake nests deep: the runtime runs on a thread of its own, with a stack of
-    // known size, so that a small main-thread limit (`ulimit -s 128`) is not the driver's.
-    let outcome = std::thread::scope(|scope| {
-        let runtime_thread = std::thread::Builder::new()
-            .name("runtime".to_owned())
-            .stack_size(RUNTIME_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| {
-                    RunError::Frontend(PostgresError::ServerStart { detail: format!("no tokio runtime: {source}") })
-                })?;
-                let cpu_before = CpuUsage::of_this_process();
-                runtime.block_on(Box::pin(counter_client::coordinator::coordinate(&run, cpu_before)))
-            })
-            .map_err(|source| {
-                RunError::Frontend(PostgresError::ServerStart { detail: format!("no runtime thread: {source}") })
-            })?;
-        runtime_thread.join().unwrap_or(Err(RunError::Frontend(PostgresError::RuntimePanicked)))
-    });
+    let outcome = counter_client::coordinator::run(&run);
     // The private server stops here, after every connection is closed.
     drop(private);
     outcome

@@ -44,9 +44,6 @@ pub enum PostgresError {
         /// What went wrong.
         detail: String,
     },
-    /// The run's runtime thread ended without a result (it panicked).
-    #[error("the run's runtime thread ended without a result")]
-    RuntimePanicked,
     /// The coordination failed (the other participants did not all come, a worker panicked).
     #[error(transparent)]
     Coordination(#[from] CoordinationError),

@@ -10,12 +10,12 @@ use std::{
 
 use counter_core::{config::Strategy, report::RunReport};
 use serde_json::Value;
-use tests::{KillOnDrop, command, process_exists, run, run_json, signal_pid, stderr_of, wait_timeout};
+use tests::{KillOnDrop, command, conformance, process_exists, run, run_json, signal_pid, stderr_of, wait_timeout};
 
 const BIN: &str = "counter-postgres";
 
 fn have_postgres(test: &str) -> bool {
-    tests::frontends(test).contains(&BIN)
+    tests::runnable(test, BIN)
 }
 
 /// A contended run: no work, every worker at the same row.
@@ -78,19 +78,6 @@ fn each_connection_is_a_backend_process_measured_from_proc() {
     assert!(uss > 100.0 && pss >= uss, "PSS {pss} KiB, USS {uss} KiB");
     // The tree measured: this client, the postmaster, its helpers and a backend per client.
     assert!(report.memory.processes >= 2 + 4, "{:?}", report.memory);
-}
-
-#[test]
-fn a_bad_or_unreachable_server_is_exit_2_without_its_password() {
-    for (url, says) in [
-        ("postgresql://u:sekrit@127.0.0.1:notaport/db", "invalid --postgres"),
-        ("postgresql://u:sekrit@127.0.0.1:1/db?connect_timeout=2", "could not use the PostgreSQL server"),
-    ] {
-        let output = run(BIN, &["--postgres", url, "--workers", "1", "--increments", "1", "--work", "none"]);
-        let stderr = stderr_of(&output);
-        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
-        assert!(stderr.contains(says) && !stderr.contains("sekrit"), "{url}: {stderr}");
-    }
 }
 
 /// The private cluster's directory of a run, from its report's server line, once it is started.
@@ -253,6 +240,121 @@ impl Served {
         let status = wait_timeout(&mut self.server.0, Duration::from_secs(15));
         (status, !self.dir.exists() && !process_exists(server_pid))
     }
+}
+
+/// `text` as a connection string's quoted value.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `text` with every byte but letters and digits percent-encoded, for a URL.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+impl conformance::Server for Served {
+    fn bin(&self) -> &'static str {
+        BIN
+    }
+
+    fn flag(&self) -> &'static str {
+        "--postgres"
+    }
+
+    fn model(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn password_variable(&self) -> &'static str {
+        "PGPASSWORD"
+    }
+
+    fn url(&self) -> String {
+        self.connection.clone()
+    }
+
+    /// The served cluster trusts its Unix socket: any password is taken, and ignored.
+    fn urls_with_password(&self, password: &str) -> Vec<String> {
+        let dir = self.dir.display().to_string();
+        vec![
+            format!("{} password={}", self.connection, quoted(password)),
+            format!("{} password = {}", self.connection, quoted(password)),
+            format!("postgresql://counter:{}@/postgres?host={}", percent_encoded(password), percent_encoded(&dir)),
+        ]
+    }
+
+    fn unusable_urls(&self, password: &str) -> Vec<String> {
+        vec![
+            password.to_owned(),
+            format!("host=/nonexistent user=x password={} connect_timeout=2", quoted(password)),
+            format!("host=/nonexistent password = {password} dbname=x"),
+            format!("postgresql://u:{password}@127.0.0.1:notaport/db"),
+            format!("postgresql://u:{}@127.0.0.1:1/db?connect_timeout=2", percent_encoded(password)),
+        ]
+    }
+
+    fn kill_connections(&self) {
+        self.query(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'counter-lab%'",
+        );
+    }
+
+    fn run_data(&self) -> Vec<String> {
+        self.tables()
+    }
+
+    fn ready_workers(&self, run_id: &str) -> u64 {
+        let sql = format!(
+            "SELECT COALESCE(sum(workers) FILTER (WHERE ready), 0) FROM \"counter_lab_{run_id}:p\" WHERE tag <> '#config'"
+        );
+        self.try_query(&sql).and_then(|answer| answer.parse().ok()).unwrap_or(0)
+    }
+
+    fn counter(&self, run_id: &str) -> Option<u64> {
+        self.try_query(&format!("SELECT sum(v) FROM \"counter_lab_{run_id}\""))?.parse().ok()
+    }
+}
+
+impl Served {
+    /// What `psql` prints for `sql`, or `None` if it failed (a table not there yet).
+    fn try_query(&self, sql: &str) -> Option<String> {
+        let output = std::process::Command::new("psql").args([&self.connection, "-At", "-c", sql]).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+#[test]
+fn a_password_never_appears_in_what_is_printed_or_written() {
+    if !have_postgres("a_password_never_appears_in_what_is_printed_or_written") {
+        return;
+    }
+    conformance::a_password_never_appears_in_what_is_printed_or_written(&Served::start());
+}
+
+#[test]
+fn a_short_timeout_does_not_fail_the_rendezvous() {
+    if !have_postgres("a_short_timeout_does_not_fail_the_rendezvous") {
+        return;
+    }
+    conformance::a_short_timeout_does_not_fail_the_rendezvous(&Served::start());
+}
+
+#[test]
+fn a_participant_killed_in_the_rendezvous_ends_the_wait() {
+    if !have_postgres("a_participant_killed_in_the_rendezvous_ends_the_wait") {
+        return;
+    }
+    conformance::a_participant_killed_in_the_rendezvous_ends_the_wait(&Served::start());
+}
+
+#[test]
+fn connections_killed_mid_run_are_survived_and_cleaned_up() {
+    if !have_postgres("connections_killed_mid_run_are_survived_and_cleaned_up") {
+        return;
+    }
+    conformance::connections_killed_mid_run_are_survived_and_cleaned_up(&Served::start());
 }
 
 #[test]

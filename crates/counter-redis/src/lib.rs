@@ -30,7 +30,6 @@ mod worker;
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError},
-    cpu::CpuUsage,
     error::RunError,
     model::Model,
     proc::limits::LimitError,
@@ -96,9 +95,6 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
     let (info, password) = connection_info(&url).map_err(invalid)?;
     let server = private.as_ref().map_or_else(|| describe(&info, password), PrivateServer::describe);
     let client = Client::open(info).map_err(invalid)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| {
-        RunError::Frontend(RedisError::ServerStart { detail: format!("no tokio runtime: {source}") })
-    })?;
     let id = options.sharing.id();
     let run = Run {
         config,
@@ -110,11 +106,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         keys: Keys::new(&id),
         id,
     };
-    let cpu_before = CpuUsage::of_this_process();
-    // On the heap: the coordination's future holds every client's connection setup and is too large for a small
-    // main-thread stack (`ulimit -s 128`) in a debug build.
-    let outcome = runtime.block_on(Box::pin(counter_client::coordinator::coordinate(&run, cpu_before)));
-    drop(runtime);
+    let outcome = counter_client::coordinator::run(&run);
     // The private server stops here, after every connection is closed.
     drop(private);
     outcome

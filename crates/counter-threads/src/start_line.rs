@@ -1,5 +1,6 @@
 //! The start line: workers report alive and wait; the coordinator waits until all are alive, then releases
-//! them together (or tells them to go home).
+//! them together (or tells them to go home). Two condition variables, so that nobody is woken for nothing: the
+//! last worker to arrive wakes the coordinator alone, and the start wakes each worker once.
 
 use std::{
     sync::{Condvar, Mutex, MutexGuard, PoisonError},
@@ -14,7 +15,10 @@ use crate::POLL_INTERVAL;
 #[derive(Debug)]
 pub(crate) struct StartLine {
     state: Mutex<State>,
-    changed: Condvar,
+    /// The coordinator waits on it; the last worker to arrive wakes it.
+    arrived: Condvar,
+    /// The workers wait on it; the start (or its abort) wakes them all.
+    released: Condvar,
     /// When the line was made: the first worker is spawned right after.
     made: Instant,
     /// How long after `made` the last worker arrived.
@@ -25,7 +29,8 @@ impl Default for StartLine {
     fn default() -> Self {
         StartLine {
             state: Mutex::default(),
-            changed: Condvar::new(),
+            arrived: Condvar::new(),
+            released: Condvar::new(),
             made: Instant::now(),
             all_alive_after: Mutex::default(),
         }
@@ -48,6 +53,8 @@ impl Drop for LineGuard<'_> {
 struct State {
     /// Thread ids of the workers alive, in arrival order.
     alive: Vec<i64>,
+    /// How many the coordinator waits for, once it waits.
+    expected: Option<u64>,
     /// What the workers are told.
     start: Start,
 }
@@ -67,11 +74,13 @@ impl StartLine {
     pub(crate) fn arrive_and_wait(&self, tid: i64) -> bool {
         let mut state = self.state();
         state.alive.push(tid);
-        self.changed.notify_all();
+        if state.expected.is_some_and(|expected| state.alive.len() as u64 >= expected) {
+            self.arrived.notify_one();
+        }
         loop {
             match state.start {
                 Start::Waiting => {
-                    state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+                    state = self.released.wait(state).unwrap_or_else(PoisonError::into_inner);
                 }
                 Start::Go => return true,
                 Start::Abort => return false,
@@ -83,11 +92,12 @@ impl StartLine {
     /// stop signal that arrived meanwhile.
     pub(crate) fn wait_until_alive(&self, workers: u64) -> Result<Vec<i64>, Signal> {
         let mut state = self.state();
+        state.expected = Some(workers);
         while (state.alive.len() as u64) < workers {
             if let Some(signal) = signals::received() {
                 return Err(signal);
             }
-            state = self.changed.wait_timeout(state, POLL_INTERVAL).unwrap_or_else(PoisonError::into_inner).0;
+            state = self.arrived.wait_timeout(state, POLL_INTERVAL).unwrap_or_else(PoisonError::into_inner).0;
         }
         *self.all_alive_after.lock().unwrap_or_else(PoisonError::into_inner) = self.made.elapsed();
         Ok(state.alive.clone())
@@ -102,7 +112,7 @@ impl StartLine {
     pub(crate) fn go(&self) -> Instant {
         let now = Instant::now();
         self.state().start = Start::Go;
-        self.changed.notify_all();
+        self.released.notify_all();
         now
     }
 
@@ -112,7 +122,7 @@ impl StartLine {
         if let Start::Waiting = state.start {
             state.start = Start::Abort;
         }
-        self.changed.notify_all();
+        self.released.notify_all();
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a page is drawn from is checked before anything is drawn: a results file of another schema, or a figure
-//! that no run of ours writes (a time of months, a size past what a machine holds), is refused naming the file and
-//! the field, so that a hand-edited or foreign file can neither draw a lie nor stall the chart library.
+//! that no run of ours writes (a time of months, a size past what a machine holds, a time, count or size below
+//! zero), is refused naming the file and the field, so that a hand-edited or foreign file can neither draw a lie
+//! nor stall the chart library.
 
 use std::path::Path;
 
@@ -40,7 +41,7 @@ pub fn compare(results: &Value, file: &Path) -> Result<(), Usage> {
             }
         }
     }
-    figures(results, "", &refuse)
+    figures(results, ("", ""), false, &refuse)
 }
 
 /// Checks a sweep's results: a list of lines, each with its label and points, sane figures.
@@ -52,7 +53,7 @@ pub fn sweep(results: &Value, file: &Path) -> Result<(), Usage> {
             return Err(refuse(format!("[{index}] has no label or no points")));
         }
     }
-    figures(results, "", &refuse)
+    figures(results, ("", ""), false, &refuse)
 }
 
 /// Checks a faults run's results: this build's schema, rows with their fault, strategy and timeline, sane figures.
@@ -77,22 +78,34 @@ pub fn faults(results: &Value, file: &Path) -> Result<(), Usage> {
             return Err(refuse(format!("rows[{index}] has no store, fault, sync or timeline")));
         }
     }
-    figures(results, "", &refuse)
+    figures(results, ("", ""), false, &refuse)
 }
 
+/// The fields whose figures may fall below zero, with everything under them: differences (what was added, a
+/// fitted slope, memory per extra worker, which noise can make negative) and lost updates (negative when a
+/// counter ends above its bound).
+const SIGNED: [&str; 5] = ["added", "fit", "memory_per_worker", "lost", "slope"];
+
 /// Every number under `value` within what its field's unit allows: a field's name says its unit (`_s`, `_bytes`,
-/// `_kib`), and the fields of a summary (`median`, `min`, ...) take their parent's.
-fn figures(value: &Value, unit_field: &str, refuse: &dyn Fn(String) -> Usage) -> Result<(), Usage> {
+/// `_kib`), and the fields of a summary (`median`, `min`, ...) take their parent's. Below zero only under a
+/// [`SIGNED`] field.
+fn figures(
+    value: &Value,
+    (name, unit_field): (&str, &str),
+    signed: bool,
+    refuse: &dyn Fn(String) -> Usage,
+) -> Result<(), Usage> {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
                 let unit = if key.contains('_') { key.as_str() } else { unit_field };
-                figures(value, unit, refuse)?;
+                let signed = signed || SIGNED.iter().any(|word| key.contains(word));
+                figures(value, (key, unit), signed, refuse)?;
             }
         }
         Value::Array(items) => {
             for item in items {
-                figures(item, unit_field, refuse)?;
+                figures(item, (name, unit_field), signed, refuse)?;
             }
         }
         Value::Number(number) => {
@@ -104,9 +117,20 @@ fn figures(value: &Value, unit_field: &str, refuse: &dyn Fn(String) -> Usage) ->
             } else {
                 MAX_NUMBER
             };
+            let field = if name == unit_field || unit_field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{unit_field}.{name}")
+            };
             if !figure.is_finite() || figure.abs() > limit {
                 return Err(refuse(format!(
-                    "{unit_field} = {figure} is not a figure a run of ours writes (at most {limit:e})"
+                    "{field} = {figure} is not a figure a run of ours writes (at most {limit:e})"
+                )));
+            }
+            if figure < 0.0 && !signed {
+                return Err(refuse(format!(
+                    "{field} = {figure} is not a figure a run of ours writes: a time, a count or a size is not below \
+                     zero"
                 )));
             }
         }
@@ -161,6 +185,20 @@ mod tests {
         let mut results = minimal();
         results.as_object_mut().unwrap().remove("schema_version");
         assert!(compare(&results, Path::new("r.json")).is_err());
+    }
+
+    #[test]
+    fn a_time_a_count_or_a_size_below_zero_is_refused_naming_it() {
+        for field in ["wall_median_s", "pss_bytes", "runs", "final_median", "latency_median_us"] {
+            let mut results = minimal();
+            results["rows"][0][field] = json!(-1);
+            let message = compare(&results, Path::new("r.json")).unwrap_err().0;
+            assert!(message.contains(&format!("{field} = -1")) && message.contains("below zero"), "{message}");
+        }
+        // A difference may be negative: memory per extra worker (noise), lost updates above the bound.
+        let mut results = minimal();
+        results["rows"][0]["lost_median"] = json!(-2);
+        compare(&results, Path::new("r.json")).unwrap();
     }
 
     #[test]
