@@ -119,7 +119,7 @@ async fn withdraw<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member)
             "could not take itself out of the shared run: the others give up once its heartbeat lapses".into(),
         );
     }
-    let Some(remaining) = store.withdraw(admin, member).await else { return None };
+    let remaining = store.withdraw(admin, member).await?;
     // Nobody else came, or every other member stopped before the start (the run can never start: a newcomer is
     // refused it): nothing of the run is left to keep.
     let others_stopped = remaining > 0 && store.roll(admin).await.is_ok_and(|roll| roll.stopped >= remaining);
