@@ -85,7 +85,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
     limits::check_threads(members, WORKER_STACK_BYTES).map_err(CoreError::LimitCheck)??;
     let heap = HeapCounter::new(config.strategy(), members)?;
     let counter = heap.counter();
-    let line = StartLine::default();
+    let line = StartLine::new(members);
     let cpu_before = CpuUsage::of_this_process();
     let pid = std::process::id() as i32;
 
@@ -108,7 +108,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             Error::from(RunInterrupted { signal, partial: Box::new(RunReport::new(MODEL, config, measured)) })
         };
         let stopped = Measurements { stopped: true, ..Measurements::default() };
-        let tids = match line.wait_until_alive(members) {
+        let tids = match line.wait_until_alive() {
             Ok(tids) => tids,
             Err(signal) => return Err(interrupted(signal, stopped)),
         };
@@ -172,11 +172,11 @@ fn worker(
     line: &StartLine,
 ) -> Result<Option<WorkerReport>, CounterError> {
     let tid = i64::from(nix::unistd::gettid().as_raw());
-    if !line.arrive_and_wait(tid) {
+    // The index is below `members`, which the counter and the line were sized for, and fits in usize on every
+    // target that can hold that many threads.
+    if !line.arrive_and_wait(index as usize, tid) {
         return Ok(None);
     }
-    // The index is below `members`, which the counter was sized for, and fits in usize on every target that can
-    // hold that many threads.
     let outcome = match config.pool() {
         None => run_worker(counter, config, index as usize, &OnSignal)?,
         Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, &OnSignal)?,
