@@ -284,3 +284,61 @@ fn coordinators_that_are_all_pid_1_never_clash() {
         assert!(failures.is_empty(), "{} runs failed, first: {}", failures.len(), failures[0]);
     }
 }
+
+/// A deadline the clock cannot keep (the runtime's timer counts whole milliseconds) is refused, naming it.
+#[test]
+fn a_deadline_shorter_than_the_clock_can_keep_is_refused() {
+    for (bin, flag) in
+        [("counter-redis", "--timeout"), ("counter-redis", "--lock-ttl"), ("counter-postgres", "--timeout")]
+    {
+        for value in ["1us", "999us", "0s"] {
+            let output = run(bin, &[&[flag, value][..], TINY].concat());
+            let stderr = stderr_of(&output);
+            assert_eq!(output.status.code(), Some(2), "{bin} {flag} {value}: {stderr}");
+            assert!(stderr.contains(&format!("invalid {flag}")) && stderr.contains("at least 1ms"), "{stderr}");
+        }
+    }
+}
+
+/// An export into a folder that does not exist is refused before anything runs, and no folder is made.
+#[test]
+fn an_export_into_a_missing_folder_is_refused_and_makes_nothing() {
+    let scratch = tests::Scratch::new("export-missing-folder");
+    let missing = scratch.file("missing");
+    let output = scratch
+        .xtask()
+        .args(["compare", "--models", "threads", "--syncs", "atomic", "--increments", "1", "--repeats", "1"])
+        .arg("--export-json")
+        .arg(missing.join("deeper").join("x.json"))
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("does not exist; make it first"), "{stderr}");
+    assert!(!missing.exists(), "a folder was made: {}", missing.display());
+}
+
+/// `--serve` ended by a stop signal exits as every command does: 130 for SIGINT, 143 for SIGTERM, its cluster
+/// gone.
+#[test]
+fn serve_ended_by_a_signal_exits_130_or_143() {
+    if !tests::runnable("serve_ended_by_a_signal_exits_130_or_143", "counter-postgres") {
+        return;
+    }
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let mut served = tests::KillOnDrop(
+            tests::command("counter-postgres")
+                .arg("--serve")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(served.0.stdout.take().unwrap()), &mut line).unwrap();
+        assert!(line.starts_with("host="), "{line}");
+        signal_pid(served.0.id() as i32, signal);
+        let status = tests::wait_timeout(&mut served.0, Duration::from_secs(20));
+        assert_eq!(status.code(), Some(code), "signal {signal}");
+    }
+}

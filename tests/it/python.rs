@@ -235,9 +235,13 @@ fn python_install_refuses_a_wrong_tarball_and_names_the_step() {
     let wrong = scratch.file("Python-3.13.5.tar.xz");
     std::fs::write(&wrong, "not the tarball").unwrap();
     let missing = scratch.file("nowhere/Python-3.13.5.tar.xz");
+    let device = std::path::PathBuf::from("/dev/null");
+    let folder = scratch.path().to_path_buf();
     for (tarball, step, detail) in [
         (&wrong, "check the source", "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"),
         (&missing, "get the source", "no such file"),
+        (&device, "get the source", "not a regular file"),
+        (&folder, "get the source", "a folder, not a tarball"),
     ] {
         let output = scratch
             .xtask()

@@ -42,6 +42,20 @@ pub const WORK_HELP: &str = "Simulated work per increment: none, yield, sleep:<d
 /// Why such a model has no `--pool`.
 pub const NO_POOL: &str = "each worker is a client with its own connection";
 
+/// The shortest deadline a client's request can be given: the runtime's timer counts whole milliseconds.
+pub const SHORTEST_DEADLINE: Duration = Duration::from_millis(1);
+
+/// Checks a deadline flag (`--timeout`, `--lock-ttl`): one the clock cannot keep is refused, naming it.
+pub fn check_deadline(flag: &str, value: Duration) -> Result<(), counter_core::config::ConfigError> {
+    if value < SHORTEST_DEADLINE {
+        return Err(counter_core::config::ConfigError::Conflict(format!(
+            "invalid {flag} '{value:?}': at least 1ms (the runtime's timer counts whole milliseconds, so a shorter \
+             deadline could not be kept)"
+        )));
+    }
+    Ok(())
+}
+
 /// How long a worker waits between two tries to connect again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 

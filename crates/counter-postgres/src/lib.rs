@@ -78,9 +78,7 @@ const SPARE_DESCRIPTORS: u64 = 64;
 
 /// Runs the workload against the counter in PostgreSQL and reports what happened.
 pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Error> {
-    if options.timeout.is_zero() {
-        return Err(ConfigError::Conflict("--timeout must be longer than 0".to_owned()).into());
-    }
+    counter_client::check_deadline("--timeout", options.timeout)?;
     options.sharing.validate(options.url.is_some(), "--postgres")?;
     let more = config.workers().saturating_add(SPARE_DESCRIPTORS);
     if let Ok(Err(limit)) = limits::check_descriptors(more, "a connection per client") {

@@ -82,7 +82,9 @@ fn serve() -> ExitCode {
         return cli::fail(program, &error, EXIT_FAILURE);
     }
     match counter_postgres::serve() {
-        Ok(()) => ExitCode::SUCCESS,
+        // Ended by a stop signal, it says so as every other command does: 130 or 143.
+        Ok(()) => counter_core::signals::received()
+            .map_or(ExitCode::SUCCESS, |signal| ExitCode::from(counter_core::signals::exit_code(signal))),
         Err(error @ counter_postgres::PostgresError::NoServer) => cli::fail(program, &error, EXIT_USAGE),
         Err(error) => cli::fail(program, &error, EXIT_FAILURE),
     }

@@ -78,10 +78,8 @@ impl RedisOptions {
                     .to_owned(),
             ));
         }
-        if self.lock_ttl.is_zero() || self.timeout.is_zero() {
-            return Err(ConfigError::Conflict("--lock-ttl and --timeout must be longer than 0".to_owned()));
-        }
-        Ok(())
+        counter_client::check_deadline("--lock-ttl", self.lock_ttl)?;
+        counter_client::check_deadline("--timeout", self.timeout)
     }
 }
 

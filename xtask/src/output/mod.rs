@@ -206,9 +206,15 @@ impl Sink {
         if path.as_os_str() == "-" {
             return Ok(Sink::Stdout);
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent)
-                .map_err(|e| Usage(format!("{flag} {}: could not create its folder: {e}", path.display())))?;
+        // A folder that is not there is refused rather than made (a typo would make a tree somewhere).
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(Usage(format!(
+                "{flag} {}: its folder {} does not exist; make it first",
+                path.display(),
+                parent.display()
+            )));
         }
         File::create(path)
             .map(|file| Sink::File { path: path.to_path_buf(), file })

@@ -144,9 +144,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .map_err(|error| failed("make the folder", format!("{}: {error}", dir.display())))?;
         let source = match &args.tarball {
             Some(path) => {
-                if !path.is_file() {
-                    return Err(failed("get the source", format!("{}: no such file", path.display())));
-                }
+                check_tarball(path)?;
                 path.clone()
             }
             None => fetch_with_apt(scratch.path())?,
@@ -293,6 +291,18 @@ fn mirror_in(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A `--tarball` that can be a tarball: a regular file; a folder, a device or a pipe is named as what it is.
+fn check_tarball(path: &Path) -> anyhow::Result<()> {
+    let what = match fs::metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "no such file",
+        Err(_) => "cannot be read",
+        Ok(meta) if meta.is_dir() => "a folder, not a tarball",
+        Ok(meta) if !meta.is_file() => "not a regular file (a device or a pipe?)",
+        Ok(_) => return Ok(()),
+    };
+    Err(failed("get the source", format!("{}: {what}; give the {TARBALL} file", path.display())))
 }
 
 /// Fetches the source package into `work` with a private apt configuration; returns the tarball's path.
