@@ -182,8 +182,13 @@ async fn measure<S: Store>(
     *phase = Phase::Running;
     let counted = join(store, admin, &mut tasks, &start_tx).await?;
     let wall_time = go.elapsed();
-    // The coordinator's connection may have been ended with the workers' (or by itself): made again if so.
-    store.reconnect(admin, true).await?;
+    // The coordinator's connection may have been ended with the workers' (or by itself): made again if so, at
+    // once when a stop signal came. From here a stop signal outranks the server's failure: the run was stopped.
+    let or_stopped = |error: StoreError<S>| match signals::received() {
+        Some(signal) => Stop::<S>::Signal(signal),
+        None => Stop::<S>::Failed(error),
+    };
+    store.reconnect(admin, signals::received().is_none()).await.map_err(or_stopped)?;
     let mut totals = Totals::default();
     let mut worker_reports = WorkerTally::with_capacity(workers);
     for (index, counted) in &counted {
@@ -193,10 +198,10 @@ async fn measure<S: Store>(
     let local = Reported { done: totals.done, expected: config.expected(), unsettled: totals.unsettled };
     let met = meet_at_the_end(store, admin, member, &local).await?;
     // Read once every participant has finished (or gone unheard), before any leaves.
-    let final_value = store.final_value(admin).await?;
+    let final_value = store.final_value(admin).await.map_err(or_stopped)?;
     if let Some(heartbeat) = heartbeat {
         heartbeat.stop().await;
-        let (left, everyone) = store.leave(admin, member, false).await?;
+        let (left, everyone) = store.leave(admin, member, false).await.map_err(or_stopped)?;
         *phase = Phase::Left;
         if (left >= met.last_out_after || left >= everyone)
             && !store.keep()

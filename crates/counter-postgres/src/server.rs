@@ -191,11 +191,25 @@ impl PrivateCluster {
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
+        // A cluster stopped from outside (SIGSTOP of its processes) acts on no shutdown, and a stopped child
+        // would outlive its postmaster for ever: every process of it is continued first.
+        let tree = counter_core::proc::process_tree(self.pid()).unwrap_or_default();
+        for &pid in &tree {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+        }
         if matches!(self.child.try_wait(), Ok(None)) {
             // SIGINT is PostgreSQL's fast shutdown: it ends the sessions and stops without waiting for clients.
             let pid = Pid::from_raw(self.pid());
             let _ = kill(pid, Signal::SIGINT);
             child::stop(pid, STOP_TIMEOUT);
+        }
+        // Its children that outlived it (a backend still ending, one that was stopped), if still this server's.
+        for pid in tree.into_iter().filter(|&pid| pid != self.pid()) {
+            let command_line = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if command_line.starts_with(b"postgres") {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
         }
         // A server that did not stop cleanly (killed) leaves its lock file, and the segment it names.
         if let Some(segment) = segment_named_in(&self.dir.path().join("data")) {

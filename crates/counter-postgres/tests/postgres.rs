@@ -125,9 +125,15 @@ fn segment_exists(id: i32) -> bool {
 
 /// Starts a long run and waits until its server is up and it has counted.
 fn long_run() -> (KillOnDrop, PathBuf, i32) {
+    long_run_with(&[])
+}
+
+/// [`long_run`] with `extra` flags.
+fn long_run_with(extra: &[&str]) -> (KillOnDrop, PathBuf, i32) {
     let child = KillOnDrop(
         command(BIN)
             .args(["--work", "sleep:10ms", "--increments", "100000"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -181,6 +187,34 @@ fn kill_nine_leaves_no_server_and_the_next_run_removes_the_directory() {
     assert!(next.status.success(), "{}", stderr_of(&next));
     assert!(!dir.exists(), "{} is left after the next run", dir.display());
     assert!(!segment_exists(segment), "System V segment {segment} is left after the next run");
+}
+
+/// A private cluster stopped from outside (every process of it SIGSTOPped), then the run interrupted: the binary
+/// continues its processes and ends them all; none is left stopped (state T) or at all.
+#[test]
+fn a_cluster_stopped_from_outside_is_ended_whole_with_the_run() {
+    if !have_postgres("a_cluster_stopped_from_outside_is_ended_whole_with_the_run") {
+        return;
+    }
+    let (mut child, dir, server) = long_run_with(&["--timeout", "1s"]);
+    let tree = counter_core::proc::process_tree(server).unwrap();
+    assert!(tree.len() > 5, "the postmaster, its helpers and the backends: {tree:?}");
+    for &pid in &tree {
+        signal_pid(pid, libc::SIGSTOP);
+    }
+    signal_pid(child.0.id() as i32, libc::SIGINT);
+    let status = wait_timeout(&mut child.0, Duration::from_secs(30));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tree.iter().any(|&pid| process_exists(pid)) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<(i32, Option<char>)> =
+        tree.iter().filter(|&&pid| process_exists(pid)).map(|&pid| (pid, tests::process_state(pid))).collect();
+    assert!(left.is_empty(), "processes of the cluster left (pid, state): {left:?}");
+    assert!(!dir.exists(), "{} is left", dir.display());
 }
 
 #[test]
