@@ -91,3 +91,72 @@ fn faults_show_what_each_does_to_the_count_and_leave_nothing_behind() {
     assert!(html.contains(&caption), "no caption '{caption}'");
     assert_eq!(html.matches("<div class=\"chart wide\">").count(), 2, "a timeline per strategy");
 }
+
+/// The serving process of `parent` (its child started with `--serve`), once there is one.
+fn served_by(parent: u32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let parent_of: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+        let command_line = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (parent_of == parent && command_line.split(|b| *b == 0).any(|arg| arg == b"--serve")).then_some(pid)
+    })
+}
+
+/// The private server's directories of the process `pid`, in the temporary folder.
+fn dirs_of(pid: i32) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("counter-redis-{pid}-")))
+        })
+        .collect()
+}
+
+/// `kill -9` of the faults task: its server dies with it, and what it left (the server's directory) is removed by
+/// the next run that starts a private server.
+#[test]
+fn kill_nine_of_the_faults_task_leaves_nothing_the_next_run_does_not_remove() {
+    if !can_run(
+        "kill_nine_of_the_faults_task_leaves_nothing_the_next_run_does_not_remove",
+        false,
+        &["redis-server", "redis-cli"],
+    ) {
+        return;
+    }
+    let scratch = Scratch::new("faults-kill-nine");
+    let mut task = tests::KillOnDrop(
+        scratch
+            .xtask()
+            .args(["faults", "--profile", "dev", "--stores", "redis", "--faults", "stall", "--runs", "3"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let (serving, dirs) = loop {
+        if let Some(serving) = served_by(task.0.id()) {
+            let dirs = dirs_of(serving);
+            if !dirs.is_empty() {
+                break (serving, dirs);
+            }
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the task never started its server");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let server = counter_core::proc::process_tree(serving).unwrap_or_default();
+    tests::signal_pid(task.0.id() as i32, libc::SIGKILL);
+    let _ = task.0.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.iter().any(|&pid| tests::process_exists(pid)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!server.iter().any(|&pid| tests::process_exists(pid)), "the server outlived the task: {server:?}");
+    let next = tests::run("counter-redis", &["--workers", "1", "--increments", "1", "--work", "none"]);
+    assert!(next.status.success(), "{}", tests::stderr_of(&next));
+    let left: Vec<_> = dirs.iter().filter(|dir| dir.exists()).collect();
+    assert!(left.is_empty(), "left after the next run: {left:?}");
+}

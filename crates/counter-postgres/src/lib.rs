@@ -28,8 +28,6 @@ mod store;
 mod table;
 mod worker;
 
-use std::os::fd::AsFd as _;
-
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError},
@@ -37,7 +35,6 @@ use counter_core::{
     model::Model,
     proc::limits::{self, LimitError},
     report::RunReport,
-    signals,
 };
 
 pub use crate::{
@@ -132,28 +129,6 @@ const SERVED_CONNECTIONS: u64 = 200;
 /// runs this binary many times (`cargo xtask compare`), so that its runs do not each pay for `initdb`.
 pub fn serve() -> Result<(), PostgresError> {
     let cluster = PrivateCluster::start(SERVED_CONNECTIONS)?;
-    if counter_core::output::print(&format!("{}\n", cluster.connection_string())).is_err() {
-        return Ok(());
-    }
-    let stdin = std::io::stdin();
-    loop {
-        if signals::received().is_some() {
-            return Ok(());
-        }
-        let mut fds = [nix::poll::PollFd::new(stdin.as_fd(), nix::poll::PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(STOP_CHECK_MS)) {
-            // Readable: its end (or input, which is read and ignored) is what is waited for.
-            Ok(1..) => {
-                let mut buffer = [0_u8; 64];
-                if matches!(std::io::Read::read(&mut stdin.lock(), &mut buffer), Ok(0) | Err(_)) {
-                    return Ok(());
-                }
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return Ok(()),
-        }
-    }
+    counter_client::server_dir::serve(&cluster.connection_string());
+    Ok(())
 }
-
-/// How often `--serve` looks for a stop signal, milliseconds.
-const STOP_CHECK_MS: u16 = 50;

@@ -189,7 +189,7 @@ fn kill_nine_leaves_no_server_and_the_next_run_removes_the_directory() {
     assert!(!segment_exists(segment), "System V segment {segment} is left after the next run");
 }
 
-/// A private cluster stopped from outside (every process of it SIGSTOPped), then the run interrupted: the binary
+/// A private cluster stopped from outside (every process of it stopped with SIGSTOP), then the run interrupted: the binary
 /// continues its processes and ends them all; none is left stopped (state T) or at all.
 #[test]
 fn a_cluster_stopped_from_outside_is_ended_whole_with_the_run() {

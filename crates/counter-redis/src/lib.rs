@@ -112,6 +112,19 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
     outcome
 }
 
+/// Connections a served server allows: many runs of a few clients each, one after another.
+const SERVED_CONNECTIONS: u64 = 1000;
+
+/// `--serve`: starts a private server, prints the URL that `--redis` takes, and keeps the server until standard
+/// input closes or a stop signal arrives; then stops it and removes its directory. For a tool that runs this
+/// binary many times (`cargo xtask faults`), so that a server outlives one run and nothing of it outlives this
+/// process (a `kill -9` included: the next start removes what that left).
+pub fn serve() -> Result<(), RedisError> {
+    let private = PrivateServer::start(SERVED_CONNECTIONS + SPARE_DESCRIPTORS)?;
+    counter_client::server_dir::serve(&private.url());
+    Ok(())
+}
+
 /// Lets this process open a descriptor per worker connection: the soft limit is raised to the hard one, and a
 /// run that would still not fit is refused before anything starts.
 fn raise_descriptor_limit(workers: u64) -> Result<(), Error> {

@@ -6,6 +6,7 @@ use counter_client::participants::SharingArgs;
 use counter_core::{
     cli::{self, RunArgs},
     duration::parse_duration,
+    error::{EXIT_FAILURE, EXIT_USAGE},
 };
 use counter_redis::{FRONTEND, MODEL, RedisOptions, run};
 
@@ -42,6 +43,11 @@ struct RedisFlags {
     #[arg(long)]
     keep: bool,
 
+    /// Start a private server, print its URL, and keep it until standard input closes (for many runs with
+    /// --redis); no workload is run
+    #[arg(long)]
+    serve: bool,
+
     /// How long the mutex strategy's lock outlives a holder that never releases it
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
     lock_ttl: std::time::Duration,
@@ -56,6 +62,9 @@ struct RedisFlags {
 
 fn main() -> ExitCode {
     let Args { run: run_args, redis: args } = cli::parse(&FRONTEND);
+    if args.serve {
+        return serve();
+    }
     let options = RedisOptions {
         url: args.redis,
         sharing: args.sharing.into(),
@@ -64,4 +73,19 @@ fn main() -> ExitCode {
         timeout: args.timeout,
     };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
+}
+
+/// `--serve`: the server until standard input closes; its errors as a run's are.
+fn serve() -> ExitCode {
+    let program = MODEL.binary();
+    if let Err(error) = counter_core::signals::install() {
+        return cli::fail(program, &error, EXIT_FAILURE);
+    }
+    match counter_redis::serve() {
+        // Ended by a stop signal, it says so as every other command does: 130 or 143.
+        Ok(()) => counter_core::signals::received()
+            .map_or(ExitCode::SUCCESS, |signal| ExitCode::from(counter_core::signals::exit_code(signal))),
+        Err(error @ counter_redis::RedisError::NoServer) => cli::fail(program, &error, EXIT_USAGE),
+        Err(error) => cli::fail(program, &error, EXIT_FAILURE),
+    }
 }

@@ -54,8 +54,6 @@ pub struct Server {
     process: Child,
     /// `--serve`'s standard input: closing it stops the cluster.
     input: Option<ChildStdin>,
-    /// Redis's directory, removed when dropped.
-    _dir: Option<tempfile::TempDir>,
     /// What the participants are given to reach it: a `unix://` URL or a connection string.
     pub address: String,
     /// What it is: `redis-server 7.0.15`.
@@ -63,66 +61,20 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a private server of `store`; PostgreSQL's with `counter-postgres --serve` from `bin_dir`.
+    /// Starts a private server of `store` with its binary's `--serve` (from `bin_dir`): the binary makes it,
+    /// removes what an earlier run killed with `kill -9` left, and stops and removes it when its input closes or
+    /// it dies with this process.
     pub fn start(store: Store, bin_dir: &Path) -> anyhow::Result<Server> {
-        match store {
-            Store::Redis => Server::start_redis(),
-            Store::Postgres => Server::start_postgres(&bin_dir.join(Model::Postgres.binary())),
-        }
-    }
-
-    fn start_redis() -> anyhow::Result<Server> {
-        let binary = child::on_path("redis-server").ok_or_else(|| {
-            Usage("redis-server is not on the PATH; install it (apt-get install redis-server redis-tools)".to_owned())
-        })?;
-        if child::on_path("redis-cli").is_none() {
-            return Err(
-                Usage("redis-cli is not on the PATH; install it (apt-get install redis-tools)".to_owned()).into()
-            );
-        }
-        let dir = tempfile::Builder::new().prefix("counter-faults-").tempdir().context("no temporary directory")?;
-        let socket = dir.path().join("redis.sock");
-        let process = child::dies_with_us(
-            Command::new(&binary)
-                .args(["--port", "0", "--unixsocket"])
-                .arg(&socket)
-                .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir"])
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )
-        .spawn()
-        .with_context(|| format!("could not run {}", binary.display()))?;
-        let version = String::from_utf8_lossy(&Command::new(&binary).arg("--version").output()?.stdout)
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("v="))
-            .map_or_else(|| "redis-server".to_owned(), |v| format!("redis-server {v}"));
-        let server = Server {
-            store: Store::Redis,
-            process,
-            input: None,
-            address: format!("unix://{}", socket.display()),
-            _dir: Some(dir),
-            version,
+        let (client, install) = match store {
+            Store::Redis => ("redis-cli", "apt-get install redis-server redis-tools"),
+            Store::Postgres => ("psql", "apt-get install postgresql"),
         };
-        let started = Instant::now();
-        while server.redis(&["PING"]) != "PONG" {
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("the private redis-server did not answer within 10 s");
-            }
-            thread::sleep(Duration::from_millis(20));
+        if child::on_path(client).is_none() {
+            return Err(Usage(format!("{client} is not on the PATH; install it ({install})")).into());
         }
-        Ok(server)
-    }
-
-    fn start_postgres(binary: &Path) -> anyhow::Result<Server> {
-        if child::on_path("psql").is_none() {
-            return Err(
-                Usage("psql is not on the PATH; install PostgreSQL (apt-get install postgresql)".to_owned()).into()
-            );
-        }
+        let binary = bin_dir.join(store.model().binary());
         let mut process = child::dies_with_us(
-            Command::new(binary).arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()),
+            Command::new(&binary).arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()),
         )
         .spawn()
         .with_context(|| format!("could not run {}", binary.display()))?;
@@ -135,14 +87,25 @@ impl Server {
         if address.is_empty() {
             let _ = process.kill();
             let output = process.wait_with_output()?;
-            bail!("counter-postgres --serve made no cluster: {}", String::from_utf8_lossy(&output.stderr).trim());
+            let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            if output.status.code() == Some(2) {
+                return Err(Usage(why).into());
+            }
+            bail!("{} --serve made no server: {why}", store.model().binary());
         }
-        let mut server = Server { store: Store::Postgres, process, input, _dir: None, address, version: String::new() };
-        server.version = server
-            .psql("SHOW server_version")
-            .split_whitespace()
-            .next()
-            .map_or_else(|| "PostgreSQL".to_owned(), |version| format!("PostgreSQL {version}"));
+        let mut server = Server { store, process, input, address, version: String::new() };
+        server.version = match store {
+            Store::Redis => server
+                .redis(&["INFO", "server"])
+                .lines()
+                .find_map(|line| line.strip_prefix("redis_version:"))
+                .map_or_else(|| "redis-server".to_owned(), |v| format!("redis-server {}", v.trim())),
+            Store::Postgres => server
+                .psql("SHOW server_version")
+                .split_whitespace()
+                .next()
+                .map_or_else(|| "PostgreSQL".to_owned(), |version| format!("PostgreSQL {version}")),
+        };
         Ok(server)
     }
 
@@ -159,7 +122,11 @@ impl Server {
     /// Every process of the server: redis-server, or the postmaster and its children.
     pub fn processes(&self) -> Vec<Pid> {
         let root = match self.store {
-            Store::Redis => Some(self.process.id() as i32),
+            // The served redis-server: the one child of `counter-redis --serve`.
+            Store::Redis => counter_core::proc::process_tree(self.process.id() as i32)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|&pid| pid != self.process.id() as i32),
             Store::Postgres => self
                 .cluster_dir()
                 .and_then(|dir| std::fs::read_to_string(dir.join("data").join("postmaster.pid")).ok())
@@ -292,19 +259,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         // Continued first, in case a fault left it stopped.
         self.signal_all(Signal::SIGCONT);
-        match self.input.take() {
-            // `--serve` stops and removes its cluster when its input closes.
-            Some(input) => {
-                drop(input);
-                let started = Instant::now();
-                while matches!(self.process.try_wait(), Ok(None)) && started.elapsed() < Duration::from_secs(15) {
-                    thread::sleep(Duration::from_millis(20));
-                }
-                child::stop(Pid::from_raw(self.process.id() as i32), Duration::from_secs(3));
-            }
-            None => {
-                child::stop(Pid::from_raw(self.process.id() as i32), Duration::from_secs(3));
-            }
+        // `--serve` stops and removes its server when its input closes.
+        drop(self.input.take());
+        let started = Instant::now();
+        while matches!(self.process.try_wait(), Ok(None)) && started.elapsed() < Duration::from_secs(15) {
+            thread::sleep(Duration::from_millis(20));
         }
+        child::stop(Pid::from_raw(self.process.id() as i32), Duration::from_secs(3));
     }
 }
