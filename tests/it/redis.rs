@@ -829,3 +829,64 @@ fn a_participant_too_many_is_refused_and_the_run_stays_as_it_was() {
         assert_eq!((report.final_value, report.expected, report.participants), (400, 400, 2));
     }
 }
+
+/// A participant of `run_id` on `server`, its report on standard output.
+fn counting(server: &TestServer, run_id: &str, args: &[&str]) -> KillOnDrop {
+    KillOnDrop(
+        command(BIN)
+            .args(["--redis", &server.url(), "--run-id", run_id, "--format", "json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Keys recreated mid-run (the server flushed) get the run's time to live again, whatever writes them: none
+/// is left without one, even after a `kill -9` of the run.
+#[test]
+fn keys_recreated_mid_run_get_a_time_to_live_again() {
+    if !have_redis("keys_recreated_mid_run_get_a_time_to_live_again") {
+        return;
+    }
+    let server = TestServer::start("redis-flushed", &[]);
+    for sync in ["fenced", "atomic", "racy"] {
+        let run_id = format!("flushed-{sync}");
+        let args = ["--sync", sync, "--workers", "2", "--increments", "100000", "--work", "sleep:1ms"];
+        let mut child = counting(&server, &run_id, &args);
+        server.wait_for_value(&format!("counter-lab:{run_id}:value"), 20);
+        assert_eq!(server.cli(&["FLUSHALL"]), "OK");
+        server.wait_for_value(&format!("counter-lab:{run_id}:value"), 5);
+        thread::sleep(Duration::from_millis(1500));
+        signal_pid(child.0.id() as i32, libc::SIGKILL);
+        let _ = child.0.wait();
+        let keys = server.cli(&["KEYS", "counter-lab:*"]);
+        assert!(!keys.is_empty(), "{sync}: the run wrote its keys again");
+        for key in keys.lines() {
+            let ttl: i64 = server.cli(&["PTTL", key]).parse().unwrap();
+            assert!(ttl > 0, "{sync}: {key} has no time to live ({ttl})");
+        }
+        assert_eq!(server.cli(&["FLUSHALL"]), "OK");
+    }
+}
+
+/// The fencing token counter deleted mid-run is found reset and set above the newest token again: no holder
+/// is refused for it, and the report says so rather than blame expired leases.
+#[test]
+fn a_fencing_token_counter_reset_mid_run_is_named_not_blamed_on_expired_holders() {
+    if !have_redis("a_fencing_token_counter_reset_mid_run_is_named_not_blamed_on_expired_holders") {
+        return;
+    }
+    let server = TestServer::start("redis-fence-reset", &[]);
+    let args = ["--sync", "fenced", "--workers", "2", "--increments", "400", "--work", "sleep:1ms"];
+    let mut child = counting(&server, "fence-reset", &args);
+    server.wait_for_value("counter-lab:fence-reset:value", 100);
+    assert_eq!(server.cli(&["DEL", "counter-lab:fence-reset:fence"]), "1");
+    let (status, stdout, stderr) = output_within(&mut child.0, Duration::from_secs(60));
+    assert!(status.success(), "{stderr}");
+    let report: RunReport = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((report.final_value, report.lost_updates), (800, Some(0)), "{report:?}");
+    assert!(count(&report, "fence_resets") >= 1, "{report:?}");
+    assert_eq!(count(&report, "fenced_off"), 0, "no holder's lease expired: {report:?}");
+}

@@ -177,11 +177,15 @@ async fn measure<S: Store>(
     let heartbeat = store.sharing().is_shared().then(|| Heartbeat::start(store.beat(member)));
     rendezvous(store, admin, member).await.map_err(abort)?;
     store.prepare_counter(admin).await.map_err(|error| abort(error.into()))?;
+    let keeper = store.keeper().map(Heartbeat::start);
     let go = Instant::now();
     let _ = start_tx.send(Start::Go);
     *phase = Phase::Running;
     let counted = join(store, admin, &mut tasks, &start_tx).await?;
     let wall_time = go.elapsed();
+    if let Some(keeper) = keeper {
+        keeper.stop().await;
+    }
     // The coordinator's connection may have been ended with the workers' (or by itself): made again if so, at
     // once when a stop signal came. From here a stop signal outranks the server's failure: the run was stopped.
     let or_stopped = |error: StoreError<S>| match signals::received() {

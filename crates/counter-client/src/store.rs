@@ -144,6 +144,14 @@ pub enum CoordinationError {
     },
 }
 
+/// A store whose data needs no keeping while the workers run.
+#[derive(Debug)]
+pub struct NoKeeper;
+
+impl Beat for NoKeeper {
+    async fn beat(&mut self) {}
+}
+
 /// The error a store's run ends with.
 pub type StoreError<S> = RunError<<S as Store>::Own>;
 
@@ -189,6 +197,9 @@ pub trait Store: Sync {
     type Probe;
     /// A participant's heartbeat, on a connection of its own.
     type Beat: Beat;
+    /// What keeps the run's data in order while the workers run, every beat ([`NoKeeper`] where nothing needs
+    /// it).
+    type Keeper: Beat;
 
     /// Clients connecting at once: under the server's listen backlog.
     const CONNECTING_AT_ONCE: usize = 32;
@@ -238,6 +249,8 @@ pub trait Store: Sync {
     ) -> Result<(), StoreError<Self>>;
     /// The member's heartbeat.
     fn beat(&self, member: &Self::Member) -> Self::Beat;
+    /// The keeper of the run's data while the workers run, if the store needs one.
+    fn keeper(&self) -> Option<Self::Keeper>;
 
     /// Says this member's workers are ready (shared runs).
     async fn say_ready(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(), StoreError<Self>>;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use counter_client::{
     participants::{Reported, Sharing},
-    store::{Connecting, Entry, Roll, Store, Totals},
+    store::{Connecting, Entry, NoKeeper, Roll, Store, Totals},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -54,6 +54,7 @@ impl Store for Run<'_> {
     type Worker = Worker;
     type Probe = Probe;
     type Beat = PostgresBeat;
+    type Keeper = NoKeeper;
 
     fn model(&self) -> Model {
         crate::MODEL
@@ -152,6 +153,11 @@ impl Store for Run<'_> {
             timeout: self.options.timeout,
             client: None,
         }
+    }
+
+    fn keeper(&self) -> Option<NoKeeper> {
+        // A table outlives no deadline of its own: nothing to keep.
+        None
     }
 
     async fn say_ready(&self, admin: &mut Client, member: &Participant) -> Answer<()> {

@@ -43,6 +43,10 @@ pub struct RedisFigures {
     /// had seen (a holder whose lease had expired), each increment then made again.
     #[serde(default)]
     pub fenced_off: u64,
+    /// Fenced strategy: token draws that found the token counter reset (deleted or flushed mid-run) and set it
+    /// above the newest token again.
+    #[serde(default)]
+    pub fence_resets: u64,
     /// Connections made again after one broke (killed, or a server that stopped answering).
     #[serde(default)]
     pub reconnections: u64,
@@ -80,8 +84,17 @@ impl RedisFigures {
             return extension;
         }
         let fenced = if strategy == Strategy::Fenced {
+            let resets = if self.fence_resets == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; the token counter was found reset (deleted or flushed mid-run) {} and set above the newest \
+                     token again",
+                    units::count(self.fence_resets, "time", "times")
+                )
+            };
             format!(
-                "; {} fenced off (an expired holder's token refused)",
+                "; {} fenced off (an expired holder's token refused){resets}",
                 units::count(self.fenced_off, "read or write", "reads or writes")
             )
         } else {

@@ -41,6 +41,39 @@ impl Beat for RedisBeat {
     }
 }
 
+/// Keeps every key of the run with a time to live while the workers run: a key recreated mid-run without one
+/// (flushed, deleted, then written by INCR or HINCRBY, which keep no time to live) gets the run's again within a
+/// beat. On a connection of its own, made again if it broke.
+pub(crate) struct KeysKeeper {
+    pub(crate) client: Client,
+    pub(crate) config: AsyncConnectionConfig,
+    /// Every key of the run but the lock, whose time to live is its lease.
+    pub(crate) keys: Vec<String>,
+    pub(crate) ttl_ms: u64,
+    pub(crate) connection: Option<MultiplexedConnection>,
+}
+
+/// Gives each key in KEYS that exists without a time to live ARGV[1] ms (a script: `PEXPIRE ... NX` needs
+/// Redis 7).
+const KEEP_TTL: &str = "for _, key in ipairs(KEYS) do \
+                        if redis.call('pttl', key) == -1 then redis.call('pexpire', key, ARGV[1]) end \
+                        end return 0";
+
+impl Beat for KeysKeeper {
+    async fn beat(&mut self) {
+        if self.connection.is_none() {
+            self.connection = self.client.get_multiplexed_async_connection_with_config(&self.config).await.ok();
+        }
+        if let Some(live) = self.connection.as_mut() {
+            let mut keep = redis::cmd("EVAL");
+            keep.arg(KEEP_TTL).arg(self.keys.len()).arg(&self.keys).arg(self.ttl_ms);
+            if keep.query_async::<i64>(live).await.is_err() {
+                self.connection = None;
+            }
+        }
+    }
+}
+
 fn heartbeat_ttl_ms() -> u64 {
     u64::try_from(HEARTBEAT_TTL.as_millis()).unwrap_or(u64::MAX)
 }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use crate::{
     figures::RedisFigures,
     options::{Error, RedisError, RedisOptions},
-    participants::RedisBeat,
+    participants::{KeysKeeper, RedisBeat},
     run::{Answer, Run, info_field, reconnect_patience},
     worker::{Job, Reconnect, RedisCounts, Worker, name_connection},
 };
@@ -145,6 +145,7 @@ impl Store for Run<'_> {
     type Worker = Worker;
     type Probe = Probe;
     type Beat = RedisBeat;
+    type Keeper = KeysKeeper;
 
     const CONNECTING_AT_ONCE: usize = 64;
 
@@ -197,7 +198,8 @@ impl Store for Run<'_> {
             name_prefix: name_prefix.clone(),
             patience: reconnect_patience(self.options.timeout),
         };
-        let job = Job::new(self.config.clone(), self.keys.clone(), self.options.lock_ttl, tag.to_owned(), reconnect);
+        let ttls = (self.options.lock_ttl, self.keys_ttl_ms());
+        let job = Job::new(self.config.clone(), self.keys.clone(), ttls, tag.to_owned(), reconnect);
         Ok(Member { tag: tag.to_owned(), name_prefix, job: Arc::new(job) })
     }
 
@@ -239,6 +241,16 @@ impl Store for Run<'_> {
             key: self.keys.alive(&member.tag),
             connection: None,
         }
+    }
+
+    fn keeper(&self) -> Option<KeysKeeper> {
+        Some(KeysKeeper {
+            client: self.client.clone(),
+            config: self.connection_config(),
+            keys: self.keys.all().into_iter().filter(|key| *key != self.keys.lock).map(str::to_owned).collect(),
+            ttl_ms: self.keys_ttl_ms(),
+            connection: None,
+        })
     }
 
     async fn say_ready(&self, admin: &mut MultiplexedConnection, member: &Member) -> Answer<()> {
@@ -299,6 +311,7 @@ impl Store for Run<'_> {
             lock_waits: totals.own.lock_waits,
             lock_expiries: member.job.lock_expiries(),
             fenced_off: totals.own.fenced_off,
+            fence_resets: totals.own.fence_resets,
             reconnections: totals.reconnections,
         }
         .extension(self.config.strategy())

@@ -25,19 +25,30 @@ const RELEASE: &str =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /// Fenced: reads the counter with token ARGV[1], unless an older token than the newest seen (KEYS[1]): then
-/// -1. A newer token becomes the newest, so that every holder before it is fenced off from then on.
+/// -1. A newer token becomes the newest, so that every holder before it is fenced off from then on. Every key it
+/// writes gets the run's time to live (ARGV[2] ms), so that one recreated mid-run (flushed) has one too.
 const FENCED_GET: &str = "local newest = tonumber(redis.call('get', KEYS[1]) or '0') \
                           if tonumber(ARGV[1]) < newest then return -1 end \
-                          redis.call('set', KEYS[1], ARGV[1], 'KEEPTTL') \
+                          redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
                           return tonumber(redis.call('get', KEYS[2]) or '0')";
 
 /// Fenced: writes ARGV[2] to the counter (KEYS[2]) with token ARGV[1], unless an older token than the newest
-/// seen (KEYS[1]): 1 when written, 0 when fenced off.
+/// seen (KEYS[1]): 1 when written, 0 when fenced off; with the run's time to live (ARGV[3] ms).
 const FENCED_SET: &str = "local newest = tonumber(redis.call('get', KEYS[1]) or '0') \
                           if tonumber(ARGV[1]) < newest then return 0 end \
-                          redis.call('set', KEYS[1], ARGV[1], 'KEEPTTL') \
-                          redis.call('set', KEYS[2], ARGV[2], 'KEEPTTL') \
+                          redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3]) \
+                          redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3]) \
                           return 1";
+
+/// Fenced: draws the next token from the token counter (KEYS[1]); one not above the newest the counter has seen
+/// (KEYS[2]) means the token counter was reset (deleted or flushed mid-run): it is set above the newest again,
+/// and the draw says so (`{token, 1}`), so that the refusals such a reset would cause are neither made nor
+/// blamed on an expired holder. The token counter keeps the run's time to live (ARGV[1] ms).
+const DRAW_TOKEN: &str = "local token = redis.call('incr', KEYS[1]) \
+                          local newest = tonumber(redis.call('get', KEYS[2]) or '0') \
+                          if token > newest then redis.call('pexpire', KEYS[1], ARGV[1]) return {token, 0} end \
+                          redis.call('set', KEYS[1], newest + 1, 'PX', ARGV[1]) \
+                          return {newest + 1, 1}";
 
 /// The shortest and longest pauses before trying a taken lock again.
 const BACKOFF_MIN: Duration = Duration::from_micros(100);
@@ -50,6 +61,8 @@ pub(crate) struct RedisCounts {
     pub(crate) retries: u64,
     /// Fenced: reads or writes the counter refused for an older token than the newest it had seen.
     pub(crate) fenced_off: u64,
+    /// Fenced: draws that found the token counter reset (deleted or flushed mid-run), and set it right.
+    pub(crate) fence_resets: u64,
 }
 
 impl Counts for RedisCounts {
@@ -57,6 +70,7 @@ impl Counts for RedisCounts {
         self.lock_waits += other.lock_waits;
         self.retries += other.retries;
         self.fenced_off += other.fenced_off;
+        self.fence_resets += other.fence_resets;
     }
 }
 
@@ -80,6 +94,9 @@ pub(crate) struct Job {
     pub(crate) config: Config,
     pub(crate) keys: Keys,
     pub(crate) lock_ttl: Duration,
+    /// The run's keys' time to live, milliseconds: every write gives it again, so that a key recreated mid-run
+    /// (flushed, deleted) never lives without one.
+    pub(crate) keys_ttl_ms: u64,
     /// This participant's tag, unique to it: lock tokens and shard fields start with it.
     pub(crate) participant: String,
     /// Mutex strategy: each lock holder this participant's workers have waited for.
@@ -104,11 +121,11 @@ impl Job {
     pub(crate) fn new(
         config: Config,
         keys: Keys,
-        lock_ttl: Duration,
+        (lock_ttl, keys_ttl_ms): (Duration, u64),
         participant: String,
         reconnect: Reconnect,
     ) -> Job {
-        Job { config, keys, lock_ttl, participant, holders: Mutex::new(HashMap::new()), reconnect }
+        Job { config, keys, lock_ttl, keys_ttl_ms, participant, holders: Mutex::new(HashMap::new()), reconnect }
     }
 
     fn holders(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sighting>> {
@@ -264,7 +281,8 @@ impl Worker {
         if inside && self.work().await == Performed::Interrupted {
             return Ok(Performed::Interrupted);
         }
-        let () = self.write_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
+        let ttl = self.job.keys_ttl_ms;
+        let () = self.write_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1).arg("PX").arg(ttl)).await?;
         Ok(Performed::Finished)
     }
 
@@ -280,8 +298,9 @@ impl Worker {
         let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&keys.value)).await?;
         let performed = if inside { self.work().await } else { Performed::Finished };
         if performed == Performed::Finished {
-            let () =
-                self.write_trip(redis::cmd("SET").arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("KEEPTTL")).await?;
+            let mut written = redis::cmd("SET");
+            written.arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("PX").arg(self.job.keys_ttl_ms);
+            let () = self.write_trip(&written).await?;
         }
         // Written: a release that goes wrong leaves the lock to expire, and the increment acknowledged.
         let _ = self.release(&token).await;
@@ -301,7 +320,13 @@ impl Worker {
             };
             let read: i64 = self
                 .round_trip(
-                    redis::cmd("EVAL").arg(FENCED_GET).arg(2).arg(&keys.fence_newest).arg(&keys.value).arg(fence),
+                    redis::cmd("EVAL")
+                        .arg(FENCED_GET)
+                        .arg(2)
+                        .arg(&keys.fence_newest)
+                        .arg(&keys.value)
+                        .arg(fence)
+                        .arg(self.job.keys_ttl_ms),
                 )
                 .await?;
             let written = if read < 0 {
@@ -320,7 +345,8 @@ impl Worker {
                             .arg(&keys.fence_newest)
                             .arg(&keys.value)
                             .arg(fence)
-                            .arg(read + 1),
+                            .arg(read + 1)
+                            .arg(self.job.keys_ttl_ms),
                     )
                     .await?;
                 written == 1
@@ -344,7 +370,7 @@ impl Worker {
     }
 
     /// Takes the lock with `token`, retried with backoff while another holds it; with `fence`, the grant also
-    /// draws the next fencing token (INCR, in the same transaction). `None` when stopped while waiting.
+    /// draws the next fencing token ([`DRAW_TOKEN`], in the same transaction). `None` when stopped while waiting.
     async fn take_lock(&mut self, token: &str, fence: bool) -> redis::RedisResult<Option<i64>> {
         let keys = self.job.keys.clone();
         let ttl_ms = u64::try_from(self.job.lock_ttl.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -352,7 +378,7 @@ impl Worker {
         let mut waited_for = Vec::new();
         loop {
             // With GET, SET NX answers the holder's token when the lock is taken, and nil when we took it; PTTL in
-            // the same transaction says how long the holder's lock has left. INCR draws a token even when the lock
+            // the same transaction says how long the holder's lock has left. A token is drawn even when the lock
             // was taken by another: tokens only need to rise.
             let started = Instant::now();
             let mut pipe = redis::pipe();
@@ -367,15 +393,24 @@ impl Worker {
                 .cmd("PTTL")
                 .arg(&keys.lock);
             if fence {
-                pipe.cmd("INCR").arg(&keys.fence);
+                pipe.cmd("EVAL")
+                    .arg(DRAW_TOKEN)
+                    .arg(2)
+                    .arg(&keys.fence)
+                    .arg(&keys.fence_newest)
+                    .arg(self.job.keys_ttl_ms);
             } else {
                 pipe.cmd("ECHO").arg(0);
             }
-            let (holder, ttl_left, drawn): (Option<String>, i64, i64) = pipe.query_async(&mut self.connection).await?;
+            let (holder, ttl_left, drawn): (Option<String>, i64, redis::Value) =
+                pipe.query_async(&mut self.connection).await?;
             self.tally.round_trip(started.elapsed());
             let Some(holder) = holder else {
                 self.note_expired_holders(&waited_for);
-                return Ok(Some(drawn));
+                let (token, reset): (i64, i64) =
+                    if fence { redis::FromRedisValue::from_redis_value(drawn)? } else { (0, 0) };
+                self.tally.own.fence_resets += u64::from(reset == 1);
+                return Ok(Some(token));
             };
             self.tally.own.lock_waits += 1;
             // Only a holder seen about to expire is remembered: the map stays as small as such sightings are rare.
@@ -431,14 +466,15 @@ impl Worker {
             first = false;
             let started = Instant::now();
             // EXEC answers nil when a watched key changed: then nothing was written.
-            // KEEPTTL: the counter keeps the time to live the run gave it.
+            // With the run's time to live, which every write gives again.
             self.writing = true;
             let exec: redis::Value = redis::pipe()
                 .atomic()
                 .cmd("SET")
                 .arg(&key)
                 .arg(read.unwrap_or(0) + 1)
-                .arg("KEEPTTL")
+                .arg("PX")
+                .arg(self.job.keys_ttl_ms)
                 .query_async(&mut self.connection)
                 .await?;
             self.writing = false;
