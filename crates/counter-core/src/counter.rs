@@ -22,6 +22,7 @@
 
 use std::{
     alloc::{self, Layout},
+    mem::offset_of,
     ptr::{self, NonNull},
     sync::atomic::Ordering::Relaxed,
 };
@@ -50,6 +51,12 @@ pub enum CounterError {
     OutOfMemory {
         /// The size asked for.
         bytes: usize,
+    },
+    /// Memory handed over as a counter that is not one freshly initialised for this strategy and writers.
+    #[error("the memory handed over is not a fresh counter for this run: {what}")]
+    NotFresh {
+        /// What differs.
+        what: &'static str,
     },
 }
 
@@ -120,6 +127,58 @@ fn shard_count(strategy: Strategy, writers: u64) -> Result<usize, CounterError> 
     }
 }
 
+/// Checks, as plain integers read from their places, that the memory at `base` holds a counter as
+/// [`Counter::init_at`] leaves it for `strategy` and `shards`: value zero, an unlocked mutex byte for byte as
+/// this process initialises one, the bookkeeping that matches, an empty job queue, zero shards. Padding is not
+/// looked at (a write of a whole struct leaves it unspecified).
+///
+/// # Safety
+/// `base` must be readable for the counter's layout with `shards` shards, aligned to [`CACHE_LINE`].
+unsafe fn check_fresh(base: NonNull<u8>, strategy: Strategy, shards: usize) -> Result<(), CounterError> {
+    let not_fresh = |what| Err(CounterError::NotFresh { what });
+    let at = |offset: usize| base.as_ptr().wrapping_add(offset).cast_const();
+    let word = |offset: usize| {
+        let mut bytes = [0_u8; 8];
+        // SAFETY: every offset below lies inside the header or a shard, which the caller vouches are readable;
+        // eight bytes are copied out as plain bytes.
+        unsafe { ptr::copy_nonoverlapping(at(offset), bytes.as_mut_ptr(), bytes.len()) };
+        u64::from_ne_bytes(bytes)
+    };
+    if word(offset_of!(Header, value)) != 0 {
+        return not_fresh("the value is not zero");
+    }
+    let mut fresh = std::mem::MaybeUninit::<RobustMutex>::zeroed();
+    // SAFETY: a local, zeroed and aligned, used by nobody else; destroyed below.
+    unsafe { RobustMutex::init_at(fresh.as_mut_ptr()) }?;
+    let mutex_bytes = size_of::<libc::pthread_mutex_t>();
+    // SAFETY: the local was initialised just above; the segment's lock lies at its offset in the header.
+    let same_lock = (0..mutex_bytes).all(|i| unsafe {
+        ptr::read_volatile(at(offset_of!(Header, lock) + i)) == ptr::read(fresh.as_ptr().cast::<u8>().add(i))
+    });
+    // SAFETY: initialised above, unlocked, and unused from here.
+    unsafe { RobustMutex::destroy(fresh.as_mut_ptr()) };
+    if !same_lock {
+        return not_fresh("the lock is held, or is not a process-shared robust mutex");
+    }
+    let meta = offset_of!(Header, meta);
+    // SAFETY: a byte of the header, read as a byte (a `bool` with another value would be undefined).
+    let flag = unsafe { ptr::read_volatile(at(meta + offset_of!(Meta, shards_count_retries))) };
+    if word(meta + offset_of!(Meta, shard_count)) != shards as u64
+        || flag != u8::from(strategy == Strategy::Optimistic)
+        || word(meta + offset_of!(Meta, dead_owner_recoveries)) != 0
+    {
+        return not_fresh("its bookkeeping does not match the strategy and the writers");
+    }
+    let jobs = offset_of!(Header, jobs);
+    if (0..size_of::<JobQueue>() / 8).any(|i| word(jobs + 8 * i) != 0) {
+        return not_fresh("its job queue is not empty");
+    }
+    if (0..shards).any(|i| word(size_of::<Header>() + i * size_of::<Shard>()) != 0) {
+        return not_fresh("a shard is not zero");
+    }
+    Ok(())
+}
+
 /// A view of an initialised counter, wherever its memory lives. Cheap to copy; share it with every worker.
 #[derive(Debug, Clone, Copy)]
 pub struct Counter<'a> {
@@ -158,17 +217,22 @@ impl<'a> Counter<'a> {
         }
     }
 
-    /// A view of a counter that [`Counter::init_at`] initialised at `base`, in another process that maps the
-    /// same memory (a worker started with exec, which inherits the segment but not the coordinator's view).
+    /// A view of a counter initialised at `base` and not yet used, in another process that maps the same memory
+    /// (a worker started with exec, which inherits the segment but not the coordinator's view). What crossed the
+    /// process boundary is checked as bytes before any of it is read as a counter: it must be, byte for byte,
+    /// what [`Counter::init_at`] makes in this process for `strategy` and `writers` (an unlocked mutex of the
+    /// same kind, a count of shards and a flag that agree, every figure zero); else [`CounterError::NotFresh`].
     ///
     /// # Safety
-    /// `base` must be where a counter for `strategy` and `writers` was initialised, mapped readable and
-    /// writable for [`layout(strategy, writers)`](layout) bytes, and must stay mapped and unmoved for `'a`.
+    /// `base` must be mapped readable and writable for [`layout(strategy, writers)`](layout) bytes, aligned to
+    /// [`CACHE_LINE`], and must stay mapped and unmoved for `'a`; nobody may write it during this call.
     pub unsafe fn attach_at(base: NonNull<u8>, strategy: Strategy, writers: u64) -> Result<Counter<'a>, CounterError> {
         let shards = shard_count(strategy, writers)?;
+        // SAFETY: the caller vouches for the mapping of the whole layout at `base`.
+        unsafe { check_fresh(base, strategy, shards) }?;
         let header = base.cast::<Header>().as_ptr();
-        // SAFETY: the caller vouches that an initialised counter of this layout lies at `base`; its parts are
-        // only ever reached through atomics and the process-shared mutex.
+        // SAFETY: the bytes at `base` are those of a counter initialised for this layout (checked just above);
+        // its parts are only ever reached through atomics and the process-shared mutex.
         unsafe {
             let first_shard = header.add(1).cast::<Shard>();
             Ok(Counter { header: &*header, shards: std::slice::from_raw_parts(first_shard, shards) })

@@ -161,9 +161,9 @@ impl RobustMutex {
         Ok((RobustGuard { mutex: self, not_send: PhantomData }, acquired))
     }
 
-    /// Whether the thread whose id is in the lock's word no longer exists (reaped): glibc keeps the holder's
-    /// thread id in the low 30 bits of the mutex's first word (its futex), as the kernel's robust-futex protocol
-    /// requires.
+    /// Whether the thread whose id is in the lock's word no longer exists (reaped), or is no kin of ours (its id
+    /// reused by another process since, or a lock word nobody of ours wrote): glibc keeps the holder's thread id
+    /// in the low 30 bits of the mutex's first word (its futex), as the kernel's robust-futex protocol requires.
     fn holder_is_gone(&self) -> bool {
         // SAFETY: the futex word is the first `int` of glibc's `pthread_mutex_t` on Linux, 4-byte aligned
         // because the mutex is; it is only read here, atomically, as the kernel and glibc read it.
@@ -171,9 +171,9 @@ impl RobustMutex {
             .load(std::sync::atomic::Ordering::Relaxed);
         let holder = word & FUTEX_TID_MASK;
         // SAFETY: signal 0 only checks that the thread exists; nothing is sent.
-        holder != 0
-            && unsafe { libc::kill(holder, 0) } == -1
-            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        let gone =
+            unsafe { libc::kill(holder, 0) } == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        holder != 0 && (gone || !crate::proc::is_kin(holder))
     }
 
     /// Whether the mutex is free to be destroyed: takes it if nobody holds it (recovering it from a dead

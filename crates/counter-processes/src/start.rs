@@ -377,7 +377,13 @@ pub fn spawned_worker_main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    ExitCode::from(run_spawned(handoff).clamp(0, 255) as u8)
+    match run_spawned(handoff) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(why) => {
+            output::eprint(&format!("{program}: error: {SPAWNED_WORKER_FLAG}: the hand-off is refused: {why}\n"));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
 }
 
 /// A spawned worker's hand-off, checked against what it describes: the workload, the worker's number, and the
@@ -442,7 +448,10 @@ fn receive_handoff() -> Result<Spawned, String> {
     Ok(Spawned { handoff, config, segment, length })
 }
 
-fn run_spawned(spawned: Spawned) -> i32 {
+/// Maps the segment, checks that it holds a fresh counter for this run (its bytes, before any is read as a
+/// counter: a crafted one is refused, not trusted), and works; the worker's exit code, or why the segment was
+/// refused.
+fn run_spawned(spawned: Spawned) -> Result<i32, String> {
     let Spawned { handoff, config, segment, length } = spawned;
     // SAFETY: a fresh shared mapping of the segment at an address of the kernel's choosing aliases nothing; it
     // stays mapped until this process ends.
@@ -450,19 +459,18 @@ fn run_spawned(spawned: Spawned) -> i32 {
         mman::mmap(None, length, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED, &segment, 0)
     } {
         Ok(base) => base.cast::<u8>(),
-        Err(_) => return worker::exit::COUNTER_FAILED,
+        Err(_) => return Ok(worker::exit::COUNTER_FAILED),
     };
     // SAFETY: the mapping covers the counter's layout for this strategy and member count (the hand-off's length
-    // was checked to, and the file to be at least that long) and lives as long as this process; the coordinator
-    // initialised the counter there before it started any worker.
-    let Ok(counter) = (unsafe { Counter::attach_at(base, config.strategy(), config.members()) }) else {
-        return worker::exit::COUNTER_FAILED;
-    };
+    // was checked to, and the file to be at least that long), is aligned to a page, and lives as long as this
+    // process; no worker writes it before the start, which comes after this check.
+    let counter =
+        unsafe { Counter::attach_at(base, config.strategy(), config.members()) }.map_err(|error| error.to_string())?;
     // SAFETY: descriptors 3 and 4 are open pipes (checked), borrowed for the worker's life.
     let (report, go) = unsafe { (BorrowedFd::borrow_raw(SPAWNED_REPORT_FD), BorrowedFd::borrow_raw(SPAWNED_GO_FD)) };
     let parent = Pid::from_raw(handoff.parent);
     let setup = ChildSetup { counter, config: &config, index: handoff.index, parent, report, go, close: [-1, -1] };
-    worker::run_in_child(&setup)
+    Ok(worker::run_in_child(&setup))
 }
 
 fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {

@@ -1,6 +1,7 @@
 //! A spawned worker trusts nothing of its hand-off: a crafted one (a segment too small for the counter it
-//! describes, a worker number past the workers, a descriptor that is no segment) is refused with exit 2 and the
-//! reason, never a SIGBUS, a SIGSEGV or a panic.
+//! describes, a worker number past the workers, a descriptor that is no segment, a segment whose bytes are not a
+//! fresh counter) is refused with exit 2 and the reason, never a SIGBUS, a SIGSEGV, a panic or a wait without
+//! end.
 
 use std::{
     io::Write,
@@ -56,6 +57,13 @@ fn segment(bytes: u64) -> OwnedFd {
     file.into()
 }
 
+/// A segment of `bytes` bytes, every one of them `fill`.
+fn filled_segment(bytes: u64, fill: u8) -> OwnedFd {
+    let mut segment = tempfile::tempfile().unwrap();
+    segment.write_all(&vec![fill; usize::try_from(bytes).unwrap()]).unwrap();
+    segment.into()
+}
+
 fn handoff(index: u64, request: Request, segment_bytes: u64) -> Handoff {
     Handoff { index, parent: std::process::id() as i32, request, segment_bytes }
 }
@@ -76,5 +84,28 @@ fn a_crafted_hand_off_is_refused_naming_what_is_wrong() {
         assert_eq!(code, Some(2), "{expected}: {stderr}");
         assert!(stderr.contains(expected), "expected '{expected}' in: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// A segment of the right size whose bytes are not a fresh counter: a lock word naming some live process
+/// (`0x02` everywhere names pid 2's neighbourhood), a flag byte that is no `bool`, a zero segment (no mutex was
+/// ever made there). Each is refused at the hand-off, for every strategy; before, the mutex worker waited for
+/// ever on the crafted lock.
+#[test]
+fn a_segment_that_is_not_a_fresh_counter_is_refused_never_waited_on() {
+    for strategy in Strategy::ALL {
+        let request = Request { workers: 2, increments: 1, strategy, ..Request::default() };
+        let bytes = 64 * 1024;
+        // A strategy the model cannot run is refused before its segment is looked at.
+        let refused =
+            (strategy == Strategy::Fenced).then_some(counter_processes::FRONTEND.abilities.no_fencing).flatten();
+        for (fill, expected) in [(0x02, "not a fresh counter"), (0x00, "the lock"), (0x01, "not a fresh counter")] {
+            let expected = refused.unwrap_or(expected);
+            let started = std::time::Instant::now();
+            let (code, stderr) = run_spawned(&handoff(0, request.clone(), bytes), filled_segment(bytes, fill));
+            assert_eq!(code, Some(2), "{strategy:?} filled with {fill:#04x}: {stderr}");
+            assert!(stderr.contains(expected), "{strategy:?} {fill:#04x}: expected '{expected}' in: {stderr}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{strategy:?}: it waited");
+        }
     }
 }

@@ -7,7 +7,10 @@ pub mod limits;
 pub mod load;
 pub mod memory;
 
-use std::{fs, io, path::PathBuf};
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
 
 /// A path under `/proc/<pid>/`.
 fn pid_path(pid: i32, file: &str) -> PathBuf {
@@ -33,6 +36,17 @@ fn parent_of(pid: i32) -> Option<i32> {
     // The command name is in parentheses and may contain spaces or parentheses: fields start after the last ')'.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether thread `tid` is kin of the calling thread: a thread of this process, or a process with the same parent
+/// (a sibling worker). A holder of a lock shared by a run's workers is one of them; a live thread that is not
+/// kin is a pid reused since, or a crafted lock word, and holds nothing of ours.
+pub fn is_kin(tid: i32) -> bool {
+    if Path::new(&format!("/proc/self/task/{tid}")).exists() {
+        return true;
+    }
+    let ours = parent_of(std::process::id() as i32);
+    ours.is_some() && parent_of(tid) == ours
 }
 
 /// Whether process `pid` exists (as a live process or a zombie).
