@@ -17,7 +17,7 @@ use counter_core::child;
 /// What the server ran on the counter.
 #[derive(Debug, Clone, Copy)]
 enum Seen {
-    /// `SET key value KEEPTTL`: a plain write.
+    /// `SET key value PX ttl`: a plain write.
     Write(u64),
     /// A fenced script's read or write with its token.
     Fenced { token: u64, write: bool },
@@ -118,15 +118,15 @@ impl Monitor {
     }
 }
 
-/// One line of `MONITOR` (`1701234567.123456 [0 unix:/...] "SET" "key" "57" "KEEPTTL"`: what the server ran,
+/// One line of `MONITOR` (`1701234567.123456 [0 unix:/...] "SET" "key" "57" "PX" "60000"`: what the server ran,
 /// as it ran it), if it touched `key` as a worker does.
 fn parse(line: &str, key: &str) -> Option<Seen> {
     let words: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
     match words.as_slice() {
-        ["SET", k, value, "KEEPTTL"] if *k == key => value.parse().ok().map(Seen::Write),
-        // EVAL script 2 newest-key value-key token [value]: the fenced read, or the fenced write.
-        ["EVAL", _, "2", _, k, token, rest @ ..] if *k == key && rest.len() <= 1 => {
-            token.parse().ok().map(|token| Seen::Fenced { token, write: rest.len() == 1 })
+        ["SET", k, value, "PX", _] if *k == key => value.parse().ok().map(Seen::Write),
+        // EVAL script 2 newest-key value-key token [value] ttl: the fenced read, or the fenced write.
+        ["EVAL", _, "2", _, k, token, rest @ ..] if *k == key && (1..=2).contains(&rest.len()) => {
+            token.parse().ok().map(|token| Seen::Fenced { token, write: rest.len() == 2 })
         }
         _ => None,
     }
@@ -140,12 +140,17 @@ mod tests {
     fn monitor_lines_are_read_for_the_counter_only() {
         let key = "counter-lab:r:value";
         let line = |words: &str| format!("1701234567.123456 [0 unix:/tmp/s] {words}");
-        assert!(matches!(parse(&line(r#""SET" "counter-lab:r:value" "57" "KEEPTTL""#), key), Some(Seen::Write(57))));
+        assert!(matches!(
+            parse(&line(r#""SET" "counter-lab:r:value" "57" "PX" "600000""#), key),
+            Some(Seen::Write(57))
+        ));
         assert!(parse(&line(r#""SET" "counter-lab:r:value" "0" "NX""#), key).is_none(), "the run's first value");
-        assert!(parse(&line(r#""SET" "counter-lab:other:value" "5" "KEEPTTL""#), key).is_none());
-        let fenced = r#""EVAL" "local newest = ..." "2" "counter-lab:r:fence-newest" "counter-lab:r:value" "12" "40""#;
+        assert!(parse(&line(r#""SET" "counter-lab:other:value" "5" "PX" "600000""#), key).is_none());
+        let fenced =
+            r#""EVAL" "local newest = ..." "2" "counter-lab:r:fence-newest" "counter-lab:r:value" "12" "40" "600000""#;
         assert!(matches!(parse(&line(fenced), key), Some(Seen::Fenced { token: 12, write: true })));
-        let read = r#""EVAL" "local newest = ..." "2" "counter-lab:r:fence-newest" "counter-lab:r:value" "13""#;
+        let read =
+            r#""EVAL" "local newest = ..." "2" "counter-lab:r:fence-newest" "counter-lab:r:value" "13" "600000""#;
         assert!(matches!(parse(&line(read), key), Some(Seen::Fenced { token: 13, write: false })));
     }
 }
