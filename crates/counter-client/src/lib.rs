@@ -11,6 +11,7 @@
 //! connections and carries the strategies and the participants' record out in its own terms.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod coordinator;
 pub mod participants;
 pub mod server_dir;

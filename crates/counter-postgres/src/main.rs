@@ -2,13 +2,9 @@
 
 use std::process::ExitCode;
 
-use counter_client::participants::SharingArgs;
-use counter_core::{
-    cli::{self, RunArgs},
-    duration::parse_duration,
-    error::{EXIT_FAILURE, EXIT_USAGE},
-};
-use counter_postgres::{FRONTEND, Isolation, MODEL, PostgresOptions, run};
+use counter_client::cli::{ServerFlags, serve_main};
+use counter_core::cli::{self, RunArgs};
+use counter_postgres::{FRONTEND, Isolation, MODEL, PostgresError, PostgresOptions, run};
 
 /// Five clients each add 1 to a counter in a PostgreSQL table 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -44,48 +40,20 @@ struct PostgresFlags {
     isolation: Isolation,
 
     #[command(flatten)]
-    sharing: SharingArgs,
-
-    /// Keep the run's table on the server at the end
-    #[arg(long)]
-    keep: bool,
-
-    /// Make a private cluster, print its connection string, and keep it until standard input closes (for many
-    /// runs with --postgres); no workload is run
-    #[arg(long)]
-    serve: bool,
-
-    /// How long connecting, or any statement, may take before the run fails, naming the server
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
-    timeout: std::time::Duration,
+    server: ServerFlags,
 }
 
 fn main() -> ExitCode {
     let Args { run: run_args, postgres: args } = cli::parse(&FRONTEND);
-    if args.serve {
-        return serve();
+    if args.server.serve {
+        return serve_main(MODEL, counter_postgres::serve, |error| matches!(error, PostgresError::NoServer));
     }
     let options = PostgresOptions {
         url: args.postgres,
         isolation: args.isolation,
-        sharing: args.sharing.into(),
-        keep: args.keep,
-        timeout: args.timeout,
+        sharing: args.server.sharing.into(),
+        keep: args.server.keep,
+        timeout: args.server.timeout,
     };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
-}
-
-/// `--serve`: the cluster until standard input closes; its errors as a run's are.
-fn serve() -> ExitCode {
-    let program = MODEL.binary();
-    if let Err(error) = counter_core::signals::install() {
-        return cli::fail(program, &error, EXIT_FAILURE);
-    }
-    match counter_postgres::serve() {
-        // Ended by a stop signal, it says so as every other command does: 130 or 143.
-        Ok(()) => counter_core::signals::received()
-            .map_or(ExitCode::SUCCESS, |signal| ExitCode::from(counter_core::signals::exit_code(signal))),
-        Err(error @ counter_postgres::PostgresError::NoServer) => cli::fail(program, &error, EXIT_USAGE),
-        Err(error) => cli::fail(program, &error, EXIT_FAILURE),
-    }
 }

@@ -275,15 +275,26 @@ impl Run<'_> {
     }
 
     /// Says this participant has left (with its report, or without); returns how many members have left, and
-    /// how many there are.
+    /// how many there are. Tables already gone mean the last other member out dropped them, having counted this
+    /// one as left (it leaves at the same moment): nothing is left to do.
     pub(crate) async fn leave(&self, admin: &Client, tag: &str) -> Answer<(u64, u64)> {
         let timeout = self.options.timeout;
         let members = self.members();
+        let gone = |error: &WorkerError| matches!(error, WorkerError::Server(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE));
+        let dropped_by_another = Ok((0, u64::MAX));
         let leave = format!("UPDATE {members} SET left_run = true WHERE tag = $1");
-        within(timeout, admin.execute(&leave, &[&tag])).await.map_err(|error| self.failed(&error))?;
+        match within(timeout, admin.execute(&leave, &[&tag])).await {
+            Ok(_) => {}
+            Err(error) if gone(&error) => return dropped_by_another,
+            Err(error) => return Err(self.failed(&error)),
+        }
         let count =
             format!("SELECT count(*) FILTER (WHERE left_run), count(*) FROM {members} WHERE tag <> '{CONFIG_TAG}'");
-        let row = within(timeout, admin.query_one(&count, &[])).await.map_err(|error| self.failed(&error))?;
+        let row = match within(timeout, admin.query_one(&count, &[])).await {
+            Ok(row) => row,
+            Err(error) if gone(&error) => return dropped_by_another,
+            Err(error) => return Err(self.failed(&error)),
+        };
         let figure = |index| u64::try_from(row.try_get::<_, i64>(index).unwrap_or(0)).unwrap_or(0);
         Ok((figure(0), figure(1)))
     }

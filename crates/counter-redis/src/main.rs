@@ -2,13 +2,12 @@
 
 use std::process::ExitCode;
 
-use counter_client::participants::SharingArgs;
+use counter_client::cli::{ServerFlags, serve_main};
 use counter_core::{
     cli::{self, RunArgs},
     duration::parse_duration,
-    error::{EXIT_FAILURE, EXIT_USAGE},
 };
-use counter_redis::{FRONTEND, MODEL, RedisOptions, run};
+use counter_redis::{FRONTEND, MODEL, RedisError, RedisOptions, run};
 
 /// Five clients each add 1 to a counter in Redis 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -39,53 +38,25 @@ struct RedisFlags {
     )]
     redis: Option<String>,
 
-    /// Keep the run's keys on the server at the end
-    #[arg(long)]
-    keep: bool,
-
-    /// Start a private server, print its URL, and keep it until standard input closes (for many runs with
-    /// --redis); no workload is run
-    #[arg(long)]
-    serve: bool,
-
-    /// How long the mutex strategy's lock outlives a holder that never releases it
+    /// How long the mutex strategy's lock outlives a holder that never releases it (at least 1ms)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
     lock_ttl: std::time::Duration,
 
-    /// How long any command may take before the run fails, naming the server
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
-    timeout: std::time::Duration,
-
     #[command(flatten)]
-    sharing: SharingArgs,
+    server: ServerFlags,
 }
 
 fn main() -> ExitCode {
     let Args { run: run_args, redis: args } = cli::parse(&FRONTEND);
-    if args.serve {
-        return serve();
+    if args.server.serve {
+        return serve_main(MODEL, counter_redis::serve, |error| matches!(error, RedisError::NoServer));
     }
     let options = RedisOptions {
         url: args.redis,
-        sharing: args.sharing.into(),
-        keep: args.keep,
+        sharing: args.server.sharing.into(),
+        keep: args.server.keep,
         lock_ttl: args.lock_ttl,
-        timeout: args.timeout,
+        timeout: args.server.timeout,
     };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
-}
-
-/// `--serve`: the server until standard input closes; its errors as a run's are.
-fn serve() -> ExitCode {
-    let program = MODEL.binary();
-    if let Err(error) = counter_core::signals::install() {
-        return cli::fail(program, &error, EXIT_FAILURE);
-    }
-    match counter_redis::serve() {
-        // Ended by a stop signal, it says so as every other command does: 130 or 143.
-        Ok(()) => counter_core::signals::received()
-            .map_or(ExitCode::SUCCESS, |signal| ExitCode::from(counter_core::signals::exit_code(signal))),
-        Err(error @ counter_redis::RedisError::NoServer) => cli::fail(program, &error, EXIT_USAGE),
-        Err(error) => cli::fail(program, &error, EXIT_FAILURE),
-    }
 }

@@ -1,0 +1,54 @@
+//! The flags and the `--serve` entry every server model's binary shares; clap stays at the edge, here and in
+//! `counter_core::cli`.
+
+use std::{process::ExitCode, time::Duration};
+
+use counter_core::{
+    cli,
+    duration::parse_duration,
+    error::{EXIT_FAILURE, EXIT_USAGE},
+    model::Model,
+    signals,
+};
+
+use crate::participants::SharingArgs;
+
+/// The flags every server model's binary has besides its server's own.
+#[derive(Debug, clap::Args)]
+pub struct ServerFlags {
+    /// Keep the run's data (keys, tables) on the server at the end
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Start a private server, print what the server flag takes to reach it, and keep it until standard input
+    /// closes (for many runs); no workload is run
+    #[arg(long)]
+    pub serve: bool,
+
+    /// How long connecting, or any request, may take before the run fails, naming the server (at least 1ms)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = |s: &str| parse_duration(s))]
+    pub timeout: Duration,
+
+    /// The run's sharing: its id, its participants, how long to wait for them.
+    #[command(flatten)]
+    pub sharing: SharingArgs,
+}
+
+/// `--serve`'s whole life in a binary: the signal handlers, `serve`, and its exit code: 0 when its input closed,
+/// 130 or 143 when a stop signal ended it, 2 when the request cannot be met here (`is_usage`: no server to start),
+/// 1 for any other failure, its whole chain printed.
+pub fn serve_main<E: std::error::Error>(
+    model: Model,
+    serve: impl FnOnce() -> Result<(), E>,
+    is_usage: impl Fn(&E) -> bool,
+) -> ExitCode {
+    let program = model.binary();
+    if let Err(error) = signals::install() {
+        return cli::fail(program, &error, EXIT_FAILURE);
+    }
+    match serve() {
+        Ok(()) => signals::received().map_or(ExitCode::SUCCESS, |signal| ExitCode::from(signals::exit_code(signal))),
+        Err(error) if is_usage(&error) => cli::fail(program, &error, EXIT_USAGE),
+        Err(error) => cli::fail(program, &error, EXIT_FAILURE),
+    }
+}
