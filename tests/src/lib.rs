@@ -61,14 +61,37 @@ pub fn command(name: &str) -> Command {
     command
 }
 
-/// Runs a binary to the end and returns what it printed.
+/// How long a run a test starts may take before the test fails (a hang is a defect): generous, for a loaded
+/// machine.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Runs `command` to its end, within [`RUN_DEADLINE`] (else it is killed and the test fails), and returns what
+/// it printed.
+pub fn output_of(command: &mut Command) -> Output {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the program starts");
+    let drain = |stream: Option<Box<dyn std::io::Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut stream) = stream {
+                let _ = stream.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
+    let status = wait_timeout(&mut child, RUN_DEADLINE);
+    Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() }
+}
+
+/// Runs a binary to the end, within [`RUN_DEADLINE`], and returns what it printed.
 pub fn run(name: &str, args: &[&str]) -> Output {
-    command(name).args(args).output().expect("the binary starts")
+    output_of(command(name).args(args))
 }
 
 /// Runs a binary with `--format json`, checks it succeeded, and parses the report.
 pub fn run_json(name: &str, args: &[&str]) -> RunReport {
-    let output = command(name).args(args).args(["--format", "json"]).output().expect("the binary starts");
+    let output = output_of(command(name).args(args).args(["--format", "json"]));
     assert!(output.status.success(), "{name} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!("{name} {args:?} printed no report ({e}):\n{}", String::from_utf8_lossy(&output.stdout))
@@ -402,13 +425,13 @@ pub fn run_as_nobody(name: &str, limit: &str, args: &[&str]) -> Option<Output> {
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let copy = dir.join(name);
     std::fs::copy(binary(name), &copy).expect("copy the binary");
-    let output = Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", limit])
-        .arg(&copy)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("setpriv and prlimit were found on the PATH");
+    let output = output_of(
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "prlimit", limit])
+            .arg(&copy)
+            .args(args)
+            .stdin(Stdio::null()),
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Some(output)
 }

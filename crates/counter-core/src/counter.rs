@@ -232,7 +232,8 @@ impl<'a> Counter<'a> {
         unsafe { check_fresh(base, strategy, shards) }?;
         let header = base.cast::<Header>().as_ptr();
         // SAFETY: the bytes at `base` are those of a counter initialised for this layout (checked just above);
-        // its parts are only ever reached through atomics and the process-shared mutex.
+        // its parts are reached through atomics, the process-shared mutex, and the bookkeeping's plain fields,
+        // which nothing writes after `init_at`.
         unsafe {
             let first_shard = header.add(1).cast::<Shard>();
             Ok(Counter { header: &*header, shards: std::slice::from_raw_parts(first_shard, shards) })

@@ -37,8 +37,9 @@ impl std::fmt::Debug for RobustMutex {
     }
 }
 
-// SAFETY: a process-shared pthread mutex is made to be used from any thread (and any process); every access to
-// the inner value goes through the pthread functions, which do their own synchronisation.
+// SAFETY: a process-shared pthread mutex is made to be used from any thread (and any process); every write of
+// the inner value goes through the pthread functions, which do their own synchronisation, and the one read
+// outside them (`holder_is_gone`) is an atomic load of the futex word, as the kernel and glibc read it.
 unsafe impl Sync for RobustMutex {}
 // SAFETY: the mutex holds no thread-affine data; ownership may move to another thread while it is unlocked.
 unsafe impl Send for RobustMutex {}

@@ -243,7 +243,7 @@ fn serve(
     replies: BorrowedFd<'_>,
 ) -> ! {
     // SAFETY: `_exit` ends the process at once without running the coordinator's destructors, as a forked child
-    // must; `serve_or_fail` catches its own panics.
+    // must; a panic of `serve_or_fail` is caught here, by `catch_unwind`, and becomes an exit code.
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         serve_or_fail(template, coordinator, close, requests, replies)
     }))

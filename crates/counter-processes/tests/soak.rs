@@ -39,7 +39,8 @@ fn our_segment_exists() -> bool {
 }
 
 fn no_child_left() -> bool {
-    // SAFETY: waitpid with WNOHANG and a null status pointer only asks the kernel; ECHILD means no child at all.
+    // SAFETY: waitpid with WNOHANG and a null status pointer writes no memory; it reaps a child that has ended
+    // (none should be left to reap), and ECHILD means no child at all.
     let result = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
     result == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
 }
