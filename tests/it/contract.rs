@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use counter_core::{config::Strategy, report::RunReport};
+use counter_core::{config::Strategy, model::Model, report::RunReport};
 use tests::{run, run_json, start_held};
 
 #[test]
@@ -31,10 +31,9 @@ fn safe_strategies_are_exact_under_contention() {
     }
 }
 
-/// Whether `bin`'s lock is a lease that can expire under a live holder: Redis's (`SET NX PX`). A lock in
-/// memory, or PostgreSQL's row lock held to COMMIT, cannot.
+/// Whether `bin`'s lock is a lease that can expire under a live holder, as its model says.
 fn lock_can_expire(bin: &str) -> bool {
-    bin == "counter-redis"
+    Model::ALL.into_iter().any(|model| model.binary() == bin && model.lock_expires())
 }
 
 #[test]

@@ -62,11 +62,6 @@ pub struct Description {
     pub server: Option<Server>,
     /// The flag that picks how a worker is started, when the model has several ways.
     pub start_flag: Option<&'static str>,
-    /// Whether its binary runs the workers' loops on a pool (`--pool`).
-    pub pools: bool,
-    /// Whether its lock can expire under a live holder (a lease), so that `--sync fenced` means something; the
-    /// binaries of the others refuse it, saying why.
-    pub lock_expires: bool,
     /// Fewer increments per worker in the default scenarios, when each step is a round trip or more and the
     /// scenario's own would keep the comparison from ending within a minute; such rows are timed among
     /// themselves, and the table says why.
@@ -135,8 +130,6 @@ pub const DESCRIPTIONS: [Description; 5] = [
         model: Model::Threads,
         server: None,
         start_flag: None,
-        pools: true,
-        lock_expires: false,
         slow_step: None,
         serve_flag: None,
         extra_rows: &[],
@@ -151,8 +144,6 @@ pub const DESCRIPTIONS: [Description; 5] = [
         model: Model::Processes,
         server: None,
         start_flag: Some("--start"),
-        pools: true,
-        lock_expires: false,
         slow_step: None,
         serve_flag: None,
         extra_rows: &[],
@@ -167,8 +158,6 @@ pub const DESCRIPTIONS: [Description; 5] = [
         model: Model::Async,
         server: None,
         start_flag: None,
-        pools: false,
-        lock_expires: false,
         slow_step: None,
         serve_flag: None,
         extra_rows: &[],
@@ -191,9 +180,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
             versions_under: None,
         }),
         start_flag: None,
-        pools: false,
         // Its lock is a lease (SET NX PX): it expires under a holder that pauses past it.
-        lock_expires: true,
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
         slow_step: Some(SlowStep { io_like: 50, contended: 250, why: "a round trip per step" }),
         serve_flag: None,
@@ -216,8 +203,6 @@ pub const DESCRIPTIONS: [Description; 5] = [
             versions_under: Some("/usr/lib/postgresql"),
         }),
         start_flag: None,
-        pools: false,
-        lock_expires: false,
         // A transaction is a few round trips and a commit: a few thousand a second on one row.
         slow_step: Some(SlowStep { io_like: 50, contended: 50, why: "a transaction per step" }),
         // initdb alone takes 0.6 s here: the comparison's runs share one cluster.
@@ -241,10 +226,18 @@ pub const DESCRIPTIONS: [Description; 5] = [
     },
 ];
 
+// Every model has its description, in the list's order, or xtask does not build.
+const _: () = {
+    let mut index = 0;
+    while index < Model::ALL.len() {
+        assert!(Model::ALL[index] as usize == index && DESCRIPTIONS[index].model as usize == index);
+        index += 1;
+    }
+};
+
 /// The description of `model`.
 pub fn of(model: Model) -> &'static Description {
-    // Every model has its description (a test checks it); the first is never reached otherwise.
-    DESCRIPTIONS.iter().find(|description| description.model == model).unwrap_or(&DESCRIPTIONS[0])
+    &DESCRIPTIONS[model as usize]
 }
 
 /// The models asked for, or every model when none was named.

@@ -67,6 +67,9 @@ pub const FRONTEND: Frontend = Frontend {
     words: ModelWords { strategy: |_| None, why },
 };
 
+// What the frontend says it can run agrees with its model's facts, or the crate does not build.
+const _: () = assert!(FRONTEND.agrees_with_its_model());
+
 /// What only this model measures: the runtime that ran the tasks, under the report's `extension`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeFigures {

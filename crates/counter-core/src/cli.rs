@@ -84,6 +84,15 @@ pub struct Frontend {
     pub words: ModelWords,
 }
 
+impl Frontend {
+    /// Whether what the frontend says it can run agrees with its model's facts ([`Model::pools`],
+    /// [`Model::lock_expires`]): each frontend asserts it at compile time, so that the facts have one home.
+    pub const fn agrees_with_its_model(&self) -> bool {
+        self.abilities.no_pool.is_none() == self.model.pools()
+            && self.abilities.no_fencing.is_none() == self.model.lock_expires()
+    }
+}
+
 /// The shared flags: the workload, `--hold` and `--format`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {

@@ -77,6 +77,20 @@ impl Model {
         self.names().workers
     }
 
+    /// Whether its binary runs the workers' loops on a pool (`--pool`): where the workers are its own threads or
+    /// processes. The one home of the fact: the frontends' abilities are checked against it when they are built,
+    /// and the tools read it.
+    pub const fn pools(self) -> bool {
+        matches!(self, Model::Threads | Model::Processes)
+    }
+
+    /// Whether its lock can expire under a live holder (a lease: Redis's `SET NX PX`), so that `--sync fenced`
+    /// means something; a lock in memory, or a row lock held to COMMIT, is never taken from a holder that lives.
+    /// The one home of the fact, as [`Model::pools`].
+    pub const fn lock_expires(self) -> bool {
+        matches!(self, Model::Redis)
+    }
+
     /// The model in a few words, for `--help`.
     pub const fn summary(self) -> &'static str {
         match self {

@@ -67,6 +67,9 @@ pub const FRONTEND: Frontend = Frontend {
     words: figures::WORDS,
 };
 
+// What the frontend says it can run agrees with its model's facts, or the crate does not build.
+const _: () = assert!(FRONTEND.agrees_with_its_model());
+
 /// Connections a private server allows beyond the workers' (the run's own, and PostgreSQL's reserved ones).
 const SPARE_CONNECTIONS: u64 = 10;
 

@@ -72,6 +72,9 @@ pub const FRONTEND: Frontend = Frontend {
     words: ModelWords::GENERIC,
 };
 
+// What the frontend says it can run agrees with its model's facts, or the crate does not build.
+const _: () = assert!(FRONTEND.agrees_with_its_model());
+
 /// How long stopped workers get to report what they did before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 

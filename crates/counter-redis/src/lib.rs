@@ -64,6 +64,9 @@ pub const FRONTEND: Frontend = Frontend {
     words: figures::WORDS,
 };
 
+// What the frontend says it can run agrees with its model's facts, or the crate does not build.
+const _: () = assert!(FRONTEND.agrees_with_its_model());
+
 /// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
 const SPARE_DESCRIPTORS: u64 = 64;
 

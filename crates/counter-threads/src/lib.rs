@@ -54,6 +54,9 @@ pub const FRONTEND: Frontend = Frontend {
     words: ModelWords::GENERIC,
 };
 
+// What the frontend says it can run agrees with its model's facts, or the crate does not build.
+const _: () = assert!(FRONTEND.agrees_with_its_model());
+
 /// The stack each worker thread reserves (std's default, set explicitly so that the limit check and the run
 /// agree). Only the pages a worker touches count in its memory.
 pub const WORKER_STACK_BYTES: u64 = 2 << 20;

@@ -42,8 +42,12 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
         let description = models::of(model);
         let program = Program::binary(bin_dir, model.binary());
         // A lock that cannot expire needs no fencing: such a model's binary refuses `fenced`, so it gets no row.
-        let syncs: Vec<Strategy> =
-            asked.syncs.iter().copied().filter(|sync| *sync != Strategy::Fenced || description.lock_expires).collect();
+        let syncs: Vec<Strategy> = asked
+            .syncs
+            .iter()
+            .copied()
+            .filter(|sync| *sync != Strategy::Fenced || description.model.lock_expires())
+            .collect();
         let plain = |label: String, mut extra_flags: Vec<String>| {
             extra_flags.extend(description.server_flags(asked.servers));
             Target { label, model, program: program.clone(), syncs: syncs.clone(), extra_flags, python: false }
@@ -60,7 +64,7 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
                 targets.push(Target { syncs, ..plain(format!("{} {}", model.name(), extra.label), flags) });
             }
         }
-        if let Some(size) = asked.pool.filter(|_| description.pools) {
+        if let Some(size) = asked.pool.filter(|_| description.model.pools()) {
             targets.push(plain(format!("{} pool {size}", model.name()), vec!["--pool".into(), size.to_string()]));
         }
     }
