@@ -322,23 +322,21 @@ fn an_export_into_a_missing_folder_is_refused_and_makes_nothing() {
 /// gone.
 #[test]
 fn serve_ended_by_a_signal_exits_130_or_143() {
-    if !tests::runnable("serve_ended_by_a_signal_exits_130_or_143", "counter-postgres") {
-        return;
-    }
-    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
-        let mut served = tests::KillOnDrop(
-            tests::command("counter-postgres")
-                .arg("--serve")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(served.0.stdout.take().unwrap()), &mut line).unwrap();
-        assert!(line.starts_with("host="), "{line}");
-        signal_pid(served.0.id() as i32, signal);
-        let status = tests::wait_timeout(&mut served.0, Duration::from_secs(20));
-        assert_eq!(status.code(), Some(code), "signal {signal}");
+    for bin in ["counter-redis", "counter-postgres"] {
+        if !tests::runnable("serve_ended_by_a_signal_exits_130_or_143", bin) {
+            continue;
+        }
+        for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+            let mut served = tests::KillOnDrop(
+                tests::command(bin).arg("--serve").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap(),
+            );
+            let mut line = String::new();
+            let stdout = served.0.stdout.take().unwrap();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            assert!(line.starts_with("host=") || line.starts_with("unix://"), "{bin}: {line}");
+            signal_pid(served.0.id() as i32, signal);
+            let status = tests::wait_timeout(&mut served.0, Duration::from_secs(20));
+            assert_eq!(status.code(), Some(code), "{bin}, signal {signal}");
+        }
     }
 }

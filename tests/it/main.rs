@@ -1,5 +1,6 @@
 //! End-to-end tests of the real binaries. One test binary, modules by subject.
 
+mod architecture;
 mod asynchronous;
 mod bad_input;
 mod calibrate;

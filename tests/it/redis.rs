@@ -609,6 +609,14 @@ fn the_password_can_come_from_the_environment_as_redis_cli_takes_it() {
     let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report.final_value, 10);
     assert!(!String::from_utf8_lossy(&output.stdout).contains("from-env"));
+    // A wrong one is named where it came from, not blamed on the URL.
+    let wrong = command(BIN).args(args).env("REDISCLI_AUTH", "not-this-one").output().unwrap();
+    let stderr = stderr_of(&wrong);
+    assert_eq!(wrong.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the password in REDISCLI_AUTH was refused") && !stderr.contains("not-this-one"),
+        "{stderr}"
+    );
 }
 
 #[test]
