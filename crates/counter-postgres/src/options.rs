@@ -75,7 +75,7 @@ impl Isolation {
     }
 }
 
-/// How to reach the server, on top of the shared [`Config`].
+/// How to reach the server, on top of the shared [`Config`](counter_core::config::Config).
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
     /// A server to use (`postgresql://` URL or `key=value` string); `None` starts a private one.

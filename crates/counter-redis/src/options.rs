@@ -38,7 +38,7 @@ pub enum RedisError {
     Coordination(#[from] CoordinationError),
 }
 
-/// How to reach the server and share the run, on top of the shared [`Config`].
+/// How to reach the server and share the run, on top of the shared [`Config`](counter_core::config::Config).
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
     /// A server to use (`redis://`, `unix://`); `None` starts a private one.
