@@ -9,8 +9,13 @@
 use std::{future::Future, pin::Pin, time::Duration};
 
 use counter_core::{
-    config::Config, error::RunError, extension::Extension, latency::Latencies, model::Model, report::Unsettled,
-    workload::Start,
+    config::{Config, Window},
+    error::RunError,
+    extension::Extension,
+    latency::Latencies,
+    model::Model,
+    report::Unsettled,
+    workload::{Performed, Start},
 };
 use tokio::sync::watch;
 
@@ -99,6 +104,56 @@ impl<C: Counts> Totals<C> {
     pub fn latency_us(&self) -> [f64; 3] {
         [self.latencies.quantile_us(0.5), self.latencies.quantile_us(0.99), self.latencies.max_us()]
     }
+}
+
+/// One client worker as the shared loop ([`run_attempts`]) drives it: its increments one at a time, each ending
+/// acknowledged, failed or indeterminate, and its way back after an error. A store's worker is only this: each
+/// strategy's commands, and what a broken connection means to it.
+pub trait Attempts: Send {
+    /// The store's own counts.
+    type Counts: Counts;
+    /// Why it could not go on.
+    type Error: Send;
+
+    /// The workload.
+    fn config(&self) -> &Config;
+    /// Its counts so far.
+    fn counted(&mut self) -> &mut Counted<Self::Counts>;
+    /// One piece of the workload's work.
+    fn work(&mut self) -> impl Future<Output = Performed> + Send;
+    /// One increment by the run's strategy, its work inside when `inside`.
+    fn attempt(&mut self, inside: bool) -> impl Future<Output = Result<Performed, Self::Error>> + Send;
+    /// Whether the last attempt's write (or its COMMIT) was sent: if it failed, the increment is indeterminate.
+    fn writing(&self) -> bool;
+    /// After an attempt failed with `error`: goes on (connected again, within its patience, if the connection
+    /// broke), or returns the error it could not get past.
+    fn recover(&mut self, error: Self::Error) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Runs `worker`'s workload until every increment was attempted, or a stop; each attempt ends acknowledged,
+/// failed (refused, or not sent) or indeterminate (sent, unanswered).
+pub async fn run_attempts<A: Attempts>(mut worker: A) -> Result<Counted<A::Counts>, A::Error> {
+    let started = std::time::Instant::now();
+    let (increments, window) = (worker.config().increments(), worker.config().window());
+    while worker.counted().attempts() < increments && !crate::should_stop() {
+        if window == Window::Before && worker.work().await == Performed::Interrupted {
+            break;
+        }
+        match worker.attempt(window == Window::Inside).await {
+            Ok(Performed::Finished) => worker.counted().increments_done += 1,
+            Ok(Performed::Interrupted) => break,
+            Err(error) => {
+                if worker.writing() {
+                    worker.counted().indeterminate += 1;
+                } else {
+                    worker.counted().failed += 1;
+                }
+                worker.recover(error).await?;
+            }
+        }
+    }
+    worker.counted().elapsed = started.elapsed();
+    Ok(std::mem::take(worker.counted()))
 }
 
 /// A client worker, connected and prepared, waiting for the start.

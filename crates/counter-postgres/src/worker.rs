@@ -9,10 +9,10 @@ use std::{
 
 use counter_client::{
     Pacing, should_stop,
-    store::{Counted, Counts},
+    store::{Attempts, Counted, Counts, run_attempts},
 };
 use counter_core::{
-    config::{Config, Strategy, Window},
+    config::{Config, Strategy},
     workload::{Performed, Start},
 };
 use tokio::sync::watch;
@@ -128,7 +128,54 @@ impl counter_client::store::Worker for Worker {
     type Error = WorkerError;
 
     fn run(self) -> impl Future<Output = Result<Tally, WorkerError>> + Send {
-        self.run()
+        run_attempts(self)
+    }
+}
+
+impl Attempts for Worker {
+    type Counts = PostgresCounts;
+    type Error = WorkerError;
+
+    fn config(&self) -> &Config {
+        &self.job.config
+    }
+
+    fn counted(&mut self) -> &mut Tally {
+        &mut self.tally
+    }
+
+    async fn work(&mut self) -> Performed {
+        self.pacing.work(self.job.config.work()).await
+    }
+
+    async fn attempt(&mut self, inside: bool) -> Result<Performed, WorkerError> {
+        self.writing = false;
+        match self.job.config.strategy() {
+            Strategy::Racy => self.read_then_write(inside, false).await,
+            // Refused before a run (a row lock cannot expire): the mutex if it came.
+            Strategy::Mutex | Strategy::Fenced => self.read_then_write(inside, true).await,
+            Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await,
+            Strategy::Optimistic => self.optimistic(inside).await,
+        }
+    }
+
+    fn writing(&self) -> bool {
+        self.writing
+    }
+
+    /// A refusal on a live connection leaves at most an aborted transaction, rolled back here; anything else
+    /// (a timeout, a closed connection) means a new connection; the counter's row gone is not got past.
+    async fn recover(&mut self, error: WorkerError) -> Result<(), WorkerError> {
+        if matches!(error, WorkerError::MissingRow) {
+            return Err(error);
+        }
+        let broken = matches!(error, WorkerError::Timeout(_))
+            || self.client.is_closed()
+            || self.in_transaction_left().await.is_err();
+        if broken {
+            self.connect_again(error).await?;
+        }
+        Ok(())
     }
 }
 
@@ -147,52 +194,6 @@ impl Worker {
         let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
         let pacing = Pacing::new(config.timer(), start);
         Ok(Worker { client, statements, job, reconnect, writing: false, row, timeout, tally: Tally::default(), pacing })
-    }
-
-    /// Runs the workload until every increment was attempted, or a stop; each attempt ends acknowledged,
-    /// failed (refused, or its commit not sent) or indeterminate (its commit sent, unanswered). After a broken
-    /// connection the worker connects again and goes on; an error is one it could not get past (no connection
-    /// within its patience, or the run's table changed under it).
-    async fn run(mut self) -> Result<Tally, WorkerError> {
-        let started = Instant::now();
-        let job = Arc::clone(&self.job);
-        let config = &job.config;
-        while self.tally.attempts() < config.increments() && !should_stop() {
-            if config.window() == Window::Before && self.work().await == Performed::Interrupted {
-                break;
-            }
-            let inside = config.window() == Window::Inside;
-            self.writing = false;
-            let attempt = match config.strategy() {
-                Strategy::Racy => self.read_then_write(inside, false).await,
-                // Refused before a run (a row lock cannot expire): the mutex if it came.
-                Strategy::Mutex | Strategy::Fenced => self.read_then_write(inside, true).await,
-                Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await,
-                Strategy::Optimistic => self.optimistic(inside).await,
-            };
-            match attempt {
-                Ok(Performed::Finished) => self.tally.increments_done += 1,
-                Ok(Performed::Interrupted) => break,
-                Err(error @ WorkerError::MissingRow) => return Err(error),
-                Err(error) => {
-                    if self.writing {
-                        self.tally.indeterminate += 1;
-                    } else {
-                        self.tally.failed += 1;
-                    }
-                    // A refusal on a live connection leaves at most an aborted transaction, rolled back here;
-                    // anything else means a new connection.
-                    let broken = matches!(error, WorkerError::Timeout(_))
-                        || self.client.is_closed()
-                        || self.in_transaction_left().await.is_err();
-                    if broken {
-                        self.connect_again(error).await?;
-                    }
-                }
-            }
-        }
-        self.tally.elapsed = started.elapsed();
-        Ok(self.tally)
     }
 
     /// After a statement the server refused: the transaction it may have left open is rolled back.
@@ -355,10 +356,5 @@ impl Worker {
                 return Ok(Performed::Interrupted);
             }
         }
-    }
-
-    /// One piece of work, awaiting where it can.
-    async fn work(&mut self) -> Performed {
-        self.pacing.work(self.job.config.work()).await
     }
 }

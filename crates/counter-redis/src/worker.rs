@@ -9,10 +9,10 @@ use std::{
 
 use counter_client::{
     Pacing, should_stop,
-    store::{Counted, Counts},
+    store::{Attempts, Counted, Counts, run_attempts},
 };
 use counter_core::{
-    config::{Config, Strategy, Window},
+    config::{Config, Strategy},
     workload::{Performed, Start},
 };
 use redis::{AsyncCommands, FromRedisValue, aio::MultiplexedConnection};
@@ -156,7 +156,55 @@ impl counter_client::store::Worker for Worker {
     type Error = redis::RedisError;
 
     fn run(self) -> impl Future<Output = Result<Tally, redis::RedisError>> + Send {
-        self.run()
+        run_attempts(self)
+    }
+}
+
+impl Attempts for Worker {
+    type Counts = RedisCounts;
+    type Error = redis::RedisError;
+
+    fn config(&self) -> &Config {
+        &self.job.config
+    }
+
+    fn counted(&mut self) -> &mut Tally {
+        &mut self.tally
+    }
+
+    async fn work(&mut self) -> Performed {
+        self.pacing.work(self.job.config.work()).await
+    }
+
+    async fn attempt(&mut self, inside: bool) -> redis::RedisResult<Performed> {
+        self.writing = false;
+        match self.job.config.strategy() {
+            Strategy::Racy => self.racy(inside).await,
+            Strategy::Mutex => self.locked(inside).await,
+            Strategy::Fenced => self.fenced(inside).await,
+            Strategy::Atomic => self.with_work_first(inside, |keys| redis::cmd("INCR").arg(&keys.value).clone()).await,
+            Strategy::Sharded => {
+                let field = format!("{}-{}", self.job.participant, self.index);
+                self.with_work_first(inside, move |keys| {
+                    redis::cmd("HINCRBY").arg(&keys.shards).arg(&field).arg(1).clone()
+                })
+                .await
+            }
+            Strategy::Optimistic => self.optimistic(inside).await,
+        }
+    }
+
+    fn writing(&self) -> bool {
+        self.writing
+    }
+
+    /// A broken connection (a timeout, an I/O error, a connection dropped or refused) is made again; a refusal
+    /// on a live one leaves nothing to mend.
+    async fn recover(&mut self, error: redis::RedisError) -> redis::RedisResult<()> {
+        if error.is_timeout() || error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
+            self.reconnect(error).await?;
+        }
+        Ok(())
     }
 }
 
@@ -186,58 +234,6 @@ impl Worker {
         let answer = self.round_trip(command).await;
         self.writing = answer.is_err();
         answer
-    }
-
-    /// Runs the workload until every increment was attempted, or a stop; each attempt ends acknowledged,
-    /// failed (refused, or not sent) or indeterminate (sent, unanswered). After a broken connection the worker
-    /// connects again and goes on; an error is one it could not get past (no connection within its patience).
-    async fn run(mut self) -> Result<Tally, redis::RedisError> {
-        let started = Instant::now();
-        let job = Arc::clone(&self.job);
-        let config = &job.config;
-        while self.tally.attempts() < config.increments() && !should_stop() {
-            if config.window() == Window::Before && self.work().await == Performed::Interrupted {
-                break;
-            }
-            let inside = config.window() == Window::Inside;
-            self.writing = false;
-            let attempt = match config.strategy() {
-                Strategy::Racy => self.racy(inside).await,
-                Strategy::Mutex => self.locked(inside).await,
-                Strategy::Fenced => self.fenced(inside).await,
-                Strategy::Atomic => {
-                    self.with_work_first(inside, |keys| redis::cmd("INCR").arg(&keys.value).clone()).await
-                }
-                Strategy::Sharded => {
-                    let field = format!("{}-{}", self.job.participant, self.index);
-                    self.with_work_first(inside, move |keys| {
-                        redis::cmd("HINCRBY").arg(&keys.shards).arg(&field).arg(1).clone()
-                    })
-                    .await
-                }
-                Strategy::Optimistic => self.optimistic(inside).await,
-            };
-            match attempt {
-                Ok(Performed::Finished) => self.tally.increments_done += 1,
-                Ok(Performed::Interrupted) => break,
-                Err(error) => {
-                    if self.writing {
-                        self.tally.indeterminate += 1;
-                    } else {
-                        self.tally.failed += 1;
-                    }
-                    if error.is_timeout()
-                        || error.is_io_error()
-                        || error.is_connection_dropped()
-                        || error.is_connection_refusal()
-                    {
-                        self.reconnect(error).await?;
-                    }
-                }
-            }
-        }
-        self.tally.elapsed = started.elapsed();
-        Ok(self.tally)
     }
 
     /// A new connection after `broken`, tried again and again for the job's patience; a stop ends the trying.
@@ -487,11 +483,6 @@ impl Worker {
                 return Ok(Performed::Interrupted);
             }
         }
-    }
-
-    /// One piece of work, awaiting where it can.
-    async fn work(&mut self) -> Performed {
-        self.pacing.work(self.job.config.work()).await
     }
 }
 
