@@ -68,9 +68,9 @@ pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<Run
     let member = store.claim(&mut admin, &tag).await?;
     let mut phase = Phase::Joined;
     let outcome = measure(store, &mut admin, &member, cpu_before, &mut phase).await;
-    let left_behind = match (store.sharing().is_shared(), phase) {
+    let left_behind = match (store.plan().sharing.is_shared(), phase) {
         // Alone, the run's data goes whatever happened (unless kept).
-        (false, _) if store.keep() => None,
+        (false, _) if store.plan().keep => None,
         (false, _) => remove(store, &mut admin).await,
         (true, Phase::Left) => None,
         // Before the start: taken out of the run, so that the others neither start with its workers counted
@@ -80,14 +80,14 @@ pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<Run
         (true, Phase::Running) => abandon(store, &mut admin, &member).await,
     };
     if let Some(what) = left_behind {
-        counter_core::output::eprint(&format!("{}: {what}\n", store.model().binary()));
+        counter_core::output::eprint(&format!("{}: {what}\n", store.plan().model.binary()));
     }
     match outcome {
         Ok(report) => Ok(report),
         Err(Stop::<S>::Failed(error)) => Err(error),
         Err(Stop::<S>::Signal(signal)) => {
             let measured = Measurements { stopped: true, ..Measurements::default() };
-            let report = RunReport::new(store.model(), store.config(), measured);
+            let report = RunReport::new(store.plan().model, store.plan().config, measured);
             Err(RunInterrupted { signal, partial: Box::new(report) }.into())
         }
     }
@@ -123,7 +123,7 @@ async fn withdraw<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member)
     // Nobody else came, or every other member stopped before the start (the run can never start: a newcomer is
     // refused it): nothing of the run is left to keep.
     let others_stopped = remaining > 0 && store.roll(admin).await.is_ok_and(|roll| roll.stopped >= remaining);
-    if (remaining == 0 || others_stopped) && !store.keep() { store.remove_run(admin).await.err() } else { None }
+    if (remaining == 0 || others_stopped) && !store.plan().keep { store.remove_run(admin).await.err() } else { None }
 }
 
 /// Leaves a shared run without a report; the data goes if every member has left.
@@ -132,7 +132,7 @@ async fn abandon<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member) 
         return Some("left the shared run without saying so: the others stop waiting once its heartbeat lapses".into());
     }
     match store.leave(admin, member, true).await {
-        Ok((left, everyone)) if left >= everyone && !store.keep() => store.remove_run(admin).await.err(),
+        Ok((left, everyone)) if left >= everyone && !store.plan().keep => store.remove_run(admin).await.err(),
         _ => None,
     }
 }
@@ -150,7 +150,7 @@ async fn measure<S: Store>(
     cpu_before: CpuUsage,
     phase: &mut Phase,
 ) -> Result<RunReport, Stop<S>> {
-    let config = store.config();
+    let config = store.plan().config;
     let workers = config.workers();
     let mut probe = store.probe(admin).await?;
     let started = Instant::now();
@@ -169,12 +169,18 @@ async fn measure<S: Store>(
     };
     store.probe_clients(admin, member, &mut probe).await.map_err(|error| abort(error.into()))?;
     if let Some(hold_for) = config.hold() {
-        crate::announce_hold(store.model(), hold_for, workers, store.server(), store.hold_try());
+        crate::announce_hold(
+            store.plan().model,
+            hold_for,
+            workers,
+            (store.plan().server_pid, store.plan().server),
+            store.hold_try(),
+        );
         if let hold::Outcome::Signal(signal) = crate::hold(hold_for).await {
             return Err(abort(Stop::<S>::Signal(signal)));
         }
     }
-    let heartbeat = store.sharing().is_shared().then(|| Heartbeat::start(store.beat(member)));
+    let heartbeat = store.plan().sharing.is_shared().then(|| Heartbeat::start(store.beat(member)));
     rendezvous(store, admin, member).await.map_err(abort)?;
     store.prepare_counter(admin).await.map_err(|error| abort(error.into()))?;
     let keeper = store.keeper().map(Heartbeat::start);
@@ -208,10 +214,10 @@ async fn measure<S: Store>(
         let (left, everyone) = store.leave(admin, member, false).await.map_err(or_stopped)?;
         *phase = Phase::Left;
         if (left >= met.last_out_after || left >= everyone)
-            && !store.keep()
+            && !store.plan().keep
             && let Err(what) = store.remove_run(admin).await
         {
-            counter_core::output::eprint(&format!("{}: {what}\n", store.model().binary()));
+            counter_core::output::eprint(&format!("{}: {what}\n", store.plan().model.binary()));
         }
     }
     let stopped = signals::received();
@@ -231,7 +237,7 @@ async fn measure<S: Store>(
         notes: store.notes(),
         ..Measurements::default()
     };
-    let report = RunReport::new(store.model(), config, measured);
+    let report = RunReport::new(store.plan().model, config, measured);
     match stopped {
         Some(signal) => Err(Stop::<S>::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
         None => Ok(report),
@@ -247,7 +253,7 @@ async fn connect_workers<S: Store>(
     start_tx: &watch::Sender<Start>,
     start_rx: watch::Receiver<Start>,
 ) -> Result<Tasks<S>, Stop<S>> {
-    let workers = store.config().workers();
+    let workers = store.plan().config.workers();
     let ready = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     // A server takes new connections from a queue of its listen backlog: a thousand clients connecting at once
@@ -284,7 +290,7 @@ async fn join<S: Store>(
     tasks: &mut Tasks<S>,
     start_tx: &watch::Sender<Start>,
 ) -> Result<Vec<Joined<S>>, Stop<S>> {
-    let mut counted: Vec<Joined<S>> = Vec::with_capacity(usize::try_from(store.config().workers()).unwrap_or(0));
+    let mut counted: Vec<Joined<S>> = Vec::with_capacity(usize::try_from(store.plan().config.workers()).unwrap_or(0));
     let mut failure = None;
     while let Some(joined) = crate::next_or_stop(tasks, start_tx).await {
         match joined {
@@ -321,11 +327,11 @@ fn coordination<S: Store>(error: CoordinationError) -> StoreError<S> {
 /// lapsed) ends the wait at once: it would never come. On any way out but the start, the coordinator takes this
 /// member out of the run.
 async fn rendezvous<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member) -> Result<(), Stop<S>> {
-    let sharing = store.sharing();
+    let sharing = store.plan().sharing;
     if !sharing.is_shared() {
         return Ok(());
     }
-    let everyone = store.config().workers().saturating_mul(sharing.participants);
+    let everyone = store.plan().config.workers().saturating_mul(sharing.participants);
     let waiting = Instant::now();
     store.say_ready(admin, member).await?;
     loop {
@@ -340,13 +346,13 @@ async fn rendezvous<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Membe
         // start with it, nor without it.
         if roll.stopped > 0 {
             return Err(Stop::<S>::Failed(coordination::<S>(CoordinationError::ParticipantStopped {
-                run_id: store.run_id().to_owned(),
+                run_id: store.plan().run_id.to_owned(),
                 stopped: roll.stopped,
             })));
         }
         if waiting.elapsed() > sharing.rendezvous_timeout {
             return Err(Stop::<S>::Failed(coordination::<S>(CoordinationError::Rendezvous(RendezvousTimeout {
-                run_id: store.run_id().to_owned(),
+                run_id: store.plan().run_id.to_owned(),
                 ready: roll.ready_workers,
                 everyone,
                 waited: sharing.rendezvous_timeout,
@@ -366,7 +372,7 @@ async fn meet_at_the_end<S: Store>(
     member: &S::Member,
     local: &Reported,
 ) -> Result<Met, Stop<S>> {
-    let participants = store.sharing().participants;
+    let participants = store.plan().sharing.participants;
     if participants == 1 {
         return Ok(Met { others: None, last_out_after: 0 });
     }
@@ -386,7 +392,7 @@ async fn meet_at_the_end<S: Store>(
             let members = entries.len() as u64;
             let tally = Tally::of(reports, missing);
             return Ok(Met {
-                others: Some(tally.others(participants, local, store.config())),
+                others: Some(tally.others(participants, local, store.plan().config)),
                 last_out_after: last_out_after(reported, missing, stopped.then_some(members)),
             });
         }

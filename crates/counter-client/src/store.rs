@@ -156,6 +156,58 @@ pub async fn run_attempts<A: Attempts>(mut worker: A) -> Result<Counted<A::Count
     Ok(std::mem::take(worker.counted()))
 }
 
+/// What every client model measures of its round trips, flattened into its figures (the same field names in
+/// every model's report).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RoundTrips {
+    /// Round trips to the server made by this participant's workers during the run.
+    pub round_trips: u64,
+    /// Round trips per increment done.
+    pub round_trips_per_increment: f64,
+    /// Latency of one round trip, microseconds: median.
+    pub latency_median_us: f64,
+    /// 99th percentile.
+    pub latency_p99_us: f64,
+    /// The slowest.
+    pub latency_max_us: f64,
+    /// Connections made again after one broke (killed, or a server that stopped answering).
+    #[serde(default)]
+    pub reconnections: u64,
+}
+
+impl RoundTrips {
+    /// The round trips of `totals`.
+    pub fn of<C: Counts>(totals: &Totals<C>) -> RoundTrips {
+        let [latency_median_us, latency_p99_us, latency_max_us] = totals.latency_us();
+        RoundTrips {
+            round_trips: totals.round_trips,
+            round_trips_per_increment: totals.round_trips_per_increment(),
+            latency_median_us,
+            latency_p99_us,
+            latency_max_us,
+            reconnections: totals.reconnections,
+        }
+    }
+
+    /// `extension` with the report's line of round trips.
+    pub fn line(&self, extension: Extension) -> Extension {
+        let line = crate::round_trips_line(
+            self.round_trips,
+            self.round_trips_per_increment,
+            [self.latency_median_us, self.latency_p99_us, self.latency_max_us],
+        );
+        extension.line("round trips", line)
+    }
+
+    /// `extension` with the report's line of connections made again, when there were any.
+    pub fn reconnections_line(&self, extension: Extension) -> Extension {
+        match crate::reconnections_line(self.reconnections) {
+            Some(line) => extension.line("connections", line),
+            None => extension,
+        }
+    }
+}
+
 /// A client worker, connected and prepared, waiting for the start.
 pub trait Worker: Send + 'static {
     /// The store's own counts.
@@ -231,6 +283,25 @@ pub struct Entry {
     pub unheard: bool,
 }
 
+/// What the coordinator reads of a run, the same for every store.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// The model.
+    pub model: Model,
+    /// The workload.
+    pub config: &'a Config,
+    /// The run's sharing.
+    pub sharing: &'a Sharing,
+    /// The run's id.
+    pub run_id: &'a str,
+    /// Whether the run's data is kept at the end (`--keep`).
+    pub keep: bool,
+    /// The server as the report names it (never with a credential).
+    pub server: &'a str,
+    /// The server's pid, when it is ours.
+    pub server_pid: Option<i32>,
+}
+
 /// A store, as the coordinator drives it. Its methods are only what is the store's own: connecting, the
 /// workers (each strategy's commands), the run's shared record (claimed, joined, ready, reported, left), the
 /// server's figures and the words of its report. Every method that talks to the server has a deadline.
@@ -259,18 +330,8 @@ pub trait Store: Sync {
     /// Clients connecting at once: under the server's listen backlog.
     const CONNECTING_AT_ONCE: usize = 32;
 
-    /// The model.
-    fn model(&self) -> Model;
-    /// The workload.
-    fn config(&self) -> &Config;
-    /// The run's sharing.
-    fn sharing(&self) -> &Sharing;
-    /// The run's id.
-    fn run_id(&self) -> &str;
-    /// Whether the run's data is kept at the end (`--keep`).
-    fn keep(&self) -> bool;
-    /// The server's pid when it is ours, and the server as the report names it (never with a credential).
-    fn server(&self) -> (Option<i32>, &str);
+    /// What the coordinator reads of the run: the same for every store.
+    fn plan(&self) -> Plan<'_>;
     /// The server's processes, when it is ours, for the memory of the run's tree.
     fn server_processes(&self) -> Vec<i32>;
     /// The command `--hold` suggests to look at the server.

@@ -2,6 +2,7 @@
 //! their latency, the transactions the server refused, the memory of its backend processes; carried in the
 //! report as its extension, and read back from it for the "why" lines.
 
+use counter_client::store::RoundTrips;
 use counter_core::{
     config::Strategy,
     extension::Extension,
@@ -21,16 +22,9 @@ pub struct PostgresFigures {
     pub isolation: String,
     /// The run's table.
     pub table: String,
-    /// Round trips to the server made by the workers during the run.
-    pub round_trips: u64,
-    /// Round trips per increment done.
-    pub round_trips_per_increment: f64,
-    /// Latency of one round trip, microseconds: median.
-    pub latency_median_us: f64,
-    /// 99th percentile.
-    pub latency_p99_us: f64,
-    /// The slowest.
-    pub latency_max_us: f64,
+    /// Round trips, their latency, and connections made again.
+    #[serde(flatten)]
+    pub trips: RoundTrips,
     /// Transactions the server refused to serialize (SQLSTATE 40001) or ended as a deadlock's victim (40P01),
     /// each rolled back and made again.
     pub serialization_failures: u64,
@@ -39,9 +33,6 @@ pub struct PostgresFigures {
     /// Mutex strategy: transactions that found the row locked by another, and waited for it.
     #[serde(default)]
     pub lock_waits: u64,
-    /// Connections made again after one broke (terminated by the server, or a server that stopped answering).
-    #[serde(default)]
-    pub reconnections: u64,
     /// The backend processes serving this run's connections, measured from `/proc` (none for a server this
     /// process cannot see).
     pub backends_measured: u64,
@@ -76,15 +67,10 @@ impl PostgresFigures {
         };
         let extension = Extension::new("server", self)
             .line("server", format!("{}; table {}", self.server, self.table))
-            .line("isolation", self.isolation.clone())
-            .line(
-                "round trips",
-                counter_client::round_trips_line(
-                    self.round_trips,
-                    self.round_trips_per_increment,
-                    [self.latency_median_us, self.latency_p99_us, self.latency_max_us],
-                ),
-            )
+            .line("isolation", self.isolation.clone());
+        let extension = self
+            .trips
+            .line(extension)
             .line(
                 "refused",
                 format!(
@@ -93,10 +79,7 @@ impl PostgresFigures {
                 ),
             )
             .line("server memory", memory);
-        let extension = match counter_client::reconnections_line(self.reconnections) {
-            Some(line) => extension.line("connections", line),
-            None => extension,
-        };
+        let extension = self.trips.reconnections_line(extension);
         if !strategy.takes_lock() {
             return extension;
         }

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use counter_client::{
-    participants::{Reported, Sharing},
-    store::{Connecting, Entry, NoKeeper, Roll, Store, Totals},
+    participants::Reported,
+    store::{Connecting, Entry, NoKeeper, Plan, Roll, RoundTrips, Store, Totals},
 };
 use counter_core::{
     config::{Config, Strategy},
     extension::Extension,
-    model::Model,
     proc,
     workload::Start,
 };
@@ -56,28 +55,16 @@ impl Store for Run<'_> {
     type Beat = PostgresBeat;
     type Keeper = NoKeeper;
 
-    fn model(&self) -> Model {
-        crate::MODEL
-    }
-
-    fn config(&self) -> &Config {
-        self.config
-    }
-
-    fn sharing(&self) -> &Sharing {
-        &self.options.sharing
-    }
-
-    fn run_id(&self) -> &str {
-        &self.id
-    }
-
-    fn keep(&self) -> bool {
-        self.options.keep
-    }
-
-    fn server(&self) -> (Option<i32>, &str) {
-        (self.server_pid, &self.server)
+    fn plan(&self) -> Plan<'_> {
+        Plan {
+            model: crate::MODEL,
+            config: self.config,
+            sharing: &self.options.sharing,
+            run_id: &self.id,
+            keep: self.options.keep,
+            server: &self.server,
+            server_pid: self.server_pid,
+        }
     }
 
     fn server_processes(&self) -> Vec<i32> {
@@ -198,20 +185,14 @@ impl Store for Run<'_> {
     }
 
     fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<PostgresCounts>) -> Extension {
-        let [latency_median_us, latency_p99_us, latency_max_us] = totals.latency_us();
         PostgresFigures {
             server: self.server.clone(),
             isolation: self.options.isolation.sql().to_owned(),
             table: self.table.name().to_owned(),
-            round_trips: totals.round_trips,
-            round_trips_per_increment: totals.round_trips_per_increment(),
-            latency_median_us,
-            latency_p99_us,
-            latency_max_us,
+            trips: RoundTrips::of(totals),
             serialization_failures: totals.own.serialization_failures,
             version_conflicts: totals.own.version_conflicts,
             lock_waits: totals.own.lock_waits,
-            reconnections: totals.reconnections,
             backends_measured: probe.backends_measured,
             backend_pss_kib: probe.backend_pss_kib,
             backend_uss_kib: probe.backend_uss_kib,

@@ -1,6 +1,7 @@
 //! What only this model measures, and its own words: the server, the round trips and their latency, the
 //! server's memory, the lock; carried in the report as its extension, and read back from it for the "why" lines.
 
+use counter_client::store::RoundTrips;
 use counter_core::{
     config::Strategy,
     extension::Extension,
@@ -17,16 +18,9 @@ pub struct RedisFigures {
     pub server: String,
     /// The run's id: its keys live under `counter-lab:<run_id>:`.
     pub run_id: String,
-    /// Round trips to the server made by this participant's workers during the run.
-    pub round_trips: u64,
-    /// Round trips per increment done.
-    pub round_trips_per_increment: f64,
-    /// Latency of one round trip, microseconds: median.
-    pub latency_median_us: f64,
-    /// 99th percentile.
-    pub latency_p99_us: f64,
-    /// The slowest.
-    pub latency_max_us: f64,
+    /// Round trips, their latency, and connections made again.
+    #[serde(flatten)]
+    pub trips: RoundTrips,
     /// The server's `used_memory` before this participant's clients connected, bytes.
     pub server_memory_before_bytes: u64,
     /// Its growth once every client was connected, bytes.
@@ -47,39 +41,25 @@ pub struct RedisFigures {
     /// above the newest token again.
     #[serde(default)]
     pub fence_resets: u64,
-    /// Connections made again after one broke (killed, or a server that stopped answering).
-    #[serde(default)]
-    pub reconnections: u64,
 }
 
 impl RedisFigures {
     /// The report's section: these figures, and a line for each of their groups.
     pub fn extension(&self, strategy: Strategy) -> Extension {
         let memory_with_clients = self.server_memory_before_bytes.saturating_add_signed(self.server_memory_added_bytes);
-        let extension = Extension::new("server", self)
-            .line("server", format!("{}; run id {}", self.server, self.run_id))
-            .line(
-                "round trips",
-                counter_client::round_trips_line(
-                    self.round_trips,
-                    self.round_trips_per_increment,
-                    [self.latency_median_us, self.latency_p99_us, self.latency_max_us],
-                ),
-            )
-            .line(
-                "server memory",
-                format!(
-                    "{} per connection (CLIENT LIST tot-mem); used_memory {} before the clients, {} with them{}",
-                    units::bytes(self.server_memory_per_connection_bytes as u64),
-                    units::bytes(self.server_memory_before_bytes),
-                    units::bytes(memory_with_clients),
-                    self.server_rss_kib.map(|kib| format!("; server RSS {}", whole_kib(kib))).unwrap_or_default()
-                ),
-            );
-        let extension = match counter_client::reconnections_line(self.reconnections) {
-            Some(line) => extension.line("connections", line),
-            None => extension,
-        };
+        let extension =
+            Extension::new("server", self).line("server", format!("{}; run id {}", self.server, self.run_id));
+        let extension = self.trips.line(extension).line(
+            "server memory",
+            format!(
+                "{} per connection (CLIENT LIST tot-mem); used_memory {} before the clients, {} with them{}",
+                units::bytes(self.server_memory_per_connection_bytes as u64),
+                units::bytes(self.server_memory_before_bytes),
+                units::bytes(memory_with_clients),
+                self.server_rss_kib.map(|kib| format!("; server RSS {}", whole_kib(kib))).unwrap_or_default()
+            ),
+        );
+        let extension = self.trips.reconnections_line(extension);
         if !strategy.takes_lock() {
             return extension;
         }

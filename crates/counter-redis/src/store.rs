@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use counter_client::store::{Connecting, Entry, Roll, Store, Totals};
+use counter_client::store::{Connecting, Entry, Plan, Roll, RoundTrips, Store, Totals};
 use counter_core::{
     config::{Config, ConfigError, Strategy},
     error::RunError,
     extension::Extension,
-    model::Model,
     proc::memory,
     workload::Start,
 };
@@ -149,28 +148,16 @@ impl Store for Run<'_> {
 
     const CONNECTING_AT_ONCE: usize = 64;
 
-    fn model(&self) -> Model {
-        crate::MODEL
-    }
-
-    fn config(&self) -> &Config {
-        self.config
-    }
-
-    fn sharing(&self) -> &counter_client::participants::Sharing {
-        &self.options.sharing
-    }
-
-    fn run_id(&self) -> &str {
-        &self.id
-    }
-
-    fn keep(&self) -> bool {
-        self.options.keep
-    }
-
-    fn server(&self) -> (Option<i32>, &str) {
-        (self.server_pid, &self.server)
+    fn plan(&self) -> Plan<'_> {
+        Plan {
+            model: crate::MODEL,
+            config: self.config,
+            sharing: &self.options.sharing,
+            run_id: &self.id,
+            keep: self.options.keep,
+            server: &self.server,
+            server_pid: self.server_pid,
+        }
     }
 
     fn server_processes(&self) -> Vec<i32> {
@@ -295,15 +282,10 @@ impl Store for Run<'_> {
     }
 
     fn figures(&self, member: &Member, probe: Probe, totals: &Totals<RedisCounts>) -> Extension {
-        let [latency_median_us, latency_p99_us, latency_max_us] = totals.latency_us();
         RedisFigures {
             server: self.server.clone(),
             run_id: self.id.clone(),
-            round_trips: totals.round_trips,
-            round_trips_per_increment: totals.round_trips_per_increment(),
-            latency_median_us,
-            latency_p99_us,
-            latency_max_us,
+            trips: RoundTrips::of(totals),
             server_memory_before_bytes: probe.memory_before,
             server_memory_added_bytes: probe.memory_with_clients as i64 - probe.memory_before as i64,
             server_memory_per_connection_bytes: probe.per_connection,
@@ -312,7 +294,6 @@ impl Store for Run<'_> {
             lock_expiries: member.job.lock_expiries(),
             fenced_off: totals.own.fenced_off,
             fence_resets: totals.own.fence_resets,
-            reconnections: totals.reconnections,
         }
         .extension(self.config.strategy())
     }
