@@ -131,7 +131,7 @@ async fn abandon<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member) 
     if store.reconnect(admin, false).await.is_err() {
         return Some("left the shared run without saying so: the others stop waiting once its heartbeat lapses".into());
     }
-    match store.leave(admin, member, true).await {
+    match store.leave(admin, member).await {
         Ok((left, everyone)) if left >= everyone && !store.plan().keep => store.remove_run(admin).await.err(),
         _ => None,
     }
@@ -211,7 +211,7 @@ async fn measure<S: Store>(
     let final_value = store.final_value(admin).await.map_err(or_stopped)?;
     if let Some(heartbeat) = heartbeat {
         heartbeat.stop().await;
-        let (left, everyone) = store.leave(admin, member, false).await.map_err(or_stopped)?;
+        let (left, everyone) = store.leave(admin, member).await.map_err(or_stopped)?;
         *phase = Phase::Left;
         if (left >= met.last_out_after || left >= everyone)
             && !store.plan().keep

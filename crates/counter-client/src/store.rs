@@ -387,14 +387,9 @@ pub trait Store: Sync {
     async fn entries(&self, admin: &mut Self::Admin) -> Result<Vec<Entry>, StoreError<Self>>;
     /// The counter's value (the shards summed).
     async fn final_value(&self, admin: &mut Self::Admin) -> Result<u64, StoreError<Self>>;
-    /// Says this member has left, with its report or without (`abandoned`); returns how many members have
-    /// left and how many there are.
-    async fn leave(
-        &self,
-        admin: &mut Self::Admin,
-        member: &Self::Member,
-        abandoned: bool,
-    ) -> Result<(u64, u64), StoreError<Self>>;
+    /// Says this member has left, with its report or without; returns how many members have left and how many
+    /// there are.
+    async fn leave(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(u64, u64), StoreError<Self>>;
     /// Removes the run's data from the server; what it could not remove, named.
     async fn remove_run(&self, admin: &mut Self::Admin) -> Result<(), String>;
 

@@ -176,7 +176,7 @@ impl Store for Run<'_> {
         self.total(admin).await
     }
 
-    async fn leave(&self, admin: &mut Client, member: &Participant, _abandoned: bool) -> Answer<(u64, u64)> {
+    async fn leave(&self, admin: &mut Client, member: &Participant) -> Answer<(u64, u64)> {
         Run::leave(self, admin, &member.tag).await
     }
 

@@ -273,7 +273,7 @@ impl Store for Run<'_> {
         self.final_value_of(admin).await
     }
 
-    async fn leave(&self, admin: &mut MultiplexedConnection, member: &Member, _abandoned: bool) -> Answer<(u64, u64)> {
+    async fn leave(&self, admin: &mut MultiplexedConnection, member: &Member) -> Answer<(u64, u64)> {
         Run::leave(self, admin, &member.tag).await
     }
 
