@@ -192,13 +192,6 @@ async fn measure<S: Store>(
     if let Some(keeper) = keeper {
         keeper.stop().await;
     }
-    // The coordinator's connection may have been ended with the workers' (or by itself): made again if so, at
-    // once when a stop signal came. From here a stop signal outranks the server's failure: the run was stopped.
-    let or_stopped = |error: StoreError<S>| match signals::received() {
-        Some(signal) => Stop::<S>::Signal(signal),
-        None => Stop::<S>::Failed(error),
-    };
-    store.reconnect(admin, signals::received().is_none()).await.map_err(or_stopped)?;
     let mut totals = Totals::default();
     let mut worker_reports = WorkerTally::with_capacity(workers);
     for (index, counted) in &counted {
@@ -206,20 +199,7 @@ async fn measure<S: Store>(
         worker_reports.push(crate::worker_report(*index, counted.increments_done, counted.elapsed));
     }
     let local = Reported { done: totals.done, expected: config.expected(), unsettled: totals.unsettled };
-    let met = meet_at_the_end(store, admin, member, &local).await?;
-    // Read once every participant has finished (or gone unheard), before any leaves.
-    let final_value = store.final_value(admin).await.map_err(or_stopped)?;
-    if let Some(heartbeat) = heartbeat {
-        heartbeat.stop().await;
-        let (left, everyone) = store.leave(admin, member).await.map_err(or_stopped)?;
-        *phase = Phase::Left;
-        if (left >= met.last_out_after || left >= everyone)
-            && !store.plan().keep
-            && let Err(what) = store.remove_run(admin).await
-        {
-            counter_core::output::eprint(&format!("{}: {what}\n", store.plan().model.binary()));
-        }
-    }
+    let (met, final_value) = end(store, admin, member, heartbeat, &local, phase).await?;
     let stopped = signals::received();
     let measured = Measurements {
         final_value,
@@ -242,6 +222,39 @@ async fn measure<S: Store>(
         Some(signal) => Err(Stop::<S>::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
         None => Ok(report),
     }
+}
+
+/// After the join: the coordinator's connection made again (at once when a stop signal came), the meeting at the
+/// end, the total, and, in a shared run, the leaving (the last out removes the run's data). From here a stop signal
+/// outranks the server's failure: the run was stopped.
+async fn end<S: Store>(
+    store: &S,
+    admin: &mut S::Admin,
+    member: &S::Member,
+    heartbeat: Option<Heartbeat>,
+    local: &Reported,
+    phase: &mut Phase,
+) -> Result<(Met, u64), Stop<S>> {
+    let or_stopped = |error: StoreError<S>| match signals::received() {
+        Some(signal) => Stop::<S>::Signal(signal),
+        None => Stop::<S>::Failed(error),
+    };
+    store.reconnect(admin, signals::received().is_none()).await.map_err(or_stopped)?;
+    let met = meet_at_the_end(store, admin, member, local).await?;
+    // Read once every participant has finished (or gone unheard), before any leaves.
+    let final_value = store.final_value(admin).await.map_err(or_stopped)?;
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.stop().await;
+        let (left, everyone) = store.leave(admin, member).await.map_err(or_stopped)?;
+        *phase = Phase::Left;
+        if (left >= met.last_out_after || left >= everyone)
+            && !store.plan().keep
+            && let Err(what) = store.remove_run(admin).await
+        {
+            counter_core::output::eprint(&format!("{}: {what}\n", store.plan().model.binary()));
+        }
+    }
+    Ok((met, final_value))
 }
 
 /// Every worker connected and prepared, each on a task of its own that waits at the start line; or the first
