@@ -131,10 +131,10 @@ pub(crate) fn connection_config(text: &str, timeout: Duration) -> Result<tokio_p
 }
 
 /// The driver's parse error, less what it quotes of the text (an option's name that may be part of a password,
-/// the character it stopped at); the names of the options it knows are kept.
+/// the character it stopped at); the names of the options it knows, and the `=` it expected, are kept.
 fn parse_error_without_values(error: &tokio_postgres::Error) -> String {
     // The driver's own option names, the only quoted text kept.
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
         "host",
         "hostaddr",
         "port",
@@ -147,6 +147,7 @@ fn parse_error_without_values(error: &tokio_postgres::Error) -> String {
         "application_name",
         "target_session_attrs",
         "channel_binding",
+        "=",
     ];
     let text = std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
     let mut out = String::with_capacity(text.len());
@@ -195,6 +196,14 @@ mod tests {
         let error = connection_config("postgresql://u:sekrit@host:notaport/db", Duration::from_secs(1)).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("invalid --postgres") && !message.contains("sekrit"), "{message}");
+        // What the parser quotes of the text goes; the `=` it expected stays.
+        let error = connection_config("host=x Alpha9 Bravo7Zulu", Duration::from_secs(1)).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("expected `=` but got `…`"), "{message}");
+        assert!(
+            !message.contains("Alpha9") && !message.contains("Bravo7Zulu") && !message.contains("`B`"),
+            "{message}"
+        );
     }
 
     #[test]
