@@ -19,8 +19,6 @@ pub(crate) struct Keys {
     pub(crate) fence_newest: String,
     /// Workers ready, over every participant.
     pub(crate) ready: String,
-    /// One token per participant, pushed when every worker is ready.
-    pub(crate) go: String,
     /// Each participant's increments done and expected, as `done expected`, by participant tag (a hash).
     pub(crate) done: String,
     /// Every participant's tag (a set).
@@ -43,7 +41,6 @@ impl Keys {
             fence: key("fence"),
             fence_newest: key("fence-newest"),
             ready: key("ready"),
-            go: key("go"),
             done: key("done"),
             members: key("members"),
             left: key("left"),
@@ -53,7 +50,7 @@ impl Keys {
     }
 
     /// Every key a run may create but the heartbeats (which expire by themselves).
-    pub(crate) fn all(&self) -> [&str; 11] {
+    pub(crate) fn all(&self) -> [&str; 10] {
         [
             &self.config,
             &self.value,
@@ -62,7 +59,6 @@ impl Keys {
             &self.fence,
             &self.fence_newest,
             &self.ready,
-            &self.go,
             &self.done,
             &self.members,
             &self.left,

@@ -139,7 +139,6 @@ impl Run<'_> {
             let ended: u64 = redis::cmd("EXISTS")
                 .arg(&keys.done)
                 .arg(&keys.left)
-                .arg(&keys.go)
                 .query_async(admin)
                 .await
                 .map_err(|e| self.failed(&e))?;
