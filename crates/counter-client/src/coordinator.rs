@@ -29,7 +29,7 @@ use crate::{
     participants::{
         Heartbeat, Met, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after, participant_tag,
     },
-    store::{CoordinationError, Counted, Stop, Store, StoreError, Totals, Worker},
+    store::{Connect, CoordinationError, Counted, Stop, Store, StoreError, Totals, Worker},
 };
 
 /// How often the rendezvous looks at the members in its first second, and the meeting at the end always.
@@ -273,11 +273,11 @@ async fn connect_workers<S: Store>(
     // would overflow it, so they connect a few at a time.
     let connecting = Arc::new(tokio::sync::Semaphore::new(S::CONNECTING_AT_ONCE));
     for index in 0..workers {
-        let connect = store.connect_worker(member, index, start_rx.clone());
+        let connector = store.connector(member, index);
         let (mut start, ready, connecting) = (start_rx.clone(), Arc::clone(&ready), Arc::clone(&connecting));
         tasks.spawn(async move {
             let permit = connecting.acquire_owned().await;
-            let worker = connect.await?;
+            let worker = connector.connect(start.clone()).await?;
             drop(permit);
             ready.fetch_add(1, Ordering::Relaxed);
             let go = start.wait_for(|start| *start != Start::Waiting).await.map(|start| *start).ok();

@@ -6,7 +6,7 @@
 //! at a time, measure, hold, meet the other participants, go, join with one failure policy, meet again, read
 //! the total, leave, report.
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, time::Duration};
 
 use counter_core::{
     config::{Config, Window},
@@ -219,8 +219,19 @@ pub trait Worker: Send + 'static {
     fn run(self) -> impl Future<Output = Result<Counted<Self::Counts>, Self::Error>> + Send;
 }
 
-/// A worker's connecting, on a task of its own.
-pub type Connecting<W, E> = Pin<Box<dyn Future<Output = Result<W, E>> + Send + 'static>>;
+/// What a worker's task carries until it has connected (a client, its settings): small, so that the task's
+/// future, which holds it for its whole life, is no larger than the connecting or the running, whichever is the
+/// larger (what a client costs is measured).
+pub trait Connect: Send + 'static {
+    /// The worker it makes.
+    type Worker: Worker;
+
+    /// Connects and prepares the worker; it starts when `start` says so.
+    fn connect(
+        self,
+        start: watch::Receiver<Start>,
+    ) -> impl Future<Output = Result<Self::Worker, <Self::Worker as Worker>::Error>> + Send;
+}
 
 /// Why the coordination itself failed, whatever the store.
 #[derive(Debug, thiserror::Error)]
@@ -319,6 +330,8 @@ pub trait Store: Sync {
     type Member;
     /// A connected worker.
     type Worker: Worker;
+    /// What a worker's task carries until it has connected.
+    type Connector: Connect<Worker = Self::Worker>;
     /// The server's figures, taken before the clients connect and completed once they have.
     type Probe;
     /// A participant's heartbeat, on a connection of its own.
@@ -347,13 +360,8 @@ pub trait Store: Sync {
     async fn claim(&self, admin: &mut Self::Admin, tag: &str) -> Result<Self::Member, StoreError<Self>>;
     /// The server's figures before the clients connect.
     async fn probe(&self, admin: &mut Self::Admin) -> Result<Self::Probe, StoreError<Self>>;
-    /// Connects worker `index` and prepares it; it starts when `start` says so.
-    fn connect_worker(
-        &self,
-        member: &Self::Member,
-        index: u64,
-        start: watch::Receiver<Start>,
-    ) -> Connecting<Self::Worker, <Self::Worker as Worker>::Error>;
+    /// What worker `index` carries to its task to connect there.
+    fn connector(&self, member: &Self::Member, index: u64) -> Self::Connector;
     /// What a worker's error means for the run (the server's client limit, say).
     async fn worker_failed(&self, admin: &mut Self::Admin, error: <Self::Worker as Worker>::Error) -> StoreError<Self>;
     /// The server's figures once every client is connected.

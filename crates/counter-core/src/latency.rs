@@ -6,18 +6,14 @@ use std::time::Duration;
 /// Buckets: eight per power of two of nanoseconds, up to 2^64.
 const BUCKETS: usize = 64 * 8;
 
-/// A histogram of durations: record each, merge the workers', read quantiles.
-#[derive(Debug, Clone)]
+/// A histogram of durations: record each, merge the workers', read quantiles. Its buckets (4 KiB) are made at
+/// the first request, not before: a client measured before the start (the run's memory snapshot) holds none of
+/// the instrument's own memory.
+#[derive(Debug, Clone, Default)]
 pub struct Latencies {
-    counts: Box<[u64; BUCKETS]>,
+    counts: Option<Box<[u64; BUCKETS]>>,
     total: u64,
     max_ns: u64,
-}
-
-impl Default for Latencies {
-    fn default() -> Self {
-        Latencies { counts: Box::new([0; BUCKETS]), total: 0, max_ns: 0 }
-    }
 }
 
 fn bucket_of(ns: u64) -> usize {
@@ -42,15 +38,18 @@ impl Latencies {
     /// Records one request's latency.
     pub fn record(&mut self, elapsed: Duration) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.counts[bucket_of(ns)] += 1;
+        self.counts.get_or_insert_with(|| Box::new([0; BUCKETS]))[bucket_of(ns)] += 1;
         self.total += 1;
         self.max_ns = self.max_ns.max(ns);
     }
 
     /// Adds another worker's latencies to these.
     pub fn merge(&mut self, other: &Latencies) {
-        for (count, more) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *count += more;
+        if let Some(theirs) = &other.counts {
+            let ours = self.counts.get_or_insert_with(|| Box::new([0; BUCKETS]));
+            for (count, more) in ours.iter_mut().zip(theirs.iter()) {
+                *count += more;
+            }
         }
         self.total += other.total;
         self.max_ns = self.max_ns.max(other.max_ns);
@@ -63,12 +62,10 @@ impl Latencies {
 
     /// The `q` quantile (0 to 1), microseconds: the middle of its bucket.
     pub fn quantile_us(&self, q: f64) -> f64 {
-        if self.total == 0 {
-            return 0.0;
-        }
+        let Some(counts) = self.counts.as_ref().filter(|_| self.total > 0) else { return 0.0 };
         let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
         let mut seen = 0;
-        for (bucket, &count) in self.counts.iter().enumerate() {
+        for (bucket, &count) in counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
                 let (low, high) = (low_of(bucket), low_of(bucket + 1).min(self.max_ns.max(low_of(bucket))));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use counter_client::{
     participants::Reported,
-    store::{Connecting, Entry, NoKeeper, Plan, Roll, RoundTrips, Store, Totals},
+    store::{Connect, Entry, NoKeeper, Plan, Roll, RoundTrips, Store, Totals},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -36,6 +36,27 @@ pub(crate) struct Participant {
     job: Arc<Job>,
 }
 
+/// What a worker's task carries until it has connected.
+pub(crate) struct Connector {
+    connection: tokio_postgres::Config,
+    isolation: Isolation,
+    timeout: std::time::Duration,
+    job: Arc<Job>,
+    /// Its own row (sharded).
+    shard: u64,
+}
+
+impl Connect for Connector {
+    type Worker = Worker;
+
+    async fn connect(self, start: watch::Receiver<Start>) -> Result<Worker, WorkerError> {
+        let Connector { connection, isolation, timeout, job, shard } = self;
+        let client = connect(&connection, isolation, timeout).await?;
+        let reconnect = Reconnect { connection, isolation, patience: reconnect_patience(timeout) };
+        Worker::prepare(client, job, shard, timeout, reconnect, start).await
+    }
+}
+
 /// The server's figures around the clients' connecting.
 #[derive(Default)]
 pub(crate) struct Probe {
@@ -51,6 +72,7 @@ impl Store for Run<'_> {
     type Admin = Client;
     type Member = Participant;
     type Worker = Worker;
+    type Connector = Connector;
     type Probe = Probe;
     type Beat = PostgresBeat;
     type Keeper = NoKeeper;
@@ -101,21 +123,16 @@ impl Store for Run<'_> {
         Ok(Probe { server_pss_before_kib: self.server_pss_kib(), ..Probe::default() })
     }
 
-    fn connect_worker(
-        &self,
-        member: &Participant,
-        index: u64,
-        start: watch::Receiver<Start>,
-    ) -> Connecting<Worker, WorkerError> {
+    fn connector(&self, member: &Participant, index: u64) -> Connector {
         let mut connection = self.connection.clone();
         connection.application_name(format!("{}-{index}", member.prefix));
-        let (isolation, timeout, job) = (self.options.isolation, self.options.timeout, Arc::clone(&member.job));
-        let shard = member.shard_base + index;
-        Box::pin(async move {
-            let client = connect(&connection, isolation, timeout).await?;
-            let reconnect = Reconnect { connection, isolation, patience: reconnect_patience(timeout) };
-            Worker::prepare(client, job, shard, timeout, reconnect, start).await
-        })
+        Connector {
+            connection,
+            isolation: self.options.isolation,
+            timeout: self.options.timeout,
+            job: Arc::clone(&member.job),
+            shard: member.shard_base + index,
+        }
     }
 
     async fn worker_failed(&self, _admin: &mut Client, error: WorkerError) -> Error {

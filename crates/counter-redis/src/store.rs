@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use counter_client::store::{Connecting, Entry, Plan, Roll, RoundTrips, Store, Totals};
+use counter_client::store::{Connect, Entry, Plan, Roll, RoundTrips, Store, Totals};
 use counter_core::{
     config::{Config, ConfigError, Strategy},
     error::RunError,
@@ -41,6 +41,26 @@ pub(crate) struct Member {
     tag: String,
     name_prefix: String,
     job: Arc<Job>,
+}
+
+/// What a worker's task carries until it has connected.
+pub(crate) struct Connector {
+    client: redis::Client,
+    config: redis::AsyncConnectionConfig,
+    job: Arc<Job>,
+    /// Its connection's name, which `CLIENT LIST` shows.
+    name: String,
+    index: u64,
+}
+
+impl Connect for Connector {
+    type Worker = Worker;
+
+    async fn connect(self, start: watch::Receiver<Start>) -> redis::RedisResult<Worker> {
+        let mut connection = self.client.get_multiplexed_async_connection_with_config(&self.config).await?;
+        name_connection(&mut connection, &self.name).await?;
+        Ok(Worker::new(connection, self.job, self.index, start))
+    }
 }
 
 /// The server's figures around the clients' connecting.
@@ -142,6 +162,7 @@ impl Store for Run<'_> {
     type Admin = MultiplexedConnection;
     type Member = Member;
     type Worker = Worker;
+    type Connector = Connector;
     type Probe = Probe;
     type Beat = RedisBeat;
     type Keeper = KeysKeeper;
@@ -195,19 +216,14 @@ impl Store for Run<'_> {
         Ok(Probe { memory_before, memory_with_clients: memory_before, per_connection: 0.0, server_rss_kib: None })
     }
 
-    fn connect_worker(
-        &self,
-        member: &Member,
-        index: u64,
-        start: watch::Receiver<Start>,
-    ) -> Connecting<Worker, redis::RedisError> {
-        let (client, connection_config, job) = (self.client.clone(), self.connection_config(), Arc::clone(&member.job));
-        let name = format!("{}-{index}", member.name_prefix);
-        Box::pin(async move {
-            let mut connection = client.get_multiplexed_async_connection_with_config(&connection_config).await?;
-            name_connection(&mut connection, &name).await?;
-            Ok(Worker::new(connection, job, index, start))
-        })
+    fn connector(&self, member: &Member, index: u64) -> Connector {
+        Connector {
+            client: self.client.clone(),
+            config: self.connection_config(),
+            job: Arc::clone(&member.job),
+            name: format!("{}-{index}", member.name_prefix),
+            index,
+        }
     }
 
     async fn worker_failed(&self, admin: &mut MultiplexedConnection, error: redis::RedisError) -> Error {
