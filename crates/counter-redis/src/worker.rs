@@ -401,11 +401,12 @@ impl Worker {
             let (holder, ttl_left, drawn): (Option<String>, i64, redis::Value) =
                 pipe.query_async(&mut self.connection).await?;
             self.tally.round_trip(started.elapsed());
+            // Every draw counts a reset it found, whether or not this attempt took the lock.
+            let (token, reset): (i64, i64) =
+                if fence { redis::FromRedisValue::from_redis_value(drawn)? } else { (0, 0) };
+            self.tally.own.fence_resets += u64::from(reset == 1);
             let Some(holder) = holder else {
                 self.note_expired_holders(&waited_for);
-                let (token, reset): (i64, i64) =
-                    if fence { redis::FromRedisValue::from_redis_value(drawn)? } else { (0, 0) };
-                self.tally.own.fence_resets += u64::from(reset == 1);
                 return Ok(Some(token));
             };
             self.tally.own.lock_waits += 1;
