@@ -144,37 +144,7 @@ impl conformance::Server for TestServer {
     }
 }
 
-#[test]
-fn a_password_never_appears_in_what_is_printed_or_written() {
-    if !have_redis("a_password_never_appears_in_what_is_printed_or_written") {
-        return;
-    }
-    conformance::a_password_never_appears_in_what_is_printed_or_written(&TestServer::start("redis-password", &[]));
-}
-
-#[test]
-fn a_short_timeout_does_not_fail_the_rendezvous() {
-    if !have_redis("a_short_timeout_does_not_fail_the_rendezvous") {
-        return;
-    }
-    conformance::a_short_timeout_does_not_fail_the_rendezvous(&TestServer::start("redis-short", &[]));
-}
-
-#[test]
-fn a_participant_killed_in_the_rendezvous_ends_the_wait() {
-    if !have_redis("a_participant_killed_in_the_rendezvous_ends_the_wait") {
-        return;
-    }
-    conformance::a_participant_killed_in_the_rendezvous_ends_the_wait(&TestServer::start("redis-killed-early", &[]));
-}
-
-#[test]
-fn connections_killed_mid_run_are_survived_and_cleaned_up() {
-    if !have_redis("connections_killed_mid_run_are_survived_and_cleaned_up") {
-        return;
-    }
-    conformance::connections_killed_mid_run_are_survived_and_cleaned_up(&TestServer::start("redis-killed", &[]));
-}
+tests::conformance_suite!(have_redis, || TestServer::start("redis-conformance", &[]));
 
 /// Private servers still running, and their folders still there, of the binary run as `pid`.
 fn leftovers_of(pid: u32) -> Vec<String> {

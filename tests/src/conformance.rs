@@ -13,6 +13,34 @@ use counter_core::report::{RunReport, Verdict};
 
 use crate::{KillOnDrop, Scratch, command, signal_pid, stderr_of, wait_timeout};
 
+/// Every test of the suite, as a `#[test]` each in the calling test file: `can_run(test_name)` says whether the
+/// store can run here (printing its one skip line if not), and `server()` makes a fresh test server of its kind.
+/// A test added to the suite is added here once, and every store runs it.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($can_run:expr, $server:expr) => {
+        $crate::conformance_suite!(
+            @tests $can_run,
+            $server,
+            a_password_never_appears_in_what_is_printed_or_written,
+            a_short_timeout_does_not_fail_the_rendezvous,
+            a_participant_killed_in_the_rendezvous_ends_the_wait,
+            connections_killed_mid_run_are_survived_and_cleaned_up
+        );
+    };
+    (@tests $can_run:expr, $server:expr, $($test:ident),+) => {
+        $(
+            #[test]
+            fn $test() {
+                if !($can_run)(stringify!($test)) {
+                    return;
+                }
+                $crate::conformance::$test(&($server)());
+            }
+        )+
+    };
+}
+
 /// Passwords as users write them: spaces, quotes, `@`, `=`, `%`, `&`, `/`, `:` and non-ASCII; each also tried in
 /// parts (a space-separated part must not leak either).
 pub const PASSWORDS: [&str; 6] =

@@ -359,37 +359,7 @@ impl Served {
     }
 }
 
-#[test]
-fn a_password_never_appears_in_what_is_printed_or_written() {
-    if !have_postgres("a_password_never_appears_in_what_is_printed_or_written") {
-        return;
-    }
-    conformance::a_password_never_appears_in_what_is_printed_or_written(&Served::start());
-}
-
-#[test]
-fn a_short_timeout_does_not_fail_the_rendezvous() {
-    if !have_postgres("a_short_timeout_does_not_fail_the_rendezvous") {
-        return;
-    }
-    conformance::a_short_timeout_does_not_fail_the_rendezvous(&Served::start());
-}
-
-#[test]
-fn a_participant_killed_in_the_rendezvous_ends_the_wait() {
-    if !have_postgres("a_participant_killed_in_the_rendezvous_ends_the_wait") {
-        return;
-    }
-    conformance::a_participant_killed_in_the_rendezvous_ends_the_wait(&Served::start());
-}
-
-#[test]
-fn connections_killed_mid_run_are_survived_and_cleaned_up() {
-    if !have_postgres("connections_killed_mid_run_are_survived_and_cleaned_up") {
-        return;
-    }
-    conformance::connections_killed_mid_run_are_survived_and_cleaned_up(&Served::start());
-}
+tests::conformance_suite!(have_postgres, Served::start);
 
 #[test]
 fn serve_keeps_one_cluster_for_many_runs_until_its_input_closes() {
