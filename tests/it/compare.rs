@@ -4,44 +4,28 @@ use counter_core::model::Model;
 use serde_json::Value;
 use tests::{Scratch, binary, ps_rss_sum, smaps_rollup_sum, start_held, within_5_percent};
 
-fn compare(scratch: &Scratch, args: &[&str]) -> std::process::Output {
-    // The memory probe (a thousand processes, three times) only where a test reads it.
-    let probe: &[&str] = if args.contains(&"--probe-pairs") { &[] } else { &["--probe-pairs", "0"] };
-    scratch
-        .xtask()
-        .arg("compare")
-        .args(["--profile", "dev", "--repeats", "1", "--warmup", "0", "--row-budget", "0s"])
-        .args(probe)
-        .args(args)
-        .output()
-        .expect("xtask runs")
-}
-
 #[test]
 fn compare_tabulates_every_row_and_exports_it() {
     let scratch = Scratch::new("ok");
     let (json, csv, markdown) = (scratch.file("r.json"), scratch.file("r.csv"), scratch.file("r.md"));
-    let output = compare(
-        &scratch,
-        &[
-            "--models",
-            "threads,processes,async",
-            "--workers",
-            "3",
-            "--increments",
-            "50",
-            "--work",
-            "none",
-            "--export-json",
-            json.to_str().unwrap(),
-            "--export-csv",
-            csv.to_str().unwrap(),
-            "--export-markdown",
-            markdown.to_str().unwrap(),
-            "--probe-pairs",
-            "1",
-        ],
-    );
+    let output = scratch.compare(&[
+        "--models",
+        "threads,processes,async",
+        "--workers",
+        "3",
+        "--increments",
+        "50",
+        "--work",
+        "none",
+        "--export-json",
+        json.to_str().unwrap(),
+        "--export-csv",
+        csv.to_str().unwrap(),
+        "--export-markdown",
+        markdown.to_str().unwrap(),
+        "--probe-pairs",
+        "1",
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for model in ["threads", "processes", "async"] {
@@ -94,23 +78,20 @@ fn compare_tabulates_every_row_and_exports_it() {
 fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
     let scratch = Scratch::new("failed");
     let json = scratch.file("r.json");
-    let output = compare(
-        &scratch,
-        &[
-            "--models",
-            "threads,async",
-            "--syncs",
-            "atomic",
-            "--workers",
-            "100000",
-            "--increments",
-            "1",
-            "--work",
-            "none",
-            "--export-json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let output = scratch.compare(&[
+        "--models",
+        "threads,async",
+        "--syncs",
+        "atomic",
+        "--workers",
+        "100000",
+        "--increments",
+        "1",
+        "--work",
+        "none",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("FAILED"), "{stdout}");
@@ -126,7 +107,7 @@ fn a_failed_frontend_is_a_failed_row_and_a_non_zero_exit() {
 #[test]
 fn compare_refuses_bad_flags() {
     let scratch = Scratch::new("compare-refuses-bad-flags");
-    let output = compare(&scratch, &["--models", "fibers"]);
+    let output = scratch.compare(&["--models", "fibers"]);
     assert_eq!(output.status.code(), Some(2));
     let models = format!("[possible values: {}]", Model::ALL.map(Model::name).join(", "));
     assert!(String::from_utf8_lossy(&output.stderr).contains(&models), "every model, from the one list");
@@ -180,27 +161,24 @@ fn the_external_sampler_agrees_with_ps_and_smaps_rollup() {
 fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
     let scratch = Scratch::new("starts");
     let json = scratch.file("r.json");
-    let output = compare(
-        &scratch,
-        &[
-            "--starts",
-            "fork,forkserver,spawn",
-            "--models",
-            "processes,async",
-            "--syncs",
-            "atomic",
-            "--workers",
-            "3",
-            "--increments",
-            "20",
-            "--work",
-            "none",
-            "--probe-pairs",
-            "1",
-            "--export-json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let output = scratch.compare(&[
+        "--starts",
+        "fork,forkserver,spawn",
+        "--models",
+        "processes,async",
+        "--syncs",
+        "atomic",
+        "--workers",
+        "3",
+        "--increments",
+        "20",
+        "--work",
+        "none",
+        "--probe-pairs",
+        "1",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -224,25 +202,22 @@ fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
 fn compare_adds_pooled_rows_when_asked() {
     let scratch = Scratch::new("pool");
     let json = scratch.file("r.json");
-    let output = compare(
-        &scratch,
-        &[
-            "--pool",
-            "2",
-            "--models",
-            "threads,processes,async",
-            "--syncs",
-            "atomic",
-            "--workers",
-            "6",
-            "--increments",
-            "10",
-            "--work",
-            "none",
-            "--export-json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let output = scratch.compare(&[
+        "--pool",
+        "2",
+        "--models",
+        "threads,processes,async",
+        "--syncs",
+        "atomic",
+        "--workers",
+        "6",
+        "--increments",
+        "10",
+        "--work",
+        "none",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = document["rows"].as_array().unwrap();
@@ -436,26 +411,23 @@ fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
     }
     let scratch = Scratch::new("unavailable");
     let json = scratch.file("r.json");
-    let output = compare(
-        &scratch,
-        &[
-            "--with-python",
-            "--python",
-            "python3",
-            "--models",
-            "threads",
-            "--syncs",
-            "racy,optimistic",
-            "--workers",
-            "2",
-            "--increments",
-            "10",
-            "--work",
-            "none",
-            "--export-json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let output = scratch.compare(&[
+        "--with-python",
+        "--python",
+        "python3",
+        "--models",
+        "threads",
+        "--syncs",
+        "racy,optimistic",
+        "--workers",
+        "2",
+        "--increments",
+        "10",
+        "--work",
+        "none",
+        "--export-json",
+        json.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -473,35 +445,6 @@ fn a_python_row_without_the_strategy_says_so_and_is_not_a_failure() {
     assert!(
         optimistic.iter().any(|row| row["unavailable"].as_str().is_some_and(|why| why.contains("compare-and-swap")))
     );
-}
-
-#[test]
-fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
-    let scratch = Scratch::new("redis-rows");
-    let json = scratch.file("r.json");
-    let args = ["--models", "redis", "--syncs", "racy,atomic,optimistic", "--workers", "3", "--increments", "20"];
-    let export = ["--work", "none", "--probe-pairs", "1", "--export-json", json.to_str().unwrap()];
-    if !tests::have_tool("redis-server") {
-        // Without a server to start, the rows are skipped with one line, and nothing fails.
-        let output = compare(&scratch, &[&args[..], &export[..]].concat());
-        assert!(output.status.success());
-        assert!(String::from_utf8_lossy(&output.stderr).contains("the redis rows are skipped"));
-        tests::skip("compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started", "redis-server");
-        return;
-    }
-    let output = compare(&scratch, &[&args[..], &export[..]].concat());
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let rows = document["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    for row in rows {
-        assert_eq!(row["label"], "redis");
-        if row["sync"] != "racy" {
-            assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
-        }
-    }
-    assert!(stdout.contains("Memory per extra redis client (1 pairs of runs with 1 and 1000 clients)"), "{stdout}");
 }
 
 #[test]
@@ -542,7 +485,7 @@ fn too_wide(text: &str, width: usize) -> Vec<String> {
 #[test]
 fn every_line_fits_80_columns_piped_and_in_an_80_column_terminal() {
     let scratch = Scratch::new("eighty-columns");
-    // Piped: 80 columns. The redis rows need a server: the models that run everywhere are enough for the shape.
+    // Piped: 80 columns. The server rows need a server: the models that run everywhere are enough for the shape.
     let compare =
         ["compare", "--profile", "dev", "--models", "threads,processes,async", "--repeats", "1", "--warmup", "0"];
     let quick = ["--row-budget", "0s", "--probe-pairs", "1", "--increments", "20", "--work", "sleep:1ms", "--wide"];
@@ -597,38 +540,4 @@ fn strip_escapes(text: &str) -> String {
         }
     }
     out
-}
-
-#[test]
-fn postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differs() {
-    let test = "postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differs";
-    if !tests::runnable(test, Model::Postgres.binary()) {
-        return;
-    }
-    let scratch = Scratch::new("postgres-rows");
-    let json = scratch.file("p.json");
-    let args = ["--models", "postgres", "--syncs", "racy,atomic", "--workers", "5", "--increments", "100"];
-    let output = compare(&scratch, &[&args[..], &["--work", "none", "--export-json", json.to_str().unwrap()]].concat());
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let rows = document["rows"].as_array().unwrap();
-    let labels: Vec<(&str, &str)> =
-        rows.iter().map(|row| (row["label"].as_str().unwrap(), row["sync"].as_str().unwrap())).collect();
-    assert_eq!(
-        labels,
-        [
-            ("postgres", "racy"),
-            ("postgres", "atomic"),
-            ("postgres repeatable-read", "racy"),
-            ("postgres serializable", "racy")
-        ]
-    );
-    for row in &rows[2..] {
-        // Exact, because the server refused what would have lost an update, and the sentence says so.
-        assert_eq!(row["final_median"].as_f64(), Some(500.0), "{row}");
-        assert!(row["refused_median"].as_f64().unwrap() > 0.0, "{row}");
-    }
-    let said = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(said.contains("racy on postgres serializable lost no update in 1 run: the server refused"), "{said}");
 }

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use counter_core::report::RunReport;
+use counter_core::{catalog, model::Model, report::RunReport};
 use tests::{
     binary, can_run, nobody_processes, process_exists, run, run_as_nobody, shm_entries, signal_pid, start_held,
     stderr_of,
@@ -288,9 +288,12 @@ fn coordinators_that_are_all_pid_1_never_clash() {
 /// A deadline the clock cannot keep (the runtime's timer counts whole milliseconds) is refused, naming it.
 #[test]
 fn a_deadline_shorter_than_the_clock_can_keep_is_refused() {
-    for (bin, flag) in
-        [("counter-redis", "--timeout"), ("counter-redis", "--lock-ttl"), ("counter-postgres", "--timeout")]
-    {
+    let stores = Model::ALL.into_iter().filter(|&model| catalog::of(model).server.is_some());
+    let flags = stores.flat_map(|model| {
+        let lease = model.lock_expires().then_some((model.binary(), "--lock-ttl"));
+        std::iter::once((model.binary(), "--timeout")).chain(lease)
+    });
+    for (bin, flag) in flags {
         for value in ["1us", "999us", "0s"] {
             let output = run(bin, &[&[flag, value][..], TINY].concat());
             let stderr = stderr_of(&output);
@@ -322,7 +325,8 @@ fn an_export_into_a_missing_folder_is_refused_and_makes_nothing() {
 /// gone.
 #[test]
 fn serve_ended_by_a_signal_exits_130_or_143() {
-    for bin in ["counter-redis", "counter-postgres"] {
+    let stores = Model::ALL.into_iter().filter(|&model| catalog::of(model).server.is_some());
+    for bin in stores.map(Model::binary) {
         if !tests::runnable("serve_ended_by_a_signal_exits_130_or_143", bin) {
             continue;
         }
@@ -333,7 +337,7 @@ fn serve_ended_by_a_signal_exits_130_or_143() {
             let mut line = String::new();
             let stdout = served.0.stdout.take().unwrap();
             std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-            assert!(line.starts_with("host=") || line.starts_with("unix://"), "{bin}: {line}");
+            assert!(!line.trim().is_empty(), "{bin}: no address");
             signal_pid(served.0.id() as i32, signal);
             let status = tests::wait_timeout(&mut served.0, Duration::from_secs(20));
             assert_eq!(status.code(), Some(code), "{bin}, signal {signal}");

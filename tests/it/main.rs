@@ -12,7 +12,6 @@ mod pool;
 mod processes;
 mod python;
 mod readme;
-mod redis;
 mod report;
 mod start_methods;
 mod sweep;

@@ -48,13 +48,13 @@ pub const PASSWORDS: [&str; 6] =
 
 /// A server of a store's kind, held by a test, and how that store's binary reaches it.
 pub trait Server {
-    /// The store's binary (`counter-redis`).
+    /// The store's binary.
     fn bin(&self) -> &'static str;
-    /// The flag that names a server (`--redis`).
+    /// The flag that names a server.
     fn flag(&self) -> &'static str;
     /// The model's name, as `cargo xtask compare --models` takes it.
     fn model(&self) -> &'static str;
-    /// The variable a password may come from, as the store's own tools read it (`REDISCLI_AUTH`).
+    /// The variable a password may come from, as the store's own tools read it.
     fn password_variable(&self) -> &'static str;
     /// How the binary reaches the server, without a password.
     fn url(&self) -> String;
@@ -141,7 +141,8 @@ pub fn a_password_never_appears_in_what_is_printed_or_written(server: &dyn Serve
     let url = server.urls_with_password(password).remove(0);
     let output = scratch
         .xtask()
-        .args(["compare", "--profile", "dev", "--models", server.model(), server.flag(), &url])
+        .args(["compare", "--profile", "dev", "--models", server.model(), "--server"])
+        .arg(format!("{}={url}", server.model()))
         .args(["--repeats", "1", "--warmup", "0", "--probe-pairs", "0", "--syncs", "atomic", "--increments", "1"])
         .args(["--export-json", scratch.file("e.json").to_str().unwrap()])
         .args(["--export-html", scratch.file("e.html").to_str().unwrap()])

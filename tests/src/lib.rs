@@ -482,6 +482,19 @@ impl Scratch {
         command.env("COUNTER_LAB_RESULTS", self.file("results")).stdin(Stdio::null());
         command
     }
+
+    /// `cargo xtask compare` with the debug binaries, one repeat, no warm-up, no time budget per row, and the
+    /// memory probe only where `args` ask for it (a thousand processes, three times): its output.
+    pub fn compare(&self, args: &[&str]) -> std::process::Output {
+        let probe: &[&str] = if args.contains(&"--probe-pairs") { &[] } else { &["--probe-pairs", "0"] };
+        output_of(
+            self.xtask()
+                .arg("compare")
+                .args(["--profile", "dev", "--repeats", "1", "--warmup", "0", "--row-budget", "0s"])
+                .args(probe)
+                .args(args),
+        )
+    }
 }
 
 /// Summed `key` (such as `Pss`) of `/proc/<pid>/smaps_rollup` over `pids`, KiB, read directly.

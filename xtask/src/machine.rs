@@ -27,7 +27,7 @@ pub struct Machine {
     /// `python3 --version`, if there is one.
     pub python: Option<String>,
     /// The servers of the models that keep their counter in one, with their versions, as found on the `PATH`
-    /// (`redis-server 7.0.15`); a server that is not there is left out.
+    /// (`<program> 7.0.15`); a server that is not there is left out.
     #[serde(default)]
     pub servers: Vec<String>,
 }
@@ -52,7 +52,7 @@ impl Machine {
             rustc: version_of("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
             tokio: locked_version("tokio").unwrap_or_else(|| "unknown".to_owned()),
             python: version_of("python3", &["--version"]),
-            servers: crate::models::DESCRIPTIONS
+            servers: counter_core::catalog::DESCRIPTIONS
                 .iter()
                 .filter_map(|description| description.server.as_ref())
                 .filter_map(|server| Some(format!("{} {}", server.program, server_version(server.program)?)))

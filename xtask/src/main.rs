@@ -41,8 +41,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run every model's frontend (threads, processes, async tasks, Redis and PostgreSQL clients) on one workload
-    /// and tabulate the results and the memory footprint side by side
+    /// Run every model's frontend (threads, processes, async tasks, clients of each server) on one workload and
+    /// tabulate the results and the memory footprint side by side
     Compare(compare::Args),
     /// Measure each model's memory at a range of worker counts, fit the cost of one more worker, and plot it
     Sweep(sweep::Args),

@@ -1,243 +1,85 @@
-//! Everything `compare`, `sweep`, the memory probe and the page need to know about a model, in one
-//! [`Description`] per model: its binary's flags, whether it can run here (and the one line that says why not),
-//! its start methods, its pool, the scenario overrides it needs, its probe and sweep sizes, and the few sentences
-//! that only it can say. The orchestrators loop over the descriptions and never ask which model they hold.
+//! The models a task runs, as the command line asks for them: which (`--models`), on which servers
+//! (`--server MODEL=URL`), and which of them can run here. What the tools know of each model is its
+//! [`Description`] in `counter_core::catalog`; nothing here names one.
 
-use counter_core::{
-    child::on_path,
-    config::Strategy,
-    model::{Model, StartMethod},
-};
+pub use counter_core::catalog::of;
+use counter_core::model::Model;
 
-/// Servers given on the command line, for the models that keep their counter in one (`--redis URL`,
-/// `--postgres URL`); the
-/// models without one start a private server per run, or need none.
+use crate::usage::Usage;
+
+/// Servers given on the command line, for the models that keep their counter in one; the models without one
+/// start a private server per run, or need none.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServerArgs {
-    /// A Redis server for the redis rows (redis:// or unix:// URL) instead of a private one per run
-    #[arg(long, value_name = "URL")]
-    redis: Option<String>,
-
-    /// A PostgreSQL server for the postgres rows (postgresql:// URL or key=value string) instead of a private one
-    #[arg(long, value_name = "URL")]
-    postgres: Option<String>,
+    /// A server for one model's rows instead of a private one per run, as MODEL=URL (the URL as the model's
+    /// binary takes it); once per model
+    #[arg(long = "server", value_name = "MODEL=URL")]
+    given: Vec<String>,
 }
 
 impl ServerArgs {
     /// These, with `url` as `model`'s server.
-    pub fn with(mut self, model: Model, url: String) -> ServerArgs {
-        match model {
-            Model::Redis => self.redis = Some(url),
-            Model::Postgres => self.postgres = Some(url),
-            _ => {}
-        }
+    pub fn with(mut self, model: Model, url: &str) -> ServerArgs {
+        self.given.retain(|given| model_of(given) != Some(Ok(model)));
+        self.given.push(format!("{}={url}", model.name()));
         self
     }
 
     /// The server given for `model`, if one was.
     pub fn url(&self, model: Model) -> Option<&str> {
-        let given = [(Model::Redis, self.redis.as_deref()), (Model::Postgres, self.postgres.as_deref())];
-        given.into_iter().find(|(named, _)| *named == model).and_then(|(_, url)| url)
+        self.given
+            .iter()
+            .find(|given| model_of(given) == Some(Ok(model)))
+            .and_then(|given| given.split_once('='))
+            .map(|(_, url)| url)
+    }
+
+    /// Every `--server` names a model with a server, once: else what is wrong, never showing a URL (it may hold
+    /// a password).
+    pub fn check(&self) -> Result<(), Usage> {
+        let with_servers: Vec<&str> =
+            Model::ALL.iter().filter(|&&model| of(model).server.is_some()).map(|model| model.name()).collect();
+        let mut seen = Vec::new();
+        for given in &self.given {
+            let name = match model_of(given) {
+                Some(Ok(model)) if of(model).server.is_some() => {
+                    if seen.contains(&model) {
+                        return Err(Usage(format!("--server {}=...: given twice; once per model", model.name())));
+                    }
+                    seen.push(model);
+                    continue;
+                }
+                Some(Ok(model)) => model.name().to_owned(),
+                // A word is shown; anything else may be part of a URL, and a password with it.
+                Some(Err(name)) if name.len() <= 20 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') => {
+                    name
+                }
+                Some(Err(name)) => format!("<{} characters, not shown>", name.chars().count()),
+                None => format!("<{} characters without '=', not shown>", given.chars().count()),
+            };
+            return Err(Usage(format!(
+                "invalid --server '{name}=...': MODEL=URL is expected, MODEL one of {}",
+                with_servers.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether `model` can run here, or the one line that says why not.
+    pub fn available(&self, model: Model) -> Result<(), String> {
+        of(model).available(self.url(model))
+    }
+
+    /// The flags every run of `model` gets: the server given for it, if any.
+    pub fn flags(&self, model: Model) -> Vec<String> {
+        of(model).server_flags(self.url(model))
     }
 }
 
-/// A model whose step is slow: the increments its rows get in the default scenarios, and why in words.
-#[derive(Debug, Clone, Copy)]
-pub struct SlowStep {
-    /// In `io-like` (a short sleep before each step).
-    pub io_like: u64,
-    /// In `cpu-contended` (no work, a million increments for the others).
-    pub contended: u64,
-    /// Why, for the table: `a round trip per step`.
-    pub why: &'static str,
-}
-
-/// What the tools know about one model.
-#[derive(Debug)]
-pub struct Description {
-    /// The model.
-    pub model: Model,
-    /// The server its counter lives in, when it has one: the flag that names one, and the program that a
-    /// private one needs on the `PATH`.
-    pub server: Option<Server>,
-    /// The flag that picks how a worker is started, when the model has several ways.
-    pub start_flag: Option<&'static str>,
-    /// Fewer increments per worker in the default scenarios, when each step is a round trip or more and the
-    /// scenario's own would keep the comparison from ending within a minute; such rows are timed among
-    /// themselves, and the table says why.
-    pub slow_step: Option<SlowStep>,
-    /// The flag that makes its binary serve a private server for many runs (and print the value of its server
-    /// flag), when a server of its own costs each run a second or more.
-    pub serve_flag: Option<&'static str>,
-    /// The figure in its reports' extension that counts the transactions its server refused as conflicting
-    /// (and the run made again), where a server does that.
-    pub refusals_figure: Option<&'static str>,
-    /// Rows a comparison adds for this model beside its plain ones, where a setting of its own changes the
-    /// outcome (PostgreSQL's isolation levels).
-    pub extra_rows: &'static [ExtraRows],
-    /// Workers in the probe's larger run: enough that one more worker stands above page granularity.
-    pub probe_workers: u64,
-    /// Worker counts of a sweep, and of a quick one.
-    pub sweep_counts: (&'static [u64], &'static [u64]),
-    /// The figure in its reports' extension that says what its server holds for the clients, bytes, and what it
-    /// is in words.
-    pub server_memory_figure: Option<(&'static str, &'static str)>,
-    /// Why a racy row of this model lost nothing, when the model itself rules a loss out there (no work
-    /// inside the read-modify-write can be interrupted on one thread).
-    pub racy_cannot_lose: Option<&'static str>,
-    /// Its workers are processes: summed RSS counts what they share once per process, and the memory
-    /// sentences set one such worker against the others.
-    pub workers_are_processes: bool,
-}
-
-/// Rows of a model run with flags of its own: labelled `<model> <label>`, for the strategies named.
-#[derive(Debug)]
-pub struct ExtraRows {
-    /// What the rows are called after the model's name.
-    pub label: &'static str,
-    /// The flags that make them.
-    pub flags: &'static [&'static str],
-    /// The strategies whose outcome the flags change.
-    pub syncs: &'static [Strategy],
-}
-
-/// The server a model keeps its counter in.
-#[derive(Debug)]
-pub struct Server {
-    /// The flag that points the binary at a server (`--redis`).
-    pub flag: &'static str,
-    /// The program a private server needs on the `PATH`, and how to install it.
-    pub program: &'static str,
-    /// The command that installs it.
-    pub install: &'static str,
-    /// A folder of versions where packages put the program off the `PATH` (`<folder>/<version>/bin/<program>`).
-    pub versions_under: Option<&'static str>,
-}
-
-impl Server {
-    /// Whether the program is here, on the `PATH` or where its packages put it.
-    pub fn found(&self) -> bool {
-        on_path(self.program).is_some()
-            || self.versions_under.and_then(|folder| std::fs::read_dir(folder).ok()).is_some_and(|versions| {
-                versions.flatten().any(|version| version.path().join("bin").join(self.program).is_file())
-            })
-    }
-}
-
-/// One description per model, in the order of [`Model::ALL`].
-pub const DESCRIPTIONS: [Description; 5] = [
-    Description {
-        model: Model::Threads,
-        server: None,
-        start_flag: None,
-        slow_step: None,
-        serve_flag: None,
-        extra_rows: &[],
-        refusals_figure: None,
-        probe_workers: 1000,
-        sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
-        server_memory_figure: None,
-        racy_cannot_lose: None,
-        workers_are_processes: false,
-    },
-    Description {
-        model: Model::Processes,
-        server: None,
-        start_flag: Some("--start"),
-        slow_step: None,
-        serve_flag: None,
-        extra_rows: &[],
-        refusals_figure: None,
-        probe_workers: 1000,
-        sweep_counts: (&[1, 10, 100, 1_000, 10_000], &[1, 10, 100]),
-        server_memory_figure: None,
-        racy_cannot_lose: None,
-        workers_are_processes: true,
-    },
-    Description {
-        model: Model::Async,
-        server: None,
-        start_flag: None,
-        slow_step: None,
-        serve_flag: None,
-        extra_rows: &[],
-        refusals_figure: None,
-        // A task is a few hundred bytes: a thousand of them are lost in page granularity.
-        probe_workers: 100_000,
-        sweep_counts: (&[1, 10, 100, 1_000, 10_000, 100_000, 1_000_000], &[1, 1_000, 10_000]),
-        server_memory_figure: None,
-        racy_cannot_lose: Some(
-            "on one thread, a task cannot be interrupted between a read and its write unless an await sits there",
-        ),
-        workers_are_processes: false,
-    },
-    Description {
-        model: Model::Redis,
-        server: Some(Server {
-            flag: "--redis",
-            program: "redis-server",
-            install: "apt-get install redis-server",
-            versions_under: None,
-        }),
-        start_flag: None,
-        // Its lock is a lease (SET NX PX): it expires under a holder that pauses past it.
-        // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
-        slow_step: Some(SlowStep { io_like: 50, contended: 250, why: "a round trip per step" }),
-        serve_flag: None,
-        extra_rows: &[],
-        refusals_figure: None,
-        probe_workers: 1000,
-        // A connection holds a descriptor here and one in the server: a few thousand is what a server expects.
-        sweep_counts: (&[1, 10, 100, 1_000, 3_000], &[1, 10, 100]),
-        server_memory_figure: Some(("server_memory_added_bytes", "the server's used_memory")),
-        racy_cannot_lose: None,
-        workers_are_processes: false,
-    },
-    Description {
-        model: Model::Postgres,
-        server: Some(Server {
-            flag: "--postgres",
-            program: "postgres",
-            install: "apt-get install postgresql",
-            // Debian's layout: /usr/lib/postgresql/15/bin/postgres.
-            versions_under: Some("/usr/lib/postgresql"),
-        }),
-        start_flag: None,
-        // A transaction is a few round trips and a commit: a few thousand a second on one row.
-        slow_step: Some(SlowStep { io_like: 50, contended: 50, why: "a transaction per step" }),
-        // initdb alone takes 0.6 s here: the comparison's runs share one cluster.
-        serve_flag: Some("--serve"),
-        refusals_figure: Some("serialization_failures"),
-        // The lost update at read committed, refused and made again at the stricter levels.
-        extra_rows: &[
-            ExtraRows {
-                label: "repeatable-read",
-                flags: &["--isolation", "repeatable-read"],
-                syncs: &[Strategy::Racy],
-            },
-            ExtraRows { label: "serializable", flags: &["--isolation", "serializable"], syncs: &[Strategy::Racy] },
-        ],
-        probe_workers: 100,
-        // Each connection is a server process: a few hundred is what a server is configured for.
-        sweep_counts: (&[1, 10, 100, 300], &[1, 10, 30]),
-        server_memory_figure: Some(("server_pss_added_bytes", "the server's PSS (its processes, a backend each)")),
-        racy_cannot_lose: None,
-        workers_are_processes: false,
-    },
-];
-
-// Every model has its description, in the list's order, or xtask does not build.
-const _: () = {
-    let mut index = 0;
-    while index < Model::ALL.len() {
-        assert!(Model::ALL[index] as usize == index && DESCRIPTIONS[index].model as usize == index);
-        index += 1;
-    }
-};
-
-/// The description of `model`.
-pub fn of(model: Model) -> &'static Description {
-    &DESCRIPTIONS[model as usize]
+/// The model a `MODEL=URL` names: `None` without `=`, `Err` with a name that is no model's.
+fn model_of(given: &str) -> Option<Result<Model, String>> {
+    let (name, _) = given.split_once('=')?;
+    Some(Model::ALL.into_iter().find(|model| model.name() == name).ok_or_else(|| name.to_owned()))
 }
 
 /// The models asked for, or every model when none was named.
@@ -245,63 +87,28 @@ pub fn asked(models: &[Model]) -> Vec<Model> {
     if models.is_empty() { Model::ALL.to_vec() } else { models.to_vec() }
 }
 
-impl Description {
-    /// Whether the model can run here, or the one line that says why not and how to change that.
-    pub fn available(&self, servers: &ServerArgs) -> Result<(), String> {
-        let Some(server) = &self.server else { return Ok(()) };
-        if servers.url(self.model).is_some() || server.found() {
-            return Ok(());
-        }
-        Err(format!(
-            "no {} found and no {} URL: the {} rows are skipped ({})",
-            server.program,
-            server.flag,
-            self.model.name(),
-            server.install
-        ))
-    }
-
-    /// The flags every run of the model gets: the server given, if any.
-    pub fn server_flags(&self, servers: &ServerArgs) -> Vec<String> {
-        match (&self.server, servers.url(self.model)) {
-            (Some(server), Some(url)) => vec![server.flag.to_owned(), url.to_owned()],
-            _ => Vec::new(),
-        }
-    }
-
-    /// The variants of the model to run: one per start method in `starts` (with its label and flags) when the
-    /// model has start methods and some were asked for, else the model alone.
-    pub fn variants(&self, starts: &[StartMethod]) -> Vec<(Option<StartMethod>, Vec<String>)> {
-        match self.start_flag {
-            Some(flag) if !starts.is_empty() => {
-                starts.iter().map(|&start| (Some(start), vec![flag.to_owned(), start.name().to_owned()])).collect()
-            }
-            _ => vec![(None, Vec::new())],
-        }
-    }
-}
-
 /// `args` fit to record: the value of every flag that names a server (it may hold a password, in any shape)
 /// replaced by [`counter_core::secrets::NOT_SHOWN`].
 pub fn conceal_servers(args: &[String]) -> Vec<String> {
-    let flags: Vec<&str> =
-        DESCRIPTIONS.iter().filter_map(|description| description.server.as_ref()).map(|server| server.flag).collect();
+    let flags: Vec<&str> = counter_core::catalog::server_flags().chain(["--server"]).collect();
     counter_core::secrets::conceal_values(args, &flags)
 }
 
-/// `models` less those that cannot run here, each of those said in one line.
-pub fn runnable(models: &[Model], servers: &ServerArgs) -> Vec<Model> {
-    models
+/// `models` less those that cannot run here, each of those said in one line; an error if a server given is
+/// no model's.
+pub fn runnable(models: &[Model], servers: &ServerArgs) -> Result<Vec<Model>, Usage> {
+    servers.check()?;
+    Ok(models
         .iter()
         .copied()
-        .filter(|&model| match of(model).available(servers) {
+        .filter(|&model| match servers.available(model) {
             Ok(()) => true,
             Err(why) => {
                 crate::output::note(&format!("xtask: {why}"));
                 false
             }
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -309,36 +116,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_model_has_its_one_description_in_the_list_s_order() {
-        let described: Vec<Model> = DESCRIPTIONS.iter().map(|description| description.model).collect();
-        assert_eq!(described, Model::ALL);
-        for model in Model::ALL {
-            assert_eq!(of(model).model, model);
+    fn servers_are_given_per_model_and_checked_without_showing_a_url() {
+        let servers = |given: &[&str]| ServerArgs { given: given.iter().map(|&s| s.to_owned()).collect() };
+        let with_server: Vec<Model> = Model::ALL.into_iter().filter(|&model| of(model).server.is_some()).collect();
+        for &model in &with_server {
+            let url = "store://user:Secret%20pw@127.0.0.1:1";
+            let given = servers(&[&format!("{}={url}", model.name())]);
+            assert!(given.check().is_ok());
+            assert_eq!(given.url(model), Some(url));
+            assert!(given.available(model).is_ok());
+            assert_eq!(given.flags(model)[1], url);
+            let twice = servers(&[&format!("{}=a", model.name()), &format!("{}=b", model.name())]);
+            assert!(twice.check().unwrap_err().0.contains("twice"));
+            assert_eq!(ServerArgs::default().with(model, "x").with(model, "y").url(model), Some("y"));
         }
-    }
-
-    #[test]
-    fn a_model_with_a_server_says_how_to_get_one_or_runs_on_the_one_given() {
-        for description in DESCRIPTIONS.iter().filter(|description| description.server.is_some()) {
-            let server = description.server.as_ref().unwrap();
-            let url = "store://127.0.0.1:1";
-            let given = ServerArgs { redis: Some(url.to_owned()), postgres: Some(url.to_owned()) };
-            assert!(description.available(&given).is_ok());
-            assert_eq!(description.server_flags(&given), [server.flag, url]);
-            if !server.found() {
-                let why = description.available(&ServerArgs::default()).unwrap_err();
-                assert!(why.contains(server.install) && why.contains(server.flag), "{why}");
-            }
-        }
-    }
-
-    #[test]
-    fn start_methods_make_variants_only_where_the_model_has_them() {
-        for description in &DESCRIPTIONS {
-            let variants = description.variants(&StartMethod::ALL);
-            let expected = if description.start_flag.is_some() { StartMethod::ALL.len() } else { 1 };
-            assert_eq!(variants.len(), expected, "{:?}", description.model);
-            assert_eq!(description.variants(&[]).len(), 1);
+        for bad in ["nobody=store://u:Secret@h", "store://u:Secret@h", "threads=store://u:Secret@h", "u:Secret@h?db=1"]
+        {
+            let message = servers(&[bad]).check().unwrap_err().0;
+            assert!(message.contains("MODEL=URL") && !message.contains("Secret"), "{message}");
         }
     }
 }

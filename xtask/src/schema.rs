@@ -15,5 +15,6 @@ pub const COMPARE: u32 = 6;
 pub const CALIBRATE: u32 = 2;
 
 /// `cargo xtask faults`'s results. 1: a row per run of a fault on a strategy, with its outcomes and timeline.
-/// 2: rows of PostgreSQL beside Redis (`store`, `tables_left`), and `servers` for `server`.
-pub const FAULTS: u32 = 2;
+/// 2: rows of every store (`store`, `tables_left`), and `servers` for `server`. 3: `left_behind`, what a run left
+/// in the store's own words and whether it waits for a participant, for `keys_without_ttl` and `tables_left`.
+pub const FAULTS: u32 = 3;

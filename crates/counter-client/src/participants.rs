@@ -1,7 +1,7 @@
 //! What a run shared by several copies of a binary (participants, on any machines that reach one server) means
 //! whatever the store: its id, the options that must agree, how long a participant may go unheard, and the
 //! others' share as read from their reports. Each store's crate carries the protocol out in its own terms (keys
-//! with a time to live in Redis, rows in PostgreSQL).
+//! with a time to live, rows in a table).
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -315,12 +315,12 @@ mod tests {
             run_id: run_id.map(str::to_owned),
             ..Sharing::default()
         };
-        assert!(shared(2, None).validate(true, "--redis").unwrap_err().to_string().contains("needs --run-id"));
-        let message = shared(2, Some("x")).validate(false, "--postgres").unwrap_err().to_string();
-        assert!(message.contains("needs --postgres URL"), "{message}");
-        assert!(shared(0, None).validate(true, "--redis").is_err());
-        assert!(shared(2, Some("x")).validate(true, "--redis").is_ok());
-        assert!(shared(1, None).validate(false, "--redis").is_ok());
+        assert!(shared(2, None).validate(true, "--store").unwrap_err().to_string().contains("needs --run-id"));
+        let message = shared(2, Some("x")).validate(false, "--store").unwrap_err().to_string();
+        assert!(message.contains("needs --store URL"), "{message}");
+        assert!(shared(0, None).validate(true, "--store").is_err());
+        assert!(shared(2, Some("x")).validate(true, "--store").is_ok());
+        assert!(shared(1, None).validate(false, "--store").is_ok());
     }
 
     #[test]

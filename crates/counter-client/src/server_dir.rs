@@ -1,11 +1,10 @@
 //! A private server's life on this machine: its directory, `<tmp>/<prefix><pid>-<random>`, whose pid tells a
 //! later run whose it was, so that what a `kill -9` left is found and removed; the wait for it to be ready, with a
-//! deadline; the tail of its log, for the message when it is not; and `--serve`, one server kept for many runs.
+//! deadline; the tail of its log, for the message when it is not.
 
 use std::{
     fs,
     io::{self, Read as _},
-    os::fd::AsFd as _,
     path::{Path, PathBuf},
     process::Child,
     time::{Duration, Instant},
@@ -55,35 +54,5 @@ pub fn wait_until_ready(server: &mut Child, deadline: Duration, mut ready: impl 
             return Err(format!("it was not ready within {deadline:?}"));
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// How often `--serve` looks for a stop signal, milliseconds.
-const STOP_CHECK_MS: u16 = 50;
-
-/// `--serve`: prints `address` (what the binary's server flag takes) on a line, then keeps the server (its
-/// caller's) until standard input closes or a stop signal arrives. For a tool that runs the binary many times,
-/// so that its runs do not each start a server. Returns at once if the address cannot be printed.
-pub fn serve(address: &str) {
-    if counter_core::output::print(&format!("{address}\n")).is_err() {
-        return;
-    }
-    let stdin = io::stdin();
-    loop {
-        if counter_core::signals::received().is_some() {
-            return;
-        }
-        let mut fds = [nix::poll::PollFd::new(stdin.as_fd(), nix::poll::PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(STOP_CHECK_MS)) {
-            // Readable: its end (or input, which is read and ignored) is what is waited for.
-            Ok(1..) => {
-                let mut buffer = [0_u8; 64];
-                if matches!(io::Read::read(&mut stdin.lock(), &mut buffer), Ok(0) | Err(_)) {
-                    return;
-                }
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return,
-        }
     }
 }

@@ -20,12 +20,15 @@
 //! 6. Text: [`render`], which draws every sentence from the report's figures.
 //! 7. The run-level error: [`error`], the only error that carries a report, and the exit codes.
 //! 8. The flags: [`cli`], the only module that knows clap, and the end of every `main`.
+//! 9. What the tools know of each model: [`catalog`].
 //!
 //! The frontends, one crate per model, only make workers, start them together, and fill in a
 //! [`report::Measurements`]; what only one of them measures is its own type,
-//! carried in the report as an [`extension::Extension`]. The core names no model except in [`model`].
+//! carried in the report as an [`extension::Extension`]. The core names no model except in [`model`] and
+//! [`catalog`].
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod child;
 pub mod cli;
 pub mod config;

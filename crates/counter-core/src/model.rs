@@ -1,5 +1,6 @@
 //! The closed list of models (the ways of making workers), each with the one set of names it goes by, and the
-//! three ways of starting a worker process. The only place in the core that names a particular model.
+//! three ways of starting a worker process. With `catalog`, the only place in the core that names a particular
+//! model.
 
 use serde::{Deserialize, Serialize};
 

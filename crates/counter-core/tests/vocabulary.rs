@@ -1,11 +1,20 @@
 //! The core knows no particular model: outside `model.rs`, which holds the closed list of models and their
-//! names, no file of the core may use a model's own vocabulary. A model's figures and words live in its crate.
+//! names, and `catalog.rs`, what the tools know of each, no file of the core may use a model's own vocabulary. A
+//! model's figures and words live in its crate.
 
 use std::{fs, path::Path};
 
-/// Words that belong to one model (its store, its runtime, its way of starting workers), lower case.
-const MODEL_VOCABULARY: [&str; 8] =
-    ["redis", "tokio", "fork server", "forkserver", "postgres", "sql", "round trip", "runtime thread"];
+use counter_core::model::Model;
+
+/// Words that belong to one model (its runtime, its way of starting workers, a server's language), lower case;
+/// with every model's name but the three that are plain words (threads, processes, async).
+const MODEL_VOCABULARY: [&str; 6] = ["tokio", "fork server", "forkserver", "sql", "round trip", "runtime thread"];
+
+fn vocabulary() -> Vec<&'static str> {
+    let plain = [Model::Threads, Model::Processes, Model::Async];
+    let names = Model::ALL.into_iter().filter(|model| !plain.contains(model)).map(Model::name);
+    MODEL_VOCABULARY.into_iter().chain(names).collect()
+}
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {
@@ -26,10 +35,11 @@ fn no_file_of_the_core_but_the_list_of_models_names_a_model_s_own_vocabulary() {
     sources(&root.join("examples"), &mut files);
     assert!(files.len() > 10, "the core's sources were found: {files:?}");
     let mut found = Vec::new();
-    for file in files.iter().filter(|file| !file.ends_with("src/model.rs")) {
+    let vocabulary = vocabulary();
+    for file in files.iter().filter(|file| !file.ends_with("src/model.rs") && !file.ends_with("src/catalog.rs")) {
         let text = fs::read_to_string(file).unwrap().to_lowercase();
         for (number, line) in text.lines().enumerate() {
-            for word in MODEL_VOCABULARY.iter().filter(|word| line.contains(*word)) {
+            for word in vocabulary.iter().filter(|word| line.contains(*word)) {
                 found.push(format!("{}:{}: '{word}' in: {}", file.display(), number + 1, line.trim()));
             }
         }
@@ -41,5 +51,5 @@ fn no_file_of_the_core_but_the_list_of_models_names_a_model_s_own_vocabulary() {
 fn the_check_sees_a_word_where_it_is() {
     // The rule must be able to fail: the list of models itself uses the vocabulary.
     let model = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model.rs")).unwrap();
-    assert!(MODEL_VOCABULARY.iter().any(|word| model.to_lowercase().contains(word)));
+    assert!(vocabulary().iter().any(|word| model.to_lowercase().contains(word)));
 }

@@ -23,6 +23,7 @@ mod figures;
 mod options;
 mod participants;
 mod run;
+mod served;
 mod server;
 mod store;
 mod table;
@@ -128,10 +129,13 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
 const SERVED_CONNECTIONS: u64 = 200;
 
 /// `--serve`: makes a private cluster, prints the connection string that `--postgres` takes, and keeps the
-/// cluster until standard input closes or a stop signal arrives; then stops it and removes it. For a tool that
-/// runs this binary many times (`cargo xtask compare`), so that its runs do not each pay for `initdb`.
+/// cluster, answering requests about it (`counter_client::serve`), until standard input closes or a stop signal
+/// arrives; then stops it and removes it. For a tool that runs this binary many times (`cargo xtask compare`,
+/// `cargo xtask faults`), so that its runs do not each pay for `initdb`.
 pub fn serve() -> Result<(), PostgresError> {
     let cluster = PrivateCluster::start(SERVED_CONNECTIONS)?;
-    counter_client::server_dir::serve(&cluster.connection_string());
+    let mut served = served::ServedPostgres::new(cluster)
+        .map_err(|error| PostgresError::ServerStart { detail: format!("no runtime for its requests: {error}") })?;
+    counter_client::serve::serve(&mut served);
     Ok(())
 }

@@ -183,6 +183,10 @@ impl PrivateCluster {
         )
     }
 
+    pub(crate) fn version(&self) -> &str {
+        &self.version
+    }
+
     /// The server's main process, the postmaster.
     pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32

@@ -538,3 +538,37 @@ fn a_participant_that_waits_in_vain_gives_up_and_withdraws() {
     let (status, _) = served.stop();
     assert!(status.success());
 }
+
+#[test]
+fn postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differs() {
+    let test = "postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differs";
+    if !tests::runnable(test, BIN) {
+        return;
+    }
+    let scratch = tests::Scratch::new("postgres-rows");
+    let json = scratch.file("p.json");
+    let args = ["--models", "postgres", "--syncs", "racy,atomic", "--workers", "5", "--increments", "100"];
+    let output = scratch.compare(&[&args[..], &["--work", "none", "--export-json", json.to_str().unwrap()]].concat());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    let labels: Vec<(&str, &str)> =
+        rows.iter().map(|row| (row["label"].as_str().unwrap(), row["sync"].as_str().unwrap())).collect();
+    assert_eq!(
+        labels,
+        [
+            ("postgres", "racy"),
+            ("postgres", "atomic"),
+            ("postgres repeatable-read", "racy"),
+            ("postgres serializable", "racy")
+        ]
+    );
+    for row in &rows[2..] {
+        // Exact, because the server refused what would have lost an update, and the sentence says so.
+        assert_eq!(row["final_median"].as_f64(), Some(500.0), "{row}");
+        assert!(row["refused_median"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    let said = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.contains("racy on postgres serializable lost no update in 1 run: the server refused"), "{said}");
+}

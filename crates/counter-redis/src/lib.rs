@@ -23,6 +23,7 @@ mod keys;
 mod options;
 mod participants;
 mod run;
+mod served;
 mod server;
 mod store;
 mod worker;
@@ -118,13 +119,13 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
 /// Connections a served server allows: many runs of a few clients each, one after another.
 const SERVED_CONNECTIONS: u64 = 1000;
 
-/// `--serve`: starts a private server, prints the URL that `--redis` takes, and keeps the server until standard
-/// input closes or a stop signal arrives; then stops it and removes its directory. For a tool that runs this
-/// binary many times (`cargo xtask faults`), so that a server outlives one run and nothing of it outlives this
-/// process (a `kill -9` included: the next start removes what that left).
+/// `--serve`: starts a private server, prints the URL that `--redis` takes, and keeps the server, answering
+/// requests about it (`counter_client::serve`), until standard input closes or a stop signal arrives; then
+/// stops it and removes its directory. For a tool that runs this binary many times, so that a server outlives
+/// one run and nothing of it outlives this process (a `kill -9` included: the next start removes what that left).
 pub fn serve() -> Result<(), RedisError> {
     let private = PrivateServer::start(SERVED_CONNECTIONS + SPARE_DESCRIPTORS)?;
-    counter_client::server_dir::serve(&private.url());
+    counter_client::serve::serve(&mut served::ServedRedis::new(private));
     Ok(())
 }
 

@@ -84,6 +84,10 @@ impl PrivateServer {
         format!("private redis-server {} (Unix socket {})", self.version, self.socket.display())
     }
 
+    pub(crate) fn version(&self) -> &str {
+        &self.version
+    }
+
     pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }

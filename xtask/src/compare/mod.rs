@@ -194,7 +194,7 @@ impl Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let syncs = if args.syncs.is_empty() { Strategy::ALL.to_vec() } else { args.syncs.clone() };
-    let args = &Args { models: models::runnable(&models::asked(&args.models), &args.servers), syncs, ..args.clone() };
+    let args = &Args { models: models::runnable(&models::asked(&args.models), &args.servers)?, syncs, ..args.clone() };
     // Export files are opened before anything runs, so that a path that cannot be written fails at once.
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);

@@ -49,7 +49,7 @@ pub(super) fn targets(asked: &Asked<'_>, bin_dir: &Path) -> Vec<Target> {
             .filter(|sync| *sync != Strategy::Fenced || description.model.lock_expires())
             .collect();
         let plain = |label: String, mut extra_flags: Vec<String>| {
-            extra_flags.extend(description.server_flags(asked.servers));
+            extra_flags.extend(asked.servers.flags(description.model));
             Target { label, model, program: program.clone(), syncs: syncs.clone(), extra_flags, python: false }
         };
         for (start, flags) in description.variants(asked.starts) {

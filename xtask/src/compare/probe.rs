@@ -53,7 +53,7 @@ impl Probe {
     /// What one worker is, in words, with its start method if it has one: `process (spawn)`.
     pub fn worker_noun(&self) -> String {
         let noun = self.model.worker_noun();
-        // A noun several models share (a client of Redis, of PostgreSQL) says whose.
+        // A noun several models share (a client of one server, of another) says whose.
         let shared = Model::ALL.iter().filter(|model| model.worker_noun() == noun).count() > 1;
         match (self.start_method, shared) {
             (Some(start), _) => format!("{noun} ({})", start.name()),
@@ -85,7 +85,7 @@ pub fn probe_all(
         for (start, mut flags) in description.variants(starts) {
             let label = start.map_or(String::new(), |start| format!(" ({})", start.name()));
             progress.set_message(format!("memory of one more {}{label}", model.worker_noun()));
-            flags.extend(description.server_flags(servers));
+            flags.extend(servers.flags(description.model));
             probes.push(probe(model, start, &flags, &binary, pairs, progress)?);
         }
     }

@@ -2,7 +2,9 @@
 
 use counter_core::{config::Config, model::Model};
 
-use crate::models::{self, SlowStep};
+use counter_core::catalog::SlowStep;
+
+use crate::models;
 
 /// One workload, run on every model and strategy.
 #[derive(Debug, Clone)]

@@ -61,7 +61,7 @@ pub(super) fn start(
         }
         match serve(&bin_dir.join(model.binary()), flag) {
             Ok((server, url)) => {
-                servers = servers.with(model, url);
+                servers = servers.with(model, &url);
                 started.push(server);
             }
             Err(why) => output::note(&format!(

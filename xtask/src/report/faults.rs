@@ -86,8 +86,9 @@ fn timeline_run(row: &Value) -> TimelineRun {
 pub(super) fn section(page: &mut Page, results: &Value) {
     page.heading(2, "Faults across machines");
     page.paragraph(&format!(
-        "Two participants per run on a private {}, each with {}; the moment of each fault chosen by seed {:.0}. A \
-         PostgreSQL lock holder is not paused: its row lock is not a lease, and the others wait for it. The final \
+        "Two participants per run on a private {}, each with {}; the moment of each fault chosen by seed {:.0}. A lock \
+         holder is paused only where the lock is a lease: a row lock held to COMMIT is not, and the others wait for \
+         it. The final \
          value is checked against the increments' outcomes over both participants: within \
          [acknowledged, acknowledged + indeterminate] it is consistent, below the acknowledged ones acknowledged \
          updates were lost.",

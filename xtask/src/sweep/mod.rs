@@ -173,7 +173,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Opened now, as the exports are: a plot path that cannot be written fails before the first run.
         File::create(plot).map_err(|e| Usage(format!("--plot {}: cannot be written: {e}", plot.display())))?;
     }
-    let models = models::runnable(&models::asked(&args.models), &args.servers);
+    let models = models::runnable(&models::asked(&args.models), &args.servers)?;
     let pythons = if args.with_python { python::interpreters(&args.python)? } else { Vec::new() };
     let packages: Vec<&str> = models.iter().map(|model| model.binary()).collect();
     let bin_dir = workspace::build(&packages, args.profile)?;
@@ -263,7 +263,7 @@ fn to_sweep(args: &Args, models: &[Model], pythons: &[Interpreter], bin_dir: &st
         for (start, mut flags) in description.variants(&args.starts) {
             let label =
                 start.map_or_else(|| model.name().to_owned(), |start| format!("{} {}", model.name(), start.name()));
-            flags.extend(description.server_flags(&args.servers));
+            flags.extend(args.servers.flags(description.model));
             let program = Program::binary(bin_dir, model.binary());
             swept.push(Swept { label, model, python: false, program, strategy: "atomic", flags });
         }

@@ -868,3 +868,32 @@ fn a_fencing_token_counter_reset_mid_run_is_named_not_blamed_on_expired_holders(
     assert!(count(&report, "fence_resets") >= 1, "{report:?}");
     assert_eq!(count(&report, "fenced_off"), 0, "no holder's lease expired: {report:?}");
 }
+
+#[test]
+fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
+    let scratch = Scratch::new("redis-rows");
+    let json = scratch.file("r.json");
+    let args = ["--models", "redis", "--syncs", "racy,atomic,optimistic", "--workers", "3", "--increments", "20"];
+    let export = ["--work", "none", "--probe-pairs", "1", "--export-json", json.to_str().unwrap()];
+    if !tests::have_tool("redis-server") {
+        // Without a server to start, the rows are skipped with one line, and nothing fails.
+        let output = scratch.compare(&[&args[..], &export[..]].concat());
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("the redis rows are skipped"));
+        tests::skip("compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started", "redis-server");
+        return;
+    }
+    let output = scratch.compare(&[&args[..], &export[..]].concat());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for row in rows {
+        assert_eq!(row["label"], "redis");
+        if row["sync"] != "racy" {
+            assert_eq!(row["final_median"].as_f64(), Some(60.0), "{row}");
+        }
+    }
+    assert!(stdout.contains("Memory per extra redis client (1 pairs of runs with 1 and 1000 clients)"), "{stdout}");
+}
