@@ -1,6 +1,6 @@
 //! The models a task runs, as the command line asks for them: which (`--models`), on which servers
 //! (`--server MODEL=URL`), and which of them can run here. What the tools know of each model is its
-//! [`Description`] in `counter_core::catalog`; nothing here names one.
+//! `Description` in `counter_core::catalog`; nothing here names one.
 
 pub use counter_core::catalog::of;
 use counter_core::model::Model;

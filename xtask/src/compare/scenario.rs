@@ -17,7 +17,7 @@ pub struct Scenario {
     pub flags: Vec<String>,
     /// Workers, for the per-worker figures.
     pub workers: u64,
-    /// Which of a slow-stepped model's increments its rows get here ([`models::Description::slow_step`]), if
+    /// Which of a slow-stepped model's increments its rows get here ([`counter_core::catalog::Description::slow_step`]), if
     /// fewer than the scenario's: then its rows are their own group.
     pub slow_rows: Option<fn(&SlowStep) -> u64>,
     /// Whether only our binaries run it (a workload that differs only in a flag the Python programs do not
