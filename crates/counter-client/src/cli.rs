@@ -3,15 +3,9 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use counter_core::{
-    cli,
-    duration::parse_duration,
-    error::{EXIT_FAILURE, EXIT_USAGE},
-    model::Model,
-    signals,
-};
+use counter_core::{cli, duration::parse_duration, error::EXIT_FAILURE, model::Model, signals};
 
-use crate::participants::SharingArgs;
+use crate::{error::Error, participants::SharingArgs};
 
 /// The flags every server model's binary has besides its server's own.
 #[derive(Debug, clap::Args)]
@@ -35,20 +29,15 @@ pub struct ServerFlags {
 }
 
 /// `--serve`'s whole life in a binary: the signal handlers, `serve`, and its exit code: 0 when its input closed,
-/// 130 or 143 when a stop signal ended it, 2 when the request cannot be met here (`is_usage`: no server to start),
-/// 1 for any other failure, its whole chain printed.
-pub fn serve_main<E: std::error::Error>(
-    model: Model,
-    serve: impl FnOnce() -> Result<(), E>,
-    is_usage: impl Fn(&E) -> bool,
-) -> ExitCode {
+/// 130 or 143 when a stop signal ended it, else the error's own (2 when the request cannot be met here: no
+/// server to start), its whole chain printed.
+pub fn serve_main(model: Model, serve: impl FnOnce() -> Result<(), Error>) -> ExitCode {
     let program = model.binary();
     if let Err(error) = signals::install() {
         return cli::fail(program, &error, EXIT_FAILURE);
     }
     match serve() {
         Ok(()) => signals::received().map_or(ExitCode::SUCCESS, |signal| ExitCode::from(signals::exit_code(signal))),
-        Err(error) if is_usage(&error) => cli::fail(program, &error, EXIT_USAGE),
-        Err(error) => cli::fail(program, &error, EXIT_FAILURE),
+        Err(error) => cli::fail(program, &error, error.exit_code()),
     }
 }

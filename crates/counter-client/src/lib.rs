@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod coordinator;
+pub mod error;
 pub mod participants;
 pub mod serve;
 pub mod server_dir;
@@ -54,6 +55,34 @@ pub fn check_deadline(flag: &str, value: Duration) -> Result<(), counter_core::c
             "invalid {flag} '{value:?}': at least 1ms (the runtime's timer counts whole milliseconds, so a shorter \
              deadline could not be kept)"
         )));
+    }
+    Ok(())
+}
+
+/// Descriptors kept for everything but the workers' connections (the runtime, the coordinator's connections,
+/// stdio).
+const SPARE_DESCRIPTORS: u64 = 64;
+
+/// Lets this process open a descriptor per client connection: the soft limit is raised to the hard one, and a
+/// run that would still not fit is refused before anything starts.
+pub fn make_room_for(clients: u64) -> Result<(), counter_core::proc::limits::LimitError> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let needed = clients.saturating_add(SPARE_DESCRIPTORS);
+    // Unreadable: nothing to raise, and the connections say what they lack.
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return Ok(()) };
+    if needed > hard {
+        return Err(counter_core::proc::limits::LimitError {
+            request: format!("{clients} client connections"),
+            limit: "RLIMIT_NOFILE",
+            value: hard.to_string(),
+            detail: format!(
+                "each client holds a descriptor, and {SPARE_DESCRIPTORS} more are kept; raise the limit with \
+                 `ulimit -n N` or `prlimit --nofile=N`"
+            ),
+        });
+    }
+    if soft < needed {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
     Ok(())
 }

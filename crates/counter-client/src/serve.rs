@@ -122,6 +122,70 @@ fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
+/// What a server's log of commands showed done to a run's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logged {
+    /// A plain write of this value.
+    Write(u64),
+    /// A fenced read or write, with its token.
+    Fenced {
+        /// The token.
+        token: u64,
+        /// A write, not a read.
+        write: bool,
+    },
+}
+
+/// What went back among `seen` (each with its milliseconds since the watching started, in the order the server
+/// ran them), each event led by its milliseconds: a plain write at or below one already made (under a lock the
+/// writes follow each other: a holder whose lease had expired made it), with what it cost from the write after
+/// it; a fenced read or write with a token older than one already used (refused). `log` names the log.
+pub fn what_went_back(seen: &[(u128, Logged)], ended_ms: u128, log: &str) -> Vec<String> {
+    let (mut current, mut newest_token, mut writes) = (None::<u64>, 0, 0);
+    let mut events = Vec::new();
+    for (index, &(ms, logged)) in seen.iter().enumerate() {
+        match logged {
+            Logged::Write(value) => {
+                writes += 1;
+                if let Some(before) = current.filter(|before| value <= *before) {
+                    let next = seen[index + 1..].iter().find_map(|(_, later)| match later {
+                        Logged::Write(next) => Some(*next),
+                        Logged::Fenced { .. } => None,
+                    });
+                    let cost = match next {
+                        Some(next) if next > before => format!(
+                            "the next write, {next}, came from a holder that had read {before}: the stale holder's \
+                             own increment is the one lost"
+                        ),
+                        Some(next) => format!(
+                            "the next write, {next}, went on from it: the {} increments it overwrote are lost",
+                            before - value + 1
+                        ),
+                        None => format!("it was the last: the {} increments it overwrote are lost", before - value + 1),
+                    };
+                    events.push(format!("{ms} a stale write landed ({log}): {value} written over {before}; {cost}"));
+                }
+                current = Some(value);
+            }
+            Logged::Fenced { token, write } => {
+                writes += u64::from(write);
+                if token < newest_token {
+                    let what = if write { "write" } else { "read" };
+                    events.push(format!(
+                        "{ms} a {what} with token {token} reached the counter after token {newest_token}: refused \
+                         (fenced off)"
+                    ));
+                }
+                newest_token = newest_token.max(token);
+            }
+        }
+    }
+    if events.is_empty() {
+        events.push(format!("{ended_ms} nothing went back: {writes} writes of the counter, as {log} saw them"));
+    }
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +226,19 @@ mod tests {
         for bad in ["counter a\"b", "end-connections r -1", "end-connections r x", "nothing", "", "counter"] {
             assert!(ask(bad).starts_with("error: "), "{bad}: {}", ask(bad));
         }
+    }
+
+    #[test]
+    fn a_write_that_goes_back_is_stale_and_an_old_token_refused() {
+        use Logged::{Fenced, Write};
+        let events = what_went_back(&[(1, Write(5)), (2, Write(6)), (3, Write(4)), (4, Write(7))], 9, "the log");
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(events[0].starts_with("3 a stale write landed (the log): 4 written over 6;"), "{events:?}");
+        assert!(events[0].contains("the next write, 7, came from a holder that had read 6"), "{events:?}");
+        let lost = what_went_back(&[(1, Write(5)), (2, Write(3)), (3, Write(4))], 9, "the log");
+        assert!(lost[0].contains("went on from it: the 3 increments it overwrote are lost"), "{lost:?}");
+        let fenced = [(1, Fenced { token: 2, write: false }), (2, Fenced { token: 1, write: true })];
+        assert_eq!(what_went_back(&fenced, 9, "the log").len(), 1);
+        assert!(what_went_back(&[(1, Write(1)), (2, Write(2))], 9, "the log")[0].starts_with("9 nothing went back: 2"));
     }
 }

@@ -31,16 +31,14 @@ mod worker;
 
 use counter_core::{
     cli::Frontend,
-    config::{Abilities, Config, ConfigError},
-    error::RunError,
+    config::{Abilities, Config},
     model::Model,
-    proc::limits::{self, LimitError},
     report::RunReport,
 };
 
 pub use crate::{
     figures::PostgresFigures,
-    options::{Error, Isolation, PASSWORD_VARIABLE, PostgresError, PostgresOptions},
+    options::{Error, Isolation, PASSWORD_VARIABLE, PostgresOptions, ServerError},
 };
 use crate::{
     options::{connection_config, describe},
@@ -74,33 +72,14 @@ const _: () = assert!(FRONTEND.agrees_with_its_model());
 /// Connections a private server allows beyond the workers' (the run's own, and PostgreSQL's reserved ones).
 const SPARE_CONNECTIONS: u64 = 10;
 
-/// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
-const SPARE_DESCRIPTORS: u64 = 64;
-
 /// Runs the workload against the counter in PostgreSQL and reports what happened.
 pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Error> {
     counter_client::check_deadline("--timeout", options.timeout)?;
     options.sharing.validate(options.url.is_some(), "--postgres")?;
-    let more = config.workers().saturating_add(SPARE_DESCRIPTORS);
-    if let Ok(Err(limit)) = limits::check_descriptors(more, "a connection per client") {
-        return Err(limit.into());
-    }
+    counter_client::make_room_for(config.workers())?;
     let private = match &options.url {
         Some(_) => None,
-        None => Some(PrivateCluster::start(config.workers() + SPARE_CONNECTIONS).map_err(|error| match error {
-            // Nothing to start: the request cannot be met here as it stands (exit 2), and the message says how.
-            PostgresError::NoServer => Error::from(ConfigError::Conflict(error.to_string())),
-            PostgresError::StackLimit { hard_bytes, needed_bytes } => Error::from(LimitError {
-                request: "a private PostgreSQL server".to_owned(),
-                limit: "RLIMIT_STACK",
-                value: format!("{hard_bytes} bytes (hard)"),
-                detail: format!(
-                    "the server needs at least {needed_bytes} bytes of stack; raise the hard limit (`ulimit -Hs`), \
-                     or pass --postgres URL to use a server that is already running"
-                ),
-            }),
-            other => RunError::Frontend(other),
-        })?),
+        None => Some(PrivateCluster::start(config.workers() + SPARE_CONNECTIONS)?),
     };
     let text = match (&private, &options.url) {
         (Some(private), _) => private.connection_string(),
@@ -132,10 +111,14 @@ const SERVED_CONNECTIONS: u64 = 200;
 /// cluster, answering requests about it (`counter_client::serve`), until standard input closes or a stop signal
 /// arrives; then stops it and removes it. For a tool that runs this binary many times (`cargo xtask compare`,
 /// `cargo xtask faults`), so that its runs do not each pay for `initdb`.
-pub fn serve() -> Result<(), PostgresError> {
+pub fn serve() -> Result<(), Error> {
     let cluster = PrivateCluster::start(SERVED_CONNECTIONS)?;
-    let mut served = served::ServedPostgres::new(cluster)
-        .map_err(|error| PostgresError::ServerStart { detail: format!("no runtime for its requests: {error}") })?;
+    let mut served = served::ServedPostgres::new(cluster).map_err(|error| {
+        Error::Frontend(ServerError::ServerStart {
+            server: "PostgreSQL server",
+            detail: format!("no runtime for its requests: {error}"),
+        })
+    })?;
     counter_client::serve::serve(&mut served);
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use counter_client::cli::{ServerFlags, serve_main};
 use counter_core::cli::{self, RunArgs};
-use counter_postgres::{FRONTEND, Isolation, MODEL, PostgresError, PostgresOptions, run};
+use counter_postgres::{FRONTEND, Isolation, MODEL, PostgresOptions, run};
 
 /// Five clients each add 1 to a counter in a PostgreSQL table 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -46,7 +46,7 @@ struct PostgresFlags {
 fn main() -> ExitCode {
     let Args { run: run_args, postgres: args } = cli::parse(&FRONTEND);
     if args.server.serve {
-        return serve_main(MODEL, counter_postgres::serve, |error| matches!(error, PostgresError::NoServer));
+        return serve_main(MODEL, counter_postgres::serve);
     }
     let options = PostgresOptions {
         url: args.postgres,

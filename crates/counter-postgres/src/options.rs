@@ -4,50 +4,12 @@
 
 use std::time::Duration;
 
-use counter_client::{participants::Sharing, store::CoordinationError};
-use counter_core::{config::ConfigError, error::RunError};
+pub use counter_client::error::{Error, ServerError};
+use counter_client::participants::Sharing;
+use counter_core::config::ConfigError;
 
 /// The variable that holds the server's password, as `psql` reads it: so that it need not sit in argv.
 pub const PASSWORD_VARIABLE: &str = "PGPASSWORD";
-
-/// Why a run produced no report: a reason every frontend shares, or [`PostgresError`].
-pub type Error = RunError<PostgresError>;
-
-/// What only this frontend can hit.
-#[derive(Debug, thiserror::Error)]
-pub enum PostgresError {
-    /// No PostgreSQL to start, and no `--postgres` given.
-    #[error(
-        "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/<version>/bin, the PATH): \
-         install them (`apt-get install postgresql`), or pass --postgres URL to use a server that is already running"
-    )]
-    NoServer,
-    /// The private server did not start.
-    #[error("could not start a private PostgreSQL server: {detail}")]
-    ServerStart {
-        /// What went wrong.
-        detail: String,
-    },
-    /// The hard stack limit is below what a PostgreSQL server starts with.
-    #[error("the hard stack limit is {hard_bytes} bytes; a PostgreSQL server needs {needed_bytes}")]
-    StackLimit {
-        /// The hard `RLIMIT_STACK`.
-        hard_bytes: u64,
-        /// What the server needs.
-        needed_bytes: u64,
-    },
-    /// The server stopped answering during the run, or answered with an error.
-    #[error("the PostgreSQL server ({server}) failed during the run: {detail}")]
-    Server {
-        /// Which server.
-        server: String,
-        /// What went wrong.
-        detail: String,
-    },
-    /// The coordination failed (the other participants did not all come, a worker panicked).
-    #[error(transparent)]
-    Coordination(#[from] CoordinationError),
-}
 
 /// The isolation level of every transaction of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -13,7 +13,7 @@ use tokio_postgres::Client;
 
 use crate::{
     client::{WorkerError, connect, within},
-    options::{Error, PostgresError, PostgresOptions},
+    options::{Error, PostgresOptions, ServerError},
     table::Table,
 };
 
@@ -77,7 +77,8 @@ impl Run<'_> {
 
     /// The server failed during the run.
     pub(crate) fn failed(&self, error: &WorkerError) -> Error {
-        RunError::Frontend(PostgresError::Server {
+        RunError::Frontend(ServerError::Server {
+            store: "PostgreSQL",
             server: self.server.clone(),
             detail: secrets::redact(&error.to_string()),
         })

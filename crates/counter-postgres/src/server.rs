@@ -21,7 +21,18 @@ use nix::{
 };
 use tempfile::TempDir;
 
-use crate::options::PostgresError;
+use counter_core::{config::ConfigError, proc::limits::LimitError};
+
+use crate::options::{Error, ServerError};
+
+/// Why there is no private server to make.
+const NO_SERVER: &str = "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/<version>/bin, \
+                         the PATH): install them (`apt-get install postgresql`), or pass --postgres URL to use a \
+                         server that is already running";
+
+fn start_error(detail: String) -> Error {
+    Error::Frontend(ServerError::ServerStart { server: "PostgreSQL server", detail })
+}
 
 /// How long `initdb` may take.
 const INITDB_TIMEOUT: Duration = Duration::from_secs(60);
@@ -78,15 +89,25 @@ pub(crate) fn bindir() -> Option<PathBuf> {
 
 impl PrivateCluster {
     /// Makes a cluster and starts its server, allowing `max_connections` connections.
-    pub(crate) fn start(max_connections: u64) -> Result<PrivateCluster, PostgresError> {
-        let bin = bindir().ok_or(PostgresError::NoServer)?;
+    /// Without server binaries, or with too small a stack limit, the request cannot be met here, and the message
+    /// says how.
+    pub(crate) fn start(max_connections: u64) -> Result<PrivateCluster, Error> {
+        let bin = bindir().ok_or_else(|| ConfigError::Conflict(NO_SERVER.to_owned()))?;
         let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
             .unwrap_or((libc::RLIM_INFINITY, libc::RLIM_INFINITY));
         if hard < SERVER_STACK_MIN_BYTES {
-            return Err(PostgresError::StackLimit { hard_bytes: hard, needed_bytes: SERVER_STACK_MIN_BYTES });
+            return Err(LimitError {
+                request: "a private PostgreSQL server".to_owned(),
+                limit: "RLIMIT_STACK",
+                value: format!("{hard} bytes (hard)"),
+                detail: format!(
+                    "the server needs at least {SERVER_STACK_MIN_BYTES} bytes of stack; raise the hard limit \
+                     (`ulimit -Hs`), or pass --postgres URL to use a server that is already running"
+                ),
+            }
+            .into());
         }
         remove_stale_dirs();
-        let start_error = |detail: String| PostgresError::ServerStart { detail };
         let owner = if nix::unistd::geteuid().is_root() {
             let user = User::from_name(SYSTEM_USER).ok().flatten().ok_or_else(|| {
                 start_error(format!(
@@ -156,16 +177,15 @@ impl PrivateCluster {
         self.dir.path().join(".s.PGSQL.5432")
     }
 
-    fn wait_until_listening(&mut self) -> Result<(), PostgresError> {
+    fn wait_until_listening(&mut self) -> Result<(), Error> {
         let (data, socket) = (self.dir.path().join("data"), self.socket());
         // The server writes `ready` as its lock file's eighth line once it accepts connections.
         let ready = || {
             let lock = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
             lock.lines().nth(7).is_some_and(|status| status.trim() == "ready") && UnixStream::connect(&socket).is_ok()
         };
-        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, ready).map_err(|why| PostgresError::ServerStart {
-            detail: format!("postgres: {why}: {}", server_dir::log_tail(&self.dir.path().join("server.log"))),
-        })
+        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, ready)
+            .map_err(|why| start_error(format!("{why}: {}", server_dir::log_tail(&self.dir.path().join("server.log")))))
     }
 
     /// The connection string the clients use: the socket's folder, the cluster's user.

@@ -20,7 +20,7 @@ use tokio_postgres::Client;
 use crate::{
     client::{Reconnect, WorkerError, connect},
     figures::PostgresFigures,
-    options::{Error, Isolation, PostgresError, PostgresOptions},
+    options::{Error, Isolation, PostgresOptions, ServerError},
     participants::PostgresBeat,
     run::{Answer, Run, reconnect_patience},
     worker::{Job, PostgresCounts, Worker},
@@ -68,7 +68,7 @@ pub(crate) struct Probe {
 }
 
 impl Store for Run<'_> {
-    type Own = PostgresError;
+    type Own = ServerError;
     type Admin = Client;
     type Member = Participant;
     type Worker = Worker;

@@ -31,16 +31,14 @@ mod worker;
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config, ConfigError},
-    error::RunError,
     model::Model,
-    proc::limits::LimitError,
     report::RunReport,
 };
 use redis::Client;
 
 pub use crate::{
     figures::RedisFigures,
-    options::{Error, PASSWORD_VARIABLE, RedisError, RedisOptions},
+    options::{Error, PASSWORD_VARIABLE, RedisOptions, ServerError},
 };
 use crate::{
     keys::Keys,
@@ -68,20 +66,13 @@ pub const FRONTEND: Frontend = Frontend {
 // What the frontend says it can run agrees with its model's facts, or the crate does not build.
 const _: () = assert!(FRONTEND.agrees_with_its_model());
 
-/// Descriptors kept for everything but the workers' connections (the runtime, the admin connection, stdio).
-const SPARE_DESCRIPTORS: u64 = 64;
-
 /// Runs the workload against the counter in Redis and reports what happened.
 pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> {
     options.validate()?;
-    raise_descriptor_limit(config.workers())?;
+    counter_client::make_room_for(config.workers())?;
     let private = match &options.url {
         Some(_) => None,
-        None => Some(PrivateServer::start(config.workers() + SPARE_DESCRIPTORS).map_err(|error| match error {
-            // Nothing to start: the request cannot be met here as it stands (exit 2), and the message says how.
-            RedisError::NoServer => Error::from(ConfigError::Conflict(error.to_string())),
-            other => RunError::Frontend(other),
-        })?),
+        None => Some(PrivateServer::start(config.workers())?),
     };
     let url = match (&private, &options.url) {
         (Some(private), _) => private.url(),
@@ -123,34 +114,8 @@ const SERVED_CONNECTIONS: u64 = 1000;
 /// requests about it (`counter_client::serve`), until standard input closes or a stop signal arrives; then
 /// stops it and removes its directory. For a tool that runs this binary many times, so that a server outlives
 /// one run and nothing of it outlives this process (a `kill -9` included: the next start removes what that left).
-pub fn serve() -> Result<(), RedisError> {
-    let private = PrivateServer::start(SERVED_CONNECTIONS + SPARE_DESCRIPTORS)?;
+pub fn serve() -> Result<(), Error> {
+    let private = PrivateServer::start(SERVED_CONNECTIONS)?;
     counter_client::serve::serve(&mut served::ServedRedis::new(private));
-    Ok(())
-}
-
-/// Lets this process open a descriptor per worker connection: the soft limit is raised to the hard one, and a
-/// run that would still not fit is refused before anything starts.
-fn raise_descriptor_limit(workers: u64) -> Result<(), Error> {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let needed = workers.saturating_add(SPARE_DESCRIPTORS);
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|errno| {
-        RunError::Frontend(RedisError::ServerStart { detail: format!("RLIMIT_NOFILE unreadable: {errno}") })
-    })?;
-    if needed > hard {
-        return Err(LimitError {
-            request: format!("{workers} client connections"),
-            limit: "RLIMIT_NOFILE",
-            value: hard.to_string(),
-            detail: format!(
-                "each client holds a descriptor, and {SPARE_DESCRIPTORS} more are kept; raise the limit with \
-                 `ulimit -n N` or `prlimit --nofile=N`"
-            ),
-        }
-        .into());
-    }
-    if soft < needed {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-    }
     Ok(())
 }

@@ -7,7 +7,7 @@ use counter_core::{
     cli::{self, RunArgs},
     duration::parse_duration,
 };
-use counter_redis::{FRONTEND, MODEL, RedisError, RedisOptions, run};
+use counter_redis::{FRONTEND, MODEL, RedisOptions, run};
 
 /// Five clients each add 1 to a counter in Redis 1000 times after 10 ms of work: is the result 5000?
 ///
@@ -49,7 +49,7 @@ struct RedisFlags {
 fn main() -> ExitCode {
     let Args { run: run_args, redis: args } = cli::parse(&FRONTEND);
     if args.server.serve {
-        return serve_main(MODEL, counter_redis::serve, |error| matches!(error, RedisError::NoServer));
+        return serve_main(MODEL, counter_redis::serve);
     }
     let options = RedisOptions {
         url: args.redis,

@@ -1,42 +1,11 @@
 //! What a run against Redis is asked for, beyond the shared workload: the server (a URL, never shown as given:
-//! only what was parsed from it), the run's sharing, the lock's lease, the timeout; and what only this model can
-//! fail with.
+//! only what was parsed from it), the run's sharing, the lock's lease, the timeout.
 
 use std::time::Duration;
 
-use counter_client::{participants::Sharing, store::CoordinationError};
-use counter_core::{config::ConfigError, error::RunError};
-
-/// Why a run produced no report: a reason every frontend shares, or [`RedisError`].
-pub type Error = RunError<RedisError>;
-
-/// What only this frontend can hit.
-#[derive(Debug, thiserror::Error)]
-pub enum RedisError {
-    /// No `redis-server` to start, and no `--redis` given.
-    #[error(
-        "no redis-server on the PATH: install it (`apt-get install redis-server`), or pass --redis URL to use a \
-         server that is already running"
-    )]
-    NoServer,
-    /// The private server did not start.
-    #[error("could not start a private redis-server: {detail}")]
-    ServerStart {
-        /// What went wrong.
-        detail: String,
-    },
-    /// The server stopped answering during the run, or answered with an error.
-    #[error("the redis server ({server}) failed during the run: {detail}")]
-    Server {
-        /// Which server.
-        server: String,
-        /// What the client said (its message carries its own causes).
-        detail: String,
-    },
-    /// The coordination failed (the other participants did not all come, a worker panicked).
-    #[error(transparent)]
-    Coordination(#[from] CoordinationError),
-}
+pub use counter_client::error::{Error, ServerError};
+use counter_client::participants::Sharing;
+use counter_core::config::ConfigError;
 
 /// How to reach the server and share the run, on top of the shared [`Config`](counter_core::config::Config).
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
 use crate::{
     keys::Keys,
-    options::{Error, PasswordFrom, RedisError, RedisOptions},
+    options::{Error, PasswordFrom, RedisOptions, ServerError},
 };
 
 /// One run's context.
@@ -82,7 +82,7 @@ impl Run<'_> {
         } else {
             source.to_string()
         };
-        RunError::Frontend(RedisError::Server { server: self.server.clone(), detail })
+        RunError::Frontend(ServerError::Server { store: "redis", server: self.server.clone(), detail })
     }
 
     /// `admin` answering: as it is, or connected again (`patient`: within the workers' patience; else one try).

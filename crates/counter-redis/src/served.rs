@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_client::serve::Served;
+use counter_client::serve::{Logged, Served, what_went_back};
 use redis::{Commands as _, Connection};
 
 use crate::{keys::Keys, server::PrivateServer};
@@ -121,20 +121,11 @@ impl Served for ServedRedis {
     }
 }
 
-/// What the server ran on the counter.
-#[derive(Debug, Clone, Copy)]
-enum Seen {
-    /// `SET key value PX ttl`: a plain write.
-    Write(u64),
-    /// A fenced script's read or write with its token.
-    Fenced { token: u64, write: bool },
-}
-
 /// A `MONITOR` connection read on a thread of its own, and what it has seen done to one key, each with when.
 struct Watcher {
     started: Instant,
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<(Instant, Seen)>>>,
+    seen: Arc<Mutex<Vec<(Instant, Logged)>>>,
     reader: Option<thread::JoinHandle<()>>,
 }
 
@@ -163,57 +154,16 @@ impl Watcher {
         Ok(Watcher { started: Instant::now(), stop, seen, reader: Some(reader) })
     }
 
-    /// Stops watching, and says what went back, each event with its milliseconds since the watching started: a
-    /// plain write below one already made (and whose increment that cost, from the write after it), or a fenced
-    /// one with an old token (refused).
+    /// Stops watching, and says what went back among the writes seen.
     fn finish(mut self) -> Vec<String> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
         let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let offset = |when: Instant| when.saturating_duration_since(self.started).as_millis();
-        // Under a lock the writes follow each other: a write at or below the one before went back.
-        let (mut current, mut newest_token, mut writes) = (None::<u64>, 0, 0);
-        let mut events = Vec::new();
-        for (index, &(when, event)) in seen.iter().enumerate() {
-            match event {
-                Seen::Write(value) => {
-                    writes += 1;
-                    if let Some(before) = current.filter(|before| value <= *before) {
-                        let next = seen[index + 1..].iter().find_map(|(_, later)| match later {
-                            Seen::Write(next) => Some(*next),
-                            Seen::Fenced { .. } => None,
-                        });
-                        events.push(format!(
-                            "{} a stale write landed (the server's MONITOR): SET {value} over {before}; {}",
-                            offset(when),
-                            stale_cost(value, before, next)
-                        ));
-                    }
-                    current = Some(value);
-                }
-                Seen::Fenced { token, write } => {
-                    writes += u64::from(write);
-                    if token < newest_token {
-                        events.push(format!(
-                            "{} a {} with token {token} reached the counter after token {newest_token}: refused \
-                             (fenced off)",
-                            offset(when),
-                            if write { "write" } else { "read" }
-                        ));
-                    }
-                    newest_token = newest_token.max(token);
-                }
-            }
-        }
-        if events.is_empty() {
-            events.push(format!(
-                "{} nothing went back: {writes} writes of the counter, as the server's MONITOR saw them",
-                self.started.elapsed().as_millis()
-            ));
-        }
-        events
+        let since = |when: Instant| when.saturating_duration_since(self.started).as_millis();
+        let seen: Vec<(u128, Logged)> = seen.iter().map(|&(when, logged)| (since(when), logged)).collect();
+        what_went_back(&seen, self.started.elapsed().as_millis(), "the server's MONITOR")
     }
 }
 
@@ -223,32 +173,15 @@ impl Drop for Watcher {
     }
 }
 
-/// What a stale write of `value` over `before` cost, from the `next` write after it.
-fn stale_cost(value: u64, before: u64, next: Option<u64>) -> String {
-    match next {
-        Some(next) if next > before => format!(
-            "the next write, {next}, came from a holder that had read {before}: the stale holder's own increment is \
-             the one lost"
-        ),
-        Some(next) => {
-            format!(
-                "the next write, {next}, went on from it: the {} increments it overwrote are lost",
-                before - value + 1
-            )
-        }
-        None => format!("it was the last: the {} increments it overwrote are lost", before - value + 1),
-    }
-}
-
 /// One line of `MONITOR` (`1701234567.123456 [0 unix:/...] "SET" "key" "57" "PX" "60000"`: what the server ran,
 /// as it ran it), if it touched `key` as a worker does.
-fn parse(line: &str, key: &str) -> Option<Seen> {
+fn parse(line: &str, key: &str) -> Option<Logged> {
     let words: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
     match words.as_slice() {
-        ["SET", k, value, "PX", _] if *k == key => value.parse().ok().map(Seen::Write),
+        ["SET", k, value, "PX", _] if *k == key => value.parse().ok().map(Logged::Write),
         // EVAL script 2 newest-key value-key token [value] ttl: the fenced read, or the fenced write.
         ["EVAL", _, "2", _, k, token, rest @ ..] if *k == key && (1..=2).contains(&rest.len()) => {
-            token.parse().ok().map(|token| Seen::Fenced { token, write: rest.len() == 2 })
+            token.parse().ok().map(|token| Logged::Fenced { token, write: rest.len() == 2 })
         }
         _ => None,
     }
@@ -264,15 +197,15 @@ mod tests {
         let line = |words: &str| format!("1701234567.123456 [0 unix:/tmp/s] {words}");
         assert!(matches!(
             parse(&line(r#""SET" "counter-lab:r:value" "57" "PX" "600000""#), key),
-            Some(Seen::Write(57))
+            Some(Logged::Write(57))
         ));
         assert!(parse(&line(r#""SET" "counter-lab:r:value" "0" "NX""#), key).is_none(), "the run's first value");
         assert!(parse(&line(r#""SET" "counter-lab:other:value" "5" "PX" "600000""#), key).is_none());
         let fenced =
             r#""EVAL" "local newest = ..." "2" "counter-lab:r:fence-newest" "counter-lab:r:value" "12" "40" "600000""#;
-        assert!(matches!(parse(&line(fenced), key), Some(Seen::Fenced { token: 12, write: true })));
+        assert!(matches!(parse(&line(fenced), key), Some(Logged::Fenced { token: 12, write: true })));
         let read =
             r#""EVAL" "local newest = ..." "2" "counter-lab:r:fence-newest" "counter-lab:r:value" "13" "600000""#;
-        assert!(matches!(parse(&line(read), key), Some(Seen::Fenced { token: 13, write: false })));
+        assert!(matches!(parse(&line(read), key), Some(Logged::Fenced { token: 13, write: false })));
     }
 }

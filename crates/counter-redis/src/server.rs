@@ -15,12 +15,22 @@ use counter_core::child;
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use crate::options::RedisError;
+use counter_core::config::ConfigError;
+
+use crate::options::{Error, ServerError};
 
 /// How long a fresh server gets to open its socket.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long it gets to stop after SIGTERM before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// Why there is no private server to start.
+const NO_SERVER: &str = "no redis-server on the PATH: install it (`apt-get install redis-server`), or pass --redis URL \
+                         to use a server that is already running";
+
+fn start_error(detail: String) -> Error {
+    Error::Frontend(ServerError::ServerStart { server: "redis-server", detail })
+}
+
 /// The start of every private server's directory name, in the system's temporary directory.
 const DIR_PREFIX: &str = "counter-redis-";
 
@@ -35,12 +45,12 @@ pub(crate) struct PrivateServer {
 }
 
 impl PrivateServer {
-    /// Starts `redis-server` from the `PATH`, allowing `max_clients` connections.
-    pub(crate) fn start(max_clients: u64) -> Result<PrivateServer, RedisError> {
-        let binary = child::on_path("redis-server").ok_or(RedisError::NoServer)?;
+    /// Starts `redis-server` from the `PATH`, allowing `max_clients` connections; without one, the request cannot
+    /// be met here (exit 2), and the message says how.
+    pub(crate) fn start(max_clients: u64) -> Result<PrivateServer, Error> {
+        let binary = child::on_path("redis-server").ok_or_else(|| ConfigError::Conflict(NO_SERVER.to_owned()))?;
         remove_stale_dirs();
-        let dir = server_dir::create(DIR_PREFIX)
-            .map_err(|source| RedisError::ServerStart { detail: format!("no directory: {source}") })?;
+        let dir = server_dir::create(DIR_PREFIX).map_err(|source| start_error(format!("no directory: {source}")))?;
         let socket = dir.path().join("redis.sock");
         let log = dir.path().join("server.log");
         let mut command = Command::new(&binary);
@@ -56,22 +66,19 @@ impl PrivateServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = child::dies_with_us(&mut command).spawn().map_err(|source| RedisError::ServerStart {
-            detail: format!("could not run {}: {source}", binary.display()),
-        })?;
+        let child = child::dies_with_us(&mut command)
+            .spawn()
+            .map_err(|source| start_error(format!("could not run {}: {source}", binary.display())))?;
         let version = version_of(&binary);
         let mut server = PrivateServer { child, dir, socket, version };
         server.wait_until_listening()?;
         Ok(server)
     }
 
-    fn wait_until_listening(&mut self) -> Result<(), RedisError> {
+    fn wait_until_listening(&mut self) -> Result<(), Error> {
         let socket = self.socket.clone();
-        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, || UnixStream::connect(&socket).is_ok()).map_err(
-            |why| RedisError::ServerStart {
-                detail: format!("redis-server: {why}: {}", server_dir::log_tail(&self.dir.path().join("server.log"))),
-            },
-        )
+        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, || UnixStream::connect(&socket).is_ok())
+            .map_err(|why| start_error(format!("{why}: {}", server_dir::log_tail(&self.dir.path().join("server.log")))))
     }
 
     /// The URL the clients connect to.

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::{
     figures::RedisFigures,
-    options::{Error, RedisError, RedisOptions},
+    options::{Error, RedisOptions, ServerError},
     participants::{KeysKeeper, RedisBeat},
     run::{Answer, Run, info_field, reconnect_patience},
     worker::{Job, Reconnect, RedisCounts, Worker, name_connection},
@@ -109,7 +109,8 @@ impl Run<'_> {
             // This run's clients, beside those connected now (ours have gone by the time this is asked).
             let workers = self.config.workers();
             if connected_n.saturating_add(workers) > limit_n {
-                return RunError::Frontend(RedisError::Server {
+                return RunError::Frontend(ServerError::Server {
+                    store: "redis",
                     server: self.server.clone(),
                     detail: format!(
                         "it refused more clients: its maxclients is {limit}; {connected} are connected besides this \
@@ -158,7 +159,7 @@ impl Run<'_> {
 }
 
 impl Store for Run<'_> {
-    type Own = RedisError;
+    type Own = ServerError;
     type Admin = MultiplexedConnection;
     type Member = Member;
     type Worker = Worker;
