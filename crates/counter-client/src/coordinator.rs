@@ -26,10 +26,11 @@ use tokio::sync::watch;
 
 use crate::{
     NotReady,
+    error::Error,
     participants::{
         Heartbeat, Met, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after, participant_tag,
     },
-    store::{Connect, CoordinationError, Counted, Stop, Store, StoreError, Totals, Worker},
+    store::{Connect, CoordinationError, Counted, Stop, Store, Totals, Worker},
 };
 
 /// How often the rendezvous looks at the members in its first second, and the meeting at the end always.
@@ -41,8 +42,8 @@ const RUNTIME_STACK_BYTES: usize = 2 << 20;
 /// Runs the workload against `store` and reports what happened: the coordination on a current-thread runtime,
 /// on a thread of its own with a stack of known size, so that a small main-thread limit (`ulimit -s 128`) is
 /// not the drivers'.
-pub fn run<S: Store>(store: &S) -> Result<RunReport, StoreError<S>> {
-    let runtime_failed = |detail: String| coordination::<S>(CoordinationError::Runtime(detail));
+pub fn run<S: Store>(store: &S) -> Result<RunReport, Error> {
+    let runtime_failed = |detail: String| coordination(CoordinationError::Runtime(detail));
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
             .name("runtime".to_owned())
@@ -62,7 +63,7 @@ pub fn run<S: Store>(store: &S) -> Result<RunReport, StoreError<S>> {
 }
 
 /// Runs the workload against `store` on the current runtime and reports what happened.
-pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<RunReport, StoreError<S>> {
+pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<RunReport, Error> {
     let mut admin = store.connect().await?;
     let tag = participant_tag();
     let member = store.claim(&mut admin, &tag).await?;
@@ -84,8 +85,8 @@ pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<Run
     }
     match outcome {
         Ok(report) => Ok(report),
-        Err(Stop::<S>::Failed(error)) => Err(error),
-        Err(Stop::<S>::Signal(signal)) => {
+        Err(Stop::Failed(error)) => Err(error),
+        Err(Stop::Signal(signal)) => {
             let measured = Measurements { stopped: true, ..Measurements::default() };
             let report = RunReport::new(store.plan().model, store.plan().config, measured);
             Err(RunInterrupted { signal, partial: Box::new(report) }.into())
@@ -149,7 +150,7 @@ async fn measure<S: Store>(
     member: &S::Member,
     cpu_before: CpuUsage,
     phase: &mut Phase,
-) -> Result<RunReport, Stop<S>> {
+) -> Result<RunReport, Stop> {
     let config = store.plan().config;
     let workers = config.workers();
     let mut probe = store.probe(admin).await?;
@@ -161,9 +162,8 @@ async fn measure<S: Store>(
     let mut pids = vec![std::process::id() as i32];
     pids.extend(store.server_processes());
     let taken = format!("all {workers} clients connected, before they started");
-    let client_memory =
-        memory::snapshot(&pids, taken).map_err(|error| Stop::<S>::Failed(CoreError::Probe(error).into()))?;
-    let abort = |stop: Stop<S>| {
+    let client_memory = memory::snapshot(&pids, taken).map_err(|error| Stop::Failed(CoreError::Probe(error).into()))?;
+    let abort = |stop: Stop| {
         let _ = start_tx.send(Start::Abort);
         stop
     };
@@ -177,7 +177,7 @@ async fn measure<S: Store>(
             store.hold_try(),
         );
         if let hold::Outcome::Signal(signal) = crate::hold(hold_for).await {
-            return Err(abort(Stop::<S>::Signal(signal)));
+            return Err(abort(Stop::Signal(signal)));
         }
     }
     let heartbeat = store.plan().sharing.is_shared().then(|| Heartbeat::start(store.beat(member)));
@@ -219,7 +219,7 @@ async fn measure<S: Store>(
     };
     let report = RunReport::new(store.plan().model, config, measured);
     match stopped {
-        Some(signal) => Err(Stop::<S>::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
+        Some(signal) => Err(Stop::Failed(RunInterrupted { signal, partial: Box::new(report) }.into())),
         None => Ok(report),
     }
 }
@@ -234,10 +234,10 @@ async fn end<S: Store>(
     heartbeat: Option<Heartbeat>,
     local: &Reported,
     phase: &mut Phase,
-) -> Result<(Met, u64), Stop<S>> {
-    let or_stopped = |error: StoreError<S>| match signals::received() {
-        Some(signal) => Stop::<S>::Signal(signal),
-        None => Stop::<S>::Failed(error),
+) -> Result<(Met, u64), Stop> {
+    let or_stopped = |error: Error| match signals::received() {
+        Some(signal) => Stop::Signal(signal),
+        None => Stop::Failed(error),
     };
     store.reconnect(admin, signals::received().is_none()).await.map_err(or_stopped)?;
     let met = meet_at_the_end(store, admin, member, local).await?;
@@ -265,7 +265,7 @@ async fn connect_workers<S: Store>(
     member: &S::Member,
     start_tx: &watch::Sender<Start>,
     start_rx: watch::Receiver<Start>,
-) -> Result<Tasks<S>, Stop<S>> {
+) -> Result<Tasks<S>, Stop> {
     let workers = store.plan().config.workers();
     let ready = Arc::new(AtomicU64::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -289,9 +289,9 @@ async fn connect_workers<S: Store>(
     }
     match crate::until_connected(&mut tasks, &ready, workers, start_tx).await {
         Ok(()) => Ok(tasks),
-        Err(NotReady::Signal(signal)) => Err(Stop::<S>::Signal(signal)),
-        Err(NotReady::Failed(error)) => Err(Stop::<S>::Failed(store.worker_failed(admin, error).await)),
-        Err(NotReady::Panicked { ready }) => Err(panicked::<S>(workers.saturating_sub(ready))),
+        Err(NotReady::Signal(signal)) => Err(Stop::Signal(signal)),
+        Err(NotReady::Failed(error)) => Err(Stop::Failed(store.worker_failed(admin, error).await)),
+        Err(NotReady::Panicked { ready }) => Err(panicked(workers.saturating_sub(ready))),
     }
 }
 
@@ -302,7 +302,7 @@ async fn join<S: Store>(
     admin: &mut S::Admin,
     tasks: &mut Tasks<S>,
     start_tx: &watch::Sender<Start>,
-) -> Result<Vec<Joined<S>>, Stop<S>> {
+) -> Result<Vec<Joined<S>>, Stop> {
     let mut counted: Vec<Joined<S>> = Vec::with_capacity(usize::try_from(store.plan().config.workers()).unwrap_or(0));
     let mut failure = None;
     while let Some(joined) = crate::next_or_stop(tasks, start_tx).await {
@@ -311,12 +311,12 @@ async fn join<S: Store>(
             Ok(Err(error)) => {
                 let _ = start_tx.send(Start::Abort);
                 if failure.is_none() {
-                    failure = Some(Stop::<S>::Failed(store.worker_failed(admin, error).await));
+                    failure = Some(Stop::Failed(store.worker_failed(admin, error).await));
                 }
             }
             Err(_) => {
                 let _ = start_tx.send(Start::Abort);
-                failure.get_or_insert_with(|| panicked::<S>(counted.len() as u64));
+                failure.get_or_insert_with(|| panicked(counted.len() as u64));
             }
         }
     }
@@ -327,19 +327,19 @@ async fn join<S: Store>(
     Ok(counted)
 }
 
-fn panicked<S: Store>(worker: u64) -> Stop<S> {
-    Stop::<S>::Failed(coordination::<S>(CoordinationError::WorkerPanicked { worker }))
+fn panicked(worker: u64) -> Stop {
+    Stop::Failed(coordination(CoordinationError::WorkerPanicked { worker }))
 }
 
-fn coordination<S: Store>(error: CoordinationError) -> StoreError<S> {
-    counter_core::error::RunError::Frontend(S::Own::from(error))
+fn coordination(error: CoordinationError) -> Error {
+    counter_core::error::RunError::Frontend(error.into())
 }
 
 /// Every worker of every participant ready before any starts: this member says its workers are ready and waits
 /// until every member's are, for at most the rendezvous timeout. A member that stopped meanwhile (its heartbeat
 /// lapsed) ends the wait at once: it would never come. On any way out but the start, the coordinator takes this
 /// member out of the run.
-async fn rendezvous<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member) -> Result<(), Stop<S>> {
+async fn rendezvous<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Member) -> Result<(), Stop> {
     let sharing = store.plan().sharing;
     if !sharing.is_shared() {
         return Ok(());
@@ -349,7 +349,7 @@ async fn rendezvous<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Membe
     store.say_ready(admin, member).await?;
     loop {
         if let Some(signal) = signals::received() {
-            return Err(Stop::<S>::Signal(signal));
+            return Err(Stop::Signal(signal));
         }
         let roll = store.roll(admin).await?;
         if roll.ready_workers >= everyone {
@@ -358,13 +358,13 @@ async fn rendezvous<S: Store>(store: &S, admin: &mut S::Admin, member: &S::Membe
         // A member unheard for longer than the heartbeat's lapse has stopped (or is paused): the run cannot
         // start with it, nor without it.
         if roll.stopped > 0 {
-            return Err(Stop::<S>::Failed(coordination::<S>(CoordinationError::ParticipantStopped {
+            return Err(Stop::Failed(coordination(CoordinationError::ParticipantStopped {
                 run_id: store.plan().run_id.to_owned(),
                 stopped: roll.stopped,
             })));
         }
         if waiting.elapsed() > sharing.rendezvous_timeout {
-            return Err(Stop::<S>::Failed(coordination::<S>(CoordinationError::Rendezvous(RendezvousTimeout {
+            return Err(Stop::Failed(coordination(CoordinationError::Rendezvous(RendezvousTimeout {
                 run_id: store.plan().run_id.to_owned(),
                 ready: roll.ready_workers,
                 everyone,
@@ -384,7 +384,7 @@ async fn meet_at_the_end<S: Store>(
     admin: &mut S::Admin,
     member: &S::Member,
     local: &Reported,
-) -> Result<Met, Stop<S>> {
+) -> Result<Met, Stop> {
     let participants = store.plan().sharing.participants;
     if participants == 1 {
         return Ok(Met { others: None, last_out_after: 0 });

@@ -10,7 +10,6 @@ use std::{future::Future, time::Duration};
 
 use counter_core::{
     config::{Config, Window},
-    error::RunError,
     extension::Extension,
     latency::Latencies,
     model::Model,
@@ -19,7 +18,10 @@ use counter_core::{
 };
 use tokio::sync::watch;
 
-use crate::participants::{Beat, RendezvousTimeout, Reported, Sharing};
+use crate::{
+    error::Error,
+    participants::{Beat, RendezvousTimeout, Reported, Sharing},
+};
 
 /// What a store's worker counts beyond what every client worker counts (lock waits, refused transactions):
 /// added up over the workers at the end.
@@ -270,11 +272,8 @@ impl Beat for NoKeeper {
     async fn beat(&mut self) {}
 }
 
-/// The error a store's run ends with.
-pub type StoreError<S> = RunError<<S as Store>::Own>;
-
 /// Why a coordination stopped early.
-pub type Stop<S> = counter_core::error::Stop<StoreError<S>>;
+pub type Stop = counter_core::error::Stop<Error>;
 
 /// Who the run's members are in the shared record, at a look.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -313,6 +312,37 @@ pub struct Plan<'a> {
     pub server_pid: Option<i32>,
 }
 
+/// The run's shared record, in a store's own terms: what the participants of a run meet in (claimed, joined,
+/// ready, reported, left), and the counter's value. The protocol (who waits for whom, when the data goes) is the
+/// coordinator's.
+#[allow(async_fn_in_trait)]
+pub trait Record {
+    /// The coordinator's own connection.
+    type Admin;
+    /// This participant's place in the run (its tag, where its shards begin, what its workers share).
+    type Member;
+
+    /// Says this member's workers are ready (shared runs).
+    async fn say_ready(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(), Error>;
+    /// The members' readiness (shared runs).
+    async fn roll(&self, admin: &mut Self::Admin) -> Result<Roll, Error>;
+    /// Takes this member out of a run that has not started; returns the members left.
+    async fn withdraw(&self, admin: &mut Self::Admin, member: &Self::Member) -> Option<u64>;
+    /// Makes the counter ready to be written, just before the start.
+    async fn prepare_counter(&self, admin: &mut Self::Admin) -> Result<(), Error>;
+    /// Records this member's report (shared runs).
+    async fn report(&self, admin: &mut Self::Admin, member: &Self::Member, local: &Reported) -> Result<(), Error>;
+    /// Every member's entry (shared runs).
+    async fn entries(&self, admin: &mut Self::Admin) -> Result<Vec<Entry>, Error>;
+    /// The counter's value (the shards summed).
+    async fn final_value(&self, admin: &mut Self::Admin) -> Result<u64, Error>;
+    /// Says this member has left, with its report or without; returns how many members have left and how many
+    /// there are.
+    async fn leave(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(u64, u64), Error>;
+    /// Removes the run's data from the server; what it could not remove, named.
+    async fn remove_run(&self, admin: &mut Self::Admin) -> Result<(), String>;
+}
+
 /// A store, as the coordinator drives it. Its methods are only what is the store's own: connecting, the
 /// workers (each strategy's commands), the run's shared record (claimed, joined, ready, reported, left), the
 /// server's figures and the words of its report. Every method that talks to the server has a deadline.
@@ -321,13 +351,7 @@ pub struct Plan<'a> {
 /// coordinator's own connection need not be `Send`; what runs on tasks of its own (the workers, the heartbeat)
 /// is.
 #[allow(async_fn_in_trait)]
-pub trait Store: Sync {
-    /// What only this store can fail with.
-    type Own: std::error::Error + From<CoordinationError> + Send + 'static;
-    /// The coordinator's own connection.
-    type Admin;
-    /// This participant's place in the run (its tag, where its shards begin, what its workers share).
-    type Member;
+pub trait Store: Record + Sync {
     /// A connected worker.
     type Worker: Worker;
     /// What a worker's task carries until it has connected.
@@ -352,54 +376,29 @@ pub trait Store: Sync {
 
     /// The coordinator's connection: an error here is about the request (a refused connection, a wrong
     /// password), exit 2.
-    async fn connect(&self) -> Result<Self::Admin, StoreError<Self>>;
+    async fn connect(&self) -> Result<Self::Admin, Error>;
     /// `admin` answering: as it is, or connected again; `patient`, tried again within the workers' patience,
     /// else once (to clean up after a failure, without waiting for a server that is gone).
-    async fn reconnect(&self, admin: &mut Self::Admin, patient: bool) -> Result<(), StoreError<Self>>;
+    async fn reconnect(&self, admin: &mut Self::Admin, patient: bool) -> Result<(), Error>;
     /// Claims the run id, or joins the run that claimed it (strangers and full or ended runs refused, exit 2).
-    async fn claim(&self, admin: &mut Self::Admin, tag: &str) -> Result<Self::Member, StoreError<Self>>;
+    async fn claim(&self, admin: &mut Self::Admin, tag: &str) -> Result<Self::Member, Error>;
     /// The server's figures before the clients connect.
-    async fn probe(&self, admin: &mut Self::Admin) -> Result<Self::Probe, StoreError<Self>>;
+    async fn probe(&self, admin: &mut Self::Admin) -> Result<Self::Probe, Error>;
     /// What worker `index` carries to its task to connect there.
     fn connector(&self, member: &Self::Member, index: u64) -> Self::Connector;
     /// What a worker's error means for the run (the server's client limit, say).
-    async fn worker_failed(&self, admin: &mut Self::Admin, error: <Self::Worker as Worker>::Error) -> StoreError<Self>;
+    async fn worker_failed(&self, admin: &mut Self::Admin, error: <Self::Worker as Worker>::Error) -> Error;
     /// The server's figures once every client is connected.
     async fn probe_clients(
         &self,
         admin: &mut Self::Admin,
         member: &Self::Member,
         probe: &mut Self::Probe,
-    ) -> Result<(), StoreError<Self>>;
+    ) -> Result<(), Error>;
     /// The member's heartbeat.
     fn beat(&self, member: &Self::Member) -> Self::Beat;
     /// The keeper of the run's data while the workers run, if the store needs one.
     fn keeper(&self) -> Option<Self::Keeper>;
-
-    /// Says this member's workers are ready (shared runs).
-    async fn say_ready(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(), StoreError<Self>>;
-    /// The members' readiness (shared runs).
-    async fn roll(&self, admin: &mut Self::Admin) -> Result<Roll, StoreError<Self>>;
-    /// Takes this member out of a run that has not started; returns the members left.
-    async fn withdraw(&self, admin: &mut Self::Admin, member: &Self::Member) -> Option<u64>;
-    /// Makes the counter ready to be written, just before the start.
-    async fn prepare_counter(&self, admin: &mut Self::Admin) -> Result<(), StoreError<Self>>;
-    /// Records this member's report (shared runs).
-    async fn report(
-        &self,
-        admin: &mut Self::Admin,
-        member: &Self::Member,
-        local: &Reported,
-    ) -> Result<(), StoreError<Self>>;
-    /// Every member's entry (shared runs).
-    async fn entries(&self, admin: &mut Self::Admin) -> Result<Vec<Entry>, StoreError<Self>>;
-    /// The counter's value (the shards summed).
-    async fn final_value(&self, admin: &mut Self::Admin) -> Result<u64, StoreError<Self>>;
-    /// Says this member has left, with its report or without; returns how many members have left and how many
-    /// there are.
-    async fn leave(&self, admin: &mut Self::Admin, member: &Self::Member) -> Result<(u64, u64), StoreError<Self>>;
-    /// Removes the run's data from the server; what it could not remove, named.
-    async fn remove_run(&self, admin: &mut Self::Admin) -> Result<(), String>;
 
     /// This model's figures, for the report's extension.
     fn figures(

@@ -12,7 +12,7 @@
 
 use counter_client::{
     participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
-    store::{Entry, Roll},
+    store::{Entry, Record, Roll},
 };
 use counter_core::config::ConfigError;
 use tokio_postgres::{Client, error::SqlState};
@@ -21,6 +21,7 @@ use crate::{
     client::{WorkerError, within},
     options::{Error, Isolation},
     run::{Answer, Run},
+    store::Participant,
 };
 
 /// The members table's configuration row: not a participant.
@@ -182,7 +183,7 @@ impl Run<'_> {
             .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
             .map_err(|error| self.failed(&error))?;
         if place as u64 > self.options.sharing.participants {
-            self.withdraw(admin, tag).await;
+            self.remove_member(admin, tag).await;
             return Err(
                 self.refuse(&format!("the run has its {} participants already", self.options.sharing.participants))
             );
@@ -199,7 +200,7 @@ impl Run<'_> {
 
     /// Takes this participant out of a run that has not started (stopped, or failed): its row goes, so that
     /// the others neither start with its workers counted nor wait for it; returns the members left.
-    pub(crate) async fn withdraw(&self, admin: &Client, tag: &str) -> Option<u64> {
+    async fn remove_member(&self, admin: &Client, tag: &str) -> Option<u64> {
         let timeout = self.options.timeout;
         let members = self.members();
         let delete = format!("DELETE FROM {members} WHERE tag = $1");
@@ -208,16 +209,26 @@ impl Run<'_> {
         let remaining: i64 = within(timeout, admin.query_one(&left, &[])).await.ok()?.try_get(0).ok()?;
         u64::try_from(remaining).ok()
     }
+}
+
+impl Record for Run<'_> {
+    type Admin = Client;
+    type Member = Participant;
+
+    async fn withdraw(&self, admin: &mut Client, member: &Participant) -> Option<u64> {
+        self.remove_member(admin, &member.tag).await
+    }
 
     /// Says this participant's workers are ready.
-    pub(crate) async fn say_ready(&self, admin: &Client, tag: &str) -> Answer<()> {
+    async fn say_ready(&self, admin: &mut Client, member: &Participant) -> Answer<()> {
+        let tag = member.tag.as_str();
         let ready = format!("UPDATE {} SET ready = true, beat = clock_timestamp() WHERE tag = $1", self.members());
         within(self.options.timeout, admin.execute(&ready, &[&tag])).await.map(drop).map_err(|e| self.failed(&e))
     }
 
     /// The workers ready over every member, and the ready members whose heartbeat lapsed (by the server's clock;
     /// one still connecting its workers has no heartbeat yet).
-    pub(crate) async fn roll(&self, admin: &Client) -> Answer<Roll> {
+    async fn roll(&self, admin: &mut Client) -> Answer<Roll> {
         let count = format!(
             "SELECT COALESCE(sum(workers) FILTER (WHERE ready), 0)::bigint, \
              count(*) FILTER (WHERE ready AND NOT left_run AND {}) FROM {} WHERE tag <> '{CONFIG_TAG}'",
@@ -230,7 +241,8 @@ impl Run<'_> {
     }
 
     /// Records this participant's report.
-    pub(crate) async fn report(&self, admin: &Client, tag: &str, local: &Reported) -> Answer<()> {
+    async fn report(&self, admin: &mut Client, member: &Participant, local: &Reported) -> Answer<()> {
+        let tag = member.tag.as_str();
         let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let report = format!(
             "UPDATE {} SET done = $2, expected = $3, failed = $4, indeterminate = $5 WHERE tag = $1",
@@ -248,7 +260,7 @@ impl Run<'_> {
 
     /// Every member's entry: its report, read back only if it adds up, or whether it is unheard (its heartbeat
     /// lapsed, or it left without a report). A member that wrote a report, readable or not, is done.
-    pub(crate) async fn entries(&self, admin: &Client) -> Answer<Vec<Entry>> {
+    async fn entries(&self, admin: &mut Client) -> Answer<Vec<Entry>> {
         let look = format!(
             "SELECT done, expected, failed, indeterminate, {} OR left_run FROM {} WHERE tag <> '{CONFIG_TAG}'",
             lapsed_sql(),
@@ -277,8 +289,8 @@ impl Run<'_> {
     /// Says this participant has left (with its report, or without); returns how many members have left, and
     /// how many there are. Tables already gone mean the last other member out dropped them, having counted this
     /// one as left (it leaves at the same moment): nothing is left to do.
-    pub(crate) async fn leave(&self, admin: &Client, tag: &str) -> Answer<(u64, u64)> {
-        let timeout = self.options.timeout;
+    async fn leave(&self, admin: &mut Client, member: &Participant) -> Answer<(u64, u64)> {
+        let (timeout, tag) = (self.options.timeout, member.tag.as_str());
         let members = self.members();
         let gone = |error: &WorkerError| matches!(error, WorkerError::Server(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE));
         let dropped_by_another = Ok((0, u64::MAX));
@@ -299,8 +311,17 @@ impl Run<'_> {
         Ok((figure(0), figure(1)))
     }
 
+    async fn prepare_counter(&self, _admin: &mut Client) -> Answer<()> {
+        // The table was made with its rows when the run was claimed.
+        Ok(())
+    }
+
+    async fn final_value(&self, admin: &mut Client) -> Answer<u64> {
+        self.total(admin).await
+    }
+
     /// Drops the run's tables; what could not be dropped, named.
-    pub(crate) async fn remove(&self, admin: &Client) -> Result<(), String> {
+    async fn remove_run(&self, admin: &mut Client) -> Result<(), String> {
         within(self.options.timeout, admin.batch_execute(&self.table.drop_statement())).await.map_err(|error| {
             format!(
                 "the run's tables ({} and {}) could not be dropped ({error}); drop them by hand",

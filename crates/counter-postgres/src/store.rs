@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use counter_client::{
-    participants::Reported,
-    store::{Connect, Entry, NoKeeper, Plan, Roll, RoundTrips, Store, Totals},
-};
+use counter_client::store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals};
 use counter_core::{
     config::{Config, Strategy},
     extension::Extension,
@@ -20,7 +17,7 @@ use tokio_postgres::Client;
 use crate::{
     client::{Reconnect, WorkerError, connect},
     figures::PostgresFigures,
-    options::{Error, Isolation, PostgresOptions, ServerError},
+    options::{Error, Isolation, PostgresOptions},
     participants::PostgresBeat,
     run::{Answer, Run, reconnect_patience},
     worker::{Job, PostgresCounts, Worker},
@@ -29,7 +26,7 @@ use crate::{
 /// This participant's place in the run: its tag, where its workers' own rows begin (sharded), the prefix of its
 /// connections' names, what its workers share.
 pub(crate) struct Participant {
-    tag: String,
+    pub(crate) tag: String,
     shard_base: u64,
     /// Its tag after `counter-lab-`: `pg_stat_activity` tells this participant's connections apart by it.
     prefix: String,
@@ -68,9 +65,6 @@ pub(crate) struct Probe {
 }
 
 impl Store for Run<'_> {
-    type Own = ServerError;
-    type Admin = Client;
-    type Member = Participant;
     type Worker = Worker;
     type Connector = Connector;
     type Probe = Probe;
@@ -162,43 +156,6 @@ impl Store for Run<'_> {
     fn keeper(&self) -> Option<NoKeeper> {
         // A table outlives no deadline of its own: nothing to keep.
         None
-    }
-
-    async fn say_ready(&self, admin: &mut Client, member: &Participant) -> Answer<()> {
-        Run::say_ready(self, admin, &member.tag).await
-    }
-
-    async fn roll(&self, admin: &mut Client) -> Answer<Roll> {
-        Run::roll(self, admin).await
-    }
-
-    async fn withdraw(&self, admin: &mut Client, member: &Participant) -> Option<u64> {
-        Run::withdraw(self, admin, &member.tag).await
-    }
-
-    async fn prepare_counter(&self, _admin: &mut Client) -> Answer<()> {
-        // The table was made with its rows when the run was claimed.
-        Ok(())
-    }
-
-    async fn report(&self, admin: &mut Client, member: &Participant, local: &Reported) -> Answer<()> {
-        Run::report(self, admin, &member.tag, local).await
-    }
-
-    async fn entries(&self, admin: &mut Client) -> Answer<Vec<Entry>> {
-        Run::entries(self, admin).await
-    }
-
-    async fn final_value(&self, admin: &mut Client) -> Answer<u64> {
-        self.total(admin).await
-    }
-
-    async fn leave(&self, admin: &mut Client, member: &Participant) -> Answer<(u64, u64)> {
-        Run::leave(self, admin, &member.tag).await
-    }
-
-    async fn remove_run(&self, admin: &mut Client) -> Result<(), String> {
-        self.remove(admin).await
     }
 
     fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<PostgresCounts>) -> Extension {

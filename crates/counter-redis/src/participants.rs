@@ -7,14 +7,15 @@ use std::collections::HashMap;
 
 use counter_client::{
     participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
-    store::{Entry, Roll},
+    store::{Entry, Record, Roll},
 };
-use counter_core::config::ConfigError;
+use counter_core::config::{ConfigError, Strategy};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
 use crate::{
     options::Error,
     run::{Answer, Run},
+    store::Member,
 };
 
 /// A Redis participant's beat: a key it sets again and again with a short time to live, on a connection of its
@@ -165,10 +166,24 @@ impl Run<'_> {
         Err(refuse("its keys kept changing while this participant tried to claim or join it".to_owned()))
     }
 
+    /// How many of `members` have a heartbeat.
+    async fn beating(&self, admin: &mut MultiplexedConnection, members: &[String]) -> Answer<u64> {
+        if members.is_empty() {
+            return Ok(0);
+        }
+        let alive: Vec<String> = members.iter().map(|member| self.keys.alive(member)).collect();
+        self.ask(admin, redis::cmd("EXISTS").arg(&alive)).await
+    }
+}
+
+impl Record for Run<'_> {
+    type Admin = MultiplexedConnection;
+    type Member = Member;
+
     /// Says this participant's workers are ready: alive first (so that one joining meanwhile never finds a
     /// member without a heartbeat), then a member, then its workers added to the ready count.
-    pub(crate) async fn say_ready(&self, admin: &mut MultiplexedConnection, tag: &str) -> Answer<()> {
-        let keys = &self.keys;
+    async fn say_ready(&self, admin: &mut MultiplexedConnection, member: &Member) -> Answer<()> {
+        let (keys, tag) = (&self.keys, member.tag.as_str());
         let () =
             self.ask(admin, redis::cmd("SET").arg(keys.alive(tag)).arg(1).arg("PX").arg(heartbeat_ttl_ms())).await?;
         let _: u64 = self.ask(admin, redis::cmd("SADD").arg(&keys.members).arg(tag)).await?;
@@ -178,7 +193,7 @@ impl Run<'_> {
     }
 
     /// The workers ready over every member, and the members whose heartbeat lapsed.
-    pub(crate) async fn roll(&self, admin: &mut MultiplexedConnection) -> Answer<Roll> {
+    async fn roll(&self, admin: &mut MultiplexedConnection) -> Answer<Roll> {
         let keys = &self.keys;
         let ready: Option<u64> = self.ask(admin, redis::cmd("GET").arg(&keys.ready)).await?;
         let members: Vec<String> = self.ask(admin, redis::cmd("SMEMBERS").arg(&keys.members)).await?;
@@ -186,19 +201,10 @@ impl Run<'_> {
         Ok(Roll { ready_workers: ready.unwrap_or(0), stopped: (members.len() as u64).saturating_sub(beating) })
     }
 
-    /// How many of `members` have a heartbeat.
-    async fn beating(&self, admin: &mut MultiplexedConnection, members: &[String]) -> Answer<u64> {
-        if members.is_empty() {
-            return Ok(0);
-        }
-        let alive: Vec<String> = members.iter().map(|member| self.keys.alive(member)).collect();
-        self.ask(admin, redis::cmd("EXISTS").arg(&alive)).await
-    }
-
     /// Takes this participant out of a run that has not started: its membership, its workers from the ready
     /// count (if it had added them), its heartbeat; returns the members left.
-    pub(crate) async fn withdraw(&self, admin: &mut MultiplexedConnection, tag: &str) -> Option<u64> {
-        let keys = &self.keys;
+    async fn withdraw(&self, admin: &mut MultiplexedConnection, member: &Member) -> Option<u64> {
+        let (keys, tag) = (&self.keys, member.tag.as_str());
         let was_member: u64 = redis::cmd("SREM").arg(&keys.members).arg(tag).query_async(admin).await.ok()?;
         if was_member > 0 {
             let _: redis::RedisResult<i64> =
@@ -210,7 +216,7 @@ impl Run<'_> {
 
     /// The counter, its shards and its fences exist before the first increment, with the run's time to live,
     /// which every write keeps: nothing the run leaves (killed, or kept) outlives its deadline.
-    pub(crate) async fn prepare_counter(&self, admin: &mut MultiplexedConnection) -> Answer<()> {
+    async fn prepare_counter(&self, admin: &mut MultiplexedConnection) -> Answer<()> {
         let keys = &self.keys;
         let prepared: redis::RedisResult<()> = redis::pipe()
             .cmd("SET")
@@ -240,14 +246,15 @@ impl Run<'_> {
     }
 
     /// Records this participant's report.
-    pub(crate) async fn report(&self, admin: &mut MultiplexedConnection, tag: &str, local: &Reported) -> Answer<()> {
-        let _: u64 = self.ask(admin, redis::cmd("HSET").arg(&self.keys.done).arg(tag).arg(local.encode())).await?;
+    async fn report(&self, admin: &mut MultiplexedConnection, member: &Member, local: &Reported) -> Answer<()> {
+        let done = redis::cmd("HSET").arg(&self.keys.done).arg(&member.tag).arg(local.encode()).clone();
+        let _: u64 = self.ask(admin, &done).await?;
         self.expire_all(admin).await
     }
 
     /// Every member's entry: its report, read back only if it adds up, or whether it is unheard. A member that
     /// wrote a report, readable or not, is done: it will not be heard from again.
-    pub(crate) async fn entries(&self, admin: &mut MultiplexedConnection) -> Answer<Vec<Entry>> {
+    async fn entries(&self, admin: &mut MultiplexedConnection) -> Answer<Vec<Entry>> {
         let keys = &self.keys;
         let members: Vec<String> = self.ask(admin, redis::cmd("SMEMBERS").arg(&keys.members)).await?;
         let reports: HashMap<String, String> = self.ask(admin, redis::cmd("HGETALL").arg(&keys.done)).await?;
@@ -266,17 +273,26 @@ impl Run<'_> {
 
     /// Says this participant has left (its heartbeat gone with it); returns how many have left, and how many
     /// members there are. The keys live on with the run's time to live until the last one out removes them.
-    pub(crate) async fn leave(&self, admin: &mut MultiplexedConnection, tag: &str) -> Answer<(u64, u64)> {
+    async fn leave(&self, admin: &mut MultiplexedConnection, member: &Member) -> Answer<(u64, u64)> {
         let keys = &self.keys;
-        let _: u64 = self.ask(admin, redis::cmd("DEL").arg(keys.alive(tag))).await?;
+        let _: u64 = self.ask(admin, redis::cmd("DEL").arg(keys.alive(&member.tag))).await?;
         let left: u64 = self.ask(admin, redis::cmd("INCR").arg(&keys.left)).await?;
         let members: u64 = self.ask(admin, redis::cmd("SCARD").arg(&keys.members)).await?;
         self.expire_all(admin).await?;
         Ok((left, members))
     }
 
+    async fn final_value(&self, admin: &mut MultiplexedConnection) -> Answer<u64> {
+        if self.config.strategy() == Strategy::Sharded {
+            let fields: Vec<u64> = self.ask(admin, redis::cmd("HVALS").arg(&self.keys.shards)).await?;
+            return Ok(fields.iter().sum());
+        }
+        let value: Option<u64> = self.ask(admin, redis::cmd("GET").arg(&self.keys.value)).await?;
+        Ok(value.unwrap_or(0))
+    }
+
     /// Removes every key of the run; what could not be removed, named.
-    pub(crate) async fn remove(&self, admin: &mut MultiplexedConnection) -> Result<(), String> {
+    async fn remove_run(&self, admin: &mut MultiplexedConnection) -> Result<(), String> {
         let removed: redis::RedisResult<u64> = redis::cmd("DEL").arg(&self.keys.all()[..]).query_async(admin).await;
         removed.map(drop).map_err(|error| {
             format!(

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use counter_client::store::{Connect, Entry, Plan, Roll, RoundTrips, Store, Totals};
+use counter_client::store::{Connect, Plan, RoundTrips, Store, Totals};
 use counter_core::{
     config::{Config, ConfigError, Strategy},
     error::RunError,
@@ -38,7 +38,7 @@ fn has_set_nx_get(version: &str) -> bool {
 
 /// This participant's place in the run: its tag, the prefix of its connections' names, what its workers share.
 pub(crate) struct Member {
-    tag: String,
+    pub(crate) tag: String,
     name_prefix: String,
     job: Arc<Job>,
 }
@@ -147,21 +147,9 @@ impl Run<'_> {
             .collect();
         Ok(if ours.is_empty() { 0.0 } else { ours.iter().sum::<u64>() as f64 / ours.len() as f64 })
     }
-
-    async fn final_value_of(&self, admin: &mut MultiplexedConnection) -> Answer<u64> {
-        if self.config.strategy() == Strategy::Sharded {
-            let fields: Vec<u64> = self.ask(admin, redis::cmd("HVALS").arg(&self.keys.shards)).await?;
-            return Ok(fields.iter().sum());
-        }
-        let value: Option<u64> = self.ask(admin, redis::cmd("GET").arg(&self.keys.value)).await?;
-        Ok(value.unwrap_or(0))
-    }
 }
 
 impl Store for Run<'_> {
-    type Own = ServerError;
-    type Admin = MultiplexedConnection;
-    type Member = Member;
     type Worker = Worker;
     type Connector = Connector;
     type Probe = Probe;
@@ -255,47 +243,6 @@ impl Store for Run<'_> {
             ttl_ms: self.keys_ttl_ms(),
             connection: None,
         })
-    }
-
-    async fn say_ready(&self, admin: &mut MultiplexedConnection, member: &Member) -> Answer<()> {
-        Run::say_ready(self, admin, &member.tag).await
-    }
-
-    async fn roll(&self, admin: &mut MultiplexedConnection) -> Answer<Roll> {
-        Run::roll(self, admin).await
-    }
-
-    async fn withdraw(&self, admin: &mut MultiplexedConnection, member: &Member) -> Option<u64> {
-        Run::withdraw(self, admin, &member.tag).await
-    }
-
-    async fn prepare_counter(&self, admin: &mut MultiplexedConnection) -> Answer<()> {
-        Run::prepare_counter(self, admin).await
-    }
-
-    async fn report(
-        &self,
-        admin: &mut MultiplexedConnection,
-        member: &Member,
-        local: &counter_client::participants::Reported,
-    ) -> Answer<()> {
-        Run::report(self, admin, &member.tag, local).await
-    }
-
-    async fn entries(&self, admin: &mut MultiplexedConnection) -> Answer<Vec<Entry>> {
-        Run::entries(self, admin).await
-    }
-
-    async fn final_value(&self, admin: &mut MultiplexedConnection) -> Answer<u64> {
-        self.final_value_of(admin).await
-    }
-
-    async fn leave(&self, admin: &mut MultiplexedConnection, member: &Member) -> Answer<(u64, u64)> {
-        Run::leave(self, admin, &member.tag).await
-    }
-
-    async fn remove_run(&self, admin: &mut MultiplexedConnection) -> Result<(), String> {
-        self.remove(admin).await
     }
 
     fn figures(&self, member: &Member, probe: Probe, totals: &Totals<RedisCounts>) -> Extension {
