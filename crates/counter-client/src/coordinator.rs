@@ -26,11 +26,11 @@ use tokio::sync::watch;
 
 use crate::{
     NotReady,
-    error::Error,
+    error::{CoordinationError, Error},
     participants::{
         Heartbeat, Met, RENDEZVOUS_POLL, RendezvousTimeout, Reported, Tally, last_out_after, participant_tag,
     },
-    store::{Connect, CoordinationError, Counted, Stop, Store, Totals, Worker},
+    store::{Connect, Counted, Stop, Store, Totals, Worker},
 };
 
 /// How often the rendezvous looks at the members in its first second, and the meeting at the end always.

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::{
     error::Error,
-    participants::{Beat, RendezvousTimeout, Reported, Sharing},
+    participants::{Beat, Reported, Sharing},
 };
 
 /// What a store's worker counts beyond what every client worker counts (lock waits, refused transactions):
@@ -233,35 +233,6 @@ pub trait Connect: Send + 'static {
         self,
         start: watch::Receiver<Start>,
     ) -> impl Future<Output = Result<Self::Worker, <Self::Worker as Worker>::Error>> + Send;
-}
-
-/// Why the coordination itself failed, whatever the store.
-#[derive(Debug, thiserror::Error)]
-pub enum CoordinationError {
-    /// The other participants did not all come.
-    #[error(transparent)]
-    Rendezvous(RendezvousTimeout),
-    /// A participant of the run stopped (its heartbeat lapsed) before the start: the others would wait for it in
-    /// vain.
-    #[error(
-        "run '{run_id}': {stopped} of its participants stopped without leaving before the start (their heartbeat \
-         lapsed); this one gives up rather than wait for them"
-    )]
-    ParticipantStopped {
-        /// The run.
-        run_id: String,
-        /// How many stopped.
-        stopped: u64,
-    },
-    /// The run's runtime could not be made, or ended without a result.
-    #[error("the run's runtime failed: {0}")]
-    Runtime(String),
-    /// A worker's task ended without a result (it panicked).
-    #[error("worker {worker} ended without a result")]
-    WorkerPanicked {
-        /// The worker.
-        worker: u64,
-    },
 }
 
 /// A store whose data needs no keeping while the workers run.

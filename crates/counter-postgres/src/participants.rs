@@ -10,6 +10,8 @@
 //! end each reports, waits for every other to report or to go unheard, reads the total, and leaves; the last to
 //! leave drops the tables, never while a member not heard from may still write.
 
+use std::sync::Arc;
+
 use counter_client::{
     participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
     store::{Entry, Record, Roll},
@@ -21,8 +23,18 @@ use crate::{
     client::{WorkerError, within},
     options::{Error, Isolation},
     run::{Answer, Run},
-    store::Participant,
+    worker::Job,
 };
+
+/// This participant's place in the run: its tag, where its workers' own rows begin (sharded), the prefix of its
+/// connections' names, what its workers share.
+pub(crate) struct Participant {
+    pub(crate) tag: String,
+    pub(crate) shard_base: u64,
+    /// Its tag after `counter-lab-`: `pg_stat_activity` tells this participant's connections apart by it.
+    pub(crate) prefix: String,
+    pub(crate) job: Arc<Job>,
+}
 
 /// The members table's configuration row: not a participant.
 const CONFIG_TAG: &str = "#config";

@@ -18,20 +18,10 @@ use crate::{
     client::{Reconnect, WorkerError, connect},
     figures::PostgresFigures,
     options::{Error, Isolation, PostgresOptions},
-    participants::PostgresBeat,
+    participants::{Participant, PostgresBeat},
     run::{Answer, Run, reconnect_patience},
     worker::{Job, PostgresCounts, Worker},
 };
-
-/// This participant's place in the run: its tag, where its workers' own rows begin (sharded), the prefix of its
-/// connections' names, what its workers share.
-pub(crate) struct Participant {
-    pub(crate) tag: String,
-    shard_base: u64,
-    /// Its tag after `counter-lab-`: `pg_stat_activity` tells this participant's connections apart by it.
-    prefix: String,
-    job: Arc<Job>,
-}
 
 /// What a worker's task carries until it has connected.
 pub(crate) struct Connector {

@@ -31,8 +31,8 @@ use nix::{
 };
 
 use crate::{
-    ProcessesError,
     codec::{FROM_SERVER, FrameReader, WorkerMessage},
+    error::ProcessesError,
     worker::exit,
 };
 

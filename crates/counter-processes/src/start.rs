@@ -37,8 +37,8 @@ use nix::{
 };
 
 use crate::{
-    ProcessesError,
     codec::{self, FROM_SERVER, Handoff, WorkerMessage},
+    error::ProcessesError,
     segment::Segment,
     worker::{self, ChildSetup},
 };
@@ -142,7 +142,7 @@ impl<'a> Launcher<'a> {
     }
 
     /// Starts worker `index` and returns its pid.
-    pub(crate) fn launch(&mut self, index: u64) -> Result<Pid, crate::Error> {
+    pub(crate) fn launch(&mut self, index: u64) -> Result<Pid, crate::error::Error> {
         let setup = ChildSetup { index, ..self.template };
         match &mut self.how {
             How::Server(server) => Ok(server.launch(index)?),
@@ -160,7 +160,7 @@ impl<'a> Launcher<'a> {
                 match unsafe { fork() } {
                     Ok(ForkResult::Child) => worker::child_main(&setup),
                     Ok(ForkResult::Parent { child }) => Ok(child),
-                    Err(source) => Err(crate::fork_failed(index, setup.config.members(), source)),
+                    Err(source) => Err(crate::error::fork_failed(index, setup.config.members(), source)),
                 }
             }
         }
@@ -414,7 +414,7 @@ fn receive_handoff() -> Result<Spawned, String> {
     let config = handoff
         .request
         .clone()
-        .validate_for(&crate::FRONTEND.abilities)
+        .validate_for(&crate::frontend::FRONTEND.abilities)
         .map_err(|error| format!("the hand-off's workload is refused: {error}"))?;
     if handoff.index >= config.members() {
         return Err(format!("the hand-off names worker {} of {}", handoff.index, config.members()));

@@ -3,7 +3,7 @@
 //! with a short time to live, the ready count, the reports (a hash), and the count of those that left. The
 //! protocol (who waits for whom, when the keys go) is `counter_client`'s; these are its steps in Redis' terms.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use counter_client::{
     participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
@@ -15,8 +15,15 @@ use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 use crate::{
     options::Error,
     run::{Answer, Run},
-    store::Member,
+    worker::Job,
 };
+
+/// This participant's place in the run: its tag, the prefix of its connections' names, what its workers share.
+pub(crate) struct Member {
+    pub(crate) tag: String,
+    pub(crate) name_prefix: String,
+    pub(crate) job: Arc<Job>,
+}
 
 /// A Redis participant's beat: a key it sets again and again with a short time to live, on a connection of its
 /// own, made again if it broke (killed, or a server that stalled), so that a participant at work stays heard from.

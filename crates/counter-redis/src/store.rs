@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::{
     figures::RedisFigures,
     options::{Error, RedisOptions, ServerError},
-    participants::{KeysKeeper, RedisBeat},
+    participants::{KeysKeeper, Member, RedisBeat},
     run::{Answer, Run, info_field, reconnect_patience},
     worker::{Job, Reconnect, RedisCounts, Worker, name_connection},
 };
@@ -34,13 +34,6 @@ fn has_set_nx_get(version: &str) -> bool {
         .next()
         .and_then(|major| major.parse::<u32>().ok())
         .is_some_and(|major| major >= MUTEX_NEEDS_MAJOR)
-}
-
-/// This participant's place in the run: its tag, the prefix of its connections' names, what its workers share.
-pub(crate) struct Member {
-    pub(crate) tag: String,
-    name_prefix: String,
-    job: Arc<Job>,
 }
 
 /// What a worker's task carries until it has connected.
