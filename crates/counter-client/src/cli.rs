@@ -5,7 +5,7 @@ use std::{process::ExitCode, time::Duration};
 
 use counter_core::{cli, duration::parse_duration, error::EXIT_FAILURE, model::Model, signals};
 
-use crate::{error::Error, participants::SharingArgs};
+use crate::{error::Error, options::ServerOptions, participants::SharingArgs};
 
 /// The flags every server model's binary has besides its server's own.
 #[derive(Debug, clap::Args)]
@@ -26,6 +26,13 @@ pub struct ServerFlags {
     /// The run's sharing: its id, its participants, how long to wait for them.
     #[command(flatten)]
     pub sharing: SharingArgs,
+}
+
+impl ServerFlags {
+    /// The options these flags ask for, with `url`, the server given.
+    pub fn options(self, url: Option<String>) -> ServerOptions {
+        ServerOptions { url, sharing: self.sharing.into(), keep: self.keep, timeout: self.timeout }
+    }
 }
 
 /// `--serve`'s whole life in a binary: the signal handlers, `serve`, and its exit code: 0 when its input closed,

@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod coordinator;
 pub mod error;
+pub mod options;
 pub mod participants;
 pub mod serve;
 pub mod server_dir;

@@ -34,6 +34,24 @@ impl Counts for () {
     fn add(&mut self, (): &()) {}
 }
 
+/// A store's own counts: a struct of `u64` fields, each added up over the workers.
+#[macro_export]
+macro_rules! counts {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($(#[$field_meta:meta])* $field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        $vis struct $name {
+            $($(#[$field_meta])* pub(crate) $field: u64,)*
+        }
+
+        impl $crate::store::Counts for $name {
+            fn add(&mut self, other: &Self) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
+
 /// What one client worker counted: what every store's worker counts, and the store's own `C`.
 #[derive(Debug, Default)]
 pub struct Counted<C> {

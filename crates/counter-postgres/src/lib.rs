@@ -74,21 +74,20 @@ const SPARE_CONNECTIONS: u64 = 10;
 
 /// Runs the workload against the counter in PostgreSQL and reports what happened.
 pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Error> {
-    counter_client::check_deadline("--timeout", options.timeout)?;
-    options.sharing.validate(options.url.is_some(), "--postgres")?;
+    options.server.validate("--postgres")?;
     counter_client::make_room_for(config.workers())?;
-    let private = match &options.url {
+    let private = match &options.server.url {
         Some(_) => None,
         None => Some(PrivateCluster::start(config.workers() + SPARE_CONNECTIONS)?),
     };
-    let text = match (&private, &options.url) {
+    let text = match (&private, &options.server.url) {
         (Some(private), _) => private.connection_string(),
         (None, Some(url)) => url.clone(),
         (None, None) => unreachable!("a private server is started when no URL is given"),
     };
-    let connection = connection_config(&text, options.timeout)?;
+    let connection = connection_config(&text, options.server.timeout)?;
     let server = private.as_ref().map_or_else(|| describe(&connection), PrivateCluster::describe);
-    let id = options.sharing.id();
+    let id = options.server.sharing.id();
     let run = Run {
         config,
         options,

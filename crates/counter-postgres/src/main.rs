@@ -48,12 +48,6 @@ fn main() -> ExitCode {
     if args.server.serve {
         return serve_main(MODEL, counter_postgres::serve);
     }
-    let options = PostgresOptions {
-        url: args.postgres,
-        isolation: args.isolation,
-        sharing: args.server.sharing.into(),
-        keep: args.server.keep,
-        timeout: args.server.timeout,
-    };
+    let options = PostgresOptions { server: args.server.options(args.postgres), isolation: args.isolation };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 pub use counter_client::error::{Error, ServerError};
-use counter_client::participants::Sharing;
+use counter_client::options::ServerOptions;
 use counter_core::config::ConfigError;
 
 /// The variable that holds the server's password, as `psql` reads it: so that it need not sit in argv.
@@ -38,30 +38,12 @@ impl Isolation {
 }
 
 /// How to reach the server, on top of the shared [`Config`](counter_core::config::Config).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PostgresOptions {
-    /// A server to use (`postgresql://` URL or `key=value` string); `None` starts a private one.
-    pub url: Option<String>,
+    /// The server, the run's sharing, the deadline: what every store is asked for.
+    pub server: ServerOptions,
     /// The isolation level of every transaction.
     pub isolation: Isolation,
-    /// The run's id and its participants.
-    pub sharing: Sharing,
-    /// Keep the run's table at the end.
-    pub keep: bool,
-    /// How long connecting, or any statement, may take before the run fails.
-    pub timeout: Duration,
-}
-
-impl Default for PostgresOptions {
-    fn default() -> Self {
-        PostgresOptions {
-            url: None,
-            isolation: Isolation::default(),
-            sharing: Sharing::default(),
-            keep: false,
-            timeout: Duration::from_secs(5),
-        }
-    }
 }
 
 /// The server to connect to: `text` parsed, the password from [`PASSWORD_VARIABLE`] when it has none. `text` is

@@ -82,7 +82,7 @@ impl Run<'_> {
     /// What every participant of a run must share, as the claim records it.
     fn shared_configuration(&self) -> String {
         let isolation = format!("--isolation {}", self.options.isolation.sql().replace(' ', "-"));
-        shared_configuration(self.config, self.options.sharing.participants, &isolation)
+        shared_configuration(self.config, self.options.server.sharing.participants, &isolation)
     }
 
     fn members(&self) -> String {
@@ -102,9 +102,9 @@ impl Run<'_> {
     /// Claims the run id (makes the run's tables) or joins the run that did; returns this participant's place.
     /// Without a run id given, the tables are new and the run is this process's alone.
     pub(crate) async fn claim(&self, admin: &Client, tag: &str) -> Result<Member, Error> {
-        let timeout = self.options.timeout;
+        let timeout = self.options.server.timeout;
         let workers = self.config.workers();
-        if self.options.sharing.run_id.is_none() {
+        if self.options.server.sharing.run_id.is_none() {
             within(timeout, admin.batch_execute(&self.table.create(workers)))
                 .await
                 .map_err(|error| self.failed(&error))?;
@@ -138,7 +138,7 @@ impl Run<'_> {
 
     /// A run under way that this participant may join: the same configuration, room left, every member alive.
     async fn check_joinable(&self, admin: &Client, shared: &str) -> Result<(), Error> {
-        let timeout = self.options.timeout;
+        let timeout = self.options.server.timeout;
         let members = self.members();
         let query = format!(
             "SELECT (SELECT config FROM {members} WHERE tag = '{CONFIG_TAG}'), \
@@ -162,7 +162,7 @@ impl Run<'_> {
         if theirs != shared {
             return Err(self.refuse(&format!("its participants were started with {theirs}; this one with {shared}")));
         }
-        let participants = self.options.sharing.participants;
+        let participants = self.options.server.sharing.participants;
         if participants == 1 {
             return Err(self.refuse("another run with this id is under way, or was kept with --keep"));
         }
@@ -181,7 +181,7 @@ impl Run<'_> {
     /// Adds this participant's row (and its workers' own rows, sharded), then checks that it is within the
     /// run's number: of two that joined at once, the later withdraws.
     async fn join(&self, admin: &Client, tag: &str) -> Result<Member, Error> {
-        let timeout = self.options.timeout;
+        let timeout = self.options.server.timeout;
         let members = self.members();
         let workers = i64::try_from(self.config.workers()).unwrap_or(i64::MAX);
         let insert = format!("INSERT INTO {members} (tag, workers) VALUES ($1, $2) RETURNING joined");
@@ -194,11 +194,12 @@ impl Run<'_> {
             .await
             .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
             .map_err(|error| self.failed(&error))?;
-        if place as u64 > self.options.sharing.participants {
+        if place as u64 > self.options.server.sharing.participants {
             self.remove_member(admin, tag).await;
-            return Err(
-                self.refuse(&format!("the run has its {} participants already", self.options.sharing.participants))
-            );
+            return Err(self.refuse(&format!(
+                "the run has its {} participants already",
+                self.options.server.sharing.participants
+            )));
         }
         // The configuration row is joined 1; the first member 2.
         let shard_base = u64::try_from(joined.saturating_sub(2)).unwrap_or(0).saturating_mul(self.config.workers());
@@ -213,7 +214,7 @@ impl Run<'_> {
     /// Takes this participant out of a run that has not started (stopped, or failed): its row goes, so that
     /// the others neither start with its workers counted nor wait for it; returns the members left.
     async fn remove_member(&self, admin: &Client, tag: &str) -> Option<u64> {
-        let timeout = self.options.timeout;
+        let timeout = self.options.server.timeout;
         let members = self.members();
         let delete = format!("DELETE FROM {members} WHERE tag = $1");
         let _ = within(timeout, admin.execute(&delete, &[&tag])).await;
@@ -235,7 +236,7 @@ impl Record for Run<'_> {
     async fn say_ready(&self, admin: &mut Client, member: &Participant) -> Answer<()> {
         let tag = member.tag.as_str();
         let ready = format!("UPDATE {} SET ready = true, beat = clock_timestamp() WHERE tag = $1", self.members());
-        within(self.options.timeout, admin.execute(&ready, &[&tag])).await.map(drop).map_err(|e| self.failed(&e))
+        within(self.options.server.timeout, admin.execute(&ready, &[&tag])).await.map(drop).map_err(|e| self.failed(&e))
     }
 
     /// The workers ready over every member, and the ready members whose heartbeat lapsed (by the server's clock;
@@ -247,7 +248,8 @@ impl Record for Run<'_> {
             lapsed_sql(),
             self.members()
         );
-        let row = within(self.options.timeout, admin.query_one(&count, &[])).await.map_err(|e| self.failed(&e))?;
+        let row =
+            within(self.options.server.timeout, admin.query_one(&count, &[])).await.map_err(|e| self.failed(&e))?;
         let figure = |index| u64::try_from(row.try_get::<_, i64>(index).unwrap_or(0)).unwrap_or(0);
         Ok(Roll { ready_workers: figure(0), stopped: figure(1) })
     }
@@ -262,7 +264,7 @@ impl Record for Run<'_> {
         );
         let figures = [local.done, local.expected, local.unsettled.failed, local.unsettled.indeterminate].map(number);
         within(
-            self.options.timeout,
+            self.options.server.timeout,
             admin.execute(&report, &[&tag, &figures[0], &figures[1], &figures[2], &figures[3]]),
         )
         .await
@@ -278,7 +280,7 @@ impl Record for Run<'_> {
             lapsed_sql(),
             self.members()
         );
-        let rows = within(self.options.timeout, admin.query(&look, &[])).await.map_err(|e| self.failed(&e))?;
+        let rows = within(self.options.server.timeout, admin.query(&look, &[])).await.map_err(|e| self.failed(&e))?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -302,7 +304,7 @@ impl Record for Run<'_> {
     /// how many there are. Tables already gone mean the last other member out dropped them, having counted this
     /// one as left (it leaves at the same moment): nothing is left to do.
     async fn leave(&self, admin: &mut Client, member: &Participant) -> Answer<(u64, u64)> {
-        let (timeout, tag) = (self.options.timeout, member.tag.as_str());
+        let (timeout, tag) = (self.options.server.timeout, member.tag.as_str());
         let members = self.members();
         let gone = |error: &WorkerError| matches!(error, WorkerError::Server(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE));
         let dropped_by_another = Ok((0, u64::MAX));
@@ -334,7 +336,7 @@ impl Record for Run<'_> {
 
     /// Drops the run's tables; what could not be dropped, named.
     async fn remove_run(&self, admin: &mut Client) -> Result<(), String> {
-        within(self.options.timeout, admin.batch_execute(&self.table.drop_statement())).await.map_err(|error| {
+        within(self.options.server.timeout, admin.batch_execute(&self.table.drop_statement())).await.map_err(|error| {
             format!(
                 "the run's tables ({} and {}) could not be dropped ({error}); drop them by hand",
                 self.table.quoted(),

@@ -40,7 +40,7 @@ impl Run<'_> {
     async fn admin_connection(&self) -> Result<Client, WorkerError> {
         let mut config = self.connection.clone();
         config.application_name("counter-lab");
-        connect(&config, self.options.isolation, self.options.timeout).await
+        connect(&config, self.options.isolation, self.options.server.timeout).await
     }
 
     /// A first connection: an error here is about the request (a refused connection, a wrong password), exit 2.
@@ -58,10 +58,10 @@ impl Run<'_> {
     /// `admin` answering: as it is, or connected again (`patient`: within the workers' patience; else one try):
     /// its backend may have been terminated, or the server may have stalled, with the workers'.
     pub(crate) async fn make_sure_of(&self, admin: &mut Client, patient: bool) -> Answer<()> {
-        if !admin.is_closed() && within(self.options.timeout, admin.batch_execute("SELECT 1")).await.is_ok() {
+        if !admin.is_closed() && within(self.options.server.timeout, admin.batch_execute("SELECT 1")).await.is_ok() {
             return Ok(());
         }
-        let patience = if patient { reconnect_patience(self.options.timeout) } else { Duration::ZERO };
+        let patience = if patient { reconnect_patience(self.options.server.timeout) } else { Duration::ZERO };
         let deadline = Instant::now() + patience;
         loop {
             match self.admin_connection().await {
@@ -93,7 +93,7 @@ impl Run<'_> {
     /// The backend processes of this run's connections, as `/proc` shows them: (count, mean PSS, mean USS).
     pub(crate) async fn backends(&self, admin: &Client, prefix: &str) -> Answer<(u64, Option<f64>, Option<f64>)> {
         let rows = within(
-            self.options.timeout,
+            self.options.server.timeout,
             admin.query("SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1", &[&format!("{prefix}-%")]),
         )
         .await
@@ -113,7 +113,7 @@ impl Run<'_> {
 
     /// The counter: the table's rows summed.
     pub(crate) async fn total(&self, admin: &Client) -> Answer<u64> {
-        let total: i64 = within(self.options.timeout, admin.query_one(&self.table.total(), &[]))
+        let total: i64 = within(self.options.server.timeout, admin.query_one(&self.table.total(), &[]))
             .await
             .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
             .map_err(|error| self.failed(&error))?;

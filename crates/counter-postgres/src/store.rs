@@ -5,19 +5,14 @@
 use std::sync::Arc;
 
 use counter_client::store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals};
-use counter_core::{
-    config::{Config, Strategy},
-    extension::Extension,
-    proc,
-    workload::Start,
-};
+use counter_core::{config::Strategy, extension::Extension, proc, workload::Start};
 use tokio::sync::watch;
 use tokio_postgres::Client;
 
 use crate::{
     client::{Reconnect, WorkerError, connect},
     figures::PostgresFigures,
-    options::{Error, Isolation, PostgresOptions},
+    options::{Error, Isolation},
     participants::{Participant, PostgresBeat},
     run::{Answer, Run, reconnect_patience},
     worker::{Job, PostgresCounts, Worker},
@@ -65,9 +60,9 @@ impl Store for Run<'_> {
         Plan {
             model: crate::MODEL,
             config: self.config,
-            sharing: &self.options.sharing,
+            sharing: &self.options.server.sharing,
             run_id: &self.id,
-            keep: self.options.keep,
+            keep: self.options.server.keep,
             server: &self.server,
             server_pid: self.server_pid,
         }
@@ -113,7 +108,7 @@ impl Store for Run<'_> {
         Connector {
             connection,
             isolation: self.options.isolation,
-            timeout: self.options.timeout,
+            timeout: self.options.server.timeout,
             job: Arc::clone(&member.job),
             shard: member.shard_base + index,
         }
@@ -138,7 +133,7 @@ impl Store for Run<'_> {
             isolation: self.options.isolation,
             members: self.table.members_quoted(),
             tag: member.tag.clone(),
-            timeout: self.options.timeout,
+            timeout: self.options.server.timeout,
             client: None,
         }
     }
@@ -174,51 +169,48 @@ impl Store for Run<'_> {
         (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.version_conflicts)
     }
 
+    /// What this run's choices mean, for the report.
     fn notes(&self) -> Vec<String> {
-        notes(self.config, self.options)
-    }
-}
-
-/// What this run's choices mean, for the report.
-fn notes(config: &Config, options: &PostgresOptions) -> Vec<String> {
-    let mut notes = vec![format!(
-        "each worker is a tokio task with its own connection, served by a backend process of the server; every \
-         transaction at {}; memory is the tree's: this client process and the private server's processes, if any",
-        options.isolation.sql()
-    )];
-    notes.push(
-        match config.strategy() {
-            Strategy::Racy => {
-                "racy is BEGIN, SELECT v, UPDATE to the value read plus one, COMMIT: the window is a round trip, and \
-                 what isolation level lets through"
+        let (config, options) = (self.config, self.options);
+        let mut notes = vec![format!(
+            "each worker is a tokio task with its own connection, served by a backend process of the server; every \
+             transaction at {}; memory is the tree's: this client process and the private server's processes, if any",
+            options.isolation.sql()
+        )];
+        notes.push(
+            match config.strategy() {
+                Strategy::Racy => {
+                    "racy is BEGIN, SELECT v, UPDATE to the value read plus one, COMMIT: the window is a round trip, and \
+                     what isolation level lets through"
+                }
+                Strategy::Mutex | Strategy::Fenced => {
+                    "mutex is SELECT ... FOR UPDATE, a row lock held to COMMIT; pg_advisory_xact_lock is the other common \
+                     lock, not offered here: it locks the same way, on a number instead of a row"
+                }
+                Strategy::Atomic => "atomic is UPDATE SET v = v + 1: the server reads and writes the row",
+                Strategy::Sharded => "sharded is UPDATE SET v = v + 1 on a row per worker, summed at the end",
+                Strategy::Optimistic => {
+                    "optimistic is SELECT v, version, then UPDATE ... WHERE version = <read>; no row changed means \
+                     another wrote first, and the read and the write are made again"
+                }
             }
-            Strategy::Mutex | Strategy::Fenced => {
-                "mutex is SELECT ... FOR UPDATE, a row lock held to COMMIT; pg_advisory_xact_lock is the other common \
-                 lock, not offered here: it locks the same way, on a number instead of a row"
-            }
-            Strategy::Atomic => "atomic is UPDATE SET v = v + 1: the server reads and writes the row",
-            Strategy::Sharded => "sharded is UPDATE SET v = v + 1 on a row per worker, summed at the end",
-            Strategy::Optimistic => {
-                "optimistic is SELECT v, version, then UPDATE ... WHERE version = <read>; no row changed means \
-                 another wrote first, and the read and the write are made again"
-            }
+            .to_owned(),
+        );
+        if options.server.sharing.is_shared() {
+            notes.push(
+                "the participants meet in the server's tables (the counter's and its members'); PostgreSQL has no time to \
+                 live: the tables of a run whose participant never reported stay until dropped by hand, and the next \
+                 claim of the run id names them"
+                    .to_owned(),
+            );
         }
-        .to_owned(),
-    );
-    if options.sharing.is_shared() {
-        notes.push(
-            "the participants meet in the server's tables (the counter's and its members'); PostgreSQL has no time to \
-             live: the tables of a run whose participant never reported stay until dropped by hand, and the next \
-             claim of the run id names them"
-                .to_owned(),
-        );
+        if options.isolation != Isolation::ReadCommitted {
+            notes.push(
+                "a transaction refused with SQLSTATE 40001 (or 40P01) is rolled back and made again, and counted under \
+                 refused"
+                    .to_owned(),
+            );
+        }
+        notes
     }
-    if options.isolation != Isolation::ReadCommitted {
-        notes.push(
-            "a transaction refused with SQLSTATE 40001 (or 40P01) is rolled back and made again, and counted under \
-             refused"
-                .to_owned(),
-        );
-    }
-    notes
 }

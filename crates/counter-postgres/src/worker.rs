@@ -9,7 +9,7 @@ use std::{
 
 use counter_client::{
     Pacing, should_stop,
-    store::{Attempts, Counted, Counts, run_attempts},
+    store::{Attempts, Counted, run_attempts},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -23,22 +23,15 @@ use crate::{
     table::Table,
 };
 
-/// What only a PostgreSQL worker counts.
-#[derive(Debug, Default)]
-pub(crate) struct PostgresCounts {
-    /// Transactions the server refused to serialize (40001), or chose as a deadlock's victim (40P01).
-    pub(crate) serialization_failures: u64,
-    /// Optimistic strategy: updates that found the version changed.
-    pub(crate) version_conflicts: u64,
-    /// Mutex strategy: transactions that found the row locked by another, and waited for it.
-    pub(crate) lock_waits: u64,
-}
-
-impl Counts for PostgresCounts {
-    fn add(&mut self, other: &Self) {
-        self.serialization_failures += other.serialization_failures;
-        self.version_conflicts += other.version_conflicts;
-        self.lock_waits += other.lock_waits;
+counter_client::counts! {
+    /// What only a PostgreSQL worker counts.
+    pub(crate) struct PostgresCounts {
+        /// Transactions the server refused to serialize (40001), or chose as a deadlock's victim (40P01).
+        serialization_failures,
+        /// Optimistic strategy: updates that found the version changed.
+        version_conflicts,
+        /// Mutex strategy: transactions that found the row locked by another, and waited for it.
+        lock_waits,
     }
 }
 

@@ -70,11 +70,11 @@ const _: () = assert!(FRONTEND.agrees_with_its_model());
 pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> {
     options.validate()?;
     counter_client::make_room_for(config.workers())?;
-    let private = match &options.url {
+    let private = match &options.server.url {
         Some(_) => None,
         None => Some(PrivateServer::start(config.workers())?),
     };
-    let url = match (&private, &options.url) {
+    let url = match (&private, &options.server.url) {
         (Some(private), _) => private.url(),
         (None, Some(url)) => url.clone(),
         (None, None) => unreachable!("a private server is started when no URL is given"),
@@ -90,7 +90,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
     let (info, password) = connection_info(&url).map_err(invalid)?;
     let server = private.as_ref().map_or_else(|| describe(&info, password), PrivateServer::describe);
     let client = Client::open(info).map_err(invalid)?;
-    let id = options.sharing.id();
+    let id = options.server.sharing.id();
     let run = Run {
         config,
         options,

@@ -51,12 +51,6 @@ fn main() -> ExitCode {
     if args.server.serve {
         return serve_main(MODEL, counter_redis::serve);
     }
-    let options = RedisOptions {
-        url: args.redis,
-        sharing: args.server.sharing.into(),
-        keep: args.server.keep,
-        lock_ttl: args.lock_ttl,
-        timeout: args.server.timeout,
-    };
+    let options = RedisOptions { server: args.server.options(args.redis), lock_ttl: args.lock_ttl };
     cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
 }

@@ -4,41 +4,29 @@
 use std::time::Duration;
 
 pub use counter_client::error::{Error, ServerError};
-use counter_client::participants::Sharing;
+use counter_client::options::ServerOptions;
 use counter_core::config::ConfigError;
 
 /// How to reach the server and share the run, on top of the shared [`Config`](counter_core::config::Config).
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
-    /// A server to use (`redis://`, `unix://`); `None` starts a private one.
-    pub url: Option<String>,
-    /// The run's id and its participants.
-    pub sharing: Sharing,
-    /// Keep the run's keys at the end.
-    pub keep: bool,
+    /// The server, the run's sharing, the deadline: what every store is asked for.
+    pub server: ServerOptions,
     /// How long the mutex strategy's lock lives if its holder never releases it.
     pub lock_ttl: Duration,
-    /// How long any command may take before the run fails.
-    pub timeout: Duration,
 }
 
 impl Default for RedisOptions {
     fn default() -> Self {
-        RedisOptions {
-            url: None,
-            sharing: Sharing::default(),
-            keep: false,
-            lock_ttl: Duration::from_secs(5),
-            timeout: Duration::from_secs(5),
-        }
+        RedisOptions { server: ServerOptions::default(), lock_ttl: Duration::from_secs(5) }
     }
 }
 
 impl RedisOptions {
     /// Checks the options: a run id that makes valid keys, participants with a run id, no TLS URL.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.sharing.validate(self.url.is_some(), "--redis")?;
-        if let Some(url) = &self.url
+        self.server.validate("--redis")?;
+        if let Some(url) = &self.server.url
             && url.starts_with("rediss://")
         {
             return Err(ConfigError::Conflict(
@@ -47,8 +35,7 @@ impl RedisOptions {
                     .to_owned(),
             ));
         }
-        counter_client::check_deadline("--lock-ttl", self.lock_ttl)?;
-        counter_client::check_deadline("--timeout", self.timeout)
+        counter_client::check_deadline("--lock-ttl", self.lock_ttl)
     }
 }
 
@@ -102,26 +89,15 @@ pub(crate) fn describe(info: &redis::ConnectionInfo, password: PasswordFrom) -> 
 
 #[cfg(test)]
 mod tests {
-    use counter_client::participants::Sharing;
-
     use super::*;
 
     #[test]
-    fn options_are_checked() {
-        let bad = |options: RedisOptions| options.validate().unwrap_err().to_string();
-        assert!(
-            bad(RedisOptions { sharing: Sharing { participants: 3, ..Sharing::default() }, ..RedisOptions::default() })
-                .contains("needs --run-id")
-        );
-        assert!(
-            bad(RedisOptions {
-                sharing: Sharing { run_id: Some("a b".into()), ..Sharing::default() },
-                ..RedisOptions::default()
-            })
-            .contains("' '")
-        );
-        let tls = RedisOptions { url: Some("rediss://u:pw@h".into()), ..RedisOptions::default() };
-        let message = bad(tls);
+    fn a_tls_url_is_refused_without_showing_it() {
+        let tls = RedisOptions {
+            server: ServerOptions { url: Some("rediss://u:pw@h".into()), ..ServerOptions::default() },
+            ..RedisOptions::default()
+        };
+        let message = tls.validate().unwrap_err().to_string();
         assert!(message.contains("TLS") && !message.contains("pw"), "{message}");
         assert!(RedisOptions::default().validate().is_ok());
     }

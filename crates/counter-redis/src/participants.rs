@@ -90,7 +90,7 @@ impl Run<'_> {
     /// What every participant of a run must share, as the claim records it: `--sync atomic --workers 5 ...`.
     fn shared_configuration(&self) -> String {
         let lock_ttl = format!("--lock-ttl {}ms", self.options.lock_ttl.as_millis());
-        shared_configuration(self.config, self.options.sharing.participants, &lock_ttl)
+        shared_configuration(self.config, self.options.server.sharing.participants, &lock_ttl)
     }
 
     /// Claims the run id, or joins the run that claimed it: the first participant records the shared
@@ -100,7 +100,7 @@ impl Run<'_> {
     /// before anything is written.
     pub(crate) async fn claim(&self, admin: &mut MultiplexedConnection) -> Answer<()> {
         let keys = &self.keys;
-        if self.options.sharing.run_id.is_none() {
+        if self.options.server.sharing.run_id.is_none() {
             // A drawn id is new.
             return Ok(());
         }
@@ -139,7 +139,7 @@ impl Run<'_> {
             if theirs != shared {
                 return Err(refuse(format!("its participants were started with {theirs}; this one with {shared}")));
             }
-            if self.options.sharing.participants == 1 {
+            if self.options.server.sharing.participants == 1 {
                 return Err(refuse("another run with this id is under way, or was kept with --keep".to_owned()));
             }
             let members: Vec<String> =
@@ -150,10 +150,10 @@ impl Run<'_> {
                 .query_async(admin)
                 .await
                 .map_err(|e| self.failed(&e))?;
-            if ended > 0 || members.len() as u64 >= self.options.sharing.participants {
+            if ended > 0 || members.len() as u64 >= self.options.server.sharing.participants {
                 return Err(refuse(format!(
                     "the run has its {} participants already, or has ended (kept with --keep)",
-                    self.options.sharing.participants
+                    self.options.server.sharing.participants
                 )));
             }
             let alive: Vec<String> = members.iter().map(|member| keys.alive(member)).collect();

@@ -39,8 +39,8 @@ impl Run<'_> {
     /// Every connection's timeouts: connecting, and each answer.
     pub(crate) fn connection_config(&self) -> AsyncConnectionConfig {
         AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.options.timeout))
-            .set_response_timeout(Some(self.options.timeout))
+            .set_connection_timeout(Some(self.options.server.timeout))
+            .set_response_timeout(Some(self.options.server.timeout))
     }
 
     /// A new connection of the coordinator's.
@@ -78,7 +78,7 @@ impl Run<'_> {
     /// The server failed during the run.
     pub(crate) fn failed(&self, source: &redis::RedisError) -> Error {
         let detail = if source.is_timeout() {
-            format!("no answer within {:?} (--timeout): {source}", self.options.timeout)
+            format!("no answer within {:?} (--timeout): {source}", self.options.server.timeout)
         } else {
             source.to_string()
         };
@@ -91,7 +91,7 @@ impl Run<'_> {
         if ping.is_ok() {
             return Ok(());
         }
-        let patience = if patient { reconnect_patience(self.options.timeout) } else { Duration::ZERO };
+        let patience = if patient { reconnect_patience(self.options.server.timeout) } else { Duration::ZERO };
         let deadline = Instant::now() + patience;
         loop {
             match self.connection().await {
@@ -109,7 +109,7 @@ impl Run<'_> {
     /// leaves (a participant killed, `--keep`) outlives it by more than that.
     pub(crate) fn keys_ttl_ms(&self) -> u64 {
         let ideal = self.config.work().nominal().as_secs_f64() * self.config.increments() as f64;
-        let seconds = self.options.sharing.rendezvous_timeout.as_secs_f64() + 2.0 * ideal + 600.0;
+        let seconds = self.options.server.sharing.rendezvous_timeout.as_secs_f64() + 2.0 * ideal + 600.0;
         (seconds * 1000.0).min(1e15) as u64
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use counter_client::store::{Connect, Plan, RoundTrips, Store, Totals};
 use counter_core::{
-    config::{Config, ConfigError, Strategy},
+    config::{ConfigError, Strategy},
     error::RunError,
     extension::Extension,
     proc::memory,
@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::{
     figures::RedisFigures,
-    options::{Error, RedisOptions, ServerError},
+    options::{Error, ServerError},
     participants::{KeysKeeper, Member, RedisBeat},
     run::{Answer, Run, info_field, reconnect_patience},
     worker::{Job, Reconnect, RedisCounts, Worker, name_connection},
@@ -155,9 +155,9 @@ impl Store for Run<'_> {
         Plan {
             model: crate::MODEL,
             config: self.config,
-            sharing: &self.options.sharing,
+            sharing: &self.options.server.sharing,
             run_id: &self.id,
-            keep: self.options.keep,
+            keep: self.options.server.keep,
             server: &self.server,
             server_pid: self.server_pid,
         }
@@ -186,7 +186,7 @@ impl Store for Run<'_> {
             client: self.client.clone(),
             config: self.connection_config(),
             name_prefix: name_prefix.clone(),
-            patience: reconnect_patience(self.options.timeout),
+            patience: reconnect_patience(self.options.server.timeout),
         };
         let ttls = (self.options.lock_ttl, self.keys_ttl_ms());
         let job = Job::new(self.config.clone(), self.keys.clone(), ttls, tag.to_owned(), reconnect);
@@ -259,41 +259,38 @@ impl Store for Run<'_> {
         (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.retries)
     }
 
+    /// What this run's choices mean, for the report.
     fn notes(&self) -> Vec<String> {
-        notes(self.config, self.options)
-    }
-}
-
-/// What this run's choices mean, for the report.
-fn notes(config: &Config, options: &RedisOptions) -> Vec<String> {
-    let mut notes = vec![
-        "each worker is a tokio task with its own connection; memory is the tree's: this client process and the \
-         private server it started, if any (the server line gives the server's share)"
-            .to_owned(),
-    ];
-    match config.strategy() {
-        Strategy::Racy => notes.push("racy is GET, then SET of the value read plus one: the window is a round trip".to_owned()),
-        Strategy::Mutex => notes.push(format!(
-            "mutex is a lock key taken with SET NX PX {} ms (retried with backoff) and released with a compare-and-delete \
-             script; a holder that dies keeps it until then",
-            options.lock_ttl.as_millis()
-        )),
-        Strategy::Fenced => notes.push(format!(
-            "fenced is the mutex's lock (SET NX PX {} ms) with a token from INCR at each grant; the GET and the SET \
-             are scripts that refuse a token older than the newest the counter has seen (Kleppmann's fencing), so a \
-             holder whose lease expired under it cannot write over a newer holder's update: it is fenced off, and \
-             takes the lock again",
-            options.lock_ttl.as_millis()
-        )),
-        Strategy::Atomic => notes.push("atomic is INCR: the server does the read-modify-write".to_owned()),
-        Strategy::Sharded => notes.push("sharded is HINCRBY on a field per worker, summed (HVALS) at the end".to_owned()),
-        Strategy::Optimistic => notes.push(
-            "optimistic is WATCH, GET, then MULTI / SET / EXEC; EXEC does nothing if the key changed since WATCH, and \
-             the read and the write are made again"
+        let (config, options) = (self.config, self.options);
+        let mut notes = vec![
+            "each worker is a tokio task with its own connection; memory is the tree's: this client process and the \
+             private server it started, if any (the server line gives the server's share)"
                 .to_owned(),
-        ),
+        ];
+        match config.strategy() {
+            Strategy::Racy => notes.push("racy is GET, then SET of the value read plus one: the window is a round trip".to_owned()),
+            Strategy::Mutex => notes.push(format!(
+                "mutex is a lock key taken with SET NX PX {} ms (retried with backoff) and released with a compare-and-delete \
+                 script; a holder that dies keeps it until then",
+                options.lock_ttl.as_millis()
+            )),
+            Strategy::Fenced => notes.push(format!(
+                "fenced is the mutex's lock (SET NX PX {} ms) with a token from INCR at each grant; the GET and the SET \
+                 are scripts that refuse a token older than the newest the counter has seen (Kleppmann's fencing), so a \
+                 holder whose lease expired under it cannot write over a newer holder's update: it is fenced off, and \
+                 takes the lock again",
+                options.lock_ttl.as_millis()
+            )),
+            Strategy::Atomic => notes.push("atomic is INCR: the server does the read-modify-write".to_owned()),
+            Strategy::Sharded => notes.push("sharded is HINCRBY on a field per worker, summed (HVALS) at the end".to_owned()),
+            Strategy::Optimistic => notes.push(
+                "optimistic is WATCH, GET, then MULTI / SET / EXEC; EXEC does nothing if the key changed since WATCH, and \
+                 the read and the write are made again"
+                    .to_owned(),
+            ),
+        }
+        notes
     }
-    notes
 }
 
 #[cfg(test)]

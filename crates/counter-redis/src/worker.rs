@@ -9,7 +9,7 @@ use std::{
 
 use counter_client::{
     Pacing, should_stop,
-    store::{Attempts, Counted, Counts, run_attempts},
+    store::{Attempts, Counted, run_attempts},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -54,23 +54,17 @@ const DRAW_TOKEN: &str = "local token = redis.call('incr', KEYS[1]) \
 const BACKOFF_MIN: Duration = Duration::from_micros(100);
 const BACKOFF_MAX: Duration = Duration::from_millis(20);
 
-/// What only a Redis worker counts.
-#[derive(Debug, Default)]
-pub(crate) struct RedisCounts {
-    pub(crate) lock_waits: u64,
-    pub(crate) retries: u64,
-    /// Fenced: reads or writes the counter refused for an older token than the newest it had seen.
-    pub(crate) fenced_off: u64,
-    /// Fenced: draws that found the token counter reset (deleted or flushed mid-run), and set it right.
-    pub(crate) fence_resets: u64,
-}
-
-impl Counts for RedisCounts {
-    fn add(&mut self, other: &Self) {
-        self.lock_waits += other.lock_waits;
-        self.retries += other.retries;
-        self.fenced_off += other.fenced_off;
-        self.fence_resets += other.fence_resets;
+counter_client::counts! {
+    /// What only a Redis worker counts.
+    pub(crate) struct RedisCounts {
+        /// Mutex and fenced: attempts to take the lock that found it taken.
+        lock_waits,
+        /// Optimistic: EXECs that found the key changed.
+        retries,
+        /// Fenced: reads or writes the counter refused for an older token than the newest it had seen.
+        fenced_off,
+        /// Fenced: draws that found the token counter reset (deleted or flushed mid-run), and set it right.
+        fence_resets,
     }
 }
 
