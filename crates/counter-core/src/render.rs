@@ -27,25 +27,9 @@ impl ModelWords {
     pub const GENERIC: ModelWords = ModelWords { strategy: |_| None, why: |_| None };
 }
 
-/// Renders a report as the frontends print it.
-pub fn text(report: &RunReport, words: &ModelWords) -> String {
-    let mut out = String::new();
-    let config = &report.config;
-    let noun = report.model.worker_noun();
-    let nouns = report.model.worker_nouns();
-    // `write!` into a String cannot fail.
-    let _ = writeln!(out, "Final counter value: {}", report.final_value);
-    let participants = report.participants;
-    let _ = writeln!(
-        out,
-        "expected:      {} ({}{} {} x {} increments){}",
-        report.expected,
-        if participants > 1 { format!("{participants} participants x ") } else { String::new() },
-        config.workers(),
-        if report.pool.is_some() { "workers" } else { nouns },
-        config.increments(),
-        if report.complete { "" } else { "; the run did not finish every increment" }
-    );
+/// The updates lost, or what is known of them when a participant never reported.
+fn write_lost(out: &mut String, report: &RunReport) {
+    let (participants, noun, nouns) = (report.participants, report.model.worker_noun(), report.model.worker_nouns());
     // Over every participant when the run was shared: what the counter should hold is what they all did.
     let done = match report.lost_updates {
         Some(lost) if participants > 1 => lost + report.final_value,
@@ -68,16 +52,11 @@ pub fn text(report: &RunReport, words: &ModelWords) -> String {
             );
         }
     }
-    write_outcomes(&mut out, report);
-    let strategy = (words.strategy)(config.strategy()).unwrap_or_else(|| describe_strategy(config.strategy()));
-    let _ = writeln!(out, "strategy:      {strategy}");
-    let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));
-    if let Work::Sleep(_) | Work::Block(_) = config.work() {
-        let _ = writeln!(out, "timer:         {}", describe_timer(config.timer()));
-    }
-    write_pool(&mut out, report);
-    write_participants(&mut out, report);
-    write_extension(&mut out, report);
+}
+
+/// The wall time against the ideal, the start, each worker's elapsed time and the CPU.
+fn write_timing(out: &mut String, report: &RunReport) {
+    let (config, noun, nouns) = (&report.config, report.model.worker_noun(), report.model.worker_nouns());
     let _ = write!(out, "wall time:     {}", human_seconds(report.wall_time_s));
     match report.efficiency {
         Some(efficiency) => {
@@ -107,6 +86,38 @@ pub fn text(report: &RunReport, words: &ModelWords) -> String {
         "cpu:           user {:.3} s, sys {:.3} s; context switches {} voluntary, {} involuntary",
         cpu.user_s, cpu.sys_s, cpu.voluntary_switches, cpu.involuntary_switches
     );
+}
+
+/// Renders a report as the frontends print it.
+pub fn text(report: &RunReport, words: &ModelWords) -> String {
+    let mut out = String::new();
+    let config = &report.config;
+    let nouns = report.model.worker_nouns();
+    // `write!` into a String cannot fail.
+    let _ = writeln!(out, "Final counter value: {}", report.final_value);
+    let participants = report.participants;
+    let _ = writeln!(
+        out,
+        "expected:      {} ({}{} {} x {} increments){}",
+        report.expected,
+        if participants > 1 { format!("{participants} participants x ") } else { String::new() },
+        config.workers(),
+        if report.pool.is_some() { "workers" } else { nouns },
+        config.increments(),
+        if report.complete { "" } else { "; the run did not finish every increment" }
+    );
+    write_lost(&mut out, report);
+    write_outcomes(&mut out, report);
+    let strategy = (words.strategy)(config.strategy()).unwrap_or_else(|| describe_strategy(config.strategy()));
+    let _ = writeln!(out, "strategy:      {strategy}");
+    let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));
+    if let Work::Sleep(_) | Work::Block(_) = config.work() {
+        let _ = writeln!(out, "timer:         {}", describe_timer(config.timer()));
+    }
+    write_pool(&mut out, report);
+    write_participants(&mut out, report);
+    write_extension(&mut out, report);
+    write_timing(&mut out, report);
     write_memory(&mut out, report);
     let _ = match report.peak_rss_kib {
         Some(kib) => {

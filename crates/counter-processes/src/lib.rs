@@ -181,6 +181,12 @@ impl Coordinator<'_> {
             Err(Stop::Failed(error)) => return Err(error.into()),
         }
         let report = RunReport::new(MODEL, config, measured(&workers, false));
+        Self::checked(&mut workers, report)
+    }
+
+    /// `report`, unless a worker died, or the workers did not finish what they were asked.
+    fn checked(workers: &mut Workers, report: RunReport) -> Result<RunReport, Error> {
+        let config = &report.config;
         if let Some(death) = workers.take_death() {
             return Err(CoreError::Failed { cause: error_chain(&death), partial: Box::new(report) }.into());
         }

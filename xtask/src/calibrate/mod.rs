@@ -245,6 +245,30 @@ fn table(rows: &[Calibration]) -> Table {
     }
 }
 
+/// One strategy as a CSV line: its medians, seconds.
+#[derive(Serialize)]
+struct CsvRecord<'a> {
+    strategy: &'a str,
+    increments: u64,
+    bare_1_s: f64,
+    loop_1_s: f64,
+    bare_2_s: f64,
+    loop_2_s: f64,
+}
+
+impl CsvRecord<'_> {
+    fn of(row: &Calibration) -> CsvRecord<'_> {
+        CsvRecord {
+            strategy: &row.strategy,
+            increments: row.increments,
+            bare_1_s: row.bare_1_s,
+            loop_1_s: row.loop_1_s,
+            bare_2_s: row.bare_2_s,
+            loop_2_s: row.loop_2_s,
+        }
+    }
+}
+
 /// Runs the calibration.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(html) = &args.exports.html {
@@ -289,15 +313,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_string_pretty(&document)?;
     run_dir.publish(&json)?;
     let table = table(rows);
-    let mut csv = "strategy,increments,bare_1_s,loop_1_s,bare_2_s,loop_2_s\n".to_owned();
-    for row in rows {
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{}",
-            row.strategy, row.increments, row.bare_1_s, row.loop_1_s, row.bare_2_s, row.loop_2_s
-        );
-    }
+    let csv = output::to_csv(rows.iter().map(CsvRecord::of))?;
     exports.write(&json, &csv, &output::to_markdown(&table), None)?;
+    terminal.print(&text(&document, &table, &run_dir))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the calibration prints: the loops' table and what it says, then the sleeping workers' and what it says.
+fn text(document: &Document, table: &Table, run_dir: &RunDir) -> String {
     let width = output::width();
     let mut prose = String::new();
     let _ = writeln!(
@@ -305,7 +328,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "bare: a loop on a padded atomic, the least a program can do per increment; loop: the frontends' worker \
          loop (no work). ns/inc: one worker, median of 5 rounds; 2w/1w: two workers' time over one's.\n"
     );
-    for row in rows {
+    for row in &document.loops {
         let (bare, worker) = row.scaling();
         let overhead = ratio_range(row.loop_1_range_s, row.bare_1_range_s);
         let _ = writeln!(
@@ -335,15 +358,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         run_dir.path().display(),
         run_dir.latest().display()
     );
-    let text = format!(
+    format!(
         "{}\n{}\n\n{}\n{}\n",
-        output::render_to_width(&table, width),
+        output::render_to_width(table, width),
         output::wrap(prose.trim_end(), width),
         output::render_to_width(&sleeping_table(&document.sleeping), width),
         output::wrap(sleeping_prose.trim_end(), width),
-    );
-    terminal.print(&text)?;
-    Ok(ExitCode::SUCCESS)
+    )
 }
 
 #[cfg(test)]

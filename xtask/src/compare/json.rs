@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{
     probe::Probe,
-    results::{CSV_HEADER, Row, ScenarioRun},
+    results::{Row, ScenarioRun},
 };
 
 /// See [`crate::schema::COMPARE`].
@@ -38,12 +38,6 @@ pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Str
 }
 
 /// The rows as CSV, one line each, numbers at full precision.
-pub fn to_csv(rows: &[Row]) -> String {
-    let mut lines = vec![CSV_HEADER.iter().map(|field| crate::output::csv_field(field)).collect::<Vec<_>>().join(",")];
-    lines.extend(
-        rows.iter().map(|row| {
-            row.csv_record().iter().map(|field| crate::output::csv_field(field)).collect::<Vec<_>>().join(",")
-        }),
-    );
-    lines.join("\n") + "\n"
+pub fn to_csv(rows: &[Row]) -> anyhow::Result<String> {
+    crate::output::to_csv(rows.iter().map(Row::csv_record))
 }

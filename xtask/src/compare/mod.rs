@@ -190,6 +190,30 @@ impl Args {
     }
 }
 
+/// Says so in one line when other work keeps the machine busy.
+fn note_a_busy_machine() {
+    if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(measure::BUSY_SAMPLE))
+        && load.is_busy(busy)
+    {
+        output::note(&format!(
+            "xtask: the machine is busy: other work keeps {busy:.1} of its {} CPUs busy, so timings and lost \
+             updates will vary more than on a quiet machine",
+            load.cpus
+        ));
+    }
+}
+
+/// The cells to measure: each scenario's rows, a strategy each (Python only where its programs have it).
+fn cells(scenarios: &[scenario::Scenario], targets: &[plan::Target]) -> u64 {
+    scenarios
+        .iter()
+        .flat_map(|scenario| targets.iter().filter(move |target| !(target.python && scenario.ours_only)))
+        .map(|target| {
+            target.syncs.iter().filter(|&&sync| !target.python || python::SYNCS.contains(&sync)).count() as u64
+        })
+        .sum()
+}
+
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -216,22 +240,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         pythons: &pythons,
     };
     let targets = plan::targets(&asked, &bin_dir);
-    if let (Ok(load), Ok(busy)) = (MachineLoad::now(), MachineLoad::busy_cpus_over(measure::BUSY_SAMPLE))
-        && load.is_busy(busy)
-    {
-        output::note(&format!(
-            "xtask: the machine is busy: other work keeps {busy:.1} of its {} CPUs busy, so timings and lost \
-             updates will vary more than on a quiet machine",
-            load.cpus
-        ));
-    }
-    let cells: u64 = scenarios
-        .iter()
-        .flat_map(|scenario| targets.iter().filter(move |target| !(target.python && scenario.ours_only)))
-        .map(|target| {
-            target.syncs.iter().filter(|&&sync| !target.python || python::SYNCS.contains(&sync)).count() as u64
-        })
-        .sum();
+    note_a_busy_machine();
+    let cells = cells(&scenarios, &targets);
     let rounds = measure::Rounds { repeats: args.repeats, warmup: args.warmup, row_budget: args.row_budget };
     let progress = measure::progress_bar(
         cells * rounds.most_per_row() + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
@@ -267,7 +277,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    exports.write(&json, &json::to_csv(&rows), &table::markdown(&rows), page.as_deref())?;
+    exports.write(&json, &json::to_csv(&rows)?, &table::markdown(&rows), page.as_deref())?;
     let mut text = present::tables_and_sentences(args.wide, &scenario_runs, &rows, &probes);
     let where_ = format!(
         "Raw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",

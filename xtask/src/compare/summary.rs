@@ -163,38 +163,7 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
                 outliers.join(", ")
             ));
         }
-        for row in scenario_rows.iter().filter(|row| row.sync == Strategy::Racy) {
-            let expected = row.expected.max(1) as f64;
-            if row.runs_with_loss > 0 {
-                let mut sentence = format!(
-                    "{name}: racy on {} lost updates in {} of {} runs: median {:.0} ({:.2}%), up to {:.0} ({:.2}%)",
-                    row.label,
-                    row.runs_with_loss,
-                    row.runs,
-                    row.lost_median,
-                    row.lost_median * 100.0 / expected,
-                    row.lost_max,
-                    row.lost_max * 100.0 / expected
-                );
-                let no_work = row.flags.contains("--work none");
-                if no_work && row.runs_with_loss < row.runs && row.parallelism_min < LOW_PARALLELISM && cpus > 1 {
-                    let _ = write!(
-                        sentence,
-                        "; in its least parallel run the CPU time over wall time was only {:.1} on {cpus} CPUs: they \
-                         barely ran at the same time",
-                        row.parallelism_min
-                    );
-                }
-                out.push(sentence + ".");
-            } else {
-                out.push(format!(
-                    "{name}: racy on {} lost no update in {}: {}.",
-                    row.label,
-                    units::count(row.runs as u64, "run", "runs"),
-                    why_none_lost(row, cpus)
-                ));
-            }
-        }
+        out.extend(racy_sentences(name, &scenario_rows, cpus));
         let mut safe: Vec<&str> =
             scenario_rows.iter().filter(|row| row.sync != Strategy::Racy).map(|row| row.sync.name()).collect();
         safe.sort_unstable();
@@ -211,6 +180,44 @@ pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> V
     }
     out.extend(fencing_sentence(rows));
     out.extend(memory_sentences(probes));
+    out
+}
+
+/// What each racy row lost, or why it lost nothing.
+fn racy_sentences(name: &str, scenario_rows: &[&Row], cpus: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in scenario_rows.iter().filter(|row| row.sync == Strategy::Racy) {
+        let expected = row.expected.max(1) as f64;
+        if row.runs_with_loss > 0 {
+            let mut sentence = format!(
+                "{name}: racy on {} lost updates in {} of {} runs: median {:.0} ({:.2}%), up to {:.0} ({:.2}%)",
+                row.label,
+                row.runs_with_loss,
+                row.runs,
+                row.lost_median,
+                row.lost_median * 100.0 / expected,
+                row.lost_max,
+                row.lost_max * 100.0 / expected
+            );
+            let no_work = row.flags.contains("--work none");
+            if no_work && row.runs_with_loss < row.runs && row.parallelism_min < LOW_PARALLELISM && cpus > 1 {
+                let _ = write!(
+                    sentence,
+                    "; in its least parallel run the CPU time over wall time was only {:.1} on {cpus} CPUs: they \
+                     barely ran at the same time",
+                    row.parallelism_min
+                );
+            }
+            out.push(sentence + ".");
+        } else {
+            out.push(format!(
+                "{name}: racy on {} lost no update in {}: {}.",
+                row.label,
+                units::count(row.runs as u64, "run", "runs"),
+                why_none_lost(row, cpus)
+            ));
+        }
+    }
     out
 }
 

@@ -201,7 +201,7 @@ fn prose_wraps_at_words_with_a_hanging_indent() {
 #[test]
 fn the_exports_hold_numbers() {
     let rows = rows();
-    let csv = super::json::to_csv(&rows);
+    let csv = super::json::to_csv(&rows).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert!(header.contains(&"wall_median_s") && header.contains(&"pss_bytes"), "{header:?}");

@@ -165,8 +165,8 @@ pub struct FaultRun {
     pub store: Model,
     /// The fault.
     pub fault: Fault,
-    /// The strategy, by name.
-    pub sync: String,
+    /// The strategy.
+    pub sync: Strategy,
     /// Which run of this fault and strategy, from 1.
     pub run: u64,
     /// The participants' own flags (the workload).
@@ -184,9 +184,8 @@ pub struct FaultRun {
     pub indeterminate: Option<u64>,
     /// The counter's value at the end.
     pub final_value: u64,
-    /// The check of the final value: `exact`, `consistent`, `lost-acknowledged`, `above-bounds`, or `unknown`
-    /// when a participant never reported.
-    pub verdict: String,
+    /// The check of the final value (`unknown` when a participant never reported).
+    pub verdict: Check,
     /// Acknowledged increments the counter does not show.
     pub lost_acknowledged: u64,
     /// Locks that expired under their holder, as both participants saw them.
@@ -204,6 +203,50 @@ pub struct FaultRun {
     pub left_behind: Vec<Leftover>,
     /// Participants that did not end on their own within the deadline, or ended with an unexpected status.
     pub misbehaved: Vec<String>,
+}
+
+/// The check of a run's final value against its outcomes, in a word: the report's verdict without its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// The final value is the increments acknowledged, none unknown.
+    Exact,
+    /// Within [acknowledged, acknowledged + indeterminate].
+    Consistent,
+    /// Below the acknowledged increments: some were lost.
+    LostAcknowledged,
+    /// Above every increment that could have been applied.
+    AboveBounds,
+    /// A participant never reported: what it did is unknown.
+    Unknown,
+}
+
+impl Check {
+    fn of(verdict: Option<Verdict>) -> Check {
+        match verdict {
+            Some(Verdict::Exact) => Check::Exact,
+            Some(Verdict::Consistent { .. }) => Check::Consistent,
+            Some(Verdict::LostAcknowledged { .. }) => Check::LostAcknowledged,
+            Some(Verdict::AboveBounds { .. }) => Check::AboveBounds,
+            None => Check::Unknown,
+        }
+    }
+
+    /// Its word in the table.
+    fn name(self) -> &'static str {
+        match self {
+            Check::Exact => "exact",
+            Check::Consistent => "consistent",
+            Check::LostAcknowledged => "lost-acknowledged",
+            Check::AboveBounds => "above-bounds",
+            Check::Unknown => "unknown",
+        }
+    }
+
+    /// The final value within what the outcomes allow.
+    fn within_bounds(self) -> bool {
+        matches!(self, Check::Exact | Check::Consistent)
+    }
 }
 
 /// The moments: a small generator (splitmix64) from the seed, so that a run can be made again.
@@ -356,6 +399,32 @@ fn inject(fault: Fault, server: &Server, (run_id, a_pid): (&str, Pid), t0: Insta
     injected_at_ms
 }
 
+/// B's report (A's if B made none) and A's, if it made one; each participant that did not end as it should,
+/// said in `misbehaved` (A killed by the fault aside). `None` if neither made a report.
+fn reports(
+    fault: Fault,
+    (a_pid, a_report): (Pid, Result<RunReport, String>),
+    (b_pid, b_report): (Pid, Result<RunReport, String>),
+    misbehaved: &mut Vec<String>,
+) -> Option<(RunReport, Option<RunReport>)> {
+    let a_report = match (fault, a_report) {
+        (Fault::Sigkill, Err(_)) => None,
+        (_, Err(why)) => {
+            misbehaved.push(format!("A (pid {a_pid}) {why}"));
+            None
+        }
+        (_, Ok(report)) => Some(report),
+    };
+    let report = match b_report {
+        Ok(report) => report,
+        Err(why) => {
+            misbehaved.push(format!("B (pid {b_pid}) {why}"));
+            a_report.clone()?
+        }
+    };
+    Some((report, a_report))
+}
+
 /// One run of `fault` on `sync`.
 fn run_one(
     binary: &Path,
@@ -387,24 +456,8 @@ fn run_one(
     runner::check_signals()?;
     timeline.push(format!("{}: both participants ended", at(t0)));
     let mut misbehaved = Vec::new();
-    let a_report = match (fault, a_report) {
-        (Fault::Sigkill, Err(_)) => None,
-        (_, Err(why)) => {
-            misbehaved.push(format!("A (pid {a_pid}) {why}"));
-            None
-        }
-        (_, Ok(report)) => Some(report),
-    };
-    let report = match b_report {
-        Ok(report) => report,
-        Err(why) => {
-            misbehaved.push(format!("B (pid {b_pid}) {why}"));
-            match a_report.clone() {
-                Some(report) => report,
-                None => bail!("run {run_id}: neither participant made a report ({})", misbehaved.join("; ")),
-            }
-        }
-    };
+    let (report, a_report) = reports(fault, (a_pid, a_report), (b_pid, b_report), &mut misbehaved)
+        .with_context(|| format!("run {run_id}: neither participant made a report ({})", misbehaved.join("; ")))?;
     if watching {
         // The server's times count from the watching's start, which came `before_t0` before the counter moved.
         let before_t0 = t0.duration_since(started).as_millis() as u64;
@@ -417,13 +470,7 @@ fn run_one(
     let reports: Vec<&RunReport> = std::iter::once(&report).chain(a_report.as_ref()).collect();
     let sum = |name| reports.iter().map(|report| figure(report, name)).sum::<u64>();
     let outcomes = report.outcomes;
-    let verdict = match outcomes.map(|outcomes| outcomes.verdict) {
-        Some(Verdict::Exact) => "exact".to_owned(),
-        Some(Verdict::Consistent { .. }) => "consistent".to_owned(),
-        Some(Verdict::LostAcknowledged { .. }) => "lost-acknowledged".to_owned(),
-        Some(Verdict::AboveBounds { .. }) => "above-bounds".to_owned(),
-        None => "unknown".to_owned(),
-    };
+    let verdict = Check::of(outcomes.map(|outcomes| outcomes.verdict));
     let lost_acknowledged = match outcomes.map(|outcomes| outcomes.verdict) {
         Some(Verdict::LostAcknowledged { lost }) => lost,
         _ => 0,
@@ -431,7 +478,7 @@ fn run_one(
     Ok(FaultRun {
         store: server.model,
         fault,
-        sync: sync.name().to_owned(),
+        sync,
         run,
         workload: fault.workload().join(" "),
         injected_at_ms,
@@ -466,7 +513,7 @@ fn table(rows: &[FaultRun]) -> Table {
                 vec![
                     row.store.name().to_owned(),
                     row.fault.name().to_owned(),
-                    row.sync.clone(),
+                    row.sync.name().to_owned(),
                     row.run.to_string(),
                     count(row.acknowledged),
                     count(row.indeterminate),
@@ -474,7 +521,7 @@ fn table(rows: &[FaultRun]) -> Table {
                     if row.lost_acknowledged > 0 {
                         format!("lost {}", row.lost_acknowledged)
                     } else {
-                        row.verdict.clone()
+                        row.verdict.name().to_owned()
                     },
                     row.fenced_off.to_string(),
                     row.lock_expiries.to_string(),
@@ -494,6 +541,61 @@ fn left_something(row: &FaultRun) -> bool {
         || !row.misbehaved.is_empty()
 }
 
+/// The sentence of one store, fault and strategy, from its runs (at least one).
+fn group_sentence(group: &[&FaultRun]) -> String {
+    let (store, fault, sync) = (group[0].store, group[0].fault, group[0].sync);
+    let n = group.len();
+    let lost: Vec<u64> = group.iter().map(|row| row.lost_acknowledged).filter(|lost| *lost > 0).collect();
+    let within = group.iter().filter(|row| row.verdict.within_bounds()).count();
+    let known = group.iter().filter(|row| row.verdict != Check::Unknown).count();
+    let indeterminate: u64 = group.iter().filter_map(|row| row.indeterminate).sum();
+    let fenced: u64 = group.iter().map(|row| row.fenced_off).sum();
+    let expired: u64 = group.iter().map(|row| row.lock_expiries).sum();
+    let unknown = group.iter().filter(|row| row.verdict == Check::Unknown).count();
+    let mut sentence = format!("{} {} on {}: ", store.name(), fault.name(), sync.name());
+    if known > 0 && lost.is_empty() {
+        let _ = write!(
+            sentence,
+            "no acknowledged update lost in {}; the final value within [acknowledged, acknowledged + \
+             indeterminate] in {within} of them",
+            units::count(known as u64, "run", "runs")
+        );
+    } else if known > 0 {
+        let _ = write!(
+            sentence,
+            "acknowledged updates lost in {} of {known} runs ({} in all, {} at most in one); the final value \
+             within [acknowledged, acknowledged + indeterminate] in {within} of {known}",
+            lost.len(),
+            lost.iter().sum::<u64>(),
+            lost.iter().max().copied().unwrap_or(0)
+        );
+    }
+    if unknown > 0 {
+        let _ = write!(
+            sentence,
+            "{}in {unknown} of {n} a participant never reported, so what it did, and whether an update was \
+             lost, is unknown",
+            if known > 0 { "; " } else { "" },
+        );
+    }
+    if indeterminate > 0 {
+        let _ = write!(
+            sentence,
+            "; {} in all",
+            units::count(indeterminate, "indeterminate increment", "indeterminate increments")
+        );
+    }
+    if expired > 0 || fenced > 0 {
+        let _ = write!(
+            sentence,
+            "; {}, {} fenced off",
+            units::count(expired, "lock expiry", "lock expiries"),
+            units::count(fenced, "read or write", "reads or writes")
+        );
+    }
+    sentence
+}
+
 /// One sentence per store, fault and strategy, from the rows.
 fn sentences(rows: &[FaultRun]) -> Vec<String> {
     let mut out = Vec::new();
@@ -502,60 +604,11 @@ fn sentences(rows: &[FaultRun]) -> Vec<String> {
     for (store, fault) in stores.into_iter().flat_map(|store| Fault::ALL.map(|fault| (store, fault))) {
         for sync in fault.syncs(store) {
             let group: Vec<&FaultRun> =
-                rows.iter().filter(|row| row.store == store && row.fault == fault && row.sync == sync.name()).collect();
+                rows.iter().filter(|row| row.store == store && row.fault == fault && row.sync == *sync).collect();
             if group.is_empty() {
                 continue;
             }
-            let n = group.len();
-            let lost: Vec<u64> = group.iter().map(|row| row.lost_acknowledged).filter(|lost| *lost > 0).collect();
-            let within = group.iter().filter(|row| matches!(row.verdict.as_str(), "exact" | "consistent")).count();
-            let known = group.iter().filter(|row| row.verdict != "unknown").count();
-            let indeterminate: u64 = group.iter().filter_map(|row| row.indeterminate).sum();
-            let fenced: u64 = group.iter().map(|row| row.fenced_off).sum();
-            let expired: u64 = group.iter().map(|row| row.lock_expiries).sum();
-            let unknown = group.iter().filter(|row| row.verdict == "unknown").count();
-            let mut sentence = format!("{} {} on {}: ", store.name(), fault.name(), sync.name());
-            if known > 0 && lost.is_empty() {
-                let _ = write!(
-                    sentence,
-                    "no acknowledged update lost in {}; the final value within [acknowledged, acknowledged + \
-                     indeterminate] in {within} of them",
-                    units::count(known as u64, "run", "runs")
-                );
-            } else if known > 0 {
-                let _ = write!(
-                    sentence,
-                    "acknowledged updates lost in {} of {known} runs ({} in all, {} at most in one); the final value \
-                     within [acknowledged, acknowledged + indeterminate] in {within} of {known}",
-                    lost.len(),
-                    lost.iter().sum::<u64>(),
-                    lost.iter().max().copied().unwrap_or(0)
-                );
-            }
-            if unknown > 0 {
-                let _ = write!(
-                    sentence,
-                    "{}in {unknown} of {n} a participant never reported, so what it did, and whether an update was \
-                     lost, is unknown",
-                    if known > 0 { "; " } else { "" },
-                );
-            }
-            if indeterminate > 0 {
-                let _ = write!(
-                    sentence,
-                    "; {} in all",
-                    units::count(indeterminate, "indeterminate increment", "indeterminate increments")
-                );
-            }
-            if expired > 0 || fenced > 0 {
-                let _ = write!(
-                    sentence,
-                    "; {}, {} fenced off",
-                    units::count(expired, "lock expiry", "lock expiries"),
-                    units::count(fenced, "read or write", "reads or writes")
-                );
-            }
-            out.push(sentence + ".");
+            out.push(group_sentence(&group) + ".");
         }
     }
     let leaks: Vec<String> = rows
@@ -567,7 +620,7 @@ fn sentences(rows: &[FaultRun]) -> Vec<String> {
                 "{} {} {} run {}: left {}; {}",
                 row.store.name(),
                 row.fault.name(),
-                row.sync,
+                row.sync.name(),
                 row.run,
                 if left.is_empty() { "nothing".to_owned() } else { left.join(", ") },
                 row.misbehaved.join("; ")
@@ -587,31 +640,43 @@ fn sentences(rows: &[FaultRun]) -> Vec<String> {
     out
 }
 
+/// One run as a CSV line: its figures, as the JSON names them.
+#[derive(Serialize)]
+struct CsvRecord {
+    store: &'static str,
+    fault: &'static str,
+    sync: &'static str,
+    run: u64,
+    injected_at_ms: u64,
+    acknowledged: Option<u64>,
+    failed: Option<u64>,
+    indeterminate: Option<u64>,
+    final_value: u64,
+    verdict: &'static str,
+    lost_acknowledged: u64,
+    lock_expiries: u64,
+    fenced_off: u64,
+    wall_time_s: f64,
+}
+
 /// The rows as CSV, numbers as they are.
-fn csv(rows: &[FaultRun]) -> String {
-    let mut csv = "store,fault,sync,run,injected_at_ms,acknowledged,failed,indeterminate,final_value,verdict,lost_acknowledged,lock_expiries,fenced_off,wall_time_s\n".to_owned();
-    for row in rows {
-        let opt = |value: Option<u64>| value.map_or_else(String::new, |value| value.to_string());
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            row.store.name(),
-            row.fault.name(),
-            row.sync,
-            row.run,
-            row.injected_at_ms,
-            opt(row.acknowledged),
-            opt(row.failed),
-            opt(row.indeterminate),
-            row.final_value,
-            row.verdict,
-            row.lost_acknowledged,
-            row.lock_expiries,
-            row.fenced_off,
-            row.wall_time_s
-        );
-    }
-    csv
+fn csv(rows: &[FaultRun]) -> anyhow::Result<String> {
+    output::to_csv(rows.iter().map(|row| CsvRecord {
+        store: row.store.name(),
+        fault: row.fault.name(),
+        sync: row.sync.name(),
+        run: row.run,
+        injected_at_ms: row.injected_at_ms,
+        acknowledged: row.acknowledged,
+        failed: row.failed,
+        indeterminate: row.indeterminate,
+        final_value: row.final_value,
+        verdict: row.verdict.name(),
+        lost_acknowledged: row.lost_acknowledged,
+        lock_expiries: row.lock_expiries,
+        fenced_off: row.fenced_off,
+        wall_time_s: row.wall_time_s,
+    }))
 }
 
 /// Runs the faults.
@@ -668,13 +733,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let json = serde_json::to_string_pretty(&document)?;
     run_dir.publish(&json)?;
     let table = table(&document.rows);
-    let csv = csv(&document.rows);
+    let csv = csv(&document.rows)?;
     exports.write(&json, &csv, &output::to_markdown(&table), None)?;
     terminal.print(&text(&document, &binaries, &run_dir))?;
     let defects = document.rows.iter().any(|row| {
         left_something(row)
-            || row.verdict == "above-bounds"
-            || (row.sync == Strategy::Fenced.name() && row.lost_acknowledged > 0)
+            || row.verdict == Check::AboveBounds
+            || (row.sync == Strategy::Fenced && row.lost_acknowledged > 0)
     });
     Ok(if defects { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
@@ -702,7 +767,7 @@ fn text(document: &Document, binaries: &[&str], run_dir: &RunDir) -> String {
     text.push_str(&output::render_to_width(&table, width));
     text.push('\n');
     for row in document.rows.iter().filter(|row| row.fault == Fault::PauseHolder) {
-        let _ = writeln!(text, "\n{} {} on {}, run {}:", row.store.name(), row.fault.name(), row.sync, row.run);
+        let _ = writeln!(text, "\n{} {} on {}, run {}:", row.store.name(), row.fault.name(), row.sync.name(), row.run);
         for event in &row.timeline {
             let wrapped = output::wrap(event, width.saturating_sub(2).max(40));
             for line in wrapped.lines() {

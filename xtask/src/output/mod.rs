@@ -16,7 +16,7 @@ use anyhow::Context;
 use counter_core::output::{self as out, PrintError};
 
 pub use self::{
-    csv::field as csv_field,
+    csv::to_csv,
     markdown::to_markdown,
     run_dir::{RunDir, utc_time_now},
 };

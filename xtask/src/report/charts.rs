@@ -397,27 +397,7 @@ pub fn lines(lines: &[Line], x_description: &str, y_description: &str, layout: L
     open(&mut out, width, height, font);
     x_axis(&mut out, &x, top, bottom, layout, x_description);
     let _ = write!(out, "<line x1=\"{left:.1}\" y1=\"{top:.1}\" x2=\"{left:.1}\" y2=\"{bottom:.1}\" stroke=\"#333\"/>");
-    for tick in ticks(y_low, y_high, true, layout.max_ticks()) {
-        let at = y.at(tick);
-        let _ = write!(
-            out,
-            "<line x1=\"{left:.1}\" y1=\"{at:.1}\" x2=\"{:.1}\" y2=\"{at:.1}\" stroke=\"#ddd\"/>\
-             <line x1=\"{:.1}\" y1=\"{at:.1}\" x2=\"{left:.1}\" y2=\"{at:.1}\" stroke=\"#333\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            x.to,
-            left - 5.0,
-            left - 7.0,
-            at + font * 0.35,
-            short(tick)
-        );
-    }
-    let _ = write!(
-        out,
-        "<text transform=\"translate({:.1} {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
-        font,
-        f64::midpoint(top, bottom),
-        escape(y_description)
-    );
+    log_y_axis(&mut out, &y, (left, x.to), layout, y_description);
     for line in lines {
         let path: Vec<String> = line
             .points
@@ -436,9 +416,42 @@ pub fn lines(lines: &[Line], x_description: &str, y_description: &str, layout: L
             marker(&mut out, x.at(a), y.at(b), font * 0.33, line.style, false);
         }
     }
-    let legend_top = bottom + 18.0 + 2.6 * font + 8.0;
-    for (row, line) in lines.iter().enumerate().take(legend_rows) {
-        let at = legend_top + row as f64 * font * 1.5;
+    lines_legend(&mut out, &lines[..legend_rows], bottom + 18.0 + 2.6 * font + 8.0, (left, width), font);
+    out.push_str("</svg>");
+    out
+}
+
+/// A logarithmic y axis from `y.from` (the bottom) to `y.to` (the top), its ticks across the plot from `left` to
+/// `right`, and its description.
+fn log_y_axis(out: &mut String, y: &Scale, (left, right): (f64, f64), layout: Layout, y_description: &str) {
+    let (font, top, bottom) = (layout.font(), y.to, y.from);
+    for tick in ticks(y.low, y.high, true, layout.max_ticks()) {
+        let at = y.at(tick);
+        let _ = write!(
+            out,
+            "<line x1=\"{left:.1}\" y1=\"{at:.1}\" x2=\"{:.1}\" y2=\"{at:.1}\" stroke=\"#ddd\"/>\
+             <line x1=\"{:.1}\" y1=\"{at:.1}\" x2=\"{left:.1}\" y2=\"{at:.1}\" stroke=\"#333\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            right,
+            left - 5.0,
+            left - 7.0,
+            at + font * 0.35,
+            short(tick)
+        );
+    }
+    let _ = write!(
+        out,
+        "<text transform=\"translate({:.1} {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+        font,
+        f64::midpoint(top, bottom),
+        escape(y_description)
+    );
+}
+
+/// The lines' names below a chart, from `top`, each beside its line and marker.
+fn lines_legend(out: &mut String, lines: &[Line], top: f64, (left, width): (f64, f64), font: f64) {
+    for (row, line) in lines.iter().enumerate() {
+        let at = top + row as f64 * font * 1.5;
         let dash = dash_array(line.dashes);
         let _ = write!(
             out,
@@ -446,7 +459,7 @@ pub fn lines(lines: &[Line], x_description: &str, y_description: &str, layout: L
             left + 28.0,
             line.style.colour
         );
-        marker(&mut out, left + 14.0, at, font * 0.33, line.style, false);
+        marker(out, left + 14.0, at, font * 0.33, line.style, false);
         let _ = write!(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
@@ -455,8 +468,6 @@ pub fn lines(lines: &[Line], x_description: &str, y_description: &str, layout: L
             escape(&fit(&line.name, width - left - 40.0, font))
         );
     }
-    out.push_str("</svg>");
-    out
 }
 
 fn dash_array(dashes: usize) -> &'static str {
@@ -547,6 +558,37 @@ pub const TIMELINE_PAUSE: &str = "#e69f00";
 pub const TIMELINE_STALE: &str = "#d55e00";
 pub const TIMELINE_REFUSED: &str = "#0072b2";
 
+/// A run's pause (a box) and its marks (a diamond for a stale write, a circle for a refused one) on its row,
+/// centred at `mid`, `x` placing a moment.
+fn timeline_marks(out: &mut String, run: &TimelineRun, mid: f64, row: f64, x: &impl Fn(f64) -> f64) {
+    if let Some((from, to)) = run.pause_ms {
+        let _ = write!(
+            out,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{TIMELINE_PAUSE}\" \
+             fill-opacity=\"0.6\"/>",
+            x(from),
+            mid - row * 0.3,
+            (x(to) - x(from)).max(1.0),
+            row * 0.6
+        );
+    }
+    for &(at, stale) in &run.marks {
+        let (cx, size) = (x(at), row * 0.28);
+        if stale {
+            let _ = write!(
+                out,
+                "<path d=\"M{cx:.1} {:.1} L{:.1} {mid:.1} L{cx:.1} {:.1} L{:.1} {mid:.1} Z\" fill=\"{TIMELINE_STALE}\"/>",
+                mid - size,
+                cx + size,
+                mid + size,
+                cx - size
+            );
+        } else {
+            let _ = write!(out, "<circle cx=\"{cx:.1}\" cy=\"{mid:.1}\" r=\"{size:.1}\" fill=\"{TIMELINE_REFUSED}\"/>");
+        }
+    }
+}
+
 /// Runs on one time axis, a row each: a grey line for the run, an amber box for the pause, a vermilion
 /// diamond where a stale write landed, a blue circle where an old token was refused.
 pub fn timeline(runs: &[TimelineRun], layout: Layout) -> String {
@@ -584,33 +626,7 @@ pub fn timeline(runs: &[TimelineRun], layout: Layout) -> String {
             x(0.0),
             x(run.end_ms)
         );
-        if let Some((from, to)) = run.pause_ms {
-            let _ = write!(
-                out,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{TIMELINE_PAUSE}\" \
-                 fill-opacity=\"0.6\"/>",
-                x(from),
-                mid - row * 0.3,
-                (x(to) - x(from)).max(1.0),
-                row * 0.6
-            );
-        }
-        for &(at, stale) in &run.marks {
-            let (cx, size) = (x(at), row * 0.28);
-            if stale {
-                let _ = write!(
-                    out,
-                    "<path d=\"M{cx:.1} {:.1} L{:.1} {mid:.1} L{cx:.1} {:.1} L{:.1} {mid:.1} Z\" fill=\"{TIMELINE_STALE}\"/>",
-                    mid - size,
-                    cx + size,
-                    mid + size,
-                    cx - size
-                );
-            } else {
-                let _ =
-                    write!(out, "<circle cx=\"{cx:.1}\" cy=\"{mid:.1}\" r=\"{size:.1}\" fill=\"{TIMELINE_REFUSED}\"/>");
-            }
-        }
+        timeline_marks(&mut out, run, mid, row, &x);
     }
     let ticks = ticks(0.0, most, false, layout.max_ticks());
     let _ = write!(

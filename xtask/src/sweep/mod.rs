@@ -198,7 +198,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    exports.write(&json, &csv(&models), &output::to_markdown(&table), page.as_deref())?;
+    exports.write(&json, &csv(&models)?, &output::to_markdown(&table), page.as_deref())?;
     let width = output::width();
     let mut text = String::new();
     text.push_str(
@@ -209,35 +209,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
          zero), never a negative cost.\n\n",
     );
     for (model, one) in models.iter().zip(&swept) {
-        let server_words = models::of(one.model).server_memory_figure.map_or("the server's memory", |(_, words)| words);
-        let _ = match (&model.fit, &model.stopped) {
-            (Some(fit), _) if fit.server_kib.is_some() => writeln!(
-                text,
-                "- {}: {} PSS, {} USS, {} summed RSS per client (the client and its private server); {server_words} \
-                 {} more per connection; {} to connect one more{}",
-                model.label,
-                cost(fit.pss_kib),
-                cost(fit.uss_kib),
-                cost(fit.rss_kib),
-                cost(fit.server_kib.unwrap_or_default()),
-                units::seconds(fit.start_s),
-                model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
-            ),
-            (Some(fit), _) => writeln!(
-                text,
-                "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate); {} to start \
-                 one more{}",
-                model.label,
-                cost(fit.pss_kib),
-                cost(fit.uss_kib),
-                cost(fit.rss_kib),
-                cost(fit.kernel_kib_estimate),
-                units::seconds(fit.start_s),
-                model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
-            ),
-            (None, Some(why)) => writeln!(text, "- {}: stopped: {why}", model.label),
-            (None, None) => writeln!(text, "- {}: too few points for a fit", model.label),
-        };
+        let _ = writeln!(text, "{}", fit_sentence(model, one));
     }
     let _ = writeln!(
         text,
@@ -253,6 +225,37 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         bail!("no model produced a single point; see the table for why");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one more worker of a swept model costs, in one line.
+fn fit_sentence(model: &ModelSweep, one: &Swept) -> String {
+    let server_words = models::of(one.model).server_memory_figure.map_or("the server's memory", |(_, words)| words);
+    match (&model.fit, &model.stopped) {
+        (Some(fit), _) if fit.server_kib.is_some() => format!(
+            "- {}: {} PSS, {} USS, {} summed RSS per client (the client and its private server); {server_words} \
+             {} more per connection; {} to connect one more{}",
+            model.label,
+            cost(fit.pss_kib),
+            cost(fit.uss_kib),
+            cost(fit.rss_kib),
+            cost(fit.server_kib.unwrap_or_default()),
+            units::seconds(fit.start_s),
+            model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
+        ),
+        (Some(fit), _) => format!(
+            "- {}: {} PSS, {} USS, {} summed RSS per worker; kernel about {} more (estimate); {} to start \
+             one more{}",
+            model.label,
+            cost(fit.pss_kib),
+            cost(fit.uss_kib),
+            cost(fit.rss_kib),
+            cost(fit.kernel_kib_estimate),
+            units::seconds(fit.start_s),
+            model.stopped.as_ref().map(|why| format!("; stopped: {why}")).unwrap_or_default()
+        ),
+        (None, Some(why)) => format!("- {}: stopped: {why}", model.label),
+        (None, None) => format!("- {}: too few points for a fit", model.label),
+    }
 }
 
 /// What the sweep measures: each model (once per start method, if it has them), then the Python programs.
@@ -335,27 +338,35 @@ fn sweep_model(swept: &Swept, counts: &[u64]) -> anyhow::Result<ModelSweep> {
     Ok(ModelSweep { label: label.clone(), points, fit, stopped })
 }
 
+/// One point as a CSV line: its model's label, then its figures.
+#[derive(Serialize)]
+struct CsvRecord<'a> {
+    model: &'a str,
+    workers: u64,
+    processes: u64,
+    threads: u64,
+    rss_kib: u64,
+    pss_kib: u64,
+    uss_kib: u64,
+    kernel_added_kib: i64,
+    start_s: f64,
+}
+
 /// Every point as CSV, numbers only.
-fn csv(models: &[ModelSweep]) -> String {
-    let mut text = "model,workers,processes,threads,rss_kib,pss_kib,uss_kib,kernel_added_kib,start_s\n".to_owned();
-    for model in models {
-        for p in &model.points {
-            let _ = writeln!(
-                text,
-                "{},{},{},{},{},{},{},{},{}",
-                output::csv_field(&model.label),
-                p.workers,
-                p.processes,
-                p.threads,
-                p.rss_kib,
-                p.pss_kib,
-                p.uss_kib,
-                p.kernel_added_kib,
-                p.start_s
-            );
-        }
-    }
-    text
+fn csv(models: &[ModelSweep]) -> anyhow::Result<String> {
+    output::to_csv(models.iter().flat_map(|model| {
+        model.points.iter().map(|p| CsvRecord {
+            model: &model.label,
+            workers: p.workers,
+            processes: p.processes,
+            threads: p.threads,
+            rss_kib: p.rss_kib,
+            pss_kib: p.pss_kib,
+            uss_kib: p.uss_kib,
+            kernel_added_kib: p.kernel_added_kib,
+            start_s: p.start_s,
+        })
+    }))
 }
 
 /// A cost per worker for people: `~0` where the points do not resolve it (not above zero), never a negative one.
