@@ -11,19 +11,16 @@ use counter_core::config::{Jobs, Pool, Request, Strategy, Timer, Window, Work};
 
 const RUNS: u64 = 200;
 
-/// A small deterministic generator (xorshift64*): the same configurations every time, so a failure repeats.
-struct Random(u64);
+/// The same configurations every time (a seeded generator), so a failure repeats.
+struct Random(fastrand::Rng);
 
 impl Random {
     fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
+        self.0.u64(..bound)
     }
 
     fn pick<T: Copy>(&mut self, choices: &[T]) -> T {
-        choices[self.below(choices.len() as u64) as usize]
+        choices[self.0.usize(..choices.len())]
     }
 }
 
@@ -47,7 +44,7 @@ fn no_child_left() -> bool {
 
 fn main() {
     let started = Instant::now();
-    let mut random = Random(0x9E37_79B9_7F4A_7C15);
+    let mut random = Random(fastrand::Rng::with_seed(0x9E37_79B9_7F4A_7C15));
     let fds_before = open_fds();
     let mut failures = Vec::new();
     for run in 0..RUNS {

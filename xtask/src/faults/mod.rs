@@ -249,19 +249,6 @@ impl Check {
     }
 }
 
-/// The moments: a small generator (splitmix64) from the seed, so that a run can be made again.
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % below
-    }
-}
-
 /// The flags every participant gets besides its workload, strategy and server (and, where the lock is a lease,
 /// `--lock-ttl`).
 fn common_flags() -> Vec<String> {
@@ -430,7 +417,7 @@ fn run_one(
     binary: &Path,
     server: &Server,
     (fault, sync, run): (Fault, Strategy, u64),
-    moments: &mut Moments,
+    moments: &mut fastrand::Rng,
 ) -> anyhow::Result<FaultRun> {
     let run_id = format!("faults-{}-{}-{run}-{}", fault.name(), sync.name(), std::process::id());
     let watching = fault == Fault::PauseHolder && server.watch(&run_id)?;
@@ -448,7 +435,7 @@ fn run_one(
     }
     let t0 = Instant::now();
     timeline.push("+0 ms: the counter moved".to_owned());
-    let delay = moments.next_ms(300);
+    let delay = moments.u64(..300);
     thread::sleep(Duration::from_millis(delay));
     let injected_at_ms = inject(fault, server, (&run_id, a.pid()), t0, &mut timeline);
     let (a_pid, b_pid) = (a.pid(), b.pid());
@@ -697,7 +684,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let bin_dir = workspace::build(&packages, args.profile)?;
     let run_dir = RunDir::create(&workspace::results_dir("faults"))?;
     crate::machine::Machine::now("faults").record(run_dir.path())?;
-    let mut moments = Moments(seed);
+    // The moments, drawn from the seed, so that a run can be made again.
+    let mut moments = fastrand::Rng::with_seed(seed);
     let (mut rows, mut servers, mut binaries) = (Vec::new(), Vec::new(), Vec::new());
     for &store in &stores {
         let server = match Server::start(store, &bin_dir) {
