@@ -190,6 +190,9 @@ pub enum AsyncError {
     },
 }
 
+/// Each a failed run (exit 1).
+impl counter_core::error::FrontendError for AsyncError {}
+
 /// Runs the workload with one tokio task per worker and reports what happened.
 pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error> {
     options.validate()?;

@@ -1,7 +1,7 @@
 //! What a store's run can fail with beyond the reasons every frontend shares: the same for every store, each
 //! naming its server in its own words.
 
-use counter_core::error::RunError;
+use counter_core::error::{EXIT_FAILURE, EXIT_USAGE, FrontendError, RunError};
 
 use crate::participants::RendezvousTimeout;
 
@@ -11,6 +11,32 @@ pub type Error = RunError<ServerError>;
 /// What only a store's run can hit.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// No server to start here, and none given: the request cannot be met as it stands; the message says how.
+    #[error("{0}")]
+    NoServer(&'static str),
+    /// The server given could not be used (refused, a wrong password, too old for the run): the request cannot
+    /// be met as it stands.
+    #[error("could not use the {store} server {server}: {detail}")]
+    Unusable {
+        /// Whose: `redis`.
+        store: &'static str,
+        /// Which, as the report names it.
+        server: String,
+        /// Why, and what to do.
+        detail: String,
+    },
+    /// The run id is taken by another run, or by one that will not take this participant.
+    #[error("run '{run_id}' ({data}): {why}; choose another --run-id, or {remedy}")]
+    RunTaken {
+        /// The run.
+        run_id: String,
+        /// Its data on the server, named: `keys counter-lab:x:*`.
+        data: String,
+        /// Why it is refused.
+        why: String,
+        /// How to remove that data: `remove its keys`.
+        remedy: &'static str,
+    },
     /// The private server did not start.
     #[error("could not start a private {server}: {detail}")]
     ServerStart {
@@ -61,4 +87,14 @@ pub enum CoordinationError {
         /// The worker.
         worker: u64,
     },
+}
+
+impl FrontendError for ServerError {
+    /// A request that cannot be met here (no server, an unusable one, a run id taken) is 2; a failure, 1.
+    fn exit_code(&self) -> u8 {
+        match self {
+            ServerError::NoServer(_) | ServerError::Unusable { .. } | ServerError::RunTaken { .. } => EXIT_USAGE,
+            ServerError::ServerStart { .. } | ServerError::Server { .. } | ServerError::Coordination(_) => EXIT_FAILURE,
+        }
+    }
 }

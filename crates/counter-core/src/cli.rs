@@ -266,7 +266,7 @@ pub fn fail(program: &str, error: &dyn StdError, code: u8) -> ExitCode {
 
 /// Everything a frontend's `main` does after parsing: installs the signal handlers, checks that the report can
 /// be written, validates the flags once, runs, prints, and returns the exit code.
-pub fn execute<E: StdError + 'static>(
+pub fn execute<E: crate::error::FrontendError>(
     frontend: &Frontend,
     args: &RunArgs,
     pool: Option<&PoolArgs>,
@@ -291,7 +291,7 @@ pub fn execute<E: StdError + 'static>(
 
 /// The end of every frontend's `main`: prints the report (or the error, and what was done before it) and picks
 /// the exit code.
-pub fn finish<E: StdError + 'static>(
+pub fn finish<E: crate::error::FrontendError>(
     frontend: &Frontend,
     outcome: Result<RunReport, RunError<E>>,
     format: Format,

@@ -124,11 +124,20 @@ impl From<CounterError> for Error {
     }
 }
 
+/// A frontend's own error, and the exit code it ends the run with: a failed run (1) unless the error says the
+/// request cannot be met here (2), by its type.
+pub trait FrontendError: std::error::Error + 'static {
+    /// The exit code.
+    fn exit_code(&self) -> u8 {
+        EXIT_FAILURE
+    }
+}
+
 /// How a frontend's run fails: for a reason every frontend shares ([`Error`]), or for one of the frontend's own
-/// (`E`: a thread that could not start, a fork that failed, a worker process that died), which is a failed run
-/// (exit 1). Each frontend names its own as `pub type Error = RunError<ItsOwnError>`.
+/// (`E`: a thread that could not start, a fork that failed, a worker process that died, a server that cannot be
+/// used), whose exit code it says. Each frontend names its own as `pub type Error = RunError<ItsOwnError>`.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError<E: std::error::Error + 'static> {
+pub enum RunError<E: FrontendError> {
     /// A reason every frontend shares.
     #[error(transparent)]
     Core(#[from] Error),
@@ -137,12 +146,12 @@ pub enum RunError<E: std::error::Error + 'static> {
     Frontend(E),
 }
 
-impl<E: std::error::Error + 'static> RunError<E> {
-    /// The exit code: the shared error's, or 1 for the frontend's own failures.
+impl<E: FrontendError> RunError<E> {
+    /// The exit code: the shared error's, or the frontend's own error's.
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Core(core) => core.exit_code(),
-            RunError::Frontend(_) => EXIT_FAILURE,
+            RunError::Frontend(own) => own.exit_code(),
         }
     }
 
@@ -158,7 +167,7 @@ impl<E: std::error::Error + 'static> RunError<E> {
 /// The shared errors convert straight into a frontend's, so that `?` works on them in a frontend.
 macro_rules! into_run_error {
     ($($source:ty),*) => {$(
-        impl<E: std::error::Error + 'static> From<$source> for RunError<E> {
+        impl<E: FrontendError> From<$source> for RunError<E> {
             fn from(error: $source) -> Self {
                 RunError::Core(error.into())
             }

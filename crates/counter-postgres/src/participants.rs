@@ -16,12 +16,11 @@ use counter_client::{
     participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
     store::{Entry, Record, Roll},
 };
-use counter_core::config::ConfigError;
 use tokio_postgres::{Client, error::SqlState};
 
 use crate::{
     client::{WorkerError, within},
-    options::{Error, Isolation},
+    options::{Error, Isolation, ServerError},
     run::{Answer, Run},
     worker::Job,
 };
@@ -90,13 +89,12 @@ impl Run<'_> {
     }
 
     fn refuse(&self, why: &str) -> Error {
-        ConfigError::Conflict(format!(
-            "run '{}' (tables {} and {}): {why}; choose another --run-id, or drop its tables",
-            self.id,
-            self.table.quoted(),
-            self.members()
-        ))
-        .into()
+        Error::Frontend(ServerError::RunTaken {
+            run_id: self.id.clone(),
+            data: format!("tables {} and {}", self.table.quoted(), self.members()),
+            why: why.to_owned(),
+            remedy: "drop its tables",
+        })
     }
 
     /// Claims the run id (makes the run's tables) or joins the run that did; returns this participant's place.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use counter_core::{
-    config::{Config, ConfigError},
+    config::Config,
     error::RunError,
     proc::{self, memory},
     secrets,
@@ -46,12 +46,13 @@ impl Run<'_> {
     /// A first connection: an error here is about the request (a refused connection, a wrong password), exit 2.
     pub(crate) async fn connect_first(&self) -> Answer<Client> {
         self.admin_connection().await.map_err(|error| {
-            ConfigError::Conflict(secrets::redact(&format!(
-                "could not use the PostgreSQL server {}: {error} (is the server running, and are the address and \
-                 the credentials right?)",
-                self.server
-            )))
-            .into()
+            RunError::Frontend(ServerError::Unusable {
+                store: "PostgreSQL",
+                server: self.server.clone(),
+                detail: secrets::redact(&format!(
+                    "{error} (is the server running, and are the address and the credentials right?)"
+                )),
+            })
         })
     }
 

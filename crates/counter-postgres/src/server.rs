@@ -21,7 +21,7 @@ use nix::{
 };
 use tempfile::TempDir;
 
-use counter_core::{config::ConfigError, proc::limits::LimitError};
+use counter_core::proc::limits::LimitError;
 
 use crate::options::{Error, ServerError};
 
@@ -92,7 +92,7 @@ impl PrivateCluster {
     /// Without server binaries, or with too small a stack limit, the request cannot be met here, and the message
     /// says how.
     pub(crate) fn start(max_connections: u64) -> Result<PrivateCluster, Error> {
-        let bin = bindir().ok_or_else(|| ConfigError::Conflict(NO_SERVER.to_owned()))?;
+        let bin = bindir().ok_or(Error::Frontend(ServerError::NoServer(NO_SERVER)))?;
         let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
             .unwrap_or((libc::RLIM_INFINITY, libc::RLIM_INFINITY));
         if hard < SERVER_STACK_MIN_BYTES {

@@ -169,6 +169,9 @@ pub enum ProcessesError {
     },
 }
 
+/// Each a failed run (exit 1).
+impl counter_core::error::FrontendError for ProcessesError {}
+
 /// A fork that failed: a limit (exit 2) when the OS says it is out of resources (`EAGAIN`: `RLIMIT_NPROC` or the
 /// task limits), else a failure.
 pub(crate) fn fork_failed(index: u64, requested: u64, source: Errno) -> Error {

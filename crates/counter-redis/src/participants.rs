@@ -9,11 +9,11 @@ use counter_client::{
     participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
     store::{Entry, Record, Roll},
 };
-use counter_core::config::{ConfigError, Strategy};
+use counter_core::config::Strategy;
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
 use crate::{
-    options::Error,
+    options::{Error, ServerError},
     run::{Answer, Run},
     worker::Job,
 };
@@ -106,11 +106,12 @@ impl Run<'_> {
         }
         let shared = self.shared_configuration();
         let refuse = |why: String| -> Error {
-            ConfigError::Conflict(format!(
-                "run '{}' (keys {}*): {why}; choose another --run-id, or remove its keys",
-                self.id, keys.prefix
-            ))
-            .into()
+            Error::Frontend(ServerError::RunTaken {
+                run_id: self.id.clone(),
+                data: format!("keys {}*", keys.prefix),
+                why,
+                remedy: "remove its keys",
+            })
         };
         for _ in 0..3 {
             let claimed: Option<String> = redis::cmd("SET")

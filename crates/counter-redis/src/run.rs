@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use counter_core::{
-    config::{Config, ConfigError},
-    error::RunError,
-};
+use counter_core::{config::Config, error::RunError};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
 
 use crate::{
@@ -72,7 +69,11 @@ impl Run<'_> {
         } else {
             "see the reason above"
         };
-        ConfigError::Conflict(format!("could not use the redis server {}: {error} ({hint})", self.server)).into()
+        RunError::Frontend(ServerError::Unusable {
+            store: "redis",
+            server: self.server.clone(),
+            detail: format!("{error} ({hint})"),
+        })
     }
 
     /// The server failed during the run.

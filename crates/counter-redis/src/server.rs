@@ -15,8 +15,6 @@ use counter_core::child;
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use counter_core::config::ConfigError;
-
 use crate::options::{Error, ServerError};
 
 /// How long a fresh server gets to open its socket.
@@ -48,7 +46,7 @@ impl PrivateServer {
     /// Starts `redis-server` from the `PATH`, allowing `max_clients` connections; without one, the request cannot
     /// be met here (exit 2), and the message says how.
     pub(crate) fn start(max_clients: u64) -> Result<PrivateServer, Error> {
-        let binary = child::on_path("redis-server").ok_or_else(|| ConfigError::Conflict(NO_SERVER.to_owned()))?;
+        let binary = child::on_path("redis-server").ok_or(Error::Frontend(ServerError::NoServer(NO_SERVER)))?;
         remove_stale_dirs();
         let dir = server_dir::create(DIR_PREFIX).map_err(|source| start_error(format!("no directory: {source}")))?;
         let socket = dir.path().join("redis.sock");

@@ -6,13 +6,7 @@
 use std::sync::Arc;
 
 use counter_client::store::{Connect, Plan, RoundTrips, Store, Totals};
-use counter_core::{
-    config::{ConfigError, Strategy},
-    error::RunError,
-    extension::Extension,
-    proc::memory,
-    workload::Start,
-};
+use counter_core::{config::Strategy, error::RunError, extension::Extension, proc::memory, workload::Start};
 use redis::aio::MultiplexedConnection;
 use tokio::sync::watch;
 
@@ -79,12 +73,14 @@ impl Run<'_> {
                 redis::cmd("INFO").arg("server").query_async(&mut connection).await.map_err(|e| self.failed(&e))?;
             let version = info_field(&info, "redis_version").unwrap_or_default();
             if !has_set_nx_get(version) {
-                return Err(ConfigError::Conflict(format!(
-                    "the redis server {} is version {version}; the mutex strategy takes its lock with SET ... NX GET, \
-                     which needs Redis {MUTEX_NEEDS_MAJOR}.0 or later",
-                    self.server
-                ))
-                .into());
+                return Err(RunError::Frontend(ServerError::Unusable {
+                    store: "redis",
+                    server: self.server.clone(),
+                    detail: format!(
+                        "it is version {version}; the mutex strategy takes its lock with SET ... NX GET, which needs \
+                         Redis {MUTEX_NEEDS_MAJOR}.0 or later"
+                    ),
+                }));
             }
         }
         Ok(connection)

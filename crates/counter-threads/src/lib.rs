@@ -82,6 +82,9 @@ pub enum ThreadsError {
     },
 }
 
+/// Each a failed run (exit 1).
+impl counter_core::error::FrontendError for ThreadsError {}
+
 /// Runs the workload with one thread per worker and reports what happened.
 pub fn run(config: &Config) -> Result<RunReport, Error> {
     let members = config.members();
