@@ -36,8 +36,17 @@ fn compare_tabulates_every_row_and_exports_it() {
             assert_eq!(has_row, strategy != counter_core::config::Strategy::Fenced, "{model} {sync}:\n{stdout}");
         }
     }
+    // The answers first, with their figures; the findings in the run's folder, not on the screen.
+    assert!(stdout.starts_with("Answers (this run"), "{stdout}");
+    for answer in
+        ["without a lock, threads", "a lock's wall time (mutex over atomic): threads", "One more worker, by PSS"]
+    {
+        assert!(stdout.contains(answer), "{answer}:\n{stdout}");
+    }
+    assert!(stdout.contains("are in findings.md in the run's folder") && !stdout.contains("Memory per extra"));
+    let findings = std::fs::read_to_string(scratch.file("results/compare/latest/findings.md")).unwrap();
     for worker in ["thread", "process", "task"] {
-        assert!(stdout.contains(&format!("Memory per extra {worker} (1 pairs of runs")), "{stdout}");
+        assert!(findings.contains(&format!("Memory per extra {worker} (1 pairs of runs")), "{findings}");
     }
 
     let document: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -178,6 +187,7 @@ fn compare_adds_a_row_and_a_probe_per_start_method_when_asked() {
         "1",
         "--export-json",
         json.to_str().unwrap(),
+        "--details",
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

@@ -547,7 +547,7 @@ fn postgres_rows_add_the_stricter_isolation_levels_where_the_racy_outcome_differ
     }
     let scratch = tests::Scratch::new("postgres-rows");
     let json = scratch.file("p.json");
-    let args = ["--models", "postgres", "--syncs", "racy,atomic", "--workers", "5", "--increments", "100"];
+    let args = ["--models", "postgres", "--syncs", "racy,atomic", "--workers", "5", "--increments", "100", "--details"];
     let output = scratch.compare(&[&args[..], &["--work", "none", "--export-json", json.to_str().unwrap()]].concat());
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));

@@ -873,7 +873,8 @@ fn a_fencing_token_counter_reset_mid_run_is_named_not_blamed_on_expired_holders(
 fn compare_adds_redis_rows_and_a_probe_when_a_server_can_be_started() {
     let scratch = Scratch::new("redis-rows");
     let json = scratch.file("r.json");
-    let args = ["--models", "redis", "--syncs", "racy,atomic,optimistic", "--workers", "3", "--increments", "20"];
+    let args =
+        ["--models", "redis", "--syncs", "racy,atomic,optimistic", "--workers", "3", "--increments", "20", "--details"];
     let export = ["--work", "none", "--probe-pairs", "1", "--export-json", json.to_str().unwrap()];
     if !tests::have_tool("redis-server") {
         // Without a server to start, the rows are skipped with one line, and nothing fails.

@@ -10,6 +10,7 @@
 //! [`summary`]) and exporting ([`json`], [`crate::output`]) are separate: an exporter never measures and the runner
 //! never formats.
 
+mod answers;
 mod json;
 mod measure;
 mod plan;
@@ -110,6 +111,10 @@ pub struct Args {
     /// ones read first
     #[arg(long)]
     wide: bool,
+
+    /// Print every finding under the tables (they are always written to the run's findings.md)
+    #[arg(long)]
+    details: bool,
 
     /// Unmeasured runs of each program per scenario (its first row's), before the measured ones: they load the
     /// program and warm its server (at most 100)
@@ -278,7 +283,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None
     };
     exports.write(&json, &json::to_csv(&rows)?, &table::markdown(&rows), page.as_deref())?;
-    let mut text = present::tables_and_sentences(args.wide, &scenario_runs, &rows, &probes);
+    let (mut text, findings) = present::text(args.wide, args.details, &scenario_runs, &rows, &probes);
+    output::write(&run_dir.path().join("findings.md"), &findings)?;
     let where_ = format!(
         "Raw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",
         run_dir.path().display(),

@@ -342,7 +342,7 @@ fn gil_sentences(name: &str, scenario_rows: &[&Row]) -> Vec<String> {
 }
 
 /// A per-worker figure, or that it is below what the runs can resolve.
-fn per_worker(figure: &crate::stats::Stats) -> String {
+pub(super) fn per_worker(figure: &crate::stats::Stats) -> String {
     if Probe::below_resolution(figure) {
         return format!("below resolution (±{})", units::bytes(((figure.max - figure.min) / 2.0).abs() as u64));
     }

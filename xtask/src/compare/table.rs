@@ -1,6 +1,6 @@
 //! The comparison as tables for people: one per scenario, with the columns a person reads first (model,
-//! strategy, final value, lost updates, wall time with its interval, CPU, PSS), every other figure in `--wide`,
-//! the JSON and the CSV. At 80 columns and wider the default table fits on one line per row.
+//! strategy, lost updates, wall time with its interval, then the final value, CPU, PSS), every other figure in
+//! `--wide`, the JSON and the CSV. At 80 columns the lost updates and the wall time are always shown.
 
 use counter_core::units;
 
@@ -62,10 +62,12 @@ fn cells(row: &Row, wide: bool) -> Vec<String> {
         cells.push(start(&format!("not available: {why}")));
         return cells;
     }
+    // The figures each scenario exists for first (what was lost, how long it took), so that a narrow table
+    // leaves out the others.
     cells.extend([
-        format!("{:.0}", row.final_median),
         lost(row),
         wall(row),
+        format!("{:.0}", row.final_median),
         format!("{:.3} s", row.cpu_median_s),
         units::kib(row.pss_bytes / 1024.0),
     ]);
@@ -84,7 +86,7 @@ fn cells(row: &Row, wide: bool) -> Vec<String> {
 }
 
 fn headers(wide: bool) -> Vec<&'static str> {
-    let mut headers = vec!["model", "sync", "final", "lost", "wall ±CI", "CPU", "PSS"];
+    let mut headers = vec!["model", "sync", "lost", "wall ±CI", "final", "CPU", "PSS"];
     if wide {
         headers.extend(["runs", "wall min … max", "CPU/wall", "ctx sw.", "procs / thr.", "RSS", "USS"]);
     }
@@ -112,8 +114,8 @@ pub fn render(rows: &[&Row], wide: bool, width: usize) -> String {
 
 /// What each column means, in one line (two with `--wide`).
 pub fn legend(wide: bool) -> String {
-    let mut legend = "final: median run; lost: median run's loss (runs with any); wall: median ± half its 95% \
-                      interval (* too few runs for 95%); CPU: user + system of the whole tree; PSS: the tree, all \
+    let mut legend = "lost: median run's loss (runs with any); wall: median ± half its 95% interval (* too few \
+                      runs for 95%); final: median run; CPU: user + system of the whole tree; PSS: the tree, all \
                       workers alive"
         .to_owned();
     if wide {

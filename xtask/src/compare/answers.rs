@@ -1,0 +1,92 @@
+//! The answers to the seed's questions, first, in a few sentences, each with its figures and their ranges from
+//! this run: is the result what it should be, what a lock costs, and what one more worker costs in memory.
+//! Everything else the run found is in the findings (`summary`).
+
+use counter_core::{config::Strategy, model::StartMethod, units};
+
+use super::{
+    probe::Probe,
+    results::{Row, ScenarioRun},
+    summary,
+};
+
+/// The answers, one sentence each (at most one per scenario and question).
+pub fn answers(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Vec<String> {
+    let mut out = Vec::new();
+    for scenario in scenarios {
+        let of = |sync: Strategy| -> Vec<&Row> {
+            rows.iter().filter(|row| row.scenario == scenario.name && row.sync == sync && row.ok()).collect()
+        };
+        out.extend(is_it_exact(scenario.name, &of(Strategy::Racy), rows));
+        out.extend(what_a_lock_costs(scenario.name, &of(Strategy::Mutex), &of(Strategy::Atomic)));
+    }
+    out.extend(what_a_worker_costs(probes));
+    out
+}
+
+/// Whether the racy rows of `scenario` came out right, and whether every locked row did.
+fn is_it_exact(scenario: &str, racy: &[&Row], rows: &[Row]) -> Option<String> {
+    if racy.is_empty() {
+        return None;
+    }
+    let said: Vec<String> = racy
+        .iter()
+        .map(|row| {
+            if row.runs_with_loss == 0 {
+                format!("{} exact in {}", row.label, units::count(row.runs as u64, "run", "runs"))
+            } else {
+                let percent = row.lost_median * 100.0 / row.expected.max(1) as f64;
+                format!("{} short in {} of {} (median {percent:.1}% lost)", row.label, row.runs_with_loss, row.runs)
+            }
+        })
+        .collect();
+    let locked = rows.iter().filter(|row| row.scenario == scenario && row.sync != Strategy::Racy && row.ok());
+    let (locked, inexact) =
+        locked.fold((0, 0), |(all, inexact), row| (all + 1, inexact + usize::from(row.lost_max > 0.0)));
+    let rest = match (locked, inexact) {
+        (0, _) => String::new(),
+        (_, 0) => "; every locked row exact in every run".to_owned(),
+        (_, inexact) => format!("; {inexact} of {locked} locked rows lost updates"),
+    };
+    Some(format!("{scenario}: without a lock, {}{rest}.", said.join(", ")))
+}
+
+/// A lock's cost: each model's mutex wall time over its atomic one, where both ran on one workload, with the
+/// ratio's range from their 95% intervals; "indistinguishable" where the intervals overlap or lie less than 5%
+/// apart (the findings' rule).
+fn what_a_lock_costs(scenario: &str, mutex: &[&Row], atomic: &[&Row]) -> Option<String> {
+    let ratios: Vec<String> = mutex
+        .iter()
+        .filter_map(|locked| {
+            let free = atomic.iter().find(|row| row.label == locked.label && row.workload == locked.workload)?;
+            let low = locked.wall_ci_low_s / free.wall_ci_high_s;
+            let high = locked.wall_ci_high_s / free.wall_ci_low_s;
+            let median = locked.wall_median_s / free.wall_median_s;
+            Some(if low <= 1.05 && high >= 1.0 / 1.05 {
+                format!("{} indistinguishable", locked.label)
+            } else {
+                format!("{} {median:.1}x ({low:.1}x … {high:.1}x)", locked.label)
+            })
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    Some(format!("{scenario}: a lock's wall time (mutex over atomic): {}.", ratios.join(", ")))
+}
+
+/// One more worker's PSS for each model probed (its default start method), with its range over the pairs.
+fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
+    let said: Vec<String> = probes
+        .iter()
+        .filter(|probe| probe.error.is_none() && matches!(probe.start_method, None | Some(StartMethod::Fork)))
+        .map(|probe| {
+            let figure = &probe.pss_bytes;
+            format!("{} {}", probe.worker_noun(), summary::per_worker(figure))
+        })
+        .collect();
+    if said.is_empty() {
+        return None;
+    }
+    Some(format!("One more worker, by PSS (the memory it adds to the run's tree): {}.", said.join(", ")))
+}
