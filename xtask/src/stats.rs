@@ -6,13 +6,13 @@
 //! `1 - 2 P(Binomial(n, 1/2) < k)`, is at least 95%. Below 6 runs no such `k` exists; the interval is then
 //! `min … max` and its coverage is said as it is (75% for 3 runs, 94% for 5).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The coverage the interval aims for.
 pub const TARGET_LEVEL: f64 = 0.95;
 
 /// Statistics of one figure over the runs of a row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Runs.
     pub n: usize,

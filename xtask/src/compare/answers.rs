@@ -17,8 +17,8 @@ pub fn answers(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Vec
         let of = |sync: Strategy| -> Vec<&Row> {
             rows.iter().filter(|row| row.scenario == scenario.name && row.sync == sync && row.ok()).collect()
         };
-        out.extend(is_it_exact(scenario.name, &of(Strategy::Racy), rows));
-        out.extend(what_a_lock_costs(scenario.name, &of(Strategy::Mutex), &of(Strategy::Atomic)));
+        out.extend(is_it_exact(&scenario.name, &of(Strategy::Racy), rows));
+        out.extend(what_a_lock_costs(&scenario.name, &of(Strategy::Mutex), &of(Strategy::Atomic)));
     }
     out.extend(what_a_worker_costs(probes));
     out

@@ -1,7 +1,7 @@
 //! The comparison as JSON and CSV: numbers in fixed units named in the fields, as documented on
 //! [`Row`] and [`Probe`], with a `schema_version`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     probe::Probe,
@@ -11,26 +11,32 @@ use super::{
 /// See [`crate::schema::COMPARE`].
 pub const SCHEMA_VERSION: u32 = crate::schema::COMPARE;
 
-#[derive(Serialize)]
-struct Document<'a> {
-    schema_version: u32,
+/// A comparison's `results.json`: written by compare, read back by the results page, the same type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    /// See [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// How the memory figures were taken.
-    memory_sampled: &'static str,
-    scenarios: &'a [ScenarioRun],
-    rows: &'a [Row],
-    memory_per_worker: &'a [Probe],
-    /// The sentences printed under the tables.
-    sentences: Vec<String>,
+    pub memory_sampled: String,
+    /// Each scenario as it ran.
+    pub scenarios: Vec<ScenarioRun>,
+    /// Every row.
+    pub rows: Vec<Row>,
+    /// The memory of one more worker, per model.
+    pub memory_per_worker: Vec<Probe>,
+    /// The findings printed with `--details`.
+    pub sentences: Vec<String>,
 }
 
 /// Everything as a JSON document.
 pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> String {
     let document = Document {
         schema_version: SCHEMA_VERSION,
-        memory_sampled: "from /proc (smaps_rollup, status) of the whole process tree, while every worker was alive",
-        scenarios,
-        rows,
-        memory_per_worker: probes,
+        memory_sampled: "from /proc (smaps_rollup, status) of the whole process tree, while every worker was alive"
+            .to_owned(),
+        scenarios: scenarios.to_vec(),
+        rows: rows.to_vec(),
+        memory_per_worker: probes.to_vec(),
         sentences: super::summary::sentences(scenarios, rows, probes),
     };
     // Numbers, strings and vectors with string keys: serialising cannot fail.

@@ -184,8 +184,8 @@ pub(super) fn measure_all(
         let steal_percent =
             load_before.and_then(|before| MachineLoad::now().ok().map(|after| after.steal_percent_since(&before)));
         scenario_runs.push(ScenarioRun {
-            name: scenario.name,
-            about: scenario.about,
+            name: scenario.name.to_owned(),
+            about: scenario.about.to_owned(),
             flags: scenario.flags.join(" "),
             load_before,
             busy_cpus_before,

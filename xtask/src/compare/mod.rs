@@ -11,12 +11,12 @@
 //! never formats.
 
 mod answers;
-mod json;
+pub(crate) mod json;
 mod measure;
 mod plan;
 mod present;
-mod probe;
-mod results;
+pub(crate) mod probe;
+pub(crate) mod results;
 mod scenario;
 mod shared;
 mod summary;

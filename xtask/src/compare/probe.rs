@@ -10,7 +10,7 @@ use counter_core::{
     proc::memory::MemorySnapshot,
 };
 use indicatif::ProgressBar;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     models::{self, ServerArgs},
@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// What one more worker of a model costs, in bytes, from pairs of runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Probe {
     /// The model.
     pub model: Model,

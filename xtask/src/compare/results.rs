@@ -3,7 +3,7 @@
 //! are. The table, the sentences and the exporters only read these rows.
 
 use counter_core::{config::Strategy, model::Model, proc::load::MachineLoad};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{models, runner::Sample, stats::Stats};
 
@@ -11,12 +11,12 @@ use crate::{models, runner::Sample, stats::Stats};
 const MISMATCH_TOLERANCE: f64 = 0.05;
 
 /// One scenario as it ran: its load, and its rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioRun {
     /// Its name.
-    pub name: &'static str,
+    pub name: String,
     /// What it stands for.
-    pub about: &'static str,
+    pub about: String,
     /// The workload flags.
     pub flags: String,
     /// The machine's load just before it ran.
@@ -28,7 +28,7 @@ pub struct ScenarioRun {
 }
 
 /// One row of the comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// Scenario name: `io-like`, `cpu-contended`, `seed`, `custom`.
     pub scenario: String,

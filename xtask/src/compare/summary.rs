@@ -128,7 +128,7 @@ fn timing(scenario: &str, rows: &[&Row]) -> Option<String> {
 pub fn sentences(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Vec<String> {
     let mut out = Vec::new();
     for scenario in scenarios {
-        let name = scenario.name;
+        let name = scenario.name.as_str();
         let cpus = scenario.load_before.map_or(1, |load| load.cpus);
         if let (Some(load), Some(busy)) = (scenario.load_before, scenario.busy_cpus_before)
             && load.is_busy(busy)

@@ -91,8 +91,8 @@ fn runs(model: Model, strategy: Strategy, lost: &[u64], median_s: f64, spread: f
 
 fn scenario() -> ScenarioRun {
     ScenarioRun {
-        name: "io-like",
-        about: "test",
+        name: "io-like".to_owned(),
+        about: "test".to_owned(),
         flags: String::new(),
         load_before: None,
         busy_cpus_before: None,

@@ -222,6 +222,10 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every check, in the order the page lists them.
+    pub const ALL: [Check; 5] =
+        [Check::Exact, Check::Consistent, Check::LostAcknowledged, Check::AboveBounds, Check::Unknown];
+
     fn of(verdict: Option<Verdict>) -> Check {
         match verdict {
             Some(Verdict::Exact) => Check::Exact,
@@ -233,7 +237,7 @@ impl Check {
     }
 
     /// Its word in the table.
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Check::Exact => "exact",
             Check::Consistent => "consistent",

@@ -1,22 +1,22 @@
 //! The page's section for a `cargo xtask faults` run: a row per fault and strategy from the runs, and the paused
 //! holders' timelines (who was stopped when, where a stale write landed or an old token was refused).
 
-use serde_json::Value;
+use counter_core::{config::Strategy, model::Model};
 
 use super::{
     charts::{self, Layout, TimelineRun},
     html::Page,
-    number, text,
 };
+use crate::faults::{Check, Document, Fault, FaultRun};
 
 /// A group's key: the store, the fault, the strategy.
-type Key = (String, String, String);
+type Key = (Model, Fault, Strategy);
 
 /// The stores, faults and strategies in the order the runs came, each with its rows.
-fn groups(results: &Value) -> Vec<(Key, Vec<&Value>)> {
-    let mut groups: Vec<(Key, Vec<&Value>)> = Vec::new();
-    for row in results["rows"].as_array().into_iter().flatten() {
-        let key = (text(row, "store").to_owned(), text(row, "fault").to_owned(), text(row, "sync").to_owned());
+fn groups(results: &Document) -> Vec<(Key, Vec<&FaultRun>)> {
+    let mut groups: Vec<(Key, Vec<&FaultRun>)> = Vec::new();
+    for row in &results.rows {
+        let key = (row.store, row.fault, row.sync);
         match groups.iter_mut().find(|(existing, _)| *existing == key) {
             Some((_, rows)) => rows.push(row),
             None => groups.push((key, vec![row])),
@@ -26,27 +26,30 @@ fn groups(results: &Value) -> Vec<(Key, Vec<&Value>)> {
 }
 
 /// What the run was, for the page's headline.
-pub(super) fn headline(results: &Value) -> String {
+pub(super) fn headline(results: &Document) -> String {
     let groups = groups(results);
-    let faults: Vec<String> =
-        groups.iter().map(|((store, fault, sync), _)| format!("{store} {fault} on {sync}")).collect();
+    let faults: Vec<String> = groups
+        .iter()
+        .map(|((store, fault, sync), _)| format!("{} {} on {}", store.name(), fault.name(), sync.name()))
+        .collect();
     let runs = groups.first().map_or(0, |(_, rows)| rows.len());
     format!("Faults injected into runs shared by two participants ({runs} runs each of {})", faults.join(", "))
 }
 
 /// The finding: what a paused holder did under each lock, from the rows.
-pub(super) fn findings(results: &Value) -> Vec<String> {
+pub(super) fn findings(results: &Document) -> Vec<String> {
     let mut out = Vec::new();
     for ((store, fault, sync), rows) in groups(results) {
-        if fault != "pause-holder" {
+        if fault != Fault::PauseHolder {
             continue;
         }
-        let whole = |row: &&Value, field: &str| row[field].as_u64().unwrap_or(0);
-        let lost: Vec<u64> = rows.iter().map(|row| whole(row, "lost_acknowledged")).filter(|lost| *lost > 0).collect();
-        let fenced: u64 = rows.iter().map(|row| whole(row, "fenced_off")).sum();
+        let lost: Vec<u64> = rows.iter().map(|row| row.lost_acknowledged).filter(|lost| *lost > 0).collect();
+        let fenced: u64 = rows.iter().map(|row| row.fenced_off).sum();
         out.push(format!(
-            "A {store} lock holder paused past its lease, under {sync}: acknowledged updates lost in {} of {} runs \
-             ({} in all); {fenced} reads or writes fenced off.",
+            "A {} lock holder paused past its lease, under {}: acknowledged updates lost in {} of {} runs ({} in \
+             all); {fenced} reads or writes fenced off.",
+            store.name(),
+            sync.name(),
             lost.len(),
             rows.len(),
             lost.iter().sum::<u64>()
@@ -56,15 +59,15 @@ pub(super) fn findings(results: &Value) -> Vec<String> {
 }
 
 /// A paused holder's run as the timeline draws it, from the events its row lists (`+N ms: ...`).
-fn timeline_run(row: &Value) -> TimelineRun {
+fn timeline_run(row: &FaultRun) -> TimelineRun {
     let mut run = TimelineRun {
-        label: format!("{}, run {}", text(row, "sync"), number(&row["run"])),
+        label: format!("{}, run {}", row.sync.name(), row.run),
         end_ms: 0.0,
         pause_ms: None,
         marks: Vec::new(),
     };
     let mut stopped = None;
-    for event in row["timeline"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for event in &row.timeline {
         let Some((at, what)) = event.strip_prefix('+').and_then(|rest| rest.split_once(" ms: ")) else { continue };
         let Ok(at) = at.parse::<f64>() else { continue };
         if what.contains("(SIGSTOP)") {
@@ -83,7 +86,7 @@ fn timeline_run(row: &Value) -> TimelineRun {
 }
 
 /// The section: the table of every fault and strategy, then a timeline of the paused holders per strategy.
-pub(super) fn section(page: &mut Page, results: &Value) {
+pub(super) fn section(page: &mut Page, results: &Document) {
     page.heading(2, "Faults across machines");
     page.paragraph(&format!(
         "Two participants per run on a private {}, each with {}; the moment of each fault chosen by seed {:.0}. A lock \
@@ -92,37 +95,31 @@ pub(super) fn section(page: &mut Page, results: &Value) {
          value is checked against the increments' outcomes over both participants: within \
          [acknowledged, acknowledged + indeterminate] it is consistent, below the acknowledged ones acknowledged \
          updates were lost.",
-        results["servers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" and a private "),
-        text(results, "common_flags"),
-        number(&results["seed"])
+        results.servers.join(" and a private "),
+        results.common_flags,
+        results.seed
     ));
     let mut table = Vec::new();
     for ((store, fault, sync), rows) in groups(results) {
-        let count = |verdict: &str| rows.iter().filter(|row| text(row, "verdict") == verdict).count();
-        let verdicts: Vec<String> = ["exact", "consistent", "lost-acknowledged", "above-bounds", "unknown"]
-            .iter()
-            .filter(|verdict| count(verdict) > 0)
-            .map(|verdict| format!("{verdict} {}", count(verdict)))
+        let count = |verdict: Check| rows.iter().filter(|row| row.verdict == verdict).count();
+        let verdicts: Vec<String> = Check::ALL
+            .into_iter()
+            .filter(|verdict| count(*verdict) > 0)
+            .map(|verdict| format!("{} {}", verdict.name(), count(verdict)))
             .collect();
-        let sum = |field: &str| rows.iter().map(|row| number(&row[field])).sum::<f64>();
-        let lost_runs = rows.iter().filter(|row| number(&row["lost_acknowledged"]) > 0.0).count();
+        let sum = |figure: fn(&FaultRun) -> u64| rows.iter().map(|row| figure(row)).sum::<u64>();
+        let lost_runs = rows.iter().filter(|row| row.lost_acknowledged > 0).count();
         table.push(vec![
-            store.clone(),
-            fault.clone(),
-            sync.clone(),
+            store.name().to_owned(),
+            fault.name().to_owned(),
+            sync.name().to_owned(),
             rows.len().to_string(),
-            format!("{lost_runs} ({:.0})", sum("lost_acknowledged")),
+            format!("{lost_runs} ({})", sum(|row| row.lost_acknowledged)),
             verdicts.join(", "),
-            format!("{:.0}", sum("indeterminate")),
-            format!("{:.0}", sum("failed")),
-            format!("{:.0}", sum("fenced_off")),
-            format!("{:.0}", sum("lock_expiries")),
+            sum(|row| row.indeterminate.unwrap_or(0)).to_string(),
+            sum(|row| row.failed.unwrap_or(0)).to_string(),
+            sum(|row| row.fenced_off).to_string(),
+            sum(|row| row.lock_expiries).to_string(),
         ]);
     }
     page.table(
@@ -141,7 +138,7 @@ pub(super) fn section(page: &mut Page, results: &Value) {
         &table,
     );
     for ((store, fault, sync), rows) in groups(results) {
-        if fault != "pause-holder" {
+        if fault != Fault::PauseHolder {
             continue;
         }
         let runs: Vec<TimelineRun> = rows.iter().map(|row| timeline_run(row)).collect();
@@ -157,8 +154,10 @@ pub(super) fn section(page: &mut Page, results: &Value) {
             &charts::timeline(&runs, Layout::Narrow),
             &legend,
             &format!(
-                "Under {store} {sync}, a lock holder stopped past its lease (three leases): a stale write landed in {stale} of \
+                "Under {} {}, a lock holder stopped past its lease (three leases): a stale write landed in {stale} of \
                  {} runs, and an old token was refused in {refused}.",
+                store.name(),
+                sync.name(),
                 runs.len()
             ),
         );
@@ -189,8 +188,11 @@ mod tests {
 
     #[test]
     fn a_timeline_is_read_from_its_events() {
-        let row = serde_json::json!({
-            "sync": "mutex", "run": 2,
+        let row: FaultRun = serde_json::from_value(serde_json::json!({
+            "store": "redis", "fault": "pause-holder", "sync": "mutex", "run": 2, "workload": "",
+            "injected_at_ms": 70, "acknowledged": 80, "failed": 0, "indeterminate": 0, "final_value": 80,
+            "verdict": "exact", "lost_acknowledged": 0, "lock_expiries": 0, "fenced_off": 0, "reconnections": 0,
+            "wall_time_s": 2.8, "participants_unreported": 0, "left_behind": [], "misbehaved": [],
             "timeline": [
                 "participants A (pid 1) and B (pid 2) started",
                 "+0 ms: the counter moved",
@@ -200,7 +202,8 @@ mod tests {
                 "+671 ms: a stale write landed (the server's MONITOR): SET 9 over 27; ...",
                 "+900 ms: a write with token 5 reached the counter after token 9: refused (fenced off)"
             ]
-        });
+        }))
+        .unwrap();
         let run = timeline_run(&row);
         assert_eq!((run.label.as_str(), run.end_ms, run.pause_ms), ("mutex, run 2", 2804.0, Some((70.0, 670.0))));
         assert_eq!(run.marks, vec![(671.0, true), (900.0, false)]);

@@ -15,6 +15,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use counter_core::{config::Strategy, model::Model, units};
@@ -23,7 +24,15 @@ use self::{
     charts::{Dot, Layout, Line, Style},
     html::Page,
 };
-use crate::{machine::Machine, output::Terminal, usage::Usage, workspace};
+use crate::{
+    compare::{json::Document as Comparison, probe::Probe, results::Row},
+    faults::Document as FaultsDocument,
+    machine::Machine,
+    output::Terminal,
+    sweep::ModelSweep,
+    usage::Usage,
+    workspace,
+};
 
 /// Build one HTML page, with charts, from the latest compare and sweep results.
 #[derive(Debug, clap::Args)]
@@ -78,6 +87,17 @@ impl RunResults {
         let folder = fs::canonicalize(&folder).unwrap_or(folder);
         Ok(Some(RunResults { results, machine: Machine::of_run(&folder), folder }))
     }
+
+    /// Its `results.json`.
+    fn file(&self) -> PathBuf {
+        self.folder.join("results.json")
+    }
+
+    /// The results as the type that wrote them (checked first by `validate`); a file that does not fit it is
+    /// refused, naming the file.
+    fn typed<T: DeserializeOwned>(&self) -> Result<T, Usage> {
+        T::deserialize(&self.results).map_err(|error| Usage(format!("{}: {error}", self.file().display())))
+    }
 }
 
 /// Runs the task.
@@ -119,14 +139,6 @@ pub fn write(path: &Path, page: &str) -> anyhow::Result<()> {
     fs::write(path, page).with_context(|| format!("could not write {}", path.display()))
 }
 
-fn number(value: &Value) -> f64 {
-    value.as_f64().unwrap_or(0.0)
-}
-
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value[field].as_str().unwrap_or("")
-}
-
 /// The page for a comparison, a sweep, or both: what it shows and what was found first, then the charts, the
 /// full tables, and where the figures come from.
 pub fn page(compare: Option<&RunResults>, sweep: Option<&RunResults>) -> anyhow::Result<String> {
@@ -139,43 +151,35 @@ pub fn page_with_faults(
     sweep: Option<&RunResults>,
     faults: Option<&RunResults>,
 ) -> anyhow::Result<String> {
-    // Everything is checked before anything is drawn; a stop signal is looked for between the long steps.
-    if let Some(compare) = compare {
-        validate::compare(&compare.results, &compare.folder.join("results.json"))?;
-    }
-    if let Some(sweep) = sweep {
-        validate::sweep(&sweep.results, &sweep.folder.join("results.json"))?;
-    }
-    if let Some(faults) = faults {
-        validate::faults(&faults.results, &faults.folder.join("results.json"))?;
-    }
+    // Everything is checked before anything is drawn, then read as the types that wrote it; a stop signal is
+    // looked for between the long steps.
+    let compared: Option<Comparison> =
+        compare.map(|run| validate::compare(&run.results, &run.file()).and_then(|()| run.typed())).transpose()?;
+    let swept: Option<Vec<ModelSweep>> =
+        sweep.map(|run| validate::sweep(&run.results, &run.file()).and_then(|()| run.typed())).transpose()?;
+    let faulted: Option<FaultsDocument> =
+        faults.map(|run| validate::faults(&run.results, &run.file()).and_then(|()| run.typed())).transpose()?;
     let mut page = Page::default();
     page.heading(1, "Shared counter: results");
-    page.headline(&headline(compare, sweep, faults));
+    page.headline(&headline(compare.zip(compared.as_ref()), sweep.zip(swept.as_deref()), faults.zip(faulted.as_ref())));
     let mut found = Vec::new();
-    if let Some(compare) = compare {
-        found.extend(compare_findings(&compare.results));
-    }
-    if let Some(sweep) = sweep {
-        found.extend(sweep_findings(&sweep.results));
-    }
-    if let Some(faults) = faults {
-        found.extend(faults::findings(&faults.results));
-    }
+    found.extend(compared.as_ref().map(compare_findings).unwrap_or_default());
+    found.extend(swept.as_deref().map(sweep_findings).unwrap_or_default());
+    found.extend(faulted.as_ref().map(faults::findings).unwrap_or_default());
     if !found.is_empty() {
         page.heading(2, "Findings");
         page.findings(&found);
     }
-    if let Some(compare) = compare {
+    if let Some(compared) = &compared {
         crate::runner::check_signals()?;
-        compare_section(&mut page, &compare.results);
+        compare_section(&mut page, compared);
     }
-    if let Some(sweep) = sweep {
+    if let Some(swept) = &swept {
         crate::runner::check_signals()?;
-        sweep_section(&mut page, &sweep.results);
+        sweep_section(&mut page, swept);
     }
-    if let Some(faults) = faults {
-        faults::section(&mut page, &faults.results);
+    if let Some(faulted) = &faulted {
+        faults::section(&mut page, faulted);
     }
     page.heading(2, "Where these figures come from");
     for (name, run) in [("Comparison", compare), ("Sweep", sweep), ("Faults", faults)] {
@@ -188,20 +192,23 @@ pub fn page_with_faults(
 
 /// What the page shows, from the runs themselves: the models and strategies compared, on which workloads,
 /// when, on what machine; the counts swept.
-fn headline(compare: Option<&RunResults>, sweep: Option<&RunResults>, faults: Option<&RunResults>) -> String {
+fn headline(
+    compare: Option<(&RunResults, &Comparison)>,
+    sweep: Option<(&RunResults, &[ModelSweep])>,
+    faults: Option<(&RunResults, &FaultsDocument)>,
+) -> String {
     let mut parts = Vec::new();
-    if let Some(run) = compare {
-        let rows = run.results["rows"].as_array().map_or(&[][..], Vec::as_slice);
-        let mut families: Vec<String> = rows.iter().map(|row| family(text(row, "label"))).collect();
+    if let Some((run, compared)) = compare {
+        let mut families: Vec<String> = compared.rows.iter().map(|row| family(&row.label)).collect();
         sort_families(&mut families);
-        let mut syncs: Vec<&str> = rows.iter().map(|row| text(row, "sync")).collect();
-        syncs.sort_by_key(|sync| strategy_order(sync));
+        let mut syncs: Vec<Strategy> = compared.rows.iter().map(|row| row.sync).collect();
+        syncs.sort_by_key(|sync| strategy_order(*sync));
         syncs.dedup();
-        let scenarios: Vec<String> = run.results["scenarios"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|scenario| format!("{} ({})", text(scenario, "name"), workload_words(text(scenario, "flags"))))
+        let syncs: Vec<&str> = syncs.iter().map(|sync| sync.name()).collect();
+        let scenarios: Vec<String> = compared
+            .scenarios
+            .iter()
+            .map(|scenario| format!("{} ({})", scenario.name, workload_words(&scenario.flags)))
             .collect();
         parts.push(format!(
             "A comparison of {} with {}, on {}, {}",
@@ -211,24 +218,18 @@ fn headline(compare: Option<&RunResults>, sweep: Option<&RunResults>, faults: Op
             recorded(run)
         ));
     }
-    if let Some(run) = sweep {
-        let models = run.results.as_array().map_or(&[][..], Vec::as_slice);
-        let counts: Vec<f64> = models
-            .iter()
-            .flat_map(|model| model["points"].as_array().into_iter().flatten().map(|point| number(&point["workers"])))
-            .collect();
-        let (least, most) =
-            (counts.iter().copied().fold(f64::INFINITY, f64::min), counts.iter().copied().fold(0.0, f64::max));
-        if least.is_finite() {
+    if let Some((run, models)) = sweep {
+        let counts: Vec<u64> = models.iter().flat_map(|model| model.points.iter().map(|point| point.workers)).collect();
+        if let (Some(least), Some(most)) = (counts.iter().min(), counts.iter().max()) {
             parts.push(format!(
-                "A sweep of the memory of {} lines from {least:.0} to {most:.0} workers, {}",
+                "A sweep of the memory of {} lines from {least} to {most} workers, {}",
                 models.len(),
                 recorded(run)
             ));
         }
     }
-    if let Some(run) = faults {
-        parts.push(format!("{}, {}", faults::headline(&run.results), recorded(run)));
+    if let Some((run, faulted)) = faults {
+        parts.push(format!("{}, {}", faults::headline(faulted), recorded(run)));
     }
     parts.join(". ")
         + ". Every figure comes from these runs as they were recorded; none was measured when this \
@@ -276,8 +277,8 @@ fn sort_families(families: &mut Vec<String>) {
     families.dedup();
 }
 
-fn strategy_order(sync: &str) -> usize {
-    Strategy::ALL.iter().position(|strategy| strategy.name() == sync).unwrap_or(Strategy::ALL.len())
+fn strategy_order(sync: Strategy) -> usize {
+    Strategy::ALL.iter().position(|strategy| *strategy == sync).unwrap_or(Strategy::ALL.len())
 }
 
 /// The look of each family: every family of the page gets its own, in [`sort_families`]' order.
@@ -307,27 +308,27 @@ impl Looks {
 /// The findings of a comparison, each with its figures: per scenario, which rows lost updates and how many,
 /// and the fastest and slowest rows with their ratio when their intervals are apart; the memory of one more
 /// worker per model.
-fn compare_findings(results: &Value) -> Vec<String> {
+fn compare_findings(results: &Comparison) -> Vec<String> {
     let mut found = Vec::new();
-    for scenario in results["scenarios"].as_array().into_iter().flatten() {
-        let name = text(scenario, "name");
+    for scenario in &results.scenarios {
+        let name = scenario.name.as_str();
         let rows = rows_of(results, name);
         if rows.is_empty() {
             continue;
         }
-        let percent = |row: &Value, field: &str| number(&row[field]) * 100.0 / number(&row["expected"]).max(1.0);
+        let percent = |row: &Row, lost: f64| lost * 100.0 / (row.expected.max(1) as f64);
         let lossy: Vec<String> = rows
             .iter()
-            .filter(|row| number(&row["runs_with_loss"]) > 0.0)
+            .filter(|row| row.runs_with_loss > 0)
             .map(|row| {
                 format!(
-                    "{} {} {:.2}% (up to {:.2}%, in {:.0} of {:.0} runs)",
-                    text(row, "label"),
-                    text(row, "sync"),
-                    percent(row, "lost_median"),
-                    percent(row, "lost_max"),
-                    number(&row["runs_with_loss"]),
-                    number(&row["runs"])
+                    "{} {} {:.2}% (up to {:.2}%, in {} of {} runs)",
+                    row.label,
+                    row.sync.name(),
+                    percent(row, row.lost_median),
+                    percent(row, row.lost_max),
+                    row.runs_with_loss,
+                    row.runs
                 )
             })
             .collect();
@@ -343,27 +344,26 @@ fn compare_findings(results: &Value) -> Vec<String> {
         // Rows timed on another workload (a slow model's, with fewer increments) are compared among themselves.
         let mut workloads: Vec<&str> = Vec::new();
         for row in &rows {
-            if !workloads.contains(&text(row, "workload")) {
-                workloads.push(text(row, "workload"));
+            if !workloads.contains(&row.workload.as_str()) {
+                workloads.push(&row.workload);
             }
         }
         for workload in workloads {
-            let group: Vec<&Value> = rows.iter().copied().filter(|row| text(row, "workload") == workload).collect();
-            found.extend(timing_finding(name, text(scenario, "flags"), workload, &group));
+            let group: Vec<&Row> = rows.iter().copied().filter(|row| row.workload == workload).collect();
+            found.extend(timing_finding(name, &scenario.flags, workload, &group));
         }
     }
-    let probes: Vec<String> = results["memory_per_worker"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|probe| probe["error"].is_null())
+    let probes: Vec<String> = results
+        .memory_per_worker
+        .iter()
+        .filter(|probe| probe.error.is_none())
         .map(|probe| {
-            let start = probe["start_method"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
+            let start = probe.start_method.map(|start| format!(" ({})", start.name())).unwrap_or_default();
             format!(
                 "{}{start} {} PSS, {} USS",
-                text(probe, "model"),
-                units::bytes(number(&probe["pss_bytes"]["median"]).max(0.0) as u64),
-                units::bytes(number(&probe["uss_bytes"]["median"]).max(0.0) as u64)
+                probe.model.name(),
+                units::bytes(probe.pss_bytes.median.max(0.0) as u64),
+                units::bytes(probe.uss_bytes.median.max(0.0) as u64)
             )
         })
         .collect();
@@ -375,27 +375,27 @@ fn compare_findings(results: &Value) -> Vec<String> {
 
 /// Which row was fastest and which slowest among rows timed on one workload, with the ratio when their
 /// intervals are apart, or that they cannot be told apart.
-fn timing_finding(name: &str, scenario_flags: &str, workload: &str, rows: &[&Value]) -> Option<String> {
-    let by_wall = |a: &&&Value, b: &&&Value| number(&a["wall_median_s"]).total_cmp(&number(&b["wall_median_s"]));
+fn timing_finding(name: &str, scenario_flags: &str, workload: &str, rows: &[&Row]) -> Option<String> {
+    let by_wall = |a: &&&Row, b: &&&Row| a.wall_median_s.total_cmp(&b.wall_median_s);
     let (fastest, slowest) = (rows.iter().min_by(by_wall)?, rows.iter().max_by(by_wall)?);
     let heading = if workload.is_empty() || workload == scenario_flags {
         name.to_owned()
     } else {
         format!("{name} ({})", workload_words(workload))
     };
-    let name_of = |row: &Value| format!("{} {}", text(row, "label"), text(row, "sync"));
-    let wall = |row: &Value| units::seconds(number(&row["wall_median_s"]));
+    let name_of = |row: &Row| format!("{} {}", row.label, row.sync.name());
+    let wall = |row: &Row| units::seconds(row.wall_median_s);
     if rows.len() < 2 {
         return None;
     }
-    Some(if number(&slowest["wall_ci_low_s"]) > number(&fastest["wall_ci_high_s"]) {
+    Some(if slowest.wall_ci_low_s > fastest.wall_ci_high_s {
         format!(
             "{heading}: fastest {} ({}), slowest {} ({}): {:.1}x as long.",
             name_of(fastest),
             wall(fastest),
             name_of(slowest),
             wall(slowest),
-            number(&slowest["wall_median_s"]) / number(&fastest["wall_median_s"]).max(f64::MIN_POSITIVE)
+            slowest.wall_median_s / fastest.wall_median_s.max(f64::MIN_POSITIVE)
         )
     } else {
         format!(
@@ -407,16 +407,13 @@ fn timing_finding(name: &str, scenario_flags: &str, workload: &str, rows: &[&Val
 }
 
 /// The sweep's finding: each line's fitted cost of one more worker.
-fn sweep_findings(results: &Value) -> Vec<String> {
-    let fitted: Vec<String> = results
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|model| !model["fit"].is_null())
-        .map(|model| {
-            let pss = number(&model["fit"]["pss_kib"]);
+fn sweep_findings(models: &[ModelSweep]) -> Vec<String> {
+    let fitted: Vec<String> = models
+        .iter()
+        .filter_map(|model| {
+            let pss = model.fit?.pss_kib;
             let cost = if pss > 0.0 { units::bytes((pss * 1024.0) as u64) } else { "below resolution".to_owned() };
-            format!("{} {cost}", text(model, "label"))
+            Some(format!("{} {cost}", model.label))
         })
         .collect();
     if fitted.is_empty() {
@@ -461,18 +458,13 @@ fn provenance(run: &RunResults) -> Vec<(&'static str, String)> {
 }
 
 /// The rows of one scenario that have figures.
-fn rows_of<'a>(results: &'a Value, scenario: &str) -> Vec<&'a Value> {
-    results["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|row| text(row, "scenario") == scenario && row["error"].is_null() && row["unavailable"].is_null())
-        .collect()
+fn rows_of<'a>(results: &'a Comparison, scenario: &str) -> Vec<&'a Row> {
+    results.rows.iter().filter(|row| row.scenario == scenario && row.ok()).collect()
 }
 
-fn row_label(row: &Value, scenario_flags: &str) -> String {
-    let label = format!("{} {}", text(row, "label"), text(row, "sync"));
-    let workload = text(row, "workload");
+fn row_label(row: &Row, scenario_flags: &str) -> String {
+    let label = format!("{} {}", row.label, row.sync.name());
+    let workload = row.workload.as_str();
     if workload.is_empty() || workload == scenario_flags {
         label
     } else {
@@ -481,15 +473,14 @@ fn row_label(row: &Value, scenario_flags: &str) -> String {
     }
 }
 
-fn compare_section(page: &mut Page, results: &Value) {
+fn compare_section(page: &mut Page, results: &Comparison) {
     page.heading(2, "Comparison");
-    let looks = Looks::of(results["rows"].as_array().into_iter().flatten().map(|row| text(row, "label")));
+    let looks = Looks::of(results.rows.iter().map(|row| row.label.as_str()));
     scenario_charts(page, results, &looks);
     memory_chart(page, results);
-    if let Some(sentences) = results["sentences"].as_array() {
+    if !results.sentences.is_empty() {
         page.heading(3, "What the comparison says");
-        let sentences: Vec<String> = sentences.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
-        page.list(&sentences);
+        page.list(&results.sentences);
     }
     rows_table(page, results);
 }
@@ -504,32 +495,32 @@ fn dot_plots(dots: &[Dot], x_description: &str, log: bool) -> (String, String) {
 
 /// Per scenario: the wall time of every row, and the losses of the rows that lost updates; rows grouped by
 /// strategy, so that like is next to like, each model in its own colour and marker.
-fn scenario_charts(page: &mut Page, results: &Value, looks: &Looks) {
-    for scenario in results["scenarios"].as_array().into_iter().flatten() {
-        let (name, flags) = (text(scenario, "name"), text(scenario, "flags"));
-        let mut rows = rows_of(results, name);
+fn scenario_charts(page: &mut Page, results: &Comparison, looks: &Looks) {
+    for scenario in &results.scenarios {
+        let flags = scenario.flags.as_str();
+        let mut rows = rows_of(results, &scenario.name);
         if rows.is_empty() {
             continue;
         }
-        rows.sort_by_key(|row| strategy_order(text(row, "sync")));
-        page.heading(3, &format!("{name}: {}", text(scenario, "about")));
+        rows.sort_by_key(|row| strategy_order(row.sync));
+        page.heading(3, &format!("{}: {}", scenario.name, scenario.about));
         page.paragraph(&format!("Workload: {}.", workload_words(flags)));
-        let legend = looks.legend(rows.iter().map(|row| text(row, "label")));
+        let legend = looks.legend(rows.iter().map(|row| row.label.as_str()));
         let dots: Vec<Dot> = rows
             .iter()
             .map(|row| Dot {
                 label: row_label(row, flags),
-                style: looks.style(text(row, "label")),
+                style: looks.style(&row.label),
                 values: vec![charts::Value {
-                    median: number(&row["wall_median_s"]) * 1000.0,
-                    low: number(&row["wall_ci_low_s"]) * 1000.0,
-                    high: number(&row["wall_ci_high_s"]) * 1000.0,
+                    median: row.wall_median_s * 1000.0,
+                    low: row.wall_ci_low_s * 1000.0,
+                    high: row.wall_ci_high_s * 1000.0,
                     hollow: false,
                 }],
             })
             .collect();
         let spread = {
-            let walls: Vec<f64> = rows.iter().map(|row| number(&row["wall_median_s"])).filter(|w| *w > 0.0).collect();
+            let walls: Vec<f64> = rows.iter().map(|row| row.wall_median_s).filter(|w| *w > 0.0).collect();
             walls.iter().copied().fold(0.0, f64::max) / walls.iter().copied().fold(f64::INFINITY, f64::min)
         };
         let log = spread > 10.0;
@@ -544,78 +535,71 @@ fn scenario_charts(page: &mut Page, results: &Value, looks: &Looks) {
                 if log { ", on a log scale" } else { "" }
             ),
         );
-        let lossy: Vec<&Value> = rows.iter().copied().filter(|row| number(&row["runs_with_loss"]) > 0.0).collect();
-        if !lossy.is_empty() {
-            let dots: Vec<Dot> = lossy
-                .iter()
-                .map(|row| {
-                    let expected = number(&row["expected"]).max(1.0);
-                    let median = number(&row["lost_median"]) / expected * 100.0;
-                    Dot {
-                        label: format!(
-                            "{} ({} of {} runs)",
-                            row_label(row, flags),
-                            number(&row["runs_with_loss"]),
-                            number(&row["runs"])
-                        ),
-                        style: looks.style(text(row, "label")),
-                        values: vec![charts::Value {
-                            median,
-                            low: median,
-                            high: number(&row["lost_max"]) / expected * 100.0,
-                            hollow: false,
-                        }],
-                    }
-                })
-                .collect();
-            let (wide, narrow) = dot_plots(&dots, "updates lost, % of the increments", false);
-            page.figure(
-                &wide,
-                &narrow,
-                &looks.legend(lossy.iter().map(|row| text(row, "label"))),
-                "Updates lost, as a share of the increments: the median run, with a bar to the worst; the label says \
-                 in how many runs any was lost. Every other row lost none.",
-            );
-        }
+        losses_chart(page, &rows, flags, looks);
     }
 }
 
-/// The memory one more worker costs, from compare's probe.
-fn memory_chart(page: &mut Page, results: &Value) {
-    let probes: Vec<&Value> = results["memory_per_worker"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|probe| probe["error"].is_null())
+/// The losses of the rows of a scenario that lost updates, if any did.
+fn losses_chart(page: &mut Page, rows: &[&Row], flags: &str, looks: &Looks) {
+    let lossy: Vec<&Row> = rows.iter().copied().filter(|row| row.runs_with_loss > 0).collect();
+    if lossy.is_empty() {
+        return;
+    }
+    let dots: Vec<Dot> = lossy
+        .iter()
+        .map(|row| {
+            let expected = row.expected.max(1) as f64;
+            let median = row.lost_median / expected * 100.0;
+            Dot {
+                label: format!("{} ({} of {} runs)", row_label(row, flags), row.runs_with_loss, row.runs),
+                style: looks.style(&row.label),
+                values: vec![charts::Value {
+                    median,
+                    low: median,
+                    high: row.lost_max / expected * 100.0,
+                    hollow: false,
+                }],
+            }
+        })
         .collect();
+    let (wide, narrow) = dot_plots(&dots, "updates lost, % of the increments", false);
+    page.figure(
+        &wide,
+        &narrow,
+        &looks.legend(lossy.iter().map(|row| row.label.as_str())),
+        "Updates lost, as a share of the increments: the median run, with a bar to the worst; the label says \
+         in how many runs any was lost. Every other row lost none.",
+    );
+}
+
+/// The memory one more worker costs, from compare's probe.
+fn memory_chart(page: &mut Page, results: &Comparison) {
+    let probes: Vec<&Probe> = results.memory_per_worker.iter().filter(|probe| probe.error.is_none()).collect();
     if probes.is_empty() {
         return;
     }
     page.heading(3, "Memory of one more worker");
-    let looks = Looks::of(probes.iter().map(|probe| text(probe, "model")));
+    let looks = Looks::of(probes.iter().map(|probe| probe.model.name()));
     let dots: Vec<Dot> = probes
         .iter()
         .map(|probe| {
-            let start = probe["start_method"].as_str().map(|s| format!(" ({s})")).unwrap_or_default();
-            let figure = |name: &str, hollow: bool| {
-                let stats = &probe[name];
-                charts::Value {
-                    median: number(&stats["median"]).max(1.0),
-                    low: number(&stats["min"]).max(1.0),
-                    high: number(&stats["max"]).max(1.0),
-                    hollow,
-                }
+            let start = probe.start_method.map(|start| format!(" ({})", start.name())).unwrap_or_default();
+            let figure = |stats: &crate::stats::Stats, hollow: bool| charts::Value {
+                median: stats.median.max(1.0),
+                low: stats.min.max(1.0),
+                high: stats.max.max(1.0),
+                hollow,
             };
             Dot {
-                label: format!("{}{start} at {}", text(probe, "model"), number(&probe["workers"])),
-                style: looks.style(text(probe, "model")),
-                values: vec![figure("pss_bytes", false), figure("uss_bytes", true)],
+                label: format!("{}{start} at {}", probe.model.name(), probe.workers),
+                style: looks.style(probe.model.name()),
+                values: vec![figure(&probe.pss_bytes, false), figure(&probe.uss_bytes, true)],
             }
         })
         .collect();
     let (wide, narrow) = dot_plots(&dots, "bytes per extra worker (log)", true);
     let neutral = Style { colour: "#000000", marker: charts::Marker::Circle };
-    let mut legend = looks.legend(probes.iter().map(|probe| text(probe, "model")));
+    let mut legend = looks.legend(probes.iter().map(|probe| probe.model.name()));
     legend.push((charts::legend_marker(neutral, false), "PSS (filled)".to_owned()));
     legend.push((charts::legend_marker(neutral, true), "USS (hollow)".to_owned()));
     page.figure(
@@ -628,7 +612,7 @@ fn memory_chart(page: &mut Page, results: &Value) {
 }
 
 /// Every row of the comparison, as its table.
-fn rows_table(page: &mut Page, results: &Value) {
+fn rows_table(page: &mut Page, results: &Comparison) {
     page.heading(3, "Every row");
     let header = [
         "scenario",
@@ -647,26 +631,25 @@ fn rows_table(page: &mut Page, results: &Value) {
         "retries",
     ];
     let mut table = Vec::new();
-    for row in results["rows"].as_array().into_iter().flatten() {
-        let mut cells =
-            vec![text(row, "scenario").to_owned(), text(row, "label").to_owned(), text(row, "sync").to_owned()];
-        if let Some(why) = row["error"].as_str().or_else(|| row["unavailable"].as_str()) {
-            cells.push(why.to_owned());
+    for row in &results.rows {
+        let mut cells = vec![row.scenario.clone(), row.label.clone(), row.sync.name().to_owned()];
+        if let Some(why) = row.error.as_ref().or(row.unavailable.as_ref()) {
+            cells.push(why.clone());
             cells.resize(header.len(), String::new());
         } else {
-            let ms = |field: &str| format!("{:.2} ms", number(&row[field]) * 1000.0);
+            let ms = |seconds: f64| format!("{:.2} ms", seconds * 1000.0);
             cells.extend([
-                format!("{:.0}", number(&row["final_median"])),
-                format!("{:.0}", number(&row["lost_median"])),
-                format!("{:.0}", number(&row["runs_with_loss"])),
-                ms("wall_median_s"),
-                format!("{} … {}", ms("wall_ci_low_s"), ms("wall_ci_high_s")),
-                format!("{:.0}", number(&row["runs"])),
-                format!("{:.3} s", number(&row["cpu_median_s"])),
-                format!("{:.2}", number(&row["parallelism_median"])),
-                format!("{:.1} MiB", number(&row["pss_bytes"]) / 1_048_576.0),
-                format!("{:.1} MiB", number(&row["uss_bytes"]) / 1_048_576.0),
-                row["retries_median"].as_f64().map(|r| format!("{r:.0}")).unwrap_or_default(),
+                format!("{:.0}", row.final_median),
+                format!("{:.0}", row.lost_median),
+                row.runs_with_loss.to_string(),
+                ms(row.wall_median_s),
+                format!("{} … {}", ms(row.wall_ci_low_s), ms(row.wall_ci_high_s)),
+                row.runs.to_string(),
+                format!("{:.3} s", row.cpu_median_s),
+                format!("{:.2}", row.parallelism_median),
+                format!("{:.1} MiB", row.pss_bytes / 1_048_576.0),
+                format!("{:.1} MiB", row.uss_bytes / 1_048_576.0),
+                row.retries_median.map(|r| format!("{r:.0}")).unwrap_or_default(),
             ]);
         }
         table.push(cells);
@@ -674,10 +657,9 @@ fn rows_table(page: &mut Page, results: &Value) {
     page.table(&header, &table);
 }
 
-fn sweep_section(page: &mut Page, results: &Value) {
+fn sweep_section(page: &mut Page, models: &[ModelSweep]) {
     page.heading(2, "Memory against workers");
-    let models: Vec<&Value> = results.as_array().into_iter().flatten().collect();
-    let lines = sweep_lines(&models);
+    let lines = sweep_lines(models);
     if lines.is_empty() {
         page.figure(
             &charts::empty("the sweep has no point", Layout::Wide),
@@ -699,6 +681,11 @@ fn sweep_section(page: &mut Page, results: &Value) {
          the same per worker; lines of one model are told apart by dashes; the table gives each line's fitted cost \
          of one more worker.",
     );
+    sweep_table(page, models);
+}
+
+/// Each swept line's fitted cost of one more worker.
+fn sweep_table(page: &mut Page, models: &[ModelSweep]) {
     let header = [
         "model",
         "points",
@@ -715,23 +702,22 @@ fn sweep_section(page: &mut Page, results: &Value) {
     let rows: Vec<Vec<String>> = models
         .iter()
         .map(|model| {
-            let fit = &model["fit"];
-            let points = model["points"].as_array().map_or(0, Vec::len);
-            if fit.is_null() {
-                let why = model["stopped"].as_str().unwrap_or("too few points for a fit");
-                let mut cells = vec![text(model, "label").to_owned(), points.to_string(), why.to_owned()];
+            let points = model.points.len();
+            let Some(fit) = &model.fit else {
+                let why = model.stopped.as_deref().unwrap_or("too few points for a fit");
+                let mut cells = vec![model.label.clone(), points.to_string(), why.to_owned()];
                 cells.resize(header.len(), String::new());
                 return cells;
-            }
+            };
             vec![
-                text(model, "label").to_owned(),
+                model.label.clone(),
                 points.to_string(),
-                kib(number(&fit["pss_kib"])),
-                kib(number(&fit["uss_kib"])),
-                kib(number(&fit["rss_kib"])),
-                kib(number(&fit["kernel_kib_estimate"])),
-                format!("{:.1} us", number(&fit["start_s"]) * 1e6),
-                fit["server_kib"].as_f64().map(kib).unwrap_or_default(),
+                kib(fit.pss_kib),
+                kib(fit.uss_kib),
+                kib(fit.rss_kib),
+                kib(fit.kernel_kib_estimate),
+                format!("{:.1} us", fit.start_s * 1e6),
+                fit.server_kib.map(kib).unwrap_or_default(),
             ]
         })
         .collect();
@@ -740,19 +726,15 @@ fn sweep_section(page: &mut Page, results: &Value) {
 
 /// The sweep's lines: one per model (and start method, interpreter), each model in its colour and marker, the
 /// second and later lines of one model dashed, then dotted.
-pub fn sweep_lines(models: &[&Value]) -> Vec<Line> {
-    let looks = Looks::of(models.iter().map(|model| text(model, "label")));
+pub fn sweep_lines(models: &[ModelSweep]) -> Vec<Line> {
+    let looks = Looks::of(models.iter().map(|model| model.label.as_str()));
     let mut seen: Vec<String> = Vec::new();
     models
         .iter()
         .filter_map(|model| {
-            let label = text(model, "label");
-            let points: Vec<(f64, f64)> = model["points"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| (number(&p["workers"]), number(&p["pss_kib"]).max(1.0)))
-                .collect();
+            let label = model.label.as_str();
+            let points: Vec<(f64, f64)> =
+                model.points.iter().map(|p| (p.workers as f64, (p.pss_kib as f64).max(1.0))).collect();
             if points.is_empty() {
                 return None;
             }

@@ -14,7 +14,7 @@ use counter_core::{
     model::{Model, StartMethod},
     units,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     models::{self, ServerArgs},
@@ -83,7 +83,7 @@ pub struct Args {
 }
 
 /// One measurement: a model held with this many workers alive.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Point {
     /// Workers alive.
     pub workers: u64,
@@ -107,7 +107,7 @@ pub struct Point {
 }
 
 /// What one more worker costs, from the least-squares line through a model's points, KiB per worker.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Fit {
     /// Summed RSS per worker: over-states processes, which share most of their pages.
     pub rss_kib: f64,
@@ -124,7 +124,7 @@ pub struct Fit {
 }
 
 /// One model's sweep.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelSweep {
     /// `threads`, `processes`, `async`, `python3.11 threading`, …
     pub label: String,

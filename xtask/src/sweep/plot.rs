@@ -13,8 +13,7 @@ use crate::report::{
 
 /// Draws the models' PSS against workers into an SVG file, with its legend below the chart.
 pub fn draw(path: &Path, models: &[ModelSweep]) -> anyhow::Result<()> {
-    let values: Vec<serde_json::Value> = models.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
-    let lines = report::sweep_lines(&values.iter().collect::<Vec<_>>());
+    let lines = report::sweep_lines(models);
     let svg = if lines.is_empty() {
         charts::empty("no model produced a point", Layout::Wide)
     } else {

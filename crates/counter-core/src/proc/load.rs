@@ -2,10 +2,10 @@
 
 use std::{fs, io};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The machine's load at one moment, and its CPU time so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct MachineLoad {
     /// CPUs this process may run on.
     pub cpus: usize,
