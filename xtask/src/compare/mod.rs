@@ -10,7 +10,7 @@
 //! [`summary`]) and exporting ([`json`], [`crate::output`]) are separate: an exporter never measures and the runner
 //! never formats.
 
-mod answers;
+pub(crate) mod answers;
 pub(crate) mod json;
 mod measure;
 mod plan;

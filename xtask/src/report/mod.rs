@@ -25,7 +25,7 @@ use self::{
     html::Page,
 };
 use crate::{
-    compare::{json::Document as Comparison, probe::Probe, results::Row},
+    compare::{answers, json::Document as Comparison, probe::Probe, results::Row},
     faults::Document as FaultsDocument,
     machine::Machine,
     output::Terminal,
@@ -162,7 +162,11 @@ pub fn page_with_faults(
     let mut page = Page::default();
     page.heading(1, "Shared counter: results");
     page.headline(&headline(compare.zip(compared.as_ref()), sweep.zip(swept.as_deref()), faults.zip(faulted.as_ref())));
+    // The answers to the seed's questions first, as compare prints them, then what else each run found.
     let mut found = Vec::new();
+    if let Some(compared) = &compared {
+        found.extend(answers::answers(&compared.scenarios, &compared.rows, &compared.memory_per_worker));
+    }
     found.extend(compared.as_ref().map(compare_findings).unwrap_or_default());
     found.extend(swept.as_deref().map(sweep_findings).unwrap_or_default());
     found.extend(faulted.as_ref().map(faults::findings).unwrap_or_default());
