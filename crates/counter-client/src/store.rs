@@ -366,9 +366,31 @@ pub trait Store: Record + Sync {
     /// The coordinator's connection: an error here is about the request (a refused connection, a wrong
     /// password), exit 2.
     async fn connect(&self) -> Result<Self::Admin, Error>;
-    /// `admin` answering: as it is, or connected again; `patient`, tried again within the workers' patience,
+    /// Whether `admin` answers a request within the run's deadline.
+    async fn answers(&self, admin: &mut Self::Admin) -> bool;
+    /// A new connection of the coordinator's; its error, the server's failure.
+    async fn connect_again(&self) -> Result<Self::Admin, Error>;
+    /// How long a broken connection is tried again before the run fails.
+    fn patience(&self) -> Duration;
+
+    /// `admin` answering: as it is, or connected again; `patient`, tried again within [`Store::patience`],
     /// else once (to clean up after a failure, without waiting for a server that is gone).
-    async fn reconnect(&self, admin: &mut Self::Admin, patient: bool) -> Result<(), Error>;
+    async fn reconnect(&self, admin: &mut Self::Admin, patient: bool) -> Result<(), Error> {
+        if self.answers(admin).await {
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + if patient { self.patience() } else { Duration::ZERO };
+        loop {
+            match self.connect_again().await {
+                Ok(connection) => {
+                    *admin = connection;
+                    return Ok(());
+                }
+                Err(error) if std::time::Instant::now() >= deadline => return Err(error),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
     /// Claims the run id, or joins the run that claimed it (strangers and full or ended runs refused, exit 2).
     async fn claim(&self, admin: &mut Self::Admin, tag: &str) -> Result<Self::Member, Error>;
     /// The server's figures before the clients connect.

@@ -1,7 +1,7 @@
 //! One run's context: the workload, the options, the server (how to connect, and how the report names it), the
 //! run's tables; and what every statement of the coordinator's needs (its errors, its deadline).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use counter_core::{
     config::Config,
@@ -37,7 +37,7 @@ pub(crate) type Answer<T> = Result<T, Error>;
 
 impl Run<'_> {
     /// The coordinator's connections, named so that `pg_stat_activity` tells them from the workers'.
-    async fn admin_connection(&self) -> Result<Client, WorkerError> {
+    pub(crate) async fn admin_connection(&self) -> Result<Client, WorkerError> {
         let mut config = self.connection.clone();
         config.application_name("counter-lab");
         connect(&config, self.options.isolation, self.options.server.timeout).await
@@ -54,26 +54,6 @@ impl Run<'_> {
                 )),
             })
         })
-    }
-
-    /// `admin` answering: as it is, or connected again (`patient`: within the workers' patience; else one try):
-    /// its backend may have been terminated, or the server may have stalled, with the workers'.
-    pub(crate) async fn make_sure_of(&self, admin: &mut Client, patient: bool) -> Answer<()> {
-        if !admin.is_closed() && within(self.options.server.timeout, admin.batch_execute("SELECT 1")).await.is_ok() {
-            return Ok(());
-        }
-        let patience = if patient { reconnect_patience(self.options.server.timeout) } else { Duration::ZERO };
-        let deadline = Instant::now() + patience;
-        loop {
-            match self.admin_connection().await {
-                Ok(client) => {
-                    *admin = client;
-                    return Ok(());
-                }
-                Err(error) if Instant::now() >= deadline => return Err(self.failed(&error)),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
     }
 
     /// The server failed during the run.

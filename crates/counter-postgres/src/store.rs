@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio_postgres::Client;
 
 use crate::{
-    client::{Reconnect, WorkerError, connect},
+    client::{Reconnect, WorkerError, connect, within},
     figures::PostgresFigures,
     options::{Error, Isolation},
     participants::{Participant, PostgresBeat},
@@ -83,8 +83,16 @@ impl Store for Run<'_> {
         self.connect_first().await
     }
 
-    async fn reconnect(&self, admin: &mut Client, patient: bool) -> Answer<()> {
-        self.make_sure_of(admin, patient).await
+    async fn answers(&self, admin: &mut Client) -> bool {
+        !admin.is_closed() && within(self.options.server.timeout, admin.batch_execute("SELECT 1")).await.is_ok()
+    }
+
+    async fn connect_again(&self) -> Answer<Client> {
+        self.admin_connection().await.map_err(|error| self.failed(&error))
+    }
+
+    fn patience(&self) -> std::time::Duration {
+        reconnect_patience(self.options.server.timeout)
     }
 
     async fn claim(&self, admin: &mut Client, tag: &str) -> Answer<Participant> {

@@ -2,7 +2,7 @@
 //! run's keys; and what every command of the coordinator's needs (its errors, its deadline, the keys' time to
 //! live).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use counter_core::{config::Config, error::RunError};
 use redis::{AsyncConnectionConfig, Client, aio::MultiplexedConnection};
@@ -84,26 +84,6 @@ impl Run<'_> {
             source.to_string()
         };
         RunError::Frontend(ServerError::Server { store: "redis", server: self.server.clone(), detail })
-    }
-
-    /// `admin` answering: as it is, or connected again (`patient`: within the workers' patience; else one try).
-    pub(crate) async fn make_sure_of(&self, admin: &mut MultiplexedConnection, patient: bool) -> Answer<()> {
-        let ping: redis::RedisResult<String> = redis::cmd("PING").query_async(admin).await;
-        if ping.is_ok() {
-            return Ok(());
-        }
-        let patience = if patient { reconnect_patience(self.options.server.timeout) } else { Duration::ZERO };
-        let deadline = Instant::now() + patience;
-        loop {
-            match self.connection().await {
-                Ok(connection) => {
-                    *admin = connection;
-                    return Ok(());
-                }
-                Err(error) if Instant::now() >= deadline => return Err(self.failed(&error)),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
     }
 
     /// How long the run's keys live: its rendezvous, twice its ideal time, and ten minutes, so that nothing a run

@@ -171,8 +171,16 @@ impl Store for Run<'_> {
         self.connect_first().await
     }
 
-    async fn reconnect(&self, admin: &mut MultiplexedConnection, patient: bool) -> Answer<()> {
-        self.make_sure_of(admin, patient).await
+    async fn answers(&self, admin: &mut MultiplexedConnection) -> bool {
+        redis::cmd("PING").query_async::<String>(admin).await.is_ok()
+    }
+
+    async fn connect_again(&self) -> Answer<MultiplexedConnection> {
+        self.connection().await.map_err(|error| self.failed(&error))
+    }
+
+    fn patience(&self) -> std::time::Duration {
+        reconnect_patience(self.options.server.timeout)
     }
 
     async fn claim(&self, admin: &mut MultiplexedConnection, tag: &str) -> Answer<Member> {
