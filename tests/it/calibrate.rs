@@ -9,7 +9,7 @@ fn calibrate_measures_each_strategy_against_the_bare_loop() {
     let json = scratch.file("c.json");
     let output = scratch
         .xtask()
-        .args(["calibrate", "--increments", "200000", "--export-json", json.to_str().unwrap()])
+        .args(["calibrate", "--profile", "dev", "--increments", "200000", "--export-json", json.to_str().unwrap()])
         .args(["--sleeping-threads", "20", "--sleeping-tasks", "200", "--sleep", "100ms"])
         .output()
         .unwrap();
@@ -38,7 +38,7 @@ fn calibrate_sets_sleeping_workers_beside_plain_sleeps() {
     let json = scratch.file("c.json");
     let output = scratch
         .xtask()
-        .args(["calibrate", "--increments", "1000", "--export-json", json.to_str().unwrap()])
+        .args(["calibrate", "--profile", "dev", "--increments", "1000", "--export-json", json.to_str().unwrap()])
         .args(["--sleeping-threads", "50", "--sleeping-tasks", "500", "--sleep", "1s"])
         .output()
         .unwrap();

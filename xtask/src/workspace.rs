@@ -65,16 +65,17 @@ pub fn build(packages: &[&str], profile: Profile) -> anyhow::Result<PathBuf> {
     Ok(target_dir().join(profile.dir()))
 }
 
-/// Builds `example` of `package`, optimised, and returns its path.
-pub fn build_example(package: &str, example: &str) -> anyhow::Result<PathBuf> {
+/// Builds `example` of `package` with `profile`, and returns its path.
+pub fn build_example(package: &str, example: &str, profile: Profile) -> anyhow::Result<PathBuf> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root())
-        .args(["build", "--release", "--package", package, "--example", example])
-        .status()
-        .context("could not run cargo")?;
+    let mut command = Command::new(cargo);
+    command.current_dir(root()).args(["build", "--package", package, "--example", example]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    let status = command.status().context("could not run cargo")?;
     if !status.success() {
         bail!("cargo build of the example {example} failed ({status})");
     }
-    Ok(target_dir().join("release").join("examples").join(example))
+    Ok(target_dir().join(profile.dir()).join("examples").join(example))
 }

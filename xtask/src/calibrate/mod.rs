@@ -61,6 +61,10 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sleep_length)]
     sleep: Duration,
 
+    /// Build profile of the calibration and the frontends: release for figures, dev only to try the task out
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    profile: Profile,
+
     #[command(flatten)]
     exports: output::Exports,
 }
@@ -280,10 +284,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let exports = args.exports.open()?;
     let terminal = Terminal::new(&exports);
-    let program = workspace::build_example("counter-core", "calibrate")?;
-    let plain_threads = workspace::build_example("counter-core", "plain_sleeping_threads")?;
-    let plain_tasks = workspace::build_example("counter-async", "plain_sleeping_tasks")?;
-    let bin_dir = workspace::build(&["counter-threads", "counter-async"], Profile::Release)?;
+    let program = workspace::build_example("counter-core", "calibrate", args.profile)?;
+    let plain_threads = workspace::build_example("counter-core", "plain_sleeping_threads", args.profile)?;
+    let plain_tasks = workspace::build_example("counter-async", "plain_sleeping_tasks", args.profile)?;
+    let bin_dir = workspace::build(&["counter-threads", "counter-async"], args.profile)?;
     let run_dir = RunDir::create(&workspace::results_dir("calibrate"))?;
     let output =
         counter_core::child::dies_with_us(std::process::Command::new(&program).arg(args.increments.to_string()))
