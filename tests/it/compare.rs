@@ -39,7 +39,7 @@ fn compare_tabulates_every_row_and_exports_it() {
     // The answers first, with their figures; the findings in the run's folder, not on the screen.
     assert!(stdout.starts_with("Answers (this run"), "{stdout}");
     for answer in
-        ["without a lock, threads", "a lock's wall time (mutex over atomic): threads", "One more worker, by PSS"]
+        ["without a lock, ", "a lock's cost in wall time (mutex / atomic): threads", "One more worker, by PSS"]
     {
         assert!(stdout.contains(answer), "{answer}:\n{stdout}");
     }

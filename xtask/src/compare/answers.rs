@@ -29,26 +29,41 @@ fn is_it_exact(scenario: &str, racy: &[&Row], rows: &[Row]) -> Option<String> {
     if racy.is_empty() {
         return None;
     }
-    let said: Vec<String> = racy
+    let share = |lost: f64, row: &Row| {
+        let percent = lost * 100.0 / row.expected.max(1) as f64;
+        if percent < 1.0 { format!("{percent:.2}%") } else { format!("{percent:.1}%") }
+    };
+    let short: Vec<String> = racy
         .iter()
+        .filter(|row| row.runs_with_loss > 0)
         .map(|row| {
-            if row.runs_with_loss == 0 {
-                format!("{} exact in {}", row.label, units::count(row.runs as u64, "run", "runs"))
-            } else {
-                let percent = row.lost_median * 100.0 / row.expected.max(1) as f64;
-                format!("{} short in {} of {} (median {percent:.1}% lost)", row.label, row.runs_with_loss, row.runs)
-            }
+            format!(
+                "{} ({}/{} runs, median {}, up to {})",
+                row.label,
+                row.runs_with_loss,
+                row.runs,
+                share(row.lost_median, row),
+                share(row.lost_max, row)
+            )
         })
         .collect();
+    let exact: Vec<&str> = racy.iter().filter(|row| row.runs_with_loss == 0).map(|row| row.label.as_str()).collect();
+    let mut said = Vec::new();
+    if !short.is_empty() {
+        said.push(format!("short on {}", short.join(", ")));
+    }
+    if !exact.is_empty() {
+        said.push(format!("exact on {}", exact.join(", ")));
+    }
     let locked = rows.iter().filter(|row| row.scenario == scenario && row.sync != Strategy::Racy && row.ok());
     let (locked, inexact) =
         locked.fold((0, 0), |(all, inexact), row| (all + 1, inexact + usize::from(row.lost_max > 0.0)));
     let rest = match (locked, inexact) {
         (0, _) => String::new(),
-        (_, 0) => "; every locked row exact in every run".to_owned(),
+        (_, 0) => "; every locked row exact".to_owned(),
         (_, inexact) => format!("; {inexact} of {locked} locked rows lost updates"),
     };
-    Some(format!("{scenario}: without a lock, {}{rest}.", said.join(", ")))
+    Some(format!("{scenario}: without a lock, {}{rest}.", said.join("; ")))
 }
 
 /// A lock's cost: each model's mutex wall time over its atomic one, where both ran on one workload, with the
@@ -72,7 +87,7 @@ fn what_a_lock_costs(scenario: &str, mutex: &[&Row], atomic: &[&Row]) -> Option<
     if ratios.is_empty() {
         return None;
     }
-    Some(format!("{scenario}: a lock's wall time (mutex over atomic): {}.", ratios.join(", ")))
+    Some(format!("{scenario}: a lock's cost in wall time (mutex / atomic): {}.", ratios.join(", ")))
 }
 
 /// One more worker's PSS for each model probed (its default start method), with its range over the pairs.
@@ -82,11 +97,20 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
         .filter(|probe| probe.error.is_none() && matches!(probe.start_method, None | Some(StartMethod::Fork)))
         .map(|probe| {
             let figure = &probe.pss_bytes;
-            format!("{} {}", probe.worker_noun(), summary::per_worker(figure))
+            format!("{} {}", probe.worker_noun(), compact(figure))
         })
         .collect();
     if said.is_empty() {
         return None;
     }
-    Some(format!("One more worker, by PSS (the memory it adds to the run's tree): {}.", said.join(", ")))
+    Some(format!("One more worker, by PSS: {}.", said.join(", ")))
+}
+
+/// A per-worker figure in few characters: its median, and its range over the pairs where that is wider than
+/// ±2%.
+fn compact(figure: &crate::stats::Stats) -> String {
+    if Probe::below_resolution(figure) || (figure.max - figure.min) > 0.04 * figure.median {
+        return summary::per_worker(figure);
+    }
+    format!("{} (within ±2%)", units::kib(figure.median / 1024.0))
 }
