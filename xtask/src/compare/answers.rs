@@ -103,7 +103,11 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
     if said.is_empty() {
         return None;
     }
-    Some(format!("One more worker, by PSS: {}.", said.join(", ")))
+    // The probe's runs of a server model start their own server, whose share is in the tree measured.
+    let servers = probes.iter().any(|probe| crate::models::of(probe.model).server.is_some());
+    let with_servers =
+        if servers { " (on a private server, a client's includes what the server holds for it)" } else { "" };
+    Some(format!("One more worker, by PSS{with_servers}: {}.", said.join(", ")))
 }
 
 /// A per-worker figure in few characters: its median, and its range over the pairs where that is wider than
