@@ -239,6 +239,19 @@ pub trait Worker: Send + 'static {
     fn run(self) -> impl Future<Output = Result<Counted<Self::Counts>, Self::Error>> + Send;
 }
 
+/// Every store's worker is its attempts, run by the one loop ([`run_attempts`]).
+impl<A: Attempts + 'static> Worker for A
+where
+    A::Error: 'static,
+{
+    type Counts = A::Counts;
+    type Error = A::Error;
+
+    fn run(self) -> impl Future<Output = Result<Counted<A::Counts>, A::Error>> + Send {
+        run_attempts(self)
+    }
+}
+
 /// What a worker's task carries until it has connected (a client, its settings): small, so that the task's
 /// future, which holds it for its whole life, is no larger than the connecting or the running, whichever is the
 /// larger (what a client costs is measured).

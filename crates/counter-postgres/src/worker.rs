@@ -9,7 +9,7 @@ use std::{
 
 use counter_client::{
     Pacing, should_stop,
-    store::{Attempts, Counted, run_attempts},
+    store::{Attempts, Counted},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -114,15 +114,6 @@ pub(crate) struct Worker {
     tally: Tally,
     /// Its work, which a stop wakes at once.
     pacing: Pacing,
-}
-
-impl counter_client::store::Worker for Worker {
-    type Counts = PostgresCounts;
-    type Error = WorkerError;
-
-    fn run(self) -> impl Future<Output = Result<Tally, WorkerError>> + Send {
-        run_attempts(self)
-    }
 }
 
 impl Attempts for Worker {

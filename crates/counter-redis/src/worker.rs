@@ -9,7 +9,7 @@ use std::{
 
 use counter_client::{
     Pacing, should_stop,
-    store::{Attempts, Counted, run_attempts},
+    store::{Attempts, Counted},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -143,15 +143,6 @@ pub(crate) struct Worker {
     pacing: Pacing,
     /// Whether the increment's write is on its way: an error now leaves the increment indeterminate.
     writing: bool,
-}
-
-impl counter_client::store::Worker for Worker {
-    type Counts = RedisCounts;
-    type Error = redis::RedisError;
-
-    fn run(self) -> impl Future<Output = Result<Tally, redis::RedisError>> + Send {
-        run_attempts(self)
-    }
 }
 
 impl Attempts for Worker {
