@@ -19,6 +19,7 @@ use counter_core::{
 use tokio::sync::watch;
 
 use crate::{
+    Pacing,
     error::Error,
     participants::{Beat, Reported, Sharing},
 };
@@ -137,17 +138,38 @@ pub trait Attempts: Send {
 
     /// The workload.
     fn config(&self) -> &Config;
-    /// Its counts so far.
-    fn counted(&mut self) -> &mut Counted<Self::Counts>;
-    /// One piece of the workload's work.
-    fn work(&mut self) -> impl Future<Output = Performed> + Send;
+    /// What it has done so far, and its pacing.
+    fn progress(&mut self) -> &mut Progress<Self::Counts>;
     /// One increment by the run's strategy, its work inside when `inside`.
     fn attempt(&mut self, inside: bool) -> impl Future<Output = Result<Performed, Self::Error>> + Send;
-    /// Whether the last attempt's write (or its COMMIT) was sent: if it failed, the increment is indeterminate.
-    fn writing(&self) -> bool;
     /// After an attempt failed with `error`: goes on (connected again, within its patience, if the connection
     /// broke), or returns the error it could not get past.
     fn recover(&mut self, error: Self::Error) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// One piece of the workload's work.
+    fn work(&mut self) -> impl Future<Output = Performed> + Send {
+        let work = self.config().work();
+        self.progress().pacing.work(work)
+    }
+}
+
+/// What every client worker keeps beside its connection: its counts, its pacing, and whether the last attempt's
+/// write (or its COMMIT) was sent, so that an error after it leaves the increment indeterminate.
+#[derive(Debug)]
+pub struct Progress<C> {
+    /// What it counted so far.
+    pub tally: Counted<C>,
+    /// Its work, which a stop wakes at once.
+    pub pacing: Pacing,
+    /// The last attempt's write was sent.
+    pub writing: bool,
+}
+
+impl<C: Counts> Progress<C> {
+    /// Nothing done yet, paced by `config`'s timer, stopped through `start`.
+    pub fn new(config: &Config, start: watch::Receiver<Start>) -> Progress<C> {
+        Progress { tally: Counted::default(), pacing: Pacing::new(config.timer(), start), writing: false }
+    }
 }
 
 /// Runs `worker`'s workload until every increment was attempted, or a stop; each attempt ends acknowledged,
@@ -155,25 +177,27 @@ pub trait Attempts: Send {
 pub async fn run_attempts<A: Attempts>(mut worker: A) -> Result<Counted<A::Counts>, A::Error> {
     let started = std::time::Instant::now();
     let (increments, window) = (worker.config().increments(), worker.config().window());
-    while worker.counted().attempts() < increments && !crate::should_stop() {
+    while worker.progress().tally.attempts() < increments && !crate::should_stop() {
         if window == Window::Before && worker.work().await == Performed::Interrupted {
             break;
         }
         match worker.attempt(window == Window::Inside).await {
-            Ok(Performed::Finished) => worker.counted().increments_done += 1,
+            Ok(Performed::Finished) => worker.progress().tally.increments_done += 1,
             Ok(Performed::Interrupted) => break,
             Err(error) => {
-                if worker.writing() {
-                    worker.counted().indeterminate += 1;
+                let progress = worker.progress();
+                if progress.writing {
+                    progress.tally.indeterminate += 1;
                 } else {
-                    worker.counted().failed += 1;
+                    progress.tally.failed += 1;
                 }
                 worker.recover(error).await?;
             }
         }
     }
-    worker.counted().elapsed = started.elapsed();
-    Ok(std::mem::take(worker.counted()))
+    let tally = &mut worker.progress().tally;
+    tally.elapsed = started.elapsed();
+    Ok(std::mem::take(tally))
 }
 
 /// What every client model measures of its round trips, flattened into its figures (the same field names in

@@ -8,8 +8,8 @@ use std::{
 };
 
 use counter_client::{
-    Pacing, should_stop,
-    store::{Attempts, Counted},
+    should_stop,
+    store::{Attempts, Progress},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -34,9 +34,6 @@ counter_client::counts! {
         lock_waits,
     }
 }
-
-/// What one worker did.
-pub(crate) type Tally = Counted<PostgresCounts>;
 
 /// What every worker of a run shares.
 #[derive(Debug)]
@@ -106,14 +103,10 @@ pub(crate) struct Worker {
     statements: Statements,
     job: Arc<Job>,
     reconnect: Reconnect,
-    /// Whether the increment's commit is on its way: an error now leaves the increment indeterminate.
-    writing: bool,
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
     row: i32,
     timeout: Duration,
-    tally: Tally,
-    /// Its work, which a stop wakes at once.
-    pacing: Pacing,
+    progress: Progress<PostgresCounts>,
 }
 
 impl Attempts for Worker {
@@ -124,16 +117,12 @@ impl Attempts for Worker {
         &self.job.config
     }
 
-    fn counted(&mut self) -> &mut Tally {
-        &mut self.tally
-    }
-
-    async fn work(&mut self) -> Performed {
-        self.pacing.work(self.job.config.work()).await
+    fn progress(&mut self) -> &mut Progress<Self::Counts> {
+        &mut self.progress
     }
 
     async fn attempt(&mut self, inside: bool) -> Result<Performed, WorkerError> {
-        self.writing = false;
+        self.progress.writing = false;
         match self.job.config.strategy() {
             Strategy::Racy => self.read_then_write(inside, false).await,
             // Refused before a run (a row lock cannot expire): the mutex if it came.
@@ -141,10 +130,6 @@ impl Attempts for Worker {
             Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await,
             Strategy::Optimistic => self.optimistic(inside).await,
         }
-    }
-
-    fn writing(&self) -> bool {
-        self.writing
     }
 
     /// A refusal on a live connection leaves at most an aborted transaction, rolled back here; anything else
@@ -176,8 +161,8 @@ impl Worker {
         let (config, table) = (&job.config, &job.table);
         let statements = Statements::prepare(&client, table, timeout).await?;
         let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
-        let pacing = Pacing::new(config.timer(), start);
-        Ok(Worker { client, statements, job, reconnect, writing: false, row, timeout, tally: Tally::default(), pacing })
+        let progress = Progress::new(config, start);
+        Ok(Worker { client, statements, job, reconnect, row, timeout, progress })
     }
 
     /// After a statement the server refused: the transaction it may have left open is rolled back.
@@ -198,7 +183,7 @@ impl Worker {
         .await?;
         if let Some((client, statements)) = connected {
             (self.client, self.statements) = (client, statements);
-            self.tally.reconnections += 1;
+            self.progress.tally.reconnections += 1;
         }
         Ok(())
     }
@@ -207,7 +192,7 @@ impl Worker {
     async fn rows(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, WorkerError> {
         let started = Instant::now();
         let answer = within(self.timeout, self.client.query(statement, params)).await;
-        self.tally.round_trip(started.elapsed());
+        self.progress.tally.round_trip(started.elapsed());
         answer
     }
 
@@ -215,7 +200,7 @@ impl Worker {
     async fn changed(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<u64, WorkerError> {
         let started = Instant::now();
         let answer = within(self.timeout, self.client.execute(statement, params)).await;
-        self.tally.round_trip(started.elapsed());
+        self.progress.tally.round_trip(started.elapsed());
         answer
     }
 
@@ -227,13 +212,13 @@ impl Worker {
         }
         let (statement, row) = (self.statements.add_one.clone(), self.row);
         loop {
-            self.writing = true;
+            self.progress.writing = true;
             let answer = self.changed(&statement, &[&row]).await;
-            self.writing = answer.is_err();
+            self.progress.writing = answer.is_err();
             match answer {
                 Ok(1) => return Ok(Performed::Finished),
                 Ok(_) => return Err(WorkerError::MissingRow),
-                Err(error) if error.is_serialization_failure() => self.tally.own.serialization_failures += 1,
+                Err(error) if error.is_serialization_failure() => self.progress.tally.own.serialization_failures += 1,
                 Err(error) => return Err(error),
             }
             if should_stop() {
@@ -250,7 +235,7 @@ impl Worker {
         loop {
             match self.transaction(work_inside, lock).await {
                 Err(error) if error.is_serialization_failure() => {
-                    self.tally.own.serialization_failures += 1;
+                    self.progress.tally.own.serialization_failures += 1;
                     let rollback = self.statements.rollback.clone();
                     self.changed(&rollback, &[]).await?;
                     if should_stop() {
@@ -277,7 +262,7 @@ impl Worker {
             (statements.read.clone(), None)
         };
         let row = self.row;
-        self.writing = false;
+        self.progress.writing = false;
         self.changed(&begin, &[]).await?;
         // The lock tried first without waiting (SKIP LOCKED answers no row when another holds it): a wait is
         // then counted, at the price of one round trip more, and the row locked waiting.
@@ -287,7 +272,7 @@ impl Worker {
         };
         let value: i64 = if taken.is_empty() {
             if lock {
-                self.tally.own.lock_waits += 1;
+                self.progress.tally.own.lock_waits += 1;
             }
             first_column(&self.rows(&read, &[&row]).await?)?
         } else {
@@ -299,9 +284,9 @@ impl Worker {
         }
         self.changed(&write, &[&row, &(value + 1)]).await?;
         // Until its answer, the commit may or may not have happened.
-        self.writing = true;
+        self.progress.writing = true;
         self.changed(&commit, &[]).await?;
-        self.writing = false;
+        self.progress.writing = false;
         Ok(Performed::Finished)
     }
 
@@ -315,7 +300,7 @@ impl Worker {
             let rows = match self.rows(&read, &[&row]).await {
                 Ok(rows) => rows,
                 Err(error) if error.is_serialization_failure() => {
-                    self.tally.own.serialization_failures += 1;
+                    self.progress.tally.own.serialization_failures += 1;
                     continue;
                 }
                 Err(error) => return Err(error),
@@ -327,13 +312,13 @@ impl Worker {
                 return Ok(Performed::Interrupted);
             }
             work_inside = false;
-            self.writing = true;
+            self.progress.writing = true;
             let answer = self.changed(&write, &[&row, &(value + 1), &version]).await;
-            self.writing = answer.is_err();
+            self.progress.writing = answer.is_err();
             match answer {
                 Ok(1) => return Ok(Performed::Finished),
-                Ok(_) => self.tally.own.version_conflicts += 1,
-                Err(error) if error.is_serialization_failure() => self.tally.own.serialization_failures += 1,
+                Ok(_) => self.progress.tally.own.version_conflicts += 1,
+                Err(error) if error.is_serialization_failure() => self.progress.tally.own.serialization_failures += 1,
                 Err(error) => return Err(error),
             }
             if should_stop() {

@@ -8,8 +8,8 @@ use std::{
 };
 
 use counter_client::{
-    Pacing, should_stop,
-    store::{Attempts, Counted},
+    should_stop,
+    store::{Attempts, Progress},
 };
 use counter_core::{
     config::{Config, Strategy},
@@ -67,9 +67,6 @@ counter_client::counts! {
         fence_resets,
     }
 }
-
-/// What one worker did.
-pub(crate) type Tally = Counted<RedisCounts>;
 
 /// How a worker connects again after its connection broke.
 #[derive(Debug)]
@@ -138,11 +135,7 @@ pub(crate) struct Worker {
     connection: MultiplexedConnection,
     job: Arc<Job>,
     index: u64,
-    tally: Tally,
-    /// Its work, which a stop wakes at once.
-    pacing: Pacing,
-    /// Whether the increment's write is on its way: an error now leaves the increment indeterminate.
-    writing: bool,
+    progress: Progress<RedisCounts>,
 }
 
 impl Attempts for Worker {
@@ -153,16 +146,12 @@ impl Attempts for Worker {
         &self.job.config
     }
 
-    fn counted(&mut self) -> &mut Tally {
-        &mut self.tally
-    }
-
-    async fn work(&mut self) -> Performed {
-        self.pacing.work(self.job.config.work()).await
+    fn progress(&mut self) -> &mut Progress<Self::Counts> {
+        &mut self.progress
     }
 
     async fn attempt(&mut self, inside: bool) -> redis::RedisResult<Performed> {
-        self.writing = false;
+        self.progress.writing = false;
         match self.job.config.strategy() {
             Strategy::Racy => self.racy(inside).await,
             Strategy::Mutex => self.locked(inside).await,
@@ -177,10 +166,6 @@ impl Attempts for Worker {
             }
             Strategy::Optimistic => self.optimistic(inside).await,
         }
-    }
-
-    fn writing(&self) -> bool {
-        self.writing
     }
 
     /// A broken connection (a timeout, an I/O error, a connection dropped or refused) is made again; a refusal
@@ -200,24 +185,24 @@ impl Worker {
         index: u64,
         start: watch::Receiver<Start>,
     ) -> Worker {
-        let pacing = Pacing::new(job.config.timer(), start);
-        Worker { connection, job, index, tally: Tally::default(), pacing, writing: false }
+        let progress = Progress::new(&job.config, start);
+        Worker { connection, job, index, progress }
     }
 
     /// One command, one round trip, timed.
     async fn round_trip<T: FromRedisValue>(&mut self, command: &redis::Cmd) -> redis::RedisResult<T> {
         let started = Instant::now();
         let result = command.query_async(&mut self.connection).await;
-        self.tally.round_trip(started.elapsed());
+        self.progress.tally.round_trip(started.elapsed());
         result
     }
 
     /// A command that writes the counter, one round trip, timed: from its sending until its answer, the
     /// increment is indeterminate if anything goes wrong.
     async fn write_trip<T: FromRedisValue>(&mut self, command: &redis::Cmd) -> redis::RedisResult<T> {
-        self.writing = true;
+        self.progress.writing = true;
         let answer = self.round_trip(command).await;
-        self.writing = answer.is_err();
+        self.progress.writing = answer.is_err();
         answer
     }
 
@@ -235,7 +220,7 @@ impl Worker {
         .await?;
         if let Some(connection) = connected {
             self.connection = connection;
-            self.tally.reconnections += 1;
+            self.progress.tally.reconnections += 1;
         }
         Ok(())
     }
@@ -338,7 +323,7 @@ impl Worker {
                 return Ok(Performed::Finished);
             }
             self.release(&token).await?;
-            self.tally.own.fenced_off += 1;
+            self.progress.tally.own.fenced_off += 1;
             if should_stop() {
                 return Ok(Performed::Interrupted);
             }
@@ -347,7 +332,10 @@ impl Worker {
 
     /// This worker's token for its next lock: participant, worker and increment, unique across machines.
     fn lock_token(&self) -> String {
-        format!("{}-{}-{}-{}", self.job.participant, self.index, self.tally.increments_done, self.tally.own.fenced_off)
+        format!(
+            "{}-{}-{}-{}",
+            self.job.participant, self.index, self.progress.tally.increments_done, self.progress.tally.own.fenced_off
+        )
     }
 
     /// Takes the lock with `token`, retried with backoff while another holds it; with `fence`, the grant also
@@ -385,16 +373,16 @@ impl Worker {
             }
             let (holder, ttl_left, drawn): (Option<String>, i64, redis::Value) =
                 pipe.query_async(&mut self.connection).await?;
-            self.tally.round_trip(started.elapsed());
+            self.progress.tally.round_trip(started.elapsed());
             // Every draw counts a reset it found, whether or not this attempt took the lock.
             let (token, reset): (i64, i64) =
                 if fence { redis::FromRedisValue::from_redis_value(drawn)? } else { (0, 0) };
-            self.tally.own.fence_resets += u64::from(reset == 1);
+            self.progress.tally.own.fence_resets += u64::from(reset == 1);
             let Some(holder) = holder else {
                 self.note_expired_holders(&waited_for);
                 return Ok(Some(token));
             };
-            self.tally.own.lock_waits += 1;
+            self.progress.tally.own.lock_waits += 1;
             // Only a holder seen about to expire is remembered: the map stays as small as such sightings are rare.
             if ttl_left <= ABOUT_TO_EXPIRE_MS {
                 self.job.holders().entry(holder.clone()).or_insert(Sighting { last_ttl_ms: ttl_left, expired: false });
@@ -449,7 +437,7 @@ impl Worker {
             let started = Instant::now();
             // EXEC answers nil when a watched key changed: then nothing was written.
             // With the run's time to live, which every write gives again.
-            self.writing = true;
+            self.progress.writing = true;
             let exec: redis::Value = redis::pipe()
                 .atomic()
                 .cmd("SET")
@@ -459,12 +447,12 @@ impl Worker {
                 .arg(self.job.keys_ttl_ms)
                 .query_async(&mut self.connection)
                 .await?;
-            self.writing = false;
-            self.tally.round_trip(started.elapsed());
+            self.progress.writing = false;
+            self.progress.tally.round_trip(started.elapsed());
             if exec != redis::Value::Nil {
                 return Ok(Performed::Finished);
             }
-            self.tally.own.retries += 1;
+            self.progress.tally.own.retries += 1;
             if should_stop() {
                 return Ok(Performed::Interrupted);
             }
