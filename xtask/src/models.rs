@@ -7,12 +7,12 @@ use counter_core::model::Model;
 
 use crate::usage::Usage;
 
-/// Servers given on the command line, for the models that keep their counter in one; the models without one
-/// start a private server per run, or need none.
+/// Servers given on the command line, for the models that keep their counter in one; without one, a model's
+/// rows run on a private server (one for all of them where its binary serves one, `serve_flag`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServerArgs {
-    /// A server for one model's rows instead of a private one per run, as MODEL=URL (the URL as the model's
-    /// binary takes it); once per model
+    /// A server for one model's rows instead of a private one, as MODEL=URL (the URL as the model's binary takes
+    /// it); once per model
     #[arg(long = "server", value_name = "MODEL=URL")]
     given: Vec<String>,
 }
