@@ -37,12 +37,14 @@ fn is_it_exact(scenario: &str, racy: &[&Row], rows: &[Row]) -> Option<String> {
         .iter()
         .filter(|row| row.runs_with_loss > 0)
         .map(|row| {
+            // The median run's share where it is above zero, and always the worst.
+            let median =
+                if row.lost_median > 0.0 { format!("{}, ", share(row.lost_median, row)) } else { String::new() };
             format!(
-                "{} ({}/{} runs, median {}, up to {})",
+                "{} {}/{} runs ({median}up to {})",
                 row.label,
                 row.runs_with_loss,
                 row.runs,
-                share(row.lost_median, row),
                 share(row.lost_max, row)
             )
         })
@@ -63,31 +65,34 @@ fn is_it_exact(scenario: &str, racy: &[&Row], rows: &[Row]) -> Option<String> {
         (_, 0) => "; every locked row exact".to_owned(),
         (_, inexact) => format!("; {inexact} of {locked} locked rows lost updates"),
     };
-    Some(format!("{scenario}: without a lock, {}{rest}.", said.join("; ")))
+    Some(format!("{scenario}, no lock: {}{rest}.", said.join("; ")))
 }
 
 /// A lock's cost: each model's mutex wall time over its atomic one, where both ran on one workload, with the
 /// ratio's range from their 95% intervals; "indistinguishable" where the intervals overlap or lie less than 5%
 /// apart (the findings' rule).
 fn what_a_lock_costs(scenario: &str, mutex: &[&Row], atomic: &[&Row]) -> Option<String> {
-    let ratios: Vec<String> = mutex
-        .iter()
-        .filter_map(|locked| {
-            let free = atomic.iter().find(|row| row.label == locked.label && row.workload == locked.workload)?;
-            let low = locked.wall_ci_low_s / free.wall_ci_high_s;
-            let high = locked.wall_ci_high_s / free.wall_ci_low_s;
+    let (mut same, mut costs) = (Vec::new(), Vec::new());
+    for locked in mutex {
+        let Some(free) = atomic.iter().find(|row| row.label == locked.label && row.workload == locked.workload) else {
+            continue;
+        };
+        let low = locked.wall_ci_low_s / free.wall_ci_high_s;
+        let high = locked.wall_ci_high_s / free.wall_ci_low_s;
+        if low <= 1.05 && high >= 1.0 / 1.05 {
+            same.push(locked.label.as_str());
+        } else {
             let median = locked.wall_median_s / free.wall_median_s;
-            Some(if low <= 1.05 && high >= 1.0 / 1.05 {
-                format!("{} indistinguishable", locked.label)
-            } else {
-                format!("{} {median:.1}x ({low:.1}x … {high:.1}x)", locked.label)
-            })
-        })
-        .collect();
-    if ratios.is_empty() {
+            costs.push(format!("{} {median:.1}x ({low:.1}x … {high:.1}x)", locked.label));
+        }
+    }
+    if !same.is_empty() {
+        costs.push(format!("indistinguishable on {}", same.join(", ")));
+    }
+    if costs.is_empty() {
         return None;
     }
-    Some(format!("{scenario}: a lock's cost in wall time (mutex / atomic): {}.", ratios.join(", ")))
+    Some(format!("{scenario}, a lock's cost in wall time (mutex / atomic): {}.", costs.join(", ")))
 }
 
 /// One more worker's PSS for each model probed (its default start method), with its range over the pairs.
@@ -107,14 +112,14 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
     let servers = probes.iter().any(|probe| crate::models::of(probe.model).server.is_some());
     let with_servers =
         if servers { " (on a private server, a client's includes what the server holds for it)" } else { "" };
-    Some(format!("One more worker, by PSS{with_servers}: {}.", said.join(", ")))
+    Some(format!("One more worker, by PSS (medians; a range where wider than ±2%){with_servers}: {}.", said.join(", ")))
 }
 
-/// A per-worker figure in few characters: its median, and its range over the pairs where that is wider than
-/// ±2%.
+/// A per-worker figure in few characters: its median, with its range over the pairs only where that is wider
+/// than ±2%.
 fn compact(figure: &crate::stats::Stats) -> String {
     if Probe::below_resolution(figure) || (figure.max - figure.min) > 0.04 * figure.median {
         return summary::per_worker(figure);
     }
-    format!("{} (within ±2%)", units::kib(figure.median / 1024.0))
+    units::kib(figure.median / 1024.0)
 }
