@@ -110,9 +110,8 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
     }
     // The probe's runs of a server model start their own server, whose share is in the tree measured.
     let servers = probes.iter().any(|probe| crate::models::of(probe.model).server.is_some());
-    let with_servers =
-        if servers { " (on a private server, a client's includes what the server holds for it)" } else { "" };
-    Some(format!("One more worker, by PSS (medians; a range where wider than ±2%){with_servers}: {}.", said.join(", ")))
+    let with_servers = if servers { "; a client's with its private server's share" } else { "" };
+    Some(format!("One more worker, by PSS (medians, ranges where over ±2%{with_servers}): {}.", said.join(", ")))
 }
 
 /// A per-worker figure in few characters: its median, with its range over the pairs only where that is wider
