@@ -101,6 +101,8 @@ impl Running {
 
     /// Waits for the end, looking at signals meanwhile; on one, stops the program and says so.
     fn wait(&mut self) -> anyhow::Result<Reaped> {
+        // Most runs end within milliseconds of the go: the first looks come soon, then every tick.
+        let mut pause = Duration::from_micros(250);
         loop {
             match child::wait4(Some(self.pid()), false) {
                 Ok(Some(reaped)) => {
@@ -114,7 +116,8 @@ impl Running {
                 self.stop();
                 return Err(TaskInterrupted { signal }.into());
             }
-            thread::sleep(TICK);
+            thread::sleep(pause);
+            pause = (pause * 2).min(TICK);
         }
     }
 
@@ -136,6 +139,12 @@ impl Drop for Running {
 
 /// Runs `program` with `flags` and measures it.
 pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
+    run_once_beside(program, flags, None)
+}
+
+/// [`run_once`], with the process tree of `server` (a server the program's workers connect to, started apart)
+/// sampled with the program's: its share of the run's memory is then in the figures.
+pub fn run_once_beside(program: &Program, flags: &[String], server: Option<i32>) -> anyhow::Result<Sample> {
     let name = &program.name;
     check_signals()?;
     let kernel_before = memory::kernel().unwrap_or_default();
@@ -180,8 +189,14 @@ pub fn run_once(program: &Program, flags: &[String]) -> anyhow::Result<Sample> {
         }
     };
     let external = match ready {
-        Ok(()) => memory::snapshot_tree(pid, "sampled from outside while every worker was alive")
-            .context("could not sample the process tree"),
+        Ok(()) => {
+            let mut pids = counter_core::proc::process_tree(pid).context("could not list the process tree")?;
+            if let Some(server) = server {
+                pids.extend(counter_core::proc::process_tree(server).unwrap_or_default());
+            }
+            memory::snapshot(&pids, "sampled from outside while every worker was alive")
+                .context("could not sample the process tree")
+        }
         Err(error) => Err(error),
     };
     let kernel_added_kib = memory::kernel().unwrap_or_default().total_kib() as i64 - kernel_before.total_kib() as i64;

@@ -8,7 +8,7 @@
 /// longer called `model`, which now holds the model the row runs (`processes`; it was `kind`). 5: a row's
 /// `refused_median`, the transactions a server refused as conflicting. 6: a row's `gil_enabled`, and Python
 /// rows labelled with their interpreter (`python3.13t threading`).
-pub const COMPARE: u32 = 6;
+pub const COMPARE: u32 = 7;
 
 /// `cargo xtask calibrate`'s results. 2: the loops under `loops`, with each figure's range over the rounds, and
 /// `sleeping`.

@@ -102,15 +102,20 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
         .filter(|probe| probe.error.is_none() && matches!(probe.start_method, None | Some(StartMethod::Fork)))
         .map(|probe| {
             let figure = &probe.pss_bytes;
-            format!("{} {}", probe.worker_noun(), compact(figure))
+            let outside = if crate::models::of(probe.model).server.is_some() && !probe.server_sampled {
+                " (its server not measured)"
+            } else {
+                ""
+            };
+            format!("{} {}{outside}", probe.worker_noun(), compact(figure))
         })
         .collect();
     if said.is_empty() {
         return None;
     }
-    // The probe's runs of a server model start their own server, whose share is in the tree measured.
-    let servers = probes.iter().any(|probe| crate::models::of(probe.model).server.is_some());
-    let with_servers = if servers { "; a client's with its private server's share" } else { "" };
+    // A server started for the probe's runs is sampled with them: its share is in the figure.
+    let servers = probes.iter().any(|probe| probe.server_sampled);
+    let with_servers = if servers { "; a client's with its server's share" } else { "" };
     Some(format!("One more worker, by PSS (medians, ranges where over ±2%{with_servers}): {}.", said.join(", ")))
 }
 

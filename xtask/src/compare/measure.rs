@@ -26,13 +26,15 @@ const TARGET_HALF_WIDTH: f64 = 0.05;
 /// How long the machine is watched, idle, before each scenario to see what else keeps it busy.
 pub(super) const BUSY_SAMPLE: Duration = Duration::from_millis(250);
 
-/// How many runs a row gets: at least `repeats` measured ones (after `warmup` unmeasured ones of its program), and more while its
-/// interval is wide and `row_budget` lasts.
+/// How many runs a row gets: at least `repeats` measured ones (after `warmup` unmeasured ones of its program),
+/// and more while its interval is wide, its `row_budget` lasts, and the comparison's `deadline` is not near.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Rounds {
     pub(super) repeats: u64,
     pub(super) warmup: u64,
     pub(super) row_budget: Duration,
+    /// When the comparison's time budget runs out: no run beyond `repeats` starts unless it can end before.
+    pub(super) deadline: Instant,
 }
 
 impl Rounds {
@@ -41,6 +43,11 @@ impl Rounds {
         let measured =
             if self.row_budget.is_zero() { self.repeats } else { self.repeats.max(MAX_ADAPTIVE_RUNS as u64) };
         self.warmup + measured
+    }
+
+    /// What is left of the budget, none once it is spent.
+    pub(super) fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
 }
 
@@ -68,7 +75,15 @@ impl Cell<'_> {
             return true;
         }
         let wall = Stats::of(&self.samples.iter().map(|s| s.report.wall_time_s).collect::<Vec<_>>());
-        runs < MAX_ADAPTIVE_RUNS && self.spent < rounds.row_budget && wall.relative_half_width() > TARGET_HALF_WIDTH
+        runs < MAX_ADAPTIVE_RUNS
+            && self.spent < rounds.row_budget
+            && wall.relative_half_width() > TARGET_HALF_WIDTH
+            && self.one_run() < rounds.left()
+    }
+
+    /// What one run of this row took, on average so far.
+    fn one_run(&self) -> Duration {
+        self.spent / u32::try_from(self.samples.len().max(1)).unwrap_or(u32::MAX)
     }
 
     /// One run; a failure makes the row a failed row, an interruption ends the comparison.
@@ -102,80 +117,37 @@ impl Cell<'_> {
     }
 }
 
-/// Every scenario in turn; within one, the rows' runs interleaved, round after round.
-pub(super) fn measure_all(
+/// One scenario's rows being measured.
+pub(super) struct Measuring<'a> {
+    run: ScenarioRun,
+    cells: Vec<Cell<'a>>,
+}
+
+/// Every scenario in turn, each row to its `--repeats` (the plan's least), its rows' runs interleaved round
+/// after round; what each scenario's rows are, for [`narrow`] and then [`finish`].
+pub(super) fn measure_all<'a>(
     rounds: &Rounds,
     scenarios: &[Scenario],
-    targets: &[Target],
+    targets: &'a [Target],
     run_dir: &RunDir,
     progress: &ProgressBar,
-    rows: &mut Vec<Row>,
-    scenario_runs: &mut Vec<ScenarioRun>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Measuring<'a>>> {
+    let mut measuring = Vec::new();
     for scenario in scenarios {
         let busy_cpus_before = MachineLoad::busy_cpus_over(BUSY_SAMPLE).ok();
         let load_before = MachineLoad::now().ok();
-        let mut cells = Vec::new();
-        // Each target's first row: the one its warm-up runs take.
-        let mut firsts = Vec::new();
-        for target in targets.iter().filter(|target| !(target.python && scenario.ours_only)) {
-            let workload = scenario.flags_for(target.model);
-            let mut flags = workload.clone();
-            flags.extend(target.extra_flags.iter().cloned());
-            if target.python {
-                flags = python::flags(&flags);
-            }
-            firsts.push(cells.len());
-            for &strategy in &target.syncs {
-                let mut row_flags = flags.clone();
-                row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
-                let key = RowKey {
-                    scenario: scenario.name.to_owned(),
-                    label: target.label.clone(),
-                    model: target.model,
-                    python: target.python,
-                    sync: strategy,
-                    flags: crate::models::conceal_servers(&flags).join(" "),
-                    workload: workload.join(" "),
-                    workers: scenario.workers,
-                };
-                let unavailable = target.python.then(|| python::unavailable(strategy)).flatten();
-                cells.push(Cell {
-                    key,
-                    program: &target.program,
-                    flags: row_flags,
-                    samples: Vec::new(),
-                    error: None,
-                    unavailable,
-                    spent: Duration::ZERO,
-                });
-            }
-        }
-        // A warm-up loads a program and its libraries, and warms its server: one row of each program does it
-        // for all its rows (a warm-up of every row cost a tenth of the default comparison).
-        for round in 0..rounds.warmup {
-            progress.set_message(format!("{} warm-up {}", scenario.name, round + 1));
-            for &first in &firsts {
-                let Some(label) = cells.get(first).map(|cell| cell.key.label.clone()) else { continue };
-                let Some(cell) = cells[first..]
-                    .iter_mut()
-                    .take_while(|cell| cell.key.label == label)
-                    .find(|cell| cell.error.is_none() && cell.unavailable.is_none())
-                else {
-                    continue;
-                };
-                cell.run(false, run_dir)?;
-                progress.inc(1);
-            }
-        }
+        let (mut cells, firsts) = cells_of(scenario, targets);
+        warm_up(rounds, scenario, &mut cells, &firsts, run_dir, progress)?;
         let mut round = 0;
         loop {
-            let wanting: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].wants_more(rounds)).collect();
+            let wanting: Vec<usize> = (0..cells.len())
+                .filter(|&i| cells[i].wants_more(&Rounds { row_budget: Duration::ZERO, ..*rounds }))
+                .collect();
             if wanting.is_empty() {
                 break;
             }
             round += 1;
-            progress.set_message(format!("{} round {round}", scenario.name));
+            progress.set_message(format!("{} round {round}{}", scenario.name, time_left(rounds)));
             for index in wanting {
                 cells[index].run(true, run_dir)?;
                 progress.inc(1);
@@ -183,15 +155,128 @@ pub(super) fn measure_all(
         }
         let steal_percent =
             load_before.and_then(|before| MachineLoad::now().ok().map(|after| after.steal_percent_since(&before)));
-        scenario_runs.push(ScenarioRun {
+        let run = ScenarioRun {
             name: scenario.name.to_owned(),
             about: scenario.about.to_owned(),
             flags: scenario.flags.join(" "),
             load_before,
             busy_cpus_before,
             steal_percent,
-        });
+        };
+        measuring.push(Measuring { run, cells });
+    }
+    Ok(measuring)
+}
+
+/// With what is left of the budget: more runs of the rows whose interval is wider than the target, every
+/// scenario's, interleaved round after round, each started only if it can end before the deadline.
+pub(super) fn narrow(
+    rounds: &Rounds,
+    measuring: &mut [Measuring<'_>],
+    run_dir: &RunDir,
+    progress: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut round = 0;
+    loop {
+        let wanting: Vec<(usize, usize)> = measuring
+            .iter()
+            .enumerate()
+            .flat_map(|(s, scenario)| {
+                scenario.cells.iter().enumerate().filter(|(_, cell)| cell.wants_more(rounds)).map(move |(c, _)| (s, c))
+            })
+            .collect();
+        if wanting.is_empty() {
+            return Ok(());
+        }
+        round += 1;
+        progress.set_message(format!("narrowing, round {round}{}", time_left(rounds)));
+        for (s, c) in wanting {
+            let cell = &mut measuring[s].cells[c];
+            if cell.one_run() < rounds.left() {
+                cell.run(true, run_dir)?;
+                progress.inc(1);
+            }
+        }
+    }
+}
+
+/// Every scenario's rows, measured or not.
+pub(super) fn finish(measuring: Vec<Measuring<'_>>, rows: &mut Vec<Row>, scenario_runs: &mut Vec<ScenarioRun>) {
+    for Measuring { run, cells } in measuring {
+        scenario_runs.push(run);
         rows.extend(cells.into_iter().map(Cell::into_row));
+    }
+}
+
+/// `; 12 s left of the budget`, for the progress line.
+pub(super) fn time_left(rounds: &Rounds) -> String {
+    format!("; {:.0} s left of the budget", rounds.left().as_secs_f64())
+}
+
+/// A scenario's rows, and where each target's first row is (the one its warm-up runs take).
+fn cells_of<'a>(scenario: &Scenario, targets: &'a [Target]) -> (Vec<Cell<'a>>, Vec<usize>) {
+    let mut cells = Vec::new();
+    let mut firsts = Vec::new();
+    for target in targets.iter().filter(|target| !(target.python && scenario.ours_only)) {
+        let workload = scenario.flags_for(target.model);
+        let mut flags = workload.clone();
+        flags.extend(target.extra_flags.iter().cloned());
+        if target.python {
+            flags = python::flags(&flags);
+        }
+        firsts.push(cells.len());
+        for &strategy in &target.syncs {
+            let mut row_flags = flags.clone();
+            row_flags.extend(["--sync".to_owned(), strategy.name().to_owned()]);
+            let key = RowKey {
+                scenario: scenario.name.to_owned(),
+                label: target.label.clone(),
+                model: target.model,
+                python: target.python,
+                sync: strategy,
+                flags: crate::models::conceal_servers(&flags).join(" "),
+                workload: workload.join(" "),
+                workers: scenario.workers,
+            };
+            let unavailable = target.python.then(|| python::unavailable(strategy)).flatten();
+            cells.push(Cell {
+                key,
+                program: &target.program,
+                flags: row_flags,
+                samples: Vec::new(),
+                error: None,
+                unavailable,
+                spent: Duration::ZERO,
+            });
+        }
+    }
+    (cells, firsts)
+}
+
+/// A warm-up loads a program and its libraries, and warms its server: one row of each program does it for all
+/// its rows (a warm-up of every row cost a tenth of the default comparison).
+fn warm_up(
+    rounds: &Rounds,
+    scenario: &Scenario,
+    cells: &mut [Cell<'_>],
+    firsts: &[usize],
+    run_dir: &RunDir,
+    progress: &ProgressBar,
+) -> anyhow::Result<()> {
+    for round in 0..rounds.warmup {
+        progress.set_message(format!("{} warm-up {}{}", scenario.name, round + 1, time_left(rounds)));
+        for &first in firsts {
+            let Some(label) = cells.get(first).map(|cell| cell.key.label.clone()) else { continue };
+            let Some(cell) = cells[first..]
+                .iter_mut()
+                .take_while(|cell| cell.key.label == label)
+                .find(|cell| cell.error.is_none() && cell.unavailable.is_none())
+            else {
+                continue;
+            };
+            cell.run(false, run_dir)?;
+            progress.inc(1);
+        }
     }
     Ok(())
 }

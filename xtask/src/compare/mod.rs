@@ -95,12 +95,18 @@ pub struct Args {
 
     /// Measured runs per row at least (at most 1000); more, up to 30, while the median's 95% interval is wider than
     /// ±5% and the row's time budget lasts
-    #[arg(long, default_value_t = 6, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
+    #[arg(long, default_value_t = 5, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
     repeats: u64,
 
     /// Time a row may spend on runs beyond --repeats to narrow its interval (0s: none)
     #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = |s: &str| parse_duration(s))]
     row_budget: Duration,
+
+    /// Time the measuring may take, from the first run to the last: every row's --repeats runs and the memory
+    /// probe come first, then runs that narrow wide intervals while the budget lasts (none starts that could
+    /// not end within it)
+    #[arg(long, value_name = "DURATION", default_value = "50s", value_parser = |s: &str| parse_duration(s))]
+    budget: Duration,
 
     /// Pairs of runs (1 worker, then 1000 threads or processes or 100 000 tasks) that measure the memory of one
     /// more worker (0: none)
@@ -219,6 +225,74 @@ fn cells(scenarios: &[scenario::Scenario], targets: &[plan::Target]) -> u64 {
         .sum()
 }
 
+/// The plan, in one line before the first run: what gets measured, and in what time.
+fn plan_line(args: &Args, scenarios: usize, cells: u64, probes: u64) -> String {
+    let probe = if args.probe_pairs == 0 {
+        String::new()
+    } else {
+        format!(", then {} pairs of runs for the memory of one more worker", args.probe_pairs * probes)
+    };
+    format!(
+        "xtask: plan: {cells} rows in {scenarios} scenario(s), {} runs each at least{probe}, then runs that narrow \
+         wide intervals while the {:.0} s budget lasts",
+        args.repeats,
+        args.budget.as_secs_f64()
+    )
+}
+
+/// What the measuring gave, and how long it took.
+struct Measured {
+    rows: Vec<results::Row>,
+    scenario_runs: Vec<results::ScenarioRun>,
+    probes: Vec<probe::Probe>,
+    took: Duration,
+}
+
+/// Every row to its least runs, the memory probe, then runs that narrow wide intervals while the budget lasts;
+/// an interruption keeps what was measured in the run's folder.
+fn measure_everything(
+    args: &Args,
+    (scenarios, targets): (&[Scenario], &[plan::Target]),
+    (servers, shared): (&ServerArgs, &[(Model, i32)]),
+    bin_dir: &std::path::Path,
+    run_dir: &RunDir,
+) -> anyhow::Result<Measured> {
+    let cells = cells(scenarios, targets);
+    let started = Instant::now();
+    let rounds = measure::Rounds {
+        repeats: args.repeats,
+        warmup: args.warmup,
+        row_budget: args.row_budget,
+        deadline: started + args.budget,
+    };
+    let probes_planned = probe::count(&args.models, &args.starts);
+    output::note(&plan_line(args, scenarios.len(), cells, probes_planned));
+    let progress = measure::progress_bar(cells * rounds.most_per_row() + 2 * args.probe_pairs * probes_planned);
+    let (mut rows, mut scenario_runs) = (Vec::new(), Vec::new());
+    let measured = measure::measure_all(&rounds, scenarios, targets, run_dir, &progress).and_then(|mut measuring| {
+        let probes =
+            probe::probe_all(&args.models, &args.starts, (servers, shared), bin_dir, args.probe_pairs, &progress);
+        let narrowed =
+            probes.and_then(|probes| measure::narrow(&rounds, &mut measuring, run_dir, &progress).map(|()| probes));
+        measure::finish(measuring, &mut rows, &mut scenario_runs);
+        narrowed
+    });
+    progress.finish_and_clear();
+    match measured {
+        Ok(probes) => Ok(Measured { rows, scenario_runs, probes, took: started.elapsed() }),
+        Err(error) => {
+            if error.is::<TaskInterrupted>() {
+                // What was measured is kept: the raw reports are in the run's folder already, and the rows so far
+                // go next to them (not published as the latest comparison, which it is not).
+                let json = json::to_json(&scenario_runs, &rows, &[]);
+                output::write(&run_dir.path().join("partial-results.json"), &json)?;
+                output::note(&format!("xtask: the rows measured so far are in {}", run_dir.path().display()));
+            }
+            Err(error)
+        }
+    }
+}
+
 /// Runs the comparison; the exit code says whether every row succeeded.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -235,7 +309,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Machine::now("compare").record(run_dir.path())?;
     let scenarios = args.scenarios();
     // Kept to the end of the comparison: dropping them stops the servers.
-    let (_shared_servers, servers) = shared::start(&args.models, &args.servers, &bin_dir);
+    let (shared_servers, servers) = shared::start(&args.models, &args.servers, &bin_dir);
+    let shared: Vec<(Model, i32)> = shared_servers.iter().map(|server| (server.model, server.pid())).collect();
     let asked = plan::Asked {
         models: &args.models,
         syncs: &args.syncs,
@@ -246,32 +321,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let targets = plan::targets(&asked, &bin_dir);
     note_a_busy_machine();
-    let cells = cells(&scenarios, &targets);
-    let rounds = measure::Rounds { repeats: args.repeats, warmup: args.warmup, row_budget: args.row_budget };
-    let progress = measure::progress_bar(
-        cells * rounds.most_per_row() + 2 * args.probe_pairs * probe::count(&args.models, &args.starts),
-    );
-    let mut rows = Vec::new();
-    let mut scenario_runs = Vec::new();
-    let measured =
-        measure::measure_all(&rounds, &scenarios, &targets, &run_dir, &progress, &mut rows, &mut scenario_runs)
-            .and_then(|()| {
-                probe::probe_all(&args.models, &args.starts, &args.servers, &bin_dir, args.probe_pairs, &progress)
-            });
-    progress.finish_and_clear();
-    let probes = match measured {
-        Ok(probes) => probes,
-        Err(error) => {
-            if error.is::<TaskInterrupted>() {
-                // What was measured is kept: the raw reports are in the run's folder already, and the rows so far
-                // go next to them (not published as the latest comparison, which it is not).
-                let json = json::to_json(&scenario_runs, &rows, &[]);
-                output::write(&run_dir.path().join("partial-results.json"), &json)?;
-                output::note(&format!("xtask: the rows measured so far are in {}", run_dir.path().display()));
-            }
-            return Err(error);
-        }
-    };
+    let measured = measure_everything(args, (&scenarios, &targets), (&servers, &shared), &bin_dir, &run_dir)?;
+    let Measured { rows, scenario_runs, probes, took: measuring_took } = measured;
 
     // Results first, then exports, then the text: a failed print must not lose a measurement.
     let json = json::to_json(&scenario_runs, &rows, &probes);
@@ -286,10 +337,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (mut text, findings) = present::text(args.wide, args.details, &scenario_runs, &rows, &probes);
     output::write(&run_dir.path().join("findings.md"), &findings)?;
     let where_ = format!(
-        "Raw reports and results.json are in {} ({} links to it); this comparison took {:.1} s.",
+        "Raw reports and results.json are in {} ({} links to it); this comparison took {:.1} s, {:.1} s of it \
+         measuring (budget {:.0} s).",
         run_dir.path().display(),
         run_dir.latest().display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        measuring_took.as_secs_f64(),
+        args.budget.as_secs_f64()
     );
     let _ = writeln!(text, "\n{}", output::wrap(&where_, output::width()));
     terminal.print(&text)?;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     models::{self, ServerArgs},
-    runner::{Program, TaskInterrupted, run_once},
+    runner::{Program, TaskInterrupted, run_once_beside},
     stats::Stats,
 };
 
@@ -39,6 +39,10 @@ pub struct Probe {
     pub start_s: Stats,
     /// Why the model could not be probed, if it could not.
     pub error: Option<String>,
+    /// Whether a server the runs used (one started for them) was sampled with them: its share is then in the
+    /// figures. False for a model without a server, and for a server of the user's.
+    #[serde(default)]
+    pub server_sampled: bool,
 }
 
 impl Probe {
@@ -69,11 +73,13 @@ pub fn count(models: &[Model], starts: &[StartMethod]) -> u64 {
 }
 
 /// Probes every model (processes once per start method in `starts`, if any); a model that cannot be probed (a
-/// limit) says why, an interruption ends the probe.
+/// limit) says why, an interruption ends the probe. A model whose runs use a server started for them (its
+/// process in `shared`) has that server's process tree sampled with each run's; with a server of the user's
+/// (`--server`), its memory is outside the figures.
 pub fn probe_all(
     models: &[Model],
     starts: &[StartMethod],
-    servers: &ServerArgs,
+    (servers, shared): (&ServerArgs, &[(Model, i32)]),
     bin_dir: &Path,
     pairs: u64,
     progress: &ProgressBar,
@@ -86,7 +92,8 @@ pub fn probe_all(
             let label = start.map_or(String::new(), |start| format!(" ({})", start.name()));
             progress.set_message(format!("memory of one more {}{label}", model.worker_noun()));
             flags.extend(servers.flags(description.model));
-            probes.push(probe(model, start, &flags, &binary, pairs, progress)?);
+            let server = shared.iter().find(|(of, _)| *of == model).map(|&(_, pid)| pid);
+            probes.push(probe(model, start, (&flags, server), &binary, pairs, progress)?);
         }
     }
     Ok(probes)
@@ -95,7 +102,7 @@ pub fn probe_all(
 fn probe(
     model: Model,
     start_method: Option<StartMethod>,
-    extra: &[String],
+    (extra, server): (&[String], Option<i32>),
     binary: &Program,
     pairs: u64,
     progress: &ProgressBar,
@@ -112,7 +119,8 @@ fn probe(
     let mut per_worker: Vec<[f64; 4]> = Vec::new();
     let mut error = None;
     for _ in 0..pairs {
-        let pair = run_once(binary, &flags(1)).and_then(|one| Ok((one, run_once(binary, &flags(many))?)));
+        let pair = run_once_beside(binary, &flags(1), server)
+            .and_then(|one| Ok((one, run_once_beside(binary, &flags(many), server)?)));
         progress.inc(2);
         match pair {
             Ok((one, large)) => {
@@ -139,5 +147,6 @@ fn probe(
         rss_bytes: stats(2),
         start_s: stats(3),
         error,
+        server_sampled: server.is_some(),
     })
 }

@@ -1,7 +1,8 @@
 //! One private server for every run of a model whose binary can serve one (`--serve`): started before the
 //! rows are measured, its connection string given to each run as the model's server flag, stopped at the end
 //! (its standard input closed; killed if it does not stop in time). It dies with this process, and its cluster
-//! with it. The memory probe does not use it: a probe's figures are the tree's, server included.
+//! with it. The memory probe uses it too, its process tree sampled with each run's, so that a probe's figures
+//! include the server's share.
 
 use std::{
     io::{BufRead as _, BufReader},
@@ -25,7 +26,16 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server shared by a model's runs.
 pub(super) struct SharedServer {
+    /// Whose rows it serves.
+    pub(super) model: Model,
     child: Child,
+}
+
+impl SharedServer {
+    /// Its process: the binary that serves, whose descendants are the server's processes.
+    pub(super) fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
 }
 
 impl Drop for SharedServer {
@@ -59,7 +69,7 @@ pub(super) fn start(
         if given.url(model).is_some() {
             continue;
         }
-        match serve(&bin_dir.join(model.binary()), flag) {
+        match serve(model, &bin_dir.join(model.binary()), flag) {
             Ok((server, url)) => {
                 servers = servers.with(model, &url);
                 started.push(server);
@@ -73,14 +83,14 @@ pub(super) fn start(
     (started, servers)
 }
 
-fn serve(program: &std::path::Path, flag: &str) -> Result<(SharedServer, String), String> {
+fn serve(model: Model, program: &std::path::Path, flag: &str) -> Result<(SharedServer, String), String> {
     let mut command = Command::new(program);
     command.arg(flag).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut process = child::dies_with_us(&mut command)
         .spawn()
         .map_err(|source| format!("could not run {}: {source}", program.display()))?;
     let stdout = process.stdout.take().ok_or("no output")?;
-    let server = SharedServer { child: process };
+    let server = SharedServer { model, child: process };
     // Read on a thread of its own, so that the wait has a deadline.
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {

@@ -124,6 +124,7 @@ fn probe(model: Model, pss: [f64; 3], uss: [f64; 3], rss: [f64; 3]) -> Probe {
             _ => [40e-6; 3],
         }),
         error: None,
+        server_sampled: crate::models::of(model).server.is_some(),
     }
 }
 
@@ -275,12 +276,12 @@ fn a_frontend_whose_memory_differs_from_ours_is_noted() {
 }
 
 #[test]
-fn the_readme_s_export_example_is_this_schema_s() {
-    // The README shows a cut-down export: its version must be this one, and every field it shows must exist.
-    let readme = std::fs::read_to_string(crate::workspace::root().join("README.md")).unwrap();
+fn the_guide_s_export_example_is_this_schema_s() {
+    // The guide shows a cut-down export: its version must be this one, and every field it shows must exist.
+    let readme = std::fs::read_to_string(crate::workspace::root().join("docs/book/src/tools.md")).unwrap();
     let block = readme.split("```json\n").nth(1).and_then(|rest| rest.split("\n```").next()).expect("a JSON example");
-    let example: serde_json::Value = serde_json::from_str(block).expect("the README's example is JSON");
-    assert_eq!(example["schema_version"], super::json::SCHEMA_VERSION, "the README shows another version");
+    let example: serde_json::Value = serde_json::from_str(block).expect("the guide's example is JSON");
+    assert_eq!(example["schema_version"], super::json::SCHEMA_VERSION, "the guide shows another version");
     let rows = rows();
     let probes = [probe(Model::Threads, [9930.0, 9950.0, 9940.0], [9900.0, 9910.0, 9905.0], [9950.0; 3])];
     let loaded = ScenarioRun {
@@ -292,10 +293,10 @@ fn the_readme_s_export_example_is_this_schema_s() {
     let real: serde_json::Value = serde_json::from_str(&super::json::to_json(&[loaded], &rows, &probes)).unwrap();
     let real_paths = counter_core::report::field_paths(&real);
     for path in counter_core::report::field_paths(&example) {
-        assert!(real_paths.contains(&path), "the README shows a field the export does not have: {path}");
+        assert!(real_paths.contains(&path), "the guide shows a field the export does not have: {path}");
     }
     let report_version = format!("`schema_version` {}", counter_core::report::SCHEMA_VERSION);
-    assert!(readme.contains(&report_version), "the README's flags table gives another report version");
+    assert!(readme.contains(&report_version), "the guide's flags table gives another report version");
 }
 
 #[test]

@@ -61,9 +61,20 @@ pub fn note(text: &str) {
     out::eprint(&(wrap(text.trim_end(), width) + "\n"));
 }
 
+/// The columns a table keeps whole, if it can: what a row is and its main figures, which come first.
+const KEPT_WHOLE: usize = 4;
+
 /// The table in `width` columns, one line per row: columns are left out from the right (the last ones are read
 /// last) until it fits, and a cell still too long is cut with `…`; the returned names are the columns left out.
 pub fn fit_table(table: &Table, width: usize) -> (String, Vec<&'static str>) {
+    // Whole cells first: the last columns are left out, down to the first few (what a row is, and its main
+    // figures), before any cell is cut.
+    for columns in (KEPT_WHOLE.min(table.headers.len())..=table.headers.len()).rev() {
+        let text = render_columns(table, columns, None);
+        if longest_line(&text) <= width {
+            return (text, table.headers[columns..].to_vec());
+        }
+    }
     let mut columns = table.headers.len();
     loop {
         // A long message in a cell (a failed row's error) is cut before any column is left out.
