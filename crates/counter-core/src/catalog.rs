@@ -151,7 +151,7 @@ pub const DESCRIPTIONS: [Description; 5] = [
         start_flag: None,
         // Its lock is a lease (SET NX PX): it expires under a holder that pauses past it.
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
-        slow_step: Some(SlowStep { io_like: 50, contended: 250, why: "a round trip per step" }),
+        slow_step: Some(SlowStep { io_like: 50, contended: 100, why: "a round trip per step" }),
         // A private server costs a run about 120 ms to start and stop (134 ms a run against 13 on one server,
         // one worker, one increment): the comparison's runs share one.
         serve_flag: Some("--serve"),

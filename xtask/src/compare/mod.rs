@@ -95,7 +95,7 @@ pub struct Args {
 
     /// Measured runs per row at least (at most 1000); more, up to 30, while the median's 95% interval is wider than
     /// ±5% and the row's time budget lasts
-    #[arg(long, default_value_t = 5, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
+    #[arg(long, default_value_t = 6, value_parser = |s: &str| parse_count_up_to("repeats", s, MAX_REPEATS))]
     repeats: u64,
 
     /// Time a row may spend on runs beyond --repeats to narrow its interval (0s: none)
@@ -105,7 +105,7 @@ pub struct Args {
     /// Time the measuring may take, from the first run to the last: every row's --repeats runs and the memory
     /// probe come first, then runs that narrow wide intervals while the budget lasts (none starts that could
     /// not end within it)
-    #[arg(long, value_name = "DURATION", default_value = "50s", value_parser = |s: &str| parse_duration(s))]
+    #[arg(long, value_name = "DURATION", default_value = "55s", value_parser = |s: &str| parse_duration(s))]
     budget: Duration,
 
     /// Pairs of runs (1 worker, then 1000 threads or processes or 100 000 tasks) that measure the memory of one

@@ -37,6 +37,7 @@ pub(super) fn text(
         prose(&mut text, format!("{}: {} ({})", scenario.name, scenario.flags, scenario.about));
         let scenario_rows: Vec<&Row> = rows.iter().filter(|row| row.scenario == scenario.name).collect();
         let mut models_said = Vec::new();
+        let mut on_one_server = Vec::new();
         for row in &scenario_rows {
             if models_said.contains(&row.model) {
                 continue;
@@ -51,14 +52,17 @@ pub(super) fn text(
             if let Some(server) = &description.server
                 && row.flags.split_whitespace().any(|flag| flag == server.flag)
             {
-                prose(
-                    &mut text,
-                    format!(
-                        "(the {name} rows: every run on one server, {}; its memory is outside their tree's)",
-                        server.flag
-                    ),
-                );
+                on_one_server.push(name);
             }
+        }
+        if !on_one_server.is_empty() {
+            prose(
+                &mut text,
+                format!(
+                    "(the {} rows: every run on one server of the model's; its memory is outside their tree's)",
+                    on_one_server.join(", ")
+                ),
+            );
         }
         let _ = writeln!(text, "{}\n", table::render(&scenario_rows, wide, width));
     }
