@@ -527,3 +527,63 @@ pub fn within_5_percent(ours: u64, theirs: u64) -> bool {
 pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// How long a shared server gets to say where it listens.
+const SERVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The flags that point `binary` at one server of its model shared by every test of this test process
+/// (`--redis unix://...`), started with the binary's `--serve` on first use; none for a model without a server.
+/// A test whose subject is the private server a run starts (its cleanup, its limits) does not use it; one that
+/// only needs a server to run against does, so that a server (a PostgreSQL cluster's `initdb`) is not made
+/// again for every run. The server is started from a thread that lives as long as the test process and holds
+/// the server's standard input open: when this process ends, however it ends, that input closes and the server
+/// stops.
+pub fn shared_server_flags(binary: &str) -> Vec<String> {
+    /// Each binary's shared server: its address, or none where it could not be started.
+    type Shared = std::sync::Mutex<Vec<(String, Option<String>)>>;
+    static SERVERS: OnceLock<Shared> = OnceLock::new();
+    let Some(model) = Model::ALL.into_iter().find(|model| model.binary() == binary) else { return Vec::new() };
+    let description = counter_core::catalog::of(model);
+    let (Some(server), Some(serve_flag)) = (&description.server, description.serve_flag) else { return Vec::new() };
+    let servers = SERVERS.get_or_init(Default::default);
+    let mut servers = servers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let address = if let Some((_, address)) = servers.iter().find(|(name, _)| name == binary) {
+        address.clone()
+    } else {
+        let address = serve_for_the_process(binary, serve_flag);
+        servers.push((binary.to_owned(), address.clone()));
+        address
+    };
+    // A server that could not be shared: each run starts its own, as without this.
+    address.map(|address| vec![server.flag.to_owned(), address]).unwrap_or_default()
+}
+
+/// Starts `binary serve_flag` on a thread that then waits for ever, and returns the address it printed.
+fn serve_for_the_process(binary: &str, serve_flag: &str) -> Option<String> {
+    let (sender, receiver) = mpsc::channel();
+    let mut command = command(binary);
+    command.arg(serve_flag).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+    thread::spawn(move || {
+        let Ok(mut child) = command.spawn() else { return };
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        let _ = sender.send(line.trim().to_owned());
+        // The child keeps its standard input open while this process lives: its end is the server's.
+        let _stdin = child.stdin.take();
+        loop {
+            thread::park();
+        }
+    });
+    receiver.recv_timeout(SERVE_TIMEOUT).ok().filter(|address| !address.is_empty())
+}
+
+/// Whether every step of `binary`'s model is a round trip to a server (its catalog entry has a slow step): such
+/// a model's end-to-end cases run fewer increments where the size proves nothing.
+pub fn steps_are_round_trips(binary: &str) -> bool {
+    Model::ALL
+        .into_iter()
+        .find(|model| model.binary() == binary)
+        .is_some_and(|model| counter_core::catalog::of(model).slow_step.is_some())
+}

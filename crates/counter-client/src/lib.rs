@@ -16,6 +16,7 @@ pub mod coordinator;
 pub mod error;
 pub mod options;
 pub mod participants;
+pub mod private_server;
 pub mod serve;
 pub mod server_dir;
 pub mod store;

@@ -19,9 +19,12 @@ fn have_postgres(test: &str) -> bool {
 }
 
 /// A contended run: no work, every worker at the same row.
+/// A contended run on the server these tests share: what is under test is the strategy at `isolation`.
 fn contended(strategy: Strategy, isolation: &str) -> RunReport {
     let args = ["--sync", strategy.name(), "--workers", "5", "--increments", "300", "--work", "none"];
-    run_json(BIN, &[&args[..], &["--isolation", isolation]].concat())
+    let server = tests::shared_server_flags(BIN);
+    let server: Vec<&str> = server.iter().map(String::as_str).collect();
+    run_json(BIN, &[&args[..], &["--isolation", isolation], &server].concat())
 }
 
 fn figures(report: &RunReport) -> Value {

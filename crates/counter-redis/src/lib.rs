@@ -44,7 +44,7 @@ use crate::{
     keys::Keys,
     options::{connection_info, describe},
     run::Run,
-    server::PrivateServer,
+    server::RedisServer,
 };
 
 /// The model this crate runs.
@@ -72,7 +72,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
     counter_client::make_room_for(config.workers())?;
     let private = match &options.server.url {
         Some(_) => None,
-        None => Some(PrivateServer::start(config.workers())?),
+        None => Some(RedisServer::start(config.workers())?),
     };
     let url = match (&private, &options.server.url) {
         (Some(private), _) => private.url(),
@@ -88,7 +88,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         ))
     };
     let (info, password) = connection_info(&url).map_err(invalid)?;
-    let server = private.as_ref().map_or_else(|| describe(&info, password), PrivateServer::describe);
+    let server = private.as_ref().map_or_else(|| describe(&info, password), RedisServer::describe);
     let client = Client::open(info).map_err(invalid)?;
     let id = options.server.sharing.id();
     let run = Run {
@@ -96,7 +96,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         options,
         client,
         server,
-        server_pid: private.as_ref().map(PrivateServer::pid),
+        server_pid: private.as_ref().map(RedisServer::pid),
         password,
         keys: Keys::new(&id),
         id,
@@ -115,7 +115,7 @@ const SERVED_CONNECTIONS: u64 = 1000;
 /// stops it and removes its directory. For a tool that runs this binary many times, so that a server outlives
 /// one run and nothing of it outlives this process (a `kill -9` included: the next start removes what that left).
 pub fn serve() -> Result<(), Error> {
-    let private = PrivateServer::start(SERVED_CONNECTIONS)?;
+    let private = RedisServer::start(SERVED_CONNECTIONS)?;
     counter_client::serve::serve(&mut served::ServedRedis::new(private));
     Ok(())
 }

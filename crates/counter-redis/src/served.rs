@@ -17,19 +17,19 @@ use std::{
 use counter_client::serve::{Logged, Served, what_went_back};
 use redis::{Commands as _, Connection};
 
-use crate::{keys::Keys, server::PrivateServer};
+use crate::{keys::Keys, server::RedisServer};
 
 /// How long one request to the server may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A private server kept by `--serve`.
 pub(crate) struct ServedRedis {
-    pub(crate) server: PrivateServer,
+    pub(crate) server: RedisServer,
     watcher: Option<Watcher>,
 }
 
 impl ServedRedis {
-    pub(crate) fn new(server: PrivateServer) -> ServedRedis {
+    pub(crate) fn new(server: RedisServer) -> ServedRedis {
         ServedRedis { server, watcher: None }
     }
 

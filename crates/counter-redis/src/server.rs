@@ -1,92 +1,88 @@
 //! A private `redis-server` for one run: listening on a Unix socket in a fresh directory (no TCP port), with no
-//! persistence, stopped and removed on every way out. It dies with this process (`PR_SET_PDEATHSIG`), so that
-//! even `kill -9` leaves no server behind; the directory such a death leaves is removed by the next run.
+//! persistence; started, stopped and cleaned up by `counter_client::private_server`.
 
 use std::{
-    fs,
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
-use counter_client::server_dir;
+use counter_client::private_server::{Launch, PrivateServer, Recipe};
 use counter_core::child;
-use nix::unistd::Pid;
-use tempfile::TempDir;
+use nix::sys::signal::Signal;
 
 use crate::options::{Error, ServerError};
 
-/// How long a fresh server gets to open its socket.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long it gets to stop after SIGTERM before SIGKILL.
-const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Why there is no private server to start.
 const NO_SERVER: &str = "no redis-server on the PATH: install it (`apt-get install redis-server`), or pass --redis URL \
                          to use a server that is already running";
 
-fn start_error(detail: String) -> Error {
-    Error::Frontend(ServerError::ServerStart { server: "redis-server", detail })
+/// `redis-server` from the `PATH`, allowing `max_clients` connections.
+struct RedisRecipe {
+    binary: PathBuf,
+    max_clients: u64,
 }
 
-/// The start of every private server's directory name, in the system's temporary directory.
-const DIR_PREFIX: &str = "counter-redis-";
+fn socket(dir: &Path) -> PathBuf {
+    dir.join("redis.sock")
+}
 
-/// A running private server.
+impl Recipe for RedisRecipe {
+    const LAUNCH: Launch = Launch {
+        name: "redis-server",
+        dir_prefix: "counter-redis-",
+        run_as_when_root: None,
+        start_timeout: Duration::from_secs(10),
+        stop_timeout: Duration::from_secs(3),
+        stop_signal: Signal::SIGTERM,
+        stack_bytes: None,
+    };
+
+    fn server(&self, dir: &Path) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["--port", "0", "--unixsocket"])
+            .arg(socket(dir))
+            .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(dir.join("server.log"))
+            .args(["--maxclients", &self.max_clients.max(10_000).to_string()]);
+        command
+    }
+
+    fn ready(dir: &Path) -> bool {
+        UnixStream::connect(socket(dir)).is_ok()
+    }
+}
+
+/// A running private server, and what the report says of it.
 #[derive(Debug)]
-pub(crate) struct PrivateServer {
-    child: Child,
-    /// Removed when the server is dropped, after the server has stopped.
-    dir: TempDir,
-    socket: PathBuf,
+pub(crate) struct RedisServer {
+    server: PrivateServer,
     version: String,
 }
 
-impl PrivateServer {
+impl RedisServer {
     /// Starts `redis-server` from the `PATH`, allowing `max_clients` connections; without one, the request cannot
     /// be met here (exit 2), and the message says how.
-    pub(crate) fn start(max_clients: u64) -> Result<PrivateServer, Error> {
+    pub(crate) fn start(max_clients: u64) -> Result<RedisServer, Error> {
         let binary = child::on_path("redis-server").ok_or(Error::Frontend(ServerError::NoServer(NO_SERVER)))?;
-        remove_stale_dirs();
-        let dir = server_dir::create(DIR_PREFIX).map_err(|source| start_error(format!("no directory: {source}")))?;
-        let socket = dir.path().join("redis.sock");
-        let log = dir.path().join("server.log");
-        let mut command = Command::new(&binary);
-        command
-            .args(["--port", "0", "--unixsocket"])
-            .arg(&socket)
-            .args(["--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--logfile")
-            .arg(&log)
-            .args(["--maxclients", &max_clients.max(10_000).to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = child::dies_with_us(&mut command)
-            .spawn()
-            .map_err(|source| start_error(format!("could not run {}: {source}", binary.display())))?;
         let version = version_of(&binary);
-        let mut server = PrivateServer { child, dir, socket, version };
-        server.wait_until_listening()?;
-        Ok(server)
-    }
-
-    fn wait_until_listening(&mut self) -> Result<(), Error> {
-        let socket = self.socket.clone();
-        server_dir::wait_until_ready(&mut self.child, START_TIMEOUT, || UnixStream::connect(&socket).is_ok())
-            .map_err(|why| start_error(format!("{why}: {}", server_dir::log_tail(&self.dir.path().join("server.log")))))
+        let server = PrivateServer::start(&RedisRecipe { binary, max_clients }).map_err(Error::Frontend)?;
+        Ok(RedisServer { server, version })
     }
 
     /// The URL the clients connect to.
     pub(crate) fn url(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        format!("unix://{}", socket(self.server.dir()).display())
     }
 
     /// What the report calls it.
     pub(crate) fn describe(&self) -> String {
-        format!("private redis-server {} (Unix socket {})", self.version, self.socket.display())
+        format!("private redis-server {} (Unix socket {})", self.version, socket(self.server.dir()).display())
     }
 
     pub(crate) fn version(&self) -> &str {
@@ -94,24 +90,7 @@ impl PrivateServer {
     }
 
     pub(crate) fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            child::stop(Pid::from_raw(self.pid()), STOP_TIMEOUT);
-        }
-        // The directory (a `TempDir`) goes next, with the server gone.
-    }
-}
-
-/// Removes the directories of private servers whose owner died without cleaning up (`kill -9`): its pid is
-/// gone, and so is the server (it died with its owner).
-fn remove_stale_dirs() {
-    for dir in server_dir::left_by_dead_owners(DIR_PREFIX) {
-        let _ = fs::remove_dir_all(dir);
+        self.server.pid()
     }
 }
 
