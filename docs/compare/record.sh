@@ -11,6 +11,7 @@ declare -A commands=(
     [python]="compare --with-python --python python3 --repeats 3 --warmup 0 --row-budget 0s --probe-pairs 0"
     [starts]="compare --starts fork,forkserver,spawn --with-python --python python3 --models processes --repeats 3 --warmup 0 --row-budget 0s"
     [redis]="compare --models redis"
+    [answers]="compare"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(default seed python starts redis)

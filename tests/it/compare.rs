@@ -38,7 +38,7 @@ fn compare_tabulates_every_row_and_exports_it() {
     }
     // The answers first, with their figures; the findings in the run's folder, not on the screen.
     assert!(stdout.starts_with("Answers (this run"), "{stdout}");
-    for answer in [", no lock: ", ", a lock's cost in wall time (mutex / atomic): ", "One more worker, by PSS"] {
+    for answer in [", no lock: ", ", wall time of mutex / atomic: ", "One more worker's PSS"] {
         assert!(stdout.contains(answer), "{answer}:\n{stdout}");
     }
     assert!(stdout.contains("are in findings.md in the run's folder") && !stdout.contains("Memory per extra"));

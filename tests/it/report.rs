@@ -319,7 +319,7 @@ fn a_results_file_of_another_schema_or_with_a_wild_figure_is_refused_before_draw
     }
     // A recorded comparison with every figure turned to -1: a time, a count, a size below zero is refused.
     let recorded =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/compare/default.json")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/compare/answers.json")).unwrap();
     let mut results: serde_json::Value = serde_json::from_str(&recorded).unwrap();
     let version = results["schema_version"].clone();
     all_minus_one(&mut results);

@@ -38,21 +38,18 @@ fn is_it_exact(scenario: &str, racy: &[&Row], rows: &[Row]) -> Option<String> {
         .filter(|row| row.runs_with_loss > 0)
         .map(|row| {
             // The median run's share where it is above zero, and always the worst.
-            let median =
-                if row.lost_median > 0.0 { format!("{}, ", share(row.lost_median, row)) } else { String::new() };
-            format!(
-                "{} {}/{} runs ({median}up to {})",
-                row.label,
-                row.runs_with_loss,
-                row.runs,
-                share(row.lost_max, row)
-            )
+            let median = if row.lost_median > 0.0 {
+                format!("{} … ", share(row.lost_median, row))
+            } else {
+                "up to ".to_owned()
+            };
+            format!("{} {}/{} runs, {median}{}", row.label, row.runs_with_loss, row.runs, share(row.lost_max, row))
         })
         .collect();
     let exact: Vec<&str> = racy.iter().filter(|row| row.runs_with_loss == 0).map(|row| row.label.as_str()).collect();
     let mut said = Vec::new();
     if !short.is_empty() {
-        said.push(format!("short on {}", short.join(", ")));
+        said.push(format!("lost on {}", short.join(", ")));
     }
     if !exact.is_empty() {
         said.push(format!("exact on {}", exact.join(", ")));
@@ -92,7 +89,7 @@ fn what_a_lock_costs(scenario: &str, mutex: &[&Row], atomic: &[&Row]) -> Option<
     if costs.is_empty() {
         return None;
     }
-    Some(format!("{scenario}, a lock's cost in wall time (mutex / atomic): {}.", costs.join(", ")))
+    Some(format!("{scenario}, wall time of mutex / atomic: {}.", costs.join(", ")))
 }
 
 /// One more worker's PSS for each model probed (its default start method), with its range over the pairs.
@@ -116,7 +113,7 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
     // A server started for the probe's runs is sampled with them: its share is in the figure.
     let servers = probes.iter().any(|probe| probe.server_sampled);
     let with_servers = if servers { "; a client's with its server's share" } else { "" };
-    Some(format!("One more worker, by PSS (medians, ranges where over ±2%{with_servers}): {}.", said.join(", ")))
+    Some(format!("One more worker's PSS (median, range if over ±2%{with_servers}): {}.", said.join(", ")))
 }
 
 /// A per-worker figure in few characters: its median, with its range over the pairs only where that is wider
