@@ -193,6 +193,41 @@ pub fn shared_configuration(config: &Config, participants: u64, extra: &str) -> 
     shared
 }
 
+/// What a participant's claim found of a run under way with its id, read from the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    /// The configuration its first participant recorded; none if what holds the id is not a run's.
+    pub configuration: Option<String>,
+    /// Its members so far.
+    pub members: u64,
+    /// Whether it has ended (a member reported or left: it is past its start).
+    pub ended: bool,
+    /// Its members not heard from (their heartbeat lapsed): they stopped without leaving.
+    pub lapsed: u64,
+}
+
+/// Whether a participant bringing `shared` may join the run `found` describes, in a run of `participants`:
+/// the same configuration, a run shared at all, room left, not ended, every member alive. Why not, otherwise
+/// (the store names its data and its remedy).
+pub fn may_join(found: &Found, shared: &str, participants: u64) -> Result<(), String> {
+    let Some(theirs) = &found.configuration else {
+        return Err("what holds the id is not a run's (no configuration recorded)".to_owned());
+    };
+    if theirs != shared {
+        return Err(format!("its participants were started with {theirs}; this one with {shared}"));
+    }
+    if participants == 1 {
+        return Err("another run with this id is under way, or was kept with --keep".to_owned());
+    }
+    if found.ended || found.members >= participants {
+        return Err(format!("the run has its {participants} participants already, or has ended (kept with --keep)"));
+    }
+    if found.lapsed > 0 {
+        return Err(format!("{} of its participants stopped without leaving", found.lapsed));
+    }
+    Ok(())
+}
+
 /// A participant's tag: its process id first, so that a lock token or a member names the process it belongs to
 /// (`ps`, `kill`), then a random part, unique across machines.
 pub fn participant_tag() -> String {
@@ -298,6 +333,20 @@ pub fn last_out_after(reported: u64, missing: u64, stopped_with_members: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_is_joined_only_by_its_own_kind_with_room_left_and_everyone_alive() {
+        let run = Found { configuration: Some("--sync atomic".to_owned()), members: 1, ended: false, lapsed: 0 };
+        assert_eq!(may_join(&run, "--sync atomic", 3), Ok(()));
+        assert!(may_join(&run, "--sync mutex", 3).unwrap_err().contains("were started with --sync atomic"));
+        assert!(may_join(&run, "--sync atomic", 1).unwrap_err().contains("under way"));
+        assert!(may_join(&Found { members: 3, ..run.clone() }, "--sync atomic", 3).unwrap_err().contains("already"));
+        assert!(may_join(&Found { ended: true, ..run.clone() }, "--sync atomic", 3).unwrap_err().contains("ended"));
+        let lapsed = Found { lapsed: 1, ..run.clone() };
+        assert!(may_join(&lapsed, "--sync atomic", 3).unwrap_err().contains("1 of its participants stopped"));
+        let stranger = Found { configuration: None, ..run };
+        assert!(may_join(&stranger, "--sync atomic", 3).unwrap_err().contains("not a run's"));
+    }
 
     #[test]
     fn run_ids_are_checked() {

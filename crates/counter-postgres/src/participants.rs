@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use counter_client::{
-    participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
+    participants::{Beat, Found, HEARTBEAT_TTL, Reported, may_join, shared_configuration},
     store::{Entry, Record, Roll},
 };
 use tokio_postgres::{Client, error::SqlState};
@@ -152,28 +152,14 @@ impl Run<'_> {
             }
             _ => self.failed(&error),
         })?;
-        let read = |index| row.try_get::<_, Option<i64>>(index).ok().flatten().unwrap_or(0);
-        let theirs: Option<String> = row.try_get(0).ok().flatten();
-        let Some(theirs) = theirs else {
-            return Err(self.refuse("its tables are not a run's (no configuration row)"));
+        let read = |index| u64::try_from(row.try_get::<_, Option<i64>>(index).ok().flatten().unwrap_or(0)).unwrap_or(0);
+        let found = Found {
+            configuration: row.try_get(0).ok().flatten(),
+            members: read(1),
+            ended: read(2) > 0,
+            lapsed: read(3),
         };
-        if theirs != shared {
-            return Err(self.refuse(&format!("its participants were started with {theirs}; this one with {shared}")));
-        }
-        let participants = self.options.server.sharing.participants;
-        if participants == 1 {
-            return Err(self.refuse("another run with this id is under way, or was kept with --keep"));
-        }
-        let (joined, ended, lapsed) = (read(1), read(2), read(3));
-        if ended > 0 || joined as u64 >= participants {
-            return Err(self.refuse(&format!(
-                "the run has its {participants} participants already, or has ended (kept with --keep)"
-            )));
-        }
-        if lapsed > 0 {
-            return Err(self.refuse(&format!("{lapsed} of its participants stopped without leaving")));
-        }
-        Ok(())
+        may_join(&found, shared, self.options.server.sharing.participants).map_err(|why| self.refuse(&why))
     }
 
     /// Adds this participant's row (and its workers' own rows, sharded), then checks that it is within the

@@ -6,7 +6,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use counter_client::{
-    participants::{Beat, HEARTBEAT_TTL, Reported, shared_configuration},
+    participants::{Beat, Found, HEARTBEAT_TTL, Reported, may_join, shared_configuration},
     store::{Entry, Record, Roll},
 };
 use counter_core::config::Strategy;
@@ -133,43 +133,18 @@ impl Run<'_> {
                 let _: redis::RedisResult<u64> = redis::cmd("DEL").arg(&keys.config).query_async(admin).await;
                 return Err(refuse("the server holds keys of an earlier run with this id".to_owned()));
             }
-            let theirs: Option<String> =
+            let configuration: Option<String> =
                 redis::cmd("GET").arg(&keys.config).query_async(admin).await.map_err(|e| self.failed(&e))?;
             // Gone between the two commands (expired, or its last participant left): claim it again.
-            let Some(theirs) = theirs else { continue };
-            if theirs != shared {
-                return Err(refuse(format!("its participants were started with {theirs}; this one with {shared}")));
+            if configuration.is_none() {
+                continue;
             }
-            if self.options.server.sharing.participants == 1 {
-                return Err(refuse("another run with this id is under way, or was kept with --keep".to_owned()));
-            }
-            let members: Vec<String> =
-                redis::cmd("SMEMBERS").arg(&keys.members).query_async(admin).await.map_err(|e| self.failed(&e))?;
-            let ended: u64 = redis::cmd("EXISTS")
-                .arg(&keys.done)
-                .arg(&keys.left)
-                .query_async(admin)
-                .await
-                .map_err(|e| self.failed(&e))?;
-            if ended > 0 || members.len() as u64 >= self.options.server.sharing.participants {
-                return Err(refuse(format!(
-                    "the run has its {} participants already, or has ended (kept with --keep)",
-                    self.options.server.sharing.participants
-                )));
-            }
-            let alive: Vec<String> = members.iter().map(|member| keys.alive(member)).collect();
-            let beating: u64 = if alive.is_empty() {
-                0
-            } else {
-                redis::cmd("EXISTS").arg(&alive).query_async(admin).await.map_err(|e| self.failed(&e))?
-            };
-            if beating < members.len() as u64 {
-                return Err(refuse(format!(
-                    "{} of its participants stopped without leaving (their keys expire by themselves)",
-                    members.len() as u64 - beating
-                )));
-            }
-            return Ok(());
+            let members: Vec<String> = self.ask(admin, redis::cmd("SMEMBERS").arg(&keys.members)).await?;
+            let ended: u64 = self.ask(admin, redis::cmd("EXISTS").arg(&keys.done).arg(&keys.left)).await?;
+            let lapsed = members.len() as u64 - self.beating(admin, &members).await?;
+            let found = Found { configuration, members: members.len() as u64, ended: ended > 0, lapsed };
+            // A lapsed member's keys expire by themselves.
+            return may_join(&found, &shared, self.options.server.sharing.participants).map_err(refuse);
         }
         Err(refuse("its keys kept changing while this participant tried to claim or join it".to_owned()))
     }
