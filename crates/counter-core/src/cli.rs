@@ -246,17 +246,7 @@ impl RunArgs {
     }
 }
 
-/// An error and all its causes on one line: `could not fork worker 3: Resource temporarily unavailable`.
-pub fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error::error_chain;
 
 /// Prints an error the way every binary does, and returns the exit code.
 pub fn fail(program: &str, error: &dyn StdError, code: u8) -> ExitCode {

@@ -78,14 +78,26 @@ pub enum Error {
     #[error(transparent)]
     Interrupted(#[from] RunInterrupted),
     /// The run went on to the end but something went wrong on the way (a worker died): the report says what
-    /// the others did.
-    #[error("{cause}")]
+    /// the others did. Said as its cause and the cause's whole chain, which it keeps.
+    #[error("{}", error_chain(&**cause))]
     Failed {
-        /// What went wrong, in words.
-        cause: String,
+        /// What went wrong, with its sources.
+        cause: Box<dyn std::error::Error + Send + Sync>,
         /// The report of what was done.
         partial: Box<RunReport>,
     },
+}
+
+/// `error` and every error it was caused by, in one line: `outer: inner: innermost`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Exit code of a successful run.

@@ -30,7 +30,6 @@ use std::{
 };
 
 use counter_core::{
-    cli::error_chain,
     config::{Config, Hold},
     counter::{self, Counter},
     cpu::CpuUsage,
@@ -188,7 +187,7 @@ impl Coordinator<'_> {
     fn checked(workers: &mut Workers, report: RunReport) -> Result<RunReport, Error> {
         let config = &report.config;
         if let Some(death) = workers.take_death() {
-            return Err(CoreError::Failed { cause: error_chain(&death), partial: Box::new(report) }.into());
+            return Err(CoreError::Failed { cause: Box::new(death), partial: Box::new(report) }.into());
         }
         if config.pool().is_some() && !report.complete {
             // A pool's members do varying shares of the work; only their sum is known in advance.
