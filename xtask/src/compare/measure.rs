@@ -147,7 +147,7 @@ pub(super) fn measure_all<'a>(
                 break;
             }
             round += 1;
-            progress.set_message(format!("{} round {round}{}", scenario.name, time_left(rounds)));
+            progress.set_message(format!("{}{} round {round}", time_left(rounds), scenario.name));
             for index in wanting {
                 cells[index].run(true, run_dir)?;
                 progress.inc(1);
@@ -189,7 +189,7 @@ pub(super) fn narrow(
             return Ok(());
         }
         round += 1;
-        progress.set_message(format!("narrowing, round {round}{}", time_left(rounds)));
+        progress.set_message(format!("{}narrowing intervals, round {round}", time_left(rounds)));
         for (s, c) in wanting {
             let cell = &mut measuring[s].cells[c];
             if cell.one_run() < rounds.left() {
@@ -208,9 +208,9 @@ pub(super) fn finish(measuring: Vec<Measuring<'_>>, rows: &mut Vec<Row>, scenari
     }
 }
 
-/// `; 12 s left of the budget`, for the progress line.
+/// `12 s left · `, the start of the progress line's message, which a narrow terminal cuts at its end.
 pub(super) fn time_left(rounds: &Rounds) -> String {
-    format!("; {:.0} s left of the budget", rounds.left().as_secs_f64())
+    format!("{:.0} s left · ", rounds.left().as_secs_f64())
 }
 
 /// A scenario's rows, and where each target's first row is (the one its warm-up runs take).
@@ -264,7 +264,7 @@ fn warm_up(
     progress: &ProgressBar,
 ) -> anyhow::Result<()> {
     for round in 0..rounds.warmup {
-        progress.set_message(format!("{} warm-up {}{}", scenario.name, round + 1, time_left(rounds)));
+        progress.set_message(format!("{}{} warm-up {}", time_left(rounds), scenario.name, round + 1));
         for &first in firsts {
             let Some(label) = cells.get(first).map(|cell| cell.key.label.clone()) else { continue };
             let Some(cell) = cells[first..]
@@ -288,7 +288,7 @@ pub(super) fn progress_bar(total: u64) -> ProgressBar {
     // `wide_msg` takes what is left of the terminal's width and no more, so the line never wraps.
     // The total is the most runs the rows may take, fixed at the start: the bar never moves back, and a row that
     // narrows its interval early makes the end come sooner than the bar says.
-    if let Ok(style) = ProgressStyle::with_template("{bar:20} {pos} of at most {len} runs {elapsed} {wide_msg}") {
+    if let Ok(style) = ProgressStyle::with_template("{bar:16} {pos} of at most {len} runs · {wide_msg}") {
         bar.set_style(style);
     }
     bar

@@ -270,8 +270,14 @@ fn measure_everything(
     let progress = measure::progress_bar(cells * rounds.most_per_row() + 2 * args.probe_pairs * probes_planned);
     let (mut rows, mut scenario_runs) = (Vec::new(), Vec::new());
     let measured = measure::measure_all(&rounds, scenarios, targets, run_dir, &progress).and_then(|mut measuring| {
-        let probes =
-            probe::probe_all(&args.models, &args.starts, (servers, shared), bin_dir, args.probe_pairs, &progress);
+        let probes = probe::probe_all(
+            &args.models,
+            &args.starts,
+            (servers, shared),
+            bin_dir,
+            (args.probe_pairs, &rounds),
+            &progress,
+        );
         let narrowed =
             probes.and_then(|probes| measure::narrow(&rounds, &mut measuring, run_dir, &progress).map(|()| probes));
         measure::finish(measuring, &mut rows, &mut scenario_runs);

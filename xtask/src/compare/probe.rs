@@ -76,12 +76,12 @@ pub fn count(models: &[Model], starts: &[StartMethod]) -> u64 {
 /// limit) says why, an interruption ends the probe. A model whose runs use a server started for them (its
 /// process in `shared`) has that server's process tree sampled with each run's; with a server of the user's
 /// (`--server`), its memory is outside the figures.
-pub fn probe_all(
+pub(super) fn probe_all(
     models: &[Model],
     starts: &[StartMethod],
     (servers, shared): (&ServerArgs, &[(Model, i32)]),
     bin_dir: &Path,
-    pairs: u64,
+    (pairs, rounds): (u64, &super::measure::Rounds),
     progress: &ProgressBar,
 ) -> anyhow::Result<Vec<Probe>> {
     let mut probes = Vec::new();
@@ -90,7 +90,11 @@ pub fn probe_all(
         let binary = Program::binary(bin_dir, model.binary());
         for (start, mut flags) in description.variants(starts) {
             let label = start.map_or(String::new(), |start| format!(" ({})", start.name()));
-            progress.set_message(format!("memory of one more {}{label}", model.worker_noun()));
+            progress.set_message(format!(
+                "{}memory of one more {}{label}",
+                super::measure::time_left(rounds),
+                model.worker_noun()
+            ));
             flags.extend(servers.flags(description.model));
             let server = shared.iter().find(|(of, _)| *of == model).map(|&(_, pid)| pid);
             probes.push(probe(model, start, (&flags, server), &binary, pairs, progress)?);
