@@ -2,8 +2,9 @@
 # counter-postgres against pgbench, on one private cluster made as counter-postgres makes its own (initdb, a Unix
 # socket in a fresh directory, fsync off), with the same statements: `atomic` (UPDATE ... SET v = v + 1) and
 # `racy` (BEGIN; SELECT v; UPDATE ... SET v = <read + 1>; COMMIT), 5 clients x 2000 transactions, one client
-# thread each side, interleaved over ROUNDS rounds. Prints each round's transactions per second and the ratio
-# counter-postgres / pgbench. A benchmark, not a test: CI does not run it.
+# thread each side, interleaved over ROUNDS rounds. Prints each round's transactions per second and each side's
+# client CPU (user + system, the whole program) per transaction, with the ratios counter-postgres / pgbench. A
+# benchmark, not a test: CI does not run it.
 # Usage: docs/postgres/bench.sh [ROUNDS]   (from the workspace root; as root, the server runs as `postgres`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,15 +38,23 @@ printf 'BEGIN;\nSELECT v FROM c WHERE shard = 0 \\gset\nUPDATE c SET v = :v + 1 
 chmod a+r "$dir"/*.sql
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$bindir/postgres" --version)"
 echo "# $clients clients x $per_client transactions; pgbench -n -c $clients -j 1 -M prepared; $ours --workers $clients --work none"
-printf '%-7s %-6s %12s %12s %7s\n' round sync pgbench_tps ours_tps ratio
+printf '%-7s %-6s %12s %12s %7s %14s %14s %7s\n' round sync pgbench_tps ours_tps ratio pgbench_cpu_us ours_cpu_us ratio
+total=$((clients * per_client))
 for round in $(seq "$rounds"); do
     for sync in atomic racy; do
-        theirs=$(pgbench -n -h "$dir" -U counter -c "$clients" -j 1 -M prepared -t "$per_client" -f "$dir/$sync.sql" postgres 2>/dev/null |
-            awk '/^tps = / { print $3 }')
-        mine=$("$ours" --postgres "host=$dir user=counter dbname=postgres" --workers "$clients" --increments "$per_client" \
-            --work none --sync "$sync" --format json |
-            python3 -c 'import json, sys; r = json.load(sys.stdin); print(sum(w["increments_done"] for w in r["workers"]) / r["wall_time_s"])' 2>/dev/null ||
-            python3 -c 'print(0)')
-        printf '%-7s %-6s %12.0f %12.0f %7.2f\n' "$round" "$sync" "$theirs" "$mine" "$(python3 -c "print($mine / $theirs)")"
+        # Each side's client CPU (user + system) over the whole program, its connections included, per transaction.
+        read -r theirs theirs_cpu < <(
+            { /usr/bin/time -f 'cpu %U %S' pgbench -n -h "$dir" -U counter -c "$clients" -j 1 -M prepared -t "$per_client" \
+                -f "$dir/$sync.sql" postgres; } 2>&1 |
+                awk '/^tps = / { tps = $3 } /^cpu / { cpu = $2 + $3 } END { print tps, cpu }'
+        )
+        read -r mine mine_cpu < <(
+            "$ours" --postgres "host=$dir user=counter dbname=postgres" --workers "$clients" --increments "$per_client" \
+                --work none --sync "$sync" --format json |
+                python3 -c 'import json, sys; r = json.load(sys.stdin); print(sum(w["increments_done"] for w in r["workers"]) / r["wall_time_s"], r["cpu"]["user_s"] + r["cpu"]["sys_s"])'
+        )
+        python3 -c "
+t, m, tc, mc = $theirs, $mine, $theirs_cpu * 1e6 / $total, $mine_cpu * 1e6 / $total
+print('%-7s %-6s %12.0f %12.0f %7.2f %14.1f %14.1f %7.2f' % ('$round', '$sync', t, m, m / t, tc, mc, mc / tc))"
     done
 done
