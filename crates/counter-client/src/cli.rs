@@ -30,9 +30,23 @@ pub struct ServerFlags {
 
 impl ServerFlags {
     /// The options these flags ask for, with `url`, the server given.
-    pub fn options(self, url: Option<String>) -> ServerOptions {
-        ServerOptions { url, sharing: self.sharing.into(), keep: self.keep, timeout: self.timeout }
+    pub fn options(&self, url: Option<String>) -> ServerOptions {
+        ServerOptions { url, sharing: self.sharing.clone().into(), keep: self.keep, timeout: self.timeout }
     }
+}
+
+/// A store binary's `main` once its flags are parsed: `--serve` (`serve`, see [`serve_main`]) when asked, else
+/// the run (`run`, through `counter_core::cli::execute`).
+pub fn store_main(
+    frontend: &counter_core::cli::Frontend,
+    run_args: &counter_core::cli::RunArgs,
+    (flags, serve): (&ServerFlags, impl FnOnce() -> Result<(), Error>),
+    run: impl FnOnce(&counter_core::config::Config) -> Result<counter_core::report::RunReport, Error>,
+) -> ExitCode {
+    if flags.serve {
+        return serve_main(frontend.model, serve);
+    }
+    cli::execute(frontend, run_args, None, run)
 }
 
 /// `--serve`'s whole life in a binary: the signal handlers, `serve`, and its exit code: 0 when its input closed,

@@ -62,6 +62,14 @@ pub fn run<S: Store>(store: &S) -> Result<RunReport, Error> {
     })
 }
 
+/// [`run`], then `private` (the server the run started, if any) dropped: it stops once every connection of the
+/// run is closed.
+pub fn run_then_stop<S: Store, P>(store: &S, private: Option<P>) -> Result<RunReport, Error> {
+    let outcome = run(store);
+    drop(private);
+    outcome
+}
+
 /// Runs the workload against `store` on the current runtime and reports what happened.
 pub async fn coordinate<S: Store>(store: &S, cpu_before: CpuUsage) -> Result<RunReport, Error> {
     let mut admin = store.connect().await?;

@@ -141,7 +141,7 @@ impl Sharing {
 }
 
 /// The flags that share a run, the same in every binary whose store can be shared.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SharingArgs {
     /// The run's id, shared by every participant [default: drawn at random]
     #[arg(long, value_name = "ID")]

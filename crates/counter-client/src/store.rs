@@ -338,6 +338,18 @@ pub struct Plan<'a> {
     pub server_pid: Option<i32>,
 }
 
+impl<'a> Plan<'a> {
+    /// A run's plan from what every store's run is asked (`options`) and what it found (its id, its server).
+    pub fn of(
+        model: Model,
+        config: &'a Config,
+        options: &'a crate::options::ServerOptions,
+        (run_id, server, server_pid): (&'a str, &'a str, Option<i32>),
+    ) -> Plan<'a> {
+        Plan { model, config, sharing: &options.sharing, run_id, keep: options.keep, server, server_pid }
+    }
+}
+
 /// The run's shared record, in a store's own terms: what the participants of a run meet in (claimed, joined,
 /// ready, reported, left), and the counter's value. The protocol (who waits for whom, when the data goes) is the
 /// coordinator's.

@@ -97,10 +97,7 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
         table: Table::new(&id),
         id,
     };
-    let outcome = counter_client::coordinator::run(&run);
-    // The private server stops here, after every connection is closed.
-    drop(private);
-    outcome
+    counter_client::coordinator::run_then_stop(&run, private)
 }
 
 /// Connections a served cluster allows: many runs of a few clients each, one after another.

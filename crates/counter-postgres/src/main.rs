@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use counter_client::cli::{ServerFlags, serve_main};
+use counter_client::cli::{ServerFlags, store_main};
 use counter_core::cli::{self, RunArgs};
 use counter_postgres::{FRONTEND, Isolation, MODEL, PostgresOptions, run};
 
@@ -45,9 +45,6 @@ struct PostgresFlags {
 
 fn main() -> ExitCode {
     let Args { run: run_args, postgres: args } = cli::parse(&FRONTEND);
-    if args.server.serve {
-        return serve_main(MODEL, counter_postgres::serve);
-    }
     let options = PostgresOptions { server: args.server.options(args.postgres), isolation: args.isolation };
-    cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
+    store_main(&FRONTEND, &run_args, (&args.server, counter_postgres::serve), |config| run(config, &options))
 }

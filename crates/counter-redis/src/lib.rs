@@ -101,10 +101,7 @@ pub fn run(config: &Config, options: &RedisOptions) -> Result<RunReport, Error> 
         keys: Keys::new(&id),
         id,
     };
-    let outcome = counter_client::coordinator::run(&run);
-    // The private server stops here, after every connection is closed.
-    drop(private);
-    outcome
+    counter_client::coordinator::run_then_stop(&run, private)
 }
 
 /// Connections a served server allows: many runs of a few clients each, one after another.

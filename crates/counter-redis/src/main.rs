@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use counter_client::cli::{ServerFlags, serve_main};
+use counter_client::cli::{ServerFlags, store_main};
 use counter_core::{
     cli::{self, RunArgs},
     duration::parse_duration,
@@ -48,9 +48,6 @@ struct RedisFlags {
 
 fn main() -> ExitCode {
     let Args { run: run_args, redis: args } = cli::parse(&FRONTEND);
-    if args.server.serve {
-        return serve_main(MODEL, counter_redis::serve);
-    }
     let options = RedisOptions { server: args.server.options(args.redis), lock_ttl: args.lock_ttl };
-    cli::execute(&FRONTEND, &run_args, None, |config| run(config, &options))
+    store_main(&FRONTEND, &run_args, (&args.server, counter_redis::serve), |config| run(config, &options))
 }

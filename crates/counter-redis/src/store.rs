@@ -148,15 +148,7 @@ impl Store for Run<'_> {
     const CONNECTING_AT_ONCE: usize = 64;
 
     fn plan(&self) -> Plan<'_> {
-        Plan {
-            model: crate::MODEL,
-            config: self.config,
-            sharing: &self.options.server.sharing,
-            run_id: &self.id,
-            keep: self.options.server.keep,
-            server: &self.server,
-            server_pid: self.server_pid,
-        }
+        Plan::of(crate::MODEL, self.config, &self.options.server, (&self.id, &self.server, self.server_pid))
     }
 
     fn server_processes(&self) -> Vec<i32> {
