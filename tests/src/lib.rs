@@ -532,9 +532,10 @@ pub fn stderr_of(output: &Output) -> String {
 const SERVE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The flags that point `binary` at one server of its model shared by every test of this test process
-/// (`--redis unix://...`), started with the binary's `--serve` on first use; none for a model without a server.
+/// (its server flag and the address), started with the binary's `--serve` on first use; none for a model
+/// without a server.
 /// A test whose subject is the private server a run starts (its cleanup, its limits) does not use it; one that
-/// only needs a server to run against does, so that a server (a PostgreSQL cluster's `initdb`) is not made
+/// only needs a server to run against does, so that a server (a database cluster's `initdb`) is not made
 /// again for every run. The server is started from a thread that lives as long as the test process and holds
 /// the server's standard input open: when this process ends, however it ends, that input closes and the server
 /// stops.

@@ -18,7 +18,7 @@ pub enum ServerError {
     /// be met as it stands.
     #[error("could not use the {store} server {server}: {detail}")]
     Unusable {
-        /// Whose: `redis`.
+        /// Whose: its model's name.
         store: &'static str,
         /// Which, as the report names it.
         server: String,
@@ -40,7 +40,7 @@ pub enum ServerError {
     /// The private server did not start.
     #[error("could not start a private {server}: {detail}")]
     ServerStart {
-        /// What it is: `redis-server`.
+        /// What it is, as the store names its server.
         server: &'static str,
         /// What went wrong.
         detail: String,
@@ -48,7 +48,7 @@ pub enum ServerError {
     /// The server stopped answering during the run, or answered with an error.
     #[error("the {store} server ({server}) failed during the run: {detail}")]
     Server {
-        /// Whose: `redis`.
+        /// Whose: its model's name.
         store: &'static str,
         /// Which, as the report names it.
         server: String,

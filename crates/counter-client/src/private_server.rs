@@ -27,17 +27,17 @@ use crate::{error::ServerError, server_dir};
 /// How a store's server is started and stopped: the facts [`PrivateServer`] needs besides the commands.
 #[derive(Debug, Clone, Copy)]
 pub struct Launch {
-    /// The server as messages name it: `redis-server`, `PostgreSQL server`.
+    /// The server as messages name it.
     pub name: &'static str,
-    /// The start of its directories' names, in the system's temporary directory: `counter-redis-`.
+    /// The start of its directories' names, in the system's temporary directory: `counter-<model>-`.
     pub dir_prefix: &'static str,
-    /// The system user a root run starts it as, for a server that refuses root: `postgres`.
+    /// The system user a root run starts it as, for a server that refuses root (a database's own user).
     pub run_as_when_root: Option<&'static str>,
     /// How long it gets to accept connections.
     pub start_timeout: Duration,
     /// How long it gets to stop after `stop_signal`, before SIGKILL.
     pub stop_timeout: Duration,
-    /// The signal that stops it at once, without waiting for its clients: SIGTERM, or PostgreSQL's SIGINT.
+    /// The signal that stops it at once, without waiting for its clients: SIGTERM for most, SIGINT for some.
     pub stop_signal: Signal,
     /// The soft stack limit its processes get, when the hard limit allows: a server that checks its stack
     /// against a setting of its own is not held to a small limit of ours.
@@ -56,8 +56,7 @@ pub trait Recipe {
     fn server(&self, dir: &Path) -> Command;
     /// Whether the server in `dir` accepts connections.
     fn ready(dir: &Path) -> bool;
-    /// Removes what a server of this kind leaves outside its directory when it is killed (PostgreSQL's System V
-    /// segment): after it stopped, and when a later start finds a dead owner's directory.
+    /// Removes what a server of this kind leaves outside its directory when it is killed (a System V segment): after it stopped, and when a later start finds a dead owner's directory.
     fn clean(_dir: &Path) {}
 }
 
@@ -68,7 +67,7 @@ pub struct PrivateServer {
     /// Removed when the server is dropped, after the server has stopped.
     dir: TempDir,
     launch: Launch,
-    /// The program's file name, which its processes' command lines start with: `postgres`.
+    /// The program's file name, which its processes' command lines start with.
     program: String,
     clean: fn(&Path),
     /// The unprivileged user it runs as, when this process is root.

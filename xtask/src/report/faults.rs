@@ -188,8 +188,10 @@ mod tests {
 
     #[test]
     fn a_timeline_is_read_from_its_events() {
+        // The first model whose lock is a lease: the one a holder can be paused on.
+        let store = counter_core::model::Model::ALL.into_iter().find(|model| model.lock_expires()).unwrap();
         let row: FaultRun = serde_json::from_value(serde_json::json!({
-            "store": "redis", "fault": "pause-holder", "sync": "mutex", "run": 2, "workload": "",
+            "store": store.name(), "fault": "pause-holder", "sync": "mutex", "run": 2, "workload": "",
             "injected_at_ms": 70, "acknowledged": 80, "failed": 0, "indeterminate": 0, "final_value": 80,
             "verdict": "exact", "lost_acknowledged": 0, "lock_expiries": 0, "fenced_off": 0, "reconnections": 0,
             "wall_time_s": 2.8, "participants_unreported": 0, "left_behind": [], "misbehaved": [],
