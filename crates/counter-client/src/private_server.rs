@@ -29,6 +29,8 @@ use crate::{error::ServerError, server_dir};
 pub struct Launch {
     /// The server as messages name it.
     pub name: &'static str,
+    /// The server program's file name, which its processes' command lines start with.
+    pub program: &'static str,
     /// The start of its directories' names, in the system's temporary directory: `counter-<model>-`.
     pub dir_prefix: &'static str,
     /// The system user a root run starts it as, for a server that refuses root (a database's own user).
@@ -67,8 +69,6 @@ pub struct PrivateServer {
     /// Removed when the server is dropped, after the server has stopped.
     dir: TempDir,
     launch: Launch,
-    /// The program's file name, which its processes' command lines start with.
-    program: String,
     clean: fn(&Path),
     /// The unprivileged user it runs as, when this process is root.
     runs_as: Option<String>,
@@ -112,14 +112,14 @@ impl PrivateServer {
             .and_then(|log| Ok((log.try_clone()?, log)))
             .map_err(|source| start_error(&launch, format!("no log file: {source}")))?;
         let mut command = recipe.server(dir.path());
-        let program = Path::new(command.get_program()).file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let program = launch.program;
         command.stdin(Stdio::null()).stdout(log.0).stderr(log.1);
         prepare(&mut command);
         let child = child::dies_with_us(&mut command)
             .spawn()
             .map_err(|source| start_error(&launch, format!("could not run {program}: {source}")))?;
         let runs_as = owner.map(|user| user.name);
-        let mut server = PrivateServer { child, dir, launch, program, clean: R::clean, runs_as };
+        let mut server = PrivateServer { child, dir, launch, clean: R::clean, runs_as };
         let dir = server.dir.path().to_path_buf();
         server_dir::wait_until_ready(&mut server.child, launch.start_timeout, || R::ready(&dir))
             .map_err(|why| start_error(&launch, format!("{why}: {}", server_dir::log_tail(&dir.join("server.log")))))?;
@@ -158,7 +158,7 @@ impl Drop for PrivateServer {
         // Its children that outlived it (a backend still ending), if still this server's.
         for pid in tree.into_iter().filter(|&pid| pid != self.pid()) {
             let command_line = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if command_line.starts_with(self.program.as_bytes()) {
+            if command_line.starts_with(self.launch.program.as_bytes()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
@@ -180,10 +180,11 @@ fn owner(launch: &Launch) -> Result<Option<User>, ServerError> {
 }
 
 /// Removes the directories of private servers whose owner died without cleaning up (`kill -9`): a server that
-/// outlived it (it should have died with it) is killed first, if its command line names that directory.
+/// outlived it (it should have died with it) is killed first, if it is this store's program and its command
+/// line names that directory.
 fn remove_stale(launch: &Launch, clean: fn(&Path)) {
     for dir in server_dir::left_by_dead_owners(launch.dir_prefix) {
-        let survivors = processes_naming(&dir);
+        let survivors = servers_naming(launch.program, &dir);
         for &pid in &survivors {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
@@ -196,8 +197,8 @@ fn remove_stale(launch: &Launch, clean: fn(&Path)) {
     }
 }
 
-/// The processes whose command line names `dir`.
-fn processes_naming(dir: &Path) -> Vec<i32> {
+/// The processes of `program` whose command line names `dir`.
+fn servers_naming(program: &str, dir: &Path) -> Vec<i32> {
     let needle = dir.to_string_lossy().into_owned();
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     entries
@@ -205,7 +206,11 @@ fn processes_naming(dir: &Path) -> Vec<i32> {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             let command_line = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            String::from_utf8_lossy(&command_line).contains(&needle)
+            // Its first word: a path, or the start of a title the server set (`redis-server unix:...`).
+            let first = command_line.split(|&byte| byte == 0 || byte == b' ').next().unwrap_or_default();
+            let is_program =
+                Path::new(&*String::from_utf8_lossy(first)).file_name().is_some_and(|name| name == program);
+            is_program && String::from_utf8_lossy(&command_line).contains(&needle)
         })
         .collect()
 }

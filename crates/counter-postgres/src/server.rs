@@ -81,6 +81,7 @@ fn socket(dir: &Path) -> PathBuf {
 
 impl Recipe for PostgresRecipe {
     const LAUNCH: Launch = Launch {
+        program: "postgres",
         name: "PostgreSQL server",
         dir_prefix: "counter-postgres-",
         run_as_when_root: Some("postgres"),

@@ -30,6 +30,7 @@ fn socket(dir: &Path) -> PathBuf {
 
 impl Recipe for RedisRecipe {
     const LAUNCH: Launch = Launch {
+        program: "redis-server",
         name: "redis-server",
         dir_prefix: "counter-redis-",
         run_as_when_root: None,
