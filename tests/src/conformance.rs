@@ -9,9 +9,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use counter_core::report::{RunReport, Verdict};
+use counter_core::{
+    config::Strategy,
+    model::Model,
+    report::{RunReport, Verdict},
+};
 
-use crate::{KillOnDrop, Scratch, command, signal_pid, stderr_of, wait_timeout};
+use crate::{KillOnDrop, Scratch, command, process_exists, run, signal_pid, stderr_of, wait_timeout};
 
 /// Every test of the suite, as a `#[test]` each in the calling test file: `can_run(test_name)` says whether the
 /// store can run here (printing its one skip line if not), and `server()` makes a fresh test server of its kind.
@@ -25,7 +29,10 @@ macro_rules! conformance_suite {
             a_password_never_appears_in_what_is_printed_or_written,
             a_short_timeout_does_not_fail_the_rendezvous,
             a_participant_killed_in_the_rendezvous_ends_the_wait,
-            connections_killed_mid_run_are_survived_and_cleaned_up
+            connections_killed_mid_run_are_survived_and_cleaned_up,
+            participants_add_up_exactly_and_leave_no_data,
+            strangers_one_too_many_and_kept_runs_are_refused_saying_why,
+            the_private_server_goes_with_the_binary_on_every_way_out
         );
     };
     (@tests $can_run:expr, $server:expr, $($test:ident),+) => {
@@ -234,4 +241,138 @@ pub fn connections_killed_mid_run_are_survived_and_cleaned_up(server: &dyn Serve
     assert!(matches!(outcomes.verdict, Verdict::Exact | Verdict::Consistent { .. }), "{outcomes:?}");
     assert!(report.final_value >= outcomes.acknowledged, "{report:?}");
     wait_for(Duration::from_secs(5), "the run's data removed", || server.run_data().is_empty());
+}
+
+/// The model whose binary `server` names.
+fn model_of(server: &dyn Server) -> Model {
+    Model::ALL.into_iter().find(|model| model.name() == server.model()).expect("a model of the catalog")
+}
+
+/// Three participants in three processes, with every strategy that cannot lose an update on the store: each
+/// one's total exact, and the last to leave removes the run's data.
+pub fn participants_add_up_exactly_and_leave_no_data(server: &dyn Server) {
+    let model = model_of(server);
+    let exact = Strategy::ALL.into_iter().filter(|strategy| !strategy.is_racy());
+    for strategy in exact.filter(|strategy| *strategy != Strategy::Fenced || model.lock_expires()) {
+        let run_id = format!("three-{}", strategy.name());
+        let args = ["--sync", strategy.name(), "--workers", "2", "--increments", "40", "--work", "sleep:1ms"];
+        let args = [&args[..], &["--rendezvous-timeout", "60s"]].concat();
+        let children: Vec<_> = (0..3).map(|_| participant(server, &run_id, 3, &args)).collect();
+        for child in children {
+            let (status, report, stderr) = ended(child, Duration::from_secs(60));
+            assert!(status.success(), "{strategy:?}: {stderr}");
+            let report = report.expect("a report");
+            assert_eq!((report.final_value, report.expected, report.lost_updates), (240, 240, Some(0)), "{strategy:?}");
+            assert_eq!((report.participants, report.participants_unreported), (3, 0), "{strategy:?}");
+            assert_eq!(report.worker_summary.increments_done, 80, "{strategy:?}: each participant's own workers");
+        }
+        wait_for(Duration::from_secs(5), "the run's data removed", || server.run_data().is_empty());
+    }
+}
+
+/// A participant whose configuration differs from the run's, one more than the run was started for, or one
+/// coming to a run that ended and was kept is refused (exit 2) saying why; the run it would have spoiled ends
+/// as it would have.
+pub fn strangers_one_too_many_and_kept_runs_are_refused_saying_why(server: &dyn Server) {
+    let shared = ["--sync", "atomic", "--workers", "2", "--increments", "50", "--work", "sleep:20ms"];
+    let first = participant(server, "strangers", 2, &[&shared[..], &["--rendezvous-timeout", "60s"]].concat());
+    wait_for(Duration::from_secs(30), "the first participant's readiness", || server.ready_workers("strangers") >= 2);
+    for (args, differs) in [
+        (["--sync", "sharded", "--workers", "2"], "--sync sharded"),
+        (["--sync", "atomic", "--workers", "3"], "--workers 3"),
+    ] {
+        let stranger = participant(server, "strangers", 2, &[&args[..], &shared[4..]].concat());
+        let (status, _, stderr) = ended(stranger, Duration::from_secs(30));
+        let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("its participants were started with") && said.contains(differs), "{said}");
+    }
+    let second = participant(server, "strangers", 2, &shared);
+    wait_for(Duration::from_secs(30), "the pair's readiness", || server.ready_workers("strangers") >= 4);
+    let (status, _, stderr) = ended(participant(server, "strangers", 2, &shared), Duration::from_secs(30));
+    let said = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(status.code() == Some(2) && said.contains("has its 2 participants already"), "{said}");
+    for child in [first, second] {
+        let (status, report, stderr) = ended(child, Duration::from_secs(60));
+        assert!(status.success(), "{stderr}");
+        let report = report.expect("a report");
+        assert_eq!((report.final_value, report.expected), (200, 200));
+    }
+    // A run kept with --keep is not taken for a new one, alone or with a partner.
+    let once = ["--workers", "1", "--increments", "5", "--work", "none"];
+    let kept = run(server.bin(), &[&[server.flag(), &server.url(), "--run-id", "kept", "--keep"][..], &once].concat());
+    assert!(kept.status.success(), "{}", stderr_of(&kept));
+    for participants in [1, 2] {
+        let (status, _, stderr) = ended(participant(server, "kept", participants, &once), Duration::from_secs(30));
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("run 'kept'"), "{stderr}");
+    }
+}
+
+/// The private servers' directories of binary `pid` (`counter-<model>-<pid>-...` in the temporary
+/// directory), and the processes whose command line names one of them.
+fn private_servers_of(model: Model, pid: i32) -> (Vec<std::path::PathBuf>, Vec<i32>) {
+    let prefix = format!("counter-{}-{pid}-", model.name());
+    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect();
+    let processes = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&process| {
+            let line = std::fs::read(format!("/proc/{process}/cmdline")).unwrap_or_default();
+            process != pid && String::from_utf8_lossy(&line).contains(&prefix)
+        })
+        .collect();
+    (dirs, processes)
+}
+
+/// The private server a run makes lives as long as the binary: after Ctrl-C, SIGTERM or `kill -9` no server is
+/// left, and what a `kill -9` left on disk is removed by the next run.
+pub fn the_private_server_goes_with_the_binary_on_every_way_out(server: &dyn Server) {
+    let model = model_of(server);
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let mut held = crate::start_held(server.bin(), &["--workers", "3", "--work", "sleep:10ms"]);
+        let pid = held.pid();
+        let (dirs, servers) = private_servers_of(model, pid);
+        assert!(dirs.len() == 1 && !servers.is_empty(), "a directory and a server while it runs: {dirs:?} {servers:?}");
+        held.release();
+        thread::sleep(Duration::from_millis(200));
+        signal_pid(pid, signal);
+        let (status, _, stderr) = held.finish();
+        let expected = match signal {
+            libc::SIGINT => Some(130),
+            libc::SIGTERM => Some(143),
+            _ => None,
+        };
+        assert_eq!(status.code(), expected, "{stderr}");
+        wait_for(Duration::from_secs(15), "the server's end with the binary", || {
+            servers.iter().all(|&server| !process_exists(server))
+        });
+        if signal != libc::SIGKILL {
+            assert!(private_servers_of(model, pid).0.is_empty(), "its directory is left after signal {signal}");
+        }
+    }
+    // The next run removes what a kill -9 left.
+    let output = run(server.bin(), &["--workers", "1", "--increments", "1", "--work", "none"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let prefix = format!("counter-{}-", model.name());
+    let stale: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&prefix))
+        .filter(|name| {
+            name[prefix.len()..]
+                .split('-')
+                .next()
+                .and_then(|pid| pid.parse().ok())
+                .is_some_and(|pid| !process_exists(pid))
+        })
+        .collect();
+    assert!(stale.is_empty(), "{stale:?}");
 }

@@ -84,9 +84,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Whether the program is here, on the `PATH` or where its packages put it.
+    /// Whether the program is here, on the `PATH`, among the system's daemons (`/usr/sbin`, which a user's
+    /// `PATH` may lack), or where its packages put it.
     pub fn found(&self) -> bool {
         on_path(self.program).is_some()
+            || std::path::Path::new("/usr/sbin").join(self.program).is_file()
             || self.versions_under.and_then(|folder| std::fs::read_dir(folder).ok()).is_some_and(|versions| {
                 versions.flatten().any(|version| version.path().join("bin").join(self.program).is_file())
             })
@@ -94,7 +96,7 @@ impl Server {
 }
 
 /// One description per model, in the order of [`Model::ALL`].
-pub const DESCRIPTIONS: [Description; 5] = [
+pub const DESCRIPTIONS: [Description; 6] = [
     Description {
         model: Model::Threads,
         server: None,
@@ -192,6 +194,33 @@ pub const DESCRIPTIONS: [Description; 5] = [
         // Each connection is a server process: a few hundred is what a server is configured for.
         sweep_counts: (&[1, 10, 100, 300], &[1, 10, 30]),
         server_memory_figure: Some(("server_pss_added_bytes", "the server's PSS (its processes, a backend each)")),
+        racy_cannot_lose: None,
+        workers_are_processes: false,
+    },
+    Description {
+        model: Model::Mariadb,
+        server: Some(Server {
+            flag: "--mariadb",
+            program: "mariadbd",
+            install: "apt-get install mariadb-server",
+            versions_under: None,
+        }),
+        start_flag: None,
+        // A transaction is a few round trips and a commit, as PostgreSQL's.
+        slow_step: Some(SlowStep { io_like: 50, contended: 50, why: "a transaction per step" }),
+        // mariadb-install-db alone takes about a second: the comparison's runs share one server.
+        serve_flag: Some("--serve"),
+        refusals_figure: Some("refused"),
+        // The lost update at repeatable read (the default), refused with snapshot isolation on.
+        extra_rows: &[ExtraRows {
+            label: "snapshot-isolation",
+            flags: &["--snapshot-isolation", "on"],
+            syncs: &[Strategy::Racy],
+        }],
+        probe_workers: 100,
+        // A thread per connection: a few hundred is what a server is configured for.
+        sweep_counts: (&[1, 10, 100, 300], &[1, 10, 30]),
+        server_memory_figure: Some(("server_pss_added_bytes", "the server's PSS (one process, a thread each)")),
         racy_cannot_lose: None,
         workers_are_processes: false,
     },

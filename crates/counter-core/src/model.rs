@@ -22,6 +22,9 @@ pub enum Model {
     /// One tokio task per worker, each a client with its own connection to a PostgreSQL server that holds the
     /// counter in a table.
     Postgres,
+    /// One tokio task per worker, each a client with its own connection to a MariaDB server (a thread per
+    /// connection) that holds the counter in a table.
+    Mariadb,
 }
 
 /// Every name of a model.
@@ -39,7 +42,8 @@ pub struct ModelNames {
 
 impl Model {
     /// Every model, in the order the project presents them.
-    pub const ALL: [Model; 5] = [Model::Threads, Model::Processes, Model::Async, Model::Redis, Model::Postgres];
+    pub const ALL: [Model; 6] =
+        [Model::Threads, Model::Processes, Model::Async, Model::Redis, Model::Postgres, Model::Mariadb];
 
     /// The one table of names.
     pub const fn names(self) -> ModelNames {
@@ -54,6 +58,9 @@ impl Model {
             Model::Redis => ModelNames { name: "redis", binary: "counter-redis", worker: "client", workers: "clients" },
             Model::Postgres => {
                 ModelNames { name: "postgres", binary: "counter-postgres", worker: "client", workers: "clients" }
+            }
+            Model::Mariadb => {
+                ModelNames { name: "mariadb", binary: "counter-mariadb", worker: "client", workers: "clients" }
             }
         }
     }
@@ -100,6 +107,7 @@ impl Model {
             Model::Async => "one tokio task per worker",
             Model::Redis => "one tokio task per worker, each a client of a Redis server that holds the counter",
             Model::Postgres => "one tokio task per worker, each a client of a PostgreSQL server that holds the counter",
+            Model::Mariadb => "one tokio task per worker, each a client of a MariaDB server that holds the counter",
         }
     }
 }

@@ -12,10 +12,7 @@ use counter_core::{
     config::Strategy,
     report::{RunReport, Verdict},
 };
-use tests::{
-    KillOnDrop, Scratch, can_run, command, conformance, process_exists, run, run_json, signal_pid, stderr_of,
-    wait_timeout,
-};
+use tests::{KillOnDrop, Scratch, can_run, command, conformance, run, run_json, signal_pid, stderr_of, wait_timeout};
 
 const BIN: &str = "counter-redis";
 
@@ -300,45 +297,6 @@ fn racy_loses_updates_on_a_seed_like_workload() {
 }
 
 #[test]
-fn three_participants_in_three_processes_add_up_exactly_and_leave_no_key() {
-    if !have_redis("three_participants_in_three_processes_add_up_exactly_and_leave_no_key") {
-        return;
-    }
-    let server = TestServer::start("redis-participants", &[]);
-    let url = server.url();
-    let args = [
-        "--redis",
-        &url,
-        "--run-id",
-        "three",
-        "--participants",
-        "3",
-        "--workers",
-        "3",
-        "--increments",
-        "200",
-        "--work",
-        "none",
-        "--sync",
-        "atomic",
-        "--format",
-        "json",
-    ];
-    let children: Vec<_> = (0..3)
-        .map(|_| command(BIN).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", stderr_of(&output));
-        let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!((report.final_value, report.expected, report.lost_updates), (1800, 1800, Some(0)));
-        assert_eq!(report.worker_summary.increments_done, 600, "each participant's own workers");
-        assert_eq!(report.participants, 3);
-    }
-    assert_eq!(server.cli(&["DBSIZE"]), "0", "every key of the run was removed");
-}
-
-#[test]
 fn a_lock_whose_holder_was_killed_expires_after_its_ttl_and_is_counted() {
     if !have_redis("a_lock_whose_holder_was_killed_expires_after_its_ttl_and_is_counted") {
         return;
@@ -458,50 +416,6 @@ fn a_server_killed_mid_run_ends_the_run_within_seconds_naming_it() {
     let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the redis server (Unix socket ") && stderr.contains("failed during the run"), "{stderr}");
-}
-
-#[test]
-fn the_private_server_goes_with_the_binary_on_every_way_out() {
-    if !have_redis("the_private_server_goes_with_the_binary_on_every_way_out") {
-        return;
-    }
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-        let mut held = tests::start_held(BIN, &["--workers", "3", "--work", "sleep:10ms"]);
-        let pid = held.pid();
-        assert_eq!(leftovers_of(pid as u32).len(), 2, "a folder and a server while it runs");
-        held.release();
-        thread::sleep(Duration::from_millis(200));
-        signal_pid(pid, signal);
-        let (status, _, stderr) = held.finish();
-        match signal {
-            libc::SIGINT => assert_eq!(status.code(), Some(130), "{stderr}"),
-            libc::SIGTERM => assert_eq!(status.code(), Some(143), "{stderr}"),
-            _ => assert_eq!(status.code(), None),
-        }
-        // After kill -9 the server dies with its parent; its folder is removed by the next run.
-        let started = Instant::now();
-        while Command::new("pgrep").args(["-f", &format!("counter-redis-{pid}-")]).status().unwrap().success() {
-            assert!(started.elapsed() < Duration::from_secs(10), "the server outlived the binary ({signal})");
-            thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!process_exists(pid));
-        if signal != libc::SIGKILL {
-            wait_until_gone(pid as u32);
-        }
-    }
-    // The next run removes what a kill -9 left.
-    let output = run(BIN, &["--workers", "1", "--increments", "1", "--work", "none"]);
-    assert!(output.status.success());
-    let stale: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("counter-redis-"))
-        .filter(|name| {
-            name.split('-').nth(2).and_then(|pid| pid.parse::<i32>().ok()).is_some_and(|pid| !process_exists(pid))
-        })
-        .collect();
-    assert!(stale.is_empty(), "{stale:?}");
 }
 
 #[test]
@@ -779,32 +693,6 @@ fn a_paused_participant_finds_its_run_where_it_left_it() {
     while server.cli(&["DBSIZE"]) != "0" {
         assert!(started.elapsed() < Duration::from_secs(5), "keys left: {}", server.cli(&["KEYS", "*"]));
         thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A participant more than the run was started for is refused, and the run goes on as the two it was.
-#[test]
-fn a_participant_too_many_is_refused_and_the_run_stays_as_it_was() {
-    if !have_redis("a_participant_too_many_is_refused_and_the_run_stays_as_it_was") {
-        return;
-    }
-    let server = TestServer::start("redis-too-many", &[]);
-    let url = server.url();
-    let args = ["--workers", "1", "--increments", "200", "--work", "sleep:5ms", "--sync", "atomic"];
-    let mut pair = [KillOnDrop(participant(&url, "pair", &args)), KillOnDrop(participant(&url, "pair", &args))];
-    server.wait_for_value("counter-lab:pair:value", 20);
-    let third = participant(&url, "pair", &args).wait_with_output().unwrap();
-    let stderr = stderr_of(&third);
-    assert_eq!(third.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.split_whitespace().collect::<Vec<_>>().join(" ").contains("has its 2 participants already"),
-        "{stderr}"
-    );
-    for child in &mut pair {
-        let (status, stdout, stderr) = output_within(&mut child.0, Duration::from_secs(60));
-        assert!(status.success(), "{stderr}");
-        let report: RunReport = serde_json::from_str(&stdout).unwrap();
-        assert_eq!((report.final_value, report.expected, report.participants), (400, 400, 2));
     }
 }
 

@@ -1,0 +1,156 @@
+//! What only this model measures, and its own words: the server, its isolation level and snapshot isolation,
+//! the round trips, the transactions the server refused, what the server's memory and threads grew by with the
+//! clients; carried in the report as its extension, and read back from it for the "why" lines.
+
+use counter_client::store::RoundTrips;
+use counter_core::{
+    config::Strategy,
+    extension::Extension,
+    render::{ModelWords, explain_generic},
+    report::RunReport,
+    units,
+};
+use serde::{Deserialize, Serialize};
+
+/// The figures under the report's `extension` (named "server").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MariadbFigures {
+    /// Which server: `private mariadbd 10.11.19-MariaDB ...`, or what was parsed from the URL given.
+    pub server: String,
+    /// The isolation level of every transaction: `read committed`, `repeatable read`, `serializable`.
+    pub isolation: String,
+    /// `innodb_snapshot_isolation` of every session; none where the server lacks it.
+    pub snapshot_isolation: Option<bool>,
+    /// The run's table.
+    pub table: String,
+    /// Round trips, their latency, and connections made again.
+    #[serde(flatten)]
+    pub trips: RoundTrips,
+    /// Transactions the server refused (1020, 1213, 1205), each rolled back and made again.
+    pub refused: u64,
+    /// Optimistic strategy: updates that found the version changed, and were made again.
+    pub version_conflicts: u64,
+    /// Mutex strategy: transactions that found the row locked by another, and waited for it.
+    pub lock_waits: u64,
+    /// The private server's PSS before the clients connected, KiB (none for a server this process cannot see).
+    pub server_pss_before_kib: Option<u64>,
+    /// What the server's PSS grew by once every client was connected, bytes.
+    pub server_pss_added_bytes: Option<i64>,
+    /// What its USS grew by, bytes.
+    pub server_uss_added_bytes: Option<i64>,
+    /// The server's threads before the clients connected.
+    pub server_threads_before: Option<u64>,
+    /// Of those, threads kept idle for the next connections (a connection that ended left its thread there),
+    /// which the first clients take instead of new ones.
+    #[serde(default)]
+    pub server_threads_cached_before: Option<u64>,
+    /// Its threads once every client was connected: a thread per connection.
+    pub server_threads_with_clients: Option<u64>,
+}
+
+impl MariadbFigures {
+    /// The report's section: these figures, and a line for each of their groups.
+    pub fn extension(&self, strategy: Strategy) -> Extension {
+        let memory = match (self.server_pss_added_bytes, self.server_threads_before, self.server_threads_with_clients) {
+            (Some(pss), Some(before), Some(with)) => format!(
+                "a thread per connection: {before} threads before the clients ({} idle in its thread cache), {with} \
+                 with them; the server's PSS grew by {}, its USS by {}",
+                self.server_threads_cached_before.unwrap_or(0),
+                units::kib(pss as f64 / 1024.0),
+                units::kib(self.server_uss_added_bytes.unwrap_or(0) as f64 / 1024.0)
+            ),
+            _ => "a thread per connection, not visible from here (another machine, or another user's)".to_owned(),
+        };
+        let snapshot = match self.snapshot_isolation {
+            Some(true) => ", snapshot isolation on",
+            Some(false) => ", snapshot isolation off",
+            None => "",
+        };
+        let extension = Extension::new("server", self)
+            .line("server", format!("{}; table {}", self.server, self.table))
+            .line("isolation", format!("{}{snapshot}", self.isolation));
+        let extension = self
+            .trips
+            .line(extension)
+            .line(
+                "refused",
+                format!(
+                    "{} (error 1020, 1213 or 1205), rolled back and made again",
+                    units::count(self.refused, "transaction", "transactions")
+                ),
+            )
+            .line("server memory", memory);
+        let extension = self.trips.reconnections_line(extension);
+        if !strategy.takes_lock() {
+            return extension;
+        }
+        extension.line(
+            "lock",
+            format!(
+                "{} found the row locked by another and waited for it (tried with SKIP LOCKED first: a wait costs one \
+                 round trip more)",
+                units::count(self.lock_waits, "transaction", "transactions")
+            ),
+        )
+    }
+}
+
+/// This model's words: each strategy as statements, and the "why" lines from the figures above.
+pub const WORDS: ModelWords = ModelWords { strategy: |strategy| Some(statements(strategy)), why };
+
+/// The strategy as statements.
+pub(crate) fn statements(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Racy => "racy: BEGIN, SELECT v, UPDATE SET v = <read + 1>, COMMIT",
+        Strategy::Mutex | Strategy::Fenced => {
+            "mutex: BEGIN, SELECT v FOR UPDATE (a row lock), UPDATE SET v = <read + 1>, COMMIT"
+        }
+        Strategy::Atomic => "atomic: UPDATE SET v = v + 1, one statement: the server reads and writes the row",
+        Strategy::Sharded => "sharded: UPDATE SET v = v + 1 on each worker's own row, summed at the end",
+        Strategy::Optimistic => {
+            "optimistic: SELECT v, version; UPDATE ... WHERE version = <read>; made again when no row changed"
+        }
+    }
+}
+
+/// The "why" lines where the server's figures say more than the generic ones.
+fn why(report: &RunReport) -> Option<Vec<String>> {
+    let figures: MariadbFigures = report.extension.as_ref()?.figures().ok()?;
+    let (lost, refused) = (report.lost_updates?, figures.refused);
+    let lines = match (report.config.strategy(), lost) {
+        (Strategy::Racy, 1..) => {
+            let mut lines = explain_generic(report);
+            lines.push(format!(
+                "at {}{} a transaction reads its snapshot and writes what it computed, even when another transaction \
+                 committed a new value in between: the lost update (P4), which InnoDB lets through unless \
+                 innodb_snapshot_isolation is on",
+                figures.isolation,
+                if figures.snapshot_isolation == Some(false) { " without snapshot isolation" } else { "" }
+            ));
+            lines
+        }
+        (Strategy::Racy | Strategy::Mutex | Strategy::Atomic | Strategy::Optimistic, 0) if refused > 0 => {
+            vec![format!(
+                "no update was lost: at {} the server refused {} that would have written over a change made since \
+                 their read (1020) or deadlocked (1213), and each was made again",
+                figures.isolation,
+                units::count(refused, "transaction", "transactions")
+            )]
+        }
+        (Strategy::Mutex, 0) => vec![format!(
+            "no update was lost: SELECT ... FOR UPDATE locked the row until COMMIT ({} waited for it)",
+            units::count(figures.lock_waits, "transaction", "transactions")
+        )],
+        (Strategy::Atomic, 0) => vec![
+            "no update was lost: each UPDATE read and wrote the row under its row lock, in one statement".to_owned(),
+        ],
+        (Strategy::Sharded, 0) => vec!["no update was lost: each worker updated only its own row".to_owned()],
+        (Strategy::Optimistic, 0) => vec![format!(
+            "no update was lost: an UPDATE whose version had changed since its read changed no row ({} such), and \
+             was made again",
+            figures.version_conflicts
+        )],
+        _ => return None,
+    };
+    Some(lines)
+}

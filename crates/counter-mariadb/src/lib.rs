@@ -1,0 +1,123 @@
+//! The shared-counter experiment with the counter in a MariaDB table: each worker is a tokio task with its own
+//! connection, which the server serves with a thread of its own (PostgreSQL forks a process per connection,
+//! Redis serves them all from one event loop), and the seed's race comes back as the lost update (P4).
+//!
+//! By default the binary makes a private server (module `server`): `mariadb-install-db` into a fresh
+//! directory, `mariadbd` on a Unix socket in it (no TCP port), stopped and removed on every way out; run as
+//! root, the server runs as the `mysql` user. `--mariadb URL` uses a server that is already there (a
+//! `mysql://` URL; the password from `MYSQL_PWD` when the URL has none, as the `mariadb` client reads it).
+//!
+//! The strategies map one to one (module `worker`): racy is BEGIN, SELECT, UPDATE to the value read plus one,
+//! COMMIT; mutex the same with SELECT ... FOR UPDATE; atomic `UPDATE SET v = v + 1`; sharded the same on a row
+//! per worker, summed at the end; optimistic a versioned UPDATE made again when no row changed. `--isolation`
+//! sets every transaction's level (repeatable read by default, as the server's), and `--snapshot-isolation` the
+//! session's `innodb_snapshot_isolation`, with which the server refuses a write to a row changed since the
+//! transaction's snapshot (error 1020). Refused transactions are rolled back, counted and made again.
+//!
+//! A run's rows live in tables of its own (module `table`), dropped at the end (`--keep` keeps them); nothing
+//! else on the server is touched. Every statement has a timeout on both sides (`max_statement_time`, the lock
+//! wait timeout, and the client's, `--timeout`).
+#![warn(missing_docs)]
+
+mod client;
+mod figures;
+mod options;
+mod participants;
+mod run;
+mod served;
+mod server;
+mod store;
+mod table;
+mod worker;
+
+use std::sync::OnceLock;
+
+use counter_core::{
+    cli::Frontend,
+    config::{Abilities, Config},
+    model::Model,
+    report::RunReport,
+};
+
+pub use crate::{
+    figures::MariadbFigures,
+    options::{Error, Isolation, MariadbOptions, PASSWORD_VARIABLE, ServerError, Snapshot},
+};
+use crate::{
+    options::{connection_opts, describe},
+    run::Run,
+    server::PrivateMariadb,
+    table::Table,
+};
+
+/// The model this crate runs.
+pub const MODEL: Model = Model::Mariadb;
+
+/// How this crate's binary presents itself: what it can run, its help, its words.
+pub const FRONTEND: Frontend = Frontend {
+    model: MODEL,
+    abilities: Abilities {
+        binary: MODEL.binary(),
+        blocking_work: false,
+        no_pool: Some(counter_client::NO_POOL),
+        no_fencing: Some(
+            "its lock is a row lock held to COMMIT, or until the holder's connection ends and the server rolls its \
+             transaction back: never taken from a holder that is still connected",
+        ),
+    },
+    work_help: counter_client::WORK_HELP,
+    words: figures::WORDS,
+};
+
+// What the frontend says it can run agrees with its model's facts, or the crate does not build.
+const _: () = assert!(FRONTEND.agrees_with_its_model());
+
+/// Connections a private server allows beyond the workers' (the run's own).
+const SPARE_CONNECTIONS: u64 = 10;
+
+/// Runs the workload against the counter in MariaDB and reports what happened.
+pub fn run(config: &Config, options: &MariadbOptions) -> Result<RunReport, Error> {
+    options.server.validate("--mariadb")?;
+    counter_client::make_room_for(config.workers())?;
+    let private = match &options.server.url {
+        Some(_) => None,
+        None => Some(PrivateMariadb::start(config.workers() + SPARE_CONNECTIONS)?),
+    };
+    let text = match (&private, &options.server.url) {
+        (Some(private), _) => private.url(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => unreachable!("a private server is started when no URL is given"),
+    };
+    let opts = connection_opts(&text)?;
+    let server = private.as_ref().map_or_else(|| describe(&opts), PrivateMariadb::describe);
+    let id = options.server.sharing.id();
+    let run = Run {
+        config,
+        options,
+        opts,
+        server,
+        server_pid: private.as_ref().map(PrivateMariadb::pid),
+        table: Table::new(&id),
+        id,
+        has_snapshot: OnceLock::new(),
+    };
+    counter_client::coordinator::run_then_stop(&run, private)
+}
+
+/// Connections a served server allows: many runs of a few clients each, one after another.
+const SERVED_CONNECTIONS: u64 = 300;
+
+/// `--serve`: makes a private server, prints the URL that `--mariadb` takes, and keeps the server, answering
+/// requests about it (`counter_client::serve`), until standard input closes or a stop signal arrives; then stops
+/// it and removes it.
+pub fn serve() -> Result<(), Error> {
+    let private = PrivateMariadb::start(SERVED_CONNECTIONS)?;
+    let mut served = served::ServedMariadb::new(private).map_err(|error| {
+        Error::Frontend(ServerError::ServerStart {
+            server: "MariaDB server",
+            detail: format!("no runtime for its requests: {error}"),
+        })
+    })?;
+    counter_client::serve::serve(&mut served);
+    Ok(())
+}
