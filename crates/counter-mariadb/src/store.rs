@@ -15,7 +15,7 @@ use crate::{
     options::{Error, Snapshot},
     participants::{MariadbBeat, Participant},
     run::{Answer, Run, reconnect_patience},
-    worker::{Job, MariadbCounts, Worker},
+    worker::{Job, MariadbCounts, Statements, Worker},
 };
 
 /// What a worker's task carries until it has connected.
@@ -85,7 +85,7 @@ impl Store for Run<'_> {
         let register = self.table.register(std::process::id());
         let job = Job {
             config: self.config.clone(),
-            table: self.table.clone(),
+            statements: Statements::of(&self.table),
             opts: self.session().opts(&self.opts, Some(register)),
             timeout: self.timeout(),
             patience: self.patience(),

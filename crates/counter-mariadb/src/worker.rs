@@ -15,7 +15,7 @@ use counter_core::{
     config::{Config, Strategy},
     workload::{Performed, Start},
 };
-use mysql_async::{Conn, Opts, Params, Row, Statement, prelude::Queryable};
+use mysql_async::{Conn, Opts, Params, Row, prelude::Queryable};
 use tokio::sync::watch;
 
 use crate::{
@@ -35,52 +35,48 @@ counter_client::counts! {
     }
 }
 
-/// What every worker of a run shares: the workload, the table, how to connect (again).
+/// What every worker of a run shares: the workload, the statements, how to connect (again).
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) config: Config,
-    pub(crate) table: Table,
+    pub(crate) statements: Statements,
     pub(crate) opts: Opts,
     pub(crate) timeout: Duration,
     pub(crate) patience: Duration,
 }
 
-/// The statements of one connection, prepared once.
-struct Statements {
-    read: Statement,
-    read_for_update: Statement,
-    try_read_for_update: Statement,
-    write: Statement,
-    add_one: Statement,
-    read_versioned: Statement,
-    write_if_version: Statement,
+/// The statements of a run, each prepared on a connection the first time it runs there (the driver keeps
+/// them in the connection's cache): a client prepares only what its strategy uses.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    read: String,
+    read_for_update: String,
+    try_read_for_update: String,
+    write: String,
+    add_one: String,
+    read_versioned: String,
+    write_if_version: String,
 }
 
 impl Statements {
-    async fn prepare(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Statements, WorkerError> {
+    pub(crate) fn of(table: &Table) -> Statements {
         let name = table.quoted();
         let read = format!("SELECT v FROM {name} WHERE shard = ?");
-        Ok(Statements {
-            read: within(timeout, conn.prep(&read)).await?,
-            read_for_update: within(timeout, conn.prep(format!("{read} FOR UPDATE"))).await?,
-            try_read_for_update: within(timeout, conn.prep(format!("{read} FOR UPDATE SKIP LOCKED"))).await?,
-            write: within(timeout, conn.prep(format!("UPDATE {name} SET v = ? WHERE shard = ?"))).await?,
-            add_one: within(timeout, conn.prep(format!("UPDATE {name} SET v = v + 1 WHERE shard = ?"))).await?,
-            read_versioned: within(timeout, conn.prep(format!("SELECT v, version FROM {name} WHERE shard = ?")))
-                .await?,
-            write_if_version: within(
-                timeout,
-                conn.prep(format!("UPDATE {name} SET v = ?, version = version + 1 WHERE shard = ? AND version = ?")),
-            )
-            .await?,
-        })
+        Statements {
+            read_for_update: format!("{read} FOR UPDATE"),
+            try_read_for_update: format!("{read} FOR UPDATE SKIP LOCKED"),
+            read,
+            write: format!("UPDATE {name} SET v = ? WHERE shard = ?"),
+            add_one: format!("UPDATE {name} SET v = v + 1 WHERE shard = ?"),
+            read_versioned: format!("SELECT v, version FROM {name} WHERE shard = ?"),
+            write_if_version: format!("UPDATE {name} SET v = ?, version = version + 1 WHERE shard = ? AND version = ?"),
+        }
     }
 }
 
 /// A worker's connection and its counts.
 pub(crate) struct Worker {
     conn: Conn,
-    statements: Statements,
     job: Arc<Job>,
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
     row: i32,
@@ -120,14 +116,10 @@ impl Attempts for Worker {
             || within(self.job.timeout, self.conn.query_drop("ROLLBACK")).await.is_err();
         if broken {
             let job = Arc::clone(&self.job);
-            let connected = counter_client::connect_again(job.patience, error, || async {
-                let mut conn = connect(job.opts.clone(), job.timeout).await?;
-                let statements = Statements::prepare(&mut conn, &job.table, job.timeout).await?;
-                Ok((conn, statements))
-            })
-            .await?;
-            if let Some((conn, statements)) = connected {
-                (self.conn, self.statements) = (conn, statements);
+            let connected =
+                counter_client::connect_again(job.patience, error, || connect(job.opts.clone(), job.timeout)).await?;
+            if let Some(conn) = connected {
+                self.conn = conn;
                 self.progress.tally.reconnections += 1;
             }
         }
@@ -143,19 +135,14 @@ impl Worker {
         index: u64,
         start: watch::Receiver<Start>,
     ) -> Result<Worker, WorkerError> {
-        let mut conn = connect(job.opts.clone(), job.timeout).await?;
-        let statements = Statements::prepare(&mut conn, &job.table, job.timeout).await?;
+        let conn = connect(job.opts.clone(), job.timeout).await?;
         let row = if job.config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
         let progress = Progress::new(&job.config, start);
-        Ok(Worker { conn, statements, job, row, progress })
+        Ok(Worker { conn, job, row, progress })
     }
 
     /// A query, one round trip, timed: its first row.
-    async fn row(
-        &mut self,
-        statement: &Statement,
-        params: impl Into<Params> + Send,
-    ) -> Result<Option<Row>, WorkerError> {
+    async fn row(&mut self, statement: &str, params: impl Into<Params> + Send) -> Result<Option<Row>, WorkerError> {
         let started = Instant::now();
         let answer = within(self.job.timeout, self.conn.exec_first(statement, params)).await;
         self.progress.tally.round_trip(started.elapsed());
@@ -163,7 +150,7 @@ impl Worker {
     }
 
     /// A statement, one round trip, timed: how many rows it changed.
-    async fn changed(&mut self, statement: &Statement, params: impl Into<Params> + Send) -> Result<u64, WorkerError> {
+    async fn changed(&mut self, statement: &str, params: impl Into<Params> + Send) -> Result<u64, WorkerError> {
         let started = Instant::now();
         let answer = within(self.job.timeout, self.conn.exec_drop(statement, params)).await;
         self.progress.tally.round_trip(started.elapsed());
@@ -184,10 +171,11 @@ impl Worker {
         if inside && self.work().await == Performed::Interrupted {
             return Ok(Performed::Interrupted);
         }
-        let (statement, row) = (self.statements.add_one.clone(), self.row);
+        let (job, row) = (Arc::clone(&self.job), self.row);
+        let statement = &job.statements.add_one;
         loop {
             self.progress.writing = true;
-            let answer = self.changed(&statement, (row,)).await;
+            let answer = self.changed(statement, (row,)).await;
             self.progress.writing = answer.is_err();
             match answer {
                 Ok(1) => return Ok(Performed::Finished),
@@ -224,25 +212,24 @@ impl Worker {
     }
 
     async fn transaction(&mut self, work_inside: bool, lock: bool) -> Result<Performed, WorkerError> {
-        let row = self.row;
-        let statements = &self.statements;
-        let (read, write) = (if lock { &statements.read_for_update } else { &statements.read }, &statements.write);
-        let (read, write, try_lock) = (read.clone(), write.clone(), statements.try_read_for_update.clone());
+        let (job, row) = (Arc::clone(&self.job), self.row);
+        let statements = &job.statements;
+        let read = if lock { &statements.read_for_update } else { &statements.read };
         self.say("BEGIN").await?;
         // The lock tried first without waiting (SKIP LOCKED answers no row when another holds it): a wait is
         // then counted, at the price of one round trip more, and the row locked waiting.
-        let taken = if lock { self.row(&try_lock, (row,)).await? } else { None };
+        let taken = if lock { self.row(&statements.try_read_for_update, (row,)).await? } else { None };
         let value: i64 = if let Some(taken) = taken {
             first(Some(&taken), 0)?
         } else {
             self.progress.tally.own.lock_waits += u64::from(lock);
-            first(self.row(&read, (row,)).await?.as_ref(), 0)?
+            first(self.row(read, (row,)).await?.as_ref(), 0)?
         };
         if work_inside && self.work().await == Performed::Interrupted {
             self.say("ROLLBACK").await?;
             return Ok(Performed::Interrupted);
         }
-        self.changed(&write, (value + 1, row)).await?;
+        self.changed(&statements.write, (value + 1, row)).await?;
         // Until its answer, the commit may or may not have happened.
         self.progress.writing = true;
         self.say("COMMIT").await?;
@@ -253,18 +240,18 @@ impl Worker {
     /// SELECT the value and its version, then UPDATE ... WHERE version = the one read; no row changed means
     /// another worker wrote first: read and write again (the work is not made again).
     async fn optimistic(&mut self, inside: bool) -> Result<Performed, WorkerError> {
-        let (read, write, row) =
-            (self.statements.read_versioned.clone(), self.statements.write_if_version.clone(), self.row);
+        let (job, row) = (Arc::clone(&self.job), self.row);
+        let (read, write) = (&job.statements.read_versioned, &job.statements.write_if_version);
         let mut work_inside = inside;
         loop {
-            let found = self.row(&read, (row,)).await?;
+            let found = self.row(read, (row,)).await?;
             let (value, version): (i64, i64) = (first(found.as_ref(), 0)?, first(found.as_ref(), 1)?);
             if work_inside && self.work().await == Performed::Interrupted {
                 return Ok(Performed::Interrupted);
             }
             work_inside = false;
             self.progress.writing = true;
-            let answer = self.changed(&write, (value + 1, row, version)).await;
+            let answer = self.changed(write, (value + 1, row, version)).await;
             self.progress.writing = answer.is_err();
             match answer {
                 Ok(1) => return Ok(Performed::Finished),
