@@ -153,7 +153,7 @@ pub const DESCRIPTIONS: [Description; 6] = [
         start_flag: None,
         // Its lock is a lease (SET NX PX): it expires under a holder that pauses past it.
         // A round trip is tens of microseconds at best: a million of them a worker would take minutes.
-        slow_step: Some(SlowStep { io_like: 50, contended: 100, why: "a round trip per step" }),
+        slow_step: Some(SlowStep { io_like: 30, contended: 100, why: "a round trip per step" }),
         // A private server costs a run about 120 ms to start and stop (134 ms a run against 13 on one server,
         // one worker, one increment): the comparison's runs share one.
         serve_flag: Some("--serve"),
@@ -177,7 +177,7 @@ pub const DESCRIPTIONS: [Description; 6] = [
         }),
         start_flag: None,
         // A transaction is a few round trips and a commit: a few thousand a second on one row.
-        slow_step: Some(SlowStep { io_like: 50, contended: 50, why: "a transaction per step" }),
+        slow_step: Some(SlowStep { io_like: 30, contended: 50, why: "a transaction per step" }),
         // initdb alone takes 0.6 s here: the comparison's runs share one cluster.
         serve_flag: Some("--serve"),
         refusals_figure: Some("serialization_failures"),
@@ -207,7 +207,7 @@ pub const DESCRIPTIONS: [Description; 6] = [
         }),
         start_flag: None,
         // A transaction is a few round trips and a commit, as PostgreSQL's.
-        slow_step: Some(SlowStep { io_like: 50, contended: 50, why: "a transaction per step" }),
+        slow_step: Some(SlowStep { io_like: 30, contended: 50, why: "a transaction per step" }),
         // mariadb-install-db alone takes about a second: the comparison's runs share one server.
         serve_flag: Some("--serve"),
         refusals_figure: Some("refused"),

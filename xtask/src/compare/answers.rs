@@ -110,9 +110,10 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
     if said.is_empty() {
         return None;
     }
-    // A server started for the probe's runs is sampled with them: its share is in the figure.
+    // A server started for the probe's runs is sampled with them: its share is in the figure, once the server
+    // has served as many clients before (the probe warms it: a server keeps some of what its clients held).
     let servers = probes.iter().any(|probe| probe.server_sampled);
-    let with_servers = if servers { "; a client's with its server's share" } else { "" };
+    let with_servers = if servers { "; a client's with its server's share, on a server warmed by as many" } else { "" };
     Some(format!("One more worker's PSS (median, range if over ±2%{with_servers}): {}.", said.join(", ")))
 }
 

@@ -71,7 +71,7 @@ impl Preset {
                     ..scenario(
                         "io-like",
                         "short sleeps before each update, like the seed",
-                        &["--workers", "5", "--increments", "50", "--work", "sleep:1ms", "--window", "before"],
+                        &["--workers", "5", "--increments", "30", "--work", "sleep:1ms", "--window", "before"],
                     )
                 },
                 Scenario {
