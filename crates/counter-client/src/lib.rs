@@ -19,6 +19,7 @@ pub mod participants;
 pub mod private_server;
 pub mod serve;
 pub mod server_dir;
+pub mod sql;
 pub mod store;
 
 use std::{

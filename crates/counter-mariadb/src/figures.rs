@@ -2,7 +2,7 @@
 //! the round trips, the transactions the server refused, what the server's memory and threads grew by with the
 //! clients; carried in the report as its extension, and read back from it for the "why" lines.
 
-use counter_client::store::RoundTrips;
+use counter_client::{sql, store::RoundTrips};
 use counter_core::{
     config::Strategy,
     extension::Extension,
@@ -96,22 +96,7 @@ impl MariadbFigures {
 }
 
 /// This model's words: each strategy as statements, and the "why" lines from the figures above.
-pub const WORDS: ModelWords = ModelWords { strategy: |strategy| Some(statements(strategy)), why };
-
-/// The strategy as statements.
-pub(crate) fn statements(strategy: Strategy) -> &'static str {
-    match strategy {
-        Strategy::Racy => "racy: BEGIN, SELECT v, UPDATE SET v = <read + 1>, COMMIT",
-        Strategy::Mutex | Strategy::Fenced => {
-            "mutex: BEGIN, SELECT v FOR UPDATE (a row lock), UPDATE SET v = <read + 1>, COMMIT"
-        }
-        Strategy::Atomic => "atomic: UPDATE SET v = v + 1, one statement: the server reads and writes the row",
-        Strategy::Sharded => "sharded: UPDATE SET v = v + 1 on each worker's own row, summed at the end",
-        Strategy::Optimistic => {
-            "optimistic: SELECT v, version; UPDATE ... WHERE version = <read>; made again when no row changed"
-        }
-    }
-}
+pub const WORDS: ModelWords = ModelWords { strategy: |strategy| Some(sql::strategy_statements(strategy)), why };
 
 /// The "why" lines where the server's figures say more than the generic ones.
 fn why(report: &RunReport) -> Option<Vec<String>> {

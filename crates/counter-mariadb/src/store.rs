@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use counter_client::store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals};
+use counter_client::{
+    sql::SqlCounts,
+    store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals},
+};
 use counter_core::{config::Strategy, extension::Extension, proc::memory::ProcessMemory, workload::Start};
 use mysql_async::{Conn, Row, prelude::Queryable};
 use tokio::sync::watch;
@@ -15,7 +18,7 @@ use crate::{
     options::{Error, Snapshot},
     participants::{MariadbBeat, Participant},
     run::{Answer, Run, reconnect_patience},
-    worker::{Job, MariadbCounts, Statements, Worker},
+    worker::{Job, Statements, Worker},
 };
 
 /// What a worker's task carries until it has connected.
@@ -128,7 +131,7 @@ impl Store for Run<'_> {
         None
     }
 
-    fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<MariadbCounts>) -> Extension {
+    fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<SqlCounts>) -> Extension {
         let added = probe.before.as_ref().zip(probe.with_clients.as_ref());
         MariadbFigures {
             server: self.server.clone(),
@@ -149,7 +152,7 @@ impl Store for Run<'_> {
         .extension(self.config.strategy())
     }
 
-    fn retries(&self, totals: &Totals<MariadbCounts>) -> Option<u64> {
+    fn retries(&self, totals: &Totals<SqlCounts>) -> Option<u64> {
         // The compare-and-swap strategy's own retries; refused transactions are the server's figure.
         (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.version_conflicts)
     }
@@ -166,7 +169,7 @@ impl Store for Run<'_> {
              transaction at {}, {snapshot}; memory is the tree's: this client process and the private server's, if any",
             options.isolation.sql()
         )];
-        notes.push(crate::figures::statements(self.config.strategy()).to_owned());
+        notes.push(counter_client::sql::strategy_statements(self.config.strategy()).to_owned());
         if options.server.sharing.is_shared() {
             notes.push(
                 "the participants meet in the server's tables (the counter's and its members'); a table has no time to \

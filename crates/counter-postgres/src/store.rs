@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use counter_client::store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals};
+use counter_client::{
+    sql::SqlCounts,
+    store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals},
+};
 use counter_core::{config::Strategy, extension::Extension, proc, workload::Start};
 use tokio::sync::watch;
 use tokio_postgres::Client;
@@ -15,7 +18,7 @@ use crate::{
     options::{Error, Isolation},
     participants::{Participant, PostgresBeat},
     run::{Answer, Run, reconnect_patience},
-    worker::{Job, PostgresCounts, Worker},
+    worker::{Job, Worker},
 };
 
 /// What a worker's task carries until it has connected.
@@ -143,13 +146,13 @@ impl Store for Run<'_> {
         None
     }
 
-    fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<PostgresCounts>) -> Extension {
+    fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<SqlCounts>) -> Extension {
         PostgresFigures {
             server: self.server.clone(),
             isolation: self.options.isolation.sql().to_owned(),
             table: self.table.name().to_owned(),
             trips: RoundTrips::of(totals),
-            serialization_failures: totals.own.serialization_failures,
+            serialization_failures: totals.own.refused,
             version_conflicts: totals.own.version_conflicts,
             lock_waits: totals.own.lock_waits,
             backends_measured: probe.backends_measured,
@@ -164,7 +167,7 @@ impl Store for Run<'_> {
         .extension(self.config.strategy())
     }
 
-    fn retries(&self, totals: &Totals<PostgresCounts>) -> Option<u64> {
+    fn retries(&self, totals: &Totals<SqlCounts>) -> Option<u64> {
         // The compare-and-swap strategy's own retries; refused transactions are the server's figure.
         (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.version_conflicts)
     }

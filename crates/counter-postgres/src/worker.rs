@@ -1,6 +1,7 @@
-//! One worker: a tokio task with its own connection, doing the workload against the counter in a table. Every
-//! strategy is a transaction of a few prepared statements, each one round trip, timed; a transaction the server
-//! refuses to serialize (SQLSTATE 40001) or ends as a deadlock's victim (40P01) is rolled back and made again.
+//! One worker: a tokio task with its own connection, doing the workload against the counter in a table. Its
+//! strategies are `counter_client::sql`'s, over the prepared statements here, each one round trip, timed; a
+//! transaction the server refuses to serialize (SQLSTATE 40001) or ends as a deadlock's victim (40P01) is rolled
+//! back and made again.
 
 use std::{
     sync::Arc,
@@ -8,7 +9,7 @@ use std::{
 };
 
 use counter_client::{
-    should_stop,
+    sql::{self, Read, Say, SqlCounts},
     store::{Attempts, Progress},
 };
 use counter_core::{
@@ -23,18 +24,6 @@ use crate::{
     table::Table,
 };
 
-counter_client::counts! {
-    /// What only a PostgreSQL worker counts.
-    pub(crate) struct PostgresCounts {
-        /// Transactions the server refused to serialize (40001), or chose as a deadlock's victim (40P01).
-        serialization_failures,
-        /// Optimistic strategy: updates that found the version changed.
-        version_conflicts,
-        /// Mutex strategy: transactions that found the row locked by another, and waited for it.
-        lock_waits,
-    }
-}
-
 /// What every worker of a run shares.
 #[derive(Debug)]
 pub(crate) struct Job {
@@ -45,11 +34,6 @@ pub(crate) struct Job {
 /// A statement prepared on `client`, within `timeout`.
 async fn prepare(client: &Client, timeout: Duration, text: &str) -> Result<Statement, WorkerError> {
     within(timeout, client.prepare(text)).await
-}
-
-/// The first column of the first row.
-fn first_column(rows: &[Row]) -> Result<i64, WorkerError> {
-    rows.first().ok_or(WorkerError::MissingRow)?.try_get(0).map_err(WorkerError::Server)
 }
 
 /// The statements of one connection, prepared once.
@@ -106,30 +90,23 @@ pub(crate) struct Worker {
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
     row: i32,
     timeout: Duration,
-    progress: Progress<PostgresCounts>,
+    progress: Progress<SqlCounts>,
 }
 
 impl Attempts for Worker {
-    type Counts = PostgresCounts;
+    type Counts = SqlCounts;
     type Error = WorkerError;
 
     fn config(&self) -> &Config {
         &self.job.config
     }
 
-    fn progress(&mut self) -> &mut Progress<Self::Counts> {
+    fn progress(&mut self) -> &mut Progress<SqlCounts> {
         &mut self.progress
     }
 
     async fn attempt(&mut self, inside: bool) -> Result<Performed, WorkerError> {
-        self.progress.writing = false;
-        match self.job.config.strategy() {
-            Strategy::Racy => self.read_then_write(inside, false).await,
-            // Refused before a run (a row lock cannot expire): the mutex if it came.
-            Strategy::Mutex | Strategy::Fenced => self.read_then_write(inside, true).await,
-            Strategy::Atomic | Strategy::Sharded => self.add_one(inside).await,
-            Strategy::Optimistic => self.optimistic(inside).await,
-        }
+        sql::attempt(self, inside).await
     }
 
     /// A refusal on a live connection leaves at most an aborted transaction, rolled back here; anything else
@@ -203,127 +180,56 @@ impl Worker {
         self.progress.tally.round_trip(started.elapsed());
         answer
     }
+}
 
-    /// `UPDATE ... SET v = v + 1`, one statement: the server reads and writes the row under its row lock. The
-    /// window cannot be inside it, so "inside" means just before it, as "before" does. Made again when refused.
-    async fn add_one(&mut self, inside: bool) -> Result<Performed, WorkerError> {
-        if inside && self.work().await == Performed::Interrupted {
-            return Ok(Performed::Interrupted);
-        }
-        let (statement, row) = (self.statements.add_one.clone(), self.row);
-        loop {
-            self.progress.writing = true;
-            let answer = self.changed(&statement, &[&row]).await;
-            self.progress.writing = answer.is_err();
-            match answer {
-                Ok(1) => return Ok(Performed::Finished),
-                Ok(_) => return Err(WorkerError::MissingRow),
-                Err(error) if error.is_serialization_failure() => self.progress.tally.own.serialization_failures += 1,
-                Err(error) => return Err(error),
-            }
-            if should_stop() {
-                return Ok(Performed::Interrupted);
-            }
-        }
+impl sql::Statements for Worker {
+    async fn say(&mut self, statement: Say) -> Result<(), WorkerError> {
+        let statement = match statement {
+            Say::Begin => self.statements.begin.clone(),
+            Say::Commit => self.statements.commit.clone(),
+            Say::Rollback => self.statements.rollback.clone(),
+        };
+        self.changed(&statement, &[]).await.map(drop)
     }
 
-    /// BEGIN, SELECT (FOR UPDATE with `lock`), UPDATE to what was read plus one, COMMIT: at READ COMMITTED the
-    /// racy one loses updates; at REPEATABLE READ and SERIALIZABLE the server refuses one of two overlapping
-    /// transactions, which is rolled back and made again (the work is not: it was done).
-    async fn read_then_write(&mut self, inside: bool, lock: bool) -> Result<Performed, WorkerError> {
-        let mut work_inside = inside;
-        loop {
-            match self.transaction(work_inside, lock).await {
-                Err(error) if error.is_serialization_failure() => {
-                    self.progress.tally.own.serialization_failures += 1;
-                    let rollback = self.statements.rollback.clone();
-                    self.changed(&rollback, &[]).await?;
-                    if should_stop() {
-                        return Ok(Performed::Interrupted);
-                    }
-                }
-                other => return other,
-            }
-            work_inside = false;
-        }
-    }
-
-    async fn transaction(&mut self, work_inside: bool, lock: bool) -> Result<Performed, WorkerError> {
-        let statements = &self.statements;
-        let (begin, commit, rollback, write) = (
-            statements.begin.clone(),
-            statements.commit.clone(),
-            statements.rollback.clone(),
-            statements.write.clone(),
-        );
-        let (read, try_lock) = if lock {
-            (statements.read_for_update.clone(), Some(statements.try_read_for_update.clone()))
-        } else {
-            (statements.read.clone(), None)
+    async fn read(&mut self, read: Read) -> Result<Option<i64>, WorkerError> {
+        let statement = match read {
+            Read::Plain => self.statements.read.clone(),
+            Read::Lock => self.statements.read_for_update.clone(),
+            Read::TryLock => self.statements.try_read_for_update.clone(),
         };
         let row = self.row;
-        self.progress.writing = false;
-        self.changed(&begin, &[]).await?;
-        // The lock tried first without waiting (SKIP LOCKED answers no row when another holds it): a wait is
-        // then counted, at the price of one round trip more, and the row locked waiting.
-        let taken = match try_lock {
-            Some(try_lock) => self.rows(&try_lock, &[&row]).await?,
-            None => Vec::new(),
-        };
-        let value: i64 = if taken.is_empty() {
-            if lock {
-                self.progress.tally.own.lock_waits += 1;
-            }
-            first_column(&self.rows(&read, &[&row]).await?)?
-        } else {
-            first_column(&taken)?
-        };
-        if work_inside && self.work().await == Performed::Interrupted {
-            self.changed(&rollback, &[]).await?;
-            return Ok(Performed::Interrupted);
-        }
-        self.changed(&write, &[&row, &(value + 1)]).await?;
-        // Until its answer, the commit may or may not have happened.
-        self.progress.writing = true;
-        self.changed(&commit, &[]).await?;
-        self.progress.writing = false;
-        Ok(Performed::Finished)
+        let rows = self.rows(&statement, &[&row]).await?;
+        rows.first().map(|first| first.try_get(0).map_err(WorkerError::Server)).transpose()
     }
 
-    /// SELECT the value and its version, then UPDATE ... WHERE version = the one read; no row changed means
-    /// another worker wrote first: read and write again (the work is not made again).
-    async fn optimistic(&mut self, inside: bool) -> Result<Performed, WorkerError> {
-        let (read, write, row) =
-            (self.statements.read_versioned.clone(), self.statements.write_if_version.clone(), self.row);
-        let mut work_inside = inside;
-        loop {
-            let rows = match self.rows(&read, &[&row]).await {
-                Ok(rows) => rows,
-                Err(error) if error.is_serialization_failure() => {
-                    self.progress.tally.own.serialization_failures += 1;
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            let first = rows.first().ok_or(WorkerError::MissingRow)?;
-            let (value, version): (i64, i64) =
-                (first.try_get(0).map_err(WorkerError::Server)?, first.try_get(1).map_err(WorkerError::Server)?);
-            if work_inside && self.work().await == Performed::Interrupted {
-                return Ok(Performed::Interrupted);
-            }
-            work_inside = false;
-            self.progress.writing = true;
-            let answer = self.changed(&write, &[&row, &(value + 1), &version]).await;
-            self.progress.writing = answer.is_err();
-            match answer {
-                Ok(1) => return Ok(Performed::Finished),
-                Ok(_) => self.progress.tally.own.version_conflicts += 1,
-                Err(error) if error.is_serialization_failure() => self.progress.tally.own.serialization_failures += 1,
-                Err(error) => return Err(error),
-            }
-            if should_stop() {
-                return Ok(Performed::Interrupted);
-            }
-        }
+    async fn write(&mut self, value: i64) -> Result<(), WorkerError> {
+        let (statement, row) = (self.statements.write.clone(), self.row);
+        self.changed(&statement, &[&row, &value]).await.map(drop)
+    }
+
+    async fn add_one(&mut self) -> Result<u64, WorkerError> {
+        let (statement, row) = (self.statements.add_one.clone(), self.row);
+        self.changed(&statement, &[&row]).await
+    }
+
+    async fn read_versioned(&mut self) -> Result<(i64, i64), WorkerError> {
+        let (statement, row) = (self.statements.read_versioned.clone(), self.row);
+        let rows = self.rows(&statement, &[&row]).await?;
+        let first = rows.first().ok_or(WorkerError::MissingRow)?;
+        Ok((first.try_get(0).map_err(WorkerError::Server)?, first.try_get(1).map_err(WorkerError::Server)?))
+    }
+
+    async fn write_if_version(&mut self, value: i64, version: i64) -> Result<u64, WorkerError> {
+        let (statement, row) = (self.statements.write_if_version.clone(), self.row);
+        self.changed(&statement, &[&row, &value, &version]).await
+    }
+
+    fn is_refusal(error: &WorkerError) -> bool {
+        error.is_serialization_failure()
+    }
+
+    fn missing_row() -> WorkerError {
+        WorkerError::MissingRow
     }
 }
