@@ -71,8 +71,8 @@ impl Run<'_> {
                 .map_err(|error| unusable(error.to_string()))?;
         if found.is_none() && self.options.snapshot == Snapshot::On {
             return Err(unusable(
-                "--snapshot-isolation on: the server has no innodb_snapshot_isolation (MariaDB 10.6.18, 10.11.8, \
-                 11.4.2 and later have it)"
+                "--snapshot-isolation on: the server has no innodb_snapshot_isolation (MariaDB 10.6.18, 10.11.8 \
+                 and later have it)"
                     .to_owned(),
             ));
         }

@@ -749,9 +749,9 @@ fn text(document: &Document, binaries: &[&str], run_dir: &RunDir) -> String {
              expired under their holder; fenced: reads or writes refused for an old token.",
             binaries.join(" or "),
             document.servers.join(" and a private "),
+            document.common_flags,
             document.seed,
-            document.seed,
-            document.common_flags
+            document.seed
         ),
         width,
     );
