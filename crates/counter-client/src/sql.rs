@@ -207,3 +207,58 @@ pub fn strategy_statements(strategy: Strategy) -> &'static str {
         }
     }
 }
+
+/// What an SQL store's figures say of a run, for its "why" lines.
+#[derive(Debug, Clone, Copy)]
+pub struct Why<'a> {
+    /// The isolation level, in words.
+    pub isolation: &'a str,
+    /// Why the racy transaction lost updates there, in the store's words.
+    pub lost_because: &'a str,
+    /// How the store refuses a transaction, in words: `(SQLSTATE 40001)`.
+    pub refused_as: &'a str,
+    /// Transactions refused.
+    pub refused: u64,
+    /// Optimistic updates made again.
+    pub version_conflicts: u64,
+    /// Transactions that waited for the row lock.
+    pub lock_waits: u64,
+}
+
+/// The "why" lines of an SQL store's run, where its figures say more than the generic ones.
+pub fn why(report: &counter_core::report::RunReport, why: &Why<'_>) -> Option<Vec<String>> {
+    use counter_core::units::count;
+    let lost = report.lost_updates?;
+    let lines = match (report.config.strategy(), lost) {
+        (Strategy::Racy, 1..) => {
+            let mut lines = counter_core::render::explain_generic(report);
+            lines.push(format!("at {} {}", why.isolation, why.lost_because));
+            lines
+        }
+        (Strategy::Racy | Strategy::Mutex | Strategy::Atomic | Strategy::Optimistic, 0) if why.refused > 0 => {
+            vec![format!(
+                "no update was lost: at {} the server refused {} that had read a value another one then changed {}, \
+                 and each was made again",
+                why.isolation,
+                count(why.refused, "transaction", "transactions"),
+                why.refused_as
+            )]
+        }
+        (Strategy::Mutex, 0) => vec![format!(
+            "no update was lost: SELECT ... FOR UPDATE locked the row until COMMIT, so no other worker read it \
+             in between ({} waited for it)",
+            count(why.lock_waits, "transaction", "transactions")
+        )],
+        (Strategy::Atomic, 0) => vec![
+            "no update was lost: each UPDATE read and wrote the row under its row lock, in one statement".to_owned(),
+        ],
+        (Strategy::Sharded, 0) => vec!["no update was lost: each worker updated only its own row".to_owned()],
+        (Strategy::Optimistic, 0) => vec![format!(
+            "no update was lost: an UPDATE whose version had changed since its read changed no row ({} such), and \
+             was made again",
+            why.version_conflicts
+        )],
+        _ => return None,
+    };
+    Some(lines)
+}

@@ -3,13 +3,7 @@
 //! clients; carried in the report as its extension, and read back from it for the "why" lines.
 
 use counter_client::{sql, store::RoundTrips};
-use counter_core::{
-    config::Strategy,
-    extension::Extension,
-    render::{ModelWords, explain_generic},
-    report::RunReport,
-    units,
-};
+use counter_core::{config::Strategy, extension::Extension, render::ModelWords, report::RunReport, units};
 use serde::{Deserialize, Serialize};
 
 /// The figures under the report's `extension` (named "server").
@@ -101,41 +95,18 @@ pub const WORDS: ModelWords = ModelWords { strategy: |strategy| Some(sql::strate
 /// The "why" lines where the server's figures say more than the generic ones.
 fn why(report: &RunReport) -> Option<Vec<String>> {
     let figures: MariadbFigures = report.extension.as_ref()?.figures().ok()?;
-    let (lost, refused) = (report.lost_updates?, figures.refused);
-    let lines = match (report.config.strategy(), lost) {
-        (Strategy::Racy, 1..) => {
-            let mut lines = explain_generic(report);
-            lines.push(format!(
-                "at {}{} a transaction reads its snapshot and writes what it computed, even when another transaction \
-                 committed a new value in between: the lost update (P4), which InnoDB lets through unless \
-                 innodb_snapshot_isolation is on",
-                figures.isolation,
-                if figures.snapshot_isolation == Some(false) { " without snapshot isolation" } else { "" }
-            ));
-            lines
-        }
-        (Strategy::Racy | Strategy::Mutex | Strategy::Atomic | Strategy::Optimistic, 0) if refused > 0 => {
-            vec![format!(
-                "no update was lost: at {} the server refused {} that would have written over a change made since \
-                 their read (1020) or deadlocked (1213), and each was made again",
-                figures.isolation,
-                units::count(refused, "transaction", "transactions")
-            )]
-        }
-        (Strategy::Mutex, 0) => vec![format!(
-            "no update was lost: SELECT ... FOR UPDATE locked the row until COMMIT ({} waited for it)",
-            units::count(figures.lock_waits, "transaction", "transactions")
-        )],
-        (Strategy::Atomic, 0) => vec![
-            "no update was lost: each UPDATE read and wrote the row under its row lock, in one statement".to_owned(),
-        ],
-        (Strategy::Sharded, 0) => vec!["no update was lost: each worker updated only its own row".to_owned()],
-        (Strategy::Optimistic, 0) => vec![format!(
-            "no update was lost: an UPDATE whose version had changed since its read changed no row ({} such), and \
-             was made again",
-            figures.version_conflicts
-        )],
-        _ => return None,
+    let lost_because = format!(
+        "{}a transaction reads its snapshot and writes what it computed, even when another transaction committed a \
+         new value in between: the lost update (P4), which InnoDB lets through unless innodb_snapshot_isolation is on",
+        if figures.snapshot_isolation == Some(false) { "without snapshot isolation " } else { "" }
+    );
+    let why = sql::Why {
+        isolation: &figures.isolation,
+        lost_because: &lost_because,
+        refused_as: "(1020, or a deadlock's victim: 1213)",
+        refused: figures.refused,
+        version_conflicts: figures.version_conflicts,
+        lock_waits: figures.lock_waits,
     };
-    Some(lines)
+    sql::why(report, &why)
 }
