@@ -7,7 +7,7 @@ use counter_core::{config::Config, error::RunError, proc::memory, secrets};
 use mysql_async::{Conn, Opts, Row, prelude::Queryable};
 
 use crate::{
-    client::{Session, WorkerError, connect, first, within},
+    client::{Session, WorkerError, connect, within},
     options::{Error, MariadbOptions, ServerError, Snapshot},
     table::Table,
 };
@@ -95,15 +95,6 @@ impl Run<'_> {
     /// The private server's memory and threads, as `/proc` shows them.
     pub(crate) fn server_memory(&self) -> Option<memory::ProcessMemory> {
         memory::of_process(self.server_pid?).ok()
-    }
-
-    /// The counter: the table's rows summed.
-    pub(crate) async fn total(&self, admin: &mut Conn) -> Answer<u64> {
-        let total = within(self.timeout(), admin.query_first::<Row, _>(self.table.total()))
-            .await
-            .and_then(|row| first::<i64>(row.as_ref(), 0))
-            .map_err(|error| self.failed(&error))?;
-        Ok(u64::try_from(total).unwrap_or(0))
     }
 }
 

@@ -84,7 +84,8 @@ impl Store for Run<'_> {
     }
 
     async fn claim(&self, admin: &mut Conn, tag: &str) -> Answer<Participant> {
-        let (tag, shard_base) = self.claim_or_join(admin, tag).await?;
+        let shard_base = counter_client::sql::record::claim(self, admin, tag).await?;
+        let tag = tag.to_owned();
         let register = self.table.register(std::process::id());
         let job = Job {
             config: self.config.clone(),
@@ -120,7 +121,7 @@ impl Store for Run<'_> {
     fn beat(&self, member: &Participant) -> MariadbBeat {
         MariadbBeat {
             opts: self.session().opts(&self.opts, None),
-            statement: self.beat_statement(&member.tag),
+            statement: counter_client::sql::record::beat_statement(self, &member.tag),
             timeout: self.timeout(),
             conn: None,
         }

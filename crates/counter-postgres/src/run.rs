@@ -91,15 +91,6 @@ impl Run<'_> {
         let mean = |figure: fn(&memory::ProcessMemory) -> u64| measured.iter().map(figure).sum::<u64>() as f64 / count;
         Ok((measured.len() as u64, Some(mean(|m| m.pss_kib)), Some(mean(|m| m.uss_kib))))
     }
-
-    /// The counter: the table's rows summed.
-    pub(crate) async fn total(&self, admin: &Client) -> Answer<u64> {
-        let total: i64 = within(self.options.server.timeout, admin.query_one(&self.table.total(), &[]))
-            .await
-            .and_then(|row| row.try_get(0).map_err(WorkerError::Server))
-            .map_err(|error| self.failed(&error))?;
-        Ok(u64::try_from(total).unwrap_or(0))
-    }
 }
 
 /// How long a worker whose connection broke keeps trying to connect again before the run fails: a server that

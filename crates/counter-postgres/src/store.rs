@@ -91,14 +91,9 @@ impl Store for Run<'_> {
     }
 
     async fn claim(&self, admin: &mut Client, tag: &str) -> Answer<Participant> {
-        let place = Run::claim(self, admin, tag).await?;
+        let shard_base = counter_client::sql::record::claim(self, admin, tag).await?;
         let job = Job { config: self.config.clone(), table: self.table.clone() };
-        Ok(Participant {
-            prefix: format!("counter-lab-{}", place.tag),
-            tag: place.tag,
-            shard_base: place.shard_base,
-            job: Arc::new(job),
-        })
+        Ok(Participant { prefix: format!("counter-lab-{tag}"), tag: tag.to_owned(), shard_base, job: Arc::new(job) })
     }
 
     async fn probe(&self, _admin: &mut Client) -> Answer<Probe> {
@@ -134,8 +129,7 @@ impl Store for Run<'_> {
         PostgresBeat {
             connection,
             isolation: self.options.isolation,
-            members: self.table.members_quoted(),
-            tag: member.tag.clone(),
+            statement: counter_client::sql::record::beat_statement(self, &member.tag),
             timeout: self.options.server.timeout,
             client: None,
         }

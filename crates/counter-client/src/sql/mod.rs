@@ -3,6 +3,8 @@
 //! A store brings only its statements (in its dialect, each one timed round trip) and which of its errors are a
 //! refusal to be made again (a serialization failure, a deadlock's victim, a row changed since the snapshot).
 
+pub mod record;
+
 use std::future::Future;
 
 use counter_core::{config::Strategy, workload::Performed};
