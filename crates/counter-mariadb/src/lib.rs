@@ -60,10 +60,7 @@ pub const FRONTEND: Frontend = Frontend {
         binary: MODEL.binary(),
         blocking_work: false,
         no_pool: Some(counter_client::NO_POOL),
-        no_fencing: Some(
-            "its lock is a row lock held to COMMIT, or until the holder's connection ends and the server rolls its \
-             transaction back: never taken from a holder that is still connected",
-        ),
+        no_fencing: Some(counter_client::sql::NO_FENCING),
     },
     work_help: counter_client::WORK_HELP,
     words: figures::WORDS,

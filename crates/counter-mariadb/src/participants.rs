@@ -5,16 +5,16 @@
 use std::{sync::Arc, time::Duration};
 
 use counter_client::{
-    participants::{Beat, Reported},
-    sql::record::{self, Dialect, Failure, SqlStore},
-    store::{Entry, Plan, Record, Roll},
+    participants::Beat,
+    sql::record::{Dialect, Failure, SqlStore, Tagged},
+    store::Plan,
 };
 use mysql_async::{Conn, Opts, Row, Value, prelude::Queryable};
 
 use crate::{
     client::{WorkerError, connect, within},
     options::Error,
-    run::{Answer, Run},
+    run::Run,
     worker::Job,
 };
 
@@ -61,6 +61,7 @@ fn text(value: &Value) -> Option<String> {
 
 impl SqlStore for Run<'_> {
     type Admin = Conn;
+    type Member = Participant;
     type Error = WorkerError;
     const DIALECT: Dialect = Dialect {
         now: "NOW(6)",
@@ -130,44 +131,8 @@ impl SqlStore for Run<'_> {
     }
 }
 
-impl Record for Run<'_> {
-    type Admin = Conn;
-    type Member = Participant;
-
-    async fn withdraw(&self, admin: &mut Conn, member: &Participant) -> Option<u64> {
-        record::withdraw(self, admin, &member.tag).await
-    }
-
-    async fn say_ready(&self, admin: &mut Conn, member: &Participant) -> Answer<()> {
-        record::say_ready(self, admin, &member.tag).await
-    }
-
-    async fn roll(&self, admin: &mut Conn) -> Answer<Roll> {
-        record::roll(self, admin).await
-    }
-
-    async fn report(&self, admin: &mut Conn, member: &Participant, local: &Reported) -> Answer<()> {
-        record::report(self, admin, &member.tag, local).await
-    }
-
-    async fn entries(&self, admin: &mut Conn) -> Answer<Vec<Entry>> {
-        record::entries(self, admin).await
-    }
-
-    async fn leave(&self, admin: &mut Conn, member: &Participant) -> Answer<(u64, u64)> {
-        record::leave(self, admin, &member.tag).await
-    }
-
-    async fn prepare_counter(&self, _admin: &mut Conn) -> Answer<()> {
-        // The table was made with its rows when the run was claimed.
-        Ok(())
-    }
-
-    async fn final_value(&self, admin: &mut Conn) -> Answer<u64> {
-        record::final_value(self, admin).await
-    }
-
-    async fn remove_run(&self, admin: &mut Conn) -> Result<(), String> {
-        record::remove_run(self, admin).await
+impl Tagged for Participant {
+    fn tag(&self) -> &str {
+        &self.tag
     }
 }

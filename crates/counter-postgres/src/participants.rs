@@ -4,16 +4,16 @@
 use std::{sync::Arc, time::Duration};
 
 use counter_client::{
-    participants::{Beat, Reported},
-    sql::record::{self, Dialect, Failure, SqlStore},
-    store::{Entry, Plan, Record, Roll},
+    participants::Beat,
+    sql::record::{Dialect, Failure, SqlStore, Tagged},
+    store::Plan,
 };
 use tokio_postgres::{Client, SimpleQueryMessage, error::SqlState};
 
 use crate::{
     client::{WorkerError, within},
     options::{Error, Isolation},
-    run::{Answer, Run},
+    run::Run,
     worker::Job,
 };
 
@@ -52,6 +52,7 @@ impl Beat for PostgresBeat {
 
 impl SqlStore for Run<'_> {
     type Admin = Client;
+    type Member = Participant;
     type Error = WorkerError;
     const DIALECT: Dialect = Dialect {
         now: "clock_timestamp()",
@@ -136,45 +137,9 @@ impl SqlStore for Run<'_> {
     }
 }
 
-impl Record for Run<'_> {
-    type Admin = Client;
-    type Member = Participant;
-
-    async fn withdraw(&self, admin: &mut Client, member: &Participant) -> Option<u64> {
-        record::withdraw(self, admin, &member.tag).await
-    }
-
-    async fn say_ready(&self, admin: &mut Client, member: &Participant) -> Answer<()> {
-        record::say_ready(self, admin, &member.tag).await
-    }
-
-    async fn roll(&self, admin: &mut Client) -> Answer<Roll> {
-        record::roll(self, admin).await
-    }
-
-    async fn report(&self, admin: &mut Client, member: &Participant, local: &Reported) -> Answer<()> {
-        record::report(self, admin, &member.tag, local).await
-    }
-
-    async fn entries(&self, admin: &mut Client) -> Answer<Vec<Entry>> {
-        record::entries(self, admin).await
-    }
-
-    async fn leave(&self, admin: &mut Client, member: &Participant) -> Answer<(u64, u64)> {
-        record::leave(self, admin, &member.tag).await
-    }
-
-    async fn prepare_counter(&self, _admin: &mut Client) -> Answer<()> {
-        // The table was made with its rows when the run was claimed.
-        Ok(())
-    }
-
-    async fn final_value(&self, admin: &mut Client) -> Answer<u64> {
-        record::final_value(self, admin).await
-    }
-
-    async fn remove_run(&self, admin: &mut Client) -> Result<(), String> {
-        record::remove_run(self, admin).await
+impl Tagged for Participant {
+    fn tag(&self) -> &str {
+        &self.tag
     }
 }
 

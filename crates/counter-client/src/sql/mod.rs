@@ -14,6 +14,10 @@ use crate::{
     store::{Attempts, Counts},
 };
 
+/// Why `--sync fenced` means nothing on an SQL store: its lock is a row lock.
+pub const NO_FENCING: &str = "its lock is a row lock held to COMMIT, or until the holder's connection ends and the \
+                              server rolls its transaction back: never taken from a holder that is still connected";
+
 /// What an SQL store's worker counts beyond what every client worker counts.
 #[derive(Debug, Default)]
 pub struct SqlCounts {

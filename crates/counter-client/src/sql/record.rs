@@ -14,7 +14,7 @@ use std::{future::Future, time::Instant};
 use crate::{
     error::{Error, ServerError},
     participants::{Found, HEARTBEAT_TTL, Reported, may_join, shared_configuration},
-    store::{Entry, Plan, Roll},
+    store::{Entry, Plan, Record, Roll},
 };
 
 /// How a store's SQL differs where the record's statements need it.
@@ -51,6 +51,8 @@ pub enum Failure {
 pub trait SqlStore: Sync {
     /// The coordinator's connection.
     type Admin;
+    /// A participant's place in the run.
+    type Member;
     /// The store's error.
     type Error;
     /// Its SQL's differences.
@@ -328,4 +330,53 @@ pub async fn remove_run<S: SqlStore>(store: &S, admin: &mut S::Admin) -> Result<
             store.failed(&error)
         )
     })
+}
+
+/// A participant of a run in an SQL store, as the record knows it: by its tag.
+pub trait Tagged {
+    /// Its tag.
+    fn tag(&self) -> &str;
+}
+
+/// Every SQL store's record is this module's.
+impl<S: SqlStore<Member: Tagged>> Record for S {
+    type Admin = S::Admin;
+    type Member = S::Member;
+
+    async fn withdraw(&self, admin: &mut S::Admin, member: &S::Member) -> Option<u64> {
+        withdraw(self, admin, member.tag()).await
+    }
+
+    async fn say_ready(&self, admin: &mut S::Admin, member: &S::Member) -> Result<(), Error> {
+        say_ready(self, admin, member.tag()).await
+    }
+
+    async fn roll(&self, admin: &mut S::Admin) -> Result<Roll, Error> {
+        roll(self, admin).await
+    }
+
+    async fn report(&self, admin: &mut S::Admin, member: &S::Member, local: &Reported) -> Result<(), Error> {
+        report(self, admin, member.tag(), local).await
+    }
+
+    async fn entries(&self, admin: &mut S::Admin) -> Result<Vec<Entry>, Error> {
+        entries(self, admin).await
+    }
+
+    async fn leave(&self, admin: &mut S::Admin, member: &S::Member) -> Result<(u64, u64), Error> {
+        leave(self, admin, member.tag()).await
+    }
+
+    async fn prepare_counter(&self, _admin: &mut S::Admin) -> Result<(), Error> {
+        // The table was made with its rows when the run was claimed.
+        Ok(())
+    }
+
+    async fn final_value(&self, admin: &mut S::Admin) -> Result<u64, Error> {
+        final_value(self, admin).await
+    }
+
+    async fn remove_run(&self, admin: &mut S::Admin) -> Result<(), String> {
+        remove_run(self, admin).await
+    }
 }
