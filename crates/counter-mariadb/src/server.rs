@@ -51,8 +51,10 @@ impl Recipe for MariadbRecipe {
 
     fn prepare(&self, dir: &Path) -> Vec<(Command, Duration)> {
         let mut install = Command::new(&self.install);
-        // The `test` database is where a private server's tables go.
+        // The `test` database is where a private server's tables go. Its temporary files, and the server's, stay
+        // in its directory, away from every other server's.
         install
+            .env("TMPDIR", dir)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
             .args(["--auth-root-authentication-method=normal", "--skip-name-resolve"]);
@@ -62,6 +64,7 @@ impl Recipe for MariadbRecipe {
     fn server(&self, dir: &Path) -> Command {
         let mut server = Command::new(&self.server);
         server
+            .env("TMPDIR", dir)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
             .arg(format!("--socket={}", socket(dir).display()))
