@@ -63,28 +63,12 @@ impl MariadbFigures {
         let extension = Extension::new("server", self)
             .line("server", format!("{}; table {}", self.server, self.table))
             .line("isolation", format!("{}{snapshot}", self.isolation));
-        let extension = self
-            .trips
-            .line(extension)
-            .line(
-                "refused",
-                format!(
-                    "{} (error 1020, 1213 or 1205), rolled back and made again",
-                    units::count(self.refused, "transaction", "transactions")
-                ),
-            )
-            .line("server memory", memory);
-        let extension = self.trips.reconnections_line(extension);
-        if !strategy.takes_lock() {
-            return extension;
-        }
-        extension.line(
-            "lock",
-            format!(
-                "{} found the row locked by another and waited for it (tried with SKIP LOCKED first: a wait costs one \
-                 round trip more)",
-                units::count(self.lock_waits, "transaction", "transactions")
-            ),
+        sql::report_lines(
+            extension,
+            &self.trips,
+            strategy,
+            (self.refused, "error 1020, 1213 or 1205"),
+            (memory, self.lock_waits),
         )
     }
 }

@@ -62,28 +62,12 @@ impl PostgresFigures {
         let extension = Extension::new("server", self)
             .line("server", format!("{}; table {}", self.server, self.table))
             .line("isolation", self.isolation.clone());
-        let extension = self
-            .trips
-            .line(extension)
-            .line(
-                "refused",
-                format!(
-                    "{} (SQLSTATE 40001 or 40P01), rolled back and made again",
-                    units::count(self.serialization_failures, "transaction", "transactions")
-                ),
-            )
-            .line("server memory", memory);
-        let extension = self.trips.reconnections_line(extension);
-        if !strategy.takes_lock() {
-            return extension;
-        }
-        extension.line(
-            "lock",
-            format!(
-                "{} found the row locked by another and waited for it (tried with SKIP LOCKED first: a wait costs one \
-                 round trip more)",
-                units::count(self.lock_waits, "transaction", "transactions")
-            ),
+        sql::report_lines(
+            extension,
+            &self.trips,
+            strategy,
+            (self.serialization_failures, "SQLSTATE 40001 or 40P01"),
+            (memory, self.lock_waits),
         )
     }
 }

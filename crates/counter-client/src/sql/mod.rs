@@ -268,3 +268,35 @@ pub fn why(report: &counter_core::report::RunReport, why: &Why<'_>) -> Option<Ve
     };
     Some(lines)
 }
+
+/// What an SQL store's report says after its server and isolation lines: its round trips, the transactions
+/// refused (`refused_as`: the server's codes), the server's memory, connections made again, and, where the
+/// strategy takes the row lock, how many waited for it.
+pub fn report_lines(
+    extension: counter_core::extension::Extension,
+    trips: &crate::store::RoundTrips,
+    strategy: Strategy,
+    (refused, refused_as): (u64, &str),
+    (memory, lock_waits): (String, u64),
+) -> counter_core::extension::Extension {
+    use counter_core::units::count;
+    let extension = trips
+        .line(extension)
+        .line(
+            "refused",
+            format!("{} ({refused_as}), rolled back and made again", count(refused, "transaction", "transactions")),
+        )
+        .line("server memory", memory);
+    let extension = trips.reconnections_line(extension);
+    if !strategy.takes_lock() {
+        return extension;
+    }
+    extension.line(
+        "lock",
+        format!(
+            "{} found the row locked by another and waited for it (tried with SKIP LOCKED first: a wait costs one \
+             round trip more)",
+            count(lock_waits, "transaction", "transactions")
+        ),
+    )
+}
