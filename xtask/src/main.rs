@@ -5,6 +5,9 @@
 //! - `sweep`: measure each model's memory at a range of worker counts and fit the cost of one more worker.
 //! - `calibrate`: measure the worker loop against a bare loop, to see what the instrument adds.
 //! - `report`: the latest comparison and sweep as one HTML page with charts.
+//! - `faults`: runs under injected faults, and what each outcome was.
+//! - `python`: builds the interpreters the Python rows run on.
+//! - `servers`: the servers the server models need, and their Debian packages.
 
 mod calibrate;
 mod compare;
@@ -16,6 +19,7 @@ mod python;
 mod report;
 mod runner;
 mod schema;
+mod servers;
 mod stats;
 mod sweep;
 mod usage;
@@ -55,6 +59,8 @@ enum Task {
     /// Build the Python interpreters the Python rows can run on beside the PATH's python3: CPython 3.13
     /// free-threaded (no GIL) and with the GIL
     Python(python::Args),
+    /// List the servers the server models need, whether each is installed here, and its Debian package
+    Servers(servers::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
         Task::Faults(args) => faults::run(&args),
         Task::Calibrate(args) => calibrate::run(&args),
         Task::Python(args) => python::run(&args),
+        Task::Servers(args) => servers::run(&args),
     };
     match outcome {
         Ok(code) => code,

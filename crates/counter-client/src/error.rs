@@ -3,7 +3,50 @@
 
 use counter_core::error::{EXIT_FAILURE, EXIT_USAGE, FrontendError, RunError};
 
+use counter_core::{catalog, model::Model};
+
 use crate::participants::RendezvousTimeout;
+
+impl ServerError {
+    /// The run's error when `store`'s server (`server`, as the report names it) failed during the run: `detail`,
+    /// with anything that looks like a credential taken out.
+    pub fn failed(store: &'static str, server: &str, detail: &str) -> Error {
+        Error::Frontend(ServerError::Server {
+            store,
+            server: server.to_owned(),
+            detail: counter_core::secrets::redact(detail),
+        })
+    }
+
+    /// The run's error when `store`'s server could not be used as given (exit 2): `detail`, redacted.
+    pub fn unusable(store: &'static str, server: &str, detail: &str) -> Error {
+        Error::Frontend(ServerError::Unusable {
+            store,
+            server: server.to_owned(),
+            detail: counter_core::secrets::redact(detail),
+        })
+    }
+
+    /// The run's error when `store`'s server refused the first connection (exit 2): why, and what to check.
+    pub fn not_connected(store: &'static str, server: &str, error: &impl std::fmt::Display) -> Error {
+        let detail = format!("{error} (is the server running, and are the address and the credentials right?)");
+        ServerError::unusable(store, server, &detail)
+    }
+}
+
+/// Why `model` has no private server here, and the two ways out: its package (from its catalog entry) or a
+/// server of the user's.
+fn no_server(model: Model, looked: &str) -> String {
+    match &catalog::of(model).server {
+        Some(server) => format!(
+            "no {} found ({looked}): install it (`{}`), or pass {} URL to use a server that is already running",
+            server.program,
+            server.install(),
+            server.flag
+        ),
+        None => format!("{} keeps its counter in no server", model.name()),
+    }
+}
 
 /// Why a store's run produced no report: a reason every frontend shares, or [`ServerError`].
 pub type Error = RunError<ServerError>;
@@ -12,8 +55,13 @@ pub type Error = RunError<ServerError>;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// No server to start here, and none given: the request cannot be met as it stands; the message says how.
-    #[error("{0}")]
-    NoServer(&'static str),
+    #[error("{}", no_server(*.model, .looked))]
+    NoServer {
+        /// The model whose server is missing.
+        model: Model,
+        /// Where the binary looked for it.
+        looked: &'static str,
+    },
     /// The server given could not be used (refused, a wrong password, too old for the run): the request cannot
     /// be met as it stands.
     #[error("could not use the {store} server {server}: {detail}")]
@@ -93,7 +141,7 @@ impl FrontendError for ServerError {
     /// A request that cannot be met here (no server, an unusable one, a run id taken) is 2; a failure, 1.
     fn exit_code(&self) -> u8 {
         match self {
-            ServerError::NoServer(_) | ServerError::Unusable { .. } | ServerError::RunTaken { .. } => EXIT_USAGE,
+            ServerError::NoServer { .. } | ServerError::Unusable { .. } | ServerError::RunTaken { .. } => EXIT_USAGE,
             ServerError::ServerStart { .. } | ServerError::Server { .. } | ServerError::Coordination(_) => EXIT_FAILURE,
         }
     }

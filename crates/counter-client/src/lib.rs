@@ -93,6 +93,12 @@ pub fn make_room_for(clients: u64) -> Result<(), counter_core::proc::limits::Lim
 /// How long a worker waits between two tries to connect again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
+/// How long a worker whose connection broke keeps trying to connect again before the run fails: a server that
+/// stalled, or ended the connection, is back within it; one that is gone is named within seconds.
+pub fn reconnect_patience(timeout: Duration) -> Duration {
+    (timeout * 2).max(Duration::from_secs(2))
+}
+
 /// A connection made again after one broke: `connect` tried again and again, 100 ms apart, until it
 /// succeeds or `patience` has passed (then the last error, or `broken` if none came); `Ok(None)` when a stop
 /// signal ended the trying.

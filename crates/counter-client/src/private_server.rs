@@ -256,3 +256,18 @@ fn run_within(command: &mut Command, deadline: Duration) -> Result<(), String> {
         }
     }
 }
+
+/// The server a store's run uses: the one `given` (its address as the user wrote it), or else a private one
+/// made by `start`, with the address `address` gives it.
+pub fn private_unless_given<P, E>(
+    given: Option<&String>,
+    start: impl FnOnce() -> Result<P, E>,
+    address: impl FnOnce(&P) -> String,
+) -> Result<(Option<P>, String), E> {
+    if let Some(given) = given {
+        return Ok((None, given.clone()));
+    }
+    let private = start()?;
+    let address = address(&private);
+    Ok((Some(private), address))
+}

@@ -50,6 +50,16 @@ pub trait Served {
     }
 }
 
+/// The runtime a served server's requests run on (one thread: they come one at a time).
+pub fn runtime(server: &'static str) -> Result<tokio::runtime::Runtime, crate::error::Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| {
+        crate::error::Error::Frontend(crate::error::ServerError::ServerStart {
+            server,
+            detail: format!("no runtime for its requests: {error}"),
+        })
+    })
+}
+
 /// How often `--serve` looks for a stop signal, milliseconds.
 const STOP_CHECK_MS: u16 = 50;
 /// The longest request line taken.

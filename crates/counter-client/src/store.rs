@@ -336,6 +336,8 @@ pub struct Plan<'a> {
     pub server: &'a str,
     /// The server's pid, when it is ours.
     pub server_pid: Option<i32>,
+    /// How long a request may take (`--timeout`).
+    pub timeout: Duration,
 }
 
 impl<'a> Plan<'a> {
@@ -346,7 +348,16 @@ impl<'a> Plan<'a> {
         options: &'a crate::options::ServerOptions,
         (run_id, server, server_pid): (&'a str, &'a str, Option<i32>),
     ) -> Plan<'a> {
-        Plan { model, config, sharing: &options.sharing, run_id, keep: options.keep, server, server_pid }
+        Plan {
+            model,
+            config,
+            sharing: &options.sharing,
+            run_id,
+            keep: options.keep,
+            server,
+            server_pid,
+            timeout: options.timeout,
+        }
     }
 }
 
@@ -407,8 +418,11 @@ pub trait Store: Record + Sync {
 
     /// What the coordinator reads of the run: the same for every store.
     fn plan(&self) -> Plan<'_>;
-    /// The server's processes, when it is ours, for the memory of the run's tree.
-    fn server_processes(&self) -> Vec<i32>;
+    /// The server's processes, when it is ours, for the memory of the run's tree: its one process, unless the
+    /// store knows more.
+    fn server_processes(&self) -> Vec<i32> {
+        self.plan().server_pid.into_iter().collect()
+    }
     /// The command `--hold` suggests to look at the server.
     fn hold_try(&self) -> String;
 
@@ -419,8 +433,11 @@ pub trait Store: Record + Sync {
     async fn answers(&self, admin: &mut Self::Admin) -> bool;
     /// A new connection of the coordinator's; its error, the server's failure.
     async fn connect_again(&self) -> Result<Self::Admin, Error>;
-    /// How long a broken connection is tried again before the run fails.
-    fn patience(&self) -> Duration;
+    /// How long a broken connection is tried again before the run fails: by default
+    /// [`reconnect_patience`](crate::reconnect_patience) of the run's timeout.
+    fn patience(&self) -> Duration {
+        crate::reconnect_patience(self.plan().timeout)
+    }
 
     /// `admin` answering: as it is, or connected again; `patient`, tried again within [`Store::patience`],
     /// else once (to clean up after a failure, without waiting for a server that is gone).
@@ -457,8 +474,11 @@ pub trait Store: Record + Sync {
     ) -> Result<(), Error>;
     /// The member's heartbeat.
     fn beat(&self, member: &Self::Member) -> Self::Beat;
-    /// The keeper of the run's data while the workers run, if the store needs one.
-    fn keeper(&self) -> Option<Self::Keeper>;
+    /// The keeper of the run's data while the workers run, if the store needs one (none by default: data that
+    /// outlives no deadline of its own needs no keeping).
+    fn keeper(&self) -> Option<Self::Keeper> {
+        None
+    }
 
     /// This model's figures, for the report's extension.
     fn figures(

@@ -77,21 +77,41 @@ pub struct Server {
     pub flag: &'static str,
     /// The program a private server needs on the `PATH`, and how to install it.
     pub program: &'static str,
-    /// The command that installs it.
-    pub install: &'static str,
+    /// The Debian package that brings it (and the store's own client tools, which it depends on).
+    pub package: &'static str,
     /// A folder of versions where packages put the program off the `PATH` (`<folder>/<version>/bin/<program>`).
     pub versions_under: Option<&'static str>,
 }
 
 impl Server {
-    /// Whether the program is here, on the `PATH`, among the system's daemons (`/usr/sbin`, which a user's
-    /// `PATH` may lack), or where its packages put it.
+    /// The command that installs it.
+    pub fn install(&self) -> String {
+        format!("apt-get install {}", self.package)
+    }
+
+    /// Whether the program is here: [`Server::find`] finds it.
     pub fn found(&self) -> bool {
-        on_path(self.program).is_some()
-            || std::path::Path::new("/usr/sbin").join(self.program).is_file()
-            || self.versions_under.and_then(|folder| std::fs::read_dir(folder).ok()).is_some_and(|versions| {
-                versions.flatten().any(|version| version.path().join("bin").join(self.program).is_file())
-            })
+        self.find(self.program).is_some()
+    }
+
+    /// Where `program` (the server's, or one of its package's) is: on the `PATH`, among the system's daemons
+    /// (`/usr/sbin`, which a user's `PATH` may lack), or where the packages put it, the newest version first
+    /// (`<versions_under>/<version>/bin/<program>`).
+    pub fn find(&self, program: &str) -> Option<std::path::PathBuf> {
+        let versioned = || {
+            let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(self.versions_under?)
+                .ok()?
+                .flatten()
+                .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
+                .map(|(version, bin)| (version, bin.join(program)))
+                .filter(|(_, path)| path.is_file())
+                .collect();
+            found.sort();
+            found.pop().map(|(_, path)| path)
+        };
+        on_path(program)
+            .or_else(|| Some(std::path::Path::new("/usr/sbin").join(program)).filter(|path| path.is_file()))
+            .or_else(versioned)
     }
 }
 
@@ -147,7 +167,7 @@ pub const DESCRIPTIONS: [Description; 6] = [
         server: Some(Server {
             flag: "--redis",
             program: "redis-server",
-            install: "apt-get install redis-server",
+            package: "redis-server",
             versions_under: None,
         }),
         start_flag: None,
@@ -171,7 +191,7 @@ pub const DESCRIPTIONS: [Description; 6] = [
         server: Some(Server {
             flag: "--postgres",
             program: "postgres",
-            install: "apt-get install postgresql",
+            package: "postgresql",
             // Debian's layout: /usr/lib/postgresql/15/bin/postgres.
             versions_under: Some("/usr/lib/postgresql"),
         }),
@@ -202,7 +222,7 @@ pub const DESCRIPTIONS: [Description; 6] = [
         server: Some(Server {
             flag: "--mariadb",
             program: "mariadbd",
-            install: "apt-get install mariadb-server",
+            package: "mariadb-server",
             versions_under: None,
         }),
         start_flag: None,
@@ -248,7 +268,7 @@ impl Description {
             server.program,
             self.model.name(),
             self.model.name(),
-            server.install
+            server.install()
         ))
     }
 
@@ -304,7 +324,7 @@ mod tests {
             assert_eq!(description.server_flags(Some(url)), [server.flag, url]);
             if !server.found() {
                 let why = description.available(None).unwrap_err();
-                assert!(why.contains(server.install) && why.contains(description.model.name()), "{why}");
+                assert!(why.contains(&server.install()) && why.contains(description.model.name()), "{why}");
             }
         }
     }

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use counter_client::sql::{
+    record::{Dialect, Failure},
+    request::{self, Driver, RequestError},
+};
 use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::FromValue};
 
 use crate::options::{Isolation, Snapshot};
@@ -44,18 +48,26 @@ pub(crate) async fn connect(opts: Opts, timeout: Duration) -> Result<Conn, Worke
     within(timeout, Conn::new(opts)).await
 }
 
-/// Why a worker stopped early: the server's answer, or none within the timeout.
+/// The driver (`mysql_async`), as the shared client asks what its errors say.
 #[derive(Debug)]
-pub(crate) enum WorkerError {
-    /// The server's error, or the connection's.
-    Server(mysql_async::Error),
-    /// No answer within the client's timeout.
-    Timeout(Duration),
-    /// The counter's row was not there: someone else changed the run's table.
-    MissingRow,
-    /// An answer of another shape than the statement's (a column of another type, or missing).
-    Shape,
-}
+pub(crate) struct Mariadb;
+
+/// Why a request failed: the server's answer, or none within the timeout.
+pub(crate) type WorkerError = RequestError<Mariadb>;
+
+/// MariaDB's SQL where the shared statements need it.
+pub(crate) const DIALECT: Dialect = Dialect {
+    now: "NOW(6)",
+    timestamp: "DATETIME(6)",
+    serial: "BIGINT NOT NULL AUTO_INCREMENT UNIQUE",
+    key_text: "VARCHAR(64)",
+    integer: "SIGNED",
+    table_options: " ENGINE=InnoDB",
+    microseconds: |us| format!("INTERVAL {us} MICROSECOND"),
+    quote: '`',
+    zero_rows: |from, to| format!("SELECT seq, 0, 0 FROM seq_{from}_to_{to}"),
+    param: |_| "?".to_owned(),
+};
 
 /// Column `index` of `row`, of type `T`; a column of another shape is an error, never a panic.
 pub(crate) fn column<T: FromValue>(row: &Row, index: usize) -> Result<T, WorkerError> {
@@ -72,39 +84,23 @@ pub(crate) fn first<T: FromValue>(row: Option<&Row>, index: usize) -> Result<T, 
 /// timeout.
 pub(crate) const REFUSALS: [u16; 3] = [1020, 1213, 1205];
 
-impl WorkerError {
-    /// The server's error code, if it answered with one.
-    pub(crate) fn code(&self) -> Option<u16> {
-        match self {
-            WorkerError::Server(mysql_async::Error::Server(error)) => Some(error.code),
-            _ => None,
-        }
+impl Driver for Mariadb {
+    type Error = mysql_async::Error;
+
+    fn server_answer(error: &mysql_async::Error) -> Option<String> {
+        let mysql_async::Error::Server(error) = error else { return None };
+        Some(format!("{} (error {}, SQLSTATE {})", error.message, error.code, error.state))
     }
 
-    /// Refused by the server (one of [`REFUSALS`]): rolled back, it may be made again.
-    pub(crate) fn is_refusal(&self) -> bool {
-        self.code().is_some_and(|code| REFUSALS.contains(&code))
+    fn is_refusal(error: &mysql_async::Error) -> bool {
+        matches!(error, mysql_async::Error::Server(error) if REFUSALS.contains(&error.code))
     }
-}
 
-impl std::fmt::Display for WorkerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WorkerError::Server(mysql_async::Error::Server(error)) => {
-                write!(f, "{} (error {}, SQLSTATE {})", error.message, error.code, error.state)
-            }
-            WorkerError::Server(error) => {
-                write!(f, "{error}")?;
-                let mut source = std::error::Error::source(error);
-                while let Some(cause) = source {
-                    write!(f, ": {cause}")?;
-                    source = cause.source();
-                }
-                Ok(())
-            }
-            WorkerError::Timeout(timeout) => write!(f, "no answer within {timeout:?} (--timeout)"),
-            WorkerError::MissingRow => write!(f, "the counter's row is gone from the run's table"),
-            WorkerError::Shape => write!(f, "an answer of another shape than the statement's"),
+    fn failure(error: &mysql_async::Error) -> Failure {
+        match error {
+            mysql_async::Error::Server(error) if error.code == 1050 => Failure::TableExists,
+            mysql_async::Error::Server(error) if error.code == 1146 => Failure::NoTable,
+            _ => Failure::Other,
         }
     }
 }
@@ -114,8 +110,5 @@ pub(crate) async fn within<T>(
     timeout: Duration,
     future: impl Future<Output = Result<T, mysql_async::Error>>,
 ) -> Result<T, WorkerError> {
-    match tokio::time::timeout(timeout, future).await {
-        Ok(answer) => answer.map_err(WorkerError::Server),
-        Err(_) => Err(WorkerError::Timeout(timeout)),
-    }
+    request::within(timeout, future).await
 }

@@ -2,34 +2,20 @@
 //! the round trips, the transactions the server refused, what the server's memory and threads grew by with the
 //! clients; carried in the report as its extension, and read back from it for the "why" lines.
 
-use counter_client::{sql, store::RoundTrips};
+use counter_client::sql::{self, SqlFigures};
 use counter_core::{config::Strategy, extension::Extension, render::ModelWords, report::RunReport, units};
 use serde::{Deserialize, Serialize};
 
 /// The figures under the report's `extension` (named "server").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MariadbFigures {
-    /// Which server: `private mariadbd 10.11.19-MariaDB ...`, or what was parsed from the URL given.
-    pub server: String,
-    /// The isolation level of every transaction: `read committed`, `repeatable read`, `serializable`.
-    pub isolation: String,
+    /// What every SQL store measures: the server, the isolation level, the round trips, the server's PSS.
+    #[serde(flatten)]
+    pub sql: SqlFigures,
     /// `innodb_snapshot_isolation` of every session; none where the server lacks it.
     pub snapshot_isolation: Option<bool>,
-    /// The run's table.
-    pub table: String,
-    /// Round trips, their latency, and connections made again.
-    #[serde(flatten)]
-    pub trips: RoundTrips,
     /// Transactions the server refused (1020, 1213, 1205), each rolled back and made again.
     pub refused: u64,
-    /// Optimistic strategy: updates that found the version changed, and were made again.
-    pub version_conflicts: u64,
-    /// Mutex strategy: transactions that found the row locked by another, and waited for it.
-    pub lock_waits: u64,
-    /// The private server's PSS before the clients connected, KiB (none for a server this process cannot see).
-    pub server_pss_before_kib: Option<u64>,
-    /// What the server's PSS grew by once every client was connected, bytes.
-    pub server_pss_added_bytes: Option<i64>,
     /// What its USS grew by, bytes.
     pub server_uss_added_bytes: Option<i64>,
     /// The server's threads before the clients connected.
@@ -45,7 +31,8 @@ pub struct MariadbFigures {
 impl MariadbFigures {
     /// The report's section: these figures, and a line for each of their groups.
     pub fn extension(&self, strategy: Strategy) -> Extension {
-        let memory = match (self.server_pss_added_bytes, self.server_threads_before, self.server_threads_with_clients) {
+        let threads = (self.server_threads_before, self.server_threads_with_clients);
+        let memory = match (self.sql.server_pss_added_bytes, threads.0, threads.1) {
             (Some(pss), Some(before), Some(with)) => format!(
                 "a thread per connection: {before} threads before the clients ({} idle in its thread cache), {with} \
                  with them; the server's PSS grew by {}, its USS by {}",
@@ -60,15 +47,12 @@ impl MariadbFigures {
             Some(false) => ", snapshot isolation off",
             None => "",
         };
-        let extension = Extension::new("server", self)
-            .line("server", format!("{}; table {}", self.server, self.table))
-            .line("isolation", format!("{}{snapshot}", self.isolation));
         sql::report_lines(
-            extension,
-            &self.trips,
+            Extension::new("server", self),
+            &self.sql,
             strategy,
             (self.refused, "error 1020, 1213 or 1205"),
-            (memory, self.lock_waits),
+            (snapshot, memory),
         )
     }
 }
@@ -85,12 +69,10 @@ fn why(report: &RunReport) -> Option<Vec<String>> {
         if figures.snapshot_isolation == Some(false) { "without snapshot isolation " } else { "" }
     );
     let why = sql::Why {
-        isolation: &figures.isolation,
+        figures: &figures.sql,
         lost_because: &lost_because,
         refused_as: "(1020, or a deadlock's victim: 1213)",
         refused: figures.refused,
-        version_conflicts: figures.version_conflicts,
-        lock_waits: figures.lock_waits,
     };
     sql::why(report, &why)
 }

@@ -7,16 +7,12 @@
 //! root, the server runs as the `mysql` user. `--mariadb URL` uses a server that is already there (a
 //! `mysql://` URL; the password from `MYSQL_PWD` when the URL has none, as the `mariadb` client reads it).
 //!
-//! The strategies map one to one (module `worker`): racy is BEGIN, SELECT, UPDATE to the value read plus one,
-//! COMMIT; mutex the same with SELECT ... FOR UPDATE; atomic `UPDATE SET v = v + 1`; sharded the same on a row
-//! per worker, summed at the end; optimistic a versioned UPDATE made again when no row changed. `--isolation`
-//! sets every transaction's level (repeatable read by default, as the server's), and `--snapshot-isolation` the
-//! session's `innodb_snapshot_isolation`, with which the server refuses a write to a row changed since the
-//! transaction's snapshot (error 1020). Refused transactions are rolled back, counted and made again.
-//!
-//! A run's rows live in tables of its own (module `table`), dropped at the end (`--keep` keeps them); nothing
-//! else on the server is touched. Every statement has a timeout on both sides (`max_statement_time`, the lock
-//! wait timeout, and the client's, `--timeout`).
+//! The strategies are `counter_client::sql`'s, as statements (module `worker`). `--isolation` sets every
+//! transaction's level (repeatable read by default, as the server's), and `--snapshot-isolation` the session's
+//! `innodb_snapshot_isolation`, with which the server refuses a write to a row changed since the transaction's
+//! snapshot (error 1020). A run's rows live in tables of its own (`counter_client::sql::table`), dropped at the
+//! end unless `--keep`; every statement has a timeout on both sides (`max_statement_time`, the lock wait
+//! timeout, and the client's, `--timeout`).
 #![warn(missing_docs)]
 
 mod client;
@@ -27,11 +23,11 @@ mod run;
 mod served;
 mod server;
 mod store;
-mod table;
 mod worker;
 
 use std::sync::OnceLock;
 
+use counter_client::private_server::private_unless_given;
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config},
@@ -39,16 +35,17 @@ use counter_core::{
     report::RunReport,
 };
 
+use crate::{
+    client::DIALECT,
+    options::{connection_opts, describe},
+    run::Run,
+    server::PrivateMariadb,
+};
 pub use crate::{
     figures::MariadbFigures,
     options::{Error, Isolation, MariadbOptions, PASSWORD_VARIABLE, ServerError, Snapshot},
 };
-use crate::{
-    options::{connection_opts, describe},
-    run::Run,
-    server::PrivateMariadb,
-    table::Table,
-};
+use counter_client::sql::table::Table;
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Mariadb;
@@ -76,15 +73,11 @@ const SPARE_CONNECTIONS: u64 = 10;
 pub fn run(config: &Config, options: &MariadbOptions) -> Result<RunReport, Error> {
     options.server.validate("--mariadb")?;
     counter_client::make_room_for(config.workers())?;
-    let private = match &options.server.url {
-        Some(_) => None,
-        None => Some(PrivateMariadb::start(config.workers() + SPARE_CONNECTIONS)?),
-    };
-    let text = match (&private, &options.server.url) {
-        (Some(private), _) => private.url(),
-        (None, Some(url)) => url.clone(),
-        (None, None) => unreachable!("a private server is started when no URL is given"),
-    };
+    let (private, text) = private_unless_given(
+        options.server.url.as_ref(),
+        || PrivateMariadb::start(config.workers() + SPARE_CONNECTIONS),
+        PrivateMariadb::url,
+    )?;
     let opts = connection_opts(&text)?;
     let server = private.as_ref().map_or_else(|| describe(&opts), PrivateMariadb::describe);
     let id = options.server.sharing.id();
@@ -94,7 +87,7 @@ pub fn run(config: &Config, options: &MariadbOptions) -> Result<RunReport, Error
         opts,
         server,
         server_pid: private.as_ref().map(PrivateMariadb::pid),
-        table: Table::new(&id),
+        table: Table::new(&id, DIALECT),
         id,
         has_snapshot: OnceLock::new(),
     };
@@ -109,12 +102,8 @@ const SERVED_CONNECTIONS: u64 = 300;
 /// it and removes it.
 pub fn serve() -> Result<(), Error> {
     let private = PrivateMariadb::start(SERVED_CONNECTIONS)?;
-    let mut served = served::ServedMariadb::new(private).map_err(|error| {
-        Error::Frontend(ServerError::ServerStart {
-            server: "MariaDB server",
-            detail: format!("no runtime for its requests: {error}"),
-        })
-    })?;
+    let mut served =
+        served::ServedMariadb { server: private, runtime: counter_client::serve::runtime("MariaDB server")? };
     counter_client::serve::serve(&mut served);
     Ok(())
 }

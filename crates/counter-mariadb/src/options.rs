@@ -3,38 +3,13 @@
 
 pub use counter_client::error::{Error, ServerError};
 use counter_client::options::ServerOptions;
+pub use counter_client::sql::Isolation;
 use counter_core::config::ConfigError;
 use mysql_async::{Opts, OptsBuilder, UrlError};
 
 /// The variable that holds the server's password, as the `mariadb` client reads it: so that it need not sit
 /// in argv.
 pub const PASSWORD_VARIABLE: &str = "MYSQL_PWD";
-
-/// The isolation level of every transaction of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Isolation {
-    /// Each statement sees what was committed before it began.
-    ReadCommitted,
-    /// The server's default: a transaction reads one snapshot, and writes the row as it is now.
-    #[default]
-    RepeatableRead,
-    /// Every plain read takes a shared lock: two read-then-write transactions deadlock, and one is refused.
-    Serializable,
-}
-
-impl Isolation {
-    /// Every level, weakest first.
-    pub const ALL: [Isolation; 3] = [Isolation::ReadCommitted, Isolation::RepeatableRead, Isolation::Serializable];
-
-    /// Its name in SQL: `read committed`.
-    pub const fn sql(self) -> &'static str {
-        match self {
-            Isolation::ReadCommitted => "read committed",
-            Isolation::RepeatableRead => "repeatable read",
-            Isolation::Serializable => "serializable",
-        }
-    }
-}
 
 /// `innodb_snapshot_isolation`, the session variable that refuses a write to a row changed since the
 /// transaction's snapshot (error 1020).
@@ -48,7 +23,7 @@ pub enum Snapshot {
 }
 
 /// How to reach the server, on top of the shared [`Config`](counter_core::config::Config).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MariadbOptions {
     /// The server, the run's sharing, the deadline: what every store is asked for.
     pub server: ServerOptions,

@@ -6,13 +6,16 @@ use std::{sync::Arc, time::Duration};
 
 use counter_client::{
     participants::Beat,
-    sql::record::{Dialect, Failure, SqlStore, Tagged},
+    sql::{
+        record::{Dialect, SqlStore, Tagged},
+        table::Table,
+    },
     store::Plan,
 };
-use mysql_async::{Conn, Opts, Row, Value, prelude::Queryable};
+use mysql_async::{Conn, Opts, Row, prelude::Queryable};
 
 use crate::{
-    client::{WorkerError, connect, within},
+    client::{DIALECT, Mariadb, WorkerError, connect, within},
     options::Error,
     run::Run,
     worker::Job,
@@ -48,65 +51,31 @@ impl Beat for MariadbBeat {
     }
 }
 
-/// A column's value as text, as the record reads it.
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::NULL => None,
-        Value::Bytes(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-        Value::Int(number) => Some(number.to_string()),
-        Value::UInt(number) => Some(number.to_string()),
-        other => Some(format!("{other:?}")),
-    }
-}
-
 impl SqlStore for Run<'_> {
     type Admin = Conn;
     type Member = Participant;
-    type Error = WorkerError;
-    const DIALECT: Dialect = Dialect {
-        now: "NOW(6)",
-        timestamp: "DATETIME(6)",
-        serial: "BIGINT NOT NULL AUTO_INCREMENT UNIQUE",
-        key_text: "VARCHAR(64)",
-        integer: "SIGNED",
-        table_options: " ENGINE=InnoDB",
-        microseconds: |us| format!("INTERVAL {us} MICROSECOND"),
-    };
+    type Driver = Mariadb;
+    const DIALECT: Dialect = DIALECT;
 
     fn plan(&self) -> Plan<'_> {
         counter_client::store::Store::plan(self)
     }
 
-    fn timeout(&self) -> Duration {
-        Run::timeout(self)
-    }
-
     fn shared_settings(&self) -> String {
-        format!("--isolation {}", self.options.isolation.sql().replace(' ', "-"))
+        format!("--isolation {}", self.options.isolation.flag())
     }
 
-    fn counter_table(&self) -> String {
-        self.table.quoted()
+    fn table(&self) -> &Table {
+        &self.table
     }
 
-    fn tables_named(&self) -> String {
-        format!("{}, {} and {}", self.table.quoted(), self.table.members(), self.table.connections())
-    }
-
+    /// The counter's table, and the connections table beside it (`served`'s `KILL CONNECTION` reads it).
     fn create_counter(&self, workers: u64) -> String {
-        self.table.create(workers)
-    }
-
-    fn add_shards(&self, base: u64, workers: u64) -> String {
-        self.table.add_shards(base, workers)
-    }
-
-    fn total(&self) -> String {
-        self.table.total()
-    }
-
-    fn drop_tables(&self) -> String {
-        self.table.drop_statement()
+        format!(
+            "{}; CREATE TABLE IF NOT EXISTS {} (id BIGINT UNSIGNED PRIMARY KEY, pid INT NOT NULL) ENGINE=InnoDB",
+            self.table.create(workers),
+            self.table.connections()
+        )
     }
 
     async fn batch(&self, admin: &mut Conn, sql: &str) -> Result<(), WorkerError> {
@@ -115,15 +84,9 @@ impl SqlStore for Run<'_> {
 
     async fn rows(&self, admin: &mut Conn, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorkerError> {
         let rows: Vec<Row> = within(self.timeout(), admin.query(sql)).await?;
-        Ok(rows.iter().map(|row| (0..row.len()).map(|i| row.as_ref(i).and_then(text)).collect()).collect())
-    }
-
-    fn failure(error: &WorkerError) -> Failure {
-        match error.code() {
-            Some(1050) => Failure::TableExists,
-            Some(1146) => Failure::NoTable,
-            _ => Failure::Other,
-        }
+        // The text protocol answers every value as text (or NULL).
+        let text = |row: &Row, i| row.get_opt::<Option<String>, _>(i).and_then(Result::ok).flatten();
+        Ok(rows.iter().map(|row| (0..row.len()).map(|i| text(row, i)).collect()).collect())
     }
 
     fn failed(&self, error: &WorkerError) -> Error {

@@ -3,14 +3,14 @@
 
 use std::{sync::OnceLock, time::Duration};
 
-use counter_core::{config::Config, error::RunError, proc::memory, secrets};
+use counter_core::{config::Config, proc::memory};
 use mysql_async::{Conn, Opts, Row, prelude::Queryable};
 
 use crate::{
     client::{Session, WorkerError, connect, within},
     options::{Error, MariadbOptions, ServerError, Snapshot},
-    table::Table,
 };
+use counter_client::sql::table::Table;
 
 /// One run's context.
 #[derive(Debug)]
@@ -55,50 +55,34 @@ impl Run<'_> {
     /// A first connection, which learns whether the server has snapshot isolation: an error here is about the
     /// request (a refused connection, a wrong password, a setting the server lacks), exit 2.
     pub(crate) async fn connect_first(&self) -> Answer<Conn> {
-        let unusable = |detail: String| {
-            RunError::Frontend(ServerError::Unusable {
-                store: "MariaDB",
-                server: self.server.clone(),
-                detail: secrets::redact(&detail),
-            })
-        };
-        let mut conn = connect(self.opts.clone(), self.timeout()).await.map_err(|error| {
-            unusable(format!("{error} (is the server running, and are the address and the credentials right?)"))
-        })?;
+        let unusable = |detail: &str| ServerError::unusable("MariaDB", &self.server, detail);
+        let mut conn = connect(self.opts.clone(), self.timeout())
+            .await
+            .map_err(|error| ServerError::not_connected("MariaDB", &self.server, &error))?;
         let found: Option<Row> =
             within(self.timeout(), conn.query_first("SHOW VARIABLES LIKE 'innodb\\_snapshot\\_isolation'"))
                 .await
-                .map_err(|error| unusable(error.to_string()))?;
+                .map_err(|error| unusable(&error.to_string()))?;
         if found.is_none() && self.options.snapshot == Snapshot::On {
             return Err(unusable(
                 "--snapshot-isolation on: the server has no innodb_snapshot_isolation (MariaDB 10.6.18, 10.11.8 \
-                 and later have it)"
-                    .to_owned(),
+                 and later have it)",
             ));
         }
         let _ = self.has_snapshot.set(found.is_some());
         within(self.timeout(), conn.query_drop(self.session().statement()))
             .await
-            .map_err(|e| unusable(e.to_string()))?;
+            .map_err(|e| unusable(&e.to_string()))?;
         Ok(conn)
     }
 
     /// The server failed during the run.
     pub(crate) fn failed(&self, error: &WorkerError) -> Error {
-        RunError::Frontend(ServerError::Server {
-            store: "MariaDB",
-            server: self.server.clone(),
-            detail: secrets::redact(&error.to_string()),
-        })
+        ServerError::failed("MariaDB", &self.server, &error.to_string())
     }
 
     /// The private server's memory and threads, as `/proc` shows them.
     pub(crate) fn server_memory(&self) -> Option<memory::ProcessMemory> {
         memory::of_process(self.server_pid?).ok()
     }
-}
-
-/// How long a worker whose connection broke keeps trying to connect again before the run fails.
-pub(crate) fn reconnect_patience(timeout: Duration) -> Duration {
-    (timeout * 2).max(Duration::from_secs(2))
 }

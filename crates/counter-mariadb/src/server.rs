@@ -11,23 +11,21 @@ use std::{
 };
 
 use counter_client::private_server::{Launch, PrivateServer, Recipe};
-use counter_core::child;
+
 use nix::sys::signal::Signal;
 
 use crate::options::{Error, ServerError};
 
-/// Why there is no private server to make.
-const NO_SERVER: &str = "no MariaDB server found (mariadbd and mariadb-install-db on the PATH or in /usr/sbin): \
-                         install it (`apt-get install mariadb-server`), or pass --mariadb URL to use a server that \
-                         is already running";
+/// Where the server is looked for.
+const LOOKED: &str = "mariadbd and mariadb-install-db on the PATH or in /usr/sbin";
 
 fn socket(dir: &Path) -> PathBuf {
     dir.join("mariadbd.sock")
 }
 
-/// The server program: on the `PATH`, or where Debian puts it.
+/// A program of the server's package, where the catalog finds it (the `PATH`, or where Debian puts it).
 fn program(name: &str) -> Option<PathBuf> {
-    child::on_path(name).or_else(|| Some(Path::new("/usr/sbin").join(name)).filter(|path| path.is_file()))
+    counter_core::catalog::of(crate::MODEL).server.as_ref()?.find(name)
 }
 
 /// A server allowing `max_connections` connections.
@@ -97,7 +95,7 @@ impl PrivateMariadb {
     /// message says how to get them.
     pub(crate) fn start(max_connections: u64) -> Result<PrivateMariadb, Error> {
         let (Some(server), Some(install)) = (program("mariadbd"), program("mariadb-install-db")) else {
-            return Err(Error::Frontend(ServerError::NoServer(NO_SERVER)));
+            return Err(Error::Frontend(ServerError::NoServer { model: crate::MODEL, looked: LOOKED }));
         };
         let output = Command::new(&server).arg("--version").output();
         let text = output.map(|output| String::from_utf8_lossy(&output.stdout).into_owned()).unwrap_or_default();

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use counter_client::{
-    sql::SqlCounts,
-    store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals},
+    sql::{SqlCounts, SqlFigures, Statement},
+    store::{Connect, NoKeeper, Plan, Store, Totals},
 };
 use counter_core::{config::Strategy, extension::Extension, proc::memory::ProcessMemory, workload::Start};
 use mysql_async::{Conn, Row, prelude::Queryable};
@@ -17,8 +17,8 @@ use crate::{
     figures::MariadbFigures,
     options::{Error, Snapshot},
     participants::{MariadbBeat, Participant},
-    run::{Answer, Run, reconnect_patience},
-    worker::{Job, Statements, Worker},
+    run::{Answer, Run},
+    worker::{Job, Worker},
 };
 
 /// What a worker's task carries until it has connected.
@@ -56,10 +56,6 @@ impl Store for Run<'_> {
         Plan::of(crate::MODEL, self.config, &self.options.server, (&self.id, &self.server, self.server_pid))
     }
 
-    fn server_processes(&self) -> Vec<i32> {
-        self.server_pid.into_iter().collect()
-    }
-
     fn hold_try(&self) -> String {
         self.server_pid.map_or_else(
             || "mariadb -e 'SHOW PROCESSLIST'".to_owned(),
@@ -79,17 +75,15 @@ impl Store for Run<'_> {
         self.admin_connection().await.map_err(|error| self.failed(&error))
     }
 
-    fn patience(&self) -> std::time::Duration {
-        reconnect_patience(self.timeout())
-    }
-
     async fn claim(&self, admin: &mut Conn, tag: &str) -> Answer<Participant> {
         let shard_base = counter_client::sql::record::claim(self, admin, tag).await?;
         let tag = tag.to_owned();
-        let register = self.table.register(std::process::id());
+        // Each connection of a worker's records itself as this participant's, as it begins.
+        let register =
+            format!("REPLACE INTO {} VALUES (CONNECTION_ID(), {})", self.table.connections(), std::process::id());
         let job = Job {
             config: self.config.clone(),
-            statements: Statements::of(&self.table),
+            statements: Statement::ALL.map(|statement| self.table.text(statement)),
             opts: self.session().opts(&self.opts, Some(register)),
             timeout: self.timeout(),
             patience: self.patience(),
@@ -127,24 +121,19 @@ impl Store for Run<'_> {
         }
     }
 
-    fn keeper(&self) -> Option<NoKeeper> {
-        // A table outlives no deadline of its own: nothing to keep.
-        None
-    }
-
     fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<SqlCounts>) -> Extension {
         let added = probe.before.as_ref().zip(probe.with_clients.as_ref());
         MariadbFigures {
-            server: self.server.clone(),
-            isolation: self.options.isolation.sql().to_owned(),
+            sql: SqlFigures::of(
+                (&self.server, self.options.isolation, self.table.name()),
+                totals,
+                (
+                    probe.before.as_ref().map(|before| before.pss_kib),
+                    probe.with_clients.as_ref().map(|with| with.pss_kib),
+                ),
+            ),
             snapshot_isolation: self.session().snapshot.map(|snapshot| snapshot == Snapshot::On),
-            table: self.table.name().to_owned(),
-            trips: RoundTrips::of(totals),
             refused: totals.own.refused,
-            version_conflicts: totals.own.version_conflicts,
-            lock_waits: totals.own.lock_waits,
-            server_pss_before_kib: probe.before.as_ref().map(|before| before.pss_kib),
-            server_pss_added_bytes: added.map(|(before, with)| (with.pss_kib as i64 - before.pss_kib as i64) * 1024),
             server_uss_added_bytes: added.map(|(before, with)| (with.uss_kib as i64 - before.uss_kib as i64) * 1024),
             server_threads_before: probe.before.as_ref().map(|before| before.threads),
             server_threads_cached_before: probe.cached,
@@ -170,15 +159,7 @@ impl Store for Run<'_> {
              transaction at {}, {snapshot}; memory is the tree's: this client process and the private server's, if any",
             options.isolation.sql()
         )];
-        notes.push(counter_client::sql::strategy_statements(self.config.strategy()).to_owned());
-        if options.server.sharing.is_shared() {
-            notes.push(
-                "the participants meet in the server's tables (the counter's and its members'); a table has no time to \
-                 live: the tables of a run whose participant never reported stay until dropped by hand, and the next \
-                 claim of the run id names them"
-                    .to_owned(),
-            );
-        }
+        notes.extend(counter_client::sql::common_notes(self.config.strategy(), options.server.sharing.is_shared()));
         notes.push(
             "a transaction refused with error 1020 (snapshot isolation), 1213 (deadlock) or 1205 (lock wait timeout) \
              is rolled back and made again, and counted under refused"

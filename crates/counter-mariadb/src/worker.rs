@@ -8,58 +8,28 @@ use std::{
 };
 
 use counter_client::{
-    sql::{self, Read, Say, SqlCounts},
+    sql::{self, Say, SqlCounts, Statement, table::Table},
     store::{Attempts, Progress},
 };
 use counter_core::{
     config::{Config, Strategy},
     workload::{Performed, Start},
 };
-use mysql_async::{Conn, Opts, Params, Row, prelude::Queryable};
+use mysql_async::{Conn, Opts, Params, Row, Value, prelude::Queryable};
 use tokio::sync::watch;
 
-use crate::{
-    client::{WorkerError, connect, first, within},
-    table::Table,
-};
+use crate::client::{WorkerError, column, connect, within};
 
 /// What every worker of a run shares: the workload, the statements, how to connect (again).
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) config: Config,
-    pub(crate) statements: Statements,
+    /// The statements' texts (in the order of `Statement::ALL`), each prepared on a connection the first time it
+    /// runs there (the driver keeps them in the connection's cache): a client prepares only what its strategy uses.
+    pub(crate) statements: [String; 7],
     pub(crate) opts: Opts,
     pub(crate) timeout: Duration,
     pub(crate) patience: Duration,
-}
-
-/// The statements of a run, each prepared on a connection the first time it runs there (the driver keeps
-/// them in the connection's cache): a client prepares only what its strategy uses.
-#[derive(Debug)]
-pub(crate) struct Statements {
-    read: String,
-    read_for_update: String,
-    try_read_for_update: String,
-    write: String,
-    add_one: String,
-    read_versioned: String,
-    write_if_version: String,
-}
-
-impl Statements {
-    pub(crate) fn of(table: &Table) -> Statements {
-        let name = table.quoted();
-        let read = format!("SELECT v FROM {name} WHERE shard = ?");
-        Statements {
-            read_for_update: format!("{read} FOR UPDATE"),
-            try_read_for_update: format!("{read} FOR UPDATE SKIP LOCKED"),
-            read,
-            write: format!("UPDATE {name} SET v = ? WHERE shard = ?"),
-            add_one: format!("UPDATE {name} SET v = v + 1 WHERE shard = ?"),
-            read_versioned: format!("SELECT v, version FROM {name} WHERE shard = ?"),
-            write_if_version: format!("UPDATE {name} SET v = ?, version = version + 1 WHERE shard = ? AND version = ?"),
-        }
-    }
 }
 
 /// A worker's connection and its counts.
@@ -67,7 +37,7 @@ pub(crate) struct Worker {
     conn: Conn,
     job: Arc<Job>,
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
-    row: i32,
+    row: i64,
     progress: Progress<SqlCounts>,
 }
 
@@ -90,7 +60,7 @@ impl Attempts for Worker {
     /// An error on a live connection leaves at most an open transaction, rolled back here; anything else (a
     /// timeout, a broken connection) means a new connection; the counter's row gone is not got past.
     async fn recover(&mut self, error: WorkerError) -> Result<(), WorkerError> {
-        if matches!(error, WorkerError::MissingRow | WorkerError::Shape) {
+        if error.is_about_the_table() {
             return Err(error);
         }
         let broken = matches!(error, WorkerError::Timeout(_) | WorkerError::Server(mysql_async::Error::Io(_)))
@@ -116,36 +86,36 @@ impl sql::Statements for Worker {
         answer
     }
 
-    async fn read(&mut self, read: Read) -> Result<Option<i64>, WorkerError> {
+    async fn query(
+        &mut self,
+        statement: Statement,
+        params: &[i64],
+        columns: usize,
+    ) -> Result<Option<[i64; 2]>, WorkerError> {
         let job = Arc::clone(&self.job);
-        let statement = match read {
-            Read::Plain => &job.statements.read,
-            Read::Lock => &job.statements.read_for_update,
-            Read::TryLock => &job.statements.try_read_for_update,
-        };
-        let found = self.row(statement, (self.row,)).await?;
-        found.as_ref().map(|row| first(Some(row), 0)).transpose()
+        let started = Instant::now();
+        let answer = within(
+            job.timeout,
+            self.conn.exec_first::<Row, _, _>(&job.statements[statement as usize], positional(params)),
+        )
+        .await;
+        self.progress.tally.round_trip(started.elapsed());
+        let Some(found) = answer? else { return Ok(None) };
+        let second = if columns > 1 { column(&found, 1)? } else { 0 };
+        Ok(Some([column(&found, 0)?, second]))
     }
 
-    async fn write(&mut self, value: i64) -> Result<(), WorkerError> {
+    async fn change(&mut self, statement: Statement, params: &[i64]) -> Result<u64, WorkerError> {
         let job = Arc::clone(&self.job);
-        self.changed(&job.statements.write, (value, self.row)).await.map(drop)
+        let started = Instant::now();
+        let answer =
+            within(job.timeout, self.conn.exec_drop(&job.statements[statement as usize], positional(params))).await;
+        self.progress.tally.round_trip(started.elapsed());
+        answer.map(|()| self.conn.affected_rows())
     }
 
-    async fn add_one(&mut self) -> Result<u64, WorkerError> {
-        let job = Arc::clone(&self.job);
-        self.changed(&job.statements.add_one, (self.row,)).await
-    }
-
-    async fn read_versioned(&mut self) -> Result<(i64, i64), WorkerError> {
-        let job = Arc::clone(&self.job);
-        let found = self.row(&job.statements.read_versioned, (self.row,)).await?;
-        Ok((first(found.as_ref(), 0)?, first(found.as_ref(), 1)?))
-    }
-
-    async fn write_if_version(&mut self, value: i64, version: i64) -> Result<u64, WorkerError> {
-        let job = Arc::clone(&self.job);
-        self.changed(&job.statements.write_if_version, (value, self.row, version)).await
+    fn row(&self) -> i64 {
+        self.row
     }
 
     fn is_refusal(error: &WorkerError) -> bool {
@@ -165,24 +135,13 @@ impl Worker {
         start: watch::Receiver<Start>,
     ) -> Result<Worker, WorkerError> {
         let conn = connect(job.opts.clone(), job.timeout).await?;
-        let row = if job.config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
+        let row = Table::row_of(index, job.config.strategy() == Strategy::Sharded);
         let progress = Progress::new(&job.config, start);
         Ok(Worker { conn, job, row, progress })
     }
+}
 
-    /// A query, one round trip, timed: its first row.
-    async fn row(&mut self, statement: &str, params: impl Into<Params> + Send) -> Result<Option<Row>, WorkerError> {
-        let started = Instant::now();
-        let answer = within(self.job.timeout, self.conn.exec_first(statement, params)).await;
-        self.progress.tally.round_trip(started.elapsed());
-        answer
-    }
-
-    /// A statement, one round trip, timed: how many rows it changed.
-    async fn changed(&mut self, statement: &str, params: impl Into<Params> + Send) -> Result<u64, WorkerError> {
-        let started = Instant::now();
-        let answer = within(self.job.timeout, self.conn.exec_drop(statement, params)).await;
-        self.progress.tally.round_trip(started.elapsed());
-        answer.map(|()| self.conn.affected_rows())
-    }
+/// A statement's parameters, in order.
+fn positional(params: &[i64]) -> Params {
+    Params::Positional(params.iter().map(|&param| Value::Int(param)).collect())
 }

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use counter_client::sql::{
+    record::{Dialect, Failure},
+    request::{self, Driver, RequestError},
+};
 use tokio_postgres::{Client, NoTls, error::SqlState};
 
 use crate::options::Isolation;
@@ -35,46 +39,56 @@ pub(crate) struct Reconnect {
     pub(crate) patience: Duration,
 }
 
-/// Why a worker stopped early: the server's answer, or none within the timeout.
+/// The PostgreSQL driver, as the shared client asks what its errors say.
 #[derive(Debug)]
-pub(crate) enum WorkerError {
-    /// The server's error, or the connection's.
-    Server(tokio_postgres::Error),
-    /// No answer within the client's timeout.
-    Timeout(Duration),
-    /// The counter's row was not there: someone else changed the run's table.
-    MissingRow,
-}
+pub(crate) struct Postgres;
 
-impl WorkerError {
-    /// The server refused to serialize the transaction (40001) or chose it as a deadlock's victim (40P01):
-    /// rolled back, it may be made again.
-    pub(crate) fn is_serialization_failure(&self) -> bool {
-        matches!(self, WorkerError::Server(error) if error.code().is_some_and(|code| {
-            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
-        }))
+/// Why a request failed: the server's answer, or none within the timeout.
+pub(crate) type WorkerError = RequestError<Postgres>;
+
+/// PostgreSQL's SQL where the shared statements need it.
+pub(crate) const DIALECT: Dialect = Dialect {
+    now: "clock_timestamp()",
+    timestamp: "timestamptz",
+    serial: "bigserial",
+    key_text: "text",
+    integer: "bigint",
+    table_options: "",
+    microseconds: |us| format!("interval '{us} microseconds'"),
+    quote: '"',
+    zero_rows: |from, to| format!("SELECT s, 0, 0 FROM generate_series({from}, {to}) AS s"),
+    param: |n| format!("${n}"),
+};
+
+impl Driver for Postgres {
+    type Error = tokio_postgres::Error;
+
+    // The driver's own message is short ("db error"): the server's, with its code, says what happened.
+    fn server_answer(error: &tokio_postgres::Error) -> Option<String> {
+        let db = error.as_db_error()?;
+        Some(format!("{} (SQLSTATE {})", db.message(), db.code().code()))
     }
-}
 
-impl std::fmt::Display for WorkerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            // The driver's own message is short ("db error"): the server's, with its code, says what happened.
-            WorkerError::Server(error) => {
-                if let Some(db) = error.as_db_error() {
-                    return write!(f, "{} (SQLSTATE {})", db.message(), db.code().code());
-                }
-                // The driver's top message is generic ("error connecting to server"): its causes say why.
-                write!(f, "{error}")?;
-                let mut source = std::error::Error::source(error);
-                while let Some(cause) = source {
-                    write!(f, ": {cause}")?;
-                    source = cause.source();
-                }
-                Ok(())
+    /// The server refused to serialize the transaction (40001) or chose it as a deadlock's victim (40P01).
+    fn is_refusal(error: &tokio_postgres::Error) -> bool {
+        error.code().is_some_and(|code| {
+            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        })
+    }
+
+    /// The table exists (42P07), or two made it at once (the catalog's unique index, 23505, or the table's row
+    /// type, 42710, whichever the server met first); it is not there (42P01).
+    fn failure(error: &tokio_postgres::Error) -> Failure {
+        match error.code() {
+            Some(code)
+                if *code == SqlState::DUPLICATE_TABLE
+                    || *code == SqlState::UNIQUE_VIOLATION
+                    || *code == SqlState::DUPLICATE_OBJECT =>
+            {
+                Failure::TableExists
             }
-            WorkerError::Timeout(timeout) => write!(f, "no answer within {timeout:?} (--timeout)"),
-            WorkerError::MissingRow => write!(f, "the counter's row is gone from the run's table"),
+            Some(code) if *code == SqlState::UNDEFINED_TABLE => Failure::NoTable,
+            _ => Failure::Other,
         }
     }
 }
@@ -84,8 +98,5 @@ pub(crate) async fn within<T>(
     timeout: Duration,
     future: impl Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, WorkerError> {
-    match tokio::time::timeout(timeout, future).await {
-        Ok(answer) => answer.map_err(WorkerError::Server),
-        Err(_) => Err(WorkerError::Timeout(timeout)),
-    }
+    request::within(timeout, future).await
 }

@@ -2,31 +2,19 @@
 //! their latency, the transactions the server refused, the memory of its backend processes; carried in the
 //! report as its extension, and read back from it for the "why" lines.
 
-use counter_client::{sql, store::RoundTrips};
+use counter_client::sql::{self, SqlFigures};
 use counter_core::{config::Strategy, extension::Extension, render::ModelWords, report::RunReport, units};
 use serde::{Deserialize, Serialize};
 
 /// The figures under the report's `extension` (named "server").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostgresFigures {
-    /// Which server: `private postgres 15.14 (Unix socket ...)`, or the connection string given, without its
-    /// password.
-    pub server: String,
-    /// The isolation level of every transaction: `read committed`, `repeatable read`, `serializable`.
-    pub isolation: String,
-    /// The run's table.
-    pub table: String,
-    /// Round trips, their latency, and connections made again.
+    /// What every SQL store measures: the server, the isolation level, the round trips, the server's PSS.
     #[serde(flatten)]
-    pub trips: RoundTrips,
+    pub sql: SqlFigures,
     /// Transactions the server refused to serialize (SQLSTATE 40001) or ended as a deadlock's victim (40P01),
     /// each rolled back and made again.
     pub serialization_failures: u64,
-    /// Optimistic strategy: updates that found the version changed, and were made again.
-    pub version_conflicts: u64,
-    /// Mutex strategy: transactions that found the row locked by another, and waited for it.
-    #[serde(default)]
-    pub lock_waits: u64,
     /// The backend processes serving this run's connections, measured from `/proc` (none for a server this
     /// process cannot see).
     pub backends_measured: u64,
@@ -34,10 +22,6 @@ pub struct PostgresFigures {
     pub backend_pss_kib: Option<f64>,
     /// Their mean USS, KiB.
     pub backend_uss_kib: Option<f64>,
-    /// The private server's PSS (its processes summed) before the clients connected, KiB.
-    pub server_pss_before_kib: Option<u64>,
-    /// What the server's PSS grew by once every client was connected, bytes.
-    pub server_pss_added_bytes: Option<i64>,
 }
 
 impl PostgresFigures {
@@ -49,7 +33,8 @@ impl PostgresFigures {
                 units::kib(pss),
                 units::kib(uss),
                 self.backends_measured,
-                self.server_pss_added_bytes
+                self.sql
+                    .server_pss_added_bytes
                     .map(|added| format!(
                         "; the server's PSS grew by {} with the clients",
                         units::kib(added as f64 / 1024.0)
@@ -59,15 +44,12 @@ impl PostgresFigures {
             _ => "a backend process per connection, not visible from here (another machine, or another user's)"
                 .to_owned(),
         };
-        let extension = Extension::new("server", self)
-            .line("server", format!("{}; table {}", self.server, self.table))
-            .line("isolation", self.isolation.clone());
         sql::report_lines(
-            extension,
-            &self.trips,
+            Extension::new("server", self),
+            &self.sql,
             strategy,
             (self.serialization_failures, "SQLSTATE 40001 or 40P01"),
-            (memory, self.lock_waits),
+            ("", memory),
         )
     }
 }
@@ -84,13 +66,6 @@ fn why(report: &RunReport) -> Option<Vec<String>> {
          committed a new value in between: the lost update the isolation-level literature calls P4{}",
         if refused > 0 { format!(" ({refused} refused transactions did not prevent it)") } else { String::new() }
     );
-    let why = sql::Why {
-        isolation: &figures.isolation,
-        lost_because: &lost_because,
-        refused_as: "(SQLSTATE 40001)",
-        refused,
-        version_conflicts: figures.version_conflicts,
-        lock_waits: figures.lock_waits,
-    };
+    let why = sql::Why { figures: &figures.sql, lost_because: &lost_because, refused_as: "(SQLSTATE 40001)", refused };
     sql::why(report, &why)
 }

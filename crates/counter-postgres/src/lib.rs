@@ -7,15 +7,12 @@
 //! the `postgres` user. `--postgres URL` uses a server that is already there (`postgresql://` URL or a
 //! `key=value` string; the password from `PGPASSWORD` when the URL has none, as `psql` reads it).
 //!
-//! The strategies map one to one (module `worker`): racy is BEGIN, SELECT, UPDATE to the value read plus one,
-//! COMMIT; mutex the same with SELECT ... FOR UPDATE (a row lock); atomic `UPDATE SET v = v + 1`; sharded the
-//! same on a row per worker, summed at the end; optimistic a versioned UPDATE made again when no row changed.
-//! `--isolation` sets every transaction's level: at repeatable read and serializable the server refuses one of
-//! two overlapping read-then-write transactions (SQLSTATE 40001), which is rolled back, counted and made again.
-//!
-//! A run's rows live in a table of its own, `counter_lab_<id>`, dropped at the end (`--keep` keeps it); nothing
-//! else on the server is touched. Every statement has a timeout on both sides (`statement_timeout` and the
-//! client's, `--timeout`): a server that stops answering ends the run with an error naming it, never a hang.
+//! The strategies are `counter_client::sql`'s, as prepared statements (module `worker`). `--isolation` sets
+//! every transaction's level: at repeatable read and serializable the server refuses one of two overlapping
+//! read-then-write transactions (SQLSTATE 40001), which is rolled back, counted and made again. A run's rows live
+//! in tables of its own (`counter_client::sql::table`), dropped at the end unless `--keep`; every statement has a
+//! timeout on both sides (`statement_timeout` and the client's, `--timeout`): a server that stops answering ends
+//! the run with an error naming it, never a hang.
 #![warn(missing_docs)]
 
 mod client;
@@ -26,9 +23,9 @@ mod run;
 mod served;
 mod server;
 mod store;
-mod table;
 mod worker;
 
+use counter_client::private_server::private_unless_given;
 use counter_core::{
     cli::Frontend,
     config::{Abilities, Config},
@@ -36,16 +33,17 @@ use counter_core::{
     report::RunReport,
 };
 
+use crate::{
+    client::DIALECT,
+    options::{connection_config, describe},
+    run::Run,
+    server::PrivateCluster,
+};
 pub use crate::{
     figures::PostgresFigures,
     options::{Error, Isolation, PASSWORD_VARIABLE, PostgresOptions, ServerError},
 };
-use crate::{
-    options::{connection_config, describe},
-    run::Run,
-    server::PrivateCluster,
-    table::Table,
-};
+use counter_client::sql::table::Table;
 
 /// The model this crate runs.
 pub const MODEL: Model = Model::Postgres;
@@ -73,15 +71,11 @@ const SPARE_CONNECTIONS: u64 = 10;
 pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Error> {
     options.server.validate("--postgres")?;
     counter_client::make_room_for(config.workers())?;
-    let private = match &options.server.url {
-        Some(_) => None,
-        None => Some(PrivateCluster::start(config.workers() + SPARE_CONNECTIONS)?),
-    };
-    let text = match (&private, &options.server.url) {
-        (Some(private), _) => private.connection_string(),
-        (None, Some(url)) => url.clone(),
-        (None, None) => unreachable!("a private server is started when no URL is given"),
-    };
+    let (private, text) = private_unless_given(
+        options.server.url.as_ref(),
+        || PrivateCluster::start(config.workers() + SPARE_CONNECTIONS),
+        PrivateCluster::connection_string,
+    )?;
     let connection = connection_config(&text, options.server.timeout)?;
     let server = private.as_ref().map_or_else(|| describe(&connection), PrivateCluster::describe);
     let id = options.server.sharing.id();
@@ -91,7 +85,7 @@ pub fn run(config: &Config, options: &PostgresOptions) -> Result<RunReport, Erro
         connection,
         server,
         server_pid: private.as_ref().map(PrivateCluster::pid),
-        table: Table::new(&id),
+        table: Table::new(&id, DIALECT),
         id,
     };
     counter_client::coordinator::run_then_stop(&run, private)
@@ -106,12 +100,7 @@ const SERVED_CONNECTIONS: u64 = 200;
 /// `cargo xtask faults`), so that its runs do not each pay for `initdb`.
 pub fn serve() -> Result<(), Error> {
     let cluster = PrivateCluster::start(SERVED_CONNECTIONS)?;
-    let mut served = served::ServedPostgres::new(cluster).map_err(|error| {
-        Error::Frontend(ServerError::ServerStart {
-            server: "PostgreSQL server",
-            detail: format!("no runtime for its requests: {error}"),
-        })
-    })?;
+    let mut served = served::ServedPostgres { cluster, runtime: counter_client::serve::runtime("PostgreSQL server")? };
     counter_client::serve::serve(&mut served);
     Ok(())
 }

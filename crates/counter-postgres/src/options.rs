@@ -6,39 +6,14 @@ use std::time::Duration;
 
 pub use counter_client::error::{Error, ServerError};
 use counter_client::options::ServerOptions;
+pub use counter_client::sql::Isolation;
 use counter_core::config::ConfigError;
 
 /// The variable that holds the server's password, as `psql` reads it: so that it need not sit in argv.
 pub const PASSWORD_VARIABLE: &str = "PGPASSWORD";
 
-/// The isolation level of every transaction of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Isolation {
-    /// PostgreSQL's default: each statement sees what was committed before it began.
-    #[default]
-    ReadCommitted,
-    /// A transaction sees one snapshot; an update of a row changed since is refused (40001).
-    RepeatableRead,
-    /// As repeatable read, and any order of transactions that no serial order could give is refused.
-    Serializable,
-}
-
-impl Isolation {
-    /// Every level, weakest first.
-    pub const ALL: [Isolation; 3] = [Isolation::ReadCommitted, Isolation::RepeatableRead, Isolation::Serializable];
-
-    /// Its name in SQL: `read committed`.
-    pub const fn sql(self) -> &'static str {
-        match self {
-            Isolation::ReadCommitted => "read committed",
-            Isolation::RepeatableRead => "repeatable read",
-            Isolation::Serializable => "serializable",
-        }
-    }
-}
-
 /// How to reach the server, on top of the shared [`Config`](counter_core::config::Config).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PostgresOptions {
     /// The server, the run's sharing, the deadline: what every store is asked for.
     pub server: ServerOptions,
@@ -78,28 +53,15 @@ pub(crate) fn connection_config(text: &str, timeout: Duration) -> Result<tokio_p
 /// the character it stopped at); the names of the options it knows, and the `=` it expected, are kept.
 fn parse_error_without_values(error: &tokio_postgres::Error) -> String {
     // The driver's own option names, the only quoted text kept.
-    const KNOWN: [&str; 13] = [
-        "host",
-        "hostaddr",
-        "port",
-        "user",
-        "dbname",
-        "password",
-        "sslmode",
-        "connect_timeout",
-        "options",
-        "application_name",
-        "target_session_attrs",
-        "channel_binding",
-        "=",
-    ];
+    const KNOWN: &str = "host hostaddr port user dbname password sslmode connect_timeout options application_name \
+                         target_session_attrs channel_binding =";
     let text = std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
     let mut out = String::with_capacity(text.len());
     let mut parts = text.split('`');
     out.push_str(parts.next().unwrap_or_default());
     while let Some(quoted) = parts.next() {
         out.push('`');
-        out.push_str(if KNOWN.contains(&quoted) { quoted } else { "…" });
+        out.push_str(if KNOWN.split_whitespace().any(|known| known == quoted) { quoted } else { "…" });
         out.push('`');
         out.push_str(parts.next().unwrap_or_default());
     }

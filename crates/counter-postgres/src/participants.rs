@@ -5,13 +5,16 @@ use std::{sync::Arc, time::Duration};
 
 use counter_client::{
     participants::Beat,
-    sql::record::{Dialect, Failure, SqlStore, Tagged},
+    sql::{
+        record::{Dialect, SqlStore, Tagged},
+        table::Table,
+    },
     store::Plan,
 };
-use tokio_postgres::{Client, SimpleQueryMessage, error::SqlState};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::{
-    client::{WorkerError, within},
+    client::{DIALECT, Postgres, WorkerError, within},
     options::{Error, Isolation},
     run::Run,
     worker::Job,
@@ -53,51 +56,19 @@ impl Beat for PostgresBeat {
 impl SqlStore for Run<'_> {
     type Admin = Client;
     type Member = Participant;
-    type Error = WorkerError;
-    const DIALECT: Dialect = Dialect {
-        now: "clock_timestamp()",
-        timestamp: "timestamptz",
-        serial: "bigserial",
-        key_text: "text",
-        integer: "bigint",
-        table_options: "",
-        microseconds: |us| format!("interval '{us} microseconds'"),
-    };
+    type Driver = Postgres;
+    const DIALECT: Dialect = DIALECT;
 
     fn plan(&self) -> Plan<'_> {
         counter_client::store::Store::plan(self)
     }
 
-    fn timeout(&self) -> Duration {
-        self.options.server.timeout
-    }
-
     fn shared_settings(&self) -> String {
-        format!("--isolation {}", self.options.isolation.sql().replace(' ', "-"))
+        format!("--isolation {}", self.options.isolation.flag())
     }
 
-    fn counter_table(&self) -> String {
-        self.table.quoted()
-    }
-
-    fn tables_named(&self) -> String {
-        format!("{} and {}", self.table.quoted(), self.table.members_quoted())
-    }
-
-    fn create_counter(&self, workers: u64) -> String {
-        self.table.create(workers)
-    }
-
-    fn add_shards(&self, base: u64, workers: u64) -> String {
-        self.table.add_shards(base, workers)
-    }
-
-    fn total(&self) -> String {
-        self.table.total()
-    }
-
-    fn drop_tables(&self) -> String {
-        self.table.drop_statement()
+    fn table(&self) -> &Table {
+        &self.table
     }
 
     async fn batch(&self, admin: &mut Client, sql: &str) -> Result<(), WorkerError> {
@@ -115,23 +86,6 @@ impl SqlStore for Run<'_> {
             .collect())
     }
 
-    /// The table exists (42P07), or two made it at once (the catalog's unique index, 23505, or the table's row
-    /// type, 42710, whichever the server met first); it is not there (42P01).
-    fn failure(error: &WorkerError) -> Failure {
-        let WorkerError::Server(error) = error else { return Failure::Other };
-        match error.code() {
-            Some(code)
-                if *code == SqlState::DUPLICATE_TABLE
-                    || *code == SqlState::UNIQUE_VIOLATION
-                    || *code == SqlState::DUPLICATE_OBJECT =>
-            {
-                Failure::TableExists
-            }
-            Some(code) if *code == SqlState::UNDEFINED_TABLE => Failure::NoTable,
-            _ => Failure::Other,
-        }
-    }
-
     fn failed(&self, error: &WorkerError) -> Error {
         Run::failed(self, error)
     }
@@ -145,13 +99,13 @@ impl Tagged for Participant {
 
 #[cfg(test)]
 mod tests {
-    use crate::table::Table;
+    use counter_client::sql::table::Table;
 
     #[test]
     fn the_members_table_fits_a_postgres_name() {
         let id = "x".repeat(counter_client::participants::MAX_RUN_ID);
-        let table = Table::new(&id);
+        let table = Table::new(&id, crate::client::DIALECT);
         // NAMEDATALEN is 64: a longer name would be cut short, silently.
-        assert!(table.members_quoted().trim_matches('"').len() <= 63, "{}", table.members_quoted());
+        assert!(table.members().trim_matches('"').len() <= 63, "{}", table.members());
     }
 }

@@ -1,21 +1,17 @@
 //! One run's context: the workload, the options, the server (how to connect, and how the report names it), the
 //! run's tables; and what every statement of the coordinator's needs (its errors, its deadline).
 
-use std::time::Duration;
-
 use counter_core::{
     config::Config,
-    error::RunError,
     proc::{self, memory},
-    secrets,
 };
 use tokio_postgres::Client;
 
 use crate::{
     client::{WorkerError, connect, within},
     options::{Error, PostgresOptions, ServerError},
-    table::Table,
 };
+use counter_client::sql::table::Table;
 
 /// One run's context.
 #[derive(Debug)]
@@ -45,24 +41,12 @@ impl Run<'_> {
 
     /// A first connection: an error here is about the request (a refused connection, a wrong password), exit 2.
     pub(crate) async fn connect_first(&self) -> Answer<Client> {
-        self.admin_connection().await.map_err(|error| {
-            RunError::Frontend(ServerError::Unusable {
-                store: "PostgreSQL",
-                server: self.server.clone(),
-                detail: secrets::redact(&format!(
-                    "{error} (is the server running, and are the address and the credentials right?)"
-                )),
-            })
-        })
+        self.admin_connection().await.map_err(|error| ServerError::not_connected("PostgreSQL", &self.server, &error))
     }
 
     /// The server failed during the run.
     pub(crate) fn failed(&self, error: &WorkerError) -> Error {
-        RunError::Frontend(ServerError::Server {
-            store: "PostgreSQL",
-            server: self.server.clone(),
-            detail: secrets::redact(&error.to_string()),
-        })
+        ServerError::failed("PostgreSQL", &self.server, &error.to_string())
     }
 
     /// The private server's processes (the postmaster and its children), summed PSS, KiB.
@@ -91,10 +75,4 @@ impl Run<'_> {
         let mean = |figure: fn(&memory::ProcessMemory) -> u64| measured.iter().map(figure).sum::<u64>() as f64 / count;
         Ok((measured.len() as u64, Some(mean(|m| m.pss_kib)), Some(mean(|m| m.uss_kib))))
     }
-}
-
-/// How long a worker whose connection broke keeps trying to connect again before the run fails: a server that
-/// stalls or whose backend was terminated is back within it; one that is gone is named within seconds.
-pub(crate) fn reconnect_patience(timeout: Duration) -> Duration {
-    (timeout * 2).max(Duration::from_secs(2))
 }

@@ -13,20 +13,16 @@ use std::{
 };
 
 use counter_client::private_server::{Launch, PrivateServer, Recipe};
-use counter_core::{child, proc::limits::LimitError};
+use counter_core::proc::limits::LimitError;
 use nix::{libc, sys::signal::Signal};
 
 use crate::options::{Error, ServerError};
 
-/// Why there is no private server to make.
-const NO_SERVER: &str = "no PostgreSQL server binaries found (pg_config --bindir, /usr/lib/postgresql/<version>/bin, \
-                         the PATH): install them (`apt-get install postgresql`), or pass --postgres URL to use a \
-                         server that is already running";
+/// Where the server is looked for.
+const LOOKED: &str = "pg_config --bindir, /usr/lib/postgresql/<version>/bin, the PATH";
 
 /// The user the cluster is made for; it owns every table.
 pub(crate) const SUPERUSER: &str = "counter";
-/// Debian's layout: `/usr/lib/postgresql/<version>/bin`.
-const VERSIONS_DIR: &str = "/usr/lib/postgresql";
 /// The stack a server process is given, when the limit allows: PostgreSQL refuses to start when its stack
 /// limit is under its `max_stack_depth` plus a margin, and a small limit of ours (`ulimit -Ss 128`) is not its.
 const SERVER_STACK_BYTES: libc::rlim_t = 8 << 20;
@@ -34,7 +30,8 @@ const SERVER_STACK_BYTES: libc::rlim_t = 8 << 20;
 /// spare, rounded up.
 const SERVER_STACK_MIN_BYTES: libc::rlim_t = 1 << 20;
 
-/// The folder that holds `initdb` and `postgres`: `pg_config --bindir`, Debian's newest version, or the `PATH`.
+/// The folder that holds `initdb` and `postgres`: `pg_config --bindir`, or where the catalog finds the server
+/// (the `PATH`, Debian's newest version).
 pub(crate) fn bindir() -> Option<PathBuf> {
     let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     let from_pg_config = Command::new("pg_config")
@@ -44,25 +41,11 @@ pub(crate) fn bindir() -> Option<PathBuf> {
         .ok()
         .filter(|output| output.status.success())
         .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let server = counter_core::catalog::of(crate::MODEL).server.as_ref()?;
     from_pg_config
         .filter(|dir| has_both(dir))
-        .or_else(|| newest_versioned_bindir(Path::new(VERSIONS_DIR), &["initdb", "postgres"]))
-        .or_else(|| child::on_path("postgres").and_then(|path| path.parent().map(Path::to_path_buf)))
+        .or_else(|| server.find("postgres")?.parent().map(Path::to_path_buf))
         .filter(|dir| has_both(dir))
-}
-
-/// The server binaries' folder under Debian's layout, `<versions_dir>/<version>/bin`, the newest version that
-/// holds every program in `programs`.
-fn newest_versioned_bindir(versions_dir: &Path, programs: &[&str]) -> Option<PathBuf> {
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
-        .filter(|(_, dir)| programs.iter().all(|program| dir.join(program).is_file()))
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, dir)| dir)
 }
 
 /// A cluster of `bin`'s version allowing `max_connections` connections.
@@ -144,7 +127,7 @@ impl PrivateCluster {
     /// Without server binaries, or with too small a stack limit, the request cannot be met here, and the message
     /// says how.
     pub(crate) fn start(max_connections: u64) -> Result<PrivateCluster, Error> {
-        let bin = bindir().ok_or(Error::Frontend(ServerError::NoServer(NO_SERVER)))?;
+        let bin = bindir().ok_or(Error::Frontend(ServerError::NoServer { model: crate::MODEL, looked: LOOKED }))?;
         let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
             .unwrap_or((libc::RLIM_INFINITY, libc::RLIM_INFINITY));
         if hard < SERVER_STACK_MIN_BYTES {

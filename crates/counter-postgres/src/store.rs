@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use counter_client::{
-    sql::SqlCounts,
-    store::{Connect, NoKeeper, Plan, RoundTrips, Store, Totals},
+    sql::{SqlCounts, SqlFigures},
+    store::{Connect, NoKeeper, Plan, Store, Totals},
 };
 use counter_core::{config::Strategy, extension::Extension, proc, workload::Start};
 use tokio::sync::watch;
@@ -17,7 +17,7 @@ use crate::{
     figures::PostgresFigures,
     options::{Error, Isolation},
     participants::{Participant, PostgresBeat},
-    run::{Answer, Run, reconnect_patience},
+    run::{Answer, Run},
     worker::{Job, Worker},
 };
 
@@ -37,7 +37,7 @@ impl Connect for Connector {
     async fn connect(self, start: watch::Receiver<Start>) -> Result<Worker, WorkerError> {
         let Connector { connection, isolation, timeout, job, shard } = self;
         let client = connect(&connection, isolation, timeout).await?;
-        let reconnect = Reconnect { connection, isolation, patience: reconnect_patience(timeout) };
+        let reconnect = Reconnect { connection, isolation, patience: counter_client::reconnect_patience(timeout) };
         Worker::prepare(client, job, shard, timeout, reconnect, start).await
     }
 }
@@ -86,10 +86,6 @@ impl Store for Run<'_> {
         self.admin_connection().await.map_err(|error| self.failed(&error))
     }
 
-    fn patience(&self) -> std::time::Duration {
-        reconnect_patience(self.options.server.timeout)
-    }
-
     async fn claim(&self, admin: &mut Client, tag: &str) -> Answer<Participant> {
         let shard_base = counter_client::sql::record::claim(self, admin, tag).await?;
         let job = Job { config: self.config.clone(), table: self.table.clone() };
@@ -135,28 +131,17 @@ impl Store for Run<'_> {
         }
     }
 
-    fn keeper(&self) -> Option<NoKeeper> {
-        // A table outlives no deadline of its own: nothing to keep.
-        None
-    }
-
     fn figures(&self, _member: &Participant, probe: Probe, totals: &Totals<SqlCounts>) -> Extension {
         PostgresFigures {
-            server: self.server.clone(),
-            isolation: self.options.isolation.sql().to_owned(),
-            table: self.table.name().to_owned(),
-            trips: RoundTrips::of(totals),
+            sql: SqlFigures::of(
+                (&self.server, self.options.isolation, self.table.name()),
+                totals,
+                (probe.server_pss_before_kib, probe.server_pss_with_clients_kib),
+            ),
             serialization_failures: totals.own.refused,
-            version_conflicts: totals.own.version_conflicts,
-            lock_waits: totals.own.lock_waits,
             backends_measured: probe.backends_measured,
             backend_pss_kib: probe.backend_pss_kib,
             backend_uss_kib: probe.backend_uss_kib,
-            server_pss_before_kib: probe.server_pss_before_kib,
-            server_pss_added_bytes: probe
-                .server_pss_before_kib
-                .zip(probe.server_pss_with_clients_kib)
-                .map(|(before, with)| (with as i64 - before as i64) * 1024),
         }
         .extension(self.config.strategy())
     }
@@ -174,33 +159,7 @@ impl Store for Run<'_> {
              transaction at {}; memory is the tree's: this client process and the private server's processes, if any",
             options.isolation.sql()
         )];
-        notes.push(
-            match config.strategy() {
-                Strategy::Racy => {
-                    "racy is BEGIN, SELECT v, UPDATE to the value read plus one, COMMIT: the window is a round trip, and \
-                     what isolation level lets through"
-                }
-                Strategy::Mutex | Strategy::Fenced => {
-                    "mutex is SELECT ... FOR UPDATE, a row lock held to COMMIT; pg_advisory_xact_lock is the other common \
-                     lock, not offered here: it locks the same way, on a number instead of a row"
-                }
-                Strategy::Atomic => "atomic is UPDATE SET v = v + 1: the server reads and writes the row",
-                Strategy::Sharded => "sharded is UPDATE SET v = v + 1 on a row per worker, summed at the end",
-                Strategy::Optimistic => {
-                    "optimistic is SELECT v, version, then UPDATE ... WHERE version = <read>; no row changed means \
-                     another wrote first, and the read and the write are made again"
-                }
-            }
-            .to_owned(),
-        );
-        if options.server.sharing.is_shared() {
-            notes.push(
-                "the participants meet in the server's tables (the counter's and its members'); PostgreSQL has no time to \
-                 live: the tables of a run whose participant never reported stay until dropped by hand, and the next \
-                 claim of the run id names them"
-                    .to_owned(),
-            );
-        }
+        notes.extend(counter_client::sql::common_notes(config.strategy(), options.server.sharing.is_shared()));
         if options.isolation != Isolation::ReadCommitted {
             notes.push(
                 "a transaction refused with SQLSTATE 40001 (or 40P01) is rolled back and made again, and counted under \

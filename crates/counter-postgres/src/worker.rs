@@ -9,7 +9,7 @@ use std::{
 };
 
 use counter_client::{
-    sql::{self, Read, Say, SqlCounts},
+    sql::{self, Say, SqlCounts, table::Table},
     store::{Attempts, Progress},
 };
 use counter_core::{
@@ -17,12 +17,9 @@ use counter_core::{
     workload::{Performed, Start},
 };
 use tokio::sync::watch;
-use tokio_postgres::{Client, Row, Statement, types::ToSql};
+use tokio_postgres::{Client, Statement, types::ToSql};
 
-use crate::{
-    client::{Reconnect, WorkerError, within},
-    table::Table,
-};
+use crate::client::{Reconnect, WorkerError, within};
 
 /// What every worker of a run shares.
 #[derive(Debug)]
@@ -36,48 +33,26 @@ async fn prepare(client: &Client, timeout: Duration, text: &str) -> Result<State
     within(timeout, client.prepare(text)).await
 }
 
-/// The statements of one connection, prepared once.
+/// The statements of one connection, prepared once: `BEGIN`, `COMMIT`, `ROLLBACK`, then the row's (in the order
+/// of `Statement::ALL`).
 struct Statements {
-    begin: Statement,
-    commit: Statement,
-    rollback: Statement,
-    read: Statement,
-    read_for_update: Statement,
-    try_read_for_update: Statement,
-    write: Statement,
-    add_one: Statement,
-    read_versioned: Statement,
-    write_if_version: Statement,
+    said: [Statement; 3],
+    row: Vec<Statement>,
 }
 
 impl Statements {
     /// Every statement a worker uses, prepared on `client`.
     async fn prepare(client: &Client, table: &Table, timeout: Duration) -> Result<Statements, WorkerError> {
-        let name = table.quoted();
-        Ok(Statements {
-            begin: prepare(client, timeout, "BEGIN").await?,
-            commit: prepare(client, timeout, "COMMIT").await?,
-            rollback: prepare(client, timeout, "ROLLBACK").await?,
-            read: prepare(client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1")).await?,
-            read_for_update: prepare(client, timeout, &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE"))
-                .await?,
-            try_read_for_update: prepare(
-                client,
-                timeout,
-                &format!("SELECT v FROM {name} WHERE shard = $1 FOR UPDATE SKIP LOCKED"),
-            )
-            .await?,
-            write: prepare(client, timeout, &format!("UPDATE {name} SET v = $2 WHERE shard = $1")).await?,
-            add_one: prepare(client, timeout, &format!("UPDATE {name} SET v = v + 1 WHERE shard = $1")).await?,
-            read_versioned: prepare(client, timeout, &format!("SELECT v, version FROM {name} WHERE shard = $1"))
-                .await?,
-            write_if_version: prepare(
-                client,
-                timeout,
-                &format!("UPDATE {name} SET v = $2, version = version + 1 WHERE shard = $1 AND version = $3"),
-            )
-            .await?,
-        })
+        let said = [
+            prepare(client, timeout, "BEGIN").await?,
+            prepare(client, timeout, "COMMIT").await?,
+            prepare(client, timeout, "ROLLBACK").await?,
+        ];
+        let mut row = Vec::with_capacity(sql::Statement::ALL.len());
+        for statement in sql::Statement::ALL {
+            row.push(prepare(client, timeout, &table.text(statement)).await?);
+        }
+        Ok(Statements { said, row })
     }
 }
 
@@ -88,7 +63,7 @@ pub(crate) struct Worker {
     job: Arc<Job>,
     reconnect: Reconnect,
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
-    row: i32,
+    row: i64,
     timeout: Duration,
     progress: Progress<SqlCounts>,
 }
@@ -112,7 +87,7 @@ impl Attempts for Worker {
     /// A refusal on a live connection leaves at most an aborted transaction, rolled back here; anything else
     /// (a timeout, a closed connection) means a new connection; the counter's row gone is not got past.
     async fn recover(&mut self, error: WorkerError) -> Result<(), WorkerError> {
-        if matches!(error, WorkerError::MissingRow) {
+        if error.is_about_the_table() {
             return Err(error);
         }
         let broken = matches!(error, WorkerError::Timeout(_))
@@ -137,7 +112,7 @@ impl Worker {
     ) -> Result<Worker, WorkerError> {
         let (config, table) = (&job.config, &job.table);
         let statements = Statements::prepare(&client, table, timeout).await?;
-        let row = if config.strategy() == Strategy::Sharded { Table::shard_of(index) } else { Table::SHARED_ROW };
+        let row = Table::row_of(index, config.strategy() == Strategy::Sharded);
         let progress = Progress::new(config, start);
         Ok(Worker { client, statements, job, reconnect, row, timeout, progress })
     }
@@ -164,69 +139,48 @@ impl Worker {
         }
         Ok(())
     }
-
-    /// A query, one round trip, timed: the rows it returned.
-    async fn rows(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, WorkerError> {
-        let started = Instant::now();
-        let answer = within(self.timeout, self.client.query(statement, params)).await;
-        self.progress.tally.round_trip(started.elapsed());
-        answer
-    }
-
-    /// A statement, one round trip, timed: how many rows it changed.
-    async fn changed(&mut self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<u64, WorkerError> {
-        let started = Instant::now();
-        let answer = within(self.timeout, self.client.execute(statement, params)).await;
-        self.progress.tally.round_trip(started.elapsed());
-        answer
-    }
 }
 
 impl sql::Statements for Worker {
     async fn say(&mut self, statement: Say) -> Result<(), WorkerError> {
-        let statement = match statement {
-            Say::Begin => self.statements.begin.clone(),
-            Say::Commit => self.statements.commit.clone(),
-            Say::Rollback => self.statements.rollback.clone(),
-        };
-        self.changed(&statement, &[]).await.map(drop)
+        let statement = self.statements.said[statement as usize].clone();
+        let started = Instant::now();
+        let answer = within(self.timeout, self.client.execute(&statement, &[])).await;
+        self.progress.tally.round_trip(started.elapsed());
+        answer.map(drop)
     }
 
-    async fn read(&mut self, read: Read) -> Result<Option<i64>, WorkerError> {
-        let statement = match read {
-            Read::Plain => self.statements.read.clone(),
-            Read::Lock => self.statements.read_for_update.clone(),
-            Read::TryLock => self.statements.try_read_for_update.clone(),
-        };
-        let row = self.row;
-        let rows = self.rows(&statement, &[&row]).await?;
-        rows.first().map(|first| first.try_get(0).map_err(WorkerError::Server)).transpose()
+    async fn query(
+        &mut self,
+        statement: sql::Statement,
+        params: &[i64],
+        columns: usize,
+    ) -> Result<Option<[i64; 2]>, WorkerError> {
+        let statement = self.statements.row[statement as usize].clone();
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|param| param as &(dyn ToSql + Sync)).collect();
+        let started = Instant::now();
+        let answer = within(self.timeout, self.client.query(&statement, &params)).await;
+        self.progress.tally.round_trip(started.elapsed());
+        let Some(first) = answer?.into_iter().next() else { return Ok(None) };
+        let second = if columns > 1 { first.try_get(1).map_err(WorkerError::Server)? } else { 0 };
+        Ok(Some([first.try_get(0).map_err(WorkerError::Server)?, second]))
     }
 
-    async fn write(&mut self, value: i64) -> Result<(), WorkerError> {
-        let (statement, row) = (self.statements.write.clone(), self.row);
-        self.changed(&statement, &[&row, &value]).await.map(drop)
+    async fn change(&mut self, statement: sql::Statement, params: &[i64]) -> Result<u64, WorkerError> {
+        let statement = self.statements.row[statement as usize].clone();
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|param| param as &(dyn ToSql + Sync)).collect();
+        let started = Instant::now();
+        let answer = within(self.timeout, self.client.execute(&statement, &params)).await;
+        self.progress.tally.round_trip(started.elapsed());
+        answer
     }
 
-    async fn add_one(&mut self) -> Result<u64, WorkerError> {
-        let (statement, row) = (self.statements.add_one.clone(), self.row);
-        self.changed(&statement, &[&row]).await
-    }
-
-    async fn read_versioned(&mut self) -> Result<(i64, i64), WorkerError> {
-        let (statement, row) = (self.statements.read_versioned.clone(), self.row);
-        let rows = self.rows(&statement, &[&row]).await?;
-        let first = rows.first().ok_or(WorkerError::MissingRow)?;
-        Ok((first.try_get(0).map_err(WorkerError::Server)?, first.try_get(1).map_err(WorkerError::Server)?))
-    }
-
-    async fn write_if_version(&mut self, value: i64, version: i64) -> Result<u64, WorkerError> {
-        let (statement, row) = (self.statements.write_if_version.clone(), self.row);
-        self.changed(&statement, &[&row, &value, &version]).await
+    fn row(&self) -> i64 {
+        self.row
     }
 
     fn is_refusal(error: &WorkerError) -> bool {
-        error.is_serialization_failure()
+        error.is_refusal()
     }
 
     fn missing_row() -> WorkerError {

@@ -14,9 +14,8 @@ use nix::sys::signal::Signal;
 
 use crate::options::{Error, ServerError};
 
-/// Why there is no private server to start.
-const NO_SERVER: &str = "no redis-server on the PATH: install it (`apt-get install redis-server`), or pass --redis URL \
-                         to use a server that is already running";
+/// Where the server is looked for.
+const LOOKED: &str = "on the PATH";
 
 /// `redis-server` from the `PATH`, allowing `max_clients` connections.
 struct RedisRecipe {
@@ -70,7 +69,8 @@ impl RedisServer {
     /// Starts `redis-server` from the `PATH`, allowing `max_clients` connections; without one, the request cannot
     /// be met here (exit 2), and the message says how.
     pub(crate) fn start(max_clients: u64) -> Result<RedisServer, Error> {
-        let binary = child::on_path("redis-server").ok_or(Error::Frontend(ServerError::NoServer(NO_SERVER)))?;
+        let binary = child::on_path("redis-server")
+            .ok_or(Error::Frontend(ServerError::NoServer { model: crate::MODEL, looked: LOOKED }))?;
         let version = version_of(&binary);
         let server = PrivateServer::start(&RedisRecipe { binary, max_clients }).map_err(Error::Frontend)?;
         Ok(RedisServer { server, version })

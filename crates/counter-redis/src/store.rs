@@ -151,10 +151,6 @@ impl Store for Run<'_> {
         Plan::of(crate::MODEL, self.config, &self.options.server, (&self.id, &self.server, self.server_pid))
     }
 
-    fn server_processes(&self) -> Vec<i32> {
-        self.server_pid.into_iter().collect()
-    }
-
     fn hold_try(&self) -> String {
         "redis-cli -s <socket> CLIENT LIST".to_owned()
     }

@@ -11,6 +11,10 @@
 
 use std::{future::Future, time::Instant};
 
+use super::{
+    request::{Driver, RequestError},
+    table::Table,
+};
 use crate::{
     error::{Error, ServerError},
     participants::{Found, HEARTBEAT_TTL, Reported, may_join, shared_configuration},
@@ -34,6 +38,12 @@ pub struct Dialect {
     pub table_options: &'static str,
     /// An interval of so many microseconds.
     pub microseconds: fn(u128) -> String,
+    /// The quote around an identifier: `"`.
+    pub quote: char,
+    /// A `SELECT` of the rows `(s, 0, 0)` for `s` from the first number to the second.
+    pub zero_rows: fn(i64, i64) -> String,
+    /// Parameter `n` (from 1) of a prepared statement: `$1`.
+    pub param: fn(usize) -> String,
 }
 
 /// Why a statement failed, as far as the record is concerned.
@@ -53,50 +63,43 @@ pub trait SqlStore: Sync {
     type Admin;
     /// A participant's place in the run.
     type Member;
-    /// The store's error.
-    type Error;
+    /// The driver's error.
+    type Driver: Driver;
     /// Its SQL's differences.
     const DIALECT: Dialect;
 
     /// The run.
     fn plan(&self) -> Plan<'_>;
     /// How long a request may take (`--timeout`).
-    fn timeout(&self) -> std::time::Duration;
+    fn timeout(&self) -> std::time::Duration {
+        self.plan().timeout
+    }
     /// The store's own settings the participants must share (`--isolation read-committed`).
     fn shared_settings(&self) -> String;
-    /// The counter's table, quoted; the members table is it with `:p` before the closing quote.
-    fn counter_table(&self) -> String;
-    /// Every table of the run, named for a message.
-    fn tables_named(&self) -> String;
-    /// Makes the counter's table with rows for `workers` workers.
-    fn create_counter(&self, workers: u64) -> String;
-    /// Adds the own rows of `workers` more workers from `base` on.
-    fn add_shards(&self, base: u64, workers: u64) -> String;
-    /// Answers the counter's value.
-    fn total(&self) -> String;
-    /// Drops every table of the run.
-    fn drop_tables(&self) -> String;
+    /// The run's tables.
+    fn table(&self) -> &Table;
+    /// Makes the counter's table with rows for `workers` workers (and whatever else the store keeps beside it).
+    fn create_counter(&self, workers: u64) -> String {
+        self.table().create(workers)
+    }
     /// Runs `sql` (one statement or several), within the run's deadline.
-    fn batch(&self, admin: &mut Self::Admin, sql: &str) -> impl Future<Output = Result<(), Self::Error>>;
+    fn batch(&self, admin: &mut Self::Admin, sql: &str)
+    -> impl Future<Output = Result<(), RequestError<Self::Driver>>>;
     /// The rows `sql` answers, each column as text (or NULL), within the run's deadline.
     fn rows(
         &self,
         admin: &mut Self::Admin,
         sql: &str,
-    ) -> impl Future<Output = Result<Vec<Vec<Option<String>>>, Self::Error>>;
-    /// What `error` means to the record.
-    fn failure(error: &Self::Error) -> Failure;
+    ) -> impl Future<Output = Result<Vec<Vec<Option<String>>>, RequestError<Self::Driver>>>;
     /// The run's error for `error`: the server failed.
-    fn failed(&self, error: &Self::Error) -> Error;
+    fn failed(&self, error: &RequestError<Self::Driver>) -> Error;
 }
 
 /// The members table's configuration row: not a participant.
 const CONFIG_TAG: &str = "#config";
 
 fn members<S: SqlStore>(store: &S) -> String {
-    let counter = store.counter_table();
-    let (name, quote) = counter.split_at(counter.len() - 1);
-    format!("{name}:p{quote}")
+    store.table().members()
 }
 
 /// The count of rows where `condition` holds, as an integer.
@@ -118,7 +121,7 @@ fn number(row: Option<&Vec<Option<String>>>, index: usize) -> u64 {
 fn refuse<S: SqlStore>(store: &S, why: &str) -> Error {
     Error::Frontend(ServerError::RunTaken {
         run_id: store.plan().run_id.to_owned(),
-        data: format!("tables {}", store.tables_named()),
+        data: format!("tables {}", store.table().named()),
         why: why.to_owned(),
         remedy: "drop its tables",
     })
@@ -164,7 +167,7 @@ pub async fn claim<S: SqlStore>(store: &S, admin: &mut S::Admin, tag: &str) -> R
             );
             store.batch(admin, &make).await.map_err(|error| store.failed(&error))?;
         }
-        Err(error) if S::failure(&error) == Failure::TableExists => check_joinable(store, admin, &shared).await?,
+        Err(error) if error.failure() == Failure::TableExists => check_joinable(store, admin, &shared).await?,
         Err(error) => return Err(store.failed(&error)),
     }
     join(store, admin, tag).await
@@ -185,7 +188,7 @@ async fn check_joinable<S: SqlStore>(store: &S, admin: &mut S::Admin, shared: &s
         let answer = store.rows(admin, &query).await;
         let row = match answer {
             Ok(rows) => rows.into_iter().next(),
-            Err(error) if S::failure(&error) == Failure::NoTable => None,
+            Err(error) if error.failure() == Failure::NoTable => None,
             Err(error) => return Err(store.failed(&error)),
         };
         let configured = row.as_ref().and_then(|row| row.first()?.as_ref()).is_some();
@@ -222,7 +225,10 @@ async fn join<S: SqlStore>(store: &S, admin: &mut S::Admin, tag: &str) -> Result
     // The configuration row is joined 1; the first member 2.
     let shard_base = joined.saturating_sub(2).saturating_mul(workers);
     if shard_base > 0 {
-        store.batch(admin, &store.add_shards(shard_base, workers)).await.map_err(|error| store.failed(&error))?;
+        store
+            .batch(admin, &store.table().add_shards(shard_base, workers))
+            .await
+            .map_err(|error| store.failed(&error))?;
     }
     Ok(shard_base)
 }
@@ -311,22 +317,22 @@ pub async fn leave<S: SqlStore>(store: &S, admin: &mut S::Admin, tag: &str) -> R
     };
     match answer {
         Ok(rows) => Ok((number(rows.first(), 0), number(rows.first(), 1))),
-        Err(error) if S::failure(&error) == Failure::NoTable => Ok((0, u64::MAX)),
+        Err(error) if error.failure() == Failure::NoTable => Ok((0, u64::MAX)),
         Err(error) => Err(store.failed(&error)),
     }
 }
 
 /// The counter's value.
 pub async fn final_value<S: SqlStore>(store: &S, admin: &mut S::Admin) -> Result<u64, Error> {
-    Ok(number(first_row(store, admin, &store.total()).await?.as_ref(), 0))
+    Ok(number(first_row(store, admin, &store.table().total()).await?.as_ref(), 0))
 }
 
 /// Drops the run's tables; what could not be dropped, named.
 pub async fn remove_run<S: SqlStore>(store: &S, admin: &mut S::Admin) -> Result<(), String> {
-    store.batch(admin, &store.drop_tables()).await.map_err(|error| {
+    store.batch(admin, &store.table().drop_statement()).await.map_err(|error| {
         format!(
             "the run's tables ({}) could not be dropped ({}); drop them by hand",
-            store.tables_named(),
+            store.table().named(),
             store.failed(&error)
         )
     })
