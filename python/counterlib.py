@@ -257,12 +257,12 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         cpu["user_s"] += unreaped_cpu[0]
         cpu["sys_s"] += unreaped_cpu[1]
     report = {
-        "schema_version": 5,
+        "schema_version": 6,
         "model": model,
         "implementation": implementation,
         "config": {"workers": args.workers, "increments": args.increments, "work": args.work[2],
                    "window": args.window, "sync": args.sync, "timer": "relative", "pool": pool,
-                   "hold": None if args.hold is None else str(args.hold)},
+                   "hold": None if args.hold is None else str(args.hold), "trace": None},
         "participants": 1,
         "participants_unreported": 0,
         "extension": interpreter_extension(),

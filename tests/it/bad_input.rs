@@ -51,7 +51,7 @@ fn help_documents_every_shared_flag() {
         let output = run(frontend, &["--help"]);
         assert!(output.status.success(), "{frontend} --help");
         let help = String::from_utf8_lossy(&output.stdout);
-        for flag in ["--workers", "--increments", "--work", "--window", "--sync", "--hold", "--format"] {
+        for flag in ["--workers", "--increments", "--work", "--window", "--sync", "--hold", "--format", "--trace"] {
             assert!(help.contains(flag), "{frontend} --help lacks {flag}:\n{help}");
         }
         // Each binary speaks of its own workers, offers block: only where the binary takes it, and ends with the

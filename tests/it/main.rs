@@ -16,3 +16,4 @@ mod report;
 mod start_methods;
 mod sweep;
 mod threads;
+mod trace;

@@ -186,6 +186,11 @@ fn the_report_is_one_self_contained_page_of_the_latest_runs() {
     let findings = html.find("<h2>Findings</h2>").expect("findings");
     assert!(findings < html.find("<figure").unwrap(), "the findings come before the charts");
     assert!(html.contains("One more worker costs"), "the memory finding");
+    // The traced run: its first collision in words, and drawn with each overwritten write crossed out.
+    let seen = html.split("<h3>The lost update, seen</h3>").nth(1).expect("the traced run's section");
+    let seen = seen.split("</figure>").next().unwrap();
+    assert!(seen.contains("first collision") && seen.contains("one increment lost"), "{seen}");
+    assert!(seen.matches("stroke-width=\"3\"").count() >= 2, "a crossed-out write in each drawing: {seen}");
 }
 
 #[test]
@@ -215,6 +220,8 @@ fn the_report_renders_in_a_real_browser_at_a_phones_width_and_a_wide_screens() {
     for failure in ["CONSOLE", "Uncaught", "net::ERR", "Failed to load resource"] {
         assert!(!log.contains(failure), "the browser said {failure}: {log}");
     }
+    // The interleaving is among them, measured below with the others at both widths.
+    assert!(dom.contains("ms from the first read drawn"), "the traced run's interleaving is drawn");
     for width in [420, 1400] {
         let measured = measure(browser, &scratch, &page, width);
         let (document, viewport) = measured.width;

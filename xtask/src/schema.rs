@@ -7,8 +7,9 @@
 /// `sentences` printed under the tables. 4: a row's `label` (its name in the tables, `processes pool 2`) is no
 /// longer called `model`, which now holds the model the row runs (`processes`; it was `kind`). 5: a row's
 /// `refused_median`, the transactions a server refused as conflicting. 6: a row's `gil_enabled`, and Python
-/// rows labelled with their interpreter (`python3.13t threading`).
-pub const COMPARE: u32 = 7;
+/// rows labelled with their interpreter (`python3.13t threading`). 8: `seen`, the traced run whose
+/// interleaving the page draws.
+pub const COMPARE: u32 = 8;
 
 /// `cargo xtask calibrate`'s results. 2: the loops under `loops`, with each figure's range over the rounds, and
 /// `sleeping`.

@@ -246,6 +246,7 @@ pub fn run(config: &Config, options: &RuntimeOptions) -> Result<RunReport, Error
         Err(Stop::Failed(error)) => return Err(error.into()),
     };
     measured.stopped = stopped.is_some();
+    measured.trace = config.trace().map(|_| (shared.take_traces(), None));
     let report = RunReport::new(MODEL, config, measured);
     match stopped {
         Some(signal) => Err(RunInterrupted { signal, partial: Box::new(report) }.into()),

@@ -27,7 +27,11 @@ use counter_core::{
     config::{Config, Strategy, Window, Work},
     counter::{Counter, CounterError, DetachedIncrement, HeapCounter},
     signals,
-    workload::{OnSignal, Performed, SleepPacer, Start, increments_without_work, work_and_increment},
+    trace::{StepLog, Tracer as _, now_ns},
+    workload::{
+        OnSignal, Performed, SleepPacer, Start, increments_traced, increments_without_work, work_and_increment,
+        work_and_increment_traced,
+    },
 };
 use tokio::{sync::Notify, time::Sleep};
 
@@ -55,6 +59,8 @@ pub(crate) struct Shared {
     stopping: AtomicBool,
     /// The lock held across an await, for the mutex strategy with the window inside.
     async_lock: tokio::sync::Mutex<()>,
+    /// `--trace`: each task's steps, handed over once as it ends.
+    traces: Mutex<Vec<StepLog>>,
 }
 
 /// Where the tasks wait for the start: a flag, and the wakers of the tasks waiting, in a list reserved for all
@@ -166,7 +172,13 @@ impl Shared {
             failure: Mutex::new(None),
             stopping: AtomicBool::new(false),
             async_lock: tokio::sync::Mutex::new(()),
+            traces: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Every task's steps (`--trace`), once every task has ended.
+    pub(crate) fn take_traces(&self) -> Vec<StepLog> {
+        std::mem::take(&mut *self.traces.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Tasks that have reported alive.
@@ -256,6 +268,9 @@ pub(crate) fn spawn(shared: &Arc<Shared>, index: u32) -> usize {
     }
     let task = || Task { shared: Arc::clone(shared), index, done: 0, state: State::Waiting };
     let config = &shared.config;
+    if let Some(limit) = config.trace() {
+        return detached(task().traced(limit));
+    }
     match (config.work(), config.window(), config.strategy()) {
         (Work::None, _, _) => detached(task().without_work()),
         (Work::Spin(_) | Work::Block(_), _, _) => detached(task().blocking()),
@@ -386,6 +401,83 @@ impl Task {
             self.done += 1;
         }
         self.end();
+    }
+}
+
+impl Task {
+    /// `--trace`: every increment recorded into the task's own log, which this future keeps (a larger future
+    /// than an untraced task's: part of what looking costs) and hands to the shared state once, as it ends.
+    async fn traced(mut self, limit: u64) {
+        if !self.wait_for_start().await {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let (config, counter, writer) = (&shared.config, shared.counter.counter(), self.writer());
+        let mut log = StepLog::new(self.index, limit, config.increments());
+        let mut pacer = SleepPacer::new(config.timer());
+        let strategy = config.strategy();
+        let failed = match config.work() {
+            Work::None => increments_traced(counter, strategy, writer, config.increments(), should_stop, &mut log)
+                .map(|done| self.done = done)
+                .err(),
+            Work::Spin(_) | Work::Block(_) => loop {
+                if !self.more_to_do() {
+                    break None;
+                }
+                match work_and_increment_traced(counter, config, writer, &mut pacer, &OnSignal, &mut log) {
+                    Ok(Performed::Finished) => self.done += 1,
+                    Ok(Performed::Interrupted) => break None,
+                    Err(source) => break Some(source),
+                }
+            },
+            work @ (Work::Yield | Work::Sleep(_)) => loop {
+                if !self.more_to_do() {
+                    break None;
+                }
+                if config.window() == Window::Before {
+                    await_work(work, &mut pacer).await;
+                    let pending = match counter.begin(strategy, writer) {
+                        Ok(pending) => pending,
+                        Err(source) => break Some(source),
+                    };
+                    let read_ns = now_ns();
+                    let (wrote, overwrote) = pending.finish_traced();
+                    log.record(wrote, Some(overwrote), read_ns, now_ns());
+                } else {
+                    // The mutex inside the window is the async lock around a plain read and write, as untraced.
+                    let _guard = if strategy == Strategy::Mutex { Some(shared.async_lock.lock().await) } else { None };
+                    let lock_free = if strategy == Strategy::Mutex { Strategy::Racy } else { strategy };
+                    // Every strategy here takes no lock of the counter's (fenced is refused for tasks).
+                    let Some(pending) = counter.begin_lock_free(lock_free, writer) else { break None };
+                    let read_ns = now_ns();
+                    await_work(work, &mut pacer).await;
+                    let (wrote, overwrote) = pending.finish_traced();
+                    log.record(wrote, Some(overwrote), read_ns, now_ns());
+                }
+                self.done += 1;
+            },
+        };
+        shared.traces.lock().unwrap_or_else(PoisonError::into_inner).push(log);
+        match failed {
+            Some(source) => self.fail(source),
+            None => self.end(),
+        }
+    }
+}
+
+/// One piece of `sleep:` or `yield` work, awaited: a stop does not end it, it drops the task.
+async fn await_work(work: Work, pacer: &mut SleepPacer) {
+    if let Work::Sleep(duration) = work {
+        let start = tokio::time::Instant::now();
+        let ask = pacer.ask(duration);
+        if ask.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            sleep_from(start, ask).await;
+        }
+        pacer.record(duration, start.elapsed());
+    } else {
+        tokio::task::yield_now().await;
     }
 }
 
@@ -539,7 +631,9 @@ impl Progress {
     fn finish(&mut self) -> Poll<()> {
         let (strategy, writer) = (self.config().strategy(), self.index as usize);
         match self.window {
-            Window::Inside => self.counter().finish_detached(strategy, writer, self.read),
+            Window::Inside => {
+                self.counter().finish_detached(strategy, writer, self.read);
+            }
             Window::Before => {
                 if let Err(source) = self.counter().increment(strategy, writer) {
                     self.shared.fail(TaskFailure::Counter { index: u64::from(self.index), source });

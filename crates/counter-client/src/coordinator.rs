@@ -195,14 +195,14 @@ async fn measure<S: Store>(
     let go = Instant::now();
     let _ = start_tx.send(Start::Go);
     *phase = Phase::Running;
-    let counted = join(store, admin, &mut tasks, &start_tx).await?;
+    let mut counted = join(store, admin, &mut tasks, &start_tx).await?;
     let wall_time = go.elapsed();
     if let Some(keeper) = keeper {
         keeper.stop().await;
     }
     let mut totals = Totals::default();
     let mut worker_reports = WorkerTally::with_capacity(workers);
-    for (index, counted) in &counted {
+    for (index, counted) in &mut counted {
         totals.add(counted);
         worker_reports.push(crate::worker_report(*index, counted.increments_done, counted.elapsed));
     }
@@ -223,6 +223,10 @@ async fn measure<S: Store>(
         workers: worker_reports,
         stopped: stopped.is_some(),
         notes: store.notes(),
+        trace: config.trace().map(|_| {
+            let prevented = store.prevented(&totals);
+            (std::mem::take(&mut totals.traces), prevented)
+        }),
         ..Measurements::default()
     };
     let report = RunReport::new(store.plan().model, config, measured);

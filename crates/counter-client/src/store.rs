@@ -14,6 +14,7 @@ use counter_core::{
     latency::Latencies,
     model::Model,
     report::Unsettled,
+    trace::{StepLog, Tracer as _},
     workload::{Performed, Start},
 };
 use tokio::sync::watch;
@@ -72,6 +73,8 @@ pub struct Counted<C> {
     pub reconnections: u64,
     /// The store's own counts.
     pub own: C,
+    /// `--trace`: the worker's steps.
+    pub trace: Option<StepLog>,
 }
 
 impl<C> Counted<C> {
@@ -102,11 +105,14 @@ pub struct Totals<C> {
     pub reconnections: u64,
     /// The store's own counts.
     pub own: C,
+    /// `--trace`: every worker's steps.
+    pub traces: Vec<StepLog>,
 }
 
 impl<C: Counts> Totals<C> {
-    /// Adds one worker's counts.
-    pub fn add(&mut self, counted: &Counted<C>) {
+    /// Adds one worker's counts (taking its steps).
+    pub fn add(&mut self, counted: &mut Counted<C>) {
+        self.traces.extend(counted.trace.take());
         self.done += counted.increments_done;
         self.round_trips += counted.round_trips;
         self.latencies.merge(&counted.latencies);
@@ -166,9 +172,26 @@ pub struct Progress<C> {
 }
 
 impl<C: Counts> Progress<C> {
-    /// Nothing done yet, paced by `config`'s timer, stopped through `start`.
-    pub fn new(config: &Config, start: watch::Receiver<Start>) -> Progress<C> {
-        Progress { tally: Counted::default(), pacing: Pacing::new(config.timer(), start), writing: false }
+    /// Nothing done yet by worker `index`, paced by `config`'s timer, stopped through `start`; its steps logged
+    /// when the run is traced.
+    pub fn new(config: &Config, index: u64, start: watch::Receiver<Start>) -> Progress<C> {
+        // A run has far fewer workers than u32 numbers.
+        let trace = config.trace().map(|limit| StepLog::new(index as u32, limit, config.increments()));
+        let tally = Counted { trace, ..Counted::default() };
+        Progress { tally, pacing: Pacing::new(config.timer(), start), writing: false }
+    }
+
+    /// The clock, when the run is traced: when a read had happened.
+    pub fn clock(&self) -> u64 {
+        if self.tally.trace.is_some() { counter_core::trace::now_ns() } else { 0 }
+    }
+
+    /// Records an increment whose read had happened at `read_ns` and whose write of `wrote` (over `overwrote`,
+    /// where the store said) has now been acknowledged (`--trace`).
+    pub fn record(&mut self, wrote: u64, overwrote: Option<u64>, read_ns: u64) {
+        if let Some(trace) = &mut self.tally.trace {
+            trace.record(wrote, overwrote, read_ns, counter_core::trace::now_ns());
+        }
     }
 }
 
@@ -489,6 +512,10 @@ pub trait Store: Record + Sync {
     ) -> Extension;
     /// The strategy's retries, where it has them.
     fn retries(&self, totals: &Totals<<Self::Worker as Worker>::Counts>) -> Option<u64>;
+    /// Attempts the server refused and the worker made again: the collisions it prevented (`--trace`).
+    fn prevented(&self, _totals: &Totals<<Self::Worker as Worker>::Counts>) -> Option<u64> {
+        None
+    }
     /// What this run's choices mean, for the report.
     fn notes(&self) -> Vec<String>;
 }

@@ -136,6 +136,28 @@ pub struct RunArgs {
     /// Output: text for people, json for tools (the full report)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// `--trace` and `--trace-limit`.
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+/// `--trace` and its limit.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TraceArgs {
+    /// Record what each worker read and wrote, and when, and attribute every lost update to a collision or a
+    /// rollback (the report narrates the first; the trace changes the timing it observes)
+    #[arg(long)]
+    pub trace: bool,
+
+    /// With --trace: the most steps each worker keeps; the ones past it are counted, not kept
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "trace",
+        value_parser = |s: &str| crate::config::parse_count_up_to("trace-limit", s, crate::trace::MAX_LIMIT)
+    )]
+    pub trace_limit: Option<u64>,
 }
 
 /// The pool flags, for the frontends that can pool (threads and processes).
@@ -242,6 +264,7 @@ impl RunArgs {
             timer: self.timer,
             pool: pool.map(PoolArgs::pool).transpose()?.flatten(),
             hold: self.hold,
+            trace: self.trace.trace.then(|| self.trace.trace_limit.unwrap_or(crate::trace::DEFAULT_LIMIT)),
         })
     }
 }

@@ -336,6 +336,10 @@ pub struct Request {
     /// Whether to hold the workers alive before they start. Not part of the workload: timings exclude it.
     #[serde(serialize_with = "display_option", deserialize_with = "from_str_option")]
     pub hold: Option<Hold>,
+    /// `--trace`: the most steps each worker keeps (`--trace-limit`); `None` without a trace. The trace changes
+    /// the timing it observes, so it is part of the run as reported.
+    #[serde(default)]
+    pub trace: Option<u64>,
 }
 
 impl Default for Request {
@@ -350,6 +354,7 @@ impl Default for Request {
             timer: Timer::Compensated,
             pool: None,
             hold: None,
+            trace: None,
         }
     }
 }
@@ -361,6 +366,22 @@ impl Request {
         check_count("increments", self.increments)?;
         if let Some(pool) = self.pool {
             check_count("pool", pool.size)?;
+            if self.trace.is_some() {
+                return Err(ConfigError::Conflict(
+                    "--trace with --pool: a trace follows each worker's own increments, and a pool's members run \
+                     every worker's jobs; trace without --pool"
+                        .to_owned(),
+                ));
+            }
+        }
+        if let Some(limit) = self.trace
+            && !(1..=crate::trace::MAX_LIMIT).contains(&limit)
+        {
+            return Err(ConfigError::Count {
+                name: "trace-limit",
+                value: limit.to_string(),
+                max: crate::trace::MAX_LIMIT,
+            });
         }
         let expected = self
             .workers
@@ -451,6 +472,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// `--trace`: the most steps each worker keeps, when the run is traced.
+    pub fn trace(&self) -> Option<u64> {
+        self.request.trace
+    }
+
     /// What was asked for, to change a field and validate again.
     pub fn request(&self) -> &Request {
         &self.request

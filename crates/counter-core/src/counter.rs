@@ -290,7 +290,7 @@ impl<'a> Counter<'a> {
 
     /// Writes an increment that [`LockFreeIncrement::detach`] detached, made by the same strategy and writer.
     #[inline]
-    pub fn finish_detached(&self, strategy: Strategy, writer: usize, detached: DetachedIncrement) {
+    pub fn finish_detached(&self, strategy: Strategy, writer: usize, detached: DetachedIncrement) -> u64 {
         let value = &self.header.value.0;
         let increment = match strategy {
             Strategy::Atomic => LockFreeIncrement::Add { target: value },
@@ -302,14 +302,13 @@ impl<'a> Counter<'a> {
                 LockFreeIncrement::Store { target: value, read: detached.read }
             }
         };
-        increment.finish();
+        increment.finish()
     }
 
-    /// Adds one, with nothing in the window.
+    /// Adds one, with nothing in the window; returns the value written.
     #[inline]
-    pub fn increment(&self, strategy: Strategy, writer: usize) -> Result<(), CounterError> {
-        self.begin(strategy, writer)?.finish();
-        Ok(())
+    pub fn increment(&self, strategy: Strategy, writer: usize) -> Result<u64, CounterError> {
+        Ok(self.begin(strategy, writer)?.finish())
     }
 
     /// The counter's value: the shared word plus every shard that counts increments (only one of the two is ever
@@ -359,14 +358,30 @@ pub enum PendingIncrement<'a> {
 }
 
 impl PendingIncrement<'_> {
-    /// Writes the incremented value back (releasing the lock for the mutex strategy).
+    /// Writes the incremented value back (releasing the lock for the mutex strategy); returns the value
+    /// written, one more than the value its write was computed from.
     #[inline]
-    pub fn finish(self) {
+    pub fn finish(self) -> u64 {
         match self {
             PendingIncrement::LockFree(increment) => increment.finish(),
             PendingIncrement::Locked { value, read, guard } => {
                 value.store(read.wrapping_add(1), Relaxed);
                 drop(guard);
+                read.wrapping_add(1)
+            }
+        }
+    }
+
+    /// [`finish`](PendingIncrement::finish) for `--trace`: the value written and the value it overwrote, read
+    /// in the same indivisible step (a swap where the strategy stores: part of what looking costs).
+    #[inline]
+    pub fn finish_traced(self) -> (u64, u64) {
+        match self {
+            PendingIncrement::LockFree(increment) => increment.finish_traced(),
+            PendingIncrement::Locked { value, read, guard } => {
+                let overwrote = value.swap(read.wrapping_add(1), Relaxed);
+                drop(guard);
+                (read.wrapping_add(1), overwrote)
             }
         }
     }
@@ -412,14 +427,16 @@ impl LockFreeIncrement<'_> {
         }
     }
 
-    /// Writes the increment.
+    /// Writes the increment; returns the value written (a shard's own, for sharded), one more than the value
+    /// it was computed from.
     #[inline]
-    pub fn finish(self) {
+    pub fn finish(self) -> u64 {
         match self {
-            LockFreeIncrement::Store { target, read } => target.store(read.wrapping_add(1), Relaxed),
-            LockFreeIncrement::Add { target } => {
-                target.fetch_add(1, Relaxed);
+            LockFreeIncrement::Store { target, read } => {
+                target.store(read.wrapping_add(1), Relaxed);
+                read.wrapping_add(1)
             }
+            LockFreeIncrement::Add { target } => target.fetch_add(1, Relaxed).wrapping_add(1),
             LockFreeIncrement::Swap { target, mut read, retries } => {
                 let mut failed = 0;
                 // A strong exchange: a spurious failure would count as a retry that no other writer caused.
@@ -431,6 +448,24 @@ impl LockFreeIncrement<'_> {
                     // The writer's own shard: a plain load and store, no contended read-modify-write.
                     retries.store(retries.load(Relaxed).wrapping_add(failed), Relaxed);
                 }
+                read.wrapping_add(1)
+            }
+        }
+    }
+}
+
+impl LockFreeIncrement<'_> {
+    /// [`finish`](LockFreeIncrement::finish) for `--trace`: the value written and the value it overwrote.
+    #[inline]
+    pub fn finish_traced(self) -> (u64, u64) {
+        match self {
+            LockFreeIncrement::Store { target, read } => {
+                (read.wrapping_add(1), target.swap(read.wrapping_add(1), Relaxed))
+            }
+            LockFreeIncrement::Add { .. } | LockFreeIncrement::Swap { .. } => {
+                // Both overwrite exactly the value their write was computed from.
+                let wrote = self.finish();
+                (wrote, wrote.wrapping_sub(1))
             }
         }
     }

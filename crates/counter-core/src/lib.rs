@@ -50,6 +50,7 @@ pub mod report;
 pub mod secrets;
 pub mod signals;
 mod sync;
+pub mod trace;
 pub mod unique;
 pub mod units;
 pub mod workload;

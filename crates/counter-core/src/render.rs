@@ -108,6 +108,11 @@ pub fn text(report: &RunReport, words: &ModelWords) -> String {
     );
     write_lost(&mut out, report);
     write_outcomes(&mut out, report);
+    if let Some(trace) = &report.trace {
+        for (i, line) in trace.lines().iter().enumerate() {
+            let _ = writeln!(out, "{:<15}{line}", if i == 0 { "trace:" } else { "" });
+        }
+    }
     let strategy = (words.strategy)(config.strategy()).unwrap_or_else(|| describe_strategy(config.strategy()));
     let _ = writeln!(out, "strategy:      {strategy}");
     let _ = writeln!(out, "work:          {}", describe_work(config.work(), config.window()));

@@ -6,13 +6,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    config::Config,
+    config::{Config, Strategy},
     cpu::CpuUsage,
     extension::Extension,
     model::Model,
     pool::{self, PoolReport},
     proc::memory::{DETAIL_LIMIT, MemorySnapshot},
     queue::QueueWaits,
+    trace::{self, Counted, StepLog, TraceReport},
 };
 
 /// Bumped whenever a field changes meaning, appears or disappears. Version 2: `lost_updates` and `lost_percent`
@@ -20,8 +21,9 @@ use crate::{
 /// 3: `retries`, and the `optimistic` strategy. Version 4: the two fields that held one model's own figures
 /// each became `extension` (its `figures` keep their names), and `participants` with `participants_unreported`
 /// came up from one model's figures to the report, for every model that shares a run across machines. Version
-/// 5: `outcomes` (acknowledged, failed, indeterminate, and the verdict), and the `fenced` strategy.
-pub const SCHEMA_VERSION: u32 = 5;
+/// 5: `outcomes` (acknowledged, failed, indeterminate, and the verdict), and the `fenced` strategy. Version 6:
+/// `trace` (`--trace`), and `config.trace`, its limit.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// One worker's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,6 +207,9 @@ pub struct RunReport {
     /// against them. Null for a counter in memory, where every increment is acknowledged.
     #[serde(default)]
     pub outcomes: Option<Outcomes>,
+    /// `--trace`: the steps kept, and every lost update attributed to a collision or a rollback; null without.
+    #[serde(default)]
+    pub trace: Option<TraceReport>,
     /// Every worker's figures; empty above [`DETAIL_LIMIT`] workers (see `worker_summary`).
     pub workers: Vec<WorkerReport>,
     /// Whether `workers` lists every worker (`full`) or was left out (`summary`).
@@ -343,6 +348,8 @@ pub struct Measurements {
     pub queue_waits: Option<QueueWaits>,
     /// Model-specific remarks.
     pub notes: Vec<String>,
+    /// `--trace`: every worker's steps; and refused attempts the store made again, if it has them.
+    pub trace: Option<(Vec<StepLog>, Option<u64>)>,
 }
 
 impl RunReport {
@@ -383,6 +390,13 @@ impl RunReport {
         });
         let mut notes = measured.notes;
         notes.extend(pool::notes(config, model));
+        let trace = measured.trace.map(|(logs, prevented)| {
+            let counted = Counted {
+                own_words: config.strategy() == Strategy::Sharded,
+                lost: lost_updates.filter(|_| elsewhere.count == 0),
+            };
+            TraceReport { prevented, ..trace::attribute(logs, counted) }
+        });
         RunReport {
             schema_version: SCHEMA_VERSION,
             model,
@@ -411,6 +425,7 @@ impl RunReport {
             retries: measured.retries,
             extension: measured.extension,
             outcomes: outcomes.filter(|_| unreported == 0),
+            trace,
             workers,
             worker_detail,
             worker_summary,

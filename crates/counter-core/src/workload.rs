@@ -14,6 +14,7 @@ use crate::{
     config::{Config, Strategy, Timer, Window, Work},
     counter::{Counter, CounterError},
     signals,
+    trace::{NoTrace, Tracer, now_ns},
 };
 
 /// What waiting workers are told at the start line: every frontend's gate (a condition variable, a list of
@@ -102,21 +103,60 @@ pub fn run_worker(
     worker: usize,
     stop: &impl StopRequests,
 ) -> Result<WorkerOutcome, CounterError> {
+    run_worker_traced(counter, config, worker, stop, &mut NoTrace)
+}
+
+/// [`run_worker`], recording each increment into `tracer` (`--trace`).
+pub fn run_worker_traced<T: Tracer>(
+    counter: Counter<'_>,
+    config: &Config,
+    worker: usize,
+    stop: &impl StopRequests,
+    tracer: &mut T,
+) -> Result<WorkerOutcome, CounterError> {
     let started = Instant::now();
     if config.work() == Work::None {
         let requested = || stop.requested();
-        let done = increments_without_work(counter, config.strategy(), worker, config.increments(), requested)?;
+        let done = if T::ON {
+            increments_traced(counter, config.strategy(), worker, config.increments(), requested, tracer)?
+        } else {
+            increments_without_work(counter, config.strategy(), worker, config.increments(), requested)?
+        };
         return Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() });
     }
     let mut pacer = SleepPacer::new(config.timer());
     let mut done = 0;
     while done < config.increments() && !stop.requested() {
-        if work_and_increment(counter, config, worker, &mut pacer, stop)? == Performed::Interrupted {
+        if work_and_increment_traced(counter, config, worker, &mut pacer, stop, tracer)? == Performed::Interrupted {
             break;
         }
         done += 1;
     }
     Ok(WorkerOutcome { increments_done: done, elapsed: started.elapsed() })
+}
+
+/// The loop without work, each increment recorded (`--trace`): the clock read after the read and after the
+/// write, which is what looking costs.
+pub fn increments_traced(
+    counter: Counter<'_>,
+    strategy: Strategy,
+    writer: usize,
+    increments: u64,
+    should_stop: impl Fn() -> bool,
+    tracer: &mut impl Tracer,
+) -> Result<u64, CounterError> {
+    let mut done = 0;
+    while done < increments && !should_stop() {
+        let batch = (increments - done).min(STOP_CHECK_EVERY);
+        for _ in 0..batch {
+            let pending = counter.begin(strategy, writer)?;
+            let read_ns = now_ns();
+            let (wrote, overwrote) = pending.finish_traced();
+            tracer.record(wrote, Some(overwrote), read_ns, now_ns());
+        }
+        done += batch;
+    }
+    Ok(done)
 }
 
 /// With no work, nothing sits in the window (before and inside are the same), so the loop is only the
@@ -164,21 +204,40 @@ pub fn work_and_increment(
     pacer: &mut SleepPacer,
     stop: &impl StopRequests,
 ) -> Result<Performed, CounterError> {
+    work_and_increment_traced(counter, config, writer, pacer, stop, &mut NoTrace)
+}
+
+/// [`work_and_increment`], recording the increment into `tracer` (`--trace`): the clock read once the read has
+/// happened and once the write has.
+pub fn work_and_increment_traced<T: Tracer>(
+    counter: Counter<'_>,
+    config: &Config,
+    writer: usize,
+    pacer: &mut SleepPacer,
+    stop: &impl StopRequests,
+    tracer: &mut T,
+) -> Result<Performed, CounterError> {
     let strategy = config.strategy();
+    let clock = || if T::ON { now_ns() } else { 0 };
     match config.window() {
         Window::Before => {
             let performed = perform_blocking(config.work(), pacer, stop);
             if performed == Performed::Finished {
-                counter.increment(strategy, writer)?;
+                let pending = counter.begin(strategy, writer)?;
+                let read_ns = clock();
+                let (wrote, overwrote) = if T::ON { pending.finish_traced() } else { (pending.finish(), 0) };
+                tracer.record(wrote, Some(overwrote), read_ns, clock());
             }
             Ok(performed)
         }
         Window::Inside => {
             let pending = counter.begin(strategy, writer)?;
+            let read_ns = clock();
             let performed = perform_blocking(config.work(), pacer, stop);
             // Dropping the pending increment abandons it (and releases the lock).
             if performed == Performed::Finished {
-                pending.finish();
+                let (wrote, overwrote) = if T::ON { pending.finish_traced() } else { (pending.finish(), 0) };
+                tracer.record(wrote, Some(overwrote), read_ns, clock());
             }
             Ok(performed)
         }

@@ -65,7 +65,8 @@ pub(crate) const DIALECT: Dialect = Dialect {
     table_options: " ENGINE=InnoDB",
     microseconds: |us| format!("INTERVAL {us} MICROSECOND"),
     quote: '`',
-    zero_rows: |from, to| format!("SELECT seq, 0, 0 FROM seq_{from}_to_{to}"),
+    zero_rows: |from, to| format!("SELECT seq, 0, 0, 0 FROM seq_{from}_to_{to}"),
+    returning: false,
     param: |_| "?".to_owned(),
 };
 

@@ -147,6 +147,10 @@ impl Store for Run<'_> {
         (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.version_conflicts)
     }
 
+    fn prevented(&self, totals: &Totals<SqlCounts>) -> Option<u64> {
+        Some(totals.own.refused)
+    }
+
     fn notes(&self) -> Vec<String> {
         let options = self.options;
         let snapshot = match self.session().snapshot {

@@ -26,7 +26,7 @@ pub(crate) struct Job {
     pub(crate) config: Config,
     /// The statements' texts (in the order of `Statement::ALL`), each prepared on a connection the first time it
     /// runs there (the driver keeps them in the connection's cache): a client prepares only what its strategy uses.
-    pub(crate) statements: [String; 7],
+    pub(crate) statements: [String; 9],
     pub(crate) opts: Opts,
     pub(crate) timeout: Duration,
     pub(crate) patience: Duration,
@@ -118,6 +118,10 @@ impl sql::Statements for Worker {
         self.row
     }
 
+    fn returning(&self) -> bool {
+        crate::client::DIALECT.returning
+    }
+
     fn is_refusal(error: &WorkerError) -> bool {
         error.is_refusal()
     }
@@ -136,7 +140,7 @@ impl Worker {
     ) -> Result<Worker, WorkerError> {
         let conn = connect(job.opts.clone(), job.timeout).await?;
         let row = Table::row_of(index, job.config.strategy() == Strategy::Sharded);
-        let progress = Progress::new(&job.config, start);
+        let progress = Progress::new(&job.config, index, start);
         Ok(Worker { conn, job, row, progress })
     }
 }

@@ -56,7 +56,8 @@ pub(crate) const DIALECT: Dialect = Dialect {
     table_options: "",
     microseconds: |us| format!("interval '{us} microseconds'"),
     quote: '"',
-    zero_rows: |from, to| format!("SELECT s, 0, 0 FROM generate_series({from}, {to}) AS s"),
+    zero_rows: |from, to| format!("SELECT s, 0, 0, 0 FROM generate_series({from}, {to}) AS s"),
+    returning: true,
     param: |n| format!("${n}"),
 };
 

@@ -152,6 +152,10 @@ impl Store for Run<'_> {
     }
 
     /// What this run's choices mean, for the report.
+    fn prevented(&self, totals: &Totals<SqlCounts>) -> Option<u64> {
+        Some(totals.own.refused)
+    }
+
     fn notes(&self) -> Vec<String> {
         let (config, options) = (self.config, self.options);
         let mut notes = vec![format!(

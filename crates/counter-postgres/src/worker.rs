@@ -34,25 +34,39 @@ async fn prepare(client: &Client, timeout: Duration, text: &str) -> Result<State
 }
 
 /// The statements of one connection, prepared once: `BEGIN`, `COMMIT`, `ROLLBACK`, then the row's (in the order
-/// of `Statement::ALL`).
+/// of `Statement::ALL`; the last two, a traced run's, only in one).
 struct Statements {
     said: [Statement; 3],
     row: Vec<Statement>,
 }
 
+/// The statements only a traced run (`--trace`) uses, last in `Statement::ALL`.
+const TRACE_ONLY: usize = 2;
+
 impl Statements {
     /// Every statement a worker uses, prepared on `client`.
-    async fn prepare(client: &Client, table: &Table, timeout: Duration) -> Result<Statements, WorkerError> {
+    async fn prepare(
+        client: &Client,
+        table: &Table,
+        timeout: Duration,
+        traced: bool,
+    ) -> Result<Statements, WorkerError> {
         let said = [
             prepare(client, timeout, "BEGIN").await?,
             prepare(client, timeout, "COMMIT").await?,
             prepare(client, timeout, "ROLLBACK").await?,
         ];
-        let mut row = Vec::with_capacity(sql::Statement::ALL.len());
-        for statement in sql::Statement::ALL {
-            row.push(prepare(client, timeout, &table.text(statement)).await?);
+        let used = sql::Statement::ALL.len() - if traced { 0 } else { TRACE_ONLY };
+        let mut row = Vec::with_capacity(used);
+        for statement in &sql::Statement::ALL[..used] {
+            row.push(prepare(client, timeout, &table.text(*statement)).await?);
         }
         Ok(Statements { said, row })
+    }
+
+    /// A statement on the row, prepared (one a traced run alone prepares is missing in another: an error).
+    fn on_row(&self, statement: sql::Statement) -> Result<Statement, WorkerError> {
+        self.row.get(statement as usize).cloned().ok_or(WorkerError::Shape)
     }
 }
 
@@ -111,9 +125,9 @@ impl Worker {
         start: watch::Receiver<Start>,
     ) -> Result<Worker, WorkerError> {
         let (config, table) = (&job.config, &job.table);
-        let statements = Statements::prepare(&client, table, timeout).await?;
+        let statements = Statements::prepare(&client, table, timeout, config.trace().is_some()).await?;
         let row = Table::row_of(index, config.strategy() == Strategy::Sharded);
-        let progress = Progress::new(config, start);
+        let progress = Progress::new(config, index, start);
         Ok(Worker { client, statements, job, reconnect, row, timeout, progress })
     }
 
@@ -127,9 +141,10 @@ impl Worker {
     async fn connect_again(&mut self, broken: WorkerError) -> Result<(), WorkerError> {
         let job = Arc::clone(&self.job);
         let (reconnect, table, timeout) = (&self.reconnect, &job.table, self.timeout);
+        let traced = job.config.trace().is_some();
         let connected = counter_client::connect_again(reconnect.patience, broken, || async move {
             let client = crate::client::connect(&reconnect.connection, reconnect.isolation, timeout).await?;
-            let statements = Statements::prepare(&client, table, timeout).await?;
+            let statements = Statements::prepare(&client, table, timeout, traced).await?;
             Ok((client, statements))
         })
         .await?;
@@ -156,7 +171,7 @@ impl sql::Statements for Worker {
         params: &[i64],
         columns: usize,
     ) -> Result<Option<[i64; 2]>, WorkerError> {
-        let statement = self.statements.row[statement as usize].clone();
+        let statement = self.statements.on_row(statement)?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|param| param as &(dyn ToSql + Sync)).collect();
         let started = Instant::now();
         let answer = within(self.timeout, self.client.query(&statement, &params)).await;
@@ -167,7 +182,7 @@ impl sql::Statements for Worker {
     }
 
     async fn change(&mut self, statement: sql::Statement, params: &[i64]) -> Result<u64, WorkerError> {
-        let statement = self.statements.row[statement as usize].clone();
+        let statement = self.statements.on_row(statement)?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|param| param as &(dyn ToSql + Sync)).collect();
         let started = Instant::now();
         let answer = within(self.timeout, self.client.execute(&statement, &params)).await;
@@ -177,6 +192,10 @@ impl sql::Statements for Worker {
 
     fn row(&self) -> i64 {
         self.row
+    }
+
+    fn returning(&self) -> bool {
+        crate::client::DIALECT.returning
     }
 
     fn is_refusal(error: &WorkerError) -> bool {

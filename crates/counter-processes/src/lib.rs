@@ -22,6 +22,7 @@ mod error;
 mod frontend;
 pub mod segment;
 pub mod start;
+mod trace;
 mod worker;
 
 use std::{
@@ -37,6 +38,7 @@ use counter_core::{
     hold,
     proc::{limits, memory},
     report::{Measurements, RunReport},
+    trace::StepLog,
 };
 use nix::{
     errno::Errno,
@@ -49,6 +51,7 @@ use crate::{
     coordinator::{Stop, Workers},
     segment::{Segment, SegmentError},
     start::{Launcher, MethodNote},
+    trace::TraceArea,
     worker::ChildSetup,
 };
 pub use crate::{
@@ -91,12 +94,22 @@ pub fn run(config: &Config, method: StartMethod) -> Result<RunReport, Error> {
     limits::check_processes(config.members(), layout.size() as u64).map_err(CoreError::LimitCheck)??;
     let purpose = format!("the segment and the pipes of --start {}", method.name());
     limits::check_descriptors(method.descriptors(), &purpose).map_err(CoreError::LimitCheck)??;
-    let segment = Segment::create(layout.size())?;
+    let trace = match config.trace() {
+        Some(limit) => Some(TraceArea::of(config, layout.size()).ok_or_else(|| {
+            CoreError::Config(counter_core::config::ConfigError::Conflict(format!(
+                "--trace-limit {limit} for {} workers: their steps would not fit in memory; a smaller limit",
+                config.members()
+            )))
+        })?),
+        None => None,
+    };
+    let size = trace.and_then(|area| area.end()).unwrap_or(layout.size());
+    let segment = Segment::create(size)?;
     // SAFETY: the segment is a fresh shared mapping of at least `layout.size()` bytes, page-aligned, that
     // nobody else maps yet; it stays mapped until `segment` is dropped at the end of this function, and the
     // children have their own copy of the mapping.
     let counter = unsafe { Counter::init_at(segment.base(), config.strategy(), config.members()) }?;
-    Coordinator { config, counter, segment: &segment, method }.run()
+    Coordinator { config, counter, segment: &segment, method, trace }.run()
 }
 
 struct Coordinator<'a> {
@@ -104,6 +117,7 @@ struct Coordinator<'a> {
     counter: Counter<'a>,
     segment: &'a Segment,
     method: StartMethod,
+    trace: Option<TraceArea>,
 }
 
 impl Coordinator<'_> {
@@ -125,6 +139,7 @@ impl Coordinator<'_> {
             report: report_write.as_fd(),
             go: go_read.as_fd(),
             close: [report_read_fd, go_write.as_raw_fd()],
+            trace: self.trace.map(|area| (area, self.segment.base())),
         };
         let server_pid = self.start_workers(&mut workers, template)?;
         // Only the workers write reports and only they read the start pipe: with our copies closed, each side
@@ -169,6 +184,7 @@ impl Coordinator<'_> {
             stopped,
             queue_waits: config.pool().map(|_| self.counter.jobs().waits()),
             notes: vec![self.method.note().to_owned()],
+            trace: self.trace.map(|area| (self.steps(area), None)),
             ..Measurements::default()
         };
         match finished {
@@ -181,6 +197,18 @@ impl Coordinator<'_> {
         }
         let report = RunReport::new(MODEL, config, measured(&workers, false));
         Self::checked(&mut workers, report)
+    }
+
+    /// Every worker's steps, read back from the segment once they have ended (`--trace`).
+    fn steps(&self, area: TraceArea) -> Vec<StepLog> {
+        (0..self.config.members())
+            .filter_map(|index| {
+                // SAFETY: the segment was made `area.end()` bytes long and stays mapped while `self` lives; its
+                // words are only used as atomics.
+                let words = unsafe { area.worker(self.segment.base(), index) }?;
+                Some(area.read_back(words, index))
+            })
+            .collect()
     }
 
     /// `report`, unless a worker died, or the workers did not finish what they were asked.

@@ -40,6 +40,7 @@ use crate::{
     codec::{self, FROM_SERVER, Handoff, WorkerMessage},
     error::ProcessesError,
     segment::Segment,
+    trace::TraceArea,
     worker::{self, ChildSetup},
 };
 
@@ -419,9 +420,16 @@ fn receive_handoff() -> Result<Spawned, String> {
     if handoff.index >= config.members() {
         return Err(format!("the hand-off names worker {} of {}", handoff.index, config.members()));
     }
-    let needed = counter_core::counter::layout(config.strategy(), config.members())
+    let counter_bytes = counter_core::counter::layout(config.strategy(), config.members())
         .map_err(|error| format!("the hand-off's counter cannot be laid out: {error}"))?
         .size();
+    // A traced run's segment also holds every worker's steps, after the counter.
+    let needed = match config.trace() {
+        Some(_) => TraceArea::of(&config, counter_bytes)
+            .and_then(|area| area.end())
+            .ok_or("the hand-off's trace does not fit in memory")?,
+        None => counter_bytes,
+    };
     let length =
         usize::try_from(handoff.segment_bytes).ok().filter(|&length| length >= needed).and_then(NonZeroUsize::new);
     let Some(length) = length else {
@@ -469,7 +477,11 @@ fn run_spawned(spawned: Spawned) -> Result<i32, String> {
     // SAFETY: descriptors 3 and 4 are open pipes (checked), borrowed for the worker's life.
     let (report, go) = unsafe { (BorrowedFd::borrow_raw(SPAWNED_REPORT_FD), BorrowedFd::borrow_raw(SPAWNED_GO_FD)) };
     let parent = Pid::from_raw(handoff.parent);
-    let setup = ChildSetup { counter, config: &config, index: handoff.index, parent, report, go, close: [-1, -1] };
+    let counter_bytes =
+        counter_core::counter::layout(config.strategy(), config.members()).map_err(|error| error.to_string())?.size();
+    let trace = TraceArea::of(&config, counter_bytes).map(|area| (area, base));
+    let setup =
+        ChildSetup { counter, config: &config, index: handoff.index, parent, report, go, close: [-1, -1], trace };
     Ok(worker::run_in_child(&setup))
 }
 

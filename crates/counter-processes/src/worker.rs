@@ -10,6 +10,7 @@
 use std::{
     os::fd::{BorrowedFd, RawFd},
     panic::{AssertUnwindSafe, catch_unwind},
+    ptr::NonNull,
 };
 
 use counter_core::{
@@ -18,7 +19,7 @@ use counter_core::{
     counter::Counter,
     pool::run_pool_member,
     signals,
-    workload::{OnSignal, Start, run_worker},
+    workload::{OnSignal, Start, run_worker, run_worker_traced},
 };
 use nix::{
     errno::Errno,
@@ -26,7 +27,10 @@ use nix::{
     unistd::{Pid, getpid},
 };
 
-use crate::codec::{self, MAX_FRAME, WorkerMessage};
+use crate::{
+    codec::{self, MAX_FRAME, WorkerMessage},
+    trace::{SegmentLog, TraceArea},
+};
 
 /// What a child needs, all borrowed from the coordinator's memory, which the child has its own copy of.
 #[derive(Clone, Copy)]
@@ -43,6 +47,8 @@ pub(crate) struct ChildSetup<'a> {
     /// Descriptors inherited from the parent that the child must close (the coordinator's ends of both pipes,
     /// the fork server's request pipes); -1 for none.
     pub(crate) close: [RawFd; 2],
+    /// `--trace`: where the workers' steps go in the segment, and the segment's start in this process.
+    pub(crate) trace: Option<(TraceArea, NonNull<u8>)>,
 }
 
 /// Exit codes of a worker that could not do its job; the coordinator explains them.
@@ -120,9 +126,18 @@ fn work(setup: &ChildSetup<'_>) -> i32 {
     }
     // The index is below the number of members, which the counter was sized for.
     let member = setup.index as usize;
-    let outcome = match setup.config.pool() {
-        None => run_worker(setup.counter, setup.config, member, &OnSignal),
-        Some(pool) => run_pool_member(setup.counter, setup.config, pool.jobs, member, &OnSignal),
+    // SAFETY: the segment is mapped at `base` for the whole area (the coordinator sized it so, and a spawned
+    // worker checked its length), for this process's life; its words are only used as atomics.
+    let words = setup.trace.and_then(|(area, base)| unsafe { area.worker(base, setup.index) });
+    let outcome = match (setup.config.pool(), words) {
+        (None, None) => run_worker(setup.counter, setup.config, member, &OnSignal),
+        (None, Some(words)) => {
+            let mut log = SegmentLog::new(words, setup.index);
+            let outcome = run_worker_traced(setup.counter, setup.config, member, &OnSignal, &mut log);
+            log.close();
+            outcome
+        }
+        (Some(pool), _) => run_pool_member(setup.counter, setup.config, pool.jobs, member, &OnSignal),
     };
     let Ok(outcome) = outcome else {
         return exit::COUNTER_FAILED;

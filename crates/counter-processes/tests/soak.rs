@@ -59,6 +59,7 @@ fn main() {
             pool: (random.below(4) == 0)
                 .then(|| Pool { size: 1 + random.below(3), jobs: random.pick(&[Jobs::Worker, Jobs::Increment]) }),
             hold: None,
+            trace: None,
         }
         .validate()
         .expect("the soak draws valid workloads");

@@ -247,6 +247,10 @@ impl Store for Run<'_> {
         .extension(self.config.strategy())
     }
 
+    fn prevented(&self, totals: &Totals<RedisCounts>) -> Option<u64> {
+        (self.config.strategy() == Strategy::Fenced).then_some(totals.own.fenced_off)
+    }
+
     fn retries(&self, totals: &Totals<RedisCounts>) -> Option<u64> {
         (self.config.strategy() == Strategy::Optimistic).then_some(totals.own.retries)
     }

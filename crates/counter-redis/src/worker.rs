@@ -185,7 +185,7 @@ impl Worker {
         index: u64,
         start: watch::Receiver<Start>,
     ) -> Worker {
-        let progress = Progress::new(&job.config, start);
+        let progress = Progress::new(&job.config, index, start);
         Worker { connection, job, index, progress }
     }
 
@@ -204,6 +204,17 @@ impl Worker {
         let answer = self.round_trip(command).await;
         self.progress.writing = answer.is_err();
         answer
+    }
+
+    /// Sends `set` (a SET of the counter to `wrote`), timed as a write; traced (`--trace`), with `GET`, so that the
+    /// answer says what the write overwrote, and the step is recorded.
+    async fn write_value(&mut self, mut set: redis::Cmd, wrote: u64, read_ns: u64) -> redis::RedisResult<()> {
+        if self.progress.tally.trace.is_none() {
+            return self.write_trip(&set).await;
+        }
+        let overwrote: Option<u64> = self.write_trip(set.arg("GET")).await?;
+        self.progress.record(wrote, Some(overwrote.unwrap_or(0)), read_ns);
+        Ok(())
     }
 
     /// A new connection after `broken`, tried again and again for the job's patience; a stop ends the trying.
@@ -244,11 +255,13 @@ impl Worker {
     async fn racy(&mut self, inside: bool) -> redis::RedisResult<Performed> {
         let key = self.job.keys.value.clone();
         let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&key)).await?;
+        let read_ns = self.progress.clock();
         if inside && self.work().await == Performed::Interrupted {
             return Ok(Performed::Interrupted);
         }
-        let ttl = self.job.keys_ttl_ms;
-        let () = self.write_trip(redis::cmd("SET").arg(&key).arg(read.unwrap_or(0) + 1).arg("PX").arg(ttl)).await?;
+        let mut written = redis::cmd("SET");
+        written.arg(&key).arg(read.unwrap_or(0) + 1).arg("PX").arg(self.job.keys_ttl_ms);
+        self.write_value(written, read.unwrap_or(0) + 1, read_ns).await?;
         Ok(Performed::Finished)
     }
 
@@ -262,11 +275,12 @@ impl Worker {
             return Ok(Performed::Interrupted);
         }
         let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&keys.value)).await?;
+        let read_ns = self.progress.clock();
         let performed = if inside { self.work().await } else { Performed::Finished };
         if performed == Performed::Finished {
             let mut written = redis::cmd("SET");
             written.arg(&keys.value).arg(read.unwrap_or(0) + 1).arg("PX").arg(self.job.keys_ttl_ms);
-            let () = self.write_trip(&written).await?;
+            self.write_value(written, read.unwrap_or(0) + 1, read_ns).await?;
         }
         // Written: a release that goes wrong leaves the lock to expire, and the increment acknowledged.
         let _ = self.release(&token).await;
@@ -295,6 +309,7 @@ impl Worker {
                         .arg(self.job.keys_ttl_ms),
                 )
                 .await?;
+            let read_ns = self.progress.clock();
             let written = if read < 0 {
                 false
             } else {
@@ -318,6 +333,8 @@ impl Worker {
                 written == 1
             };
             if written {
+                // The script wrote under the fence, over the value it read.
+                self.progress.record(read.max(0) as u64 + 1, Some(read.max(0) as u64), read_ns);
                 // Written: a release that goes wrong leaves the lock to expire, and the increment acknowledged.
                 let _ = self.release(&token).await;
                 return Ok(Performed::Finished);
@@ -429,6 +446,7 @@ impl Worker {
         loop {
             let () = self.round_trip(redis::cmd("WATCH").arg(&key)).await?;
             let read: Option<u64> = self.round_trip(redis::cmd("GET").arg(&key)).await?;
+            let read_ns = self.progress.clock();
             if inside && first && self.work().await == Performed::Interrupted {
                 let () = self.round_trip(&redis::cmd("UNWATCH")).await?;
                 return Ok(Performed::Interrupted);
@@ -450,6 +468,8 @@ impl Worker {
             self.progress.writing = false;
             self.progress.tally.round_trip(started.elapsed());
             if exec != redis::Value::Nil {
+                // EXEC ran only if the key was unchanged: it overwrote the value read.
+                self.progress.record(read.unwrap_or(0) + 1, Some(read.unwrap_or(0)), read_ns);
                 return Ok(Performed::Finished);
             }
             self.progress.tally.own.retries += 1;

@@ -33,7 +33,8 @@ use counter_core::{
     render::ModelWords,
     report::{Measurements, RunReport, WorkerReport, WorkerTally},
     signals,
-    workload::{OnSignal, run_worker},
+    trace::StepLog,
+    workload::{OnSignal, run_worker, run_worker_traced},
 };
 
 use crate::start_line::StartLine;
@@ -132,7 +133,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             counter.jobs().submit(counter_core::pool::job_count(config, pool.jobs));
         }
         let go = line.go();
-        let workers = collect(handles, members)?;
+        let (workers, traces) = collect(handles, members)?;
         let wall_time = go.elapsed();
         let signal = signals::received();
         let measured = Measurements {
@@ -147,6 +148,7 @@ pub fn run(config: &Config) -> Result<RunReport, Error> {
             workers,
             stopped: signal.is_some(),
             queue_waits: config.pool().map(|_| counter.jobs().waits()),
+            trace: config.trace().map(|_| (traces, None)),
             ..Measurements::default()
         };
         match signal {
@@ -170,24 +172,25 @@ fn spawn_failed(index: u64, requested: u64, source: io::Error) -> Error {
     RunError::Frontend(ThreadsError::Spawn { index, requested, limits, source })
 }
 
+/// What a worker thread hands back: its report, and its steps when the run is traced.
+type Finished = Option<(WorkerReport, Option<StepLog>)>;
+
 /// One worker thread: report alive, wait for the start, run the loop.
-fn worker(
-    counter: Counter<'_>,
-    config: &Config,
-    index: u64,
-    line: &StartLine,
-) -> Result<Option<WorkerReport>, CounterError> {
+fn worker(counter: Counter<'_>, config: &Config, index: u64, line: &StartLine) -> Result<Finished, CounterError> {
     let tid = i64::from(nix::unistd::gettid().as_raw());
     // The index is below `members`, which the counter and the line were sized for, and fits in usize on every
     // target that can hold that many threads.
     if !line.arrive_and_wait(index as usize, tid) {
         return Ok(None);
     }
-    let outcome = match config.pool() {
-        None => run_worker(counter, config, index as usize, &OnSignal)?,
-        Some(pool) => run_pool_member(counter, config, pool.jobs, index as usize, &OnSignal)?,
+    // The index fits in u32: a run has far fewer threads than that.
+    let mut log = config.trace().map(|limit| StepLog::new(index as u32, limit, config.increments()));
+    let outcome = match (config.pool(), &mut log) {
+        (None, None) => run_worker(counter, config, index as usize, &OnSignal)?,
+        (None, Some(log)) => run_worker_traced(counter, config, index as usize, &OnSignal, log)?,
+        (Some(pool), _) => run_pool_member(counter, config, pool.jobs, index as usize, &OnSignal)?,
     };
-    Ok(Some(WorkerReport {
+    let report = WorkerReport {
         id: index,
         os_id: Some(tid),
         increments_done: outcome.increments_done,
@@ -195,18 +198,23 @@ fn worker(
         exit_status: None,
         cpu: None,
         max_rss_kib: None,
-    }))
+    };
+    Ok(Some((report, log)))
 }
 
-type WorkerHandle<'scope> = ScopedJoinHandle<'scope, Result<Option<WorkerReport>, CounterError>>;
+type WorkerHandle<'scope> = ScopedJoinHandle<'scope, Result<Finished, CounterError>>;
 
-/// Joins every worker and gathers their reports, in worker order.
-fn collect(handles: Vec<WorkerHandle<'_>>, members: u64) -> Result<WorkerTally, Error> {
+/// Joins every worker and gathers their reports, in worker order, and their steps.
+fn collect(handles: Vec<WorkerHandle<'_>>, members: u64) -> Result<(WorkerTally, Vec<StepLog>), Error> {
     let mut reports = WorkerTally::with_capacity(members);
+    let mut traces = Vec::new();
     let mut first_error = None;
     for (worker, handle) in (0u64..).zip(handles) {
         match handle.join() {
-            Ok(Ok(Some(report))) => reports.push(report),
+            Ok(Ok(Some((report, log)))) => {
+                reports.push(report);
+                traces.extend(log);
+            }
             Ok(Ok(None)) => {}
             Ok(Err(source)) => {
                 first_error.get_or_insert(CoreError::Worker { model: MODEL, worker, source });
@@ -216,7 +224,7 @@ fn collect(handles: Vec<WorkerHandle<'_>>, members: u64) -> Result<WorkerTally, 
             }
         }
     }
-    first_error.map_or(Ok(reports), |error| Err(error.into()))
+    first_error.map_or(Ok((reports, traces)), |error| Err(error.into()))
 }
 
 fn announce_hold(config: &Config, hold_for: Hold, pid: i32, tids: &[i64]) {

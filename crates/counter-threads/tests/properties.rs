@@ -23,6 +23,7 @@ fn workloads() -> impl Strategy<Value = Config> {
                 timer: Timer::Compensated,
                 pool: pool.map(|(size, jobs)| Pool { size, jobs }),
                 hold: None,
+                trace: None,
             }
             .validate()
             .expect("small counts always validate")

@@ -26,10 +26,13 @@ pub struct Document {
     pub memory_per_worker: Vec<Probe>,
     /// The findings printed with `--details`.
     pub sentences: Vec<String>,
+    /// The traced run of the racy read-then-write (`--trace-model`), whose interleaving the page draws.
+    #[serde(default)]
+    pub seen: Option<super::seen::Seen>,
 }
 
 /// Everything as a JSON document.
-pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> String {
+pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe], seen: Option<&super::seen::Seen>) -> String {
     let document = Document {
         schema_version: SCHEMA_VERSION,
         memory_sampled: "from /proc (smaps_rollup, status) of the whole process tree, while every worker was alive"
@@ -38,6 +41,7 @@ pub fn to_json(scenarios: &[ScenarioRun], rows: &[Row], probes: &[Probe]) -> Str
         rows: rows.to_vec(),
         memory_per_worker: probes.to_vec(),
         sentences: super::summary::sentences(scenarios, rows, probes),
+        seen: seen.cloned(),
     };
     // Numbers, strings and vectors with string keys: serialising cannot fail.
     serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

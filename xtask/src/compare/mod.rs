@@ -18,6 +18,7 @@ mod present;
 pub(crate) mod probe;
 pub(crate) mod results;
 mod scenario;
+pub(crate) mod seen;
 mod shared;
 mod summary;
 mod table;
@@ -112,6 +113,11 @@ pub struct Args {
     /// more worker (0: none)
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = zero_to("probe-pairs", MAX_PROBE_PAIRS))]
     probe_pairs: u64,
+
+    /// The model whose racy run is traced once after the measuring (5 workers x 20 increments, 1 ms between each
+    /// read and its write), for the page's interleaving and findings.md [default: threads, or the first model]
+    #[arg(long, value_name = "MODEL", value_enum)]
+    trace_model: Option<Model>,
 
     /// Every column in the table (runs, min … max, parallelism, context switches, RSS, USS, ...), not only the
     /// ones read first
@@ -290,7 +296,7 @@ fn measure_everything(
             if error.is::<TaskInterrupted>() {
                 // What was measured is kept: the raw reports are in the run's folder already, and the rows so far
                 // go next to them (not published as the latest comparison, which it is not).
-                let json = json::to_json(&scenario_runs, &rows, &[]);
+                let json = json::to_json(&scenario_runs, &rows, &[], None);
                 output::write(&run_dir.path().join("partial-results.json"), &json)?;
                 output::note(&format!("xtask: the rows measured so far are in {}", run_dir.path().display()));
             }
@@ -329,9 +335,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     note_a_busy_machine();
     let measured = measure_everything(args, (&scenarios, &targets), (&servers, &shared), &bin_dir, &run_dir)?;
     let Measured { rows, scenario_runs, probes, took: measuring_took } = measured;
+    let traced = args.trace_model.filter(|model| args.models.contains(model)).or(args.models.first().copied());
+    let seen = match traced {
+        Some(model) => seen::run(model, &bin_dir, &servers)?,
+        None => None,
+    };
 
     // Results first, then exports, then the text: a failed print must not lose a measurement.
-    let json = json::to_json(&scenario_runs, &rows, &probes);
+    let json = json::to_json(&scenario_runs, &rows, &probes, seen.as_ref());
     run_dir.publish(&json)?;
     let page = if exports.wants_html() {
         let results = crate::report::RunResults::read(run_dir.path())?;
@@ -340,7 +351,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None
     };
     exports.write(&json, &json::to_csv(&rows)?, &table::markdown(&rows), page.as_deref())?;
-    let (mut text, findings) = present::text(args.wide, args.details, &scenario_runs, &rows, &probes);
+    let (mut text, mut findings) = present::text(args.wide, args.details, &scenario_runs, &rows, &probes);
+    if let Some(seen) = &seen {
+        let _ = write!(findings, "\n{}\n", seen.findings().join("\n"));
+    }
     output::write(&run_dir.path().join("findings.md"), &findings)?;
     let where_ = format!(
         "Raw reports and results.json are in {} ({} links to it); this comparison took {:.1} s, {:.1} s of it \

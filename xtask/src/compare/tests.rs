@@ -225,7 +225,8 @@ fn the_exports_hold_numbers() {
         }
     }
     let probes = [probe(Model::Threads, [9930.0, 9950.0, 9940.0], [9900.0, 9910.0, 9905.0], [9950.0; 3])];
-    let json: serde_json::Value = serde_json::from_str(&super::json::to_json(&[scenario()], &rows, &probes)).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&super::json::to_json(&[scenario()], &rows, &probes, None)).unwrap();
     // Named after the version: a field that moves changes the snapshot of a version already published, which is
     // wrong; raise SCHEMA_VERSION and record a new one instead.
     let version = super::json::SCHEMA_VERSION;
@@ -290,7 +291,7 @@ fn the_guide_s_export_example_is_this_schema_s() {
         steal_percent: Some(0.0),
         ..scenario()
     };
-    let real: serde_json::Value = serde_json::from_str(&super::json::to_json(&[loaded], &rows, &probes)).unwrap();
+    let real: serde_json::Value = serde_json::from_str(&super::json::to_json(&[loaded], &rows, &probes, None)).unwrap();
     let real_paths = counter_core::report::field_paths(&real);
     for path in counter_core::report::field_paths(&example) {
         assert!(real_paths.contains(&path), "the guide shows a field the export does not have: {path}");

@@ -48,7 +48,7 @@ pub enum Layout {
 }
 
 impl Layout {
-    fn width(self) -> f64 {
+    pub(super) fn width(self) -> f64 {
         match self {
             Layout::Wide => 900.0,
             Layout::Narrow => 400.0,
@@ -92,16 +92,16 @@ pub struct Dot {
 
 /// A scale from data to the chart's units.
 #[derive(Debug, Clone, Copy)]
-struct Scale {
-    low: f64,
-    high: f64,
-    log: bool,
-    from: f64,
-    to: f64,
+pub(super) struct Scale {
+    pub(super) low: f64,
+    pub(super) high: f64,
+    pub(super) log: bool,
+    pub(super) from: f64,
+    pub(super) to: f64,
 }
 
 impl Scale {
-    fn at(&self, value: f64) -> f64 {
+    pub(super) fn at(&self, value: f64) -> f64 {
         let t = if self.log {
             (value.max(self.low).ln() - self.low.ln()) / (self.high.ln() - self.low.ln())
         } else {
@@ -192,7 +192,7 @@ pub fn short(value: f64) -> String {
     }
 }
 
-fn open(out: &mut String, width: f64, height: f64, font: f64) {
+pub(super) fn open(out: &mut String, width: f64, height: f64, font: f64) {
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" \
@@ -261,7 +261,7 @@ pub fn legend_marker(style: Style, hollow: bool) -> String {
 }
 
 /// The x axis below a plot area: grid lines up through the area, the tick labels, and what the axis is.
-fn x_axis(out: &mut String, scale: &Scale, top: f64, bottom: f64, layout: Layout, description: &str) {
+pub(super) fn x_axis(out: &mut String, scale: &Scale, top: f64, bottom: f64, layout: Layout, description: &str) {
     let font = layout.font();
     let _ = write!(
         out,

@@ -5,6 +5,7 @@
 pub mod charts;
 mod faults;
 mod html;
+mod interleaving;
 mod validate;
 
 use std::{
@@ -481,12 +482,39 @@ fn compare_section(page: &mut Page, results: &Comparison) {
     page.heading(2, "Comparison");
     let looks = Looks::of(results.rows.iter().map(|row| row.label.as_str()));
     scenario_charts(page, results, &looks);
+    seen_section(page, results);
     memory_chart(page, results);
     if !results.sentences.is_empty() {
         page.heading(3, "What the comparison says");
         page.list(&results.sentences);
     }
     rows_table(page, results);
+}
+
+/// The traced run: what its trace attributes, the first collision in words, and the interleaving drawn.
+fn seen_section(page: &mut Page, results: &Comparison) {
+    let Some(seen) = &results.seen else { return };
+    page.heading(3, "The lost update, seen");
+    page.paragraph(&format!(
+        "One traced run of {} ({}): each worker's reads and writes on one clock, and every lost update attributed.",
+        seen.model.name(),
+        seen.flags
+    ));
+    page.list(&seen.trace.lines());
+    let (Some(wide), Some(narrow)) =
+        (interleaving::draw(&seen.trace, Layout::Wide), interleaving::draw(&seen.trace, Layout::Narrow))
+    else {
+        return;
+    };
+    let legend = interleaving::legend();
+    page.figure(
+        &wide,
+        &narrow,
+        &legend,
+        "The first losses of the traced run: a read and its write joined on each worker's lane; a vermilion line joins \
+         each overwritten write (crossed out) to the write that stood over it, and each is labelled with the value it \
+         wrote.",
+    );
 }
 
 /// Both layouts of a dot plot.

@@ -101,11 +101,17 @@ pub enum Statement {
     ReadVersioned,
     /// `UPDATE ... SET v = <value>, version = version + 1 WHERE version = <version>`.
     WriteIfVersion,
+    /// `UPDATE ... SET prev = v, v = <value>` (`--trace`): the value overwritten kept beside it, and answered
+    /// where the dialect has `RETURNING`.
+    WriteKeepingPrevious,
+    /// `SELECT prev` (`--trace`, where the dialect has no `RETURNING`): in the writer's transaction, the value
+    /// its write overwrote.
+    ReadPrevious,
 }
 
 impl Statement {
     /// Every statement, in the order a store keeps them (`statement as usize`).
-    pub const ALL: [Statement; 7] = [
+    pub const ALL: [Statement; 9] = [
         Statement::Read,
         Statement::ReadForUpdate,
         Statement::TryReadForUpdate,
@@ -113,6 +119,8 @@ impl Statement {
         Statement::AddOne,
         Statement::ReadVersioned,
         Statement::WriteIfVersion,
+        Statement::WriteKeepingPrevious,
+        Statement::ReadPrevious,
     ];
 }
 
@@ -132,6 +140,8 @@ pub trait Statements: Attempts<Counts = SqlCounts> {
     -> impl Future<Output = Result<u64, Self::Error>> + Send;
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
     fn row(&self) -> i64;
+    /// Whether a statement can answer rows after its change (`RETURNING`).
+    fn returning(&self) -> bool;
     /// Whether the server refused the transaction, rolled it back, and it may be made again.
     fn is_refusal(error: &Self::Error) -> bool;
     /// The error that says the counter's row is gone.
@@ -236,17 +246,38 @@ async fn transaction<S: Statements>(worker: &mut S, work_inside: bool, lock: boo
         worker.progress().tally.own.lock_waits += u64::from(lock);
         read(worker, if lock { Read::Lock } else { Read::Plain }).await?.ok_or_else(S::missing_row)?
     };
+    let read_ns = worker.progress().clock();
     if work_inside && worker.work().await == Performed::Interrupted {
         worker.say(Say::Rollback).await?;
         return Ok(Performed::Interrupted);
     }
     let row = worker.row();
-    worker.change(Statement::Write, &[value + 1, row]).await?;
+    let overwrote = if worker.progress().tally.trace.is_none() {
+        worker.change(Statement::Write, &[value + 1, row]).await?;
+        None
+    } else {
+        Some(write_keeping_previous(worker, value + 1, row).await?)
+    };
     // Until its answer, the commit may or may not have happened.
     worker.progress().writing = true;
     worker.say(Say::Commit).await?;
     worker.progress().writing = false;
+    // The write took hold at COMMIT: the row stayed locked from the UPDATE until then.
+    worker.progress().record(value.max(0) as u64 + 1, overwrote, read_ns);
     Ok(Performed::Finished)
+}
+
+/// `--trace`: the write, which keeps the value it overwrote beside it (the row's latest, which an UPDATE writes
+/// over whatever its transaction read), and that value, answered by the write or read back in its transaction.
+async fn write_keeping_previous<S: Statements>(worker: &mut S, value: i64, row: i64) -> Result<u64, S::Error> {
+    let answered = if worker.returning() {
+        worker.query(Statement::WriteKeepingPrevious, &[value, row], 1).await?
+    } else {
+        worker.change(Statement::WriteKeepingPrevious, &[value, row]).await?;
+        worker.query(Statement::ReadPrevious, &[row], 1).await?
+    };
+    let [previous, _] = answered.ok_or_else(S::missing_row)?;
+    Ok(previous.max(0) as u64)
 }
 
 /// SELECT the value and its version, then UPDATE ... WHERE version = the one read; no row changed means another
@@ -264,6 +295,7 @@ async fn optimistic<S: Statements>(worker: &mut S, inside: bool) -> Result<Perfo
             }
             Err(error) => return Err(error),
         };
+        let read_ns = worker.progress().clock();
         if work_inside && worker.work().await == Performed::Interrupted {
             return Ok(Performed::Interrupted);
         }
@@ -272,7 +304,11 @@ async fn optimistic<S: Statements>(worker: &mut S, inside: bool) -> Result<Perfo
         let answer = worker.change(Statement::WriteIfVersion, &[value + 1, row, version]).await;
         worker.progress().writing = answer.is_err();
         match answer {
-            Ok(1) => return Ok(Performed::Finished),
+            Ok(1) => {
+                // The version matched: it overwrote the value it read.
+                worker.progress().record(value.max(0) as u64 + 1, Some(value.max(0) as u64), read_ns);
+                return Ok(Performed::Finished);
+            }
             Ok(_) => worker.progress().tally.own.version_conflicts += 1,
             Err(error) if S::is_refusal(&error) => worker.progress().tally.own.refused += 1,
             Err(error) => return Err(error),

@@ -40,8 +40,10 @@ pub struct Dialect {
     pub microseconds: fn(u128) -> String,
     /// The quote around an identifier: `"`.
     pub quote: char,
-    /// A `SELECT` of the rows `(s, 0, 0)` for `s` from the first number to the second.
+    /// A `SELECT` of the rows `(s, 0, 0, 0)` for `s` from the first number to the second.
     pub zero_rows: fn(i64, i64) -> String,
+    /// Whether an `UPDATE` can answer rows (`RETURNING`).
+    pub returning: bool,
     /// Parameter `n` (from 1) of a prepared statement: `$1`.
     pub param: fn(usize) -> String,
 }

@@ -1,6 +1,6 @@
 //! A run's tables in an SQL store, named and made the same way on every server, in its dialect:
 //! `counter_lab_<run id>`, a row per shard (row 0 the shared counter, row `i + 1` worker `i`'s own), each with
-//! its value and a version for the optimistic strategy; `<name>:p`, the members of a run shared by participants
+//! its value, a version for the optimistic strategy, and the value a traced write overwrote; `<name>:p`, the members of a run shared by participants
 //! (module `record`); and `<name>:c`, where a store that ends a participant's connections by their ids keeps
 //! them. Nothing else on the server is touched.
 
@@ -71,7 +71,8 @@ impl Table {
     /// Makes the counter's table with a row per shard, every value 0.
     pub fn create(&self, workers: u64) -> String {
         format!(
-            "CREATE TABLE {} (shard BIGINT PRIMARY KEY, v BIGINT NOT NULL, version BIGINT NOT NULL){}; {}",
+            "CREATE TABLE {} (shard BIGINT PRIMARY KEY, v BIGINT NOT NULL, version BIGINT NOT NULL, prev BIGINT NOT \
+             NULL){}; {}",
             self.quoted(),
             self.dialect.table_options,
             self.insert_rows(Table::SHARED_ROW, Table::shard_of(workers.saturating_sub(1)))
@@ -83,7 +84,7 @@ impl Table {
         self.insert_rows(Table::shard_of(base), Table::shard_of(base.saturating_add(workers).saturating_sub(1)))
     }
 
-    /// Inserts rows `from` to `to`, each with 0 as its value and its version.
+    /// Inserts rows `from` to `to`, each with 0 as its value, its version and its previous value.
     fn insert_rows(&self, from: i64, to: i64) -> String {
         format!("INSERT INTO {} {}", self.quoted(), (self.dialect.zero_rows)(from, to))
     }
@@ -121,6 +122,14 @@ impl Table {
                 p(2),
                 p(3)
             ),
+            Statement::WriteKeepingPrevious => format!(
+                "UPDATE {name} SET prev = v, v = {} WHERE shard = {}{}",
+                p(1),
+                p(2),
+                if self.dialect.returning { " RETURNING prev" } else { "" }
+            ),
+            // A locking read (the row is the writer's already): at repeatable read a plain one reads the snapshot.
+            Statement::ReadPrevious => format!("SELECT prev FROM {name} WHERE shard = {} FOR UPDATE", p(1)),
         }
     }
 }
