@@ -98,7 +98,10 @@ pub fn snapshot(pids: &[i32], taken: impl Into<String>) -> std::io::Result<Memor
     for &pid in pids {
         match of_process(pid) {
             Ok(memory) => per_process.push(memory),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            // Gone between the listing and the reading (its /proc entry, or its memory, already released): no
+            // longer part of the tree.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound || error.raw_os_error() == Some(libc::ESRCH) => {
+            }
             Err(error) => return Err(error),
         }
     }
