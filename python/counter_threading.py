@@ -10,7 +10,12 @@ PROGRAM = "counter_threading.py"
 
 
 def main():
-    args = lib.arguments(PROGRAM, "The seed with one threading.Thread per worker.", ["racy", "mutex"])
+    args = lib.arguments(PROGRAM, "The seed with one threading.Thread per worker.", ["racy", "mutex"], trace=True)
+    limit = lib.trace_limit(args)
+    # --trace: each worker's steps and the steps past its limit; the write, and the reading of what it
+    # overwrote, under a lock of their own (the read stays outside it: the race is untouched, its write told).
+    logs = [([], 0) for _ in range(args.workers)]
+    written = threading.Lock()
     value = [0]
     lock = threading.Lock()
     alive = threading.Barrier(args.workers + 1)
@@ -18,12 +23,12 @@ def main():
     results = [None] * args.workers
     tids = [0] * args.workers
 
-    def increment():
+    def increment(index):
         if args.sync == "mutex":
             with lock:
-                update()
+                update_traced(index) if limit else update()
         else:
-            update()
+            update_traced(index) if limit else update()
 
     def update():
         # The increment is written inline, as in the seed: a function call between the read and the write would
@@ -35,6 +40,20 @@ def main():
         else:
             value[0] += 1
 
+    def update_traced(index):
+        read = value[0]
+        read_ns = time.monotonic_ns()
+        if args.window == "inside":
+            lib.do_work(args.work)
+        with written:
+            overwrote, value[0] = value[0], read + 1
+            wrote_ns = time.monotonic_ns()
+        steps, skipped = logs[index]
+        if len(steps) < limit:
+            steps.append((index, read + 1, overwrote, read_ns, wrote_ns))
+        else:
+            logs[index] = (steps, skipped + 1)
+
     def worker(index):
         tids[index] = threading.get_native_id()
         alive.wait()
@@ -43,7 +62,7 @@ def main():
         for _ in range(args.increments):
             if args.window == "before":
                 lib.do_work(args.work)
-            increment()
+            increment(index)
         results[index] = (args.increments, time.perf_counter() - start)
 
     started = time.perf_counter()
@@ -62,7 +81,7 @@ def main():
     wall = time.perf_counter() - begin
     notes = [lib.threads_note()]
     lib.finish(PROGRAM, args, "threads", lib.implementation("threading"), value[0], results, wall, start_time,
-               memory, cpu_before, notes)
+               memory, cpu_before, notes, trace_logs=logs if limit else None)
 
 
 if __name__ == "__main__":

@@ -86,9 +86,9 @@ def parse_hold(text):
     return parse_duration(text)
 
 
-def arguments(program, description, syncs, pool=False, start_method=False):
+def arguments(program, description, syncs, pool=False, start_method=False, trace=False):
     """The shared flags; `syncs` lists the strategies this program can run; `start_method` adds
-    --start-method, for the programs that start processes."""
+    --start-method, for the programs that start processes; `trace` adds --trace and --trace-limit."""
     parser = argparse.ArgumentParser(prog=program, description=description)
     parser.add_argument("--workers", type=parse_count("workers"), default=5)
     parser.add_argument("--increments", type=parse_count("increments"), default=1000)
@@ -105,7 +105,14 @@ def arguments(program, description, syncs, pool=False, start_method=False):
     if start_method:
         parser.add_argument("--start-method", choices=START_METHODS, default="fork",
                             help="how multiprocessing starts each process (multiprocessing.get_context)")
+    if trace:
+        parser.add_argument("--trace", action="store_true",
+                            help="record each increment and attribute every lost update (collision or rollback)")
+        parser.add_argument("--trace-limit", type=parse_count("trace-limit"), default=None,
+                            help="with --trace: the most steps each worker keeps (default 100000)")
     args = parser.parse_args()
+    if trace and args.trace_limit is not None and not args.trace:
+        parser.error("the argument --trace-limit requires --trace")
     if args.workers * args.increments > 2**64 - 1:
         fail(program, f"{args.workers} workers x {args.increments} increments overflows the 64-bit counter")
     return args
@@ -237,10 +244,97 @@ def hold(program, args, model_noun, ids_label, ids):
         time.sleep(args.hold)
 
 
+# --- --trace: the steps, and every lost update attributed, as counter_core::trace does it ---
+
+TRACE_LIMIT = 100_000
+LOSSES_KEPT = 50
+
+
+def trace_limit(args):
+    """The most steps each worker keeps, when the run is traced; None otherwise."""
+    if not getattr(args, "trace", False):
+        return None
+    return args.trace_limit or TRACE_LIMIT
+
+
+def attribute(logs, lost):
+    """The trace report of `logs` (per worker: (steps, not_kept), each step (worker, wrote, overwrote, read_ns,
+    wrote_ns)): each write's loss is what it overwrote plus one less what it wrote, summed in the order of the
+    writes, each loss kept with the write it overwrote."""
+    not_kept = sum(skipped for _, skipped in logs)
+    steps = sorted((step for kept, _ in logs for step in kept), key=lambda step: (step[4], step[0]))
+    as_dict = lambda s: {"worker": s[0], "wrote": s[1], "overwrote": s[2], "read_ns": s[3], "wrote_ns": s[4]}
+    report = {"kept": len(steps), "not_kept": not_kept, "collisions": 0, "rollbacks": 0, "rolled_back": 0,
+              "restored": 0, "attributed": 0, "agrees": None, "losses": [], "steps": [], "prevented": None}
+    writers, value, around = {}, 0, []
+    for index, step in enumerate(steps):
+        overwrote = step[2] if step[2] is not None else value
+        deficit = overwrote + 1 - step[1]
+        if deficit < 0:
+            report["restored"] += -deficit
+        elif deficit > 0:
+            kind = "collision" if deficit == 1 else "rollback"
+            if kind == "collision":
+                report["collisions"] += 1
+            else:
+                report["rollbacks"] += 1
+                report["rolled_back"] += deficit
+            before = writers.get(overwrote)
+            if before is not None and len(report["losses"]) < LOSSES_KEPT:
+                report["losses"].append({"kind": kind, "before": as_dict(before), "late": as_dict(step),
+                                         "lost": deficit})
+                around.append(index)
+        value = step[1]
+        writers[step[1]] = step
+    report["attributed"] = report["collisions"] + report["rolled_back"] - report["restored"]
+    if not_kept == 0:
+        report["agrees"] = report["attributed"] == lost
+    chosen = sorted({i for at in around[:3] for i in range(max(at - 12, 0), min(at + 13, len(steps)))})
+    report["steps"] = [as_dict(steps[i]) for i in chosen]
+    return report
+
+
+def trace_lines(trace):
+    """The report's lines of a trace: what it attributes, then the first collision in four lines."""
+    kept = f"{trace['kept']} steps kept"
+    if trace["not_kept"]:
+        kept += f", {trace['not_kept']} past --trace-limit not kept"
+    parts = [f"{trace['collisions']} lost to collisions"]
+    if trace["rollbacks"]:
+        noun = "rollback" if trace["rollbacks"] == 1 else "rollbacks"
+        parts.append(f"{trace['rolled_back']} to {trace['rollbacks']} {noun}")
+    if trace["restored"]:
+        parts.append(f"{trace['restored']} given back by late writes")
+    if trace["agrees"] is True:
+        agreement = ("; none lost, as the final value says" if trace["attributed"] == 0
+                     else "; that is every lost update counted from the final value")
+    elif trace["agrees"] is False:
+        agreement = "; not the count from the final value"
+    else:
+        agreement = "; not every step was kept, so this is a part" if trace["not_kept"] else ""
+    lines = [f"{kept}: {', '.join(parts)}{agreement}"]
+    losses = trace["losses"]
+    first = next((loss for loss in losses if loss["kind"] == "collision"), losses[0] if losses else None)
+    if first is not None:
+        origin = min(step["read_ns"] for step in trace["steps"])
+        a, b = first["before"], first["late"]
+        late = (f"worker {b['worker']} wrote {b['wrote']} over worker {a['worker']}'s {a['wrote']}: one increment lost"
+                if first["kind"] == "collision" else
+                f"worker {b['worker']} wrote {b['wrote']} over {a['wrote']}: {first['lost']} increments lost")
+        events = sorted([(a["read_ns"], f"worker {a['worker']} read {a['wrote'] - 1}"),
+                         (b["read_ns"], f"worker {b['worker']} read {b['wrote'] - 1}"),
+                         (a["wrote_ns"], f"worker {a['worker']} wrote {a['wrote']}"), (b["wrote_ns"], late)])
+        title = "first collision" if first["kind"] == "collision" else "first loss, a rollback"
+        for i, (at, what) in enumerate(events):
+            lines.append(f"{title if i == 0 else '':<22} {(at - origin) / 1e6:>10.3f} ms  {what}")
+    return lines
+
+
 def finish(program, args, model, implementation, final_value, worker_results, wall_time_s, start_time_s,
-           memory, cpu_before, notes, pool=None, unreaped_cpu=None):
+           memory, cpu_before, notes, pool=None, unreaped_cpu=None, trace_logs=None):
     """Prints the report, the same shape as the Rust binaries' RunReport. `unreaped_cpu` is the (user, system)
-    time of workers this program did not reap itself (see `own_cpu`)."""
+    time of workers this program did not reap itself (see `own_cpu`); `trace_logs`, each worker's steps with
+    --trace (see `attribute`)."""
     expected = args.workers * args.increments
     done = sum(increments for increments, _ in worker_results)
     lost = max(done - final_value, 0)
@@ -262,7 +356,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         "implementation": implementation,
         "config": {"workers": args.workers, "increments": args.increments, "work": args.work[2],
                    "window": args.window, "sync": args.sync, "timer": "relative", "pool": pool,
-                   "hold": None if args.hold is None else str(args.hold), "trace": None},
+                   "hold": None if args.hold is None else str(args.hold), "trace": trace_limit(args)},
         "participants": 1,
         "participants_unreported": 0,
         "extension": interpreter_extension(),
@@ -272,6 +366,7 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         "final_value": final_value,
         "lost_updates": lost,
         "lost_percent": lost * 100.0 / done if done else 0.0,
+        "trace": None if trace_logs is None else attribute(trace_logs, lost),
         # Every worker reports before the program ends, so the loss is always known here.
         "unreported_workers": 0,
         "lost_updates_bounds": None,
@@ -301,6 +396,8 @@ def finish(program, args, model, implementation, final_value, worker_results, wa
         print(f"Final counter value: {final_value}")
         print(f"expected:      {expected} ({args.workers} workers x {args.increments} increments)")
         print(f"lost updates:  {lost} ({report['lost_percent']:.2f}% of {done} increments done)")
+        for i, line in enumerate(trace_lines(report["trace"]) if report["trace"] else []):
+            print(f"{'trace:' if i == 0 else '':<15}{line}")
         print(f"implementation: {implementation}, sync {args.sync}, work {args.work[2]}, window {args.window}")
         print(f"wall time:     {wall_time_s:.3f} s (ideal {ideal:.3f} s)")
         print(f"interpreter:   {report['extension']['lines'][0]['text']}")

@@ -15,7 +15,10 @@ declare -A commands=(
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(default seed python starts redis)
-cargo build --release --quiet --workspace --bins
+# Warms compare's own build (its packages, with their features as they are built together): the time each
+# recording gives is then the comparison's, not a build's.
+cargo xtask compare --syncs atomic --workers 1 --increments 1 --work none --repeats 1 --warmup 0 --probe-pairs 0 \
+    --budget 1s >/dev/null 2>&1
 for name in "${names[@]}"; do
     read -r -a args <<<"${commands[$name]:?unknown run $name}"
     args+=(--export-json "$out/$name.json" --export-markdown "$out/$name.md")

@@ -30,6 +30,18 @@ done
         target/release/$bin --workers 5 --increments 20 --work sleep:1ms --window inside --trace |
             sed -n '/^lost updates:/p; /^trace:/,/^strategy:/p' | grep -v '^strategy:'
     done
+    # The Python reference program on threads, on each interpreter here: python3 and those `cargo xtask python
+    # install` built (the free-threaded python3.13t among them).
+    pythons=(python3)
+    for built in target/python/*/.built; do
+        [ -f "$built" ] && pythons+=("$(dirname "$built")/bin/$(cat "$built")")
+    done
+    for python in "${pythons[@]}"; do
+        echo
+        echo "\$ $(basename "$python") python/counter_threading.py --workers 5 --increments 20 --work sleep:1ms --window inside --trace"
+        "$python" python/counter_threading.py --workers 5 --increments 20 --work sleep:1ms --window inside --trace |
+            sed -n '/^lost updates:/p; /^trace:/,/^implementation:/p' | grep -v '^implementation:'
+    done
 } >"$out/collisions.txt"
 {
     header "BIN FLAGS [--trace] --format json, interleaved, $runs rounds: median (min … max)"
