@@ -264,8 +264,7 @@ fn python_install_refuses_a_wrong_tarball_and_names_the_step() {
 
 #[test]
 fn the_threading_program_s_trace_attributes_every_lost_update_on_every_interpreter() {
-    for interpreter in interpreters("the_threading_program_s_trace_attributes_every_lost_update_on_every_interpreter")
-    {
+    for interpreter in interpreters("the_threading_program_s_trace_attributes_every_lost_update_on_every_interpreter") {
         let args = ["--window", "inside", "--work", "sleep:1ms", "--increments", "20", "--trace"];
         let report = report(&interpreter, "counter_threading.py", &args);
         let (lost, trace) = (report.lost_updates.expect("known"), report.trace.expect("a trace"));
