@@ -390,6 +390,14 @@ impl RunReport {
         });
         let mut notes = measured.notes;
         notes.extend(pool::notes(config, model));
+        if measured.trace.is_some() {
+            notes.push(
+                "--trace reads the clock twice per increment, keeps each step, and makes each write tell what it \
+                 overwrote: a traced run is slower than an untraced one, most in a tight loop, and its losses move \
+                 with its timing (the guide's \"Seeing the lost update\" measures both)"
+                    .to_owned(),
+            );
+        }
         let trace = measured.trace.map(|(logs, prevented)| {
             let counted = Counted {
                 own_words: config.strategy() == Strategy::Sharded,
