@@ -352,6 +352,11 @@ pub struct Measurements {
     pub trace: Option<(Vec<StepLog>, Option<u64>)>,
 }
 
+/// What a traced run's report says of the trace's cost.
+const TRACE_NOTE: &str = "--trace reads the clock twice per increment, keeps each step, and makes each write tell what \
+                          it overwrote: a traced run is slower than an untraced one, most in a tight loop, and its \
+                          losses move with its timing (the guide's \"Seeing the lost update\" measures both)";
+
 impl RunReport {
     /// Assembles a report: the expected value, lost updates, efficiency, the pool's figures and notes, and how
     /// much per-worker detail to keep are derived here, the same way for every frontend.
@@ -390,19 +395,10 @@ impl RunReport {
         });
         let mut notes = measured.notes;
         notes.extend(pool::notes(config, model));
-        if measured.trace.is_some() {
-            notes.push(
-                "--trace reads the clock twice per increment, keeps each step, and makes each write tell what it \
-                 overwrote: a traced run is slower than an untraced one, most in a tight loop, and its losses move \
-                 with its timing (the guide's \"Seeing the lost update\" measures both)"
-                    .to_owned(),
-            );
-        }
         let trace = measured.trace.map(|(logs, prevented)| {
-            let counted = Counted {
-                own_words: config.strategy() == Strategy::Sharded,
-                lost: lost_updates.filter(|_| elsewhere.count == 0),
-            };
+            notes.push(TRACE_NOTE.to_owned());
+            let own_words = config.strategy() == Strategy::Sharded;
+            let counted = Counted { own_words, lost: lost_updates.filter(|_| elsewhere.count == 0) };
             TraceReport { prevented, ..trace::attribute(logs, counted) }
         });
         RunReport {

@@ -118,10 +118,6 @@ impl sql::Statements for Worker {
         self.row
     }
 
-    fn returning(&self) -> bool {
-        crate::client::DIALECT.returning
-    }
-
     fn is_refusal(error: &WorkerError) -> bool {
         error.is_refusal()
     }

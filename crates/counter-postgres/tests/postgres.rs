@@ -32,6 +32,25 @@ fn figures(report: &RunReport) -> Value {
 }
 
 #[test]
+fn a_connection_string_that_cannot_be_used_is_refused_saying_why_without_its_password() {
+    // Refused as it is parsed: no server is needed. What the parser quotes of the text goes; the `=` it expected
+    // stays; TLS is named.
+    for (text, says) in [
+        ("postgresql://u:sekrit@host:notaport/db", "invalid --postgres"),
+        ("host=x Alpha9 Bravo7Zulu password=sekrit", "expected `=` but got `…`"),
+        ("host=db sslmode=require password=sekrit", "TLS is not built into counter-postgres"),
+    ] {
+        let output = run("counter-postgres", &["--postgres", text, "--workers", "1", "--increments", "1"]);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(says), "{text}: {stderr}");
+        for secret in ["sekrit", "Alpha9", "Bravo7Zulu", "`B`"] {
+            assert!(!stderr.contains(secret), "{text}: {stderr}");
+        }
+    }
+}
+
+#[test]
 fn every_strategy_but_racy_is_exact_and_racy_loses_at_read_committed() {
     if !have_postgres("every_strategy_but_racy_is_exact_and_racy_loses_at_read_committed") {
         return;

@@ -140,8 +140,10 @@ pub trait Statements: Attempts<Counts = SqlCounts> {
     -> impl Future<Output = Result<u64, Self::Error>> + Send;
     /// The row this worker adds to: its own with sharded, the shared one otherwise.
     fn row(&self) -> i64;
-    /// Whether a statement can answer rows after its change (`RETURNING`).
-    fn returning(&self) -> bool;
+    /// Whether a statement can answer rows after its change (`RETURNING`; not every dialect has it).
+    fn returning(&self) -> bool {
+        false
+    }
     /// Whether the server refused the transaction, rolled it back, and it may be made again.
     fn is_refusal(error: &Self::Error) -> bool;
     /// The error that says the counter's row is gone.
