@@ -20,7 +20,11 @@ async def work(spec):
 
 async def run(args):
     value = [0]
+    cell = lib.ListCell(value)
     lock = asyncio.Lock()
+    limit = lib.trace_limit(args)
+    # --trace: each task's steps; one thread, so a write and the reading of what it overwrote are one step.
+    logs = [lib.StepLog(index, limit) for index in range(args.workers)] if limit else []
     alive = [0]
     go = asyncio.Event()
     results = [None] * args.workers
@@ -34,7 +38,13 @@ async def run(args):
                 await work(args.work)
             if args.sync == "mutex":
                 await lock.acquire()
-            if args.window == "inside":
+            if limit:
+                read = value[0]
+                read_ns = time.monotonic_ns()
+                if args.window == "inside":
+                    await work(args.work)
+                logs[index].record(read + 1, *lib.write_telling(cell, read, None), read_ns)
+            elif args.window == "inside":
                 read = value[0]
                 await work(args.work)
                 value[0] = read + 1
@@ -58,7 +68,7 @@ async def run(args):
     wall = time.perf_counter() - begin
     notes = ["one event loop thread: a task can only be interrupted at an await"]
     lib.finish(PROGRAM, args, "async", lib.implementation("asyncio"), value[0], results, wall, start_time, memory,
-               cpu_before, notes)
+               cpu_before, notes, trace_logs=[log.pair() for log in logs] if limit else None)
 
 
 def main():

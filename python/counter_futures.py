@@ -16,7 +16,12 @@ def main():
     args = lib.arguments(PROGRAM, "The seed on a ThreadPoolExecutor.", ["racy", "mutex"], pool=True)
     size = args.pool or args.workers
     value = [0]
+    cell = lib.ListCell(value)
     lock = threading.Lock()
+    limit = lib.trace_limit(args)
+    # --trace: each job's steps, each write under the trace's own lock (see lib.write_telling).
+    logs = [lib.StepLog(index, limit) for index in range(args.workers)] if limit else []
+    written = threading.Lock()
     alive = threading.Barrier(size + 1)
     go = threading.Event()
 
@@ -25,14 +30,20 @@ def main():
         alive.wait()
         go.wait()
 
-    def worker():
+    def worker(index):
         start = time.perf_counter()
         for _ in range(args.increments):
             if args.window == "before":
                 lib.do_work(args.work)
             if args.sync == "mutex":
                 lock.acquire()
-            if args.window == "inside":
+            if limit:
+                read = value[0]
+                read_ns = time.monotonic_ns()
+                if args.window == "inside":
+                    lib.do_work(args.work)
+                logs[index].record(read + 1, *lib.write_telling(cell, read, written), read_ns)
+            elif args.window == "inside":
                 read = value[0]
                 lib.do_work(args.work)
                 value[0] = read + 1
@@ -54,12 +65,13 @@ def main():
         go.set()
         for future in warm:
             future.result()
-        futures = [pool.submit(worker) for _ in range(args.workers)]
+        futures = [pool.submit(worker, index) for index in range(args.workers)]
         results = [future.result() for future in futures]
         wall = time.perf_counter() - begin
     notes = [f"a ThreadPoolExecutor(max_workers={size}) ran {args.workers} jobs, one per worker", lib.threads_note()]
     lib.finish(PROGRAM, args, "threads", lib.implementation("concurrent.futures"), value[0], results, wall,
-               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"})
+               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"},
+               trace_logs=[log.pair() for log in logs] if limit else None)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The seed program with multiprocessing.Process, one process per worker, the counter in a shared Value."""
 
 import multiprocessing as mp
+import queue
 import time
 
 import counterlib as lib
@@ -8,12 +9,16 @@ import counterlib as lib
 PROGRAM = "counter_multiprocessing.py"
 
 
-def worker(args, value, lock, alive, go, results, cpu, index, parent):
+def worker(args, value, lock, alive, go, results, cpu, index, parent, written, steps):
     lib.die_with_parent(parent)
     alive.release()
     go.wait()
-    results[index] = lib.increment_shared_value(args, value, lock)
+    limit = lib.trace_limit(args)
+    log = lib.StepLog(index, limit) if limit else None
+    results[index] = lib.increment_shared_value(args, value, lock, log, written)
     cpu[2 * index], cpu[2 * index + 1] = lib.own_cpu()
+    if log:
+        steps.put(log.pair())
 
 
 def main():
@@ -25,10 +30,13 @@ def main():
     alive = context.Semaphore(0)
     go = context.Event()
     results = context.Array("d", args.workers, lock=False)
+    # --trace: each write under the trace's own lock (see lib.write_telling); each worker's steps sent back.
+    written, steps = context.Lock(), context.Queue()
     cpu = context.Array("d", 2 * args.workers, lock=False)
     started = time.perf_counter()
     parent = lib.worker_parent(args.start_method)
-    processes = [context.Process(target=worker, args=(args, value, lock, alive, go, results, cpu, i, parent))
+    processes = [context.Process(target=worker,
+                                 args=(args, value, lock, alive, go, results, cpu, i, parent, written, steps))
                  for i in range(args.workers)]
     for process in processes:
         process.start()
@@ -40,6 +48,11 @@ def main():
     cpu_before = lib.cpu_usage()
     begin = time.perf_counter()
     go.set()
+    # Taken before the joins: a worker whose steps are still in the pipe would not end.
+    try:
+        logs = [steps.get(timeout=60) for _ in processes] if args.trace else None
+    except queue.Empty:
+        lib.fail(PROGRAM, "a worker sent no steps within 60 s (--trace): it died, or is stuck")
     for process in processes:
         process.join()
     wall = time.perf_counter() - begin
@@ -52,7 +65,7 @@ def main():
     # A forkserver's children are reaped by the server: their CPU time is what they reported.
     unreaped = (sum(cpu[0::2]), sum(cpu[1::2])) if args.start_method == "forkserver" else None
     lib.finish(PROGRAM, args, "processes", lib.implementation("multiprocessing"), value.value, worker_results,
-               wall, start_time, memory, cpu_before, notes, unreaped_cpu=unreaped)
+               wall, start_time, memory, cpu_before, notes, unreaped_cpu=unreaped, trace_logs=logs)
 
 
 if __name__ == "__main__":

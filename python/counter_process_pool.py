@@ -18,9 +18,9 @@ PROGRAM = "counter_process_pool.py"
 shared = {}
 
 
-def initialize(value, lock, alive, go, parent):
+def initialize(value, lock, alive, go, parent, written):
     lib.die_with_parent(parent)
-    shared.update(value=value, lock=lock, alive=alive, go=go)
+    shared.update(value=value, lock=lock, alive=alive, go=go, written=written)
 
 
 def warm_up():
@@ -29,10 +29,12 @@ def warm_up():
     shared["go"].wait()
 
 
-def worker(args):
-    elapsed = lib.increment_shared_value(args, shared["value"], shared["lock"])
+def worker(args, index):
+    limit = lib.trace_limit(args)
+    log = lib.StepLog(index, limit) if limit else None
+    elapsed = lib.increment_shared_value(args, shared["value"], shared["lock"], log, shared["written"])
     # The pool process's own CPU time so far, which grows with each job it runs: the last job's is its total.
-    return (args.increments, elapsed, os.getpid(), lib.own_cpu())
+    return (args.increments, elapsed, os.getpid(), lib.own_cpu(), log.pair() if log else None)
 
 
 def main():
@@ -45,7 +47,8 @@ def main():
     alive = context.Semaphore(0)
     go = context.Event()
     started = time.perf_counter()
-    initargs = (value, lock, alive, go, lib.worker_parent(args.start_method))
+    # --trace: each write under the trace's own lock (see lib.write_telling).
+    initargs = (value, lock, alive, go, lib.worker_parent(args.start_method), context.Lock())
     with ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=initialize,
                              initargs=initargs) as pool:
         warm = [pool.submit(warm_up) for _ in range(size)]
@@ -59,12 +62,12 @@ def main():
         go.set()
         for future in warm:
             future.result()
-        futures = [pool.submit(worker, args) for _ in range(args.workers)]
+        futures = [pool.submit(worker, args, index) for index in range(args.workers)]
         finished = [future.result() for future in futures]
         wall = time.perf_counter() - begin
-    results = [(increments, seconds) for increments, seconds, _, _ in finished]
+    results = [(increments, seconds) for increments, seconds, _, _, _ in finished]
     per_process = {}
-    for _, _, pid, (user, system) in finished:
+    for _, _, pid, (user, system), _ in finished:
         previous = per_process.get(pid, (0.0, 0.0))
         per_process[pid] = (max(previous[0], user), max(previous[1], system))
     # A forkserver's children are reaped by the server: their CPU time is what they reported.
@@ -75,7 +78,8 @@ def main():
              "a multiprocessing.Value handed to each pool process when it starts",
              f"started with {args.start_method} (multiprocessing.get_context)"]
     lib.finish(PROGRAM, args, "processes", lib.implementation("concurrent.futures"), value.value, results, wall,
-               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"}, unreaped_cpu=unreaped)
+               start_time, memory, cpu_before, notes, pool={"size": size, "jobs": "worker"}, unreaped_cpu=unreaped,
+               trace_logs=[log for *_, log in finished] if args.trace else None)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ PROGRAM = "counter_threading.py"
 
 
 def main():
-    args = lib.arguments(PROGRAM, "The seed with one threading.Thread per worker.", ["racy", "mutex"], trace=True)
+    args = lib.arguments(PROGRAM, "The seed with one threading.Thread per worker.", ["racy", "mutex"])
     limit = lib.trace_limit(args)
-    # --trace: each worker's steps and the steps past its limit; the write, and the reading of what it
-    # overwrote, under a lock of their own (the read stays outside it: the race is untouched, its write told).
-    logs = [([], 0) for _ in range(args.workers)]
+    # --trace: each worker's steps, each write under the trace's own lock (see lib.write_telling).
+    logs = [lib.StepLog(index, limit) for index in range(args.workers)] if limit else []
     written = threading.Lock()
     value = [0]
+    cell = lib.ListCell(value)
     lock = threading.Lock()
     alive = threading.Barrier(args.workers + 1)
     go = threading.Event()
@@ -45,14 +45,7 @@ def main():
         read_ns = time.monotonic_ns()
         if args.window == "inside":
             lib.do_work(args.work)
-        with written:
-            overwrote, value[0] = value[0], read + 1
-            wrote_ns = time.monotonic_ns()
-        steps, skipped = logs[index]
-        if len(steps) < limit:
-            steps.append((index, read + 1, overwrote, read_ns, wrote_ns))
-        else:
-            logs[index] = (steps, skipped + 1)
+        logs[index].record(read + 1, *lib.write_telling(cell, read, written), read_ns)
 
     def worker(index):
         tids[index] = threading.get_native_id()
@@ -81,7 +74,7 @@ def main():
     wall = time.perf_counter() - begin
     notes = [lib.threads_note()]
     lib.finish(PROGRAM, args, "threads", lib.implementation("threading"), value[0], results, wall, start_time,
-               memory, cpu_before, notes, trace_logs=logs if limit else None)
+               memory, cpu_before, notes, trace_logs=[log.pair() for log in logs] if limit else None)
 
 
 if __name__ == "__main__":

@@ -86,9 +86,9 @@ def parse_hold(text):
     return parse_duration(text)
 
 
-def arguments(program, description, syncs, pool=False, start_method=False, trace=False):
+def arguments(program, description, syncs, pool=False, start_method=False):
     """The shared flags; `syncs` lists the strategies this program can run; `start_method` adds
-    --start-method, for the programs that start processes; `trace` adds --trace and --trace-limit."""
+    --start-method, for the programs that start processes."""
     parser = argparse.ArgumentParser(prog=program, description=description)
     parser.add_argument("--workers", type=parse_count("workers"), default=5)
     parser.add_argument("--increments", type=parse_count("increments"), default=1000)
@@ -105,13 +105,12 @@ def arguments(program, description, syncs, pool=False, start_method=False, trace
     if start_method:
         parser.add_argument("--start-method", choices=START_METHODS, default="fork",
                             help="how multiprocessing starts each process (multiprocessing.get_context)")
-    if trace:
-        parser.add_argument("--trace", action="store_true",
-                            help="record each increment and attribute every lost update (collision or rollback)")
-        parser.add_argument("--trace-limit", type=parse_count("trace-limit"), default=None,
-                            help="with --trace: the most steps each worker keeps (default 100000)")
+    parser.add_argument("--trace", action="store_true",
+                        help="record each increment and attribute every lost update (collision or rollback)")
+    parser.add_argument("--trace-limit", type=parse_count("trace-limit"), default=None,
+                        help="with --trace: the most steps each worker keeps (default 100000)")
     args = parser.parse_args()
-    if trace and args.trace_limit is not None and not args.trace:
+    if args.trace_limit is not None and not args.trace:
         parser.error("the argument --trace-limit requires --trace")
     if args.workers * args.increments > 2**64 - 1:
         fail(program, f"{args.workers} workers x {args.increments} increments overflows the 64-bit counter")
@@ -131,16 +130,24 @@ def do_work(work):
             pass
 
 
-def increment_shared_value(args, value, lock):
+def increment_shared_value(args, value, lock, log=None, written=None):
     """One process worker's loop on a shared `multiprocessing.Value`: the work, and the increment (under `lock`
-    with the mutex strategy), `args.increments` times. Returns the seconds it took."""
+    with the mutex strategy), `args.increments` times. Returns the seconds it took. With --trace, each increment
+    goes into `log`, its write under `written` (see `write_telling`)."""
     start = time.perf_counter()
+    cell = ValueCell(value)
     for _ in range(args.increments):
         if args.window == "before":
             do_work(args.work)
         if args.sync == "mutex":
             lock.acquire()
-        if args.window == "inside":
+        if log is not None:
+            read = value.value
+            read_ns = time.monotonic_ns()
+            if args.window == "inside":
+                do_work(args.work)
+            log.record(read + 1, *write_telling(cell, read, written), read_ns)
+        elif args.window == "inside":
             read = value.value
             do_work(args.work)
             value.value = read + 1
@@ -252,9 +259,61 @@ LOSSES_KEPT = 50
 
 def trace_limit(args):
     """The most steps each worker keeps, when the run is traced; None otherwise."""
-    if not getattr(args, "trace", False):
+    if not args.trace:
         return None
     return args.trace_limit or TRACE_LIMIT
+
+
+class StepLog:
+    """One worker's steps (worker, wrote, overwrote, read_ns, wrote_ns), up to its limit; those past it are
+    counted, not kept. `record` takes what `write_telling` answers as it comes: (wrote, overwrote, wrote_ns,
+    read_ns)."""
+
+    def __init__(self, worker, limit):
+        self.worker, self.limit, self.steps, self.not_kept = worker, limit, [], 0
+
+    def record(self, wrote, overwrote, wrote_ns, read_ns):
+        if len(self.steps) < self.limit:
+            self.steps.append((self.worker, wrote, overwrote, read_ns, wrote_ns))
+        else:
+            self.not_kept += 1
+
+    def pair(self):
+        """What `attribute` takes of it."""
+        return (self.steps, self.not_kept)
+
+
+class ListCell:
+    """A counter kept as a list's one item."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def swap(self, new):
+        old, self.items[0] = self.items[0], new
+        return old
+
+
+class ValueCell:
+    """A counter kept in a `multiprocessing.Value`."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def swap(self, new):
+        old, self.value.value = self.value.value, new
+        return old
+
+
+def write_telling(cell, read, lock):
+    """--trace: writes `read + 1` into `cell`, telling what the write overwrote and when it happened. Under
+    `lock` (the trace's own; None where nothing else runs between two awaits) the write and the reading of what
+    it overwrote are one step, so the loss at each write is exact; the read stays outside it, and with it the
+    race."""
+    if lock is None:
+        return cell.swap(read + 1), time.monotonic_ns()
+    with lock:
+        return cell.swap(read + 1), time.monotonic_ns()
 
 
 def attribute(logs, lost):

@@ -263,15 +263,18 @@ fn python_install_refuses_a_wrong_tarball_and_names_the_step() {
 }
 
 #[test]
-fn the_threading_program_s_trace_attributes_every_lost_update_on_every_interpreter() {
-    for interpreter in interpreters("the_threading_program_s_trace_attributes_every_lost_update_on_every_interpreter") {
-        let args = ["--window", "inside", "--work", "sleep:1ms", "--increments", "20", "--trace"];
-        let report = report(&interpreter, "counter_threading.py", &args);
-        let (lost, trace) = (report.lost_updates.expect("known"), report.trace.expect("a trace"));
-        assert!(lost > 0, "{}: nothing lost", interpreter.display());
-        assert_eq!((trace.kept, trace.not_kept), (report.expected, 0), "{}", interpreter.display());
-        // Each write tells what it overwrote: the losses add up to the count from the final value, exactly.
-        assert_eq!((trace.attributed, trace.agrees), (lost as i64, Some(true)), "{}", interpreter.display());
-        assert!(trace.losses.first().is_some_and(|loss| loss.late.overwrote.is_some()), "{trace:?}");
+fn every_program_s_trace_attributes_every_lost_update_on_every_interpreter() {
+    for interpreter in interpreters("every_program_s_trace_attributes_every_lost_update_on_every_interpreter") {
+        for program in PROGRAMS {
+            let args = ["--window", "inside", "--work", "sleep:1ms", "--increments", "20", "--trace"];
+            let report = report(&interpreter, program, &args);
+            let name = format!("{} {program}", interpreter.display());
+            let (lost, trace) = (report.lost_updates.expect("known"), report.trace.expect("a trace"));
+            assert!(lost > 0, "{name}: nothing lost");
+            assert_eq!((trace.kept, trace.not_kept), (report.expected, 0), "{name}");
+            // Each write tells what it overwrote: the losses add up to the count from the final value, exactly.
+            assert_eq!((trace.attributed, trace.agrees), (lost as i64, Some(true)), "{name}");
+            assert!(trace.losses.first().is_some_and(|loss| loss.late.overwrote.is_some()), "{name}: {trace:?}");
+        }
     }
 }

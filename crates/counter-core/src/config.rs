@@ -366,13 +366,6 @@ impl Request {
         check_count("increments", self.increments)?;
         if let Some(pool) = self.pool {
             check_count("pool", pool.size)?;
-            if self.trace.is_some() {
-                return Err(ConfigError::Conflict(
-                    "--trace with --pool: a trace follows each worker's own increments, and a pool's members run \
-                     every worker's jobs; trace without --pool"
-                        .to_owned(),
-                ));
-            }
         }
         if let Some(limit) = self.trace
             && !(1..=crate::trace::MAX_LIMIT).contains(&limit)
@@ -407,6 +400,13 @@ impl Request {
         }
         if let (Some(reason), Some(_)) = (abilities.no_pool, self.pool) {
             return Err(ConfigError::Conflict(format!("{} has no pool: {reason}", abilities.binary)));
+        }
+        if self.pool.is_some() && self.trace.is_some() {
+            return Err(ConfigError::Conflict(
+                "--trace with --pool: a trace follows each worker's own increments, and a pool's members run every \
+                 worker's jobs; trace without --pool"
+                    .to_owned(),
+            ));
         }
         if let (Some(reason), Strategy::Fenced) = (abilities.no_fencing, self.strategy) {
             return Err(ConfigError::Conflict(format!(
