@@ -51,8 +51,11 @@ fn is_it_exact(scenario: &str, racy: &[&Row], rows: &[Row]) -> Option<String> {
     if !short.is_empty() {
         said.push(format!("lost on {}", short.join(", ")));
     }
-    if !exact.is_empty() {
-        said.push(format!("exact on {}", exact.join(", ")));
+    match (short.is_empty(), exact.len()) {
+        (_, 0) => {}
+        (true, _) => said.push(format!("exact on {}", exact.join(", "))),
+        // The table names them: the answer counts them.
+        (false, rest) => said.push(format!("exact on the other {}", units::count(rest as u64, "row", "rows"))),
     }
     let locked = rows.iter().filter(|row| row.scenario == scenario && row.sync != Strategy::Racy && row.ok());
     let (locked, inexact) =
@@ -113,8 +116,8 @@ fn what_a_worker_costs(probes: &[Probe]) -> Option<String> {
     // A server started for the probe's runs is sampled with them: its share is in the figure, once the server
     // has served as many clients before (the probe warms it: a server keeps some of what its clients held).
     let servers = probes.iter().any(|probe| probe.server_sampled);
-    let with_servers = if servers { "; a client's with its server's share, on a server warmed by as many" } else { "" };
-    Some(format!("One more worker's PSS (median, range if over ±2%{with_servers}): {}.", said.join(", ")))
+    let with_servers = if servers { "; a client's with its warmed server's share" } else { "" };
+    Some(format!("One more worker's PSS (median{with_servers}): {}.", said.join(", ")))
 }
 
 /// A per-worker figure in few characters: its median, with its range over the pairs only where that is wider

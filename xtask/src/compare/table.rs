@@ -2,7 +2,7 @@
 //! strategy, lost updates, wall time with its interval, then the final value, CPU, PSS), every other figure in
 //! `--wide`, the JSON and the CSV. At 80 columns the lost updates and the wall time are always shown.
 
-use counter_core::units;
+use counter_core::{config::Strategy, units};
 
 use super::results::Row;
 use crate::output::{self, Table};
@@ -22,8 +22,16 @@ fn lost(row: &Row) -> String {
         // Optimistic: nothing lost; what it costs is attempts made again.
         return format!("0, {} retried", compact(retries));
     }
+    match loss(row) {
+        Some((median, runs)) => format!("{median} ({runs})"),
+        None => "0".to_owned(),
+    }
+}
+
+/// The median run's loss as a share of the increments, and the runs with any (`4/6`); `None` when no run lost.
+fn loss(row: &Row) -> Option<(String, String)> {
     if row.runs_with_loss == 0 {
-        return "0".to_owned();
+        return None;
     }
     let percent = row.lost_median * 100.0 / row.expected.max(1) as f64;
     let median = match percent {
@@ -31,7 +39,7 @@ fn lost(row: &Row) -> String {
         _ if percent < 1.0 => format!("{percent:.2}%"),
         _ => format!("{percent:.1}%"),
     };
-    format!("{median} ({}/{})", row.runs_with_loss, row.runs)
+    Some((median, format!("{}/{}", row.runs_with_loss, row.runs)))
 }
 
 /// A count in few characters: 950, 12.3k, 1.24M.
@@ -126,6 +134,115 @@ pub fn legend(wide: bool) -> String {
         );
     }
     legend
+}
+
+/// The wall time in at most six characters: `30.3ms`, `461ms`, `3.08ms`, `1.20s`.
+fn short_time(seconds: f64) -> String {
+    let (value, unit) = match seconds {
+        s if s >= 1.0 => (s, "s"),
+        s if s >= 1e-3 => (s * 1e3, "ms"),
+        s if s >= 1e-6 => (s * 1e6, "us"),
+        s => (s * 1e9, "ns"),
+    };
+    match value {
+        v if v >= 100.0 => format!("{v:.0}{unit}"),
+        v if v >= 10.0 => format!("{v:.1}{unit}"),
+        v => format!("{v:.2}{unit}"),
+    }
+}
+
+/// A strategy's column heading, in at most seven characters.
+fn heading(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Optimistic => "optim.",
+        other => other.name(),
+    }
+}
+
+/// The longest part of a label on a line of its own, so that the model column stays narrow.
+const LABEL_LINE: usize = 12;
+
+/// A label on lines of its own: the model, then what sets the row apart (`postgres` / `repeatable-read`), a
+/// part longer than [`LABEL_LINE`] broken after a hyphen (`snapshot-` / `isolation`).
+fn two_lines(label: &str) -> String {
+    let Some((model, rest)) = label.split_once(' ') else { return label.to_owned() };
+    let rest = match rest.split_once('-') {
+        Some((first, second)) if rest.chars().count() > LABEL_LINE => format!("{first}-\n{second}"),
+        _ => rest.to_owned(),
+    };
+    format!("{model}\n{rest}")
+}
+
+/// One scenario as a person reads it first, within 80 columns: a row per model (what sets a row apart on a
+/// second line), the racy strategy's loss, and a column per strategy with the median wall time over half its 95%
+/// interval. What a cell cannot hold (a failed row's message, a loss under a lock) is said under the table.
+pub fn pivot(rows: &[&Row]) -> (Table, Vec<String>) {
+    let mut labels: Vec<&str> = Vec::new();
+    for row in rows {
+        if !labels.contains(&row.label.as_str()) {
+            labels.push(&row.label);
+        }
+    }
+    // A variant run on one strategy alone (`postgres repeatable-read`, racy) is a sentence under the table, not
+    // a row of empty cells.
+    let alone = |label: &str| label.contains(' ') && rows.iter().filter(|row| row.label == label).count() == 1;
+    let strategies: Vec<Strategy> = Strategy::ALL
+        .into_iter()
+        .filter(|strategy| rows.iter().any(|row| row.sync == *strategy && !alone(&row.label)))
+        .collect();
+    let mut headers = vec!["model", "lost"];
+    headers.extend(strategies.iter().map(|strategy| heading(*strategy)));
+    let (mut said, mut single) = (Vec::new(), Vec::new());
+    let mut table_rows = Vec::new();
+    for label in labels {
+        let of = |strategy: Strategy| rows.iter().find(|row| row.label == label && row.sync == strategy);
+        if alone(label) {
+            if let Some(row) = rows.iter().find(|row| row.label == label) {
+                let wall = wall(row);
+                let interval = wall.rsplit_once(' ').map_or("", |(_, interval)| interval);
+                let time = short_time(row.wall_median_s);
+                single.push(format!("{label} {} {} lost, {time} {interval}", row.sync.name(), lost(row)));
+            }
+            continue;
+        }
+        let racy = of(Strategy::Racy).filter(|row| row.error.is_none() && row.unavailable.is_none());
+        let racy =
+            racy.map(|row| loss(row).map_or_else(|| "0".to_owned(), |(median, runs)| format!("{median}\n{runs}")));
+        let mut cells = vec![two_lines(label), racy.unwrap_or_default()];
+        cells.extend(strategies.iter().map(|strategy| cell(label, *strategy, of(*strategy), &mut said)));
+        table_rows.push(cells);
+    }
+    if !single.is_empty() {
+        said.push(single.join("; "));
+    }
+    (Table { headers, rows: table_rows }, said)
+}
+
+/// The cell of `label`'s `strategy`: its wall time over its interval; what it cannot hold, said in `said`.
+fn cell(label: &str, strategy: Strategy, row: Option<&&Row>, said: &mut Vec<String>) -> String {
+    let Some(row) = row else { return String::new() };
+    if let Some(error) = &row.error {
+        said.push(format!("{label} {}: FAILED: {error}", strategy.name()));
+        return "FAILED".to_owned();
+    }
+    if let Some(why) = &row.unavailable {
+        said.push(format!("{label} {}: not available: {why}", strategy.name()));
+        return "n/a".to_owned();
+    }
+    if strategy != Strategy::Racy && row.runs_with_loss > 0 {
+        said.push(format!("{label} {}: lost {}", strategy.name(), lost(row)));
+    }
+    let wall = wall(row);
+    let (_, interval) = wall.rsplit_once(' ').unwrap_or(("", ""));
+    format!("{}\n{interval}", short_time(row.wall_median_s))
+}
+
+/// What the pivot's columns mean, in one line.
+pub fn pivot_legend() -> String {
+    "lost: the racy row's median loss (runs with any); a strategy's column: its median wall time, ± half its 95% \
+     interval (* too few runs for 95%); optim.: optimistic (its retries, and every other figure, are in --wide and \
+     findings.md)"
+        .to_owned()
 }
 
 /// Every row as a Markdown table, with its scenario: what the README embeds.

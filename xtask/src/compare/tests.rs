@@ -314,3 +314,23 @@ fn the_seed_preset_runs_the_seeds_plain_sleeps_beside_our_timer_on_our_binaries_
     let without_timer: Vec<&String> = scenarios[1].flags.iter().take_while(|flag| *flag != "--timer").collect();
     assert_eq!(without_timer, scenarios[0].flags.iter().collect::<Vec<_>>());
 }
+
+#[test]
+fn the_pivot_keeps_each_strategy_s_wall_time_within_80_columns() {
+    let mut rows = rows();
+    let mut variant = rows[0].clone();
+    variant.label = "mariadb snapshot-isolation".to_owned();
+    rows.push(variant);
+    let rows: Vec<&Row> = rows.iter().collect();
+    let (pivot, said) = table::pivot(&rows);
+    let text = crate::output::render_to_width(&pivot, 80);
+    assert!(text.lines().all(|line| line.chars().count() <= 80) && !text.contains("left out"), "{text}");
+    // A column per strategy with a row on more than its own; a variant run alone is said under the table.
+    for row in rows.iter().filter(|row| row.label != "mariadb snapshot-isolation") {
+        let heading = if row.sync == Strategy::Optimistic { "optim." } else { row.sync.name() };
+        assert!(pivot.headers.contains(&heading), "{heading}: {:?}", pivot.headers);
+        assert!(text.contains(row.label.split(' ').next().unwrap()), "{}:\n{text}", row.label);
+    }
+    assert!(said.iter().any(|line| line.starts_with("mariadb snapshot-isolation racy")), "{said:?}");
+    assert!(!text.contains("snapshot"), "{text}");
+}
