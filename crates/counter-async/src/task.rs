@@ -380,23 +380,8 @@ impl Task {
         while self.more_to_do() {
             let _guard = shared.async_lock.lock().await;
             let pending = self.counter().begin_lock_free(Strategy::Racy, self.writer()).expect("racy takes no lock");
-            let performed = if let Work::Sleep(duration) = self.config().work() {
-                let start = tokio::time::Instant::now();
-                let ask = pacer.ask(duration);
-                if ask.is_zero() {
-                    tokio::task::yield_now().await;
-                } else {
-                    sleep_from(start, ask).await;
-                }
-                pacer.record(duration, start.elapsed());
-                Performed::Finished
-            } else {
-                tokio::task::yield_now().await;
-                Performed::Finished
-            };
-            if performed == Performed::Interrupted {
-                break;
-            }
+            // A stop does not end the work: it drops the task.
+            await_work(self.config().work(), &mut pacer).await;
             pending.finish();
             self.done += 1;
         }
